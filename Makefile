@@ -1,0 +1,34 @@
+# jitbot — see README.md. `make run` starts the bot, `make test` runs every test.
+GO      ?= go
+BIN     := bin/jitbot
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+
+.PHONY: build run test test-deps lint fuzz clean
+
+build:
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/bot
+
+# Runs the bot with the configuration in the environment (see README).
+run: build
+	$(BIN) serve
+
+# Installs redis-server and moto_server when missing, then runs every test
+# against the real parts, with the race detector.
+test: test-deps
+	$(GO) test -race -count=1 ./...
+
+test-deps:
+	@scripts/test-deps.sh
+
+lint:
+	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+# Runs each fuzz target for FUZZTIME (default 30s); new crashers land in testdata/fuzz.
+FUZZTIME ?= 30s
+fuzz:
+	$(GO) test -run='^$$' -fuzz='^FuzzParseDuration$$' -fuzztime=$(FUZZTIME) ./internal/rules/
+	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./internal/rules/
+
+clean:
+	rm -rf bin

@@ -1,0 +1,87 @@
+// Command jitbot is a Slack bot for just-in-time privileged access to AWS.
+//
+//	jitbot serve               run the bot
+//	jitbot rules check [FILE]  load and type-check a role catalog
+//	jitbot version             print the version
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime"
+	"runtime/debug"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+const usage = `usage: jitbot <command>
+
+commands:
+  serve               run the bot (configuration from the environment; see README)
+  rules check [FILE]  load and type-check a role catalog (default: $JIT_RULES or rules/roles.yaml)
+  version             print the version
+`
+
+// exitError carries a process exit code; its message, if any, has already
+// been printed.
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	var ee exitError
+	switch {
+	case err == nil:
+	case errors.As(err, &ee):
+		os.Exit(ee.code)
+	default:
+		fmt.Fprintln(os.Stderr, "jitbot:", err)
+		os.Exit(1)
+	}
+}
+
+// run is jitbot without the process around it, so tests can call it.
+// Configuration comes from the process environment through envconfig.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitError{2}
+	}
+	switch args[0] {
+	case "serve":
+		if len(args) > 1 {
+			fmt.Fprintf(stderr, "jitbot serve takes no arguments; it is configured through the environment\n")
+			return exitError{2}
+		}
+		return serve(ctx, stderr)
+	case "rules":
+		return rulesCmd(args[1:], stdout, stderr)
+	case "version":
+		fmt.Fprintf(stdout, "jitbot %s (%s)\n", buildVersion(), runtime.Version())
+		return nil
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprintf(stderr, "jitbot: unknown command %q\n\n%s", args[0], usage)
+	return exitError{2}
+}
+
+func buildVersion() string {
+	if version != "dev" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return version
+}

@@ -1,0 +1,169 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/jitbot/jitbot/internal/awsgrant"
+	"github.com/jitbot/jitbot/internal/config"
+	"github.com/jitbot/jitbot/internal/grants"
+	"github.com/jitbot/jitbot/internal/grants/redisstore"
+	"github.com/jitbot/jitbot/internal/metrics"
+	"github.com/jitbot/jitbot/internal/rules"
+)
+
+// serve runs the bot until ctx is done (SIGINT or SIGTERM), then stops
+// taking new work and lets work in flight finish.
+func serve(ctx context.Context, stderr io.Writer) error {
+	cfg, err := config.Load()
+	if err == nil {
+		err = cfg.CheckServe()
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "jitbot:", err)
+		return exitError{2}
+	}
+	log := newLogger(stderr, cfg.LogLevel)
+	catalog, err := rules.Load(cfg.Rules)
+	if err != nil {
+		printLoadError(stderr, err)
+		return exitError{2}
+	}
+	store, closeStore, err := openStore(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+	if err != nil {
+		return fmt.Errorf("load AWS configuration: %w", err)
+	}
+	m := metrics.New()
+	svc, err := grants.New(grants.Options{
+		Store: store,
+		Backends: map[string]grants.Backend{
+			grants.BackendSTS:   awsgrant.NewSTS(awsCfg, log),
+			grants.BackendGroup: awsgrant.NewGroup(awsCfg, log),
+		},
+		Directory:   unconnectedDirectory{},
+		Notifier:    grants.Notifiers{eventLog{log}, m},
+		Catalog:     catalog,
+		Logger:      log,
+		MinDuration: time.Duration(cfg.MinDuration),
+	})
+	if err != nil {
+		return err
+	}
+	if cfg.AuditChannel == "" {
+		log.Warn("JIT_AUDIT_CHANNEL is not set: the audit trail goes to this log only")
+	}
+
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen on JIT_HTTP_ADDR %s: %w", cfg.HTTPAddr, err)
+	}
+	srv := &http.Server{Handler: httpHandler(store, m), ReadHeaderTimeout: 5 * time.Second}
+	log.Info("jitbot started", "version", buildVersion(), "roles", len(catalog.Roles),
+		"catalog", cfg.Rules, "catalog_sha256", catalog.SHA256, "http_addr", ln.Addr().String())
+
+	var g errgroup.Group
+	g.Go(func() error { return svc.Run(ctx) })
+	g.Go(func() error {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("serve http: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		<-ctx.Done()
+		shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		return srv.Shutdown(shutdownCtx)
+	})
+	err = g.Wait()
+	log.Info("jitbot stopped")
+	return err
+}
+
+// openStore connects to REDIS_URL or, when it is empty, starts the
+// embedded in-memory store, which is fine for a trial and nothing else.
+func openStore(ctx context.Context, cfg config.Config, log *slog.Logger) (*redisstore.Store, func() error, error) {
+	opts := redisstore.Options{Prefix: cfg.RedisPrefix}
+	if cfg.RedisURL == "" {
+		log.Warn("REDIS_URL is empty: using an embedded in-memory store; every request and grant is LOST when jitbot stops, and grants issued before a restart are not revoked by jitbot. Set REDIS_URL for anything but a trial.")
+		store, closeStore, err := redisstore.NewEmbedded(opts)
+		if err != nil {
+			return nil, nil, fmt.Errorf("start embedded store: %w", err)
+		}
+		return store, closeStore, nil
+	}
+	store, err := redisstore.Open(ctx, cfg.RedisURL, opts)
+	if err != nil {
+		return nil, nil, fmt.Errorf("connect to REDIS_URL: %w", err)
+	}
+	return store, store.Close, nil
+}
+
+func httpHandler(store *redisstore.Store, m *metrics.Metrics) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := store.Ping(ctx); err != nil {
+			http.Error(w, "store unreachable: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
+	mux.Handle("GET /metrics", m.Handler())
+	return mux
+}
+
+func newLogger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(strings.ToUpper(level))) // checked by config
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+// eventLog writes one log record per domain event, so the trail exists even
+// without an audit channel. Credentials are never part of it.
+type eventLog struct{ log *slog.Logger }
+
+func (l eventLog) Notify(ctx context.Context, e grants.Event) {
+	r := e.Request
+	attrs := []any{"type", e.Type, "request_id", r.ID, "role", r.Role, "state", r.State, "user", r.Requester.ID}
+	if e.Actor != "" {
+		attrs = append(attrs, "actor", e.Actor)
+	}
+	if e.Err != "" {
+		attrs = append(attrs, "err", e.Err)
+	}
+	if !r.ExpiresAt.IsZero() {
+		attrs = append(attrs, "expires_at", r.ExpiresAt)
+	}
+	l.log.InfoContext(ctx, "event", attrs...)
+}
+
+// unconnectedDirectory answers until the Slack layer provides identities.
+type unconnectedDirectory struct{}
+
+func (unconnectedDirectory) User(context.Context, string) (rules.User, error) {
+	return rules.User{}, errors.New("no Slack directory connected")
+}
+
+func (unconnectedDirectory) GroupMembers(context.Context, string) ([]string, error) {
+	return nil, errors.New("no Slack directory connected")
+}

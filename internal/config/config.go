@@ -1,0 +1,137 @@
+// Package config reads jitbot's configuration from the environment
+// (DESIGN §2.1) through envconfig and checks it before anything connects.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/kelseyhightower/envconfig"
+
+	"github.com/jitbot/jitbot/internal/rules"
+)
+
+// Config is every variable of DESIGN §2.1. AWS settings are not here: the
+// SDK reads AWS_REGION, AWS_ENDPOINT_URL and credentials itself.
+type Config struct {
+	SlackAppToken string   `envconfig:"SLACK_APP_TOKEN"`
+	SlackBotToken string   `envconfig:"SLACK_BOT_TOKEN"`
+	SlackAPIURL   string   `envconfig:"SLACK_API_URL" default:"https://slack.com/api/"`
+	Rules         string   `envconfig:"JIT_RULES" default:"rules/roles.yaml"`
+	AuditChannel  string   `envconfig:"JIT_AUDIT_CHANNEL"`
+	RedisURL      string   `envconfig:"REDIS_URL"`
+	RedisPrefix   string   `envconfig:"JIT_REDIS_PREFIX" default:"jitbot"`
+	MinDuration   Duration `envconfig:"JIT_MIN_DURATION" default:"1m"`
+	HTTPAddr      string   `envconfig:"JIT_HTTP_ADDR" default:":8080"`
+	LogLevel      string   `envconfig:"JIT_LOG_LEVEL" default:"info"`
+}
+
+// Duration accepts the durations of the /jit grammar: Go syntax plus d.
+type Duration time.Duration
+
+// Decode implements envconfig.Decoder.
+func (d *Duration) Decode(s string) error {
+	v, err := rules.ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// Error is a configuration problem: one line naming the variable and what
+// is expected of it.
+type Error struct {
+	Var string
+	Msg string
+}
+
+func (e *Error) Error() string { return e.Var + ": " + e.Msg }
+
+// Load reads the environment and checks every value that does not need a
+// network to check. Whether a value is required depends on the
+// sub-command, so Load checks only the form; see Config.CheckServe.
+func Load() (Config, error) {
+	var c Config
+	if err := envconfig.Process("", &c); err != nil {
+		var pe *envconfig.ParseError
+		if errors.As(err, &pe) {
+			return c, &Error{Var: pe.KeyName, Msg: fmt.Sprintf("%s, got %q", expected[pe.KeyName], pe.Value)}
+		}
+		return c, err
+	}
+	return c, c.check()
+}
+
+var expected = map[string]string{
+	"JIT_MIN_DURATION": "expected a duration such as 90s, 15m, 1h30m or 1d",
+}
+
+func (c Config) check() error {
+	if c.MinDuration <= 0 {
+		return &Error{"JIT_MIN_DURATION", fmt.Sprintf("expected a positive duration, got %s", time.Duration(c.MinDuration))}
+	}
+	if u, err := url.Parse(c.SlackAPIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || !strings.HasSuffix(u.Path, "/") {
+		return &Error{"SLACK_API_URL", fmt.Sprintf("expected an http(s) URL ending in /, such as https://slack.com/api/, got %q", c.SlackAPIURL)}
+	}
+	if c.RedisURL != "" {
+		u, err := url.Parse(c.RedisURL)
+		switch {
+		case err != nil:
+			return &Error{"REDIS_URL", fmt.Sprintf("expected a URL such as redis://host:6379/0, got %q", c.RedisURL)}
+		case u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "redis-sentinel" && u.Scheme != "redis-cluster":
+			return &Error{"REDIS_URL", fmt.Sprintf("expected a redis://, rediss://, redis-sentinel:// or redis-cluster:// URL, got scheme %q", u.Scheme)}
+		}
+	}
+	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
+		return &Error{"JIT_HTTP_ADDR", fmt.Sprintf("expected host:port such as :8080, got %q", c.HTTPAddr)}
+	}
+	if c.Rules == "" {
+		return &Error{"JIT_RULES", "expected the path of the role catalog, got an empty value"}
+	}
+	if c.RedisPrefix == "" || strings.ContainsAny(c.RedisPrefix, "{} \t\r\n") {
+		return &Error{"JIT_REDIS_PREFIX", fmt.Sprintf("expected a non-empty key prefix without braces or spaces, got %q", c.RedisPrefix)}
+	}
+	if c.AuditChannel != "" && !validChannel(c.AuditChannel) {
+		return &Error{"JIT_AUDIT_CHANNEL", fmt.Sprintf("expected a Slack channel ID such as C0123456789, got %q", c.AuditChannel)}
+	}
+	switch strings.ToLower(c.LogLevel) {
+	case "debug", "info", "warn", "error":
+	default:
+		return &Error{"JIT_LOG_LEVEL", fmt.Sprintf("expected debug, info, warn or error, got %q", c.LogLevel)}
+	}
+	return nil
+}
+
+// CheckServe checks what serve needs beyond the form of each value: both
+// Slack tokens, each of the right kind.
+func (c Config) CheckServe() error {
+	switch {
+	case c.SlackAppToken == "":
+		return &Error{"SLACK_APP_TOKEN", "required: the app-level token (xapp-…) with connections:write, for Socket Mode"}
+	case !strings.HasPrefix(c.SlackAppToken, "xapp-"):
+		return &Error{"SLACK_APP_TOKEN", "expected an app-level token starting with xapp-"}
+	case c.SlackBotToken == "":
+		return &Error{"SLACK_BOT_TOKEN", "required: the bot token (xoxb-…) from the app's OAuth page"}
+	case !strings.HasPrefix(c.SlackBotToken, "xoxb-"):
+		return &Error{"SLACK_BOT_TOKEN", "expected a bot token starting with xoxb-"}
+	}
+	return nil
+}
+
+// validChannel accepts public (C…) and private (G…) channel IDs.
+func validChannel(id string) bool {
+	if len(id) < 9 || (id[0] != 'C' && id[0] != 'G') {
+		return false
+	}
+	for _, r := range id[1:] {
+		if (r < 'A' || r > 'Z') && (r < '0' || r > '9') {
+			return false
+		}
+	}
+	return true
+}

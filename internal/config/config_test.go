@@ -1,0 +1,103 @@
+package config_test
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/jitbot/jitbot/internal/config"
+)
+
+// vars lists every variable Load reads, so each test starts from a clean
+// environment whatever the machine has set.
+var vars = []string{"SLACK_APP_TOKEN", "SLACK_BOT_TOKEN", "SLACK_API_URL", "JIT_RULES", "JIT_AUDIT_CHANNEL",
+	"REDIS_URL", "JIT_REDIS_PREFIX", "JIT_MIN_DURATION", "JIT_HTTP_ADDR", "JIT_LOG_LEVEL"}
+
+func setEnv(t *testing.T, env map[string]string) {
+	t.Helper()
+	for _, v := range vars {
+		t.Setenv(v, env[v])
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	setEnv(t, nil)
+	c, err := config.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := config.Config{SlackAPIURL: "https://slack.com/api/", Rules: "rules/roles.yaml", RedisPrefix: "jitbot",
+		MinDuration: config.Duration(time.Minute), HTTPAddr: ":8080", LogLevel: "info"}
+	if c != want {
+		t.Errorf("Load() = %+v, want %+v", c, want)
+	}
+}
+
+func TestValues(t *testing.T) {
+	setEnv(t, map[string]string{"JIT_MIN_DURATION": "1d", "REDIS_URL": "redis-sentinel://127.0.0.1:26379/mymaster",
+		"JIT_AUDIT_CHANNEL": "C0123456789", "SLACK_API_URL": "http://127.0.0.1:9999/api/", "JIT_HTTP_ADDR": "127.0.0.1:0"})
+	c, err := config.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if time.Duration(c.MinDuration) != 24*time.Hour || c.AuditChannel != "C0123456789" {
+		t.Errorf("Load() = %+v", c)
+	}
+}
+
+func TestMalformed(t *testing.T) {
+	tests := []struct {
+		name, variable, value, wantErr string
+	}{
+		{name: "duration", variable: "JIT_MIN_DURATION", value: "soon", wantErr: `JIT_MIN_DURATION: expected a duration such as 90s, 15m, 1h30m or 1d, got "soon"`},
+		{name: "zero duration", variable: "JIT_MIN_DURATION", value: "0s", wantErr: "JIT_MIN_DURATION: expected a positive duration, got 0s"},
+		{name: "api url without slash", variable: "SLACK_API_URL", value: "https://slack.com/api", wantErr: `SLACK_API_URL: expected an http(s) URL ending in /, such as https://slack.com/api/, got "https://slack.com/api"`},
+		{name: "redis scheme", variable: "REDIS_URL", value: "http://localhost:6379", wantErr: `REDIS_URL: expected a redis://, rediss://, redis-sentinel:// or redis-cluster:// URL, got scheme "http"`},
+		{name: "http addr", variable: "JIT_HTTP_ADDR", value: "8080", wantErr: `JIT_HTTP_ADDR: expected host:port such as :8080, got "8080"`},
+		{name: "channel", variable: "JIT_AUDIT_CHANNEL", value: "#audit", wantErr: `JIT_AUDIT_CHANNEL: expected a Slack channel ID such as C0123456789, got "#audit"`},
+		{name: "prefix", variable: "JIT_REDIS_PREFIX", value: "a{b}", wantErr: `JIT_REDIS_PREFIX: expected a non-empty key prefix without braces or spaces, got "a{b}"`},
+		{name: "log level", variable: "JIT_LOG_LEVEL", value: "loud", wantErr: `JIT_LOG_LEVEL: expected debug, info, warn or error, got "loud"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			setEnv(t, map[string]string{tt.variable: tt.value})
+			_, err := config.Load()
+			var ce *config.Error
+			if !errors.As(err, &ce) || ce.Var != tt.variable {
+				t.Fatalf("err = %v, want a *config.Error for %s", err, tt.variable)
+			}
+			if err.Error() != tt.wantErr {
+				t.Errorf("err = %q\nwant  %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestCheckServe(t *testing.T) {
+	tests := []struct {
+		name, app, bot, wantVar string
+	}{
+		{name: "both present", app: "xapp-1", bot: "xoxb-1"},
+		{name: "app missing", bot: "xoxb-1", wantVar: "SLACK_APP_TOKEN"},
+		{name: "bot missing", app: "xapp-1", wantVar: "SLACK_BOT_TOKEN"},
+		{name: "tokens swapped", app: "xoxb-1", bot: "xapp-1", wantVar: "SLACK_APP_TOKEN"},
+		{name: "user token as bot token", app: "xapp-1", bot: "xoxp-1", wantVar: "SLACK_BOT_TOKEN"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			setEnv(t, map[string]string{"SLACK_APP_TOKEN": tt.app, "SLACK_BOT_TOKEN": tt.bot})
+			c, err := config.Load()
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = c.CheckServe()
+			var ce *config.Error
+			switch {
+			case tt.wantVar == "" && err != nil:
+				t.Errorf("CheckServe() = %v", err)
+			case tt.wantVar != "" && (!errors.As(err, &ce) || ce.Var != tt.wantVar):
+				t.Errorf("CheckServe() = %v, want an error naming %s", err, tt.wantVar)
+			}
+		})
+	}
+}

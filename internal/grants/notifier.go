@@ -1,0 +1,58 @@
+package grants
+
+import (
+	"context"
+	"time"
+)
+
+// EventType names what happened to a request.
+type EventType string
+
+const (
+	EventRequested    EventType = "requested"
+	EventApproved     EventType = "approved" // one approval recorded (may be one of several needed)
+	EventDenied       EventType = "denied"
+	EventCancelled    EventType = "cancelled"
+	EventAutoApproved EventType = "auto_approved"
+	EventGranted      EventType = "granted"
+	EventGrantFailed  EventType = "grant_failed"
+	EventRevoked      EventType = "revoked"
+	EventRevokeFailed EventType = "revoke_failed" // an alert: revocation keeps failing and is still being retried
+	EventTimedOut     EventType = "timed_out"
+	EventRefused      EventType = "refused" // someone who may not decide tried to; nothing changed
+)
+
+// Event is one step in a request's life, as seen by the audit trail and the
+// Slack layer.
+type Event struct {
+	Type    EventType
+	At      time.Time
+	Request Request // the record as it was right after the step
+	Actor   string  // Slack user ID of who caused it; empty for the system
+	Err     string  // for failures: what went wrong
+	// Credentials is set only on EventGranted for aws_sts. It is for the
+	// requester's DM and nothing else: never log, store or post it.
+	Credentials *Credentials
+}
+
+// Notifier receives events. Notify must not block on slow I/O: the domain
+// never waits on Slack. Implementations queue and retry on their own.
+type Notifier interface {
+	Notify(ctx context.Context, e Event)
+}
+
+// NotifierFunc adapts a function to Notifier.
+type NotifierFunc func(ctx context.Context, e Event)
+
+// Notify calls f.
+func (f NotifierFunc) Notify(ctx context.Context, e Event) { f(ctx, e) }
+
+// Notifiers fans every event out to each notifier in turn.
+type Notifiers []Notifier
+
+// Notify passes e to every notifier.
+func (ns Notifiers) Notify(ctx context.Context, e Event) {
+	for _, n := range ns {
+		n.Notify(ctx, e)
+	}
+}

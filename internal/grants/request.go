@@ -1,0 +1,158 @@
+// Package grants is jitbot's domain: the request/grant state machine, the
+// service that enforces approval integrity, and the scheduler that revokes
+// access at expiry. It owns the Store, Backend, Notifier and Directory
+// interfaces and imports no Slack, AWS or Redis package.
+package grants
+
+import (
+	"crypto/rand"
+	"math/big"
+	"time"
+
+	"github.com/jitbot/jitbot/internal/rules"
+)
+
+// RequestID names one request from creation to revocation, e.g. JIT-7K3QX2.
+type RequestID string
+
+// State is where a request is in its lifecycle.
+type State string
+
+const (
+	Pending   State = "pending"   // waiting for approvers
+	Granting  State = "granting"  // approved; access is being issued (intent recorded before the AWS call)
+	Active    State = "active"    // access issued, runs until ExpiresAt
+	Revoking  State = "revoking"  // access is being taken away (intent recorded before the AWS call)
+	Revoked   State = "revoked"   // access ended
+	Denied    State = "denied"    // an approver said no, or the requester stopped being eligible
+	Cancelled State = "cancelled" // the requester withdrew it before a decision
+	TimedOut  State = "timed_out" // nobody decided within the role's request_ttl
+	Failed    State = "failed"    // access could not be issued; anything half-done was removed
+)
+
+// Terminal reports whether no further transition can happen.
+func (s State) Terminal() bool {
+	switch s {
+	case Revoked, Denied, Cancelled, TimedOut, Failed:
+		return true
+	}
+	return false
+}
+
+// Backend kinds, as written in the role catalog.
+const (
+	BackendSTS   = "aws_sts"
+	BackendGroup = "aws_iam_group"
+)
+
+// Approval is one approver's yes.
+type Approval struct {
+	Approver string    `json:"approver"` // Slack user ID
+	At       time.Time `json:"at"`
+}
+
+// Request is the one record kept per request. Everything shown to people or
+// acted upon is read from it; the catalog is consulted only for decisions
+// that must use the rules in force (eligibility, who may approve), so a role
+// removed from the catalog is still revoked on time.
+type Request struct {
+	ID        RequestID  `json:"id"`
+	State     State      `json:"state"`
+	Requester rules.User `json:"requester"`
+	Role      string     `json:"role"`
+	Backend   string     `json:"backend"`
+	// Target is the role ARN (aws_sts) or the IAM group name (aws_iam_group).
+	Target string `json:"target"`
+	// Principal is the IAM user name for aws_iam_group, from the role's iam_user rule.
+	Principal     string        `json:"principal,omitempty"`
+	SessionPolicy string        `json:"session_policy,omitempty"`
+	Duration      time.Duration `json:"duration"`
+	Reason        string        `json:"reason"`
+	Incident      string        `json:"incident,omitempty"`
+	// Rule is the CEL expression that made the requester eligible, or, when
+	// AutoApproved, the auto_approve expression that granted it.
+	Rule              string `json:"rule"`
+	AutoApproved      bool   `json:"auto_approved,omitempty"`
+	ApprovalsRequired int    `json:"approvals_required"`
+
+	CreatedAt time.Time  `json:"created_at"`
+	Deadline  time.Time  `json:"deadline"` // pending requests time out here
+	Approvals []Approval `json:"approvals,omitempty"`
+
+	DecidedBy    string    `json:"decided_by,omitempty"` // who denied or cancelled; empty when the system did
+	DecidedAt    time.Time `json:"decided_at,omitzero"`
+	DenyReason   string    `json:"deny_reason,omitempty"`
+	GrantedAt    time.Time `json:"granted_at,omitzero"`
+	ExpiresAt    time.Time `json:"expires_at,omitzero"`
+	SessionName  string    `json:"session_name,omitempty"`  // STS RoleSessionName
+	AccessKeyID  string    `json:"access_key_id,omitempty"` // not a secret; lets CloudTrail be matched
+	CredsExpire  time.Time `json:"creds_expire,omitzero"`   // when issued STS credentials stop working by themselves
+	RevokedAt    time.Time `json:"revoked_at,omitzero"`
+	RevokedBy    string    `json:"revoked_by,omitempty"`    // empty for expiry
+	RevokeReason string    `json:"revoke_reason,omitempty"` // "expired", "revoked by requester", "grant failed", …
+	CleanupAt    time.Time `json:"cleanup_at,omitzero"`     // backend housekeeping due after revocation (STS deny statement removal)
+	Failure      string    `json:"failure,omitempty"`       // why issuing access failed
+
+	Attempts    int       `json:"attempts,omitempty"` // consecutive failed backend calls
+	LastError   string    `json:"last_error,omitempty"`
+	NextAttempt time.Time `json:"next_attempt,omitzero"`
+	// LeaseUntil keeps the scheduler away while a worker is calling AWS for
+	// this record; a crashed worker's lease simply lapses.
+	LeaseUntil time.Time `json:"lease_until,omitzero"`
+}
+
+// ReasonExpired is the RevokeReason of a grant that ran its full time.
+const ReasonExpired = "expired"
+
+// Queue names the scheduler's two sorted sets.
+type Queue string
+
+const (
+	Deadlines Queue = "deadlines" // pending requests, by request deadline
+	Expiries  Queue = "expiries"  // granted access, by expiry, retry or cleanup time
+)
+
+// Schedule says when the scheduler must next look at r and in which queue.
+// A zero time means never: the record is finished.
+func (r *Request) Schedule() (Queue, time.Time) {
+	var q Queue
+	var at time.Time
+	switch r.State {
+	case Pending:
+		q, at = Deadlines, r.Deadline
+	case Granting:
+		q, at = Expiries, r.LeaseUntil
+	case Active:
+		q, at = Expiries, r.ExpiresAt
+	case Revoking:
+		q, at = Expiries, r.NextAttempt
+	default:
+		if r.CleanupAt.IsZero() {
+			return "", time.Time{}
+		}
+		q, at = Expiries, r.CleanupAt
+	}
+	if r.LeaseUntil.After(at) {
+		at = r.LeaseUntil
+	}
+	return q, at
+}
+
+// idAlphabet leaves out 0, 1, I, L, O and U so IDs survive being read aloud
+// or copied by hand.
+const idAlphabet = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+// NewRequestID returns a fresh random ID such as JIT-7K3QX2 (30⁶ ≈ 7.3e8 values;
+// Store.Create rejects the rare collision and the caller draws again).
+func NewRequestID() RequestID {
+	b := []byte("JIT-XXXXXX")
+	max := big.NewInt(int64(len(idAlphabet)))
+	for i := 4; i < len(b); i++ {
+		n, err := rand.Int(rand.Reader, max)
+		if err != nil {
+			panic("crypto/rand failed: " + err.Error())
+		}
+		b[i] = idAlphabet[n.Int64()]
+	}
+	return RequestID(b)
+}

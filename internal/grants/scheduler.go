@@ -1,0 +1,388 @@
+package grants
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+)
+
+// errStale means a record moved on while a worker was calling AWS, e.g.
+// another replica finished the job first. The worker's result is dropped.
+var errStale = errors.New("record moved on")
+
+// claimBatch is how many due records one scheduler pass takes.
+const claimBatch = 256
+
+// Run is the scheduler: it revokes grants at expiry, closes unanswered
+// requests at their deadline, finishes work a crashed worker left behind and
+// retries failed revocations with capped exponential backoff. It sleeps
+// until the next deadline in the store (woken early by new work from this
+// process, and at most MaxIdle so it sees work from other replicas). Run
+// returns when ctx is done, after the jobs it started have finished.
+func (s *Service) Run(ctx context.Context) error {
+	failures := 0
+	for {
+		n, err := s.RunDue(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			failures++
+			delay := s.backoff(failures)
+			s.log.ErrorContext(ctx, "scheduler cannot read the store; retrying", "err", err, "retry_in", delay)
+			if !s.sleep(ctx, delay) {
+				return nil
+			}
+			continue
+		}
+		failures = 0
+		if n == claimBatch {
+			continue // more may be due right now
+		}
+		if !s.sleep(ctx, s.untilNextDue(ctx)) {
+			return nil
+		}
+	}
+}
+
+// RunDue claims what is due now and does it, Workers jobs at a time, and
+// reports how many records it claimed. Jobs outlive ctx so that a shutdown
+// never leaves an AWS call unrecorded; each AWS call has its own deadline.
+func (s *Service) RunDue(ctx context.Context) (int, error) {
+	ids, err := s.store.Claim(ctx, s.now(), s.opts.Lease, claimBatch)
+	if err != nil {
+		return 0, fmt.Errorf("claim due work: %w", err)
+	}
+	jobCtx := context.WithoutCancel(ctx)
+	var jobs errgroup.Group
+	jobs.SetLimit(s.opts.Workers)
+	for _, id := range ids {
+		jobs.Go(func() error {
+			s.process(jobCtx, id)
+			return nil
+		})
+	}
+	jobs.Wait()
+	return len(ids), nil
+}
+
+func (s *Service) untilNextDue(ctx context.Context) time.Duration {
+	next, err := s.store.NextDue(ctx)
+	if err != nil || next.IsZero() {
+		return s.opts.MaxIdle
+	}
+	return min(max(next.Sub(s.now()), 0), s.opts.MaxIdle)
+}
+
+// sleep waits for d, a poke or ctx; it reports false when ctx is done.
+func (s *Service) sleep(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-s.wake:
+	case <-t.C:
+	}
+	return true
+}
+
+// process does whatever a claimed record is due for. Every step is
+// recorded before AWS is called, so running it twice is harmless.
+func (s *Service) process(ctx context.Context, id RequestID) {
+	r, err := s.store.Get(ctx, id)
+	if err != nil {
+		if !errors.Is(err, ErrNotFound) {
+			s.log.ErrorContext(ctx, "load claimed request", "request_id", id, "err", err)
+		}
+		return
+	}
+	now := s.now()
+	switch {
+	case r.State == Pending && !now.Before(r.Deadline):
+		err = s.timeOut(ctx, id)
+	case r.State == Granting && !now.Before(r.LeaseUntil):
+		// The worker that was issuing access died; finish its job.
+		if r, err = s.takeLease(ctx, id, Granting); err == nil {
+			_, err = s.issue(ctx, r)
+		}
+	case r.State == Active && !now.Before(r.ExpiresAt):
+		err = s.expire(ctx, id)
+	case r.State == Revoking && !now.Before(r.NextAttempt) && !now.Before(r.LeaseUntil):
+		if r, err = s.takeLease(ctx, id, Revoking); err == nil {
+			_, err = s.revoke(ctx, r)
+		}
+	case r.State.Terminal() && !r.CleanupAt.IsZero() && !now.Before(r.CleanupAt):
+		err = s.cleanup(ctx, r)
+	default:
+		// Claimed early (clock skew between replicas, or a lease lapsed
+		// while the record was still busy): put it back at its real time.
+		_, err = s.store.Update(ctx, id, func(*Request) error { return nil })
+	}
+	var ue *UserError
+	if err != nil && !errors.Is(err, errStale) && !errors.As(err, &ue) {
+		s.log.ErrorContext(ctx, "scheduled work failed; will retry", "request_id", id, "state", r.State, "err", err)
+	}
+}
+
+func (s *Service) timeOut(ctx context.Context, id RequestID) error {
+	now := s.now()
+	r, err := s.store.Update(ctx, id, func(r *Request) error {
+		if r.State != Pending || now.Before(r.Deadline) {
+			return errStale
+		}
+		r.State = TimedOut
+		r.DecidedAt = now
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	s.emit(ctx, Event{Type: EventTimedOut, Request: *r})
+	return nil
+}
+
+func (s *Service) expire(ctx context.Context, id RequestID) error {
+	now := s.now()
+	r, err := s.store.Update(ctx, id, func(r *Request) error {
+		if r.State != Active || now.Before(r.ExpiresAt) {
+			return errStale
+		}
+		r.State = Revoking
+		r.RevokeReason = ReasonExpired
+		r.NextAttempt = now
+		r.LeaseUntil = now.Add(s.opts.Lease)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	_, err = s.revoke(ctx, r)
+	return err
+}
+
+// takeLease marks a record as being worked on by this process, so no other
+// worker starts the same AWS call while this one is in flight.
+func (s *Service) takeLease(ctx context.Context, id RequestID, state State) (*Request, error) {
+	now := s.now()
+	return s.store.Update(ctx, id, func(r *Request) error {
+		if r.State != state || now.Before(r.LeaseUntil) {
+			return errStale
+		}
+		r.LeaseUntil = now.Add(s.opts.Lease)
+		return nil
+	})
+}
+
+// issue calls the backend for a record in Granting under this process's
+// lease. The grant's clock starts now, when access is actually issued. If
+// the call fails, whatever it may have done is revoked and the request ends
+// as failed: a lost response must never leave a forgotten member.
+func (s *Service) issue(ctx context.Context, r *Request) (*Request, error) {
+	backend, err := s.backend(r)
+	if err != nil {
+		return r, err
+	}
+	// The expiry is rounded up to a whole second because the STS session
+	// policy states it with second precision; record and policy agree.
+	start := s.now()
+	g := grantOf(r)
+	g.Start, g.Expires = start, ceilSecond(start.Add(r.Duration))
+	callCtx, cancel := context.WithTimeout(ctx, s.opts.Lease/2)
+	issued, grantErr := backend.Grant(callCtx, g)
+	cancel()
+	now := s.now()
+	if grantErr != nil {
+		s.log.ErrorContext(ctx, "grant failed", "request_id", r.ID, "role", r.Role, "err", grantErr)
+		msg := "the AWS call failed; the error is in jitbot's log"
+		if errors.Is(grantErr, ErrInvalidTarget) {
+			msg = grantErr.Error()
+		}
+		failed, err := s.store.Update(ctx, r.ID, func(r *Request) error {
+			if r.State != Granting {
+				return errStale
+			}
+			r.State = Revoking
+			r.Failure = msg
+			r.RevokeReason = "grant failed"
+			r.NextAttempt = now
+			r.LeaseUntil = now.Add(s.opts.Lease)
+			return nil
+		})
+		if err != nil {
+			return r, fmt.Errorf("record failed grant of %s: %w", r.ID, err)
+		}
+		s.emit(ctx, Event{Type: EventGrantFailed, Request: *failed, Err: msg})
+		if done, err := s.revoke(ctx, failed); err == nil {
+			failed = done
+		}
+		return failed, userErr(ErrGrantFailed, fmt.Sprintf("%s was approved, but access to %s could not be granted: %s", r.ID, r.Role, msg))
+	}
+	active, err := s.store.Update(ctx, r.ID, func(r *Request) error {
+		if r.State != Granting {
+			return errStale
+		}
+		r.State = Active
+		r.GrantedAt = g.Start
+		r.ExpiresAt = g.Expires
+		r.CredsExpire = issued.CredsExpire
+		r.LeaseUntil = time.Time{}
+		if issued.Credentials != nil {
+			r.AccessKeyID = issued.Credentials.AccessKeyID
+		}
+		return nil
+	})
+	if err != nil {
+		// The record stays in Granting; when the lease lapses the
+		// scheduler issues again, which widens nothing.
+		return r, fmt.Errorf("record grant of %s: %w", r.ID, err)
+	}
+	s.poke()
+	s.emit(ctx, Event{Type: EventGranted, Request: *active, Credentials: issued.Credentials})
+	return active, nil
+}
+
+// revoke makes sure the access of a record in Revoking is gone. On failure
+// it schedules a retry with capped exponential backoff and raises an alert
+// after AlertAfter consecutive failures; nothing is ever dropped.
+func (s *Service) revoke(ctx context.Context, r *Request) (*Request, error) {
+	backend, err := s.backend(r)
+	if err != nil {
+		return r, err
+	}
+	callCtx, cancel := context.WithTimeout(ctx, s.opts.Lease/2)
+	rev, revokeErr := backend.Revoke(callCtx, grantOf(r))
+	cancel()
+	now := s.now()
+	if revokeErr != nil {
+		failed, err := s.store.Update(ctx, r.ID, func(r *Request) error {
+			if r.State != Revoking {
+				return errStale
+			}
+			r.Attempts++
+			r.LastError = revokeErr.Error()
+			r.NextAttempt = now.Add(s.backoff(r.Attempts))
+			r.LeaseUntil = time.Time{}
+			return nil
+		})
+		if err != nil {
+			return r, fmt.Errorf("record failed revocation of %s: %w (revoke: %v)", r.ID, err, revokeErr)
+		}
+		s.poke()
+		if failed.Attempts == s.opts.AlertAfter {
+			s.emit(ctx, Event{Type: EventRevokeFailed, Request: *failed, Err: revokeErr.Error()})
+		}
+		return failed, fmt.Errorf("revoke %s (attempt %d): %w", r.ID, failed.Attempts, revokeErr)
+	}
+	done, err := s.store.Update(ctx, r.ID, func(r *Request) error {
+		if r.State != Revoking {
+			return errStale
+		}
+		r.State = Revoked
+		if r.Failure != "" {
+			r.State = Failed
+		}
+		r.RevokedAt = now
+		r.CleanupAt = rev.CleanupAt
+		r.Attempts = 0
+		r.LastError = ""
+		r.NextAttempt = time.Time{}
+		r.LeaseUntil = time.Time{}
+		return nil
+	})
+	if err != nil {
+		return r, fmt.Errorf("record revocation of %s: %w", r.ID, err)
+	}
+	if done.State == Revoked {
+		s.emit(ctx, Event{Type: EventRevoked, Request: *done, Actor: done.RevokedBy})
+	}
+	if !done.CleanupAt.IsZero() {
+		s.poke()
+	}
+	return done, nil
+}
+
+// cleanup removes what a revocation left behind once it is no longer
+// needed (the STS deny statement, after the session's own expiry).
+func (s *Service) cleanup(ctx context.Context, r *Request) error {
+	backend, err := s.backend(r)
+	if err != nil {
+		return err
+	}
+	callCtx, cancel := context.WithTimeout(ctx, s.opts.Lease/2)
+	cleanErr := backend.Cleanup(callCtx, grantOf(r))
+	cancel()
+	now := s.now()
+	_, err = s.store.Update(ctx, r.ID, func(r *Request) error {
+		if !r.State.Terminal() || r.CleanupAt.IsZero() {
+			return errStale
+		}
+		if cleanErr != nil {
+			r.Attempts++
+			r.LastError = cleanErr.Error()
+			r.CleanupAt = now.Add(s.backoff(r.Attempts))
+			return nil
+		}
+		r.CleanupAt = time.Time{}
+		r.Attempts = 0
+		r.LastError = ""
+		return nil
+	})
+	if cleanErr != nil {
+		return fmt.Errorf("clean up after %s: %w", r.ID, cleanErr)
+	}
+	return err
+}
+
+// backoff is RetryBase·2^(attempt-1), capped at RetryMax, with ±10% jitter
+// so that many failed revocations do not retry in lockstep.
+func (s *Service) backoff(attempt int) time.Duration {
+	d := s.opts.RetryMax
+	if attempt < 32 {
+		d = min(s.opts.RetryBase<<(attempt-1), s.opts.RetryMax)
+	}
+	jitter := time.Duration(rand.Int64N(int64(d)/5+1)) - d/10
+	return d + jitter
+}
+
+func ceilSecond(t time.Time) time.Time {
+	if u := t.Truncate(time.Second); !u.Equal(t) {
+		return u.Add(time.Second)
+	}
+	return t
+}
+
+func (s *Service) backend(r *Request) (Backend, error) {
+	b := s.opts.Backends[r.Backend]
+	if b == nil {
+		return nil, fmt.Errorf("request %s names unknown backend %q", r.ID, r.Backend)
+	}
+	return b, nil
+}
+
+func grantOf(r *Request) Grant {
+	ids := approvers(r)
+	if r.AutoApproved {
+		ids = []string{"auto"}
+	}
+	return Grant{
+		RequestID:      r.ID,
+		Backend:        r.Backend,
+		Target:         r.Target,
+		Principal:      r.Principal,
+		RequesterEmail: r.Requester.Email,
+		SessionName:    r.SessionName,
+		SessionPolicy:  r.SessionPolicy,
+		Approvers:      ids,
+		Start:          r.GrantedAt,
+		Expires:        r.ExpiresAt,
+		CredsExpire:    r.CredsExpire,
+	}
+}

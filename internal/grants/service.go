@@ -1,0 +1,659 @@
+package grants
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jitbot/jitbot/internal/rules"
+)
+
+// Limits on what a requester may write, from DESIGN §2.2.
+const (
+	MinReason   = 10
+	MaxReason   = 500
+	MaxIncident = 100
+)
+
+// Options configures a Service. Store, Backends, Directory and Catalog are
+// required; everything else has a default.
+type Options struct {
+	Store     Store
+	Backends  map[string]Backend // by backend kind: BackendSTS, BackendGroup
+	Directory Directory
+	Notifier  Notifier // events go nowhere when nil
+	Catalog   *rules.Catalog
+	Logger    *slog.Logger
+
+	MinDuration time.Duration // shortest grant; default 1m (JIT_MIN_DURATION)
+	// Lease is how long a worker may hold a record while it calls AWS
+	// before another worker takes over; default 30s. AWS calls are given
+	// half of it.
+	Lease time.Duration
+	// RetryBase and RetryMax bound the exponential backoff of failed
+	// revocations; defaults 1s and 5m.
+	RetryBase, RetryMax time.Duration
+	// AlertAfter is how many consecutive revocation failures raise an
+	// EventRevokeFailed alert; default 5.
+	AlertAfter int
+	// MaxIdle caps how long the scheduler sleeps when nothing is due, so it
+	// notices work scheduled by another replica; default 10s.
+	MaxIdle time.Duration
+	Workers int // concurrent scheduler jobs; default 16
+	Now     func() time.Time
+}
+
+// Service is jitbot's domain API. Every method enforces the invariants of
+// DESIGN §4.3 and returns *UserError for anything the caller did wrong.
+type Service struct {
+	opts    Options
+	store   Store
+	dir     Directory
+	notify  Notifier
+	log     *slog.Logger
+	now     func() time.Time
+	catalog atomic.Pointer[rules.Catalog]
+	wake    chan struct{}
+}
+
+// New checks opts and fills in defaults.
+func New(opts Options) (*Service, error) {
+	switch {
+	case opts.Store == nil:
+		return nil, errors.New("grants: no store")
+	case opts.Directory == nil:
+		return nil, errors.New("grants: no directory")
+	case opts.Catalog == nil:
+		return nil, errors.New("grants: no role catalog")
+	}
+	for _, kind := range []string{BackendSTS, BackendGroup} {
+		if opts.Backends[kind] == nil {
+			return nil, fmt.Errorf("grants: no backend for %s", kind)
+		}
+	}
+	setDefault(&opts.MinDuration, time.Minute)
+	setDefault(&opts.Lease, 30*time.Second)
+	setDefault(&opts.RetryBase, time.Second)
+	setDefault(&opts.RetryMax, 5*time.Minute)
+	setDefault(&opts.MaxIdle, 10*time.Second)
+	if opts.AlertAfter <= 0 {
+		opts.AlertAfter = 5
+	}
+	if opts.Workers <= 0 {
+		opts.Workers = 16
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Notifier == nil {
+		opts.Notifier = Notifiers(nil)
+	}
+	s := &Service{
+		opts:   opts,
+		store:  opts.Store,
+		dir:    opts.Directory,
+		notify: opts.Notifier,
+		log:    opts.Logger,
+		now:    opts.Now,
+		wake:   make(chan struct{}, 1),
+	}
+	s.catalog.Store(opts.Catalog)
+	return s, nil
+}
+
+func setDefault(d *time.Duration, v time.Duration) {
+	if *d <= 0 {
+		*d = v
+	}
+}
+
+// Catalog returns the role catalog in force.
+func (s *Service) Catalog() *rules.Catalog { return s.catalog.Load() }
+
+// SetCatalog puts a new role catalog in force for decisions made from now
+// on. Records already made keep their backend and target.
+func (s *Service) SetCatalog(c *rules.Catalog) { s.catalog.Store(c) }
+
+// Get returns the record of a request.
+func (s *Service) Get(ctx context.Context, id RequestID) (*Request, error) {
+	r, err := s.store.Get(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return nil, &UserError{Msg: fmt.Sprintf("there is no request %s", id), Err: ErrNotFound}
+	}
+	return r, err
+}
+
+// RequestInput is what a requester asks for.
+type RequestInput struct {
+	UserID   string
+	Role     string
+	Duration time.Duration // zero: the role's default_duration
+	Reason   string
+	Incident string
+}
+
+// Request checks a request against the catalog and records it. When the
+// role's auto_approve rule holds, access is issued at once (break-glass);
+// otherwise the record waits for approvers.
+func (s *Service) Request(ctx context.Context, in RequestInput) (*Request, error) {
+	now := s.now()
+	role, err := s.role(in.Role)
+	if err != nil {
+		return nil, err
+	}
+	if in.Duration == 0 {
+		in.Duration = role.DefaultDuration
+	}
+	in.Reason = strings.TrimSpace(in.Reason)
+	in.Incident = strings.TrimSpace(in.Incident)
+	if err := s.checkInput(role, in); err != nil {
+		return nil, err
+	}
+	user, err := s.dir.User(ctx, in.UserID)
+	if err != nil {
+		return nil, fmt.Errorf("look up requester %s: %w", in.UserID, err)
+	}
+	input := rules.Input{Role: role.Name, Duration: in.Duration, Reason: in.Reason, Incident: in.Incident}
+	if err := s.checkEligible(role, user, input, now); err != nil {
+		return nil, err
+	}
+	auto, err := role.IsAutoApproved(user, input, now)
+	if err != nil {
+		return nil, fmt.Errorf("evaluate auto_approve of %s: %w", role.Name, err)
+	}
+	r := &Request{
+		State:             Pending,
+		Requester:         user,
+		Role:              role.Name,
+		Backend:           role.Backend,
+		SessionPolicy:     role.SessionPolicy,
+		Duration:          in.Duration,
+		Reason:            in.Reason,
+		Incident:          in.Incident,
+		Rule:              role.Eligible,
+		ApprovalsRequired: role.ApprovalsRequired,
+		CreatedAt:         now,
+		Deadline:          now.Add(role.RequestTTL),
+	}
+	switch role.Backend {
+	case BackendSTS:
+		r.Target = role.RoleARN
+	case BackendGroup:
+		r.Target = role.Group
+		r.Principal, err = role.IAMUserName(user, input, now)
+		if err != nil {
+			return nil, fmt.Errorf("evaluate iam_user of %s: %w", role.Name, err)
+		}
+		if r.Principal == "" {
+			return nil, userErr(ErrIneligible, fmt.Sprintf("%s has no IAM user name for you (its iam_user rule gave an empty name); ask the role's owners", role.Name))
+		}
+	default:
+		return nil, fmt.Errorf("role %s has unknown backend %q", role.Name, role.Backend)
+	}
+	if auto {
+		r.State = Granting
+		r.AutoApproved = true
+		r.Rule = role.AutoApprove
+		r.DecidedAt = now
+		r.LeaseUntil = now.Add(s.opts.Lease)
+	}
+	if err := s.create(ctx, r); err != nil {
+		return nil, err
+	}
+	s.emit(ctx, Event{Type: EventRequested, Request: *r, Actor: user.ID})
+	if !auto {
+		s.poke()
+		return r, nil
+	}
+	s.emit(ctx, Event{Type: EventAutoApproved, Request: *r})
+	return s.issue(ctx, r)
+}
+
+// create stores r under a fresh ID, drawing again on the rare collision.
+func (s *Service) create(ctx context.Context, r *Request) error {
+	for range 5 {
+		r.ID = NewRequestID()
+		err := s.store.Create(ctx, r)
+		if !errors.Is(err, ErrExists) {
+			if err != nil {
+				return fmt.Errorf("store request: %w", err)
+			}
+			return nil
+		}
+	}
+	return errors.New("store request: could not draw an unused request ID")
+}
+
+func (s *Service) role(name string) (*rules.Role, error) {
+	role, ok := s.Catalog().Role(name)
+	if !ok {
+		return nil, userErr(ErrUnknownRole, fmt.Sprintf("there is no role %q; /jit roles lists the roles you may request", name))
+	}
+	return role, nil
+}
+
+func (s *Service) checkInput(role *rules.Role, in RequestInput) error {
+	switch {
+	case in.Duration < s.opts.MinDuration:
+		return userErr(ErrInvalidInput, fmt.Sprintf("duration %s is shorter than the minimum of %s", fmtDuration(in.Duration), fmtDuration(s.opts.MinDuration)))
+	case in.Duration > role.MaxDuration:
+		return userErr(ErrInvalidInput, fmt.Sprintf("duration %s exceeds %s's max of %s", fmtDuration(in.Duration), role.Name, fmtDuration(role.MaxDuration)))
+	case utf8.RuneCountInString(in.Reason) < MinReason:
+		return userErr(ErrInvalidInput, fmt.Sprintf("the reason needs at least %d characters: say what you will do and why", MinReason))
+	case utf8.RuneCountInString(in.Reason) > MaxReason:
+		return userErr(ErrInvalidInput, fmt.Sprintf("the reason is longer than %d characters", MaxReason))
+	case utf8.RuneCountInString(in.Incident) > MaxIncident:
+		return userErr(ErrInvalidInput, fmt.Sprintf("the incident reference is longer than %d characters", MaxIncident))
+	}
+	return nil
+}
+
+// checkEligible applies the fixed rules before the role's own: guests and
+// deleted users are never eligible, whatever a rule says.
+func (s *Service) checkEligible(role *rules.Role, u rules.User, in rules.Input, now time.Time) error {
+	if u.Deleted {
+		return userErr(ErrIneligible, "deactivated accounts cannot request access")
+	}
+	if u.IsGuest {
+		return userErr(ErrIneligible, "guest accounts cannot request access")
+	}
+	ok, err := role.IsEligible(u, in, now)
+	if err != nil {
+		return fmt.Errorf("evaluate eligible of %s: %w", role.Name, err)
+	}
+	if !ok {
+		return userErr(ErrIneligible, fmt.Sprintf("you are not eligible for %s", role.Name))
+	}
+	return nil
+}
+
+// Approve records approverID's approval. When the role's approvals_required
+// distinct approvers have approved, access is issued before Approve returns.
+// The approver must be a current approver of the role (user groups are
+// resolved now), must not be the requester, and the requester must still be
+// eligible; otherwise the request is denied.
+func (s *Service) Approve(ctx context.Context, id RequestID, approverID string) (*Request, error) {
+	r, err := s.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.mayDecide(ctx, r, approverID, "approve"); err != nil {
+		return r, err
+	}
+	requester, err := s.dir.User(ctx, r.Requester.ID)
+	if err != nil {
+		return r, fmt.Errorf("look up requester %s: %w", r.Requester.ID, err)
+	}
+	now := s.now()
+	var stillEligible error
+	if role, err := s.role(r.Role); err != nil {
+		stillEligible = err
+	} else {
+		stillEligible = s.checkEligible(role, requester, inputOf(r), now)
+	}
+	var ue *UserError
+	if stillEligible != nil && !errors.As(stillEligible, &ue) {
+		return r, stillEligible
+	}
+	r, err = s.store.Update(ctx, id, func(r *Request) error {
+		if err := decidable(r, approverID); err != nil {
+			return err
+		}
+		if stillEligible != nil {
+			r.State = Denied
+			r.DecidedAt = now
+			r.DenyReason = "the requester is no longer eligible: " + ue.Msg
+			return nil
+		}
+		r.Approvals = append(r.Approvals, Approval{Approver: approverID, At: now})
+		if len(r.Approvals) >= r.ApprovalsRequired {
+			r.State = Granting
+			r.DecidedAt = now
+			r.LeaseUntil = now.Add(s.opts.Lease)
+		}
+		return nil
+	})
+	if err != nil {
+		return s.refused(ctx, r, id, approverID, err)
+	}
+	if r.State == Denied {
+		s.emit(ctx, Event{Type: EventDenied, Request: *r})
+		return r, userErr(ErrIneligible, fmt.Sprintf("%s was denied: %s no longer qualifies for %s", id, r.Requester.Name, r.Role))
+	}
+	s.emit(ctx, Event{Type: EventApproved, Request: *r, Actor: approverID})
+	if r.State != Granting {
+		return r, nil
+	}
+	return s.issue(ctx, r)
+}
+
+// Deny closes a pending request. Only a current approver may deny; a
+// requester who denies their own request cancels it.
+func (s *Service) Deny(ctx context.Context, id RequestID, approverID, reason string) (*Request, error) {
+	r, err := s.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if approverID == r.Requester.ID {
+		return s.Cancel(ctx, id, approverID)
+	}
+	if err := s.mayDecide(ctx, r, approverID, "deny"); err != nil {
+		return r, err
+	}
+	reason = truncate(strings.TrimSpace(reason), MaxReason)
+	now := s.now()
+	r, err = s.store.Update(ctx, id, func(r *Request) error {
+		if err := decidable(r, approverID); err != nil && !errors.Is(err, ErrAlreadyApproved) {
+			return err
+		}
+		r.State = Denied
+		r.DecidedBy = approverID
+		r.DecidedAt = now
+		r.DenyReason = reason
+		return nil
+	})
+	if err != nil {
+		return s.refused(ctx, r, id, approverID, err)
+	}
+	s.emit(ctx, Event{Type: EventDenied, Request: *r, Actor: approverID})
+	return r, nil
+}
+
+// Cancel withdraws a pending request; only its requester may.
+func (s *Service) Cancel(ctx context.Context, id RequestID, userID string) (*Request, error) {
+	now := s.now()
+	r, err := s.store.Update(ctx, id, func(r *Request) error {
+		if r.Requester.ID != userID {
+			return userErr(ErrNotAllowed, fmt.Sprintf("only the requester can cancel %s", r.ID))
+		}
+		if r.State != Pending {
+			return decidedErr(r)
+		}
+		r.State = Cancelled
+		r.DecidedBy = userID
+		r.DecidedAt = now
+		return nil
+	})
+	if err != nil {
+		return nil, s.storeErr(id, err)
+	}
+	s.emit(ctx, Event{Type: EventCancelled, Request: *r, Actor: userID})
+	return r, nil
+}
+
+// Revoke ends an active grant early. The requester may relinquish it and
+// any current approver of the role may take it away; a pending request is
+// cancelled when its requester revokes it. Revoke returns once access is
+// gone or, if AWS is failing, once the revocation is recorded: the
+// scheduler retries it until it succeeds.
+func (s *Service) Revoke(ctx context.Context, id RequestID, userID, reason string) (*Request, error) {
+	r, err := s.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if r.State == Pending && r.Requester.ID == userID {
+		return s.Cancel(ctx, id, userID)
+	}
+	if r.Requester.ID != userID {
+		if err := s.mayDecide(ctx, r, userID, "revoke"); err != nil {
+			return r, err
+		}
+	}
+	if reason = truncate(strings.TrimSpace(reason), MaxReason); reason == "" {
+		reason = "revoked by the requester"
+		if userID != r.Requester.ID {
+			reason = "revoked by an approver"
+		}
+	}
+	now := s.now()
+	r, err = s.store.Update(ctx, id, func(r *Request) error {
+		switch r.State {
+		case Active:
+		case Pending:
+			return userErr(ErrDecided, fmt.Sprintf("%s is still pending; deny it instead", r.ID))
+		case Granting:
+			return userErr(ErrDecided, fmt.Sprintf("%s is being granted right now; try again in a moment", r.ID))
+		default:
+			return userErr(ErrDecided, fmt.Sprintf("%s is not active (it is %s)", r.ID, r.State))
+		}
+		r.State = Revoking
+		r.RevokedBy = userID
+		r.RevokeReason = reason
+		r.NextAttempt = now
+		r.LeaseUntil = now.Add(s.opts.Lease)
+		return nil
+	})
+	if err != nil {
+		return nil, s.storeErr(id, err)
+	}
+	done, err := s.revoke(ctx, r)
+	if err != nil {
+		// Recorded and retried by the scheduler; the caller sees the
+		// record still in Revoking.
+		s.log.WarnContext(ctx, "revocation failed; will retry", "request_id", id, "err", err)
+	}
+	return done, nil
+}
+
+// mayDecide refuses, and reports as an event, a decision by someone who is
+// not a current approver of the request's role.
+func (s *Service) mayDecide(ctx context.Context, r *Request, userID, verb string) error {
+	if userID == r.Requester.ID && verb == "approve" {
+		err := userErr(ErrSelfApproval, fmt.Sprintf("you cannot approve your own request %s", r.ID))
+		s.emit(ctx, Event{Type: EventRefused, Request: *r, Actor: userID, Err: err.Error()})
+		return err
+	}
+	ok, err := s.isApprover(ctx, r.Role, userID)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		err := userErr(ErrNotApprover, fmt.Sprintf("you are not an approver of %s, so you cannot %s %s", r.Role, verb, r.ID))
+		s.emit(ctx, Event{Type: EventRefused, Request: *r, Actor: userID, Err: err.Error()})
+		return err
+	}
+	return nil
+}
+
+// isApprover resolves the role's approvers now, so that somebody who has
+// left an approving user group can no longer approve.
+func (s *Service) isApprover(ctx context.Context, roleName, userID string) (bool, error) {
+	role, ok := s.Catalog().Role(roleName)
+	if !ok {
+		return false, nil
+	}
+	if slices.Contains(role.Users(), userID) {
+		return true, nil
+	}
+	for _, g := range role.Groups() {
+		members, err := s.dir.GroupMembers(ctx, g)
+		if err != nil {
+			return false, fmt.Errorf("resolve approvers of %s in @%s: %w", roleName, g, err)
+		}
+		if slices.Contains(members, userID) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// decidable is the pure part of a decision, checked again inside the
+// compare-and-swap so that a concurrent decision is never overwritten.
+func decidable(r *Request, approverID string) error {
+	if r.State != Pending {
+		return decidedErr(r)
+	}
+	if approverID == r.Requester.ID {
+		return userErr(ErrSelfApproval, fmt.Sprintf("you cannot approve your own request %s", r.ID))
+	}
+	for _, a := range r.Approvals {
+		if a.Approver == approverID {
+			return userErr(ErrAlreadyApproved, fmt.Sprintf("you have already approved %s; it needs %d more approval(s)", r.ID, r.ApprovalsRequired-len(r.Approvals)))
+		}
+	}
+	return nil
+}
+
+func decidedErr(r *Request) error {
+	switch r.State {
+	case Granting, Active, Revoking, Revoked, Failed:
+		if r.AutoApproved {
+			return userErr(ErrDecided, fmt.Sprintf("%s was already approved automatically", r.ID))
+		}
+		return userErr(ErrDecided, fmt.Sprintf("%s was already approved by %s", r.ID, strings.Join(approvers(r), ", ")))
+	case Denied:
+		if r.DecidedBy == "" {
+			return userErr(ErrDecided, fmt.Sprintf("%s was already denied", r.ID))
+		}
+		return userErr(ErrDecided, fmt.Sprintf("%s was already denied by %s", r.ID, r.DecidedBy))
+	case TimedOut:
+		return userErr(ErrDecided, fmt.Sprintf("%s timed out before anyone decided", r.ID))
+	case Cancelled:
+		return userErr(ErrDecided, fmt.Sprintf("%s was cancelled by its requester", r.ID))
+	}
+	return userErr(ErrDecided, fmt.Sprintf("%s is %s", r.ID, r.State))
+}
+
+// refused reports a decision the store rejected: a refusal is an event the
+// audit trail records; other errors pass through.
+func (s *Service) refused(ctx context.Context, r *Request, id RequestID, actor string, err error) (*Request, error) {
+	err = s.storeErr(id, err)
+	var ue *UserError
+	if errors.As(err, &ue) && !errors.Is(err, ErrDecided) && !errors.Is(err, ErrNotFound) {
+		s.emit(ctx, Event{Type: EventRefused, Request: *r, Actor: actor, Err: ue.Msg})
+	}
+	return r, err
+}
+
+func (s *Service) storeErr(id RequestID, err error) error {
+	if errors.Is(err, ErrNotFound) {
+		return &UserError{Msg: fmt.Sprintf("there is no request %s", id), Err: ErrNotFound}
+	}
+	var ue *UserError
+	if errors.As(err, &ue) {
+		return err
+	}
+	return fmt.Errorf("update %s: %w", id, err)
+}
+
+// Listing is what /jit list shows a user.
+type Listing struct {
+	Mine     []*Request // the user's pending requests and current grants
+	Awaiting []*Request // pending requests the user may approve
+}
+
+// List returns the user's open requests and grants and, for approvers, the
+// pending requests they can decide, oldest first.
+func (s *Service) List(ctx context.Context, userID string) (Listing, error) {
+	open, err := s.store.Open(ctx)
+	if err != nil {
+		return Listing{}, fmt.Errorf("list open requests: %w", err)
+	}
+	slices.SortFunc(open, func(a, b *Request) int { return a.CreatedAt.Compare(b.CreatedAt) })
+	var l Listing
+	approverOf := map[string]bool{}
+	for _, r := range open {
+		if r.State.Terminal() {
+			continue
+		}
+		if r.Requester.ID == userID {
+			l.Mine = append(l.Mine, r)
+			continue
+		}
+		if r.State != Pending || decidable(r, userID) != nil {
+			continue
+		}
+		ok, seen := approverOf[r.Role]
+		if !seen {
+			if ok, err = s.isApprover(ctx, r.Role, userID); err != nil {
+				return Listing{}, err
+			}
+			approverOf[r.Role] = ok
+		}
+		if ok {
+			l.Awaiting = append(l.Awaiting, r)
+		}
+	}
+	return l, nil
+}
+
+// EligibleRoles returns the roles the user may request now, by name, each
+// judged for a request of the role's default duration.
+func (s *Service) EligibleRoles(ctx context.Context, userID string) ([]*rules.Role, error) {
+	user, err := s.dir.User(ctx, userID)
+	if err != nil {
+		return nil, fmt.Errorf("look up %s: %w", userID, err)
+	}
+	now := s.now()
+	c := s.Catalog()
+	var out []*rules.Role
+	for _, name := range c.Names() {
+		role, _ := c.Role(name)
+		in := rules.Input{Role: name, Duration: role.DefaultDuration}
+		err := s.checkEligible(role, user, in, now)
+		var ue *UserError
+		switch {
+		case err == nil:
+			out = append(out, role)
+		case errors.As(err, &ue):
+		default:
+			s.log.WarnContext(ctx, "eligibility rule failed", "role", name, "user", userID, "err", err)
+		}
+	}
+	return out, nil
+}
+
+func (s *Service) emit(ctx context.Context, e Event) {
+	if e.At.IsZero() {
+		e.At = s.now()
+	}
+	s.notify.Notify(ctx, e)
+}
+
+// poke wakes the scheduler so it can shorten its sleep for new work.
+func (s *Service) poke() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+func inputOf(r *Request) rules.Input {
+	return rules.Input{Role: r.Role, Duration: r.Duration, Reason: r.Reason, Incident: r.Incident}
+}
+
+func approvers(r *Request) []string {
+	ids := make([]string, len(r.Approvals))
+	for i, a := range r.Approvals {
+		ids[i] = a.Approver
+	}
+	return ids
+}
+
+func truncate(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	return string([]rune(s)[:n])
+}
+
+// fmtDuration writes 2h instead of 2h0m0s.
+func fmtDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = s[:len(s)-2]
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = s[:len(s)-2]
+	}
+	return s
+}

@@ -1,0 +1,45 @@
+package grants
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// ErrNotFound is returned for an unknown request ID.
+var ErrNotFound = errors.New("request not found")
+
+// ErrExists is returned by Store.Create when the ID is already taken.
+var ErrExists = errors.New("request ID already exists")
+
+// ErrConflict is returned by Store.Update when the record kept changing
+// under it and it gave up; the caller may retry.
+var ErrConflict = errors.New("request changed concurrently")
+
+// Store keeps request records and the scheduler's queues.
+//
+// Every write also places the record in the queue and at the time that
+// Request.Schedule names (or removes it from both queues when it names
+// none), in the same atomic step.
+type Store interface {
+	// Create stores a new record; ErrExists if the ID is taken.
+	Create(ctx context.Context, r *Request) error
+	// Get returns a copy of the record; ErrNotFound if unknown.
+	Get(ctx context.Context, id RequestID) (*Request, error)
+	// Update reads the record, applies fn to a copy and writes it back only
+	// if nobody wrote in between (compare-and-swap), retrying fn otherwise.
+	// fn must be pure: it may run more than once. If fn returns an error,
+	// nothing is written and that error is returned. The record as written
+	// is returned.
+	Update(ctx context.Context, id RequestID, fn func(*Request) error) (*Request, error)
+	// Open returns every record that is not finished (not terminal, or
+	// terminal with cleanup still due), in no particular order.
+	Open(ctx context.Context) ([]*Request, error)
+	// Claim returns up to max IDs whose scheduled time is at or before now,
+	// from either queue, and atomically moves each one to now+lease so that
+	// no other worker claims it until the lease lapses.
+	Claim(ctx context.Context, now time.Time, lease time.Duration, max int) ([]RequestID, error)
+	// NextDue returns the earliest scheduled time in either queue, or the
+	// zero time when both are empty.
+	NextDue(ctx context.Context) (time.Time, error)
+}

@@ -1,0 +1,24 @@
+// Package rules loads the role catalog (rules/roles.yaml), compiles its CEL
+// expressions against typed declarations and evaluates them.
+package rules
+
+import "time"
+
+// User is the CEL variable `user`: who asks, as the directory knows them now.
+type User struct {
+	ID      string   `json:"id" cel:"id"`
+	Name    string   `json:"name" cel:"name"`
+	Email   string   `json:"email" cel:"email"`
+	Groups  []string `json:"groups,omitempty" cel:"groups"` // Slack user-group handles, without @
+	IsGuest bool     `json:"is_guest,omitempty" cel:"is_guest"`
+	// Deleted users are never eligible; not visible to CEL.
+	Deleted bool `json:"deleted,omitempty" cel:"-"`
+}
+
+// Input is the CEL variable `request`: what is asked for.
+type Input struct {
+	Role     string        `cel:"role"`
+	Duration time.Duration `cel:"duration"`
+	Reason   string        `cel:"reason"`
+	Incident string        `cel:"incident"`
+}
