@@ -14,10 +14,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/cel-go/cel"
 	yaml "github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/parser"
+	"github.com/google/cel-go/cel"
 )
 
 // Built-in defaults, used when the catalog's defaults section leaves them out.
@@ -471,8 +471,19 @@ func (l *loader) compile(r *Role, key, src string, want *cel.Type, keys map[stri
 	p, err := compile(l.env, src, want)
 	if err != nil {
 		n := keys[key].Value
-		msg := strings.ReplaceAll(strings.TrimPrefix(err.Error(), "ERROR: <input>:"), "\n", " ")
-		l.addf(n, "role %s: %s: %s", r.Name, key, strings.Join(strings.Fields(msg), " "))
+		ln, msg := line(n), err.Error()
+		var ee *exprError
+		if errors.As(err, &ee) {
+			// A block scalar (| or >) starts on the line after its indicator.
+			if _, block := unwrap(n).(*ast.LiteralNode); block {
+				ln++
+			}
+			ln += max(ee.line-1, 0)
+			if ee.col > 0 {
+				msg = fmt.Sprintf("%s (column %d of the expression)", msg, ee.col)
+			}
+		}
+		l.problems = append(l.problems, Problem{File: l.file, Line: ln, Msg: fmt.Sprintf("role %s: %s: %s", r.Name, key, msg)})
 		return nil
 	}
 	return p

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"strings"
 	"time"
 
 	"github.com/google/cel-go/cel"
@@ -53,14 +54,27 @@ type program struct {
 	prg cel.Program
 }
 
+// exprError is a compile error at a line and column of the expression.
+type exprError struct {
+	line, col int
+	msg       string
+}
+
+func (e *exprError) Error() string { return e.msg }
+
 // compile type-checks src and requires its result to be of type want.
 func compile(env *cel.Env, src string, want *cel.Type) (*program, error) {
 	ast, iss := env.Compile(src)
 	if iss.Err() != nil {
-		return nil, iss.Err()
+		first := iss.Errors()[0]
+		msgs := make([]string, 0, len(iss.Errors()))
+		for _, e := range iss.Errors() {
+			msgs = append(msgs, e.Message)
+		}
+		return nil, &exprError{line: first.Location.Line(), col: first.Location.Column() + 1, msg: strings.Join(msgs, "; ")}
 	}
 	if !ast.OutputType().IsExactType(want) {
-		return nil, fmt.Errorf("expression must be a %s, but it is a %s", want, ast.OutputType())
+		return nil, &exprError{line: 1, msg: fmt.Sprintf("must give a %s, but gives a %s", want, ast.OutputType())}
 	}
 	prg, err := env.Program(ast, cel.CostLimit(costLimit), cel.InterruptCheckFrequency(100))
 	if err != nil {

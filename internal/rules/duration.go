@@ -16,7 +16,7 @@ func ParseDuration(s string) (time.Duration, error) {
 	if s == "" {
 		return 0, errors.New("empty duration")
 	}
-	if strings.HasPrefix(s, "-") || strings.HasPrefix(s, "+") {
+	if strings.ContainsAny(s, "+-") {
 		return 0, fmt.Errorf("duration %q must not have a sign", s)
 	}
 	var days time.Duration

@@ -1,0 +1,68 @@
+package rules_test
+
+import (
+	"errors"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/jitbot/jitbot/internal/rules"
+)
+
+func FuzzParseDuration(f *testing.F) {
+	for _, s := range []string{"90s", "15m", "1h30m", "2h", "1d", "1d12h", "", "-1h", "1.5h", "99999999999d", "1d1d"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d, err := rules.ParseDuration(s)
+		if err != nil {
+			return
+		}
+		if d < 0 {
+			t.Errorf("ParseDuration(%q) = %v, negative", s, d)
+		}
+	})
+}
+
+func FuzzParse(f *testing.F) {
+	example, err := os.ReadFile("../../rules/roles.yaml")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(example)
+	f.Add([]byte(good))
+	f.Add([]byte("roles:\n  a:\n    backend: aws_sts\n"))
+	f.Add([]byte("roles: &x\n  a: *x\n"))
+	f.Add([]byte("defaults: {max_duration: 1d}\nroles: {r: {backend: aws_iam_group, group: g, iam_user: 'user.id', approvers: ['@a'], eligible: 'true'}}\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := rules.Parse("fuzz.yaml", data)
+		if err != nil {
+			var le *rules.LoadError
+			if !errors.As(err, &le) || len(le.Problems) == 0 {
+				t.Fatalf("error is not a *LoadError with problems: %v", err)
+			}
+			return
+		}
+		// Whatever loads must be a catalog the service can use safely.
+		if len(c.Roles) == 0 {
+			t.Fatal("loaded a catalog without roles")
+		}
+		for name, r := range c.Roles {
+			switch {
+			case r.Backend != "aws_sts" && r.Backend != "aws_iam_group":
+				t.Fatalf("%s: backend %q", name, r.Backend)
+			case r.Backend == "aws_sts" && r.RoleARN == "", r.Backend == "aws_iam_group" && (r.Group == "" || r.IAMUser == ""):
+				t.Fatalf("%s: target missing", name)
+			case r.ApprovalsRequired < 1 || len(r.Approvers) == 0:
+				t.Fatalf("%s: approvals %d of %v", name, r.ApprovalsRequired, r.Approvers)
+			case r.MaxDuration <= 0 || r.DefaultDuration <= 0 || r.DefaultDuration > r.MaxDuration || r.RequestTTL <= 0:
+				t.Fatalf("%s: durations %v %v %v", name, r.MaxDuration, r.DefaultDuration, r.RequestTTL)
+			}
+			// Evaluation never panics, whatever the rule.
+			u := rules.User{ID: "U1", Email: "a@b.c", Groups: []string{"sre"}}
+			in := rules.Input{Role: name, Duration: time.Hour, Reason: "fuzzing it"}
+			_, _ = r.IsEligible(u, in, time.Now())
+			_, _ = r.IsAutoApproved(u, in, time.Now())
+		}
+	})
+}
