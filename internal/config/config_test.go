@@ -2,6 +2,7 @@ package config_test
 
 import (
 	"errors"
+	"os"
 	"testing"
 	"time"
 
@@ -16,7 +17,10 @@ var vars = []string{"SLACK_APP_TOKEN", "SLACK_BOT_TOKEN", "SLACK_API_URL", "JIT_
 func setEnv(t *testing.T, env map[string]string) {
 	t.Helper()
 	for _, v := range vars {
-		t.Setenv(v, env[v])
+		t.Setenv(v, env[v]) // restored when the test ends
+		if _, set := env[v]; !set {
+			os.Unsetenv(v)
+		}
 	}
 }
 

@@ -304,7 +304,7 @@ func (s *Service) Approve(ctx context.Context, id RequestID, approverID string) 
 	if stillEligible != nil && !errors.As(stillEligible, &ue) {
 		return r, stillEligible
 	}
-	r, err = s.store.Update(ctx, id, func(r *Request) error {
+	updated, err := s.store.Update(ctx, id, func(r *Request) error {
 		if err := decidable(r, approverID); err != nil {
 			return err
 		}
@@ -325,6 +325,7 @@ func (s *Service) Approve(ctx context.Context, id RequestID, approverID string) 
 	if err != nil {
 		return s.refused(ctx, r, id, approverID, err)
 	}
+	r = updated
 	if r.State == Denied {
 		s.emit(ctx, Event{Type: EventDenied, Request: *r})
 		return r, userErr(ErrIneligible, fmt.Sprintf("%s was denied: %s no longer qualifies for %s", id, r.Requester.Name, r.Role))
@@ -351,7 +352,7 @@ func (s *Service) Deny(ctx context.Context, id RequestID, approverID, reason str
 	}
 	reason = truncate(strings.TrimSpace(reason), MaxReason)
 	now := s.now()
-	r, err = s.store.Update(ctx, id, func(r *Request) error {
+	updated, err := s.store.Update(ctx, id, func(r *Request) error {
 		if err := decidable(r, approverID); err != nil && !errors.Is(err, ErrAlreadyApproved) {
 			return err
 		}
@@ -364,6 +365,7 @@ func (s *Service) Deny(ctx context.Context, id RequestID, approverID, reason str
 	if err != nil {
 		return s.refused(ctx, r, id, approverID, err)
 	}
+	r = updated
 	s.emit(ctx, Event{Type: EventDenied, Request: *r, Actor: approverID})
 	return r, nil
 }

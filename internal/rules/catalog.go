@@ -297,6 +297,9 @@ func (l *loader) defaults(n ast.Node, d *Defaults) {
 func (l *loader) role(name string, kv *ast.MappingValueNode, d Defaults) *Role {
 	m := l.mapping(kv.Value, "role "+name)
 	if m == nil {
+		if isNull(kv.Value) {
+			l.addf(kv.Key, "role %s has no settings: it needs at least backend, approvers and eligible", name)
+		}
 		return nil
 	}
 	r := &Role{Name: name, Reconcile: "off", ApprovalsRequired: 1, MaxDuration: d.MaxDuration, RequestTTL: d.RequestTTL}

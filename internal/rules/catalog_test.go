@@ -122,6 +122,7 @@ func TestParseProblems(t *testing.T) {
 		{name: "bad incident pattern", old: "    approvers: [U0APPROVER1", new: "    incident_pattern: '^INC-[0-9+$'\n    approvers: [U0APPROVER1", want: `roles.yaml:9: role prod-readonly: incident_pattern is not a valid regular expression`},
 		{name: "group key on sts", old: "    approvers: [U0APPROVER1", new: "    group: admins\n    approvers: [U0APPROVER1", want: `roles.yaml:9: role prod-readonly: group applies only to backend aws_iam_group`},
 		{name: "role not a mapping", catalog: "roles:\n  prod-admin: yes\n", want: `roles.yaml:2: role prod-admin must be a mapping of keys to values`},
+		{name: "role without settings", catalog: "roles:\n  prod-admin:\n", want: `roles.yaml:2: role prod-admin has no settings`},
 		{name: "empty roles", catalog: "defaults:\n  max_duration: 1h\nroles: {}\n", want: `roles.yaml:3: roles is empty: list at least one role`},
 		{name: "no roles", catalog: "defaults:\n  max_duration: 1h\n", want: `roles.yaml:1: missing roles: the catalog must list at least one role`},
 		{name: "empty file", catalog: "", want: `roles.yaml:1: the catalog is empty`},
