@@ -1,0 +1,52 @@
+-- write.lua stores one request record and re-indexes it, atomically, if the
+-- record is still at the version the caller read (compare-and-swap).
+--
+-- KEYS[1] the record hash {p}:req:<id>  (fields v = version, d = JSON)
+-- KEYS[2] the open set    {p}:open
+-- KEYS[3] the queue       {p}:deadlines
+-- KEYS[4] the queue       {p}:expiries
+-- ARGV[1] expected version; 0 means the record must not exist yet (Create)
+-- ARGV[2] the record JSON
+-- ARGV[3] the request ID (member of the set and queues)
+-- ARGV[4] the queue to put it in: "deadlines", "expiries" or "" for none
+-- ARGV[5] its score in that queue, unix milliseconds
+-- ARGV[6] "1" when the record is finished, else "0"
+-- ARGV[7] how long a finished record is kept, milliseconds
+--
+-- Returns the new version, or 0 when the expected version did not match
+-- (Create: the ID is taken; Update: someone wrote in between).
+
+local expected = tonumber(ARGV[1])
+if expected == 0 then
+  if redis.call('EXISTS', KEYS[1]) == 1 then
+    return 0
+  end
+elseif tonumber(redis.call('HGET', KEYS[1], 'v')) ~= expected then
+  return 0
+end
+
+local version = expected + 1
+redis.call('HSET', KEYS[1], 'v', version, 'd', ARGV[2])
+
+local id = ARGV[3]
+redis.call('ZREM', KEYS[3], id)
+redis.call('ZREM', KEYS[4], id)
+if ARGV[4] == 'deadlines' then
+  redis.call('ZADD', KEYS[3], ARGV[5], id)
+elseif ARGV[4] == 'expiries' then
+  redis.call('ZADD', KEYS[4], ARGV[5], id)
+end
+
+if ARGV[6] == '1' then
+  redis.call('SREM', KEYS[2], id)
+  -- Count the retention from when the record finished, not from its
+  -- latest write: HSET keeps an existing TTL, so set it only once.
+  if redis.call('PTTL', KEYS[1]) < 0 then
+    redis.call('PEXPIRE', KEYS[1], ARGV[7])
+  end
+else
+  redis.call('SADD', KEYS[2], id)
+  redis.call('PERSIST', KEYS[1])
+end
+
+return version
