@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -44,10 +45,20 @@ func StartRedis(t testing.TB) *Redis {
 	if err != nil {
 		t.Fatalf("redis-server not installed (make test installs it): %v", err)
 	}
-	r := &Redis{bin: bin, dir: t.TempDir(), port: FreePort(t)}
-	r.Start(t) // Stop/Start let a test restart Redis
+	r := &Redis{bin: bin, dir: t.TempDir()}
 	t.Cleanup(r.Stop)
-	return r
+	// FreePort's port is free when it returns, but another test process
+	// may take it before redis-server binds it; then try another.
+	for attempt := 1; ; attempt++ {
+		r.port = freePort(t)
+		err := r.start()
+		if err == nil {
+			return r
+		}
+		if !errors.Is(err, errPortTaken) || attempt == portAttempts {
+			t.Fatal(err)
+		}
+	}
 }
 
 // Addr is host:port of the server.
@@ -69,10 +80,16 @@ func (r *Redis) Dir() string { return r.dir }
 // is already running or does not answer PING in time.
 func (r *Redis) Start(t testing.TB) {
 	t.Helper()
+	if err := r.start(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (r *Redis) start() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.cmd != nil {
-		t.Fatalf("redis-server on %s is already running", r.Addr())
+		return fmt.Errorf("redis-server on %s is already running", r.Addr())
 	}
 	logFile := filepath.Join(r.dir, "redis.log")
 	cmd := exec.Command(r.bin,
@@ -92,7 +109,7 @@ func (r *Redis) Start(t testing.TB) {
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("start redis-server: %v", err)
+		return fmt.Errorf("start redis-server: %v", err)
 	}
 	done := make(chan struct{})
 	go func() {
@@ -102,23 +119,33 @@ func (r *Redis) Start(t testing.TB) {
 
 	deadline := time.Now().Add(redisStartTimeout)
 	for {
-		err := pingRedis(r.Addr())
-		if err == nil {
+		// The server must be ours: a server of another test process on
+		// the same port would answer PING just as well.
+		pid, err := redisPID(r.Addr())
+		if err == nil && pid == cmd.Process.Pid {
 			break
+		}
+		if err == nil {
+			err = fmt.Errorf("port is served by process %d, not by redis-server %d", pid, cmd.Process.Pid)
 		}
 		select {
 		case <-done:
-			t.Fatalf("redis-server on %s exited during start-up: %s%s", r.Addr(), stderr.String(), tail(logFile))
+			out := stderr.String() + tail(logFile)
+			if strings.Contains(out, "Address already in use") {
+				return fmt.Errorf("redis-server on %s: %w%s", r.Addr(), errPortTaken, out)
+			}
+			return fmt.Errorf("redis-server on %s exited during start-up: %s", r.Addr(), out)
 		default:
 		}
 		if time.Now().After(deadline) {
 			cmd.Process.Kill()
 			<-done
-			t.Fatalf("redis-server on %s did not answer PING within %v: %v%s", r.Addr(), redisStartTimeout, err, tail(logFile))
+			return fmt.Errorf("redis-server on %s did not answer within %v: %v%s", r.Addr(), redisStartTimeout, err, tail(logFile))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	r.cmd, r.done = cmd, done
+	return nil
 }
 
 // Stop shuts the server down gracefully (SIGTERM makes redis-server flush
@@ -150,27 +177,48 @@ func (r *Redis) stop(sig syscall.Signal) {
 	r.cmd, r.done = nil, nil
 }
 
-// pingRedis speaks just enough RESP to tell whether the server is serving.
-// While it loads the append-only file it answers -LOADING, which is not
-// ready yet.
-func pingRedis(addr string) error {
+// redisPID asks the server on addr for its process ID. It is an error while
+// the server still loads its append-only file: INFO answers then, but
+// commands get -LOADING.
+func redisPID(addr string) (int, error) {
 	conn, err := net.DialTimeout("tcp", addr, time.Second)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer conn.Close()
 	conn.SetDeadline(time.Now().Add(time.Second))
-	if _, err := conn.Write([]byte("PING\r\n")); err != nil {
-		return err
+	if _, err := conn.Write([]byte("INFO server persistence\r\n")); err != nil {
+		return 0, err
 	}
-	line, err := bufio.NewReader(conn).ReadString('\n')
+	rd := bufio.NewReader(conn)
+	header, err := rd.ReadString('\n')
 	if err != nil {
-		return err
+		return 0, err
 	}
-	if line = strings.TrimSpace(line); line != "+PONG" {
-		return fmt.Errorf("PING answered %q", line)
+	n, err := strconv.Atoi(strings.TrimPrefix(strings.TrimSpace(header), "$"))
+	if err != nil || !strings.HasPrefix(header, "$") {
+		return 0, fmt.Errorf("INFO answered %q", strings.TrimSpace(header))
 	}
-	return nil
+	body := make([]byte, n)
+	if _, err := io.ReadFull(rd, body); err != nil {
+		return 0, err
+	}
+	pid := 0
+	for line := range strings.Lines(string(body)) {
+		line = strings.TrimSpace(line)
+		if line == "loading:1" {
+			return 0, errors.New("still loading its data")
+		}
+		if v, ok := strings.CutPrefix(line, "process_id:"); ok {
+			if pid, err = strconv.Atoi(v); err != nil {
+				return 0, fmt.Errorf("INFO process_id %q: %v", v, err)
+			}
+		}
+	}
+	if pid == 0 {
+		return 0, errors.New("INFO server has no process_id")
+	}
+	return pid, nil
 }
 
 // tail returns the end of redis-server's log for a failure message.

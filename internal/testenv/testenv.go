@@ -6,9 +6,20 @@
 package testenv
 
 import (
+	"errors"
 	"net"
 	"testing"
 )
+
+// errPortTaken means a server could not bind the port FreePort gave it:
+// another process took the port in between.
+var errPortTaken = errors.New("port taken by another process before the server bound it")
+
+// portAttempts is how many ports a Start function tries before giving up.
+const portAttempts = 5
+
+// freePort is FreePort; tests of the port race replace it.
+var freePort = FreePort
 
 // FreePort returns a loopback TCP port that was free a moment ago.
 func FreePort(t testing.TB) int {

@@ -1,0 +1,238 @@
+package testenv
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Proxy is a recording fault proxy in front of an AWS endpoint (moto). It
+// records every call it receives, so tests can assert what the bot sent
+// (moto ignores SourceIdentity, session tags and session-policy conditions),
+// and it can fail or stall calls to imitate an AWS outage.
+type Proxy struct {
+	srv  *httptest.Server
+	rp   *httputil.ReverseProxy
+	done chan struct{} // closed at cleanup; releases stalled calls
+
+	mu       sync.Mutex
+	calls    []Call
+	fail     bool
+	failN    int // calls failed while fail is on; picks the failure kind
+	failNext map[string]int
+	stall    time.Duration
+}
+
+// Call is one recorded AWS call.
+type Call struct {
+	// Action is the query-protocol Action (iam, sts), or the operation of
+	// an X-Amz-Target (JSON protocols).
+	Action string
+	// Params are the decoded form parameters, e.g. Tags.member.1.Key.
+	Params url.Values
+	// Status is the HTTP status the caller got; 0 when the proxy closed
+	// the connection instead of answering.
+	Status int
+}
+
+// StartProxy starts a proxy on a loopback port that forwards to upstream
+// and closes it when the test ends.
+func StartProxy(t testing.TB, upstream string) *Proxy {
+	t.Helper()
+	target, err := url.Parse(upstream)
+	if err != nil {
+		t.Fatalf("proxy upstream %q: %v", upstream, err)
+	}
+	transport := &http.Transport{}
+	p := &Proxy{
+		rp:       httputil.NewSingleHostReverseProxy(target),
+		done:     make(chan struct{}),
+		failNext: map[string]int{},
+	}
+	p.rp.Transport = transport
+	p.srv = httptest.NewServer(http.HandlerFunc(p.serve))
+	t.Cleanup(func() {
+		close(p.done)
+		p.srv.CloseClientConnections()
+		p.srv.Close()
+		transport.CloseIdleConnections()
+	})
+	return p
+}
+
+// URL is the proxy's base URL, to be used as the AWS endpoint.
+func (p *Proxy) URL() string { return p.srv.URL }
+
+// Count returns how many calls of action were received, failed ones included.
+func (p *Proxy) Count(action string) int {
+	return len(p.Calls(action))
+}
+
+// Calls returns the recorded calls of action in the order they finished;
+// an empty action returns every call.
+func (p *Proxy) Calls(action string) []Call {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []Call
+	for _, c := range p.calls {
+		if action == "" || c.Action == action {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// Reset forgets the recorded calls. Faults stay as set.
+func (p *Proxy) Reset() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.calls = nil
+}
+
+// Fail makes every call fail while on. Failures alternate between a 503
+// ServiceUnavailable answer and a connection closed without an answer, so
+// the SDK's handling of both is exercised.
+func (p *Proxy) Fail(on bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.fail = on
+}
+
+// FailNext makes the next n calls of action fail with a 503.
+func (p *Proxy) FailNext(action string, n int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.failNext[action] = n
+}
+
+// Stall delays every call by d before it is forwarded; zero turns it off.
+// A stalled call ends early when its caller gives up (context cancelled)
+// or the proxy is closed.
+func (p *Proxy) Stall(d time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.stall = d
+}
+
+type fault int
+
+const (
+	noFault fault = iota
+	fault503
+	faultDrop
+)
+
+func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(r.Body)
+	r.Body.Close()
+	if err != nil {
+		http.Error(w, "read body: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	action, params := parseCall(r, body)
+
+	p.mu.Lock()
+	stall := p.stall
+	f := noFault
+	switch {
+	case p.failNext[action] > 0:
+		p.failNext[action]--
+		f = fault503
+	case p.fail:
+		p.failN++
+		f = fault503
+		if p.failN%2 == 0 {
+			f = faultDrop
+		}
+	}
+	p.mu.Unlock()
+
+	if stall > 0 {
+		timer := time.NewTimer(stall)
+		select {
+		case <-timer.C:
+		case <-r.Context().Done():
+			timer.Stop()
+			p.record(Call{Action: action, Params: params, Status: 0})
+			return
+		case <-p.done:
+			timer.Stop()
+			p.record(Call{Action: action, Params: params, Status: 0})
+			return
+		}
+	}
+
+	switch f {
+	case fault503:
+		w.Header().Set("Content-Type", "text/xml")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		io.WriteString(w, `<ErrorResponse><Error><Type>Receiver</Type><Code>ServiceUnavailable</Code>`+
+			`<Message>injected by testenv.Proxy</Message></Error><RequestId>proxy-fault</RequestId></ErrorResponse>`)
+		p.record(Call{Action: action, Params: params, Status: http.StatusServiceUnavailable})
+		return
+	case faultDrop:
+		p.record(Call{Action: action, Params: params, Status: 0})
+		if hj, ok := w.(http.Hijacker); ok {
+			if conn, _, err := hj.Hijack(); err == nil {
+				conn.Close()
+				return
+			}
+		}
+		panic(http.ErrAbortHandler) // closes the connection without an answer
+	}
+
+	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+	p.rp.ServeHTTP(rec, r)
+	p.record(Call{Action: action, Params: params, Status: rec.status})
+}
+
+func (p *Proxy) record(c Call) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.calls = append(p.calls, c)
+}
+
+// parseCall names the AWS operation of a request. Query-protocol services
+// (iam, sts) send it as the form field Action; JSON protocols send it in
+// the X-Amz-Target header as Service.Operation.
+func parseCall(r *http.Request, body []byte) (string, url.Values) {
+	params := url.Values{}
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+		if v, err := url.ParseQuery(string(body)); err == nil {
+			params = v
+		}
+	}
+	for k, vs := range r.URL.Query() {
+		params[k] = append(params[k], vs...)
+	}
+	action := params.Get("Action")
+	if target := r.Header.Get("X-Amz-Target"); action == "" && target != "" {
+		action = target[strings.LastIndex(target, ".")+1:]
+	}
+	return action, params
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	s.status = code
+	s.ResponseWriter.WriteHeader(code)
+}
+
+// Flush lets the reverse proxy flush through the recorder.
+func (s *statusRecorder) Flush() {
+	if f, ok := s.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}

@@ -1,0 +1,169 @@
+package testenv_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jitbot/jitbot/internal/testenv"
+)
+
+// echo is an upstream that answers 200 with the body it received.
+func echo(t *testing.T) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(w, r.Body)
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// post sends a query-protocol call and returns the status and body; a
+// status of 0 means the connection failed.
+func post(ctx context.Context, t *testing.T, url string, form url.Values) (int, string) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(form.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func TestProxyRecordsAndForwards(t *testing.T) {
+	p := testenv.StartProxy(t, echo(t).URL)
+	form := url.Values{"Action": {"AssumeRole"}, "Tags.member.1.Key": {"jit-request"}, "Tags.member.1.Value": {"JIT-7K3QX2"}}
+	status, body := post(t.Context(), t, p.URL(), form)
+	if status != http.StatusOK || body != form.Encode() {
+		t.Fatalf("forwarded call = %d %q, want 200 and the body unchanged", status, body)
+	}
+	post(t.Context(), t, p.URL(), url.Values{"Action": {"GetRole"}})
+
+	calls := p.Calls("AssumeRole")
+	if len(calls) != 1 || p.Count("AssumeRole") != 1 || p.Count("GetRole") != 1 || len(p.Calls("")) != 2 {
+		t.Fatalf("recorded %+v", p.Calls(""))
+	}
+	if c := calls[0]; c.Status != http.StatusOK || c.Params.Get("Tags.member.1.Value") != "JIT-7K3QX2" {
+		t.Errorf("recorded call = %+v", c)
+	}
+
+	p.Reset()
+	if n := len(p.Calls("")); n != 0 {
+		t.Errorf("%d calls recorded after Reset", n)
+	}
+}
+
+func TestProxyFaults(t *testing.T) {
+	p := testenv.StartProxy(t, echo(t).URL)
+	call := url.Values{"Action": {"RemoveUserFromGroup"}}
+
+	p.Fail(true)
+	s1, _ := post(t.Context(), t, p.URL(), call)
+	s2, _ := post(t.Context(), t, p.URL(), call)
+	if s1 != http.StatusServiceUnavailable || s2 != 0 {
+		t.Errorf("calls during Fail = %d, %d; want 503, then a dropped connection", s1, s2)
+	}
+	p.Fail(false)
+	if s, _ := post(t.Context(), t, p.URL(), call); s != http.StatusOK {
+		t.Errorf("call after Fail(false) = %d, want 200", s)
+	}
+	var statuses []int
+	for _, c := range p.Calls("RemoveUserFromGroup") {
+		statuses = append(statuses, c.Status)
+	}
+	if want := []int{503, 0, 200}; !slices.Equal(statuses, want) {
+		t.Errorf("recorded statuses %v, want %v", statuses, want)
+	}
+
+	p.FailNext("AddUserToGroup", 1)
+	other, _ := post(t.Context(), t, p.URL(), call)
+	first, _ := post(t.Context(), t, p.URL(), url.Values{"Action": {"AddUserToGroup"}})
+	second, _ := post(t.Context(), t, p.URL(), url.Values{"Action": {"AddUserToGroup"}})
+	if other != 200 || first != 503 || second != 200 {
+		t.Errorf("FailNext: other action %d, first %d, second %d; want 200, 503, 200", other, first, second)
+	}
+}
+
+func TestProxyStall(t *testing.T) {
+	p := testenv.StartProxy(t, echo(t).URL)
+	p.Stall(time.Minute)
+	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	if s, msg := post(ctx, t, p.URL(), url.Values{"Action": {"GetRole"}}); s != 0 || !strings.Contains(msg, "deadline") {
+		t.Errorf("stalled call = %d %q, want the caller's deadline", s, msg)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("stalled call took %v against a 100ms deadline", took)
+	}
+
+	p.Stall(50 * time.Millisecond)
+	start = time.Now()
+	if s, _ := post(t.Context(), t, p.URL(), url.Values{"Action": {"GetRole"}}); s != 200 {
+		t.Errorf("call after a short stall = %d, want 200", s)
+	}
+	if took := time.Since(start); took < 50*time.Millisecond {
+		t.Errorf("call took %v, want at least the 50ms stall", took)
+	}
+}
+
+// TestProxyStallEndsAtCleanup checks that a call stalled for an hour does
+// not hold the test up when the proxy is closed.
+func TestProxyStallEndsAtCleanup(t *testing.T) {
+	upstream := echo(t).URL
+	errc := make(chan error, 1)
+	start := time.Now()
+	t.Run("stalled", func(t *testing.T) {
+		p := testenv.StartProxy(t, upstream)
+		p.Stall(time.Hour)
+		go func() {
+			resp, err := http.Post(p.URL(), "application/x-www-form-urlencoded", strings.NewReader("Action=GetRole"))
+			if err == nil {
+				resp.Body.Close()
+				err = errors.New(resp.Status)
+			}
+			errc <- err
+		}()
+		time.Sleep(50 * time.Millisecond) // let the call reach the proxy
+	})
+	select {
+	case <-errc:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("stalled call still blocked 10s after the proxy closed")
+	}
+	if took := time.Since(start); took > 8*time.Second {
+		t.Errorf("closing a proxy with a stalled call took %v", took)
+	}
+}
+
+func TestProxyConcurrentCalls(t *testing.T) {
+	p := testenv.StartProxy(t, echo(t).URL)
+	var wg sync.WaitGroup
+	for i := range 20 {
+		wg.Go(func() {
+			if i == 10 {
+				p.Fail(true)
+				p.Fail(false)
+				p.Stall(0)
+			}
+			post(t.Context(), t, p.URL(), url.Values{"Action": {"GetGroup"}})
+		})
+	}
+	wg.Wait()
+	if n := p.Count("GetGroup"); n != 20 {
+		t.Errorf("Count = %d after 20 concurrent calls", n)
+	}
+}
