@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -203,7 +204,9 @@ func (s *Service) issue(ctx context.Context, r *Request) (*Request, error) {
 		s.log.ErrorContext(ctx, "grant failed", "request_id", r.ID, "role", r.Role, "err", grantErr)
 		msg := "the AWS call failed; the error is in jitbot's log"
 		if errors.Is(grantErr, ErrInvalidTarget) {
-			msg = grantErr.Error()
+			// Backends wrap the sentinel as "invalid target: <why>"; the
+			// requester needs only the why.
+			msg = strings.TrimPrefix(grantErr.Error(), ErrInvalidTarget.Error()+": ")
 		}
 		failed, err := s.store.Update(ctx, r.ID, func(r *Request) error {
 			if r.State != Granting {

@@ -1,0 +1,112 @@
+package awsgrant_test
+
+import (
+	"encoding/json"
+	"os"
+	"path"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jitbot/jitbot/internal/awsgrant"
+)
+
+// TestDeployPolicyAllowsEveryCall drives both backends through every path
+// that calls AWS — grant, early revoke, clean-up, and a grant whose target
+// is missing — and checks that deploy/iam-policy.json, the policy the
+// README tells operators to attach to jitbot, allows each action seen on the
+// wire. A backend that starts calling something new fails here, not in
+// production with AccessDenied.
+func TestDeployPolicyAllowsEveryCall(t *testing.T) {
+	e := newEnv(t)
+	ctx := t.Context()
+
+	sts := awsgrant.NewSTS(e.cfg, testLogger(t))
+	arn := e.createRole(t, "jit-policy-check", 12*time.Hour)
+	g := stsGrant(arn)
+	if _, err := sts.Grant(ctx, g); err != nil {
+		t.Fatalf("sts Grant: %v", err)
+	}
+	if _, err := sts.Revoke(ctx, g); err != nil {
+		t.Fatalf("sts Revoke: %v", err)
+	}
+	if err := sts.Cleanup(ctx, g); err != nil {
+		t.Fatalf("sts Cleanup: %v", err)
+	}
+	if _, err := sts.Grant(ctx, stsGrant("arn:aws:iam::"+motoAccount+":role/jit-ghost")); err == nil {
+		t.Fatalf("sts Grant of a missing role succeeded")
+	}
+
+	group := awsgrant.NewGroup(e.cfg, testLogger(t))
+	e.createUser(t, "policy-alice")
+	e.createGroup(t, "jit-policy-check")
+	gg := groupGrant("policy-alice", "jit-policy-check")
+	if _, err := group.Grant(ctx, gg); err != nil {
+		t.Fatalf("group Grant: %v", err)
+	}
+	if _, err := group.Revoke(ctx, gg); err != nil {
+		t.Fatalf("group Revoke: %v", err)
+	}
+	if _, err := group.Grant(ctx, groupGrant("policy-ghost", "jit-policy-check")); err == nil {
+		t.Fatalf("group Grant for a missing user succeeded")
+	}
+
+	allowed := deployPolicyActions(t)
+	seen := map[string]bool{}
+	for _, c := range e.proxy.Calls("") {
+		seen[c.Action] = true
+	}
+	if len(seen) < 6 {
+		t.Fatalf("only %d distinct actions recorded (%v); the proxy is not seeing the backends", len(seen), actions(e.proxy))
+	}
+	for action := range seen {
+		if !allowed[iamAction(action)] {
+			t.Errorf("backends call %s but deploy/iam-policy.json does not allow it", iamAction(action))
+		}
+	}
+	// AssumeRole with tags and a source identity needs two more permissions
+	// that never show up as actions of their own.
+	for _, a := range []string{"sts:TagSession", "sts:SetSourceIdentity"} {
+		if seen["AssumeRole"] && !allowed[a] {
+			t.Errorf("AssumeRole sends session tags and a source identity, but deploy/iam-policy.json does not allow %s", a)
+		}
+	}
+}
+
+// iamAction is the IAM policy name of an API action seen on the wire.
+func iamAction(action string) string {
+	switch action {
+	case "AssumeRole", "GetCallerIdentity":
+		return "sts:" + action
+	}
+	return "iam:" + action
+}
+
+// deployPolicyActions is every action the Allow statements of
+// deploy/iam-policy.json name.
+func deployPolicyActions(t *testing.T) map[string]bool {
+	t.Helper()
+	text, err := os.ReadFile(path.Join("..", "..", "deploy", "iam-policy.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Statement []struct {
+			Effect string
+			Action []string
+		}
+	}
+	if err := json.Unmarshal(text, &doc); err != nil {
+		t.Fatalf("deploy/iam-policy.json: %v", err)
+	}
+	allowed := map[string]bool{}
+	for _, s := range doc.Statement {
+		if !strings.EqualFold(s.Effect, "Allow") {
+			continue
+		}
+		for _, a := range s.Action {
+			allowed[a] = true
+		}
+	}
+	return allowed
+}

@@ -1,0 +1,362 @@
+package awsgrant
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	ststypes "github.com/aws/aws-sdk-go-v2/service/sts/types"
+	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/middleware"
+
+	"github.com/jitbot/jitbot/internal/grants"
+)
+
+// STS limits, from the AssumeRole API reference.
+const (
+	minSessionSeconds = 900
+	maxSessionSeconds = 43200
+	maxSessionPolicy  = 2048 // characters of the plain-text session policy
+)
+
+// cleanupMargin keeps a revocation's deny statement in place a little past
+// the moment the credentials expire, for clock skew between jitbot and AWS.
+const cleanupMargin = time.Minute
+
+// Tag keys of the STS session. The revoke deny statement matches
+// jit-request, so it hits exactly one grant's sessions.
+const (
+	tagRequest  = "jit-request"
+	tagApprover = "jit-approver"
+)
+
+// STS is the aws_sts backend. It needs sts:AssumeRole (with sts:TagSession
+// and sts:SetSourceIdentity allowed by each target role's trust policy) and,
+// on the target roles, iam:GetRole, iam:PutRolePolicy and
+// iam:DeleteRolePolicy. Target roles must be in jitbot's own account,
+// because an early revocation writes an inline policy on the role.
+type STS struct {
+	sts *sts.Client
+	iam *iam.Client
+	log *slog.Logger
+	now func() time.Time
+}
+
+var _ grants.Backend = (*STS)(nil)
+
+// NewSTS returns the aws_sts backend. cfg is the SDK configuration (in
+// production from config.LoadDefaultConfig, which honours AWS_ENDPOINT_URL).
+func NewSTS(cfg aws.Config, log *slog.Logger) *STS {
+	return &STS{sts: sts.NewFromConfig(cfg), iam: iam.NewFromConfig(cfg), log: log, now: time.Now}
+}
+
+// Grant assumes g.Target for the requester. The session lasts the grant's
+// length rounded up to whole seconds and to STS's 900 s minimum, and its
+// session policy denies everything after g.Expires, so AWS itself ends the
+// access at the exact second even for grants shorter than 15 minutes and
+// even if jitbot is down. A role that does not exist, is in another
+// account, cannot be assumed by jitbot or allows shorter sessions than the
+// grant needs is an error wrapping grants.ErrInvalidTarget, with a message
+// fit for the requester.
+func (s *STS) Grant(ctx context.Context, g grants.Grant) (grants.Issued, error) {
+	role, err := parseRoleARN(g.Target)
+	if err != nil {
+		return grants.Issued{}, err
+	}
+	secs, err := sessionSeconds(g.Start, g.Expires)
+	if err != nil {
+		return grants.Issued{}, fmt.Errorf("grant %s: %w", g.RequestID, err)
+	}
+	policy, err := sessionPolicy(g)
+	if err != nil {
+		return grants.Issued{}, err
+	}
+	if err := s.checkRole(ctx, role, secs); err != nil {
+		return grants.Issued{}, err
+	}
+
+	name := sanitizeName(g.SessionName, maxSessionName)
+	if name == "" {
+		name = SessionName(g.RequesterEmail, g.RequestID)
+	}
+	approvers := strings.Join(g.Approvers, " ")
+	if approvers == "" {
+		approvers = "none"
+	}
+	in := &sts.AssumeRoleInput{
+		RoleArn:         aws.String(g.Target),
+		RoleSessionName: aws.String(name),
+		DurationSeconds: aws.Int32(secs),
+		Policy:          aws.String(policy),
+		Tags: []ststypes.Tag{
+			{Key: aws.String(tagRequest), Value: aws.String(tagValue(string(g.RequestID)))},
+			{Key: aws.String(tagApprover), Value: aws.String(tagValue(approvers))},
+		},
+	}
+	// SourceIdentity makes CloudTrail name the human on every call of the
+	// session, and of any role chained from it; STS wants 2 to 64 chars.
+	if id := sanitizeName(g.RequesterEmail, maxSourceIdentity); len(id) >= 2 {
+		in.SourceIdentity = aws.String(id)
+	}
+	out, err := s.sts.AssumeRole(ctx, in)
+	if err != nil {
+		return grants.Issued{}, s.assumeError(ctx, g, err)
+	}
+	c := out.Credentials
+	if c == nil {
+		return grants.Issued{}, fmt.Errorf("assume role %s for %s: response has no credentials", g.Target, g.RequestID)
+	}
+	creds := &grants.Credentials{
+		AccessKeyID:     aws.ToString(c.AccessKeyId),
+		SecretAccessKey: aws.ToString(c.SecretAccessKey),
+		SessionToken:    aws.ToString(c.SessionToken),
+		Expiration:      aws.ToTime(c.Expiration),
+	}
+	reqID := requestID(out.ResultMetadata)
+	s.log.InfoContext(ctx, "assumed role", "request_id", g.RequestID, "role_arn", g.Target, "session", name,
+		"access_key_id", creds.AccessKeyID, "creds_expire", creds.Expiration, "aws_request_id", reqID)
+	return grants.Issued{Credentials: creds, CredsExpire: creds.Expiration, AWSRequestID: reqID}, nil
+}
+
+// Revoke ends the access of g early. Issued STS credentials cannot be
+// recalled, so it writes an inline policy on the role that denies
+// everything to sessions tagged with this request; Cleanup removes it once
+// the credentials have expired by themselves. At or after g.Expires the
+// session policy has already ended the access, so there is nothing to do
+// and no AWS call is made. A role that no longer exists counts as revoked:
+// its sessions lost every permission with it.
+func (s *STS) Revoke(ctx context.Context, g grants.Grant) (grants.Revocation, error) {
+	now := s.now()
+	// A zero Expires means the grant was never recorded as issued (a failed
+	// Grant whose AssumeRole may still have succeeded unseen), so its end is
+	// unknown and the deny is written to be safe.
+	if !g.Expires.IsZero() && !now.Before(g.Expires) {
+		return grants.Revocation{}, nil
+	}
+	if !g.CredsExpire.IsZero() && !now.Before(g.CredsExpire) {
+		return grants.Revocation{}, nil
+	}
+	role, err := parseRoleARN(g.Target)
+	if err != nil {
+		// Grant refuses such a target before calling AWS: nothing was issued.
+		return grants.Revocation{}, nil
+	}
+	policy, err := json.Marshal(policyDoc{Version: policyVersion, Statement: []any{statement{
+		Effect:    "Deny",
+		Action:    "*",
+		Resource:  "*",
+		Condition: map[string]map[string]string{"StringEquals": {"aws:PrincipalTag/" + tagRequest: tagValue(string(g.RequestID))}},
+	}}})
+	if err != nil {
+		return grants.Revocation{}, err
+	}
+	out, err := s.iam.PutRolePolicy(ctx, &iam.PutRolePolicyInput{
+		RoleName:       aws.String(role.name),
+		PolicyName:     aws.String(revokePolicyName(g.RequestID)),
+		PolicyDocument: aws.String(string(policy)),
+	})
+	var nse *iamtypes.NoSuchEntityException
+	if errors.As(err, &nse) {
+		s.log.InfoContext(ctx, "role is gone, so is the session", "request_id", g.RequestID, "role_arn", g.Target)
+		return grants.Revocation{}, nil
+	}
+	if err != nil {
+		return grants.Revocation{}, fmt.Errorf("deny session of %s on role %s: %w", g.RequestID, role.name, err)
+	}
+	reqID := requestID(out.ResultMetadata)
+	s.log.InfoContext(ctx, "denied session on role", "request_id", g.RequestID, "role_arn", g.Target, "aws_request_id", reqID)
+	return grants.Revocation{CleanupAt: credsEnd(g, now).Add(cleanupMargin), AWSRequestID: reqID}, nil
+}
+
+// Cleanup deletes the deny policy that an early Revoke wrote. A policy or
+// role that is already gone counts as deleted.
+func (s *STS) Cleanup(ctx context.Context, g grants.Grant) error {
+	role, err := parseRoleARN(g.Target)
+	if err != nil {
+		return nil
+	}
+	_, err = s.iam.DeleteRolePolicy(ctx, &iam.DeleteRolePolicyInput{
+		RoleName:   aws.String(role.name),
+		PolicyName: aws.String(revokePolicyName(g.RequestID)),
+	})
+	var nse *iamtypes.NoSuchEntityException
+	if err != nil && !errors.As(err, &nse) {
+		return fmt.Errorf("delete deny policy of %s from role %s: %w", g.RequestID, role.name, err)
+	}
+	return nil
+}
+
+// checkRole makes sure that the role exists, is in jitbot's account (or an
+// early revocation could not write on it) and allows sessions as long as
+// the grant's, so the requester gets a clear reason instead of AWS's.
+func (s *STS) checkRole(ctx context.Context, role roleARN, secs int32) error {
+	out, err := s.iam.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(role.name)})
+	var nse *iamtypes.NoSuchEntityException
+	if errors.As(err, &nse) {
+		return fmt.Errorf("%w: IAM role %q does not exist", grants.ErrInvalidTarget, role.arn)
+	}
+	if err != nil {
+		return fmt.Errorf("look up role %s: %w", role.name, err)
+	}
+	if got, err := parseRoleARN(aws.ToString(out.Role.Arn)); err == nil && got.account != role.account {
+		return fmt.Errorf("%w: IAM role %q is not in jitbot's AWS account %s; jitbot can only revoke sessions of its own account's roles",
+			grants.ErrInvalidTarget, role.arn, got.account)
+	}
+	if limit := aws.ToInt32(out.Role.MaxSessionDuration); limit > 0 && secs > limit {
+		return fmt.Errorf("%w: IAM role %q allows sessions of at most %s (its MaxSessionDuration) but this grant needs %s",
+			grants.ErrInvalidTarget, role.arn, time.Duration(limit)*time.Second, time.Duration(secs)*time.Second)
+	}
+	return nil
+}
+
+// assumeError tells the requester what is wrong with the role when
+// retrying cannot help, and keeps AWS's own words for the log.
+func (s *STS) assumeError(ctx context.Context, g grants.Grant, err error) error {
+	var (
+		api       smithy.APIError
+		malformed *ststypes.MalformedPolicyDocumentException
+		tooLarge  *ststypes.PackedPolicyTooLargeException
+		msg       string
+	)
+	switch {
+	case errors.As(err, &malformed):
+		msg = fmt.Sprintf("STS rejected the session policy for %q: %s", g.Target, malformed.ErrorMessage())
+	case errors.As(err, &tooLarge):
+		msg = fmt.Sprintf("the session policy and tags for %q are too large for STS; shorten the role's session_policy", g.Target)
+	case errors.As(err, &api) && api.ErrorCode() == "AccessDenied":
+		msg = fmt.Sprintf("jitbot may not assume IAM role %q: its trust policy must allow jitbot sts:AssumeRole, sts:TagSession and sts:SetSourceIdentity", g.Target)
+	default:
+		return fmt.Errorf("assume role %s for %s: %w", g.Target, g.RequestID, err)
+	}
+	s.log.WarnContext(ctx, "assume role refused", "request_id", g.RequestID, "role_arn", g.Target, "err", err)
+	return fmt.Errorf("%w: %s", grants.ErrInvalidTarget, msg)
+}
+
+// sessionSeconds is the STS DurationSeconds for a grant: its length in whole
+// seconds, clamped into STS's range of 900 to 43200 seconds. It rounds down
+// because the grant's expiry is already rounded up to a whole second: a 1h
+// grant starting at 10:00:00.3 expires at 10:00:01 + 1h, and asking for 3601 s
+// would fail on every role whose MaxSessionDuration is exactly 1h. The
+// credentials then end less than a second early; the session policy, not the
+// duration, ends grants shorter than 900 s.
+func sessionSeconds(start, expires time.Time) (int32, error) {
+	d := expires.Sub(start)
+	if d <= 0 {
+		return 0, fmt.Errorf("expiry %s is not after start %s", expires.Format(time.RFC3339Nano), start.Format(time.RFC3339Nano))
+	}
+	secs := d / time.Second
+	return int32(min(max(secs, minSessionSeconds), maxSessionSeconds)), nil
+}
+
+// credsEnd is when the credentials of g stop working by themselves: the
+// recorded expiry, else what Grant asked STS for, else (the grant was never
+// recorded as issued) the longest session STS issues.
+func credsEnd(g grants.Grant, now time.Time) time.Time {
+	if !g.CredsExpire.IsZero() {
+		return g.CredsExpire
+	}
+	if secs, err := sessionSeconds(g.Start, g.Expires); err == nil && !g.Start.IsZero() {
+		return g.Start.Add(time.Duration(secs) * time.Second)
+	}
+	return now.Add(maxSessionSeconds * time.Second)
+}
+
+const policyVersion = "2012-10-17"
+
+type policyDoc struct {
+	Version   string
+	Statement []any // statement values and the role's own json.RawMessage statements
+}
+
+type statement struct {
+	Effect    string
+	Action    string
+	Resource  string
+	Condition map[string]map[string]string `json:",omitempty"`
+}
+
+// sessionPolicy is the AssumeRole session policy: the role's session_policy
+// statements (or allow-all, since session policies only narrow the role's
+// own), plus a deny of everything after g.Expires. The policy states the
+// time to the second; the scheduler rounds Expires up to a whole second, so
+// it is exact, and any fraction left is cut, which ends access sooner, never
+// later.
+func sessionPolicy(g grants.Grant) (string, error) {
+	stmts := []any{statement{Effect: "Allow", Action: "*", Resource: "*"}}
+	if g.SessionPolicy != "" {
+		var doc struct{ Statement json.RawMessage }
+		err := json.Unmarshal([]byte(g.SessionPolicy), &doc)
+		raw := bytes.TrimSpace(doc.Statement)
+		if err != nil || len(raw) == 0 || string(raw) == "null" {
+			return "", fmt.Errorf("%w: the session_policy for %q is not a JSON policy document with a Statement", grants.ErrInvalidTarget, g.Target)
+		}
+		var list []json.RawMessage
+		if raw[0] != '[' {
+			list = []json.RawMessage{raw}
+		} else if err := json.Unmarshal(raw, &list); err != nil {
+			return "", fmt.Errorf("%w: the session_policy for %q has a malformed Statement", grants.ErrInvalidTarget, g.Target)
+		}
+		stmts = stmts[:0]
+		for _, st := range list {
+			stmts = append(stmts, st)
+		}
+	}
+	stmts = append(stmts, statement{
+		Effect:   "Deny",
+		Action:   "*",
+		Resource: "*",
+		Condition: map[string]map[string]string{
+			"DateGreaterThan": {"aws:CurrentTime": g.Expires.UTC().Format(time.RFC3339)},
+		},
+	})
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // keeps '<', '>' and '&' one character each against the size limit
+	if err := enc.Encode(policyDoc{Version: policyVersion, Statement: stmts}); err != nil {
+		return "", fmt.Errorf("encode session policy for %s: %w", g.RequestID, err)
+	}
+	policy := strings.TrimSuffix(buf.String(), "\n")
+	if len(policy) > maxSessionPolicy {
+		return "", fmt.Errorf("%w: the session policy for %q is %d characters and STS accepts at most %d; shorten the role's session_policy",
+			grants.ErrInvalidTarget, g.Target, len(policy), maxSessionPolicy)
+	}
+	return policy, nil
+}
+
+func revokePolicyName(id grants.RequestID) string {
+	const prefix = "jit-revoke-"
+	return prefix + sanitizeName(string(id), maxPolicyName-len(prefix))
+}
+
+type roleARN struct {
+	arn, account, name string
+}
+
+// parseRoleARN splits arn:PARTITION:iam::ACCOUNT:role/PATH/NAME. IAM APIs
+// take the bare name, without the path.
+func parseRoleARN(arn string) (roleARN, error) {
+	parts := strings.SplitN(arn, ":", 6)
+	if len(parts) != 6 || parts[0] != "arn" || parts[2] != "iam" || parts[4] == "" || !strings.HasPrefix(parts[5], "role/") {
+		return roleARN{}, fmt.Errorf("%w: %q is not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)", grants.ErrInvalidTarget, arn)
+	}
+	name := parts[5][strings.LastIndexByte(parts[5], '/')+1:]
+	if name == "" {
+		return roleARN{}, fmt.Errorf("%w: %q is not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)", grants.ErrInvalidTarget, arn)
+	}
+	return roleARN{arn: arn, account: parts[4], name: name}, nil
+}
+
+func requestID(md middleware.Metadata) string {
+	id, _ := awsmiddleware.GetRequestIDMetadata(md)
+	return id
+}
