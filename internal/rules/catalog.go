@@ -368,6 +368,9 @@ func (l *loader) role(name string, kv *ast.MappingValueNode, d Defaults) *Role {
 }
 
 // checkRole checks what involves more than one key.
+// maxSTSSession is the longest DurationSeconds sts:AssumeRole accepts.
+const maxSTSSession = 12 * time.Hour
+
 func (l *loader) checkRole(r *Role, at *ast.MappingValueNode, keys map[string]*ast.MappingValueNode) {
 	node := func(key string) ast.Node {
 		if kv := keys[key]; kv != nil {
@@ -430,6 +433,11 @@ func (l *loader) checkRole(r *Role, at *ast.MappingValueNode, keys map[string]*a
 	}
 	if r.DefaultDuration > r.MaxDuration {
 		l.addf(node("default_duration"), "role %s: default_duration %s exceeds max_duration %s", name, fmtDuration(r.DefaultDuration), fmtDuration(r.MaxDuration))
+	}
+	// STS caps a session at 12 h; a longer grant would end early with no
+	// word to the requester, so refuse it here.
+	if r.Backend == "aws_sts" && r.MaxDuration > maxSTSSession {
+		l.addf(node("max_duration"), "role %s: max_duration %s exceeds %s, the longest session AWS STS issues", name, fmtDuration(r.MaxDuration), fmtDuration(maxSTSSession))
 	}
 	if r.RequestTTL <= 0 && keys["request_ttl"] != nil {
 		l.addf(node("request_ttl"), "role %s: request_ttl must be positive", name)

@@ -97,6 +97,8 @@ func TestParseProblems(t *testing.T) {
 		{name: "bad duration", old: "    max_duration: 2h", new: "    max_duration: two hours", want: `roles.yaml:15: max_duration: "two hours" is not a duration`},
 		{name: "negative duration", old: "  request_ttl: 30m", new: "  request_ttl: -5m", want: `roles.yaml:4: request_ttl: "-5m" is not a duration`},
 		{name: "default exceeds max", old: "    max_duration: 2h", new: "    max_duration: 2h\n    default_duration: 3h", want: `roles.yaml:16: role prod-admin: default_duration 3h exceeds max_duration 2h`},
+		{name: "sts longer than 12h", old: "  max_duration: 4h", new: "  max_duration: 13h", want: `roles.yaml:6: role prod-readonly: max_duration 13h exceeds 12h, the longest session AWS STS issues`},
+		{name: "group longer than 12h", old: "    max_duration: 2h", new: "    max_duration: 24h", want: ""},
 		{name: "defaults default exceeds max", old: "  default_duration: 1h", new: "  default_duration: 5h", want: `roles.yaml:2: defaults: default_duration 5h exceeds max_duration 4h`},
 		{name: "approvals below one", old: "approvals_required: 2", new: "approvals_required: 0", want: `roles.yaml:17: role prod-admin: approvals_required must be at least 1, got 0`},
 		{name: "more approvals than users", old: `approvers: ["@platform-leads"]`, new: `approvers: [U0AAA, U0BBB]`, want: "", catalog: ""},
