@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"golang.org/x/sync/errgroup"
 
@@ -49,12 +50,8 @@ func serve(ctx context.Context, stderr io.Writer) error {
 		return fmt.Errorf("load AWS configuration: %w", err)
 	}
 	m := metrics.New()
-	svc, err := grants.New(grants.Options{
-		Store: store,
-		Backends: map[string]grants.Backend{
-			grants.BackendSTS:   awsgrant.NewSTS(awsCfg, log),
-			grants.BackendGroup: awsgrant.NewGroup(awsCfg, log),
-		},
+	svc, err := newService(awsCfg, grants.Options{
+		Store:       store,
 		Directory:   unconnectedDirectory{},
 		Notifier:    grants.Notifiers{eventLog{log}, m},
 		Catalog:     catalog,
@@ -93,6 +90,15 @@ func serve(ctx context.Context, stderr io.Writer) error {
 	err = g.Wait()
 	log.Info("jitbot stopped")
 	return err
+}
+
+// newService wires the domain to its AWS backends.
+func newService(awsCfg aws.Config, opts grants.Options) (*grants.Service, error) {
+	opts.Backends = map[string]grants.Backend{
+		grants.BackendSTS:   awsgrant.NewSTS(awsCfg, opts.Logger),
+		grants.BackendGroup: awsgrant.NewGroup(awsCfg, opts.Logger),
+	}
+	return grants.New(opts)
 }
 
 // openStore connects to REDIS_URL or, when it is empty, starts the

@@ -212,36 +212,6 @@ func (d *fakeDirectory) edit(fn func(d *fakeDirectory)) {
 	fn(d)
 }
 
-// recorder keeps every event.
-type recorder struct {
-	mu     sync.Mutex
-	events []grants.Event
-}
-
-func (r *recorder) Notify(_ context.Context, e grants.Event) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.events = append(r.events, e)
-}
-
-func (r *recorder) types(id grants.RequestID) []grants.EventType {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out []grants.EventType
-	for _, e := range r.events {
-		if e.Request.ID == id {
-			out = append(out, e.Type)
-		}
-	}
-	return out
-}
-
-func (r *recorder) all() []grants.Event {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return slices.Clone(r.events)
-}
-
 // clock is a settable time source.
 type clock struct {
 	mu sync.Mutex
