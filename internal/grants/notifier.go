@@ -19,6 +19,7 @@ const (
 	EventRevoked      EventType = "revoked"
 	EventRevokeFailed EventType = "revoke_failed" // an alert: revocation keeps failing and is still being retried
 	EventTimedOut     EventType = "timed_out"
+	EventExpiring     EventType = "expiring" // the grant ends in ExpiryWarning; the requester may extend it
 	EventRefused      EventType = "refused" // someone who may not decide tried to; nothing changed
 )
 

@@ -67,8 +67,12 @@ type Request struct {
 	Principal     string        `json:"principal,omitempty"`
 	SessionPolicy string        `json:"session_policy,omitempty"`
 	Duration      time.Duration `json:"duration"`
-	Reason        string        `json:"reason"`
-	Incident      string        `json:"incident,omitempty"`
+	// Extends is the grant this request asks more time for (/jit extend).
+	// Approved, it issues access from then until that grant's expiry plus
+	// Duration.
+	Extends  RequestID `json:"extends,omitempty"`
+	Reason   string    `json:"reason"`
+	Incident string    `json:"incident,omitempty"`
 	// Rule is the CEL expression that made the requester eligible, or, when
 	// AutoApproved, the auto_approve expression that granted it.
 	Rule              string `json:"rule"`
@@ -79,14 +83,16 @@ type Request struct {
 	Deadline  time.Time  `json:"deadline"` // pending requests time out here
 	Approvals []Approval `json:"approvals,omitempty"`
 
-	DecidedBy    string    `json:"decided_by,omitempty"` // who denied or cancelled; empty when the system did
-	DecidedAt    time.Time `json:"decided_at,omitzero"`
-	DenyReason   string    `json:"deny_reason,omitempty"`
-	GrantedAt    time.Time `json:"granted_at,omitzero"`
-	ExpiresAt    time.Time `json:"expires_at,omitzero"`
-	SessionName  string    `json:"session_name,omitempty"`  // STS RoleSessionName
-	AccessKeyID  string    `json:"access_key_id,omitempty"` // not a secret; lets CloudTrail be matched
-	CredsExpire  time.Time `json:"creds_expire,omitzero"`   // when issued STS credentials stop working by themselves
+	DecidedBy   string    `json:"decided_by,omitempty"` // who denied or cancelled; empty when the system did
+	DecidedAt   time.Time `json:"decided_at,omitzero"`
+	DenyReason  string    `json:"deny_reason,omitempty"`
+	GrantedAt   time.Time `json:"granted_at,omitzero"`
+	ExpiresAt   time.Time `json:"expires_at,omitzero"`
+	SessionName string    `json:"session_name,omitempty"`  // STS RoleSessionName
+	AccessKeyID string    `json:"access_key_id,omitempty"` // not a secret; lets CloudTrail be matched
+	CredsExpire time.Time `json:"creds_expire,omitzero"`   // when issued STS credentials stop working by themselves
+	// Warned is set once the requester has been told the grant ends soon.
+	Warned       bool      `json:"warned,omitempty"`
 	RevokedAt    time.Time `json:"revoked_at,omitzero"`
 	RevokedBy    string    `json:"revoked_by,omitempty"`    // empty for expiry
 	RevokeReason string    `json:"revoke_reason,omitempty"` // "expired", "revoked by requester", "grant failed", …

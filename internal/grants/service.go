@@ -257,11 +257,14 @@ func (s *Service) checkInput(role *rules.Role, in RequestInput) error {
 	return nil
 }
 
-// checkEligible applies the fixed rules before the role's own: guests and
-// deleted users are never eligible, whatever a rule says.
+// checkEligible applies the fixed rules before the role's own: guests, bots
+// and deleted users are never eligible, whatever a rule says.
 func (s *Service) checkEligible(role *rules.Role, u rules.User, in rules.Input, now time.Time) error {
 	if u.Deleted {
 		return userErr(ErrIneligible, "deactivated accounts cannot request access")
+	}
+	if u.IsBot {
+		return userErr(ErrIneligible, "bots cannot request access")
 	}
 	if u.IsGuest {
 		return userErr(ErrIneligible, "guest accounts cannot request access")

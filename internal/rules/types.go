@@ -11,8 +11,9 @@ type User struct {
 	Email   string   `json:"email" cel:"email"`
 	Groups  []string `json:"groups,omitempty" cel:"groups"` // Slack user-group handles, without @
 	IsGuest bool     `json:"is_guest,omitempty" cel:"is_guest"`
-	// Deleted users are never eligible; not visible to CEL.
+	// Deleted users and bots are never eligible; not visible to CEL.
 	Deleted bool `json:"deleted,omitempty" cel:"-"`
+	IsBot   bool `json:"is_bot,omitempty" cel:"-"`
 }
 
 // Input is the CEL variable `request`: what is asked for.
