@@ -91,8 +91,9 @@ type Request struct {
 	SessionName string    `json:"session_name,omitempty"`  // STS RoleSessionName
 	AccessKeyID string    `json:"access_key_id,omitempty"` // not a secret; lets CloudTrail be matched
 	CredsExpire time.Time `json:"creds_expire,omitzero"`   // when issued STS credentials stop working by themselves
-	// Warned is set once the requester has been told the grant ends soon.
-	Warned       bool      `json:"warned,omitempty"`
+	// WarnAt is when the requester is told the grant ends soon; zero once
+	// told, or for grants too short to need it.
+	WarnAt time.Time `json:"warn_at,omitzero"`
 	RevokedAt    time.Time `json:"revoked_at,omitzero"`
 	RevokedBy    string    `json:"revoked_by,omitempty"`    // empty for expiry
 	RevokeReason string    `json:"revoke_reason,omitempty"` // "expired", "revoked by requester", "grant failed", …
@@ -130,6 +131,9 @@ func (r *Request) Schedule() (Queue, time.Time) {
 		q, at = Expiries, r.LeaseUntil
 	case Active:
 		q, at = Expiries, r.ExpiresAt
+		if !r.WarnAt.IsZero() && r.WarnAt.Before(at) {
+			at = r.WarnAt
+		}
 	case Revoking:
 		q, at = Expiries, r.NextAttempt
 	default:

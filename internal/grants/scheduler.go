@@ -116,6 +116,8 @@ func (s *Service) process(ctx context.Context, id RequestID) {
 		}
 	case r.State == Active && !now.Before(r.ExpiresAt):
 		err = s.expire(ctx, id)
+	case r.State == Active && !r.WarnAt.IsZero() && !now.Before(r.WarnAt):
+		err = s.warn(ctx, id)
 	case r.State == Revoking && !now.Before(r.NextAttempt) && !now.Before(r.LeaseUntil):
 		if r, err = s.takeLease(ctx, id, Revoking); err == nil {
 			_, err = s.revoke(ctx, r)
@@ -147,6 +149,23 @@ func (s *Service) timeOut(ctx context.Context, id RequestID) error {
 		return err
 	}
 	s.emit(ctx, Event{Type: EventTimedOut, Request: *r})
+	return nil
+}
+
+// warn tells the requester, once, that the grant ends soon.
+func (s *Service) warn(ctx context.Context, id RequestID) error {
+	now := s.now()
+	r, err := s.store.Update(ctx, id, func(r *Request) error {
+		if r.State != Active || r.WarnAt.IsZero() || now.Before(r.WarnAt) {
+			return errStale
+		}
+		r.WarnAt = time.Time{}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	s.emit(ctx, Event{Type: EventExpiring, Request: *r})
 	return nil
 }
 
@@ -195,7 +214,11 @@ func (s *Service) issue(ctx context.Context, r *Request) (*Request, error) {
 	// policy states it with second precision; record and policy agree.
 	start := s.now()
 	g := grantOf(r)
-	g.Start, g.Expires = start, ceilSecond(start.Add(r.Duration))
+	end, err := s.end(ctx, r, start)
+	if err != nil {
+		return r, err
+	}
+	g.Start, g.Expires = start, end
 	callCtx, cancel := context.WithTimeout(ctx, s.opts.Lease/2)
 	issued, grantErr := backend.Grant(callCtx, g)
 	cancel()
@@ -235,6 +258,9 @@ func (s *Service) issue(ctx context.Context, r *Request) (*Request, error) {
 		r.State = Active
 		r.GrantedAt = g.Start
 		r.ExpiresAt = g.Expires
+		if warnAt := g.Expires.Add(-s.opts.ExpiryWarning); warnAt.Sub(g.Start) >= s.opts.ExpiryWarning {
+			r.WarnAt = warnAt
+		}
 		r.CredsExpire = issued.CredsExpire
 		r.LeaseUntil = time.Time{}
 		if issued.Credentials != nil {
@@ -252,6 +278,22 @@ func (s *Service) issue(ctx context.Context, r *Request) (*Request, error) {
 	return active, nil
 }
 
+// end is when access issued at start for r ends. An extension runs on from
+// the end of the grant it extends, so the requester's access is continuous.
+func (s *Service) end(ctx context.Context, r *Request, start time.Time) (time.Time, error) {
+	base := start
+	if r.Extends != "" {
+		orig, err := s.store.Get(ctx, r.Extends)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return time.Time{}, fmt.Errorf("load %s, which %s extends: %w", r.Extends, r.ID, err)
+		}
+		if err == nil && orig.State == Active && orig.ExpiresAt.After(base) {
+			base = orig.ExpiresAt
+		}
+	}
+	return ceilSecond(base.Add(r.Duration)), nil
+}
+
 // revoke makes sure the access of a record in Revoking is gone. On failure
 // it schedules a retry with capped exponential backoff and raises an alert
 // after AlertAfter consecutive failures; nothing is ever dropped.
@@ -260,9 +302,16 @@ func (s *Service) revoke(ctx context.Context, r *Request) (*Request, error) {
 	if err != nil {
 		return r, err
 	}
-	callCtx, cancel := context.WithTimeout(ctx, s.opts.Lease/2)
-	rev, revokeErr := backend.Revoke(callCtx, grantOf(r))
-	cancel()
+	var rev Revocation
+	overlap, revokeErr := s.overlapping(ctx, r)
+	if revokeErr == nil && overlap == "" {
+		callCtx, cancel := context.WithTimeout(ctx, s.opts.Lease/2)
+		rev, revokeErr = backend.Revoke(callCtx, grantOf(r))
+		cancel()
+	}
+	if overlap != "" {
+		s.log.InfoContext(ctx, "access kept for another grant", "request_id", r.ID, "kept_for", overlap, "target", r.Target, "principal", r.Principal)
+	}
 	now := s.now()
 	if revokeErr != nil {
 		failed, err := s.store.Update(ctx, r.ID, func(r *Request) error {
@@ -310,6 +359,27 @@ func (s *Service) revoke(ctx context.Context, r *Request) (*Request, error) {
 		s.poke()
 	}
 	return done, nil
+}
+
+// overlapping returns the ID of another live grant of the same IAM group to
+// the same user, if any. Group membership is one fact shared by every grant
+// that gives it, so it is removed only when the last of them ends; an STS
+// session belongs to its grant alone.
+func (s *Service) overlapping(ctx context.Context, r *Request) (RequestID, error) {
+	if r.Backend != BackendGroup {
+		return "", nil
+	}
+	open, err := s.store.Open(ctx)
+	if err != nil {
+		return "", fmt.Errorf("look for other grants of %s to %s: %w", r.Target, r.Principal, err)
+	}
+	for _, o := range open {
+		if o.ID != r.ID && o.Backend == r.Backend && o.Target == r.Target && o.Principal == r.Principal &&
+			(o.State == Active || o.State == Granting) {
+			return o.ID, nil
+		}
+	}
+	return "", nil
 }
 
 // cleanup removes what a revocation left behind once it is no longer

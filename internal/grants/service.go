@@ -45,6 +45,10 @@ type Options struct {
 	// MaxIdle caps how long the scheduler sleeps when nothing is due, so it
 	// notices work scheduled by another replica; default 10s.
 	MaxIdle time.Duration
+	// ExpiryWarning is how long before expiry the requester is told the
+	// grant ends soon (EventExpiring); default 5m. Grants shorter than
+	// twice this get no warning.
+	ExpiryWarning time.Duration
 	Workers int // concurrent scheduler jobs; default 16
 	Now     func() time.Time
 }
@@ -82,6 +86,7 @@ func New(opts Options) (*Service, error) {
 	setDefault(&opts.RetryBase, time.Second)
 	setDefault(&opts.RetryMax, 5*time.Minute)
 	setDefault(&opts.MaxIdle, 10*time.Second)
+	setDefault(&opts.ExpiryWarning, 5*time.Minute)
 	if opts.AlertAfter <= 0 {
 		opts.AlertAfter = 5
 	}
@@ -145,6 +150,34 @@ type RequestInput struct {
 // role's auto_approve rule holds, access is issued at once (break-glass);
 // otherwise the record waits for approvers.
 func (s *Service) Request(ctx context.Context, in RequestInput) (*Request, error) {
+	return s.request(ctx, in, nil)
+}
+
+// Extend asks for d more time on the active grant id, for its requester
+// only. It is a new request, decided like any other (approvers, or the
+// role's auto_approve rule), with the original's reason and incident;
+// approved, its access runs on from the original's expiry. The grant's
+// time left plus d may not exceed the role's max_duration.
+func (s *Service) Extend(ctx context.Context, id RequestID, userID string, d time.Duration) (*Request, error) {
+	orig, err := s.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if orig.Requester.ID != userID {
+		return nil, userErr(ErrNotAllowed, fmt.Sprintf("only the requester can extend %s", id))
+	}
+	if orig.State != Active {
+		return nil, userErr(ErrDecided, fmt.Sprintf("%s is not active (it is %s); only an active grant can be extended", id, orig.State))
+	}
+	if d <= 0 {
+		return nil, userErr(ErrInvalidInput, fmt.Sprintf("say how much more time you need, as in /jit extend %s 30m", id))
+	}
+	in := RequestInput{UserID: userID, Role: orig.Role, Duration: d, Reason: orig.Reason, Incident: orig.Incident}
+	return s.request(ctx, in, orig)
+}
+
+// request records a new request, or an extension of the grant extends.
+func (s *Service) request(ctx context.Context, in RequestInput, extends *Request) (*Request, error) {
 	now := s.now()
 	role, err := s.role(in.Role)
 	if err != nil {
@@ -157,6 +190,13 @@ func (s *Service) Request(ctx context.Context, in RequestInput) (*Request, error
 	in.Incident = strings.TrimSpace(in.Incident)
 	if err := s.checkInput(role, in); err != nil {
 		return nil, err
+	}
+	if extends != nil {
+		left := max(extends.ExpiresAt.Sub(now), 0).Round(time.Second)
+		if total := left + in.Duration; total > role.MaxDuration {
+			return nil, userErr(ErrInvalidInput, fmt.Sprintf("%s has %s left; %s more would make %s, over %s's max of %s",
+				extends.ID, fmtDuration(left), fmtDuration(in.Duration), fmtDuration(total), role.Name, fmtDuration(role.MaxDuration)))
+		}
 	}
 	user, err := s.dir.User(ctx, in.UserID)
 	if err != nil {
@@ -183,6 +223,9 @@ func (s *Service) Request(ctx context.Context, in RequestInput) (*Request, error
 		ApprovalsRequired: role.ApprovalsRequired,
 		CreatedAt:         now,
 		Deadline:          now.Add(role.RequestTTL),
+	}
+	if extends != nil {
+		r.Extends = extends.ID
 	}
 	switch role.Backend {
 	case BackendSTS:
@@ -467,6 +510,31 @@ func (s *Service) mayDecide(ctx context.Context, r *Request, userID, verb string
 		return err
 	}
 	return nil
+}
+
+// Approvers returns who may decide r now: the role's listed users and the
+// current members of its user groups, in catalog order, without the
+// requester and without repeats.
+func (s *Service) Approvers(ctx context.Context, r *Request) ([]string, error) {
+	role, ok := s.Catalog().Role(r.Role)
+	if !ok {
+		return nil, nil
+	}
+	ids := slices.Clone(role.Users())
+	for _, g := range role.Groups() {
+		members, err := s.dir.GroupMembers(ctx, g)
+		if err != nil {
+			return nil, fmt.Errorf("resolve approvers of %s in @%s: %w", r.Role, g, err)
+		}
+		ids = append(ids, members...)
+	}
+	var out []string
+	for _, id := range ids {
+		if id != r.Requester.ID && !slices.Contains(out, id) {
+			out = append(out, id)
+		}
+	}
+	return out, nil
 }
 
 // isApprover resolves the role's approvers now, so that somebody who has

@@ -196,7 +196,7 @@ func TestApproveGrantsAndExpiryRevokes(t *testing.T) {
 	if grantCalls, revokes, holders := e.backend.counts(); grantCalls != 1 || revokes != 1 || holders != 0 {
 		t.Errorf("grants=%d revokes=%d holders=%d, want 1 1 0", grantCalls, revokes, holders)
 	}
-	want := []grants.EventType{grants.EventRequested, grants.EventApproved, grants.EventGranted, grants.EventRevoked}
+	want := []grants.EventType{grants.EventRequested, grants.EventApproved, grants.EventGranted, grants.EventExpiring, grants.EventRevoked}
 	if got := e.events.Types(r.ID); !slices.Equal(got, want) {
 		t.Errorf("events = %v, want %v", got, want)
 	}
