@@ -20,7 +20,7 @@ const (
 	EventRevokeFailed EventType = "revoke_failed" // an alert: revocation keeps failing and is still being retried
 	EventTimedOut     EventType = "timed_out"
 	EventExpiring     EventType = "expiring" // the grant ends in ExpiryWarning; the requester may extend it
-	EventRefused      EventType = "refused" // someone who may not decide tried to; nothing changed
+	EventRefused      EventType = "refused"  // someone who may not decide tried to; nothing changed
 )
 
 // Event is one step in a request's life, as seen by the audit trail and the

@@ -93,7 +93,7 @@ type Request struct {
 	CredsExpire time.Time `json:"creds_expire,omitzero"`   // when issued STS credentials stop working by themselves
 	// WarnAt is when the requester is told the grant ends soon; zero once
 	// told, or for grants too short to need it.
-	WarnAt time.Time `json:"warn_at,omitzero"`
+	WarnAt       time.Time `json:"warn_at,omitzero"`
 	RevokedAt    time.Time `json:"revoked_at,omitzero"`
 	RevokedBy    string    `json:"revoked_by,omitempty"`    // empty for expiry
 	RevokeReason string    `json:"revoke_reason,omitempty"` // "expired", "revoked by requester", "grant failed", …

@@ -49,8 +49,8 @@ type Options struct {
 	// grant ends soon (EventExpiring); default 5m. Grants shorter than
 	// twice this get no warning.
 	ExpiryWarning time.Duration
-	Workers int // concurrent scheduler jobs; default 16
-	Now     func() time.Time
+	Workers       int // concurrent scheduler jobs; default 16
+	Now           func() time.Time
 }
 
 // Service is jitbot's domain API. Every method enforces the invariants of
