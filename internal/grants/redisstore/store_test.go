@@ -3,6 +3,7 @@ package redisstore_test
 import (
 	"context"
 	"fmt"
+	"maps"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -143,6 +144,9 @@ func TestKeysShareOneHashTag(t *testing.T) {
 	if _, err := s.Update(ctx, "JIT-AAAAA2", func(r *grants.Request) error { r.State = grants.Revoked; return nil }); err != nil {
 		t.Fatalf("Update: %v", err)
 	}
+	if err := s.SetRef(ctx, "JIT-AAAAA1", "audit", "C0AUDIT:1.000100"); err != nil {
+		t.Fatalf("SetRef: %v", err)
+	}
 
 	var keys []string
 	iter := s.Client().Scan(ctx, 0, "*", 100).Iterator()
@@ -155,7 +159,7 @@ func TestKeysShareOneHashTag(t *testing.T) {
 	tag := "{" + prefix + "}:"
 	want := map[string]bool{
 		tag + "req:JIT-AAAAA1": true, tag + "req:JIT-AAAAA2": true,
-		tag + "open": true, tag + "deadlines": true,
+		tag + "open": true, tag + "deadlines": true, tag + "refs:JIT-AAAAA1": true,
 	}
 	for _, k := range keys {
 		if !strings.HasPrefix(k, tag) {
@@ -318,5 +322,38 @@ func TestOpenPingsWithinContext(t *testing.T) {
 	}
 	if took := time.Since(start); took > 3*time.Second {
 		t.Errorf("Open took %v (%v); want it bounded by ctx", took, err)
+	}
+}
+
+func TestMessageRefsSurviveRestartAndExpire(t *testing.T) {
+	srv := testenv.StartRedis(t)
+	prefix := newPrefix()
+	s := open(t, srv.URL(), redisstore.Options{Prefix: prefix})
+	ctx := t.Context()
+	for key, value := range map[string]string{"audit": "C0AUDIT:1.000100", "approver:U0LEAD1": "D0LEAD1:2.000200"} {
+		if err := s.SetRef(ctx, "JIT-AAAAA1", key, value); err != nil {
+			t.Fatalf("SetRef: %v", err)
+		}
+	}
+	srv.Stop()
+	srv.Start(t)
+	s = open(t, srv.URL(), redisstore.Options{Prefix: prefix})
+	got, err := s.Refs(ctx, "JIT-AAAAA1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"audit": "C0AUDIT:1.000100", "approver:U0LEAD1": "D0LEAD1:2.000200"}
+	if !maps.Equal(got, want) {
+		t.Errorf("Refs after restart = %v, want %v", got, want)
+	}
+	ttl, err := s.Client().TTL(ctx, "{"+prefix+"}:refs:JIT-AAAAA1").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ttl < 29*24*time.Hour || ttl > 30*24*time.Hour {
+		t.Errorf("refs TTL = %v, want about 30 days", ttl)
+	}
+	if none, err := s.Refs(ctx, "JIT-UNKNWN"); err != nil || len(none) != 0 {
+		t.Errorf("Refs of an unknown request = %v, %v; want none", none, err)
 	}
 }

@@ -1,0 +1,45 @@
+package redisstore
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/jitbot/jitbot/internal/grants"
+)
+
+// refsRetention is how long the places of a request's Slack messages are
+// kept after the last one was recorded: long enough to update them for any
+// grant, short enough that Redis does not grow with history.
+const refsRetention = 30 * 24 * time.Hour
+
+func (s *Store) refsKey(id grants.RequestID) string {
+	return s.tag + ":refs:" + string(id)
+}
+
+// SetRef records where one of the request's Slack messages is (key names
+// the message, e.g. "audit" or "approver:U123"; value is channel and ts),
+// so that it can be updated later, by this process or after a restart.
+func (s *Store) SetRef(ctx context.Context, id grants.RequestID, key, value string) error {
+	k := s.refsKey(id)
+	_, err := s.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.HSet(ctx, k, key, value)
+		p.Expire(ctx, k, refsRetention)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("record message %s of %s: %w", key, id, err)
+	}
+	return nil
+}
+
+// Refs returns every message place recorded for the request.
+func (s *Store) Refs(ctx context.Context, id grants.RequestID) (map[string]string, error) {
+	m, err := s.client.HGetAll(ctx, s.refsKey(id)).Result()
+	if err != nil {
+		return nil, fmt.Errorf("read message places of %s: %w", id, err)
+	}
+	return m, nil
+}
