@@ -195,7 +195,7 @@ func (s *Service) request(ctx context.Context, in RequestInput, extends *Request
 		left := max(extends.ExpiresAt.Sub(now), 0).Round(time.Second)
 		if total := left + in.Duration; total > role.MaxDuration {
 			return nil, userErr(ErrInvalidInput, fmt.Sprintf("%s has %s left; %s more would make %s, over %s's max of %s",
-				extends.ID, fmtDuration(left), fmtDuration(in.Duration), fmtDuration(total), role.Name, fmtDuration(role.MaxDuration)))
+				extends.ID, rules.FormatDuration(left), rules.FormatDuration(in.Duration), rules.FormatDuration(total), role.Name, rules.FormatDuration(role.MaxDuration)))
 		}
 	}
 	user, err := s.dir.User(ctx, in.UserID)
@@ -287,9 +287,9 @@ func (s *Service) role(name string) (*rules.Role, error) {
 func (s *Service) checkInput(role *rules.Role, in RequestInput) error {
 	switch {
 	case in.Duration < s.opts.MinDuration:
-		return userErr(ErrInvalidInput, fmt.Sprintf("duration %s is shorter than the minimum of %s", fmtDuration(in.Duration), fmtDuration(s.opts.MinDuration)))
+		return userErr(ErrInvalidInput, fmt.Sprintf("duration %s is shorter than the minimum of %s", rules.FormatDuration(in.Duration), rules.FormatDuration(s.opts.MinDuration)))
 	case in.Duration > role.MaxDuration:
-		return userErr(ErrInvalidInput, fmt.Sprintf("duration %s exceeds %s's max of %s", fmtDuration(in.Duration), role.Name, fmtDuration(role.MaxDuration)))
+		return userErr(ErrInvalidInput, fmt.Sprintf("duration %s exceeds %s's max of %s", rules.FormatDuration(in.Duration), role.Name, rules.FormatDuration(role.MaxDuration)))
 	case utf8.RuneCountInString(in.Reason) < MinReason:
 		return userErr(ErrInvalidInput, fmt.Sprintf("the reason needs at least %d characters: say what you will do and why", MinReason))
 	case utf8.RuneCountInString(in.Reason) > MaxReason:
@@ -719,14 +719,3 @@ func truncate(s string, n int) string {
 	return string([]rune(s)[:n])
 }
 
-// fmtDuration writes 2h instead of 2h0m0s.
-func fmtDuration(d time.Duration) string {
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = s[:len(s)-2]
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = s[:len(s)-2]
-	}
-	return s
-}

@@ -289,7 +289,7 @@ func (l *loader) defaults(n ast.Node, d *Defaults) {
 		}
 	}
 	if d.DefaultDuration > d.MaxDuration {
-		l.addf(n, "defaults: default_duration %s exceeds max_duration %s", fmtDuration(d.DefaultDuration), fmtDuration(d.MaxDuration))
+		l.addf(n, "defaults: default_duration %s exceeds max_duration %s", FormatDuration(d.DefaultDuration), FormatDuration(d.MaxDuration))
 	}
 }
 
@@ -432,12 +432,12 @@ func (l *loader) checkRole(r *Role, at *ast.MappingValueNode, keys map[string]*a
 		l.addf(node("max_duration"), "role %s: max_duration must be positive", name)
 	}
 	if r.DefaultDuration > r.MaxDuration {
-		l.addf(node("default_duration"), "role %s: default_duration %s exceeds max_duration %s", name, fmtDuration(r.DefaultDuration), fmtDuration(r.MaxDuration))
+		l.addf(node("default_duration"), "role %s: default_duration %s exceeds max_duration %s", name, FormatDuration(r.DefaultDuration), FormatDuration(r.MaxDuration))
 	}
 	// STS caps a session at 12 h; a longer grant would end early with no
 	// word to the requester, so refuse it here.
 	if r.Backend == "aws_sts" && r.MaxDuration > maxSTSSession {
-		l.addf(node("max_duration"), "role %s: max_duration %s exceeds %s, the longest session AWS STS issues", name, fmtDuration(r.MaxDuration), fmtDuration(maxSTSSession))
+		l.addf(node("max_duration"), "role %s: max_duration %s exceeds %s, the longest session AWS STS issues", name, FormatDuration(r.MaxDuration), FormatDuration(maxSTSSession))
 	}
 	if r.RequestTTL <= 0 && keys["request_ttl"] != nil {
 		l.addf(node("request_ttl"), "role %s: request_ttl must be positive", name)

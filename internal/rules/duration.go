@@ -41,15 +41,15 @@ func ParseDuration(s string) (time.Duration, error) {
 	return days + d, nil
 }
 
-// fmtDuration writes 2h instead of 2h0m0s.
-func fmtDuration(d time.Duration) string {
+// FormatDuration writes a duration the way people type it: 2h, not
+// 2h0m0s; 1h30m, not 1h30m0s; 90s stays 1m30s.
+func FormatDuration(d time.Duration) string {
 	s := d.String()
-	s, _ = strings.CutSuffix(s, "0s")
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
+	if strings.HasSuffix(s, "m0s") {
+		s = s[:len(s)-2]
 	}
-	if s == "" {
-		return "0s"
+	if strings.HasSuffix(s, "h0m") {
+		s = s[:len(s)-2]
 	}
 	return s
 }
