@@ -718,4 +718,3 @@ func truncate(s string, n int) string {
 	}
 	return string([]rune(s)[:n])
 }
-
