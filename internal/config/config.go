@@ -108,15 +108,23 @@ func (c Config) check() error {
 }
 
 // CheckServe checks what serve needs beyond the form of each value: both
-// Slack tokens, each of the right kind.
+// Slack tokens, each of the right kind. Missing tokens are named together,
+// with where the README explains them: the first run of a newcomer
+// usually has neither.
 func (c Config) CheckServe() error {
+	var missing, what []string
+	if c.SlackAppToken == "" {
+		missing, what = append(missing, "SLACK_APP_TOKEN"), append(what, "the app-level token (xapp-…, with connections:write)")
+	}
+	if c.SlackBotToken == "" {
+		missing, what = append(missing, "SLACK_BOT_TOKEN"), append(what, "the bot token (xoxb-…)")
+	}
+	if len(missing) > 0 {
+		return &Error{strings.Join(missing, ", "), "required for serve: " + strings.Join(what, " and ") + `; README.md, "Create the Slack app", shows where to find them`}
+	}
 	switch {
-	case c.SlackAppToken == "":
-		return &Error{"SLACK_APP_TOKEN", "required: the app-level token (xapp-…) with connections:write, for Socket Mode"}
 	case !strings.HasPrefix(c.SlackAppToken, "xapp-"):
 		return &Error{"SLACK_APP_TOKEN", "expected an app-level token starting with xapp-"}
-	case c.SlackBotToken == "":
-		return &Error{"SLACK_BOT_TOKEN", "required: the bot token (xoxb-…) from the app's OAuth page"}
 	case !strings.HasPrefix(c.SlackBotToken, "xoxb-"):
 		return &Error{"SLACK_BOT_TOKEN", "expected a bot token starting with xoxb-"}
 	}

@@ -84,6 +84,7 @@ func TestCheckServe(t *testing.T) {
 		{name: "both present", app: "xapp-1", bot: "xoxb-1"},
 		{name: "app missing", bot: "xoxb-1", wantVar: "SLACK_APP_TOKEN"},
 		{name: "bot missing", app: "xapp-1", wantVar: "SLACK_BOT_TOKEN"},
+		{name: "both missing", wantVar: "SLACK_APP_TOKEN, SLACK_BOT_TOKEN"},
 		{name: "tokens swapped", app: "xoxb-1", bot: "xapp-1", wantVar: "SLACK_APP_TOKEN"},
 		{name: "user token as bot token", app: "xapp-1", bot: "xoxp-1", wantVar: "SLACK_BOT_TOKEN"},
 	}

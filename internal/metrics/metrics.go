@@ -19,6 +19,7 @@ type Metrics struct {
 	reg           *prometheus.Registry
 	events        *prometheus.CounterVec
 	revocationLag prometheus.Histogram
+	slackFailed   *prometheus.CounterVec
 }
 
 var _ grants.Notifier = (*Metrics)(nil)
@@ -37,7 +38,11 @@ func New() *Metrics {
 			Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300},
 		}),
 	}
-	m.reg.MustRegister(m.events, m.revocationLag,
+	m.slackFailed = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "jitbot_slack_writes_failed_total",
+		Help: "Slack messages jitbot gave up on (an error a retry cannot fix, or retries exhausted), by what they were.",
+	}, []string{"what"})
+	m.reg.MustRegister(m.events, m.revocationLag, m.slackFailed,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -49,6 +54,12 @@ func (m *Metrics) Notify(_ context.Context, e grants.Event) {
 	if e.Type == grants.EventRevoked && r.RevokeReason == grants.ReasonExpired && !r.ExpiresAt.IsZero() {
 		m.revocationLag.Observe(r.RevokedAt.Sub(r.ExpiresAt).Seconds())
 	}
+}
+
+// SlackWriteFailed counts a Slack write given up on. what is the kind of
+// message ("audit granted", "approval DMs"), never a user or request.
+func (m *Metrics) SlackWriteFailed(what string, _ error) {
+	m.slackFailed.WithLabelValues(what).Inc()
 }
 
 // Handler serves the metrics in the Prometheus text format.

@@ -43,3 +43,13 @@ func (s *Store) Refs(ctx context.Context, id grants.RequestID) (map[string]strin
 	}
 	return m, nil
 }
+
+// FirstSeen reports whether key is new, and remembers it for ttl (SET NX),
+// so that only one replica handles a redelivered Slack envelope.
+func (s *Store) FirstSeen(ctx context.Context, key string, ttl time.Duration) (bool, error) {
+	ok, err := s.client.SetNX(ctx, s.tag+":seen:"+key, 1, ttl).Result()
+	if err != nil {
+		return false, fmt.Errorf("remember %s: %w", key, err)
+	}
+	return ok, nil
+}

@@ -9,6 +9,7 @@
 //	{<prefix>}:expiries    ZSET  granted access, score = unix ms of expiry, retry or cleanup
 //	{<prefix>}:open        SET   IDs of records that are not finished
 //	{<prefix>}:refs:<id>   HASH  where the request's Slack messages are (see refs.go)
+//	{<prefix>}:seen:<key>  STRING  Slack envelopes already handled, for 10 minutes
 //
 // A record is finished when its state is terminal and nothing is scheduled
 // for it; it then leaves the open set and both queues and expires after

@@ -357,3 +357,17 @@ func TestMessageRefsSurviveRestartAndExpire(t *testing.T) {
 		t.Errorf("Refs of an unknown request = %v, %v; want none", none, err)
 	}
 }
+
+func TestFirstSeenOnlyOnce(t *testing.T) {
+	s := open(t, testenv.StartRedis(t).URL(), redisstore.Options{Prefix: newPrefix()})
+	ctx := t.Context()
+	for i, want := range []bool{true, false, false} {
+		got, err := s.FirstSeen(ctx, "envelope:abc", time.Minute)
+		if err != nil || got != want {
+			t.Errorf("call %d: FirstSeen = %v, %v; want %v", i+1, got, err, want)
+		}
+	}
+	if got, _ := s.FirstSeen(ctx, "envelope:other", time.Minute); !got {
+		t.Errorf("a different key was reported as seen")
+	}
+}
