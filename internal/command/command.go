@@ -1,0 +1,185 @@
+// Package command is the /jit grammar (DESIGN §2.2): it turns the text a
+// user typed after /jit into a Command, or into an *Error that says what was
+// wrong and how to write it right.
+//
+// The package is pure: no I/O, no Slack, no clock. Limits that depend on the
+// role catalog or the configuration (a role's max_duration, JIT_MIN_DURATION,
+// whether the role exists) are checked by the grants domain, not here.
+package command
+
+import (
+	"fmt"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Kind names a sub-command.
+type Kind string
+
+const (
+	Modal   Kind = "modal" // bare /jit (empty or whitespace-only text): open the request modal
+	Help    Kind = "help"
+	Request Kind = "request"
+	Roles   Kind = "roles"
+	List    Kind = "list"
+	Revoke  Kind = "revoke"
+	Extend  Kind = "extend"
+)
+
+// Limits on what a user may type. MinReason and MaxReason come from
+// DESIGN §2.2; MaxIncident matches grants.MaxIncident. All count runes.
+const (
+	MinReason   = 10
+	MaxReason   = 500
+	MaxIncident = 100
+)
+
+// Command is one parsed /jit invocation.
+type Command struct {
+	Kind     Kind
+	Role     string        // request: lower-case catalog key, e.g. prod-readonly
+	Duration time.Duration // request (0 = the role's default_duration); extend (always > 0)
+	Incident string        // request: the --incident reference, as typed
+	Reason   string        // request: as typed, ends trimmed, inner whitespace kept; never escaped
+	ID       string        // revoke, extend: upper-case request ID, e.g. JIT-7K3QX2
+}
+
+// Error is a parse error fit to show the user: what was wrong (Msg) and the
+// right form of the sub-command (Usage). Both are plain text, not mrkdwn,
+// and Msg may quote what the user typed: escape both before posting.
+type Error struct {
+	Msg   string // e.g. `"2x" is not a duration: …`
+	Usage string // e.g. "/jit extend <id> <duration>"
+}
+
+// Error returns Msg and Usage as one message, readable as a single
+// ephemeral reply.
+func (e *Error) Error() string {
+	if e.Usage == "" {
+		return e.Msg
+	}
+	return e.Msg + "\nUsage: " + e.Usage
+}
+
+// synopsis is the usage of /jit as a whole, for errors that happen before
+// the sub-command is known.
+const synopsis = "/jit [help | request | roles | list | revoke | extend] …"
+
+var usages = map[Kind]string{
+	Modal:   "/jit",
+	Help:    "/jit help",
+	Request: "/jit request <role> [<duration>] [--incident <ref>] <reason…>",
+	Roles:   "/jit roles",
+	List:    "/jit list",
+	Revoke:  "/jit revoke <id>",
+	Extend:  "/jit extend <id> <duration>",
+}
+
+// Usage returns the usage line of a sub-command, or the synopsis of /jit as
+// a whole for a Kind it does not know.
+func Usage(k Kind) string {
+	if u, ok := usages[k]; ok {
+		return u
+	}
+	return synopsis
+}
+
+// Examples returns realistic invocations for /jit help. Each one parses.
+func Examples() []string {
+	return []string{
+		"/jit request prod-readonly 1h investigating INC-42 latency in checkout",
+		"/jit request prod-admin 30m --incident INC-42 restart the stuck replica",
+		"/jit request billing-readonly export the March invoices for finance",
+		"/jit list",
+		"/jit extend JIT-7K3QX2 30m",
+		"/jit revoke JIT-7K3QX2",
+	}
+}
+
+// Parse parses the text of a /jit slash command, without the "/jit" itself.
+// It never returns a Command together with an error, and every error is an
+// *Error.
+//
+// Slack sends slash command text with &, < and > escaped as &amp;, &lt; and
+// &gt;. Parse decodes exactly those three entities, once, so that Reason and
+// Incident hold what the user typed; rendering must escape them again.
+func Parse(text string) (Command, error) {
+	c, err := parse(text)
+	if err != nil {
+		// Return through a plain nil, never a nil *Error in an error.
+		return Command{}, err
+	}
+	return c, nil
+}
+
+func parse(text string) (Command, *Error) {
+	if !utf8.ValidString(text) {
+		return Command{}, errorf(synopsis, "the command is not valid UTF-8 text")
+	}
+	text = unescape.Replace(text)
+	word, rest := cut(text)
+	if word == "" {
+		return Command{Kind: Modal}, nil
+	}
+	kind, ok := subcommands[flagDashes(asciiLower(word))]
+	if !ok {
+		return Command{}, unknown(word, rest)
+	}
+	switch kind {
+	case Help:
+		// "/jit help request" still wants help: give it rather than an error.
+		return Command{Kind: Help}, nil
+	case Roles, List:
+		if err := noMore(kind, rest, "nothing"); err != nil {
+			return Command{}, err
+		}
+		return Command{Kind: kind}, nil
+	case Revoke:
+		return parseRevoke(rest)
+	case Extend:
+		return parseExtend(rest)
+	default:
+		return parseRequest(rest)
+	}
+}
+
+// unescape undoes Slack's escaping of slash command text. A Replacer makes
+// a single pass, so "&amp;lt;" becomes "&lt;", as the user typed it.
+var unescape = strings.NewReplacer("&amp;", "&", "&lt;", "<", "&gt;", ">")
+
+var subcommands = map[string]Kind{
+	"help": Help, "-h": Help, "--help": Help, "?": Help,
+	"request": Request,
+	"roles":   Roles,
+	"list":    List,
+	"revoke":  Revoke,
+	"extend":  Extend,
+}
+
+// cut returns the first word of s and the text after it. Words are separated
+// by Unicode white space (unicode.IsSpace), which includes the no-break
+// space U+00A0 that some Slack clients insert.
+func cut(s string) (word, rest string) {
+	s = strings.TrimLeftFunc(s, unicode.IsSpace)
+	i := strings.IndexFunc(s, unicode.IsSpace)
+	if i < 0 {
+		return s, ""
+	}
+	return s[:i], s[i:]
+}
+
+// noMore fails if anything but white space is left after a sub-command's
+// last argument. takes says what the sub-command does take.
+func noMore(k Kind, rest, takes string) *Error {
+	rest = strings.TrimSpace(rest)
+	if rest == "" {
+		return nil
+	}
+	return errorf(Usage(k), "/jit %s takes %s; remove %s", k, takes, quote(rest))
+}
+
+func errorf(usage, format string, args ...any) *Error {
+	return &Error{Msg: fmt.Sprintf(format, args...), Usage: usage}
+}
