@@ -1,0 +1,216 @@
+package slackmsg
+
+import (
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/slack-go/slack"
+
+	"github.com/jitbot/jitbot/internal/grants"
+	"github.com/jitbot/jitbot/internal/rules"
+)
+
+// usage is the /jit grammar of DESIGN §2.2, one sub-command a line.
+var usage = [][2]string{
+	{"/jit", "open the request form"},
+	{"/jit request <role> [<duration>] [--incident <ref>] <reason…>", "ask for access; the duration is like 90s, 15m, 1h30m, 2h or 1d (the role's default if left out); the reason needs 10 to 500 characters"},
+	{"/jit roles", "the roles you may request, with their limits"},
+	{"/jit list", "your pending requests and active grants, and what awaits your approval"},
+	{"/jit revoke <id>", "give up your access or cancel your request; approvers of the role may revoke too"},
+	{"/jit extend <id> <duration>", "ask for more time; approved like a new request"},
+	{"/jit help", "this help"},
+}
+
+// Help is the answer to /jit help: every sub-command and the examples
+// given, as mrkdwn.
+func Help(examples []string) string {
+	var b strings.Builder
+	b.WriteString("*jitbot* gives you short-lived AWS access for one task, approved by the role's owners and taken away again on time.\n")
+	for _, u := range usage {
+		fmt.Fprintf(&b, "• `%s`: %s\n", Escape(u[0]), Escape(u[1]))
+	}
+	if len(examples) > 0 {
+		b.WriteString("*Examples*\n```")
+		for _, e := range examples {
+			b.WriteString("\n" + Escape(e))
+		}
+		b.WriteString("\n```\n")
+	}
+	b.WriteString("Every step is posted to the audit channel.")
+	return cut(b.String(), MaxMessageText)
+}
+
+// Roles is the answer to /jit roles: each role's name, description,
+// backend, default and maximum duration and approvals required. Roles are
+// packed several to a section so that a large catalog fits a message; what
+// does not fit is counted at the end.
+func Roles(roles []*rules.Role) []slack.Block {
+	if len(roles) == 0 {
+		return []slack.Block{section("There is no role you can request. The role catalog's owners decide who is eligible; `/jit help` shows how jitbot works.")}
+	}
+	p := &page{}
+	p.add(section(fmt.Sprintf("*Roles you can request* (%d)", len(roles))))
+	budget := MaxMessageBlocks - len(p.blocks)
+	var cur strings.Builder
+	size := 0 // characters in cur
+	for i, r := range roles {
+		line := roleLine(r)
+		n := utf8.RuneCountInString(line)
+		if size > 0 && size+2+n > MaxSectionText {
+			// A new section is needed; keep one block for the closing line.
+			if budget <= 2 {
+				p.add(section(cur.String()), note(moreRoles(len(roles)-i)))
+				return p.blocks
+			}
+			p.add(section(cur.String()))
+			budget--
+			cur.Reset()
+			size = 0
+		}
+		if size > 0 {
+			cur.WriteString("\n\n")
+			size += 2
+		}
+		cur.WriteString(line)
+		size += n
+	}
+	p.add(section(cur.String()))
+	return p.blocks
+}
+
+func moreRoles(n int) string {
+	return fmt.Sprintf("…and %d more. Ask for any of them with `/jit request &lt;role&gt; [&lt;duration&gt;] &lt;reason…&gt;`.", n)
+}
+
+// roleLine describes one role in two lines.
+func roleLine(r *rules.Role) string {
+	s := "*" + inline(r.Name, 100) + "*"
+	if r.Description != "" {
+		s += ": " + inline(r.Description, 200)
+	}
+	facts := []string{code(r.Backend, 30), "default " + dur(r.DefaultDuration), "max " + dur(r.MaxDuration),
+		plural(max(r.ApprovalsRequired, 1), "approval")}
+	if r.AutoApprove != "" {
+		facts = append(facts, ":rotating_light: break-glass possible")
+	}
+	return cut(s+"\n"+strings.Join(facts, " · "), maxRoleLine)
+}
+
+// List is the answer to /jit list: the caller's pending requests (with the
+// approvals so far) and grants (with time left, Revoke and Extend
+// buttons), and the requests awaiting their approval (Approve and Deny).
+// Long lists are cut to fit a message, with a count of the rest.
+func List(l grants.Listing, now time.Time) []slack.Block {
+	if len(l.Mine) == 0 && len(l.Awaiting) == 0 {
+		return []slack.Block{section(emptyState)}
+	}
+	p := &page{}
+	addGroups(p, listGroups(l, now), MaxMessageBlocks)
+	return p.blocks
+}
+
+// listGroups splits a listing into the caller's access, their pending
+// requests and what awaits their approval, each with its own title, so
+// that a long list of one kind cannot hide the others.
+func listGroups(l grants.Listing, now time.Time) []group {
+	var active, pending []*grants.Request
+	for _, r := range l.Mine {
+		if r.State == grants.Pending {
+			pending = append(pending, r)
+		} else {
+			active = append(active, r)
+		}
+	}
+	mine := func(r *grants.Request) []slack.Block { return mineItem(r, now) }
+	return []group{
+		{title: "*Your access*", items: active, render: mine},
+		{title: "*Your pending requests*", items: pending, render: mine},
+		{title: "*Waiting for your approval*", items: l.Awaiting, render: func(r *grants.Request) []slack.Block { return awaitingItem(r, now) }},
+	}
+}
+
+const emptyState = "You have no access, requests or approvals open right now.\n" +
+	"To get access, type `/jit` for a form, or `/jit request &lt;role&gt; [&lt;duration&gt;] &lt;reason…&gt;`. " +
+	"`/jit roles` lists the roles you may request."
+
+// group is one titled list of requests on a page.
+type group struct {
+	title  string
+	items  []*grants.Request
+	render func(*grants.Request) []slack.Block
+}
+
+// addGroups adds the non-empty groups to p, sharing the blocks left under
+// limit fairly among them.
+func addGroups(p *page, gs []group, limit int) {
+	var live []group
+	for _, g := range gs {
+		if len(g.items) > 0 {
+			live = append(live, g)
+		}
+	}
+	needs := make([]int, len(live))
+	for i, g := range live {
+		for _, r := range g.items {
+			needs[i] += len(g.render(r))
+			if needs[i] > limit {
+				break // more than can ever be shown
+			}
+		}
+	}
+	budgets := share(limit-len(p.blocks)-len(live), needs)
+	for i, g := range live {
+		p.add(section(g.title))
+		p.items(len(g.items), budgets[i], func(k int) []slack.Block { return g.render(g.items[k]) },
+			func(left int) string { return fmt.Sprintf("…and %d more not shown here.", left) })
+	}
+}
+
+// mineItem shows one of the caller's own requests or grants.
+func mineItem(r *grants.Request, now time.Time) []slack.Block {
+	s := stateBadge(r.State) + " " + reqID(r.ID) + " " + what(r)
+	switch r.State {
+	case grants.Pending:
+		s += fmt.Sprintf("\nApprovals %s; times out in %s.", approvals(r), timeLeft(r.Deadline.Sub(now)))
+	case grants.Granting:
+		s += "\nBeing issued now."
+	case grants.Active:
+		s += fmt.Sprintf("\n*%s left*, until %s.", timeLeft(r.ExpiresAt.Sub(now)), date(r.ExpiresAt))
+	case grants.Revoking:
+		s += "\nBeing removed now."
+	}
+	if r.Reason != "" {
+		s += "\n" + quote(oneLine(r.Reason), maxListReason)
+	}
+	switch r.State {
+	case grants.Pending:
+		return []slack.Block{sectionWith(s, button("Cancel", ActionRevoke, string(r.ID), ""))}
+	case grants.Active:
+		revoke := button("Revoke", ActionRevoke, string(r.ID), slack.StyleDanger)
+		revoke.Confirm = confirm("Revoke "+string(r.ID)+"?", "Your access to "+r.Role+" ends now.", "Revoke")
+		return []slack.Block{section(s), actions(button("Extend", ActionExtend, string(r.ID), ""), revoke)}
+	}
+	return []slack.Block{section(s)}
+}
+
+// awaitingItem shows a request the caller may decide.
+func awaitingItem(r *grants.Request, now time.Time) []slack.Block {
+	s := ":raising_hand: " + who(r.Requester) + " asks for " + what(r) + "."
+	if r.Reason != "" {
+		s += "\n" + quote(oneLine(r.Reason), maxListReason)
+	}
+	s += "\n" + reqID(r.ID) + " · approvals " + fmt.Sprintf("%d of %d", len(r.Approvals), required(r))
+	if r.Incident != "" {
+		s += " · incident " + inline(r.Incident, 100)
+	}
+	s += " · times out in " + timeLeft(r.Deadline.Sub(now))
+	return []slack.Block{
+		section(s),
+		actions(
+			button("Approve", ActionApprove, string(r.ID), slack.StylePrimary),
+			button("Deny", ActionDeny, string(r.ID), slack.StyleDanger),
+		),
+	}
+}
