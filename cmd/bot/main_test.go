@@ -135,8 +135,8 @@ func TestServeRefusesBadConfig(t *testing.T) {
 		env  []string
 		want string
 	}{
-		{name: "no tokens", want: "jitbot: SLACK_APP_TOKEN: required: the app-level token (xapp-…) with connections:write, for Socket Mode"},
-		{name: "no bot token", env: []string{"SLACK_APP_TOKEN=xapp-1"}, want: "jitbot: SLACK_BOT_TOKEN: required: the bot token (xoxb-…) from the app's OAuth page"},
+		{name: "no tokens", want: `jitbot: SLACK_APP_TOKEN, SLACK_BOT_TOKEN: required for serve: the app-level token (xapp-…, with connections:write) and the bot token (xoxb-…); README.md, "Create the Slack app", shows where to find them`},
+		{name: "no bot token", env: []string{"SLACK_APP_TOKEN=xapp-1"}, want: `jitbot: SLACK_BOT_TOKEN: required for serve: the bot token (xoxb-…); README.md, "Create the Slack app", shows where to find them`},
 		{name: "bad duration", env: append([]string{"JIT_MIN_DURATION=5 minutes"}, tokens...), want: `jitbot: JIT_MIN_DURATION: expected a duration such as 90s, 15m, 1h30m or 1d, got "5 minutes"`},
 		{name: "bad redis url", env: append([]string{"REDIS_URL=localhost:6379"}, tokens...), want: `jitbot: REDIS_URL: expected a redis://, rediss://, redis-sentinel:// or redis-cluster:// URL, got scheme "localhost"`},
 	}
@@ -148,6 +148,18 @@ func TestServeRefusesBadConfig(t *testing.T) {
 			}
 		})
 	}
+	t.Run("token Slack refuses", func(t *testing.T) {
+		slack := testenv.StartSlack(t)
+		catalog, err := filepath.Abs("../../rules/roles.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := runBinary(t, cleanEnv("SLACK_APP_TOKEN="+slack.AppToken(), "SLACK_BOT_TOKEN=xoxb-revoked", "SLACK_API_URL="+slack.APIURL(),
+			"JIT_RULES="+catalog, "JIT_HTTP_ADDR=127.0.0.1:0"), "serve")
+		if want := "jitbot: SLACK_BOT_TOKEN: Slack refused the token (invalid_auth)"; r.code != 2 || !strings.Contains(r.stderr, want) {
+			t.Errorf("exit %d, stderr %q\nwant exit 2 and %q", r.code, r.stderr, want)
+		}
+	})
 	t.Run("bad catalog", func(t *testing.T) {
 		bad := filepath.Join(t.TempDir(), "bad.yaml")
 		writeFile(t, bad, "roles: {}\n")
@@ -163,10 +175,11 @@ func TestServeRefusesBadConfig(t *testing.T) {
 // /healthz, /readyz and /metrics, and exits cleanly on SIGTERM.
 func TestServeStartsAndStops(t *testing.T) {
 	moto := testenv.StartMoto(t)
+	slack := testenv.StartSlack(t)
 	addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 	cmd := exec.Command(binary, "serve")
 	cmd.Dir = "../.."
-	cmd.Env = cleanEnv("SLACK_APP_TOKEN=xapp-1-test", "SLACK_BOT_TOKEN=xoxb-test", "JIT_HTTP_ADDR="+addr,
+	cmd.Env = cleanEnv("SLACK_APP_TOKEN="+slack.AppToken(), "SLACK_BOT_TOKEN="+slack.BotToken(), "SLACK_API_URL="+slack.APIURL(), "JIT_HTTP_ADDR="+addr,
 		"AWS_ENDPOINT_URL="+moto.URL(), "AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test")
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
@@ -186,6 +199,7 @@ func TestServeStartsAndStops(t *testing.T) {
 	}()
 	waitLog(t, logs, "REDIS_URL is empty: using an embedded in-memory store")
 	waitLog(t, logs, `"msg":"jitbot started"`)
+	waitLog(t, logs, `"msg":"connected to Slack"`)
 	for path, want := range map[string]string{"/healthz": "ok", "/readyz": "ready", "/metrics": "go_goroutines"} {
 		body := httpGet(t, "http://"+addr+path)
 		if !strings.Contains(body, want) {

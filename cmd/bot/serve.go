@@ -13,14 +13,20 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/slack-go/slack"
+	"github.com/slack-go/slack/socketmode"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/jitbot/jitbot/internal/audit"
 	"github.com/jitbot/jitbot/internal/awsgrant"
 	"github.com/jitbot/jitbot/internal/config"
 	"github.com/jitbot/jitbot/internal/grants"
 	"github.com/jitbot/jitbot/internal/grants/redisstore"
+	"github.com/jitbot/jitbot/internal/handlers"
 	"github.com/jitbot/jitbot/internal/metrics"
 	"github.com/jitbot/jitbot/internal/rules"
+	"github.com/jitbot/jitbot/internal/slackdir"
+	"github.com/jitbot/jitbot/internal/slackpost"
 )
 
 // serve runs the bot until ctx is done (SIGINT or SIGTERM), then stops
@@ -50,10 +56,19 @@ func serve(ctx context.Context, stderr io.Writer) error {
 		return fmt.Errorf("load AWS configuration: %w", err)
 	}
 	m := metrics.New()
+	api := slack.New(cfg.SlackBotToken, slack.OptionAPIURL(cfg.SlackAPIURL), slack.OptionAppLevelToken(cfg.SlackAppToken))
+	if err := checkSlack(ctx, api, log); err != nil {
+		fmt.Fprintln(stderr, "jitbot:", err)
+		return exitError{2}
+	}
+	q := slackpost.New(log)
+	q.Failed = m.SlackWriteFailed
+	messenger := handlers.NewMessenger(api, q, store, log)
+	trail := audit.NewChannel(api, cfg.AuditChannel, store, q, nil, log)
 	svc, err := newService(awsCfg, grants.Options{
 		Store:       store,
-		Directory:   unconnectedDirectory{},
-		Notifier:    grants.Notifiers{eventLog{log}, m},
+		Directory:   slackdir.New(api, 0, 0),
+		Notifier:    grants.Notifiers{eventLog{log}, m, trail, messenger},
 		Catalog:     catalog,
 		Logger:      log,
 		MinDuration: time.Duration(cfg.MinDuration),
@@ -61,9 +76,16 @@ func serve(ctx context.Context, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	messenger.SetService(svc)
+	trail.SetGetter(svc)
 	if cfg.AuditChannel == "" {
 		log.Warn("JIT_AUDIT_CHANNEL is not set: the audit trail goes to this log only")
 	}
+	h := handlers.New(handlers.Options{
+		Service: svc, API: api, Queue: q, Refs: store, Seen: store, Logger: log,
+		MinDuration: time.Duration(cfg.MinDuration),
+	})
+	sm := socketmode.New(api)
 
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
@@ -75,6 +97,14 @@ func serve(ctx context.Context, stderr io.Writer) error {
 
 	var g errgroup.Group
 	g.Go(func() error { return svc.Run(ctx) })
+	g.Go(func() error { return q.Run(ctx) })
+	g.Go(func() error { return h.Run(ctx, sm) })
+	g.Go(func() error {
+		if err := sm.RunContext(ctx); err != nil && ctx.Err() == nil {
+			return fmt.Errorf("socket mode: %w", err)
+		}
+		return nil
+	})
 	g.Go(func() error {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("serve http: %w", err)
@@ -163,13 +193,22 @@ func (l eventLog) Notify(ctx context.Context, e grants.Event) {
 	l.log.InfoContext(ctx, "event", attrs...)
 }
 
-// unconnectedDirectory answers until the Slack layer provides identities.
-type unconnectedDirectory struct{}
-
-func (unconnectedDirectory) User(context.Context, string) (rules.User, error) {
-	return rules.User{}, errors.New("no Slack directory connected")
-}
-
-func (unconnectedDirectory) GroupMembers(context.Context, string) ([]string, error) {
-	return nil, errors.New("no Slack directory connected")
+// checkSlack asks Slack who the bot token belongs to, so that a wrong
+// token stops jitbot at once with a clear line rather than failing on the
+// first command. A network problem is only a warning: Socket Mode keeps
+// trying to connect.
+func checkSlack(ctx context.Context, api *slack.Client, log *slog.Logger) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	who, err := api.AuthTestContext(ctx)
+	var se slack.SlackErrorResponse
+	switch {
+	case errors.As(err, &se):
+		return &config.Error{Var: "SLACK_BOT_TOKEN", Msg: fmt.Sprintf("Slack refused the token (%s)", se.Err)}
+	case err != nil:
+		log.Warn("cannot reach Slack yet; will keep trying", "err", err)
+		return nil
+	}
+	log.Info("Slack bot token accepted", "bot_user", who.UserID, "team", who.Team)
+	return nil
 }

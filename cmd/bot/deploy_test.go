@@ -1,0 +1,72 @@
+package main
+
+import (
+	"os"
+	"slices"
+	"testing"
+
+	"github.com/goccy/go-yaml"
+)
+
+// TestSlackAppManifest checks the manifest an admin pastes to create the
+// app: Socket Mode, the /jit command, interactivity for buttons and
+// modals, App Home with its event, and every bot scope the Web API methods
+// jitbot calls need.
+func TestSlackAppManifest(t *testing.T) {
+	data, err := os.ReadFile("../../deploy/slack-app-manifest.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m struct {
+		Features struct {
+			AppHome struct {
+				HomeTabEnabled bool `yaml:"home_tab_enabled"`
+			} `yaml:"app_home"`
+			SlashCommands []struct {
+				Command      string `yaml:"command"`
+				ShouldEscape bool   `yaml:"should_escape"`
+			} `yaml:"slash_commands"`
+		} `yaml:"features"`
+		OAuth struct {
+			Scopes struct {
+				Bot []string `yaml:"bot"`
+			} `yaml:"scopes"`
+		} `yaml:"oauth_config"`
+		Settings struct {
+			Events struct {
+				BotEvents []string `yaml:"bot_events"`
+			} `yaml:"event_subscriptions"`
+			Interactivity struct {
+				IsEnabled bool `yaml:"is_enabled"`
+			} `yaml:"interactivity"`
+			SocketMode bool `yaml:"socket_mode_enabled"`
+		} `yaml:"settings"`
+	}
+	if err := yaml.Unmarshal(data, &m); err != nil {
+		t.Fatalf("manifest is not valid YAML: %v", err)
+	}
+	if !m.Settings.SocketMode {
+		t.Errorf("socket_mode_enabled is false; jitbot connects only through Socket Mode")
+	}
+	if !m.Settings.Interactivity.IsEnabled {
+		t.Errorf("interactivity is off; Approve/Deny buttons and modals need it")
+	}
+	if !m.Features.AppHome.HomeTabEnabled || !slices.Contains(m.Settings.Events.BotEvents, "app_home_opened") {
+		t.Errorf("App Home needs home_tab_enabled and the app_home_opened event")
+	}
+	if len(m.Features.SlashCommands) != 1 || m.Features.SlashCommands[0].Command != "/jit" {
+		t.Errorf("slash commands = %+v, want exactly /jit", m.Features.SlashCommands)
+	}
+	// The scopes of the methods jitbot calls: chat.postMessage, chat.update
+	// (chat:write), DMs (im:write), users.info (users:read, and
+	// users:read.email for profile.email), usergroups.list and
+	// usergroups.users.list (usergroups:read), and the command itself.
+	for _, scope := range []string{"commands", "chat:write", "im:write", "users:read", "users:read.email", "usergroups:read"} {
+		if !slices.Contains(m.OAuth.Scopes.Bot, scope) {
+			t.Errorf("bot scope %s missing", scope)
+		}
+	}
+	if extra := len(m.OAuth.Scopes.Bot) - 6; extra > 0 {
+		t.Errorf("manifest asks for %d scope(s) more than jitbot uses: %v", extra, m.OAuth.Scopes.Bot)
+	}
+}

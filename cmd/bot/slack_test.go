@@ -1,0 +1,659 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+
+	"github.com/jitbot/jitbot/internal/slackfake"
+	"github.com/jitbot/jitbot/internal/testenv"
+)
+
+// The end-to-end tests of this file run the real jitbot binary against the
+// Slack fake (real slack-go client, real websocket), a real redis-server
+// and moto behind the recording proxy, and drive it as Slack and its users
+// would.
+
+const slackCatalog = `defaults:
+  max_duration: 4h
+  default_duration: 1h
+  request_ttl: 30m
+roles:
+  readonly:
+    description: Read-only access to production
+    backend: aws_sts
+    role_arn: arn:aws:iam::123456789012:role/jit-readonly
+    max_duration: 2h
+    approvers: ["@platform-leads"]
+    eligible: '"sre" in user.groups'
+    auto_approve: 'request.incident != "" && "oncall" in user.groups'
+  admin:
+    description: Administrators of production
+    backend: aws_iam_group
+    group: jit-admins
+    iam_user: 'user.email.split("@")[0]'
+    approvers: ["@platform-leads"]
+    approvals_required: 2
+    eligible: '"sre" in user.groups'
+  quick:
+    backend: aws_iam_group
+    group: jit-admins
+    iam_user: 'user.email.split("@")[0]'
+    request_ttl: 3s
+    approvers: [ULEAD1]
+    eligible: '"sre" in user.groups'
+`
+
+const auditChannel = "C0AUDIT001"
+
+// bot is one running jitbot with everything around it.
+type bot struct {
+	slack *slackfake.Server
+	redis *testenv.Redis
+	moto  *testenv.Moto
+	proxy *testenv.Proxy
+	iam   *iam.Client
+	env   []string
+	cmd   *exec.Cmd
+	logs  *lines
+}
+
+// lines collects the bot's log output, for assertions on what it wrote.
+type lines struct {
+	mu  sync.Mutex
+	all []string
+}
+
+func (l *lines) add(s string) { l.mu.Lock(); l.all = append(l.all, s); l.mu.Unlock() }
+
+func (l *lines) text() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Join(l.all, "\n")
+}
+
+func startBot(t *testing.T) *bot {
+	t.Helper()
+	b := &bot{slack: testenv.StartSlack(t), redis: testenv.StartRedis(t), moto: testenv.StartMoto(t)}
+	b.proxy = testenv.StartProxy(t, b.moto.URL())
+	b.iam = iam.NewFromConfig(testenv.AWSConfig(t, b.moto.URL()))
+	(&stack{iam: b.iam}).fixtures(t)
+
+	for _, u := range []slackfake.User{
+		{ID: "UALICE", Name: "alice", RealName: "Alice Doe", Email: "alice@example.com"},
+		{ID: "UBOB", Name: "bob", RealName: "Bob Roe", Email: "bob@example.com"},
+		{ID: "ULEAD1", Name: "lead1", RealName: "Lea Lead", Email: "lead1@example.com"},
+		{ID: "ULEAD2", Name: "lead2", RealName: "Leo Lead", Email: "lead2@example.com"},
+		{ID: "UEVE", Name: "eve", RealName: "Eve Stranger", Email: "eve@example.com"},
+		{ID: "UGUEST", Name: "guest", RealName: "Gus Guest", Email: "guest@example.com", IsGuest: true},
+	} {
+		b.slack.AddUser(u)
+	}
+	b.slack.AddUserGroup("S0LEADS", "platform-leads", "ULEAD1", "ULEAD2")
+	b.slack.AddUserGroup("S0SRE", "sre", "UALICE", "UBOB", "UGUEST", "ULEAD1")
+	b.slack.AddUserGroup("S0ONCALL", "oncall", "UBOB")
+
+	dir := t.TempDir()
+	catalog := filepath.Join(dir, "roles.yaml")
+	writeFile(t, catalog, slackCatalog)
+	b.env = cleanEnv(
+		"SLACK_APP_TOKEN="+b.slack.AppToken(), "SLACK_BOT_TOKEN="+b.slack.BotToken(), "SLACK_API_URL="+b.slack.APIURL(),
+		"JIT_RULES="+catalog, "JIT_AUDIT_CHANNEL="+auditChannel, "REDIS_URL="+b.redis.URL(),
+		fmt.Sprintf("JIT_HTTP_ADDR=127.0.0.1:%d", testenv.FreePort(t)), "JIT_LOG_LEVEL=debug",
+		"AWS_ENDPOINT_URL="+b.proxy.URL(), "AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test",
+	)
+	b.start(t)
+	return b
+}
+
+// start runs the binary and waits until it is connected to Slack.
+func (b *bot) start(t *testing.T) {
+	t.Helper()
+	before := b.slack.Connections()
+	cmd := exec.Command(binary, "serve")
+	cmd.Env = b.env
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if b.logs == nil {
+		b.logs = &lines{}
+	}
+	done := make(chan struct{})
+	go func() {
+		s := bufio.NewScanner(stderr)
+		s.Buffer(make([]byte, 1<<20), 1<<20)
+		for s.Scan() {
+			b.logs.add(s.Text())
+		}
+		close(done)
+	}()
+	b.cmd = cmd
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			cmd.Process.Kill()
+		}
+		cmd.Wait()
+		if t.Failed() {
+			t.Logf("jitbot log:\n%s", b.logs.text())
+		}
+	})
+	b.slack.WaitFor(t, "jitbot connected over Socket Mode", 20*time.Second, func() bool { return b.slack.Connections() > before })
+}
+
+// command runs a slash command and returns the first ephemeral answer the
+// user gets after it.
+func (b *bot) command(t *testing.T, user, text string) string {
+	t.Helper()
+	n := len(b.slack.Ephemerals(user))
+	env := b.slack.SlashCommand(t, user, text)
+	if d := env.AckDelay(); d <= 0 {
+		t.Errorf("/jit %s: not acknowledged", text)
+	}
+	var got string
+	b.slack.WaitFor(t, "an answer to /jit "+text, 10*time.Second, func() bool {
+		if e := b.slack.Ephemerals(user); len(e) > n {
+			got = e[n].Text + string(e[n].Blocks)
+			return true
+		}
+		return false
+	})
+	return got
+}
+
+// visible is a message as people read it: its text and its blocks' JSON
+// without the HTML escaping of encoding/json (which writes < as \u003c), so
+// assertions see what Slack would render.
+func visible(m slackfake.Message) string {
+	var v any
+	if len(m.Blocks) > 0 && json.Unmarshal(m.Blocks, &v) == nil {
+		var b strings.Builder
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(false)
+		enc.Encode(v)
+		return m.Text + "\n" + b.String()
+	}
+	return m.Text + "\n" + string(m.Blocks)
+}
+
+// requestID finds the JIT-XXXXXX in an answer.
+func requestID(t *testing.T, s string) string {
+	t.Helper()
+	i := strings.Index(s, "JIT-")
+	if i < 0 || len(s) < i+10 {
+		t.Fatalf("no request ID in %q", s)
+	}
+	return s[i : i+10]
+}
+
+// approvalDM waits for the approval DM about id in user's DMs.
+func (b *bot) approvalDM(t *testing.T, user, id string) slackfake.Message {
+	t.Helper()
+	var m slackfake.Message
+	b.slack.WaitFor(t, user+" gets an approval DM for "+id, 10*time.Second, func() bool {
+		for _, dm := range b.slack.DMs(user) {
+			if strings.Contains(string(dm.Blocks), `"value":"`+id+`"`) && strings.Contains(string(dm.Blocks), "jit_approve") {
+				m = dm
+				return true
+			}
+		}
+		return false
+	})
+	return m
+}
+
+// dmWith waits for a DM to user containing all of want.
+func (b *bot) dmWith(t *testing.T, user string, want ...string) slackfake.Message {
+	t.Helper()
+	var m slackfake.Message
+	b.slack.WaitFor(t, fmt.Sprintf("%s gets a DM with %q", user, want), 10*time.Second, func() bool {
+		for _, dm := range b.slack.DMs(user) {
+			all := dm.Text + string(dm.Blocks)
+			if !slices.ContainsFunc(want, func(w string) bool { return !strings.Contains(all, w) }) {
+				m = dm
+				return true
+			}
+		}
+		return false
+	})
+	return m
+}
+
+func (b *bot) click(t *testing.T, user string, m slackfake.Message, action, value string) {
+	t.Helper()
+	env := b.slack.Click(t, user, m.Channel, m.TS, action, value)
+	if env.AckDelay() <= 0 {
+		t.Errorf("click %s by %s not acknowledged", action, user)
+	}
+}
+
+func (b *bot) members(t *testing.T) []string {
+	t.Helper()
+	return (&stack{iam: b.iam}).members(t)
+}
+
+// audit returns the audit channel's parent message about id and its
+// thread replies.
+func (b *bot) audit(id string) (parent slackfake.Message, replies []string) {
+	msgs := b.slack.Messages(auditChannel)
+	for _, m := range msgs {
+		if m.ThreadTS == "" && strings.Contains(m.Text+string(m.Blocks), id) {
+			parent = m
+		}
+	}
+	for _, m := range msgs {
+		if parent.TS != "" && m.ThreadTS == parent.TS && m.TS != parent.TS {
+			replies = append(replies, m.Text)
+		}
+	}
+	return parent, replies
+}
+
+func (b *bot) waitAudit(t *testing.T, id string, n int) (slackfake.Message, []string) {
+	t.Helper()
+	var parent slackfake.Message
+	var replies []string
+	b.slack.WaitFor(t, fmt.Sprintf("%d audit replies for %s", n, id), 10*time.Second, func() bool {
+		parent, replies = b.audit(id)
+		return len(replies) >= n
+	})
+	return parent, replies
+}
+
+func TestSlackGroupGrantApprovedByTwo(t *testing.T) {
+	b := startBot(t)
+	ack := b.command(t, "UALICE", "request admin 1h fixing INC-42 replica lag")
+	id := requestID(t, ack)
+	for _, want := range []string{"<@ULEAD1>", "<@ULEAD2>"} {
+		if !strings.Contains(ack, want) {
+			t.Errorf("acknowledgement %q does not say %s was asked", ack, want)
+		}
+	}
+	dm1, dm2 := b.approvalDM(t, "ULEAD1", id), b.approvalDM(t, "ULEAD2", id)
+	if got := b.slack.DMs("UALICE"); len(got) != 0 {
+		t.Errorf("the requester got DMs before any decision: %v", got)
+	}
+
+	b.click(t, "ULEAD1", dm1, "jit_approve", id)
+	b.slack.WaitFor(t, "first approval recorded", 10*time.Second, func() bool {
+		return b.proxy.Count("AddUserToGroup") == 0 && strings.Contains(b.auditText(id), "1 of 2")
+	})
+	b.click(t, "ULEAD2", dm2, "jit_approve", id)
+	b.dmWith(t, "UALICE", id, "jit-admins")
+	if m := b.members(t); !slices.Equal(m, []string{"alice"}) {
+		t.Errorf("jit-admins members = %v, want [alice]", m)
+	}
+	// Every approver's copy now shows the outcome, without buttons.
+	for _, u := range []string{"ULEAD1", "ULEAD2"} {
+		b.slack.WaitFor(t, u+"'s copy updated", 10*time.Second, func() bool {
+			for _, dm := range b.slack.DMs(u) {
+				if dm.TS == dm1.TS || dm.TS == dm2.TS {
+					return dm.Updates > 0 && !strings.Contains(string(dm.Blocks), "jit_approve")
+				}
+			}
+			return false
+		})
+	}
+	parent, replies := b.waitAudit(t, id, 4)
+	if !strings.Contains(parent.Text+string(parent.Blocks), "ACTIVE") || parent.Updates == 0 {
+		t.Errorf("audit parent does not show the current state: %s", parent.Text)
+	}
+	t.Logf("audit replies: %q", replies)
+
+	// Revoke early from the list: alice relinquishes.
+	answer := b.command(t, "UALICE", "revoke "+id)
+	if !strings.Contains(answer, "Revoked") {
+		t.Errorf("revoke answered %q", answer)
+	}
+	b.slack.WaitFor(t, "alice removed from jit-admins", 10*time.Second, func() bool { return len(b.members(t)) == 0 })
+	b.dmWith(t, "UALICE", id, "revoked")
+}
+
+func (b *bot) auditText(id string) string {
+	parent, replies := b.audit(id)
+	return visible(parent) + strings.Join(replies, "\n")
+}
+
+func TestSlackSTSCredentialsOnlyInTheRequesterDM(t *testing.T) {
+	b := startBot(t)
+	id := requestID(t, b.command(t, "UALICE", "request readonly 30m checking replica lag for INC-42"))
+	b.click(t, "ULEAD1", b.approvalDM(t, "ULEAD1", id), "jit_approve", id)
+	dm := b.dmWith(t, "UALICE", id, "export AWS_ACCESS_KEY_ID=", "export AWS_SECRET_ACCESS_KEY=", "export AWS_SESSION_TOKEN=")
+	secret, token := exportValue(t, dm, "AWS_SECRET_ACCESS_KEY"), exportValue(t, dm, "AWS_SESSION_TOKEN")
+	b.waitAudit(t, id, 3)
+
+	// Nowhere else: not another user's DM, not the audit channel, not an
+	// ephemeral answer, not the bot's own log.
+	for _, call := range b.slack.Calls("") {
+		for _, v := range call.Params {
+			text := strings.Join(v, " ")
+			if ch := call.Params.Get("channel"); (strings.Contains(text, secret) || strings.Contains(text, token)) && ch != dm.Channel && ch != "UALICE" {
+				t.Errorf("a secret left the requester's DM: %s to %s", call.Method, call.Params.Get("channel"))
+			}
+		}
+	}
+	if log := b.logs.text(); strings.Contains(log, secret) || strings.Contains(log, token) {
+		t.Errorf("a secret is in jitbot's log")
+	}
+	if p := onlyAssumeRole(t, b.proxy); p.Get("SourceIdentity") != "alice@example.com" || p.Get("DurationSeconds") != "1800" {
+		t.Errorf("AssumeRole sent SourceIdentity %q DurationSeconds %q", p.Get("SourceIdentity"), p.Get("DurationSeconds"))
+	}
+}
+
+func exportValue(t *testing.T, m slackfake.Message, name string) string {
+	t.Helper()
+	all := m.Text + string(m.Blocks)
+	i := strings.Index(all, "export "+name+"=")
+	if i < 0 {
+		t.Fatalf("no %s in %s", name, all)
+	}
+	v := all[i+len("export "+name+"="):]
+	end := strings.IndexAny(v, "\\\n\" `")
+	if end < 0 {
+		end = len(v)
+	}
+	if end < 8 {
+		t.Fatalf("%s looks empty in %q", name, all)
+	}
+	return v[:end]
+}
+
+func onlyAssumeRole(t *testing.T, p *testenv.Proxy) interface{ Get(string) string } {
+	t.Helper()
+	calls := p.Calls("AssumeRole")
+	if len(calls) != 1 {
+		t.Fatalf("%d AssumeRole calls, want 1", len(calls))
+	}
+	return calls[0].Params
+}
+
+func TestSlackDenyWithReasonFromTheModal(t *testing.T) {
+	b := startBot(t)
+	id := requestID(t, b.command(t, "UALICE", "request readonly 1h checking replica lag for INC-42"))
+	dm := b.approvalDM(t, "ULEAD2", id)
+	b.click(t, "ULEAD2", dm, "jit_deny", id)
+	var view slackfake.View
+	b.slack.WaitFor(t, "the deny modal opens", 10*time.Second, func() bool {
+		v := b.slack.Views("ULEAD2")
+		if len(v) == 0 {
+			return false
+		}
+		view = v[len(v)-1]
+		return true
+	})
+	env := b.slack.SubmitView(t, "ULEAD2", view.ID, map[string]map[string]any{
+		"reason": {"reason": slackfake.PlainText("use the read replica dashboard <!channel>")},
+	})
+	if ack := env.Ack(t, 5*time.Second); strings.Contains(string(ack), "errors") {
+		t.Fatalf("deny modal refused: %s", ack)
+	}
+	m := b.dmWith(t, "UALICE", id, "use the read replica dashboard")
+	if all := visible(m); strings.Contains(all, "<!channel>") || !strings.Contains(all, "&lt;!channel&gt;") {
+		t.Errorf("deny reason not escaped in the requester's DM: %s", all)
+	}
+	if b.proxy.Count("AssumeRole") != 0 {
+		t.Errorf("a denied request reached AWS")
+	}
+	// The other approver's copy says who denied it; a late click is told.
+	b.slack.WaitFor(t, "ULEAD1's copy shows the denial", 10*time.Second, func() bool {
+		c := b.approvalCopy("ULEAD1", id)
+		return c.Updates > 0 && strings.Contains(c.Text+string(c.Blocks), "ULEAD2")
+	})
+	late := b.approvalCopy("ULEAD1", id)
+	n := len(b.slack.Ephemerals("ULEAD1"))
+	b.click(t, "ULEAD1", late, "jit_approve", id)
+	b.slack.WaitFor(t, "the late approver is told", 10*time.Second, func() bool {
+		e := b.slack.Ephemerals("ULEAD1")
+		return len(e) > n && strings.Contains(e[n].Text, "already denied by <@ULEAD2>")
+	})
+}
+
+// approvalCopy is user's DM about id, whatever its state.
+func (b *bot) approvalCopy(user, id string) slackfake.Message {
+	for _, dm := range b.slack.DMs(user) {
+		if strings.Contains(dm.Text+string(dm.Blocks), id) {
+			return dm
+		}
+	}
+	return slackfake.Message{}
+}
+
+// TestSlackNoSelfApprovalAndStaleApprovers covers the two ways someone who
+// may not decide could reach a button. A requester who is also an approver
+// never gets one for their own request (the domain would refuse it anyway,
+// see TestApprovalIntegrityOnRealStore). An approver removed from the approving group
+// after the DM was sent still has the button, and their click is refused
+// and audited.
+func TestSlackNoSelfApprovalAndStaleApprovers(t *testing.T) {
+	b := startBot(t)
+	id := requestID(t, b.command(t, "ULEAD1", "request readonly 1h checking replica lag for INC-42"))
+	b.approvalDM(t, "ULEAD2", id)
+	if c := b.approvalCopy("ULEAD1", id); c.TS != "" {
+		t.Errorf("the requester got an approval DM for their own request")
+	}
+	if got := b.command(t, "ULEAD1", "list"); strings.Contains(got, "jit_approve") {
+		t.Errorf("the requester's /jit list offers to approve their own request: %s", got)
+	}
+	b.slack.OpenHome(t, "ULEAD1")
+	b.slack.WaitFor(t, "lead1's App Home", 10*time.Second, func() bool { return strings.Contains(string(b.slack.Home("ULEAD1")), id) })
+	if home := string(b.slack.Home("ULEAD1")); strings.Contains(home, `"jit_approve"`) {
+		t.Errorf("the requester's App Home offers to approve their own request")
+	}
+
+	id = requestID(t, b.command(t, "UALICE", "request readonly 1h checking replica lag for INC-42"))
+	stale := b.approvalDM(t, "ULEAD1", id)
+	b.slack.SetUserGroupMembers("platform-leads", "ULEAD2")
+	n := len(b.slack.Ephemerals("ULEAD1"))
+	b.click(t, "ULEAD1", stale, "jit_approve", id)
+	b.slack.WaitFor(t, "the removed approver is refused", 10*time.Second, func() bool {
+		e := b.slack.Ephemerals("ULEAD1")
+		return len(e) > n && strings.Contains(e[n].Text, "you are not an approver of readonly")
+	})
+	b.slack.WaitFor(t, "the refusal is audited", 10*time.Second, func() bool {
+		a := b.auditText(id)
+		return strings.Contains(a, "ULEAD1") && strings.Contains(strings.ToLower(a), "refused")
+	})
+	if b.proxy.Count("AssumeRole") != 0 {
+		t.Errorf("a refused click reached AWS")
+	}
+}
+
+func TestSlackDoubleClickAndRedeliveryGrantOnce(t *testing.T) {
+	b := startBot(t)
+	id := requestID(t, b.command(t, "UALICE", "request admin 1h fixing INC-42 replica lag"))
+	b.click(t, "ULEAD1", b.approvalDM(t, "ULEAD1", id), "jit_approve", id)
+	dm := b.approvalDM(t, "ULEAD2", id)
+	var envs []slackfake.Envelope
+	for range 5 {
+		envs = append(envs, b.slack.Click(t, "ULEAD2", dm.Channel, dm.TS, "jit_approve", id))
+	}
+	b.slack.Redeliver(t, envs[0])
+	b.dmWith(t, "UALICE", id, "jit-admins")
+	time.Sleep(500 * time.Millisecond) // let the other clicks land; they must change nothing
+	if n := b.proxy.Count("AddUserToGroup"); n != 1 {
+		t.Errorf("AddUserToGroup called %d times, want 1", n)
+	}
+	granted := 0
+	for _, m := range b.slack.DMs("UALICE") {
+		if strings.Contains(m.Text+string(m.Blocks), "jit-admins") {
+			granted++
+		}
+	}
+	if granted != 1 {
+		t.Errorf("alice got %d grant DMs, want 1", granted)
+	}
+}
+
+func TestSlackRequestModal(t *testing.T) {
+	b := startBot(t)
+	b.slack.SlashCommand(t, "UALICE", "")
+	var view slackfake.View
+	b.slack.WaitFor(t, "the request modal opens", 10*time.Second, func() bool {
+		v := b.slack.Views("UALICE")
+		if len(v) == 0 {
+			return false
+		}
+		view = v[0]
+		return true
+	})
+	if js := string(view.JSON); !strings.Contains(js, `"value":"readonly"`) || !strings.Contains(js, `"value":"admin"`) {
+		t.Errorf("modal does not offer alice's roles: %s", js)
+	}
+
+	// Slack itself enforces the input's min and max length; jitbot checks
+	// what only it knows, such as the role's maximum duration.
+	bad := b.slack.SubmitView(t, "UALICE", view.ID, map[string]map[string]any{
+		"role":     {"role": slackfake.Selected("readonly")},
+		"duration": {"duration": slackfake.PlainText("3h")},
+		"incident": {"incident": slackfake.PlainText("INC 42")},
+		"reason":   {"reason": slackfake.PlainText("checking replica lag for INC-42")},
+	})
+	ack := string(bad.Ack(t, 5*time.Second))
+	for _, want := range []string{`"response_action":"errors"`, `"duration"`, `"incident"`, "at most 2h"} {
+		if !strings.Contains(ack, want) {
+			t.Errorf("ack of a bad submission %s lacks %s", ack, want)
+		}
+	}
+
+	good := b.slack.SubmitView(t, "UALICE", view.ID, map[string]map[string]any{
+		"role":     {"role": slackfake.Selected("readonly")},
+		"duration": {"duration": slackfake.PlainText("45m")},
+		"incident": {"incident": slackfake.PlainText("INC-42")},
+		"reason":   {"reason": slackfake.PlainText("checking replica lag for INC-42")},
+	})
+	if ack := string(good.Ack(t, 5*time.Second)); strings.Contains(ack, "errors") {
+		t.Fatalf("good submission refused: %s", ack)
+	}
+	m := b.dmWith(t, "UALICE", "JIT-", "<@ULEAD1>")
+	id := requestID(t, m.Text+string(m.Blocks))
+	b.approvalDM(t, "ULEAD2", id)
+}
+
+func TestSlackBadInput(t *testing.T) {
+	b := startBot(t)
+	long := strings.Repeat("x", 5000)
+	tests := []struct{ name, user, text, want string }{
+		{name: "no arguments to request", user: "UALICE", text: "request", want: "/jit request &lt;role&gt;"},
+		{name: "unknown role", user: "UALICE", text: "request nosuch 1h fixing INC-42 replica lag", want: "nosuch"},
+		{name: "over the maximum", user: "UALICE", text: "request readonly 3h fixing INC-42 replica lag", want: "2h"},
+		{name: "under the minimum", user: "UALICE", text: "request readonly 10s fixing INC-42 replica lag", want: "1m"},
+		{name: "reason too short", user: "UALICE", text: "request readonly 1h fix", want: "at least 10"},
+		{name: "reason 5000 characters", user: "UALICE", text: "request readonly 1h " + long, want: "500"},
+		{name: "guest", user: "UGUEST", text: "request readonly 1h fixing INC-42 replica lag", want: "guest"},
+		{name: "ineligible", user: "UEVE", text: "request readonly 1h fixing INC-42 replica lag", want: "not eligible"},
+		{name: "unknown sub-command", user: "UALICE", text: "requets readonly", want: "request"},
+		{name: "revoke unknown", user: "UALICE", text: "revoke JIT-ZZZZZZ", want: "JIT-ZZZZZZ"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := b.command(t, tt.user, tt.text); !strings.Contains(got, tt.want) {
+				t.Errorf("/jit %.40s answered %q, want it to mention %q", tt.text, got, tt.want)
+			}
+		})
+	}
+	if n := len(b.slack.Messages(auditChannel)); n != 0 {
+		t.Errorf("bad input reached the audit channel: %d messages", n)
+	}
+	if !strings.Contains(b.command(t, "UALICE", "help"), "/jit request") {
+		t.Errorf("help does not show the request form")
+	}
+}
+
+func TestSlackUserTextIsEscaped(t *testing.T) {
+	b := startBot(t)
+	id := requestID(t, b.command(t, "UALICE", "request readonly 1h <!channel> ping <@ULEAD1> & <https://evil.example|click>"))
+	dm := b.approvalDM(t, "ULEAD2", id)
+	_, _ = b.waitAudit(t, id, 1)
+	for where, text := range map[string]string{"approval DM": visible(dm), "audit": b.auditText(id)} {
+		if strings.Contains(text, "<!channel>") || strings.Contains(text, "<https://evil") || strings.Contains(text, "ping <@ULEAD1>") {
+			t.Errorf("%s lets user text become mentions or links: %s", where, text)
+		}
+		if !strings.Contains(text, "&lt;!channel&gt;") {
+			t.Errorf("%s does not show the reason escaped: %s", where, text)
+		}
+	}
+}
+
+func TestSlackListHomeExtendAndTimeout(t *testing.T) {
+	b := startBot(t)
+	// 20m, so the extension still fits the role's 1 h MaxSessionDuration.
+	id := requestID(t, b.command(t, "UBOB", "request readonly 20m --incident INC-42 database on fire"))
+	// bob is on call with an incident: break-glass, no approver needed.
+	b.dmWith(t, "UBOB", id, "export AWS_SESSION_TOKEN=")
+	if _, replies := b.waitAudit(t, id, 3); !strings.Contains(strings.Join(replies, "\n"), "BREAK-GLASS") {
+		t.Errorf("break-glass grant is not loud in the audit thread: %q", replies)
+	}
+
+	pending := requestID(t, b.command(t, "UALICE", "request admin 1h fixing INC-42 replica lag"))
+	if got := b.command(t, "UALICE", "list"); !strings.Contains(got, pending) {
+		t.Errorf("alice's list %q lacks her pending %s", got, pending)
+	}
+	if got := b.command(t, "ULEAD1", "list"); !strings.Contains(got, pending) {
+		t.Errorf("lead1's list %q lacks %s awaiting approval", got, pending)
+	}
+	b.slack.OpenHome(t, "ULEAD1")
+	b.slack.WaitFor(t, "lead1's App Home shows what awaits them", 10*time.Second, func() bool {
+		return strings.Contains(string(b.slack.Home("ULEAD1")), pending)
+	})
+	b.slack.OpenHome(t, "UBOB")
+	b.slack.WaitFor(t, "bob's App Home shows his grant", 10*time.Second, func() bool {
+		return strings.Contains(string(b.slack.Home("UBOB")), id)
+	})
+
+	ext := b.command(t, "UBOB", "extend "+id+" 30m")
+	extID := requestID(t, ext)
+	if extID == id {
+		t.Errorf("extension answered with the original ID: %q", ext)
+	}
+	// Auto-approved again (bob is on call and the incident carries over).
+	b.dmWith(t, "UBOB", extID, "export AWS_SESSION_TOKEN=")
+
+	quick := requestID(t, b.command(t, "UALICE", "request quick 1h fixing INC-42 replica lag"))
+	b.dmWith(t, "UALICE", quick, "timed out")
+	if c := b.approvalCopy("ULEAD1", quick); !strings.Contains(c.Text+string(c.Blocks), "timed out") || strings.Contains(string(c.Blocks), "jit_approve") {
+		t.Errorf("the approver's copy of a timed-out request: %s", c.Blocks)
+	}
+}
+
+func TestSlackReconnectsAfterTheSocketDrops(t *testing.T) {
+	b := startBot(t)
+	before := b.slack.Connections()
+	b.slack.Drop()
+	b.slack.WaitFor(t, "jitbot reconnects", 30*time.Second, func() bool { return b.slack.Connections() > before })
+	if got := b.command(t, "UALICE", "roles"); !strings.Contains(got, "readonly") {
+		t.Errorf("after reconnecting, /jit roles answered %q", got)
+	}
+}
+
+func TestSlackRateLimitedWritesAreRetried(t *testing.T) {
+	b := startBot(t)
+	// Slack answers the next three chat.postMessage calls with 429 and
+	// Retry-After: 1; the approval DMs and the audit trail still arrive.
+	b.slack.RateLimit("chat.postMessage", 3, time.Second)
+	id := requestID(t, b.command(t, "UALICE", "request readonly 1h checking replica lag for INC-42"))
+	b.approvalDM(t, "ULEAD1", id)
+	b.approvalDM(t, "ULEAD2", id)
+	b.waitAudit(t, id, 1)
+	if n := len(b.slack.Calls("chat.postMessage")); n < 3+3 {
+		t.Errorf("%d chat.postMessage calls; want the 3 rate-limited ones retried", n)
+	}
+	if !strings.Contains(b.logs.text(), "slack write failed; will retry") {
+		t.Errorf("the rate limits left no trace in the log")
+	}
+}

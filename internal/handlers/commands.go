@@ -1,0 +1,115 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/slack-go/slack"
+
+	"github.com/jitbot/jitbot/internal/command"
+	"github.com/jitbot/jitbot/internal/grants"
+	"github.com/jitbot/jitbot/internal/slackmsg"
+)
+
+// command runs one /jit invocation. Every answer goes to the caller alone.
+func (h *Handler) command(ctx context.Context, sc slack.SlashCommand) {
+	to := replyTo{user: sc.UserID, responseURL: sc.ResponseURL}
+	cmd, err := command.Parse(sc.Text)
+	if err != nil {
+		var pe *command.Error
+		if errors.As(err, &pe) {
+			h.tell(ctx, to, slackmsg.Escape(pe.Error()))
+			return
+		}
+		h.tell(ctx, to, h.userMessage(ctx, err, "", "parse command"))
+		return
+	}
+	h.log.InfoContext(ctx, "command", "user", sc.UserID, "kind", cmd.Kind, "role", cmd.Role, "request_id", cmd.ID)
+	switch cmd.Kind {
+	case command.Modal:
+		h.openRequestModal(ctx, to, sc.TriggerID)
+	case command.Help:
+		h.tell(ctx, to, slackmsg.Help(command.Examples()))
+	case command.Request:
+		r, err := h.svc.Request(ctx, grants.RequestInput{
+			UserID: sc.UserID, Role: cmd.Role, Duration: cmd.Duration, Reason: cmd.Reason, Incident: cmd.Incident,
+		})
+		h.acknowledge(ctx, to, r, err)
+	case command.Roles:
+		roles, err := h.svc.EligibleRoles(ctx, sc.UserID)
+		if err != nil {
+			h.tell(ctx, to, h.userMessage(ctx, err, "", "list roles"))
+			return
+		}
+		h.show(ctx, to, "Roles you can request", slackmsg.Roles(roles))
+	case command.List:
+		l, err := h.svc.List(ctx, sc.UserID)
+		if err != nil {
+			h.tell(ctx, to, h.userMessage(ctx, err, "", "list requests"))
+			return
+		}
+		h.show(ctx, to, "Your requests and grants", slackmsg.List(l, h.now()))
+	case command.Revoke:
+		h.revoke(ctx, to, grants.RequestID(cmd.ID), sc.UserID)
+	case command.Extend:
+		r, err := h.svc.Extend(ctx, grants.RequestID(cmd.ID), sc.UserID, cmd.Duration)
+		h.acknowledge(ctx, to, r, err)
+	default:
+		h.tell(ctx, to, slackmsg.Help(command.Examples()))
+	}
+}
+
+// acknowledge answers a new request (or extension): its ID and who was
+// asked, or why it was refused.
+func (h *Handler) acknowledge(ctx context.Context, to replyTo, r *grants.Request, err error) {
+	if err != nil {
+		var id grants.RequestID
+		if r != nil {
+			id = r.ID
+		}
+		h.tell(ctx, to, slackmsg.Escape(h.userMessage(ctx, err, id, "request")))
+		return
+	}
+	var asked []string
+	if !r.AutoApproved {
+		if asked, err = h.svc.Approvers(ctx, r); err != nil {
+			h.log.WarnContext(ctx, "resolve approvers for the acknowledgement", "request_id", r.ID, "err", err)
+		}
+	}
+	h.tell(ctx, to, slackmsg.Acknowledgement(r, asked))
+}
+
+func (h *Handler) revoke(ctx context.Context, to replyTo, id grants.RequestID, userID string) {
+	r, err := h.svc.Revoke(ctx, id, userID, "")
+	if err != nil {
+		h.tell(ctx, to, slackmsg.Escape(h.userMessage(ctx, err, id, "revoke")))
+		return
+	}
+	switch r.State {
+	case grants.Cancelled:
+		h.tell(ctx, to, fmt.Sprintf("Cancelled `%s`.", r.ID))
+	case grants.Revoking:
+		h.tell(ctx, to, fmt.Sprintf("Revoking `%s`: AWS is not answering, so jitbot keeps trying until the access is gone.", r.ID))
+	default:
+		h.tell(ctx, to, fmt.Sprintf("Revoked `%s`: the access to %s is gone.", r.ID, slackmsg.Escape(r.Role)))
+	}
+}
+
+// openRequestModal shows the request form with the roles the user may
+// request.
+func (h *Handler) openRequestModal(ctx context.Context, to replyTo, triggerID string) {
+	roles, err := h.svc.EligibleRoles(ctx, to.user)
+	if err != nil {
+		h.tell(ctx, to, h.userMessage(ctx, err, "", "list roles"))
+		return
+	}
+	if len(roles) == 0 {
+		h.tell(ctx, to, "There is no role you can request. `/jit help` shows how jitbot works; the role catalog's owners decide who is eligible.")
+		return
+	}
+	if _, err := h.api.OpenViewContext(ctx, triggerID, slackmsg.RequestModal(roles)); err != nil {
+		h.log.ErrorContext(ctx, "open request modal", "user", to.user, "err", err)
+		h.tell(ctx, to, "The request form could not be opened; type the request instead: `"+command.Usage(command.Request)+"`")
+	}
+}

@@ -1,0 +1,244 @@
+// Package handlers puts jitbot in Slack over Socket Mode: it acknowledges
+// every envelope at once, then turns slash commands, button clicks, modal
+// submissions and App Home visits into calls of the domain service, and
+// sends the results back. It translates; the rules live in grants and the
+// Block Kit in slackmsg.
+package handlers
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/slack-go/slack"
+	"github.com/slack-go/slack/slackevents"
+	"github.com/slack-go/slack/socketmode"
+
+	"github.com/jitbot/jitbot/internal/grants"
+	"github.com/jitbot/jitbot/internal/slackpost"
+)
+
+// Refs remembers where a request's Slack messages are, so that every copy
+// can be updated when the request moves on, also after a restart.
+type Refs interface {
+	SetRef(ctx context.Context, id grants.RequestID, key, value string) error
+	Refs(ctx context.Context, id grants.RequestID) (map[string]string, error)
+}
+
+// Seen reports whether a key was seen before, remembering it for ttl. It
+// makes a redelivered envelope harmless across replicas.
+type Seen interface {
+	FirstSeen(ctx context.Context, key string, ttl time.Duration) (bool, error)
+}
+
+// Options configures a Handler. Service, API and Queue are required.
+type Options struct {
+	Service *grants.Service
+	API     *slack.Client
+	Queue   *slackpost.Queue // background Slack writes (DMs, message updates)
+	Refs    Refs
+	Seen    Seen
+	Logger  *slog.Logger
+	// MinDuration is JIT_MIN_DURATION, checked in the request modal so
+	// that the error shows on the field.
+	MinDuration time.Duration
+	// Workers bounds how many envelopes are handled at once; default 64.
+	// Acks never wait for a worker.
+	Workers int
+	// Timeout bounds the handling of one envelope; default 30s.
+	Timeout time.Duration
+	Now     func() time.Time
+}
+
+// Handler handles Socket Mode envelopes.
+type Handler struct {
+	svc   *grants.Service
+	api   *slack.Client
+	q     *slackpost.Queue
+	refs  Refs
+	seen  Seen
+	log   *slog.Logger
+	min   time.Duration
+	limit chan struct{}
+	wait  time.Duration
+	now   func() time.Time
+	work  sync.WaitGroup
+}
+
+// New returns a Handler.
+func New(opts Options) *Handler {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Workers <= 0 {
+		opts.Workers = 64
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = 30 * time.Second
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.MinDuration <= 0 {
+		opts.MinDuration = time.Minute
+	}
+	return &Handler{
+		svc: opts.Service, api: opts.API, q: opts.Queue, refs: opts.Refs, seen: opts.Seen, log: opts.Logger,
+		min: opts.MinDuration, limit: make(chan struct{}, opts.Workers), wait: opts.Timeout, now: opts.Now,
+	}
+}
+
+// Run handles the envelopes of sm until ctx ends, then waits for the ones
+// in hand to finish. The caller runs sm itself (sm.RunContext).
+func (h *Handler) Run(ctx context.Context, sm *socketmode.Client) error {
+	defer h.work.Wait()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case evt, ok := <-sm.Events:
+			if !ok {
+				return nil
+			}
+			h.dispatch(ctx, sm, evt)
+		}
+	}
+}
+
+// dispatch acknowledges an envelope and hands its work to a goroutine. A
+// view submission is the one exception: its validation errors must travel
+// in the ack, so the pure checks run first (they take microseconds).
+func (h *Handler) dispatch(ctx context.Context, sm *socketmode.Client, evt socketmode.Event) {
+	switch evt.Type {
+	case socketmode.EventTypeConnecting:
+		h.log.Info("connecting to Slack")
+	case socketmode.EventTypeConnected:
+		h.log.Info("connected to Slack")
+	case socketmode.EventTypeConnectionError, socketmode.EventTypeDisconnect:
+		h.log.Warn("Slack connection lost; reconnecting", "event", evt.Type, "data", fmt.Sprint(evt.Data))
+	case socketmode.EventTypeInvalidAuth:
+		h.log.Error("Slack refused the app token (invalid_auth); check SLACK_APP_TOKEN")
+	case socketmode.EventTypeSlashCommand:
+		cmd, ok := evt.Data.(slack.SlashCommand)
+		h.ack(sm, evt, nil)
+		if ok && h.first(ctx, evt) {
+			h.spawn(ctx, "slash command", func(ctx context.Context) { h.command(ctx, cmd) })
+		}
+	case socketmode.EventTypeInteractive:
+		cb, ok := evt.Data.(slack.InteractionCallback)
+		if !ok {
+			h.ack(sm, evt, nil)
+			return
+		}
+		var payload any
+		var then func(context.Context)
+		if cb.Type == slack.InteractionTypeViewSubmission {
+			payload, then = h.submission(cb)
+		} else {
+			then = func(ctx context.Context) { h.interaction(ctx, cb) }
+		}
+		h.ack(sm, evt, payload)
+		if then != nil && h.first(ctx, evt) {
+			h.spawn(ctx, "interaction", then)
+		}
+	case socketmode.EventTypeEventsAPI:
+		ev, ok := evt.Data.(slackevents.EventsAPIEvent)
+		h.ack(sm, evt, nil)
+		if !ok || !h.first(ctx, evt) {
+			return
+		}
+		if home, ok := ev.InnerEvent.Data.(*slackevents.AppHomeOpenedEvent); ok && home.Tab == "home" {
+			h.spawn(ctx, "app home", func(ctx context.Context) { h.publishHome(ctx, home.User) })
+		}
+	default:
+		if evt.Request != nil && evt.Request.EnvelopeID != "" {
+			h.ack(sm, evt, nil)
+		}
+	}
+}
+
+func (h *Handler) ack(sm *socketmode.Client, evt socketmode.Event, payload any) {
+	if evt.Request == nil {
+		return
+	}
+	var err error
+	if payload != nil {
+		err = sm.Ack(*evt.Request, payload)
+	} else {
+		err = sm.Ack(*evt.Request)
+	}
+	if err != nil {
+		h.log.Error("ack failed", "envelope_id", evt.Request.EnvelopeID, "err", err)
+	}
+}
+
+// first reports whether this envelope is new. Slack redelivers an envelope
+// it thinks was not acknowledged; handling it twice would, say, file a
+// request twice.
+func (h *Handler) first(ctx context.Context, evt socketmode.Event) bool {
+	if h.seen == nil || evt.Request == nil || evt.Request.EnvelopeID == "" {
+		return true
+	}
+	ok, err := h.seen.FirstSeen(ctx, "envelope:"+evt.Request.EnvelopeID, 10*time.Minute)
+	if err != nil {
+		h.log.Warn("cannot tell whether envelope is a redelivery; handling it", "envelope_id", evt.Request.EnvelopeID, "err", err)
+		return true
+	}
+	if !ok {
+		h.log.Info("redelivered envelope ignored", "envelope_id", evt.Request.EnvelopeID, "retry_attempt", evt.Request.RetryAttempt)
+	}
+	return ok
+}
+
+// spawn runs work on its own goroutine, within the worker limit, under a
+// deadline. Work already in hand finishes even when ctx ends (SIGTERM):
+// the user's click is not lost halfway.
+func (h *Handler) spawn(ctx context.Context, what string, work func(context.Context)) {
+	h.work.Add(1)
+	go func() {
+		defer h.work.Done()
+		select {
+		case h.limit <- struct{}{}:
+		case <-ctx.Done():
+			h.log.Warn("shutting down: envelope not handled", "what", what)
+			return
+		}
+		defer func() { <-h.limit }()
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.wait)
+		defer cancel()
+		defer func() {
+			if p := recover(); p != nil {
+				h.log.Error("handler panicked", "what", what, "panic", fmt.Sprint(p))
+			}
+		}()
+		work(wctx)
+	}()
+}
+
+// userMessage is what the person who acted is told about err: the domain's
+// own message for their mistakes, a generic line (and a log entry) for
+// everything else.
+func (h *Handler) userMessage(ctx context.Context, err error, id grants.RequestID, what string) string {
+	var ue *grants.UserError
+	if errors.As(err, &ue) {
+		return ue.Msg
+	}
+	h.log.ErrorContext(ctx, what+" failed", "request_id", id, "err", err)
+	if id != "" {
+		return fmt.Sprintf("Something went wrong with %s; it has been logged.", id)
+	}
+	return "Something went wrong; it has been logged."
+}
+
+// compact is for logging payloads without flooding the log.
+func compact(v any) string {
+	b, _ := json.Marshal(v)
+	if len(b) > 500 {
+		b = append(b[:500], "…"...)
+	}
+	return string(b)
+}

@@ -1,0 +1,144 @@
+package handlers
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/slack-go/slack"
+
+	"github.com/jitbot/jitbot/internal/grants"
+	"github.com/jitbot/jitbot/internal/slackmsg"
+	"github.com/jitbot/jitbot/internal/slackpost"
+)
+
+// Messenger is the grants.Notifier that talks to the people of a request:
+// it sends each approver a DM with Approve and Deny buttons, updates every
+// copy when the request moves on, and tells the requester what happened,
+// credentials included. It returns at once; the Slack calls run in the
+// queue, in order per request.
+type Messenger struct {
+	svc  *grants.Service
+	api  *slack.Client
+	q    *slackpost.Queue
+	refs Refs
+	log  *slog.Logger
+	now  func() time.Time
+}
+
+// NewMessenger returns a Messenger. svc may be set later with SetService,
+// because the service needs its notifiers when it is built.
+func NewMessenger(api *slack.Client, q *slackpost.Queue, refs Refs, log *slog.Logger) *Messenger {
+	return &Messenger{api: api, q: q, refs: refs, log: log, now: time.Now}
+}
+
+// SetService gives the messenger the service it resolves approvers with.
+func (m *Messenger) SetService(svc *grants.Service) { m.svc = svc }
+
+// approverKey prefixes the Refs key of an approver's copy of the DM.
+const approverKey = "approver:"
+
+// Notify queues the messages an event calls for.
+func (m *Messenger) Notify(_ context.Context, e grants.Event) {
+	r := e.Request
+	id := string(r.ID)
+	switch e.Type {
+	case grants.EventRequested:
+		if r.State == grants.Pending {
+			m.q.Do(id, "approval DMs", func(ctx context.Context) error { return m.askApprovers(ctx, &r) })
+		}
+	case grants.EventApproved, grants.EventDenied, grants.EventCancelled, grants.EventTimedOut:
+		m.q.Do(id, "update approval DMs", func(ctx context.Context) error { return m.updateApprovers(ctx, &r) })
+	}
+
+	var blocks []slack.Block
+	switch e.Type {
+	case grants.EventGranted:
+		blocks = slackmsg.Granted(&r, e.Credentials)
+		// The approvers' copies show "granted" rather than "approving".
+		m.q.Do(id, "update approval DMs", func(ctx context.Context) error { return m.updateApprovers(ctx, &r) })
+	case grants.EventDenied:
+		blocks = slackmsg.Denied(&r)
+	case grants.EventTimedOut:
+		blocks = slackmsg.TimedOut(&r)
+	case grants.EventGrantFailed:
+		blocks = slackmsg.GrantFailed(&r)
+		m.q.Do(id, "update approval DMs", func(ctx context.Context) error { return m.updateApprovers(ctx, &r) })
+	case grants.EventRevoked:
+		blocks = slackmsg.Revoked(&r)
+	case grants.EventExpiring:
+		blocks = slackmsg.Expiring(&r, m.now())
+	default:
+		return
+	}
+	text := slackmsg.Text(&r)
+	m.q.Do(id, "DM to requester: "+string(e.Type), func(ctx context.Context) error {
+		_, _, err := m.api.PostMessageContext(ctx, r.Requester.ID, slack.MsgOptionText(text, false), slack.MsgOptionBlocks(blocks...))
+		return err
+	})
+}
+
+// askApprovers DMs every current approver and records where each copy is.
+// On a retry, approvers who already have their copy are skipped.
+func (m *Messenger) askApprovers(ctx context.Context, r *grants.Request) error {
+	approvers, err := m.svc.Approvers(ctx, r)
+	if err != nil {
+		return err
+	}
+	have, err := m.refs.Refs(ctx, r.ID)
+	if err != nil {
+		return err
+	}
+	blocks := slackmsg.ApprovalRequest(r)
+	text := slackmsg.ApprovalText(r)
+	for _, u := range approvers {
+		if have[approverKey+u] != "" {
+			continue
+		}
+		ch, ts, err := m.api.PostMessageContext(ctx, u, slack.MsgOptionText(text, false), slack.MsgOptionBlocks(blocks...))
+		if err != nil {
+			return fmt.Errorf("approval DM of %s to %s: %w", r.ID, u, err)
+		}
+		if err := m.refs.SetRef(ctx, r.ID, approverKey+u, ch+":"+ts); err != nil {
+			return err
+		}
+	}
+	if len(approvers) == 0 {
+		m.log.WarnContext(ctx, "request has no approver to ask", "request_id", r.ID, "role", r.Role)
+	}
+	return nil
+}
+
+// updateApprovers rewrites every approver's copy to show r as it is now;
+// once decided, the buttons are gone.
+func (m *Messenger) updateApprovers(ctx context.Context, r *grants.Request) error {
+	// Events of concurrent clicks can arrive in either order; the store
+	// has the latest word.
+	if cur, err := m.svc.Get(ctx, r.ID); err == nil {
+		r = cur
+	}
+	refs, err := m.refs.Refs(ctx, r.ID)
+	if err != nil {
+		return err
+	}
+	blocks := slackmsg.ApprovalRequest(r)
+	if r.State != grants.Pending {
+		blocks = slackmsg.ApprovalOutcome(r)
+	}
+	text := slackmsg.ApprovalText(r)
+	for key, ref := range refs {
+		if !strings.HasPrefix(key, approverKey) {
+			continue
+		}
+		ch, ts, ok := strings.Cut(ref, ":")
+		if !ok {
+			continue
+		}
+		if _, _, _, err := m.api.UpdateMessageContext(ctx, ch, ts, slack.MsgOptionText(text, false), slack.MsgOptionBlocks(blocks...)); err != nil {
+			return fmt.Errorf("update approval DM of %s (%s): %w", r.ID, key, err)
+		}
+	}
+	return nil
+}
