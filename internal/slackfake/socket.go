@@ -23,7 +23,6 @@ const writeTimeout = 5 * time.Second
 
 // wsConn is one Socket Mode connection.
 type wsConn struct {
-	id   int
 	ws   *websocket.Conn
 	wmu  sync.Mutex // gorilla allows one writer of data frames at a time
 	done chan struct{}
@@ -215,7 +214,7 @@ func (s *Server) serveLink(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.connCount++
-	c := &wsConn{id: s.connCount, ws: ws, done: make(chan struct{})}
+	c := &wsConn{ws: ws, done: make(chan struct{})}
 	s.conns = append(s.conns, c)
 	open := len(s.conns)
 	// Added under s.mu while not closed, so Close's Wait comes after.
