@@ -456,6 +456,27 @@ func TestSlackNoSelfApprovalAndStaleApprovers(t *testing.T) {
 		t.Errorf("the requester's App Home offers to approve their own request")
 	}
 
+	// Slack never delivers a click on a button someone cannot see, but
+	// the decision rests on who clicked, not on where the button was.
+	lead2Copy := b.approvalDM(t, "ULEAD2", id)
+	for _, forged := range []struct{ user, want string }{
+		{"ULEAD1", "you cannot approve your own request"},
+		{"UEVE", "you are not an approver of readonly"},
+	} {
+		n := len(b.slack.Ephemerals(forged.user))
+		b.slack.ForgedClick(t, forged.user, lead2Copy.Channel, lead2Copy.TS, "jit_approve", id)
+		b.slack.WaitFor(t, forged.user+"'s forged click refused", 10*time.Second, func() bool {
+			e := b.slack.Ephemerals(forged.user)
+			return len(e) > n && strings.Contains(e[n].Text, forged.want)
+		})
+		b.slack.WaitFor(t, forged.user+"'s forged click audited", 10*time.Second, func() bool {
+			return strings.Contains(b.auditText(id), forged.user)
+		})
+	}
+	if r := b.approvalCopy("ULEAD2", id); !strings.Contains(string(r.Blocks), "jit_approve") {
+		t.Errorf("a refused click decided the request: lead2's copy has no buttons")
+	}
+
 	id = requestID(t, b.command(t, "UALICE", "request readonly 1h checking replica lag for INC-42"))
 	stale := b.approvalDM(t, "ULEAD1", id)
 	b.slack.SetUserGroupMembers("platform-leads", "ULEAD2")

@@ -1,7 +1,8 @@
 // Package testenv starts the real parts that tests run against — redis-server
 // and moto_server — each on a free loopback port in a temporary directory,
-// plus a recording fault proxy for AWS. Helpers fail the test when a part
-// cannot start; they never skip. Test-only: nothing outside _test.go files
+// plus a recording fault proxy for AWS and the Slack fake (in process, on a
+// loopback port, spoken to over real HTTP and a real websocket). Helpers
+// fail the test when a part cannot start; they never skip. Test-only: nothing outside _test.go files
 // and test helpers imports it.
 package testenv
 
