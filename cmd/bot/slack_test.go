@@ -678,3 +678,22 @@ func TestSlackRateLimitedWritesAreRetried(t *testing.T) {
 		t.Errorf("the rate limits left no trace in the log")
 	}
 }
+
+// TestSlackSlowAWSBlocksNobodyElse: while one approval waits on a stalled
+// AWS, other users' commands are acknowledged and answered.
+func TestSlackSlowAWSBlocksNobodyElse(t *testing.T) {
+	b := startBot(t)
+	id := requestID(t, b.command(t, "UALICE", "request admin 1h fixing INC-42 replica lag"))
+	b.click(t, "ULEAD1", b.approvalDM(t, "ULEAD1", id), "jit_approve", id)
+	dm := b.approvalDM(t, "ULEAD2", id)
+	b.proxy.Stall(4 * time.Second)
+	b.click(t, "ULEAD2", dm, "jit_approve", id) // the grant now hangs in AWS
+	answer := b.command(t, "UBOB", "roles")
+	if !strings.Contains(answer, "readonly") {
+		t.Errorf("bob's /jit roles answered %q", answer)
+	}
+	if b.proxy.Count("AddUserToGroup") != 0 || len(b.members(t)) != 0 {
+		t.Fatalf("the stalled grant finished before bob was answered; the test proves nothing")
+	}
+	b.dmWith(t, "UALICE", id, "jit-admins") // and the stalled one completes
+}
