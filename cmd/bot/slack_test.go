@@ -573,6 +573,7 @@ func TestSlackBadInput(t *testing.T) {
 		{name: "no arguments to request", user: "UALICE", text: "request", want: "/jit request &lt;role&gt;"},
 		{name: "unknown role", user: "UALICE", text: "request nosuch 1h fixing INC-42 replica lag", want: "nosuch"},
 		{name: "over the maximum", user: "UALICE", text: "request readonly 3h fixing INC-42 replica lag", want: "2h"},
+		{name: "out of bounds shows the form", user: "UALICE", text: "request readonly 3h fixing INC-42 replica lag", want: "Usage: /jit request &lt;role&gt;"},
 		{name: "under the minimum", user: "UALICE", text: "request readonly 10s fixing INC-42 replica lag", want: "1m"},
 		{name: "reason too short", user: "UALICE", text: "request readonly 1h fix", want: "at least 10"},
 		{name: "reason 5000 characters", user: "UALICE", text: "request readonly 1h " + long, want: "500"},

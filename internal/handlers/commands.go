@@ -35,7 +35,7 @@ func (h *Handler) command(ctx context.Context, sc slack.SlashCommand) {
 		r, err := h.svc.Request(ctx, grants.RequestInput{
 			UserID: sc.UserID, Role: cmd.Role, Duration: cmd.Duration, Reason: cmd.Reason, Incident: cmd.Incident,
 		})
-		h.acknowledge(ctx, to, r, err)
+		h.acknowledge(ctx, to, r, withUsage(err, command.Request))
 	case command.Roles:
 		roles, err := h.svc.EligibleRoles(ctx, sc.UserID)
 		if err != nil {
@@ -54,10 +54,21 @@ func (h *Handler) command(ctx context.Context, sc slack.SlashCommand) {
 		h.revoke(ctx, to, grants.RequestID(cmd.ID), sc.UserID)
 	case command.Extend:
 		r, err := h.svc.Extend(ctx, grants.RequestID(cmd.ID), sc.UserID, cmd.Duration)
-		h.acknowledge(ctx, to, r, err)
+		h.acknowledge(ctx, to, r, withUsage(err, command.Extend))
 	default:
 		h.tell(ctx, to, slackmsg.Help(command.Examples()))
 	}
+}
+
+// withUsage adds the right form of the command to an error about what was
+// typed (an unknown role, a duration out of bounds), so the answer shows
+// how to write it.
+func withUsage(err error, k command.Kind) error {
+	var ue *grants.UserError
+	if errors.As(err, &ue) && (errors.Is(err, grants.ErrInvalidInput) || errors.Is(err, grants.ErrUnknownRole)) {
+		return &grants.UserError{Msg: ue.Msg + "\nUsage: " + command.Usage(k), Err: ue.Err}
+	}
+	return err
 }
 
 // acknowledge answers a new request (or extension): its ID and who was
