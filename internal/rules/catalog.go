@@ -58,7 +58,13 @@ type Role struct {
 
 	IncidentPattern *regexp.Regexp // optional: what an incident reference must look like
 	BreakglassLimit int            // optional: auto-approvals per user per 24h; 0 means no limit
-	ReviewWithin    time.Duration  // optional: when an unreviewed break-glass grant is escalated
+	ReviewWithin    time.Duration  // when an unreviewed break-glass grant is escalated; default 24h
+
+	// AllowGuests opens the role to guests and Slack Connect users
+	// (third parties), who then need at least two approvers and get at
+	// most GuestMaxDuration (default 1h).
+	AllowGuests      bool
+	GuestMaxDuration time.Duration
 
 	eligible, autoApprove, iamUser *program
 }
@@ -172,7 +178,7 @@ var (
 
 var roleKeys = []string{"description", "backend", "role_arn", "session_policy", "group", "iam_user", "reconcile",
 	"max_duration", "default_duration", "request_ttl", "approvers", "approvals_required", "eligible", "auto_approve",
-	"incident_pattern", "breakglass_limit", "review_within"}
+	"incident_pattern", "breakglass_limit", "review_within", "allow_guests", "guest_max_duration"}
 
 // parse state: the problems found so far and the CEL environment.
 type loader struct {
@@ -336,6 +342,10 @@ func (l *loader) role(name string, kv *ast.MappingValueNode, d Defaults) *Role {
 			l.duration(kv, &r.RequestTTL)
 		case "review_within":
 			l.duration(kv, &r.ReviewWithin)
+		case "allow_guests":
+			r.AllowGuests = l.boolean(kv, name)
+		case "guest_max_duration":
+			l.duration(kv, &r.GuestMaxDuration)
 		case "approvers":
 			r.Approvers = l.strList(kv, name)
 		case "approvals_required":
@@ -363,11 +373,24 @@ func (l *loader) role(name string, kv *ast.MappingValueNode, d Defaults) *Role {
 	if !defaultSet {
 		r.DefaultDuration = min(d.DefaultDuration, r.MaxDuration)
 	}
+	if r.ReviewWithin == 0 {
+		r.ReviewWithin = DefaultReviewWithin
+	}
+	if r.GuestMaxDuration == 0 {
+		r.GuestMaxDuration = min(DefaultGuestMaxDuration, r.MaxDuration)
+	}
 	l.checkRole(r, kv, keys)
 	return r
 }
 
 // checkRole checks what involves more than one key.
+// Defaults of the optional role settings for break-glass review and
+// third-party access.
+const (
+	DefaultReviewWithin     = 24 * time.Hour
+	DefaultGuestMaxDuration = time.Hour
+)
+
 // maxSTSSession is the longest DurationSeconds sts:AssumeRole accepts.
 const maxSTSSession = 12 * time.Hour
 
@@ -433,6 +456,12 @@ func (l *loader) checkRole(r *Role, at *ast.MappingValueNode, keys map[string]*a
 	}
 	if r.DefaultDuration > r.MaxDuration {
 		l.addf(node("default_duration"), "role %s: default_duration %s exceeds max_duration %s", name, FormatDuration(r.DefaultDuration), FormatDuration(r.MaxDuration))
+	}
+	if keys["guest_max_duration"] != nil && !r.AllowGuests {
+		l.addf(keys["guest_max_duration"].Key, "role %s: guest_max_duration applies only with allow_guests: true", name)
+	}
+	if r.GuestMaxDuration > r.MaxDuration {
+		l.addf(node("guest_max_duration"), "role %s: guest_max_duration %s exceeds max_duration %s", name, FormatDuration(r.GuestMaxDuration), FormatDuration(r.MaxDuration))
 	}
 	// STS caps a session at 12 h; a longer grant would end early with no
 	// word to the requester, so refuse it here.
@@ -556,6 +585,15 @@ func (l *loader) integer(kv *ast.MappingValueNode, role string) int {
 	}
 	l.addf(kv.Value, "role %s: %s must be a whole number, got %q", role, keyOf(kv), strings.TrimSpace(kv.Value.String()))
 	return 0
+}
+
+// boolean reads true or false.
+func (l *loader) boolean(kv *ast.MappingValueNode, role string) bool {
+	if v, ok := unwrap(kv.Value).(*ast.BoolNode); ok {
+		return v.Value
+	}
+	l.addf(kv.Value, "role %s: %s must be true or false, got %q", role, keyOf(kv), strings.TrimSpace(kv.Value.String()))
+	return false
 }
 
 // duration parses a duration value into d and reports whether it did.

@@ -24,11 +24,14 @@ const evalTimeout = 100 * time.Millisecond
 // them as native types makes cel-go check field names and types at load
 // time, so `user.emial` is an error in `rules check`, not a false at 3 a.m.
 type celUser struct {
-	ID      string   `cel:"id"`
-	Name    string   `cel:"name"`
-	Email   string   `cel:"email"`
-	Groups  []string `cel:"groups"`
-	IsGuest bool     `cel:"is_guest"`
+	ID              string   `cel:"id"`
+	Name            string   `cel:"name"`
+	Email           string   `cel:"email"`
+	Groups          []string `cel:"groups"`
+	IsGuest         bool     `cel:"is_guest"`
+	IsExternal      bool     `cel:"is_external"`
+	OnCall          bool     `cel:"oncall"`
+	OnCallSchedules []string `cel:"oncall_schedules"`
 }
 
 type celRequest struct {
@@ -87,7 +90,8 @@ func (p *program) eval(u User, in Input, now time.Time) (any, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), evalTimeout)
 	defer cancel()
 	out, _, err := p.prg.ContextEval(ctx, map[string]any{
-		"user":    celUser{ID: u.ID, Name: u.Name, Email: u.Email, Groups: nonNil(u.Groups), IsGuest: u.IsGuest},
+		"user": celUser{ID: u.ID, Name: u.Name, Email: u.Email, Groups: nonNil(u.Groups), IsGuest: u.IsGuest,
+			IsExternal: u.IsExternal, OnCall: u.OnCall, OnCallSchedules: nonNil(u.OnCallSchedules)},
 		"request": celRequest{Role: in.Role, Duration: in.Duration, Reason: in.Reason, Incident: in.Incident},
 		"now":     now,
 	})

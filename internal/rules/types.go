@@ -11,6 +11,14 @@ type User struct {
 	Email   string   `json:"email" cel:"email"`
 	Groups  []string `json:"groups,omitempty" cel:"groups"` // Slack user-group handles, without @
 	IsGuest bool     `json:"is_guest,omitempty" cel:"is_guest"`
+	// IsExternal is a user of another organisation reaching this
+	// workspace through Slack Connect.
+	IsExternal bool `json:"is_external,omitempty" cel:"is_external"`
+	// OnCall and OnCallSchedules come from the on-call source (PagerDuty)
+	// when one is configured; false and empty otherwise, or when it is
+	// unreachable.
+	OnCall          bool     `json:"oncall,omitempty" cel:"oncall"`
+	OnCallSchedules []string `json:"oncall_schedules,omitempty" cel:"oncall_schedules"`
 	// Deleted users and bots are never eligible; not visible to CEL.
 	Deleted bool `json:"deleted,omitempty" cel:"-"`
 	IsBot   bool `json:"is_bot,omitempty" cel:"-"`
