@@ -106,7 +106,7 @@ func TestExtendRefusals(t *testing.T) {
 		{name: "someone else's grant", id: active.ID, user: "UBOB", d: time.Hour, class: grants.ErrNotAllowed, wantMsg: "only the requester can extend " + string(active.ID)},
 		{name: "not active", id: pending.ID, user: "UALICE", d: time.Hour, class: grants.ErrDecided, wantMsg: "is not active (it is pending)"},
 		{name: "over the max in total", id: active.ID, user: "UALICE", d: 3*time.Hour + time.Minute, class: grants.ErrInvalidInput,
-			wantMsg: string(active.ID) + " has 1h left; 3h1m more would make 4h1m, over prod-readonly's max of 4h"},
+			wantMsg: string(active.ID) + " started 0s ago; 3h1m more would make 4h1m in all, over prod-readonly's max of 4h; ask for a fresh approval with /jit request"},
 		{name: "no time", id: active.ID, user: "UALICE", d: 0, class: grants.ErrInvalidInput, wantMsg: "say how much more time you need"},
 		{name: "unknown", id: "JIT-ZZZZZZ", user: "UALICE", d: time.Hour, class: grants.ErrNotFound, wantMsg: "there is no request JIT-ZZZZZZ"},
 	}
@@ -167,4 +167,28 @@ func TestBotsCannotRequest(t *testing.T) {
 	})
 	_, err := e.svc.Request(t.Context(), grants.RequestInput{UserID: "UBOT", Role: "prod-readonly", Duration: time.Hour, Reason: "fixing INC-42 replica lag"})
 	wantUserError(t, err, grants.ErrIneligible, "bots cannot request access")
+}
+
+// TestExtensionsCountFromTheFirstGrantsStart: a chain of extensions cannot
+// outlast max_duration counted from the first grant's start.
+func TestExtensionsCountFromTheFirstGrantsStart(t *testing.T) {
+	e := newEnv(t)
+	first, err := e.svc.Approve(t.Context(), e.request(t, "UALICE", "prod-readonly").ID, "UAPPROVER1") // 1h of max 4h
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(50 * time.Minute)
+	ext, err := e.svc.Extend(t.Context(), first.ID, "UALICE", 2*time.Hour) // ends at 3h from the first start
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ext, err = e.svc.Approve(t.Context(), ext.ID, "UAPPROVER1"); err != nil {
+		t.Fatal(err)
+	}
+	e.runDue(t, 20*time.Minute) // the first grant ends; the extension runs on
+	_, err = e.svc.Extend(t.Context(), ext.ID, "UALICE", time.Hour+time.Minute)
+	wantUserError(t, err, grants.ErrInvalidInput, string(first.ID)+" started 1h10m ago; 1h1m more would make 4h1m in all, over prod-readonly's max of 4h")
+	if _, err := e.svc.Extend(t.Context(), ext.ID, "UALICE", time.Hour); err != nil {
+		t.Errorf("an extension to exactly 4h in all was refused: %v", err)
+	}
 }

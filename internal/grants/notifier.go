@@ -21,6 +21,10 @@ const (
 	EventTimedOut     EventType = "timed_out"
 	EventExpiring     EventType = "expiring" // the grant ends in ExpiryWarning; the requester may extend it
 	EventRefused      EventType = "refused"  // someone who may not decide tried to; nothing changed
+	EventReviewed     EventType = "reviewed" // an owner acknowledged a break-glass grant
+	// EventReviewOverdue: nobody reviewed a break-glass grant within the
+	// role's review_within; the owners are reminded.
+	EventReviewOverdue EventType = "review_overdue"
 )
 
 // Event is one step in a request's life, as seen by the audit trail and the

@@ -91,6 +91,15 @@ type Request struct {
 	SessionName string    `json:"session_name,omitempty"`  // STS RoleSessionName
 	AccessKeyID string    `json:"access_key_id,omitempty"` // not a secret; lets CloudTrail be matched
 	CredsExpire time.Time `json:"creds_expire,omitzero"`   // when issued STS credentials stop working by themselves
+	// Notice tells the requester why the request took another path than
+	// they may expect (break-glass limit reached, on-call source down).
+	Notice string `json:"notice,omitempty"`
+	// ReviewDue is when an unreviewed break-glass grant is escalated to the
+	// role's owners; zero once reviewed or escalated, and for grants that
+	// people approved.
+	ReviewDue  time.Time `json:"review_due,omitzero"`
+	ReviewedBy string    `json:"reviewed_by,omitempty"`
+	ReviewedAt time.Time `json:"reviewed_at,omitzero"`
 	// WarnAt is when the requester is told the grant ends soon; zero once
 	// told, or for grants too short to need it.
 	WarnAt       time.Time `json:"warn_at,omitzero"`
@@ -137,10 +146,15 @@ func (r *Request) Schedule() (Queue, time.Time) {
 	case Revoking:
 		q, at = Expiries, r.NextAttempt
 	default:
-		if r.CleanupAt.IsZero() {
-			return "", time.Time{}
-		}
 		q, at = Expiries, r.CleanupAt
+	}
+	// The owners' review of a break-glass grant is due whatever became of
+	// the grant itself.
+	if !r.ReviewDue.IsZero() && (at.IsZero() || r.ReviewDue.Before(at)) {
+		q, at = Expiries, r.ReviewDue
+	}
+	if at.IsZero() {
+		return "", time.Time{}
 	}
 	if r.LeaseUntil.After(at) {
 		at = r.LeaseUntil

@@ -124,6 +124,8 @@ func (s *Service) process(ctx context.Context, id RequestID) {
 		}
 	case r.State.Terminal() && !r.CleanupAt.IsZero() && !now.Before(r.CleanupAt):
 		err = s.cleanup(ctx, r)
+	case !r.ReviewDue.IsZero() && !now.Before(r.ReviewDue):
+		err = s.escalate(ctx, id)
 	default:
 		// Claimed early (clock skew between replicas, or a lease lapsed
 		// while the record was still busy): put it back at its real time.
@@ -149,6 +151,24 @@ func (s *Service) timeOut(ctx context.Context, id RequestID) error {
 		return err
 	}
 	s.emit(ctx, Event{Type: EventTimedOut, Request: *r})
+	return nil
+}
+
+// escalate reminds the owners, once, of a break-glass grant nobody
+// reviewed in time.
+func (s *Service) escalate(ctx context.Context, id RequestID) error {
+	now := s.now()
+	r, err := s.store.Update(ctx, id, func(r *Request) error {
+		if r.ReviewDue.IsZero() || now.Before(r.ReviewDue) {
+			return errStale
+		}
+		r.ReviewDue = time.Time{}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	s.emit(ctx, Event{Type: EventReviewOverdue, Request: *r})
 	return nil
 }
 

@@ -49,8 +49,11 @@ type Options struct {
 	// grant ends soon (EventExpiring); default 5m. Grants shorter than
 	// twice this get no warning.
 	ExpiryWarning time.Duration
-	Workers       int // concurrent scheduler jobs; default 16
-	Now           func() time.Time
+	// Limiter counts break-glass grants for the roles' breakglass_limit;
+	// default: in memory, which is right for one replica only.
+	Limiter Limiter
+	Workers int // concurrent scheduler jobs; default 16
+	Now     func() time.Time
 }
 
 // Service is jitbot's domain API. Every method enforces the invariants of
@@ -87,6 +90,9 @@ func New(opts Options) (*Service, error) {
 	setDefault(&opts.RetryMax, 5*time.Minute)
 	setDefault(&opts.MaxIdle, 10*time.Second)
 	setDefault(&opts.ExpiryWarning, 5*time.Minute)
+	if opts.Limiter == nil {
+		opts.Limiter = &memLimiter{uses: map[string][]time.Time{}}
+	}
 	if opts.AlertAfter <= 0 {
 		opts.AlertAfter = 5
 	}
@@ -176,6 +182,36 @@ func (s *Service) Extend(ctx context.Context, id RequestID, userID string, d tim
 	return s.request(ctx, in, orig)
 }
 
+// maxChain bounds how far back checkChain follows extensions.
+const maxChain = 100
+
+// checkChain keeps a grant and its extensions within the role's
+// max_duration counted from the first grant's start: more time than that
+// needs a fresh request, not another extension.
+func (s *Service) checkChain(ctx context.Context, role *rules.Role, extends *Request, d time.Duration, now time.Time) error {
+	first := extends
+	for i := 0; first.Extends != "" && i < maxChain; i++ {
+		prev, err := s.store.Get(ctx, first.Extends)
+		if errors.Is(err, ErrNotFound) {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("load %s, extended by %s: %w", first.Extends, first.ID, err)
+		}
+		first = prev
+	}
+	end := extends.ExpiresAt
+	if end.Before(now) {
+		end = now
+	}
+	end = end.Add(d)
+	if total := end.Sub(first.GrantedAt).Round(time.Second); total > role.MaxDuration {
+		return userErr(ErrInvalidInput, fmt.Sprintf("%s started %s ago; %s more would make %s in all, over %s's max of %s; ask for a fresh approval with /jit request",
+			first.ID, rules.FormatDuration(now.Sub(first.GrantedAt).Round(time.Second)), rules.FormatDuration(d), rules.FormatDuration(total), role.Name, rules.FormatDuration(role.MaxDuration)))
+	}
+	return nil
+}
+
 // request records a new request, or an extension of the grant extends.
 func (s *Service) request(ctx context.Context, in RequestInput, extends *Request) (*Request, error) {
 	now := s.now()
@@ -192,10 +228,8 @@ func (s *Service) request(ctx context.Context, in RequestInput, extends *Request
 		return nil, err
 	}
 	if extends != nil {
-		left := max(extends.ExpiresAt.Sub(now), 0).Round(time.Second)
-		if total := left + in.Duration; total > role.MaxDuration {
-			return nil, userErr(ErrInvalidInput, fmt.Sprintf("%s has %s left; %s more would make %s, over %s's max of %s",
-				extends.ID, rules.FormatDuration(left), rules.FormatDuration(in.Duration), rules.FormatDuration(total), role.Name, rules.FormatDuration(role.MaxDuration)))
+		if err := s.checkChain(ctx, role, extends, in.Duration, now); err != nil {
+			return nil, err
 		}
 	}
 	user, err := s.dir.User(ctx, in.UserID)
@@ -209,6 +243,22 @@ func (s *Service) request(ctx context.Context, in RequestInput, extends *Request
 	auto, err := role.IsAutoApproved(user, input, now)
 	if err != nil {
 		return nil, fmt.Errorf("evaluate auto_approve of %s: %w", role.Name, err)
+	}
+	var notice string
+	if auto && thirdParty(user) {
+		// Nobody outside the organisation gets access without two people
+		// saying yes.
+		auto = false
+	}
+	if auto && role.BreakglassLimit > 0 {
+		ok, err := s.opts.Limiter.Take(ctx, "breakglass:"+role.Name+":"+user.ID, role.BreakglassLimit, breakglassWindow, now)
+		if err != nil {
+			return nil, fmt.Errorf("count break-glass grants of %s: %w", user.ID, err)
+		}
+		if !ok {
+			auto = false
+			notice = fmt.Sprintf("you have used break-glass for %s %d times in 24 hours, its limit, so this request goes to the approvers", role.Name, role.BreakglassLimit)
+		}
 	}
 	r := &Request{
 		State:             Pending,
@@ -226,6 +276,10 @@ func (s *Service) request(ctx context.Context, in RequestInput, extends *Request
 	}
 	if extends != nil {
 		r.Extends = extends.ID
+	}
+	r.Notice = notice
+	if thirdParty(user) {
+		r.ApprovalsRequired = max(r.ApprovalsRequired, guestApprovals)
 	}
 	switch role.Backend {
 	case BackendSTS:
@@ -245,6 +299,7 @@ func (s *Service) request(ctx context.Context, in RequestInput, extends *Request
 	if auto {
 		r.State = Granting
 		r.AutoApproved = true
+		r.ReviewDue = now.Add(role.ReviewWithin)
 		r.Rule = role.AutoApprove
 		r.DecidedAt = now
 		r.LeaseUntil = now.Add(s.opts.Lease)
@@ -296,12 +351,23 @@ func (s *Service) checkInput(role *rules.Role, in RequestInput) error {
 		return userErr(ErrInvalidInput, fmt.Sprintf("the reason is longer than %d characters", MaxReason))
 	case utf8.RuneCountInString(in.Incident) > MaxIncident:
 		return userErr(ErrInvalidInput, fmt.Sprintf("the incident reference is longer than %d characters", MaxIncident))
+	case in.Incident != "" && role.IncidentPattern != nil && !role.IncidentPattern.MatchString(in.Incident):
+		return userErr(ErrInvalidInput, fmt.Sprintf("incident reference %q does not look like one of %s's incidents (%s)", in.Incident, role.Name, role.IncidentPattern))
 	}
 	return nil
 }
 
-// checkEligible applies the fixed rules before the role's own: guests, bots
-// and deleted users are never eligible, whatever a rule says.
+// thirdParty is a guest of this workspace or a Slack Connect user of
+// another organisation: a contractor or vendor.
+func thirdParty(u rules.User) bool { return u.IsGuest || u.IsExternal }
+
+// guestApprovals is how many approvers a third party's request needs at
+// least, whatever the role says.
+const guestApprovals = 2
+
+// checkEligible applies the fixed rules before the role's own: bots and
+// deleted users are never eligible, and third parties only for roles with
+// allow_guests, for at most guest_max_duration.
 func (s *Service) checkEligible(role *rules.Role, u rules.User, in rules.Input, now time.Time) error {
 	if u.Deleted {
 		return userErr(ErrIneligible, "deactivated accounts cannot request access")
@@ -309,8 +375,13 @@ func (s *Service) checkEligible(role *rules.Role, u rules.User, in rules.Input, 
 	if u.IsBot {
 		return userErr(ErrIneligible, "bots cannot request access")
 	}
-	if u.IsGuest {
-		return userErr(ErrIneligible, "guest accounts cannot request access")
+	if thirdParty(u) {
+		if !role.AllowGuests {
+			return userErr(ErrIneligible, fmt.Sprintf("%s is not open to guests or people from other organisations", role.Name))
+		}
+		if in.Duration > role.GuestMaxDuration {
+			return userErr(ErrIneligible, fmt.Sprintf("guests may hold %s for at most %s", role.Name, rules.FormatDuration(role.GuestMaxDuration)))
+		}
 	}
 	ok, err := role.IsEligible(u, in, now)
 	if err != nil {
@@ -476,6 +547,10 @@ func (s *Service) Revoke(ctx context.Context, id RequestID, userID, reason strin
 		r.State = Revoking
 		r.RevokedBy = userID
 		r.RevokeReason = reason
+		if r.AutoApproved && r.ReviewedBy == "" && userID != r.Requester.ID {
+			// An owner who ends a break-glass grant has reviewed it.
+			r.ReviewedBy, r.ReviewedAt, r.ReviewDue = userID, now, time.Time{}
+		}
 		r.NextAttempt = now
 		r.LeaseUntil = now.Add(s.opts.Lease)
 		return nil
@@ -490,6 +565,40 @@ func (s *Service) Revoke(ctx context.Context, id RequestID, userID, reason strin
 		s.log.WarnContext(ctx, "revocation failed; will retry", "request_id", id, "err", err)
 	}
 	return done, nil
+}
+
+// Acknowledge records that a current approver of the role has reviewed a
+// break-glass grant, which nobody approved before it was issued. It stops
+// the escalation. The requester cannot review their own grant.
+func (s *Service) Acknowledge(ctx context.Context, id RequestID, userID string) (*Request, error) {
+	r, err := s.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !r.AutoApproved {
+		return r, userErr(ErrNotAllowed, fmt.Sprintf("%s was approved by people before it was granted; there is nothing to review", id))
+	}
+	if userID == r.Requester.ID {
+		err := userErr(ErrSelfApproval, fmt.Sprintf("you cannot review your own break-glass access %s", id))
+		s.emit(ctx, Event{Type: EventRefused, Request: *r, Actor: userID, Err: err.Error()})
+		return r, err
+	}
+	if err := s.mayDecide(ctx, r, userID, "review"); err != nil {
+		return r, err
+	}
+	now := s.now()
+	r, err = s.store.Update(ctx, id, func(r *Request) error {
+		if r.ReviewedBy != "" {
+			return userErr(ErrDecided, fmt.Sprintf("%s was already reviewed by %s", r.ID, r.ReviewedBy))
+		}
+		r.ReviewedBy, r.ReviewedAt, r.ReviewDue = userID, now, time.Time{}
+		return nil
+	})
+	if err != nil {
+		return r, s.storeErr(id, err)
+	}
+	s.emit(ctx, Event{Type: EventReviewed, Request: *r, Actor: userID})
+	return r, nil
 }
 
 // mayDecide refuses, and reports as an event, a decision by someone who is

@@ -139,7 +139,7 @@ func TestRequestValidation(t *testing.T) {
 		{name: "reason too long", in: grants.RequestInput{UserID: "UALICE", Role: "prod-admin", Reason: strings.Repeat("x", 501)}, class: grants.ErrInvalidInput, wantMsg: "longer than 500"},
 		{name: "incident too long", in: grants.RequestInput{UserID: "UALICE", Role: "prod-admin", Reason: "fixing INC-42 replica lag", Incident: strings.Repeat("I", 101)}, class: grants.ErrInvalidInput, wantMsg: "incident reference"},
 		{name: "ineligible", in: grants.RequestInput{UserID: "UOUTSIDER", Role: "prod-readonly", Reason: "fixing INC-42 replica lag"}, class: grants.ErrIneligible, wantMsg: "not eligible for prod-readonly"},
-		{name: "guest", in: grants.RequestInput{UserID: "UGUEST", Role: "prod-readonly", Reason: "fixing INC-42 replica lag"}, class: grants.ErrIneligible, wantMsg: "guest accounts"},
+		{name: "guest", in: grants.RequestInput{UserID: "UGUEST", Role: "prod-readonly", Reason: "fixing INC-42 replica lag"}, class: grants.ErrIneligible, wantMsg: "prod-readonly is not open to guests or people from other organisations"},
 		{name: "deleted", in: grants.RequestInput{UserID: "UGONE", Role: "prod-readonly", Reason: "fixing INC-42 replica lag"}, class: grants.ErrIneligible, wantMsg: "deactivated"},
 	}
 	for _, tt := range tests {

@@ -38,6 +38,13 @@ func (h *Handler) interaction(ctx context.Context, cb slack.InteractionCallback)
 		if cb.View.Type == slack.VTHomeTab {
 			h.publishHome(ctx, cb.User.ID)
 		}
+	case slackmsg.ActionAcknowledge:
+		r, err := h.svc.Acknowledge(ctx, id, cb.User.ID)
+		if err != nil {
+			h.tell(ctx, to, h.decisionError(ctx, r, err, id, "review"))
+			return
+		}
+		h.tell(ctx, to, fmt.Sprintf("Thanks: you reviewed break-glass `%s`.", r.ID))
 	case slackmsg.ActionDeny:
 		if _, err := h.api.OpenViewContext(ctx, cb.TriggerID, slackmsg.DenyModal(id)); err != nil {
 			h.log.ErrorContext(ctx, "open deny modal", "request_id", id, "err", err)

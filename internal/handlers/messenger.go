@@ -52,6 +52,9 @@ func (m *Messenger) Notify(_ context.Context, e grants.Event) {
 	case grants.EventApproved, grants.EventDenied, grants.EventCancelled, grants.EventTimedOut:
 		m.q.Do(id, "update approval DMs", func(ctx context.Context) error { return m.updateApprovers(ctx, &r) })
 	}
+	if r.AutoApproved {
+		m.review(e)
+	}
 
 	var blocks []slack.Block
 	switch e.Type {
@@ -80,35 +83,71 @@ func (m *Messenger) Notify(_ context.Context, e grants.Event) {
 	})
 }
 
-// askApprovers DMs every current approver and records where each copy is.
-// On a retry, approvers who already have their copy are skipped.
-func (m *Messenger) askApprovers(ctx context.Context, r *grants.Request) error {
-	approvers, err := m.svc.Approvers(ctx, r)
+// review keeps the owners of a role in the loop of a break-glass grant,
+// which nobody approved: a review DM once it is granted, the copies
+// updated once someone reviewed or ended it, a reminder when overdue.
+func (m *Messenger) review(e grants.Event) {
+	r := e.Request
+	id := string(r.ID)
+	switch e.Type {
+	case grants.EventGranted:
+		m.q.Do(id, "review DMs", func(ctx context.Context) error {
+			return m.dmOwners(ctx, &r, reviewKey, slackmsg.ReviewRequest(&r), true)
+		})
+	case grants.EventReviewed, grants.EventRevoked:
+		m.q.Do(id, "update review DMs", func(ctx context.Context) error { return m.updateReviews(ctx, &r) })
+	case grants.EventReviewOverdue:
+		m.q.Do(id, "review reminders", func(ctx context.Context) error {
+			return m.dmOwners(ctx, &r, "", slackmsg.ReviewReminder(&r), false)
+		})
+	}
+}
+
+// reviewKey prefixes the Refs key of an owner's review DM.
+const reviewKey = "review:"
+
+// dmOwners DMs blocks to every current approver of r. With a key, where
+// each copy is goes to Refs, and owners who have their copy are skipped on
+// a retry.
+func (m *Messenger) dmOwners(ctx context.Context, r *grants.Request, key string, blocks []slack.Block, once bool) error {
+	owners, err := m.svc.Approvers(ctx, r)
 	if err != nil {
 		return err
 	}
-	have, err := m.refs.Refs(ctx, r.ID)
-	if err != nil {
-		return err
-	}
-	blocks := slackmsg.ApprovalRequest(r)
-	text := slackmsg.ApprovalText(r)
-	for _, u := range approvers {
-		if have[approverKey+u] != "" {
-			continue
-		}
-		ch, ts, err := m.api.PostMessageContext(ctx, u, slack.MsgOptionText(text, false), slack.MsgOptionBlocks(blocks...))
-		if err != nil {
-			return fmt.Errorf("approval DM of %s to %s: %w", r.ID, u, err)
-		}
-		if err := m.refs.SetRef(ctx, r.ID, approverKey+u, ch+":"+ts); err != nil {
+	have := map[string]string{}
+	if once {
+		if have, err = m.refs.Refs(ctx, r.ID); err != nil {
 			return err
 		}
 	}
-	if len(approvers) == 0 {
-		m.log.WarnContext(ctx, "request has no approver to ask", "request_id", r.ID, "role", r.Role)
+	for _, u := range owners {
+		if once && have[key+u] != "" {
+			continue
+		}
+		ch, ts, err := m.api.PostMessageContext(ctx, u, slack.MsgOptionText(slackmsg.Text(r), false), slack.MsgOptionBlocks(blocks...))
+		if err != nil {
+			return fmt.Errorf("DM about %s to %s: %w", r.ID, u, err)
+		}
+		if key != "" {
+			if err := m.refs.SetRef(ctx, r.ID, key+u, ch+":"+ts); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
+}
+
+func (m *Messenger) updateReviews(ctx context.Context, r *grants.Request) error {
+	if cur, err := m.svc.Get(ctx, r.ID); err == nil {
+		r = cur
+	}
+	return m.updateCopies(ctx, r, reviewKey, slackmsg.ReviewOutcome(r))
+}
+
+// askApprovers DMs every current approver and records where each copy is.
+// On a retry, approvers who already have their copy are skipped.
+func (m *Messenger) askApprovers(ctx context.Context, r *grants.Request) error {
+	return m.dmOwners(ctx, r, approverKey, slackmsg.ApprovalRequest(r), true)
 }
 
 // updateApprovers rewrites every approver's copy to show r as it is now;
@@ -119,17 +158,22 @@ func (m *Messenger) updateApprovers(ctx context.Context, r *grants.Request) erro
 	if cur, err := m.svc.Get(ctx, r.ID); err == nil {
 		r = cur
 	}
-	refs, err := m.refs.Refs(ctx, r.ID)
-	if err != nil {
-		return err
-	}
 	blocks := slackmsg.ApprovalRequest(r)
 	if r.State != grants.Pending {
 		blocks = slackmsg.ApprovalOutcome(r)
 	}
+	return m.updateCopies(ctx, r, approverKey, blocks)
+}
+
+// updateCopies rewrites every DM about r whose Refs key starts with prefix.
+func (m *Messenger) updateCopies(ctx context.Context, r *grants.Request, prefix string, blocks []slack.Block) error {
+	refs, err := m.refs.Refs(ctx, r.ID)
+	if err != nil {
+		return err
+	}
 	text := slackmsg.ApprovalText(r)
 	for key, ref := range refs {
-		if !strings.HasPrefix(key, approverKey) {
+		if !strings.HasPrefix(key, prefix) {
 			continue
 		}
 		ch, ts, ok := strings.Cut(ref, ":")
@@ -137,7 +181,7 @@ func (m *Messenger) updateApprovers(ctx context.Context, r *grants.Request) erro
 			continue
 		}
 		if _, _, _, err := m.api.UpdateMessageContext(ctx, ch, ts, slack.MsgOptionText(text, false), slack.MsgOptionBlocks(blocks...)); err != nil {
-			return fmt.Errorf("update approval DM of %s (%s): %w", r.ID, key, err)
+			return fmt.Errorf("update DM of %s (%s): %w", r.ID, key, err)
 		}
 	}
 	return nil

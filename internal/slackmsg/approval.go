@@ -12,9 +12,13 @@ import (
 // value is r.ID alone. While a request needs more approvals, re-render it
 // with this to show the count; once it has moved on, use ApprovalOutcome.
 func ApprovalRequest(r *grants.Request) []slack.Block {
+	asks := who(r.Requester) + " asks for " + what(r) + "." + reasonLine(r)
+	if isThirdParty(r) {
+		asks = thirdParty + ": a guest or someone from another organisation.\n" + asks
+	}
 	return []slack.Block{
 		header(approvalTitle(r)),
-		section(who(r.Requester) + " asks for " + what(r) + "." + reasonLine(r)),
+		section(asks),
 		fields(details(r, true)...),
 		actions(
 			button("Approve", ActionApprove, string(r.ID), slack.StylePrimary),
@@ -52,4 +56,49 @@ func ApprovalText(r *grants.Request) string {
 		return fallback(name, " asks for ", inline(r.Role, 100), " for ", dur(r.Duration), " (", string(r.ID), ")")
 	}
 	return Text(r)
+}
+
+// ReviewRequest is the DM each owner of a role gets when a break-glass
+// grant was issued without them: what was granted, to whom, why and under
+// which rule, with Acknowledge and Revoke now buttons (value r.ID alone).
+func ReviewRequest(r *grants.Request) []slack.Block {
+	return []slack.Block{
+		header("Review break-glass " + string(r.ID)),
+		section(breakGlass + ": " + who(r.Requester) + " was granted " + what(r) + " without approval, under the rule " +
+			code(r.Rule, maxRuleShown) + "." + reasonLine(r)),
+		fields(details(r, false)...),
+		actions(
+			button("Acknowledge", ActionAcknowledge, string(r.ID), slack.StylePrimary),
+			button("Revoke now", ActionRevoke, string(r.ID), slack.StyleDanger),
+		),
+		note("Please review by " + date(r.ReviewDue) + ". Acknowledge if the access was right; Revoke now ends it at once."),
+	}
+}
+
+// ReviewOutcome is the owner's review DM once someone reviewed the grant
+// or ended it; it has no buttons.
+func ReviewOutcome(r *grants.Request) []slack.Block {
+	state := stateEmoji(r.State) + " " + outcome(r)
+	if r.ReviewedBy != "" {
+		state += "\n:eyes: Reviewed by " + Mention(r.ReviewedBy) + " " + date(r.ReviewedAt) + "."
+	}
+	return []slack.Block{
+		header("Review break-glass " + string(r.ID)),
+		section(state),
+		section(who(r.Requester) + " was granted " + what(r) + " without approval." + reasonLine(r)),
+		fields(details(r, false)...),
+	}
+}
+
+// ReviewReminder is the DM that escalates a break-glass grant nobody
+// reviewed in time.
+func ReviewReminder(r *grants.Request) []slack.Block {
+	return []slack.Block{
+		section(":warning: Nobody has reviewed break-glass access " + reqID(r.ID) + " (" + who(r.Requester) + ", " + what(r) +
+			") yet. Please review it: the original message has the buttons."),
+		actions(
+			button("Acknowledge", ActionAcknowledge, string(r.ID), slack.StylePrimary),
+			button("Revoke now", ActionRevoke, string(r.ID), slack.StyleDanger),
+		),
+	}
 }

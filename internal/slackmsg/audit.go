@@ -16,8 +16,12 @@ import (
 // can be matched.
 func AuditParent(r *grants.Request) (text string, blocks []slack.Block) {
 	var lead string
+	if isThirdParty(r) {
+		lead = thirdParty + " "
+		blocks = append(blocks, section(thirdParty+": the requester is a guest or from another organisation."))
+	}
 	if r.AutoApproved {
-		lead = breakGlass + " "
+		lead += breakGlass + " "
 		blocks = append(blocks, section(breakGlass+": access without human approval, under the rule "+
 			code(r.Rule, maxRuleShown)+". The role's owners must review it."))
 	}
@@ -49,6 +53,13 @@ func auditFacts(r *grants.Request) []string {
 	}
 	if r.AccessKeyID != "" {
 		fs = append(fs, field("Access key ID", code(r.AccessKeyID, 40)))
+	}
+	if r.AutoApproved {
+		review := "pending"
+		if r.ReviewedBy != "" {
+			review = Mention(r.ReviewedBy) + ", " + date(r.ReviewedAt)
+		}
+		fs = append(fs, field("Owner review", review))
 	}
 	return fs
 }
@@ -124,6 +135,10 @@ func eventLine(e grants.Event) (line string, ok bool) {
 		return ":hourglass: timed out: nobody decided by " + date(r.Deadline), true
 	case grants.EventRefused:
 		return ":no_entry_sign: refused: " + Mention(e.Actor) + " tried to act on it and may not: " + inline(e.Err, maxErrorShown), true
+	case grants.EventReviewed:
+		return ":eyes: reviewed by " + Mention(e.Actor) + "; break-glass access acknowledged", true
+	case grants.EventReviewOverdue:
+		return ":warning: nobody has reviewed this break-glass access in time; the owners were reminded", true
 	case grants.EventExpiring:
 		s := ":alarm_clock: ends at " + date(r.ExpiresAt)
 		if !e.At.IsZero() {

@@ -109,6 +109,25 @@ func breakGlassActive() *grants.Request {
 	r.Approvals = nil
 	r.Rule = `request.incident != "" && "oncall" in user.groups`
 	r.SessionName = "jit-alice-JIT-BG7X3K"
+	r.ReviewDue = r.GrantedAt.Add(24 * time.Hour)
+	return r
+}
+
+// reviewed is a break-glass grant an owner acknowledged.
+func reviewed() *grants.Request {
+	r := breakGlassActive()
+	r.ReviewedBy = "U0CAROL03"
+	r.ReviewedAt = r.GrantedAt.Add(10 * time.Minute)
+	r.ReviewDue = time.Time{}
+	return r
+}
+
+// thirdPartyPending is a request of a Slack Connect user from a vendor.
+func thirdPartyPending() *grants.Request {
+	r := pendingSTS()
+	r.Requester.IsExternal = true
+	r.Requester.Email = "vic@vendor.example"
+	r.ApprovalsRequired = 2
 	return r
 }
 

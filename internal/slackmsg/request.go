@@ -136,6 +136,11 @@ func stateEmoji(s grants.State) string {
 // meant to be impossible to miss.
 const breakGlass = ":rotating_light: *BREAK-GLASS*"
 
+// thirdParty marks requests of guests and Slack Connect users.
+const thirdParty = ":busts_in_silhouette: *THIRD-PARTY*"
+
+func isThirdParty(r *grants.Request) bool { return r.Requester.IsGuest || r.Requester.IsExternal }
+
 // outcome says where r stands now, in one or two sentences.
 func outcome(r *grants.Request) string {
 	switch r.State {

@@ -42,6 +42,9 @@ func Acknowledgement(r *grants.Request, asked []string) string {
 	}
 	fmt.Fprintf(&b, "\nIf nobody decides by %s, it times out. You get a DM once it is decided; `/jit revoke %s` cancels it.",
 		date(r.Deadline), Escape(string(r.ID)))
+	if r.Notice != "" {
+		b.WriteString("\n:information_source: " + inline(r.Notice, MaxSectionText))
+	}
 	return cut(b.String(), MaxMessageText)
 }
 
@@ -99,6 +102,7 @@ func Granted(r *grants.Request, c *grants.Credentials) []slack.Block {
 			field("Role", code(r.Target, 300)),
 		))
 	}
+	bs = append(bs, actions(endNow(r)))
 	bs = append(bs, note(fmt.Sprintf("Keep the credentials to yourself: never paste them into a channel, ticket or log. "+
 		"`/jit revoke %[1]s` ends the access early; `/jit extend %[1]s 30m` asks for more time.", Escape(string(r.ID)))))
 	return bs
@@ -220,4 +224,11 @@ func Expiring(r *grants.Request, now time.Time) []slack.Block {
 		actions(button("Extend", ActionExtend, string(r.ID), slack.StylePrimary)),
 		note("An extension is approved like a new request. Done already? `/jit revoke " + Escape(string(r.ID)) + "` ends it now."),
 	}
+}
+
+// endNow is the requester's button to give access back early.
+func endNow(r *grants.Request) *slack.ButtonBlockElement {
+	b := button("End access now", ActionRevoke, string(r.ID), slack.StyleDanger)
+	b.Confirm = confirm("End access now?", "Your access to "+r.Role+" ends at once.", "End it")
+	return b
 }

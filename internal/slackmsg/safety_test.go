@@ -58,6 +58,9 @@ func renderings(r *grants.Request) []rendering {
 		{"Home", Home(l, now)},
 		{"ExtendModal", ExtendModal(r)},
 		{"DenyModal", DenyModal(r.ID)},
+		{"ReviewRequest", ReviewRequest(r)},
+		{"ReviewOutcome", ReviewOutcome(r)},
+		{"ReviewReminder", ReviewReminder(r)},
 	}
 	for _, typ := range allEventTypes {
 		out = append(out, rendering{"AuditEvent " + string(typ), AuditEvent(grants.Event{Type: typ, At: now, Request: *r, Actor: "U0MALLORY", Err: evil})})
@@ -390,6 +393,8 @@ func TestJSONRoundTrip(t *testing.T) {
 		"ApprovalOutcome": ApprovalOutcome(denied()),
 		"Granted":         Granted(activeSTS(), &creds),
 		"Expiring":        Expiring(activeSTS(), now),
+		"ReviewRequest":   ReviewRequest(breakGlassActive()),
+		"ReviewOutcome":   ReviewOutcome(reviewed()),
 		"AuditParent":     parent,
 		"Roles":           Roles(manyRoles(1000)),
 		"List":            List(l, now),

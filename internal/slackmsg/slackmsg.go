@@ -17,6 +17,9 @@ const (
 	ActionDeny    = "jit_deny"    // value: request ID; opens the deny modal
 	ActionRevoke  = "jit_revoke"  // value: request ID; on a pending request of one's own it cancels it
 	ActionExtend  = "jit_extend"  // value: request ID; opens the extend modal
+	// ActionAcknowledge: an owner has reviewed a break-glass grant; value:
+	// request ID.
+	ActionAcknowledge = "jit_acknowledge"
 
 	ViewRequest = "jit_request" // callback_id of the request modal
 	ViewDeny    = "jit_deny"    // callback_id of the deny modal; private_metadata = request ID
