@@ -2,13 +2,18 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -24,6 +29,7 @@ import (
 	"github.com/jitbot/jitbot/internal/grants/redisstore"
 	"github.com/jitbot/jitbot/internal/handlers"
 	"github.com/jitbot/jitbot/internal/metrics"
+	"github.com/jitbot/jitbot/internal/oncall"
 	"github.com/jitbot/jitbot/internal/rules"
 	"github.com/jitbot/jitbot/internal/slackdir"
 	"github.com/jitbot/jitbot/internal/slackpost"
@@ -65,9 +71,17 @@ func serve(ctx context.Context, stderr io.Writer) error {
 	q.Failed = m.SlackWriteFailed
 	messenger := handlers.NewMessenger(api, q, store, log)
 	trail := audit.NewChannel(api, cfg.AuditChannel, store, q, nil, log)
+	var dir grants.Directory = slackdir.New(api, 0, 0)
+	onCallDown := func() bool { return false }
+	if cfg.PagerDutyToken != "" {
+		od := oncall.NewDirectory(dir, oncall.NewPagerDuty(cfg.PagerDutyAPIURL, cfg.PagerDutyToken, nil, log), 0, log)
+		dir, onCallDown = od, od.Unavailable
+		log.Info("PagerDuty is the on-call source (user.oncall, user.oncall_schedules)")
+	}
 	svc, err := newService(awsCfg, grants.Options{
 		Store:       store,
-		Directory:   slackdir.New(api, 0, 0),
+		Limiter:     store,
+		Directory:   dir,
 		Notifier:    grants.Notifiers{eventLog{log}, m, trail, messenger},
 		Catalog:     catalog,
 		Logger:      log,
@@ -83,7 +97,7 @@ func serve(ctx context.Context, stderr io.Writer) error {
 	}
 	h := handlers.New(handlers.Options{
 		Service: svc, API: api, Queue: q, Refs: store, Seen: store, Logger: log,
-		MinDuration: time.Duration(cfg.MinDuration),
+		MinDuration: time.Duration(cfg.MinDuration), OnCallUnavailable: onCallDown,
 	})
 	sm := socketmode.New(api)
 
@@ -98,6 +112,8 @@ func serve(ctx context.Context, stderr io.Writer) error {
 	var g errgroup.Group
 	g.Go(func() error { return svc.Run(ctx) })
 	g.Go(func() error { return q.Run(ctx) })
+	g.Go(func() error { return reconcileLoop(ctx, svc, time.Duration(cfg.ReconcileInterval), log) })
+	g.Go(func() error { return watchCatalog(ctx, cfg.Rules, catalog.SHA256, svc, trail, log) })
 	g.Go(func() error { return h.Run(ctx, sm) })
 	g.Go(func() error {
 		if err := sm.RunContext(ctx); err != nil && ctx.Err() == nil {
@@ -120,6 +136,80 @@ func serve(ctx context.Context, stderr io.Writer) error {
 	err = g.Wait()
 	log.Info("jitbot stopped")
 	return err
+}
+
+// reconcileLoop compares reconciled IAM groups with the grants at start
+// and then every interval.
+func reconcileLoop(ctx context.Context, svc *grants.Service, every time.Duration, log *slog.Logger) error {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if err := svc.Reconcile(ctx); err != nil && ctx.Err() == nil {
+			log.Error("reconciliation failed; will try again", "err", err, "retry_in", every)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// catalogPoll is how often the catalog file is checked for changes.
+const catalogPoll = 2 * time.Second
+
+// watchCatalog reloads the role catalog on SIGHUP and when the file's
+// content changes. A catalog that does not load is rejected, with its
+// problems posted to the audit channel, and the one in force stays.
+func watchCatalog(ctx context.Context, path, loaded string, svc *grants.Service, trail *audit.Channel, log *slog.Logger) error {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	tick := time.NewTicker(catalogPoll)
+	defer tick.Stop()
+	tried := loaded // the content last tried, so a bad file is reported once
+	for {
+		force := false
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-hup:
+			force = true
+		case <-tick.C:
+		}
+		sum, err := fileSHA256(path)
+		if err != nil {
+			if force {
+				log.Error("catalog reload failed", "catalog", path, "err", err)
+			}
+			continue
+		}
+		if sum == tried && !force {
+			continue
+		}
+		tried = sum
+		c, err := rules.Load(path)
+		if err != nil {
+			log.Error("new catalog rejected; the previous one stays in force", "catalog", path, "err", err)
+			trail.Announce(fmt.Sprintf("Role catalog %s was changed but does not load, so the previous one (sha256 %.12s) stays in force:\n%v", path, svc.Catalog().SHA256, err))
+			continue
+		}
+		if c.SHA256 == svc.Catalog().SHA256 {
+			continue
+		}
+		svc.SetCatalog(c)
+		log.Info("catalog reloaded", "catalog", path, "catalog_sha256", c.SHA256, "roles", len(c.Roles))
+		trail.Announce(fmt.Sprintf("Role catalog reloaded: %d roles, sha256 %s.", len(c.Roles), c.SHA256))
+	}
+}
+
+func fileSHA256(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:]), nil
 }
 
 // newService wires the domain to its AWS backends.

@@ -13,8 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 
+	"github.com/jitbot/jitbot/internal/oncall/pagerdutyfake"
 	"github.com/jitbot/jitbot/internal/slackfake"
 	"github.com/jitbot/jitbot/internal/testenv"
 )
@@ -37,14 +39,42 @@ roles:
     approvers: ["@platform-leads"]
     eligible: '"sre" in user.groups'
     auto_approve: 'request.incident != "" && "oncall" in user.groups'
+    incident_pattern: '^INC-[0-9]+$'
+    breakglass_limit: 3
+    review_within: 4s
+  vendor:
+    description: Vendor support access
+    backend: aws_sts
+    role_arn: arn:aws:iam::123456789012:role/jit-readonly
+    max_duration: 2h
+    approvers: [ULEAD1, ULEAD2]
+    eligible: 'user.is_guest || user.is_external'
+    auto_approve: 'true'
+    allow_guests: true
+    guest_max_duration: 30m
   admin:
     description: Administrators of production
     backend: aws_iam_group
     group: jit-admins
     iam_user: 'user.email.split("@")[0]'
+    reconcile: report
     approvers: ["@platform-leads"]
     approvals_required: 2
     eligible: '"sre" in user.groups'
+  ops:
+    backend: aws_iam_group
+    group: jit-ops
+    iam_user: 'user.email.split("@")[0]'
+    reconcile: enforce
+    approvers: [ULEAD1]
+    eligible: '"sre" in user.groups'
+  pager:
+    backend: aws_sts
+    role_arn: arn:aws:iam::123456789012:role/jit-readonly
+    max_duration: 1h
+    approvers: [ULEAD1]
+    eligible: '"sre" in user.groups'
+    auto_approve: 'user.oncall && request.incident != ""'
   quick:
     backend: aws_iam_group
     group: jit-admins
@@ -58,14 +88,15 @@ const auditChannel = "C0AUDIT001"
 
 // bot is one running jitbot with everything around it.
 type bot struct {
-	slack *slackfake.Server
-	redis *testenv.Redis
-	moto  *testenv.Moto
-	proxy *testenv.Proxy
-	iam   *iam.Client
-	env   []string
-	cmd   *exec.Cmd
-	logs  *lines
+	slack   *slackfake.Server
+	redis   *testenv.Redis
+	moto    *testenv.Moto
+	proxy   *testenv.Proxy
+	iam     *iam.Client
+	env     []string
+	catalog string // path of the role catalog the bot runs with
+	cmd     *exec.Cmd
+	logs    *lines
 }
 
 // lines collects the bot's log output, for assertions on what it wrote.
@@ -82,12 +113,22 @@ func (l *lines) text() string {
 	return strings.Join(l.all, "\n")
 }
 
-func startBot(t *testing.T) *bot {
+// startBot starts jitbot with the test configuration plus extraEnv.
+func startBot(t *testing.T, extraEnv ...string) *bot {
 	t.Helper()
 	b := &bot{slack: testenv.StartSlack(t), redis: testenv.StartRedis(t), moto: testenv.StartMoto(t)}
 	b.proxy = testenv.StartProxy(t, b.moto.URL())
 	b.iam = iam.NewFromConfig(testenv.AWSConfig(t, b.moto.URL()))
 	(&stack{iam: b.iam}).fixtures(t)
+	ctx := t.Context()
+	if _, err := b.iam.CreateGroup(ctx, &iam.CreateGroupInput{GroupName: aws.String("jit-ops")}); err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []string{"mallory", "eve"} {
+		if _, err := b.iam.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String(u)}); err != nil {
+			t.Fatal(err)
+		}
+	}
 
 	for _, u := range []slackfake.User{
 		{ID: "UALICE", Name: "alice", RealName: "Alice Doe", Email: "alice@example.com"},
@@ -96,6 +137,7 @@ func startBot(t *testing.T) *bot {
 		{ID: "ULEAD2", Name: "lead2", RealName: "Leo Lead", Email: "lead2@example.com"},
 		{ID: "UEVE", Name: "eve", RealName: "Eve Stranger", Email: "eve@example.com"},
 		{ID: "UGUEST", Name: "guest", RealName: "Gus Guest", Email: "guest@example.com", IsGuest: true},
+		{ID: "UVIC", Name: "vic", RealName: "Vic Vendor", Email: "vic@vendor.example", External: true},
 	} {
 		b.slack.AddUser(u)
 	}
@@ -111,7 +153,10 @@ func startBot(t *testing.T) *bot {
 		"JIT_RULES="+catalog, "JIT_AUDIT_CHANNEL="+auditChannel, "REDIS_URL="+b.redis.URL(),
 		fmt.Sprintf("JIT_HTTP_ADDR=127.0.0.1:%d", testenv.FreePort(t)), "JIT_LOG_LEVEL=debug",
 		"AWS_ENDPOINT_URL="+b.proxy.URL(), "AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test",
+		"JIT_RECONCILE_INTERVAL=10s",
 	)
+	b.env = append(b.env, extraEnv...)
+	b.catalog = catalog
 	b.start(t)
 	return b
 }
@@ -697,4 +742,228 @@ func TestSlackSlowAWSBlocksNobodyElse(t *testing.T) {
 		t.Fatalf("the stalled grant finished before bob was answered; the test proves nothing")
 	}
 	b.dmWith(t, "UALICE", id, "jit-admins") // and the stalled one completes
+}
+
+// TestSlackBreakGlassReviewAndEscalation: an on-call engineer with an
+// incident gets access with no click; the owners get a review DM, a
+// reminder once review_within (4 s here) has passed, and one of them
+// acknowledges it.
+func TestSlackBreakGlassReviewAndEscalation(t *testing.T) {
+	b := startBot(t)
+	ack := b.command(t, "UBOB", "request readonly 20m --incident INC-42 database on fire")
+	id := requestID(t, ack)
+	if !strings.Contains(ack, "BREAK-GLASS") {
+		t.Errorf("the acknowledgement does not say break-glass: %s", ack)
+	}
+	b.dmWith(t, "UBOB", id, "export AWS_SESSION_TOKEN=")
+	review := b.dmWith(t, "ULEAD1", id, "jit_acknowledge", "Revoke now")
+	b.dmWith(t, "ULEAD2", id, "jit_acknowledge")
+	parent, _ := b.waitAudit(t, id, 3)
+	if !strings.Contains(visible(parent), "BREAK-GLASS") {
+		t.Errorf("audit parent is not marked break-glass: %s", visible(parent))
+	}
+
+	// Nobody reviews within 4 s: a reminder DM and an audit reply.
+	b.slack.WaitFor(t, "the owners are reminded", 15*time.Second, func() bool {
+		n := 0
+		for _, m := range b.slack.DMs("ULEAD1") {
+			if strings.Contains(m.Text+string(m.Blocks), id) && strings.Contains(m.Text+string(m.Blocks), "Nobody has reviewed") {
+				n++
+			}
+		}
+		return n == 1
+	})
+	b.slack.WaitFor(t, "the escalation is audited", 10*time.Second, func() bool {
+		return strings.Contains(b.auditText(id), "nobody has reviewed this break-glass access in time")
+	})
+
+	b.click(t, "ULEAD1", review, "jit_acknowledge", id)
+	b.slack.WaitFor(t, "lead2's review DM shows who reviewed", 10*time.Second, func() bool {
+		c := b.copyWith("ULEAD2", id, "Review break-glass")
+		return c.Updates > 0 && strings.Contains(visible(c), "Reviewed by <@ULEAD1>") && !strings.Contains(string(c.Blocks), "jit_acknowledge")
+	})
+	b.slack.WaitFor(t, "the review is audited", 10*time.Second, func() bool { return strings.Contains(b.auditText(id), "reviewed by <@ULEAD1>") })
+}
+
+// copyWith is user's first DM that mentions id and contains want.
+func (b *bot) copyWith(user, id, want string) slackfake.Message {
+	for _, dm := range b.slack.DMs(user) {
+		if all := visible(dm); strings.Contains(all, id) && strings.Contains(all, want) {
+			return dm
+		}
+	}
+	return slackfake.Message{}
+}
+
+func TestSlackBreakGlassLimitsAndIncidentPattern(t *testing.T) {
+	b := startBot(t)
+	if got := b.command(t, "UBOB", "request readonly 20m --incident incident42 database on fire"); !strings.Contains(got, "does not look like one of readonly") {
+		t.Errorf("a malformed incident reference answered %q", got)
+	}
+	for i := range 3 {
+		if got := b.command(t, "UBOB", "request readonly 20m --incident INC-42 database on fire"); !strings.Contains(got, "BREAK-GLASS") {
+			t.Fatalf("break-glass %d answered %q", i+1, got)
+		}
+	}
+	fourth := b.command(t, "UBOB", "request readonly 20m --incident INC-42 database on fire")
+	if strings.Contains(fourth, "BREAK-GLASS") || !strings.Contains(fourth, "its limit, so this request goes to the approvers") {
+		t.Errorf("the fourth break-glass in 24h answered %q", fourth)
+	}
+	b.approvalDM(t, "ULEAD1", requestID(t, fourth))
+}
+
+func TestSlackThirdParties(t *testing.T) {
+	b := startBot(t)
+	if got := b.command(t, "UGUEST", "request readonly 20m checking replica lag for INC-42"); !strings.Contains(got, "readonly is not open to guests") {
+		t.Errorf("a guest on a default role: %q", got)
+	}
+	if got := b.command(t, "UVIC", "request vendor 1h vendor ticket 1234 follow-up"); !strings.Contains(got, "guests may hold vendor for at most 30m") {
+		t.Errorf("a vendor over the guest limit: %q", got)
+	}
+	ack := b.command(t, "UVIC", "request vendor 30m vendor ticket 1234 follow-up")
+	id := requestID(t, ack)
+	if strings.Contains(ack, "BREAK-GLASS") || !strings.Contains(ack, "2 of them must approve") {
+		t.Errorf("a third party was not sent to two approvers: %q", ack)
+	}
+	dm1, dm2 := b.approvalDM(t, "ULEAD1", id), b.approvalDM(t, "ULEAD2", id)
+	if !strings.Contains(visible(dm1), "THIRD-PARTY") {
+		t.Errorf("the approval DM does not mark a third party: %s", visible(dm1))
+	}
+	b.click(t, "ULEAD1", dm1, "jit_approve", id)
+	b.click(t, "ULEAD2", dm2, "jit_approve", id)
+	b.dmWith(t, "UVIC", id, "export AWS_SESSION_TOKEN=")
+	if parent, _ := b.waitAudit(t, id, 4); !strings.Contains(visible(parent), "THIRD-PARTY") {
+		t.Errorf("the audit parent does not mark a third party: %s", visible(parent))
+	}
+}
+
+func TestSlackExtensionCeilingAndEndingEarly(t *testing.T) {
+	b := startBot(t)
+	id := requestID(t, b.command(t, "UALICE", "request readonly 20m checking replica lag for INC-42"))
+	b.click(t, "ULEAD1", b.approvalDM(t, "ULEAD1", id), "jit_approve", id)
+	granted := b.dmWith(t, "UALICE", id, "export AWS_SESSION_TOKEN=")
+	if got := b.command(t, "UALICE", "extend "+id+" 1h50m"); !strings.Contains(got, "over readonly's max of 2h") {
+		t.Errorf("an extension past the role's ceiling answered %q", got)
+	}
+	// The requester ends the access from the grant DM.
+	b.click(t, "UALICE", granted, "jit_revoke", id)
+	b.dmWith(t, "UALICE", id, "You gave up your access")
+	b.slack.WaitFor(t, "the early end is audited", 10*time.Second, func() bool {
+		return strings.Contains(b.auditText(id), "access ended")
+	})
+	if b.proxy.Count("PutRolePolicy") != 1 {
+		t.Errorf("%d PutRolePolicy calls; ending an STS grant early denies its session once", b.proxy.Count("PutRolePolicy"))
+	}
+}
+
+func (b *bot) addToGroup(t *testing.T, user, group string) {
+	t.Helper()
+	if _, err := b.iam.AddUserToGroup(t.Context(), &iam.AddUserToGroupInput{UserName: aws.String(user), GroupName: aws.String(group)}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (b *bot) groupMembers(t *testing.T, group string) []string {
+	t.Helper()
+	out, err := b.iam.GetGroup(t.Context(), &iam.GetGroupInput{GroupName: aws.String(group)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, u := range out.Users {
+		names = append(names, aws.ToString(u.UserName))
+	}
+	slices.Sort(names)
+	return names
+}
+
+// TestSlackReconciliation: members added behind jitbot's back are reported
+// (reconcile: report) or removed (enforce); a granted member is kept.
+func TestSlackReconciliation(t *testing.T) {
+	b := startBot(t)
+	id := requestID(t, b.command(t, "UALICE", "request ops 1h fixing INC-42 replica lag"))
+	b.click(t, "ULEAD1", b.approvalDM(t, "ULEAD1", id), "jit_approve", id)
+	b.dmWith(t, "UALICE", id, "jit-ops")
+	b.addToGroup(t, "eve", "jit-ops")
+	b.addToGroup(t, "mallory", "jit-admins")
+
+	b.slack.WaitFor(t, "eve removed from jit-ops and audited", 30*time.Second, func() bool {
+		return b.auditHas("IAM user eve was in jit-ops without a grant from jitbot and has been removed")
+	})
+	if m := b.groupMembers(t, "jit-ops"); !slices.Equal(m, []string{"alice"}) {
+		t.Errorf("jit-ops members = %v, want the granted alice only", m)
+	}
+	b.slack.WaitFor(t, "mallory reported", 10*time.Second, func() bool {
+		return b.auditHas("IAM user mallory is in jit-admins without a grant from jitbot (reconcile: report)")
+	})
+	if m := b.groupMembers(t, "jit-admins"); !slices.Equal(m, []string{"mallory"}) {
+		t.Errorf("jit-admins members = %v; report mode removes nobody", m)
+	}
+}
+
+// auditHas reports whether any audit channel message contains text.
+func (b *bot) auditHas(text string) bool {
+	for _, m := range b.slack.Messages(auditChannel) {
+		if strings.Contains(visible(m), text) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestSlackCatalogReload: a changed catalog is taken up without a restart
+// and announced; a broken one is rejected and announced, and the previous
+// one stays; SIGHUP reloads and does not stop the bot.
+func TestSlackCatalogReload(t *testing.T) {
+	b := startBot(t)
+	writeFile(t, b.catalog, strings.Replace(slackCatalog, "  quick:", "  audit-read:\n    backend: aws_sts\n    role_arn: arn:aws:iam::123456789012:role/jit-readonly\n    approvers: [ULEAD1]\n    eligible: '\"sre\" in user.groups'\n  quick:", 1))
+	b.slack.WaitFor(t, "the reload is announced", 15*time.Second, func() bool { return b.auditHas("Role catalog reloaded") })
+	if got := b.command(t, "UALICE", "roles"); !strings.Contains(got, "audit-read") {
+		t.Errorf("after the reload /jit roles lacks the new role: %s", got)
+	}
+
+	writeFile(t, b.catalog, strings.Replace(slackCatalog, "user.groups", "user.grups", 1))
+	b.slack.WaitFor(t, "the broken catalog is announced", 15*time.Second, func() bool { return b.auditHas("does not load") })
+	if !b.auditHas("grups") {
+		t.Errorf("the rejection does not say what is wrong")
+	}
+	if got := b.command(t, "UALICE", "roles"); !strings.Contains(got, "audit-read") {
+		t.Errorf("after a rejected catalog the previous one is not in force: %s", got)
+	}
+
+	if err := b.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if got := b.command(t, "UALICE", "roles"); !strings.Contains(got, "readonly") {
+		t.Errorf("after SIGHUP /jit roles answered %q", got)
+	}
+}
+
+// TestSlackPagerDutyOnCall: with PagerDuty as the on-call source, an
+// engineer on call gets break-glass; when PagerDuty is down, requests take
+// the approval path and the requester is told why.
+func TestSlackPagerDutyOnCall(t *testing.T) {
+	pd := pagerdutyfake.Start(t)
+	pd.AddUser("PALICE", "Alice Doe", "alice@example.com")
+	pd.AddUser("PBOB", "Bob Roe", "bob@example.com")
+	pd.SetOnCall("PALICE", "Primary")
+	b := startBot(t, "JIT_PAGERDUTY_TOKEN="+pd.Token(), "JIT_PAGERDUTY_API_URL="+pd.URL())
+	b.slack.AddUser(slackfake.User{ID: "UCAROL", Name: "carol", Email: "carol@example.com"})
+	b.slack.SetUserGroupMembers("sre", "UALICE", "UBOB", "UGUEST", "ULEAD1", "UCAROL")
+
+	if got := b.command(t, "UALICE", "request pager 20m --incident INC-42 database on fire"); !strings.Contains(got, "BREAK-GLASS") {
+		t.Errorf("alice is on call in PagerDuty but was not granted at once: %s", got)
+	}
+	if got := b.command(t, "UBOB", "request pager 20m --incident INC-42 database on fire"); strings.Contains(got, "BREAK-GLASS") {
+		t.Errorf("bob is not on call but got break-glass: %s", got)
+	}
+	// carol is on call too, but PagerDuty is down when she first asks.
+	pd.Down(true)
+	pd.AddUser("PCAROL", "Carol", "carol@example.com")
+	pd.SetOnCall("PCAROL", "Primary")
+	got := b.command(t, "UCAROL", "request pager 20m --incident INC-42 database on fire")
+	if strings.Contains(got, "BREAK-GLASS") || !strings.Contains(got, "PagerDuty could not be reached") {
+		t.Errorf("with PagerDuty down: %s", got)
+	}
 }

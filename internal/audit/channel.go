@@ -59,13 +59,24 @@ func (c *Channel) Notify(_ context.Context, e grants.Event) {
 	// Credentials are for the requester's DM only; they never enter the
 	// audit queue, not even in memory.
 	e.Credentials = nil
-	c.q.Do(string(e.Request.ID), "audit "+string(e.Type), func(ctx context.Context) error { return c.post(ctx, e) })
+	key := string(e.Request.ID)
+	if key == "" {
+		key = "audit:" + e.Request.Role
+	}
+	c.q.Do(key, "audit "+string(e.Type), func(ctx context.Context) error { return c.post(ctx, e) })
 }
 
 // post makes sure the parent exists and shows the current state, then adds
 // the event to its thread. Retrying it is safe: the parent is found by its
 // recorded place, and is updated, not posted again.
 func (c *Channel) post(ctx context.Context, e grants.Event) error {
+	if e.Request.ID == "" {
+		// Findings about no request (reconciliation) stand on their own.
+		if _, _, err := c.api.PostMessageContext(ctx, c.channel, slack.MsgOptionText(slackmsg.AuditEvent(e), false)); err != nil {
+			return fmt.Errorf("post audit %s: %w", e.Type, err)
+		}
+		return nil
+	}
 	r := &e.Request
 	if c.get != nil {
 		if cur, err := c.get.Get(ctx, r.ID); err == nil {
@@ -103,10 +114,24 @@ func (c *Channel) post(ctx context.Context, e grants.Event) error {
 // failures, and attempts to decide by people who may not.
 func loud(e grants.Event) bool {
 	switch e.Type {
-	case grants.EventAutoApproved, grants.EventGrantFailed, grants.EventRevokeFailed, grants.EventRefused:
+	case grants.EventAutoApproved, grants.EventGrantFailed, grants.EventRevokeFailed, grants.EventRefused, grants.EventReviewOverdue:
 		return true
 	case grants.EventGranted, grants.EventRevoked:
 		return e.Request.AutoApproved
 	}
 	return false
+}
+
+// Announce posts a message about jitbot itself, not about a request (the
+// catalog was reloaded, or a new one was rejected). text is plain text; it
+// is escaped here.
+func (c *Channel) Announce(text string) {
+	if c.channel == "" {
+		return
+	}
+	msg := slackmsg.Escape(text)
+	c.q.Do("audit:announce", "audit announcement", func(ctx context.Context) error {
+		_, _, err := c.api.PostMessageContext(ctx, c.channel, slack.MsgOptionText(msg, false))
+		return err
+	})
 }

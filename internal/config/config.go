@@ -28,6 +28,14 @@ type Config struct {
 	MinDuration   Duration `envconfig:"JIT_MIN_DURATION" default:"1m"`
 	HTTPAddr      string   `envconfig:"JIT_HTTP_ADDR" default:":8080"`
 	LogLevel      string   `envconfig:"JIT_LOG_LEVEL" default:"info"`
+
+	// ReconcileInterval is how often aws_iam_group roles with reconcile
+	// set are compared with their IAM groups (and once at start).
+	ReconcileInterval Duration `envconfig:"JIT_RECONCILE_INTERVAL" default:"5m"`
+	// PagerDutyToken turns on PagerDuty as the source of user.oncall and
+	// user.oncall_schedules; a read-only REST API key is enough.
+	PagerDutyToken  string `envconfig:"JIT_PAGERDUTY_TOKEN"`
+	PagerDutyAPIURL string `envconfig:"JIT_PAGERDUTY_API_URL"`
 }
 
 // Duration accepts the durations of the /jit grammar: Go syntax plus d.
@@ -68,7 +76,8 @@ func Load() (Config, error) {
 }
 
 var expected = map[string]string{
-	"JIT_MIN_DURATION": "expected a duration such as 90s, 15m, 1h30m or 1d",
+	"JIT_MIN_DURATION":       "expected a duration such as 90s, 15m, 1h30m or 1d",
+	"JIT_RECONCILE_INTERVAL": "expected a duration such as 5m or 1h",
 }
 
 func (c Config) check() error {
@@ -77,6 +86,14 @@ func (c Config) check() error {
 	}
 	if u, err := url.Parse(c.SlackAPIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || !strings.HasSuffix(u.Path, "/") {
 		return &Error{"SLACK_API_URL", fmt.Sprintf("expected an http(s) URL ending in /, such as https://slack.com/api/, got %q", c.SlackAPIURL)}
+	}
+	if c.ReconcileInterval < Duration(10*time.Second) {
+		return &Error{"JIT_RECONCILE_INTERVAL", fmt.Sprintf("expected at least 10s, got %s", time.Duration(c.ReconcileInterval))}
+	}
+	if c.PagerDutyAPIURL != "" {
+		if u, err := url.Parse(c.PagerDutyAPIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return &Error{"JIT_PAGERDUTY_API_URL", fmt.Sprintf("expected an http(s) URL such as https://api.pagerduty.com, got %q", c.PagerDutyAPIURL)}
+		}
 	}
 	if c.RedisURL != "" {
 		u, err := url.Parse(c.RedisURL)

@@ -12,7 +12,8 @@ import (
 // vars lists every variable Load reads, so each test starts from a clean
 // environment whatever the machine has set.
 var vars = []string{"SLACK_APP_TOKEN", "SLACK_BOT_TOKEN", "SLACK_API_URL", "JIT_RULES", "JIT_AUDIT_CHANNEL",
-	"REDIS_URL", "JIT_REDIS_PREFIX", "JIT_MIN_DURATION", "JIT_HTTP_ADDR", "JIT_LOG_LEVEL"}
+	"REDIS_URL", "JIT_REDIS_PREFIX", "JIT_MIN_DURATION", "JIT_HTTP_ADDR", "JIT_LOG_LEVEL",
+	"JIT_RECONCILE_INTERVAL", "JIT_PAGERDUTY_TOKEN", "JIT_PAGERDUTY_API_URL"}
 
 func setEnv(t *testing.T, env map[string]string) {
 	t.Helper()
@@ -31,7 +32,8 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := config.Config{SlackAPIURL: "https://slack.com/api/", Rules: "rules/roles.yaml", RedisPrefix: "jitbot",
-		MinDuration: config.Duration(time.Minute), HTTPAddr: ":8080", LogLevel: "info"}
+		MinDuration: config.Duration(time.Minute), HTTPAddr: ":8080", LogLevel: "info",
+		ReconcileInterval: config.Duration(5 * time.Minute)}
 	if c != want {
 		t.Errorf("Load() = %+v, want %+v", c, want)
 	}
@@ -61,6 +63,9 @@ func TestMalformed(t *testing.T) {
 		{name: "channel", variable: "JIT_AUDIT_CHANNEL", value: "#audit", wantErr: `JIT_AUDIT_CHANNEL: expected a Slack channel ID such as C0123456789, got "#audit"`},
 		{name: "prefix", variable: "JIT_REDIS_PREFIX", value: "a{b}", wantErr: `JIT_REDIS_PREFIX: expected a non-empty key prefix without braces or spaces, got "a{b}"`},
 		{name: "log level", variable: "JIT_LOG_LEVEL", value: "loud", wantErr: `JIT_LOG_LEVEL: expected debug, info, warn or error, got "loud"`},
+		{name: "reconcile interval", variable: "JIT_RECONCILE_INTERVAL", value: "often", wantErr: `JIT_RECONCILE_INTERVAL: expected a duration such as 5m or 1h, got "often"`},
+		{name: "reconcile too often", variable: "JIT_RECONCILE_INTERVAL", value: "1s", wantErr: "JIT_RECONCILE_INTERVAL: expected at least 10s, got 1s"},
+		{name: "pagerduty url", variable: "JIT_PAGERDUTY_API_URL", value: "api.pagerduty.com", wantErr: `JIT_PAGERDUTY_API_URL: expected an http(s) URL such as https://api.pagerduty.com, got "api.pagerduty.com"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

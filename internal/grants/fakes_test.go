@@ -127,9 +127,23 @@ type fakeBackend struct {
 	failNext int                       // fail this many calls
 	grantErr error
 	revokeAt time.Time // CleanupAt to return from Revoke
+	// groups is group membership as AWS would have it, for reconciliation:
+	// Grant adds the principal, Revoke removes it.
+	groups map[string][]string
+	// onRevoke runs once at the start of Revoke, before the removal, to
+	// interleave other work with it.
+	onRevoke func()
 }
 
-func newFakeBackend() *fakeBackend { return &fakeBackend{holders: map[grants.RequestID]bool{}} }
+func (b *fakeBackend) Members(_ context.Context, group string) ([]string, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return slices.Clone(b.groups[group]), nil
+}
+
+func newFakeBackend() *fakeBackend {
+	return &fakeBackend{holders: map[grants.RequestID]bool{}, groups: map[string][]string{}}
+}
 
 var errAWSDown = errors.New("aws unreachable")
 
@@ -152,6 +166,9 @@ func (b *fakeBackend) Grant(_ context.Context, g grants.Grant) (grants.Issued, e
 		return grants.Issued{}, errAWSDown
 	}
 	b.holders[g.RequestID] = true
+	if g.Backend == grants.BackendGroup && !slices.Contains(b.groups[g.Target], g.Principal) {
+		b.groups[g.Target] = append(b.groups[g.Target], g.Principal)
+	}
 	return grants.Issued{
 		Credentials: &grants.Credentials{AccessKeyID: "ASIAFAKE", SecretAccessKey: "s3cr3t-key", SessionToken: "s3cr3t-token", Expiration: g.Expires},
 		CredsExpire: g.Expires,
@@ -160,12 +177,22 @@ func (b *fakeBackend) Grant(_ context.Context, g grants.Grant) (grants.Issued, e
 
 func (b *fakeBackend) Revoke(_ context.Context, g grants.Grant) (grants.Revocation, error) {
 	b.mu.Lock()
+	if f := b.onRevoke; f != nil {
+		// Work that lands just before AWS carries out the removal.
+		b.onRevoke = nil
+		b.mu.Unlock()
+		f()
+		b.mu.Lock()
+	}
 	defer b.mu.Unlock()
 	b.revokes++
 	if b.fail() {
 		return grants.Revocation{}, errAWSDown
 	}
 	delete(b.holders, g.RequestID)
+	if g.Backend == grants.BackendGroup {
+		b.groups[g.Target] = slices.DeleteFunc(b.groups[g.Target], func(p string) bool { return p == g.Principal })
+	}
 	return grants.Revocation{CleanupAt: b.revokeAt}, nil
 }
 

@@ -25,6 +25,10 @@ const (
 	// EventReviewOverdue: nobody reviewed a break-glass grant within the
 	// role's review_within; the owners are reminded.
 	EventReviewOverdue EventType = "review_overdue"
+	// EventReconciled: an IAM group member without a grant from jitbot was
+	// found (and, with reconcile: enforce, removed). Its Request names only
+	// the role, group and user; it has no ID.
+	EventReconciled EventType = "reconciled"
 )
 
 // Event is one step in a request's life, as seen by the audit trail and the

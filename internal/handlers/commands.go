@@ -88,7 +88,13 @@ func (h *Handler) acknowledge(ctx context.Context, to replyTo, r *grants.Request
 			h.log.WarnContext(ctx, "resolve approvers for the acknowledgement", "request_id", r.ID, "err", err)
 		}
 	}
-	h.tell(ctx, to, slackmsg.Acknowledgement(r, asked))
+	text := slackmsg.Acknowledgement(r, asked)
+	if !r.AutoApproved && h.onCallDown != nil && h.onCallDown() {
+		if role, ok := h.svc.Catalog().Role(r.Role); ok && role.AutoApprove != "" {
+			text += "\n:information_source: PagerDuty could not be reached, so your on-call status was not checked; this request takes the normal approval path."
+		}
+	}
+	h.tell(ctx, to, text)
 }
 
 func (h *Handler) revoke(ctx context.Context, to replyTo, id grants.RequestID, userID string) {

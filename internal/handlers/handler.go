@@ -51,6 +51,9 @@ type Options struct {
 	Workers int
 	// Timeout bounds the handling of one envelope; default 30s.
 	Timeout time.Duration
+	// OnCallUnavailable reports that the on-call source (PagerDuty) cannot
+	// be reached; requesters are then told why no break-glass applied.
+	OnCallUnavailable func() bool
 	Now     func() time.Time
 }
 
@@ -67,6 +70,8 @@ type Handler struct {
 	wait  time.Duration
 	now   func() time.Time
 	work  sync.WaitGroup
+
+	onCallDown func() bool
 }
 
 // New returns a Handler.
@@ -89,6 +94,7 @@ func New(opts Options) *Handler {
 	return &Handler{
 		svc: opts.Service, api: opts.API, q: opts.Queue, refs: opts.Refs, seen: opts.Seen, log: opts.Logger,
 		min: opts.MinDuration, limit: make(chan struct{}, opts.Workers), wait: opts.Timeout, now: opts.Now,
+		onCallDown: opts.OnCallUnavailable,
 	}
 }
 

@@ -274,3 +274,20 @@ func TestNewPagerDutyDefaults(t *testing.T) {
 		t.Errorf("default client timeout = %v, want %v", p.hc.Timeout, defaultTimeout)
 	}
 }
+
+// TestPagerDutyIgnoredFilter: a server (or proxy) that drops user_ids[]
+// returns everyone's entries; only the person's own count.
+func TestPagerDutyIgnoredFilter(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/users" {
+			w.Write([]byte(`{"users":[{"id":"PX","email":"x@example.com"}],"limit":100,"offset":0,"more":false}`))
+			return
+		}
+		w.Write([]byte(`{"oncalls":[{"user":{"id":"POTHER"},"schedule":{"id":"PS1","summary":"Primary"},"escalation_level":1}],"limit":100,"offset":0,"more":false}`))
+	}))
+	defer srv.Close()
+	on, names, err := NewPagerDuty(srv.URL, "t", srv.Client(), nil).OnCall(t.Context(), "x@example.com")
+	if err != nil || on || names != nil {
+		t.Errorf("OnCall = %v, %q, %v; want false, nil, nil", on, names, err)
+	}
+}

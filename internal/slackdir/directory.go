@@ -77,6 +77,9 @@ func (d *Directory) User(ctx context.Context, id string) (rules.User, error) {
 		Name:    u.Name,
 		Email:   u.Profile.Email,
 		IsGuest: u.IsRestricted || u.IsUltraRestricted,
+		// Slack Connect users of another organisation are strangers to
+		// this workspace.
+		IsExternal: u.IsStranger,
 		Deleted: u.Deleted,
 		IsBot:   u.IsBot || u.ID == "USLACKBOT",
 	}

@@ -17,6 +17,7 @@ func newDirectory(t *testing.T) (*slackdir.Directory, *slackfake.Server) {
 	s.AddUser(slackfake.User{ID: "UGUEST", Name: "gus", Email: "gus@example.com", IsGuest: true})
 	s.AddUser(slackfake.User{ID: "UGONE", Name: "gone", Email: "gone@example.com", Deleted: true})
 	s.AddUser(slackfake.User{ID: "UBOT", Name: "deploybot", IsBot: true})
+	s.AddUser(slackfake.User{ID: "UVIC", Name: "vic", Email: "vic@vendor.example", External: true})
 	s.AddUserGroup("S0SRE", "sre", "UALICE", "UGUEST")
 	s.AddUserGroup("S0LEADS", "platform-leads", "UALICE")
 	api := slack.New(s.BotToken(), slack.OptionAPIURL(s.APIURL()))
@@ -30,11 +31,13 @@ func TestUserAsTheRulesSeeIt(t *testing.T) {
 		email                 string
 		groups                []string
 		guest, deleted, isBot bool
+		external              bool
 	}{
 		{id: "UALICE", email: "alice@example.com", groups: []string{"sre", "platform-leads"}},
 		{id: "UGUEST", email: "gus@example.com", groups: []string{"sre"}, guest: true},
 		{id: "UGONE", email: "gone@example.com", deleted: true},
 		{id: "UBOT", isBot: true},
+		{id: "UVIC", email: "vic@vendor.example", external: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.id, func(t *testing.T) {
@@ -44,7 +47,7 @@ func TestUserAsTheRulesSeeIt(t *testing.T) {
 			}
 			slices.Sort(u.Groups)
 			slices.Sort(tt.groups)
-			if u.ID != tt.id || u.Email != tt.email || !slices.Equal(u.Groups, tt.groups) || u.IsGuest != tt.guest || u.Deleted != tt.deleted || u.IsBot != tt.isBot {
+			if u.ID != tt.id || u.Email != tt.email || !slices.Equal(u.Groups, tt.groups) || u.IsGuest != tt.guest || u.Deleted != tt.deleted || u.IsBot != tt.isBot || u.IsExternal != tt.external {
 				t.Errorf("User(%s) = %+v", tt.id, u)
 			}
 		})

@@ -33,12 +33,14 @@ import (
 
 // Identifiers of the workspace and the app the fake plays.
 const (
-	TeamID     = "T0SLACKFAKE"
-	TeamDomain = "slackfake"
-	AppID      = "A0JITBOT"
-	BotUserID  = "U0JITBOT"
-	BotID      = "B0JITBOT"
-	BotName    = "jitbot"
+	TeamID = "T0SLACKFAKE"
+	// ExternalTeamID is the organisation of External users (Slack Connect).
+	ExternalTeamID = "T0VENDOR"
+	TeamDomain     = "slackfake"
+	AppID          = "A0JITBOT"
+	BotUserID      = "U0JITBOT"
+	BotID          = "B0JITBOT"
+	BotName        = "jitbot"
 )
 
 // Defaults of the options.

@@ -23,6 +23,9 @@ type User struct {
 	// SingleChannelGuest makes a single-channel guest (is_restricted and
 	// is_ultra_restricted).
 	SingleChannelGuest bool
+	// External makes a Slack Connect user of another organisation: another
+	// team_id, and is_stranger as users.info reports such users.
+	External bool
 }
 
 func (u User) name() string {

@@ -93,8 +93,8 @@ func TestAuditEventCoversEveryType(t *testing.T) {
 		})
 	}
 	// An unknown type still yields an explicit line rather than nothing.
-	got := AuditEvent(grants.Event{Type: "reconciled", Request: *activeGroup()})
-	if !strings.Contains(got, "`reconciled`") {
+	got := AuditEvent(grants.Event{Type: "no_such_event", Request: *activeGroup()})
+	if !strings.Contains(got, "`no_such_event`") {
 		t.Errorf("unknown event: %q", got)
 	}
 }

@@ -3,6 +3,7 @@ package redisstore
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -52,4 +53,29 @@ func (s *Store) FirstSeen(ctx context.Context, key string, ttl time.Duration) (b
 		return false, fmt.Errorf("remember %s: %w", key, err)
 	}
 	return ok, nil
+}
+
+// takeScript records a use in a sorted set scored by time, after dropping
+// uses older than the window, unless the limit is reached: one atomic step,
+// so two replicas cannot both take the last use.
+var takeScript = redis.NewScript(`
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1] - ARGV[2])
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then
+	return 0
+end
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[4])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1
+`)
+
+// Take implements grants.Limiter for the roles' breakglass_limit, shared
+// by every replica.
+func (s *Store) Take(ctx context.Context, key string, limit int, window time.Duration, now time.Time) (bool, error) {
+	ms := now.UnixMilli()
+	member := fmt.Sprintf("%d-%d", now.UnixNano(), rand.Int64())
+	n, err := takeScript.Run(ctx, s.client, []string{s.tag + ":limit:" + key}, ms, window.Milliseconds(), limit, member).Int()
+	if err != nil {
+		return false, fmt.Errorf("count %s: %w", key, err)
+	}
+	return n == 1, nil
 }

@@ -10,6 +10,7 @@
 //	{<prefix>}:open        SET   IDs of records that are not finished
 //	{<prefix>}:refs:<id>   HASH  where the request's Slack messages are (see refs.go)
 //	{<prefix>}:seen:<key>  STRING  Slack envelopes already handled, for 10 minutes
+//	{<prefix>}:limit:<key> ZSET  uses of a sliding-window limit (break-glass per role and user)
 //
 // A record is finished when its state is terminal and nothing is scheduled
 // for it; it then leaves the open set and both queues and expires after

@@ -371,3 +371,31 @@ func TestFirstSeenOnlyOnce(t *testing.T) {
 		t.Errorf("a different key was reported as seen")
 	}
 }
+
+func TestTakeIsASlidingWindow(t *testing.T) {
+	s := open(t, testenv.StartRedis(t).URL(), redisstore.Options{Prefix: newPrefix()})
+	ctx := t.Context()
+	t0 := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	take := func(at time.Time) bool {
+		ok, err := s.Take(ctx, "breakglass:readonly:UBOB", 2, 24*time.Hour, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	for i, tt := range []struct {
+		at   time.Time
+		want bool
+	}{
+		{t0, true}, {t0.Add(time.Hour), true}, {t0.Add(2 * time.Hour), false},
+		{t0.Add(24*time.Hour + time.Minute), true}, // the first use left the window
+		{t0.Add(24*time.Hour + 2*time.Minute), false},
+	} {
+		if got := take(tt.at); got != tt.want {
+			t.Errorf("use %d at %v: Take = %v, want %v", i+1, tt.at.Format(time.Kitchen), got, tt.want)
+		}
+	}
+	if ok, _ := s.Take(ctx, "breakglass:readonly:UALICE", 2, 24*time.Hour, t0.Add(2*time.Hour)); !ok {
+		t.Errorf("another user's uses counted against this one")
+	}
+}

@@ -1,0 +1,110 @@
+package grants
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/jitbot/jitbot/internal/rules"
+)
+
+// Lister is what a backend offers for reconciliation: who holds a target
+// right now, by the principal names grants use (IAM user names).
+type Lister interface {
+	Members(ctx context.Context, target string) ([]string, error)
+}
+
+// Reconcile compares the members of every aws_iam_group role with
+// `reconcile: report` or `enforce` against the grants jitbot holds for it.
+// Each member without a live grant is reported (EventReconciled) and, for
+// enforce, removed. A member whose grant is being issued at that instant is
+// never removed by mistake: the store is read again right before removal,
+// and again after it, putting the member back if a grant went live in
+// between. Reconcile goes on through the roles when one fails and returns
+// the errors joined.
+func (s *Service) Reconcile(ctx context.Context) error {
+	var errs []error
+	c := s.Catalog()
+	for _, name := range c.Names() {
+		role, _ := c.Role(name)
+		if role.Backend != BackendGroup || (role.Reconcile != "report" && role.Reconcile != "enforce") {
+			continue
+		}
+		if err := s.reconcile(ctx, role); err != nil {
+			errs = append(errs, fmt.Errorf("reconcile %s: %w", name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (s *Service) reconcile(ctx context.Context, role *rules.Role) error {
+	backend, ok := s.opts.Backends[BackendGroup]
+	if !ok {
+		return errors.New("no aws_iam_group backend")
+	}
+	lister, ok := backend.(Lister)
+	if !ok {
+		return errors.New("the aws_iam_group backend cannot list members")
+	}
+	members, err := lister.Members(ctx, role.Group)
+	if err != nil {
+		return err
+	}
+	for _, m := range members {
+		if live, err := s.liveGrant(ctx, role.Group, m); err != nil || live != nil {
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		r := Request{Role: role.Name, Backend: BackendGroup, Target: role.Group, Principal: m}
+		if role.Reconcile == "report" {
+			s.emit(ctx, Event{Type: EventReconciled, Request: r,
+				Err: fmt.Sprintf("IAM user %s is in %s without a grant from jitbot (reconcile: report)", m, role.Group)})
+			continue
+		}
+		if err := s.removeStray(ctx, backend, role, m); err != nil {
+			return err
+		}
+		s.emit(ctx, Event{Type: EventReconciled, Request: r,
+			Err: fmt.Sprintf("IAM user %s was in %s without a grant from jitbot and has been removed (reconcile: enforce)", m, role.Group)})
+	}
+	return nil
+}
+
+// removeStray takes member out of the role's group, unless a grant for
+// them went live meanwhile; if one did during the removal, the membership
+// is put back.
+func (s *Service) removeStray(ctx context.Context, backend Backend, role *rules.Role, member string) error {
+	stray := Grant{Backend: BackendGroup, Target: role.Group, Principal: member, RequestID: "reconcile"}
+	if _, err := backend.Revoke(ctx, stray); err != nil {
+		return fmt.Errorf("remove %s from %s: %w", member, role.Group, err)
+	}
+	live, err := s.liveGrant(ctx, role.Group, member)
+	if err != nil || live == nil {
+		return err
+	}
+	s.log.WarnContext(ctx, "a grant went live while reconciling; putting the member back", "request_id", live.ID, "principal", member, "group", role.Group)
+	if _, err := backend.Grant(ctx, grantOf(live)); err != nil {
+		return fmt.Errorf("put %s back in %s for %s: %w", member, role.Group, live.ID, err)
+	}
+	return nil
+}
+
+// liveGrant returns a record that gives member the group now or is about
+// to (granting), or is taking it away (revoking: jitbot is on it already).
+func (s *Service) liveGrant(ctx context.Context, group, member string) (*Request, error) {
+	open, err := s.store.Open(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read grants of %s: %w", group, err)
+	}
+	i := slices.IndexFunc(open, func(r *Request) bool {
+		return r.Backend == BackendGroup && r.Target == group && r.Principal == member &&
+			(r.State == Granting || r.State == Active || r.State == Revoking)
+	})
+	if i < 0 {
+		return nil, nil
+	}
+	return open[i], nil
+}

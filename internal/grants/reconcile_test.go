@@ -1,0 +1,89 @@
+package grants_test
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/jitbot/jitbot/internal/grants"
+	"github.com/jitbot/jitbot/internal/rules"
+)
+
+func reconcileEnv(t *testing.T, mode string) *env {
+	t.Helper()
+	e := newEnv(t)
+	cat, err := rules.Parse("roles.yaml", []byte(strings.Replace(testCatalog, "    group: jit-prod-admin\n", "    group: jit-prod-admin\n    reconcile: "+mode+"\n", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.svc.SetCatalog(cat)
+	return e
+}
+
+func reconciled(e *env) []string {
+	var out []string
+	for _, ev := range e.events.All() {
+		if ev.Type == grants.EventReconciled {
+			out = append(out, ev.Err)
+		}
+	}
+	return out
+}
+
+func TestReconcileReportKeepsEveryone(t *testing.T) {
+	e := reconcileEnv(t, "report")
+	e.approveAll(t, e.request(t, "UBOB", "prod-admin")) // bob holds a grant
+	e.backend.groups["jit-prod-admin"] = append(e.backend.groups["jit-prod-admin"], "mallory")
+	if err := e.svc.Reconcile(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"IAM user mallory is in jit-prod-admin without a grant from jitbot (reconcile: report)"}
+	if got := reconciled(e); !slices.Equal(got, want) {
+		t.Errorf("reconciled = %q, want %q", got, want)
+	}
+	if m, _ := e.backend.Members(t.Context(), "jit-prod-admin"); !slices.Equal(m, []string{"bob", "mallory"}) {
+		t.Errorf("members after report = %v; report removes nobody", m)
+	}
+}
+
+func TestReconcileEnforceRemovesOnlyStrays(t *testing.T) {
+	e := reconcileEnv(t, "enforce")
+	e.approveAll(t, e.request(t, "UBOB", "prod-admin"))
+	e.backend.groups["jit-prod-admin"] = append(e.backend.groups["jit-prod-admin"], "mallory")
+	if err := e.svc.Reconcile(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if m, _ := e.backend.Members(t.Context(), "jit-prod-admin"); !slices.Equal(m, []string{"bob"}) {
+		t.Errorf("members after enforce = %v, want the granted bob only", m)
+	}
+	want := []string{"IAM user mallory was in jit-prod-admin without a grant from jitbot and has been removed (reconcile: enforce)"}
+	if got := reconciled(e); !slices.Equal(got, want) {
+		t.Errorf("reconciled = %q, want %q", got, want)
+	}
+}
+
+// TestReconcileEnforceRacingAGrant: a grant that goes live while the
+// stray-looking member is being removed gets its membership back.
+func TestReconcileEnforceRacingAGrant(t *testing.T) {
+	e := reconcileEnv(t, "enforce")
+	r := e.request(t, "UBOB", "prod-admin")
+	if _, err := e.svc.Approve(t.Context(), r.ID, "ULEAD1"); err != nil {
+		t.Fatal(err)
+	}
+	e.backend.groups["jit-prod-admin"] = []string{"bob"} // added behind jitbot's back, or a grant just landing
+	e.backend.onRevoke = func() {
+		// The second approval lands while reconcile removes bob.
+		if _, err := e.svc.Approve(t.Context(), r.ID, "ULEAD2"); err != nil {
+			t.Errorf("approve during reconcile: %v", err)
+		}
+	}
+	if err := e.svc.Reconcile(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := e.svc.Get(t.Context(), r.ID); got.State != grants.Active {
+		t.Fatalf("grant state %s, want active", got.State)
+	}
+	if m, _ := e.backend.Members(t.Context(), "jit-prod-admin"); !slices.Equal(m, []string{"bob"}) {
+		t.Errorf("members = %v; bob's live grant lost its membership to reconciliation", m)
+	}
+}
