@@ -2,6 +2,7 @@
 //
 //	jitbot serve               run the bot
 //	jitbot rules check [FILE]  load and type-check a role catalog
+//	jitbot rules test FILE     run rule test cases against a catalog
 //	jitbot version             print the version
 package main
 
@@ -25,6 +26,7 @@ const usage = `usage: jitbot <command>
 commands:
   serve               run the bot (configuration from the environment; see README)
   rules check [FILE]  load and type-check a role catalog (default: $JIT_RULES or rules/roles.yaml)
+  rules test FILE     run rule test cases (YAML) against a catalog; see rules/roles_test.yaml
   version             print the version
 `
 

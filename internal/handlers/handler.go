@@ -54,7 +54,7 @@ type Options struct {
 	// OnCallUnavailable reports that the on-call source (PagerDuty) cannot
 	// be reached; requesters are then told why no break-glass applied.
 	OnCallUnavailable func() bool
-	Now     func() time.Time
+	Now               func() time.Time
 }
 
 // Handler handles Socket Mode envelopes.

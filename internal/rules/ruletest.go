@@ -26,12 +26,14 @@ package rules
 //     default_duration, what the bot uses when a request names none.
 //   - expect gives eligible, auto_approve or both; one left out is not checked.
 //   - A case tests the role's own rules, exactly what Role.IsEligible and
-//     Role.IsAutoApproved return. The fixed checks the service applies on top
-//     (guests, deactivated users and bots are refused whatever a rule says)
-//     and the bounds on request.duration (JIT_MIN_DURATION, max_duration) are
-//     not applied, so a case can pin a rule's own limit even where
+//     Role.IsAutoApproved return. The fixed checks package grants applies on
+//     top are not repeated here (they would drift from the real ones):
+//     deactivated users and bots are refused; guests and Slack Connect users
+//     get only allow_guests roles, within guest_max_duration, and never
+//     automatically; request.duration must lie within JIT_MIN_DURATION and
+//     max_duration. So a case can pin a rule's own limit even where
 //     max_duration makes it redundant today. auto_approve is evaluated even
-//     for an ineligible user, so each rule is pinned on its own. A role
+//     for an ineligible user, so that each rule is pinned on its own. A role
 //     without an auto_approve rule is never auto-approved.
 //   - A rule that fails at run time (a CEL error such as an index out of
 //     range) fails the case with the error; it never stops the run.
@@ -109,15 +111,23 @@ var (
 	testExpKeys  = []string{"eligible", "auto_approve"}
 )
 
-// maxMerge bounds how deep merge keys and aliases are followed, so an
-// anchor that refers to itself is a problem, not a hang.
-const maxMerge = 16
+// maxMerge bounds how deep merge keys and aliases are followed, and
+// maxMerged how many mappings merge keys may pull in over the whole file,
+// so that an anchor that refers to itself, or a few that fan out
+// ({<<: [*a, *a, *a]} over and over), is a problem, not a hang.
+const (
+	maxMerge  = 16
+	maxMerged = 10_000
+)
 
 // testLoader is the parse state of one test file.
 type testLoader struct {
 	file     string
 	problems []Problem
 	anchors  []*ast.AnchorNode // in file order
+	merged   int               // mappings pulled in by merge keys so far
+	// mergeFailed is set once merge keys went too deep or too far.
+	mergeFailed bool
 }
 
 func (l *testLoader) addf(n ast.Node, format string, args ...any) {
@@ -388,8 +398,12 @@ func before(a, b ast.Node) bool {
 // keys (<<) first so that the mapping's own keys override them; nil, after
 // reporting a problem, when n is not a mapping. what names n in problems.
 func (l *testLoader) entries(n ast.Node, what string, depth int) []*ast.MappingValueNode {
-	if depth > maxMerge {
-		l.addf(n, "%s: merge keys (<<) nest too deeply or refer to themselves", what)
+	if depth > maxMerge || l.merged > maxMerged {
+		// Reported once; merge keys are not expanded any further.
+		if !l.mergeFailed {
+			l.addf(n, "%s: merge keys (<<) nest too deeply, refer to themselves or pull in too much", what)
+		}
+		l.mergeFailed = true
 		return nil
 	}
 	var values []*ast.MappingValueNode
@@ -420,6 +434,10 @@ func (l *testLoader) entries(n ast.Node, what string, depth int) []*ast.MappingV
 			sources = seq.Values
 		}
 		for _, src := range sources {
+			if l.mergeFailed {
+				break
+			}
+			l.merged++
 			merged = append(merged, l.entries(src, what, depth+1)...)
 		}
 	}

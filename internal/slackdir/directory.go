@@ -80,8 +80,8 @@ func (d *Directory) User(ctx context.Context, id string) (rules.User, error) {
 		// Slack Connect users of another organisation are strangers to
 		// this workspace.
 		IsExternal: u.IsStranger,
-		Deleted: u.Deleted,
-		IsBot:   u.IsBot || u.ID == "USLACKBOT",
+		Deleted:    u.Deleted,
+		IsBot:      u.IsBot || u.ID == "USLACKBOT",
 	}
 	for _, g := range groups {
 		if slices.Contains(g.Users, id) {
