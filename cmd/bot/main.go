@@ -3,6 +3,7 @@
 //	jitbot serve               run the bot
 //	jitbot rules check [FILE]  load and type-check a role catalog
 //	jitbot rules test FILE     run rule test cases against a catalog
+//	jitbot audit export|verify read and check the durable audit log
 //	jitbot version             print the version
 package main
 
@@ -27,6 +28,8 @@ commands:
   serve               run the bot (configuration from the environment; see README)
   rules check [FILE]  load and type-check a role catalog (default: $JIT_RULES or rules/roles.yaml)
   rules test FILE     run rule test cases (YAML) against a catalog; see rules/roles_test.yaml
+  audit export        write the durable audit log as jsonl or csv (--since 24h, --format csv)
+  audit verify        recompute the audit log's hash chain (from REDIS_URL or --file) and name the first break
   version             print the version
 `
 
@@ -67,6 +70,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return serve(ctx, stderr)
 	case "rules":
 		return rulesCmd(args[1:], stdout, stderr)
+	case "audit":
+		return auditCmd(ctx, args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintf(stdout, "jitbot %s (%s)\n", buildVersion(), runtime.Version())
 		return nil

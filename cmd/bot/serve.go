@@ -23,6 +23,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/jitbot/jitbot/internal/audit"
+	"github.com/jitbot/jitbot/internal/auditlog"
 	"github.com/jitbot/jitbot/internal/awsgrant"
 	"github.com/jitbot/jitbot/internal/config"
 	"github.com/jitbot/jitbot/internal/grants"
@@ -79,10 +80,12 @@ func serve(ctx context.Context, stderr io.Writer) error {
 		log.Info("PagerDuty is the on-call source (user.oncall, user.oncall_schedules)")
 	}
 	svc, err := newService(awsCfg, grants.Options{
-		Store:       store,
-		Limiter:     store,
-		Directory:   dir,
-		Notifier:    grants.Notifiers{eventLog{log}, m, trail, messenger},
+		Store:     store,
+		Limiter:   store,
+		Directory: dir,
+		// The durable audit log comes first: its entry is in Redis before
+		// anything is posted to Slack.
+		Notifier:    grants.Notifiers{auditlog.New(store.Client(), cfg.RedisPrefix, log), m, trail, messenger},
 		Catalog:     catalog,
 		Logger:      log,
 		MinDuration: time.Duration(cfg.MinDuration),
@@ -262,25 +265,6 @@ func newLogger(w io.Writer, level string) *slog.Logger {
 	var l slog.Level
 	_ = l.UnmarshalText([]byte(strings.ToUpper(level))) // checked by config
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
-}
-
-// eventLog writes one log record per domain event, so the trail exists even
-// without an audit channel. Credentials are never part of it.
-type eventLog struct{ log *slog.Logger }
-
-func (l eventLog) Notify(ctx context.Context, e grants.Event) {
-	r := e.Request
-	attrs := []any{"type", e.Type, "request_id", r.ID, "role", r.Role, "state", r.State, "user", r.Requester.ID}
-	if e.Actor != "" {
-		attrs = append(attrs, "actor", e.Actor)
-	}
-	if e.Err != "" {
-		attrs = append(attrs, "err", e.Err)
-	}
-	if !r.ExpiresAt.IsZero() {
-		attrs = append(attrs, "expires_at", r.ExpiresAt)
-	}
-	l.log.InfoContext(ctx, "event", attrs...)
 }
 
 // checkSlack asks Slack who the bot token belongs to, so that a wrong

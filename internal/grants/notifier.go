@@ -39,6 +39,9 @@ type Event struct {
 	Request Request // the record as it was right after the step
 	Actor   string  // Slack user ID of who caused it; empty for the system
 	Err     string  // for failures: what went wrong
+	// CatalogSHA256 identifies the role catalog in force when it happened:
+	// the rules that decided are part of the evidence.
+	CatalogSHA256 string
 	// Credentials is set only on EventGranted for aws_sts. It is for the
 	// requester's DM and nothing else: never log, store or post it.
 	Credentials *Credentials

@@ -91,6 +91,10 @@ type Request struct {
 	SessionName string    `json:"session_name,omitempty"`  // STS RoleSessionName
 	AccessKeyID string    `json:"access_key_id,omitempty"` // not a secret; lets CloudTrail be matched
 	CredsExpire time.Time `json:"creds_expire,omitzero"`   // when issued STS credentials stop working by themselves
+	// The AWS request IDs of the calls that issued and removed the access,
+	// for matching CloudTrail.
+	GrantAWSRequestID  string `json:"grant_aws_request_id,omitempty"`
+	RevokeAWSRequestID string `json:"revoke_aws_request_id,omitempty"`
 	// Notice tells the requester why the request took another path than
 	// they may expect (break-glass limit reached, on-call source down).
 	Notice string `json:"notice,omitempty"`

@@ -282,6 +282,7 @@ func (s *Service) issue(ctx context.Context, r *Request) (*Request, error) {
 			r.WarnAt = warnAt
 		}
 		r.CredsExpire = issued.CredsExpire
+		r.GrantAWSRequestID = issued.AWSRequestID
 		r.LeaseUntil = time.Time{}
 		if issued.Credentials != nil {
 			r.AccessKeyID = issued.Credentials.AccessKeyID
@@ -363,6 +364,7 @@ func (s *Service) revoke(ctx context.Context, r *Request) (*Request, error) {
 		}
 		r.RevokedAt = now
 		r.CleanupAt = rev.CleanupAt
+		r.RevokeAWSRequestID = rev.AWSRequestID
 		r.Attempts = 0
 		r.LastError = ""
 		r.NextAttempt = time.Time{}

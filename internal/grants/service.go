@@ -798,6 +798,9 @@ func (s *Service) emit(ctx context.Context, e Event) {
 	if e.At.IsZero() {
 		e.At = s.now()
 	}
+	if c := s.Catalog(); c != nil {
+		e.CatalogSHA256 = c.SHA256
+	}
 	s.notify.Notify(ctx, e)
 }
 

@@ -1,0 +1,158 @@
+package auditlog
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/jitbot/jitbot/internal/grants"
+)
+
+// Log is the audit stream in Redis:
+//
+//	{<prefix>}:audit        STREAM  field e = an Entry's JSON, in chain order
+//	{<prefix>}:audit:head   STRING  "<seq> <hash>" of the last entry
+//
+// Both keys share the store's hash tag, so the append script works on
+// Cluster. Appends from several replicas are serialised by compare-and-set
+// on the head, so the chain never forks.
+type Log struct {
+	client redis.UniversalClient
+	stream string
+	head   string
+	log    *slog.Logger
+}
+
+// New returns the audit log under prefix (the JIT_REDIS_PREFIX). log, if
+// not nil, receives one `audit` record per entry: the log sink.
+func New(client redis.UniversalClient, prefix string, log *slog.Logger) *Log {
+	tag := "{" + prefix + "}"
+	return &Log{client: client, stream: tag + ":audit", head: tag + ":audit:head", log: log}
+}
+
+// appendScript adds an entry if the head is still what the caller chained
+// it to, and moves the head, in one step.
+var appendScript = redis.NewScript(`
+local head = redis.call('GET', KEYS[2]) or ''
+if head ~= ARGV[1] then
+	return false
+end
+local id = redis.call('XADD', KEYS[1], '*', 'e', ARGV[2])
+redis.call('SET', KEYS[2], ARGV[3])
+return id
+`)
+
+// Append chains en to the log and returns it as stored (with Seq, Prev,
+// Hash).
+func (l *Log) Append(ctx context.Context, en Entry) (Entry, error) {
+	for attempt := 0; attempt < 100; attempt++ {
+		head, err := l.client.Get(ctx, l.head).Result()
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return Entry{}, fmt.Errorf("read audit head: %w", err)
+		}
+		seq, prev, err := parseHead(head)
+		if err != nil {
+			return Entry{}, err
+		}
+		en.Seq, en.Prev, en.Hash = seq+1, prev, ""
+		en.Hash = en.sum()
+		body, err := json.Marshal(en)
+		if err != nil {
+			return Entry{}, err
+		}
+		next := strconv.FormatInt(en.Seq, 10) + " " + en.Hash
+		_, err = appendScript.Run(ctx, l.client, []string{l.stream, l.head}, head, body, next).Result()
+		if errors.Is(err, redis.Nil) {
+			continue // another replica appended first: chain to its entry
+		}
+		if err != nil {
+			return Entry{}, fmt.Errorf("append audit entry: %w", err)
+		}
+		if l.log != nil {
+			l.log.Info("audit", "entry", json.RawMessage(body))
+		}
+		return en, nil
+	}
+	return Entry{}, errors.New("append audit entry: the head kept moving")
+}
+
+func parseHead(head string) (seq int64, hash string, err error) {
+	if head == "" {
+		return 0, "", nil
+	}
+	s, h, ok := strings.Cut(head, " ")
+	n, perr := strconv.ParseInt(s, 10, 64)
+	if !ok || perr != nil {
+		return 0, "", fmt.Errorf("audit head %q is not <seq> <hash>", head)
+	}
+	return n, h, nil
+}
+
+// Notify appends the event, so the log is a grants.Notifier. It runs
+// before the Slack notifiers and waits for Redis: the entry exists before
+// anything is posted. A failed append is logged loudly; the domain goes on.
+func (l *Log) Notify(ctx context.Context, e grants.Event) {
+	if _, err := l.Append(context.WithoutCancel(ctx), FromEvent(e)); err != nil && l.log != nil {
+		l.log.Error("AUDIT ENTRY NOT WRITTEN", "type", e.Type, "request_id", e.Request.ID, "err", err)
+	}
+}
+
+// Stored is an entry with its stream ID.
+type Stored struct {
+	StreamID string
+	Entry    Entry
+	Raw      []byte // the JSON as stored
+}
+
+// Read returns the entries from the stream ID start ("-" for the first)
+// on, at most count (0: all).
+func (l *Log) Read(ctx context.Context, start string, count int64) ([]Stored, error) {
+	var msgs []redis.XMessage
+	var err error
+	if count > 0 {
+		msgs, err = l.client.XRangeN(ctx, l.stream, start, "+", count).Result()
+	} else {
+		msgs, err = l.client.XRange(ctx, l.stream, start, "+").Result()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read audit log: %w", err)
+	}
+	out := make([]Stored, 0, len(msgs))
+	for _, m := range msgs {
+		raw, _ := m.Values["e"].(string)
+		s := Stored{StreamID: m.ID, Raw: []byte(raw)}
+		if err := json.Unmarshal([]byte(raw), &s.Entry); err != nil {
+			s.Entry = Entry{} // Verify reports it
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// Since returns the entries at or after t.
+// A zero t means from the first entry.
+func (l *Log) Since(ctx context.Context, t time.Time) ([]Stored, error) {
+	if t.IsZero() || t.UnixMilli() <= 0 {
+		return l.Read(ctx, "-", 0)
+	}
+	return l.Read(ctx, strconv.FormatInt(t.UnixMilli(), 10), 0)
+}
+
+// Head returns the sequence number and hash of the last entry.
+func (l *Log) Head(ctx context.Context) (int64, string, error) {
+	head, err := l.client.Get(ctx, l.head).Result()
+	if errors.Is(err, redis.Nil) {
+		return 0, "", nil
+	}
+	if err != nil {
+		return 0, "", err
+	}
+	return parseHead(head)
+}
