@@ -8,10 +8,12 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/jitbot/jitbot/internal/auditlog"
+	"github.com/jitbot/jitbot/internal/usage/cloudtrailfake"
 )
 
 // TestAuditLogThroughTheBinary: a flow leaves its entries in order in the
@@ -113,5 +115,41 @@ func TestAuditCommandsNeedRedis(t *testing.T) {
 	r = runBinary(t, cleanEnv(), "audit", "export", "--format", "xml")
 	if r.code != 2 {
 		t.Errorf("audit export --format xml: %+v", r)
+	}
+}
+
+// TestUsageLookupThroughTheBinary: after a grant ends jitbot asks
+// CloudTrail what it was used for, at once and after the delivery delay
+// (2 s here), and posts the summary in the audit thread and the log.
+func TestUsageLookupThroughTheBinary(t *testing.T) {
+	ct := cloudtrailfake.Start(t)
+	b := startBot(t, "JIT_USAGE_LOOKUP=true", "JIT_USAGE_DELAY=2s", "AWS_ENDPOINT_URL_CLOUDTRAIL="+ct.URL())
+
+	used := requestID(t, b.command(t, "UALICE", "request readonly 30m checking replica lag for INC-42"))
+	b.click(t, "ULEAD1", b.approvalDM(t, "ULEAD1", used), "jit_approve", used)
+	key := exportValue(t, b.dmWith(t, "UALICE", used, "export AWS_ACCESS_KEY_ID="), "AWS_ACCESS_KEY_ID")
+	now := time.Now()
+	ct.Add(
+		cloudtrailfake.Event{Name: "DescribeDBInstances", Source: "rds.amazonaws.com", AccessKeyID: key, Time: now},
+		cloudtrailfake.Event{Name: "DescribeDBInstances", Source: "rds.amazonaws.com", AccessKeyID: key, Time: now},
+		cloudtrailfake.Event{Name: "DeleteDBInstance", Source: "rds.amazonaws.com", AccessKeyID: key, Time: now, ErrorCode: "AccessDenied"},
+	)
+	b.command(t, "UALICE", "revoke "+used)
+
+	unused := requestID(t, b.command(t, "UALICE", "request readonly 30m checking replica lag for INC-43"))
+	b.click(t, "ULEAD2", b.approvalDM(t, "ULEAD2", unused), "jit_approve", unused)
+	b.dmWith(t, "UALICE", unused, "export AWS_ACCESS_KEY_ID=")
+	b.command(t, "UALICE", "revoke "+unused)
+
+	want := "usage from CloudTrail: 3 API calls, 1 failed; top: rds:DescribeDBInstances ×2, rds:DeleteDBInstance ×1"
+	b.slack.WaitFor(t, "both looks at the used grant", 20*time.Second, func() bool {
+		a := b.auditText(used)
+		return strings.Contains(a, want+" (first look)") && strings.Contains(a, want+" (after CloudTrail's delivery delay)")
+	})
+	b.slack.WaitFor(t, "the unused grant", 20*time.Second, func() bool {
+		return strings.Contains(b.auditText(unused), "usage from CloudTrail: never used (first look)")
+	})
+	if !strings.Contains(b.logs.text(), `"type":"usage"`) {
+		t.Errorf("the usage summaries are not in the audit log")
 	}
 }

@@ -4,6 +4,7 @@
 //	jitbot rules check [FILE]  load and type-check a role catalog
 //	jitbot rules test FILE     run rule test cases against a catalog
 //	jitbot audit export|verify read and check the durable audit log
+//	jitbot access-map          who may request and approve each role
 //	jitbot version             print the version
 package main
 
@@ -28,6 +29,7 @@ commands:
   serve               run the bot (configuration from the environment; see README)
   rules check [FILE]  load and type-check a role catalog (default: $JIT_RULES or rules/roles.yaml)
   rules test FILE     run rule test cases (YAML) against a catalog; see rules/roles_test.yaml
+  access-map          who may request and who may approve each role, from Slack (--format text|json)
   audit export        write the durable audit log as jsonl or csv (--since 24h, --format csv)
   audit verify        recompute the audit log's hash chain (from REDIS_URL or --file) and name the first break
   version             print the version
@@ -72,6 +74,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return rulesCmd(args[1:], stdout, stderr)
 	case "audit":
 		return auditCmd(ctx, args[1:], stdout, stderr)
+	case "access-map":
+		return accessMapCmd(ctx, args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintf(stdout, "jitbot %s (%s)\n", buildVersion(), runtime.Version())
 		return nil

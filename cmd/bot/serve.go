@@ -34,6 +34,7 @@ import (
 	"github.com/jitbot/jitbot/internal/rules"
 	"github.com/jitbot/jitbot/internal/slackdir"
 	"github.com/jitbot/jitbot/internal/slackpost"
+	grantusage "github.com/jitbot/jitbot/internal/usage"
 )
 
 // serve runs the bot until ctx is done (SIGINT or SIGTERM), then stops
@@ -79,13 +80,23 @@ func serve(ctx context.Context, stderr io.Writer) error {
 		dir, onCallDown = od, od.Unavailable
 		log.Info("PagerDuty is the on-call source (user.oncall, user.oncall_schedules)")
 	}
+	evidence := auditlog.New(store.Client(), cfg.RedisPrefix, log)
+	// The durable audit log comes first: its entry is in Redis before
+	// anything is posted to Slack.
+	notifiers := grants.Notifiers{evidence, m, trail, messenger}
+	var watcher *grantusage.Watcher
+	if cfg.UsageLookup {
+		// Summaries go to the evidence and the audit thread, like events.
+		watcher = grantusage.NewWatcher(store.Client(), cfg.RedisPrefix, grantusage.NewLookup(awsCfg), store, grants.Notifiers{evidence, trail}, log)
+		watcher.Delay = time.Duration(cfg.UsageDelay)
+		notifiers = append(notifiers, watcher)
+		log.Info("CloudTrail usage lookups on", "second_look_after", watcher.Delay)
+	}
 	svc, err := newService(awsCfg, grants.Options{
-		Store:     store,
-		Limiter:   store,
-		Directory: dir,
-		// The durable audit log comes first: its entry is in Redis before
-		// anything is posted to Slack.
-		Notifier:    grants.Notifiers{auditlog.New(store.Client(), cfg.RedisPrefix, log), m, trail, messenger},
+		Store:       store,
+		Limiter:     store,
+		Directory:   dir,
+		Notifier:    notifiers,
 		Catalog:     catalog,
 		Logger:      log,
 		MinDuration: time.Duration(cfg.MinDuration),
@@ -116,6 +127,10 @@ func serve(ctx context.Context, stderr io.Writer) error {
 	g.Go(func() error { return svc.Run(ctx) })
 	g.Go(func() error { return q.Run(ctx) })
 	g.Go(func() error { return reconcileLoop(ctx, svc, time.Duration(cfg.ReconcileInterval), log) })
+	if watcher != nil {
+		poll := min(30*time.Second, max(time.Second, watcher.Delay/4))
+		g.Go(func() error { return watcher.Run(ctx, poll) })
+	}
 	g.Go(func() error { return watchCatalog(ctx, cfg.Rules, catalog.SHA256, svc, trail, log) })
 	g.Go(func() error { return h.Run(ctx, sm) })
 	g.Go(func() error {

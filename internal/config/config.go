@@ -36,6 +36,11 @@ type Config struct {
 	// user.oncall_schedules; a read-only REST API key is enough.
 	PagerDutyToken  string `envconfig:"JIT_PAGERDUTY_TOKEN"`
 	PagerDutyAPIURL string `envconfig:"JIT_PAGERDUTY_API_URL"`
+
+	// UsageLookup turns on the CloudTrail summary of what each ended grant
+	// was used for; UsageDelay is when the second look happens.
+	UsageLookup bool     `envconfig:"JIT_USAGE_LOOKUP" default:"false"`
+	UsageDelay  Duration `envconfig:"JIT_USAGE_DELAY" default:"20m"`
 }
 
 // Duration accepts the durations of the /jit grammar: Go syntax plus d.
@@ -78,6 +83,8 @@ func Load() (Config, error) {
 var expected = map[string]string{
 	"JIT_MIN_DURATION":       "expected a duration such as 90s, 15m, 1h30m or 1d",
 	"JIT_RECONCILE_INTERVAL": "expected a duration such as 5m or 1h",
+	"JIT_USAGE_DELAY":        "expected a duration such as 20m",
+	"JIT_USAGE_LOOKUP":       "expected true or false",
 }
 
 func (c Config) check() error {

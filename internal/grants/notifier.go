@@ -29,6 +29,9 @@ const (
 	// found (and, with reconcile: enforce, removed). Its Request names only
 	// the role, group and user; it has no ID.
 	EventReconciled EventType = "reconciled"
+	// EventUsage: what an ended grant was used for, from CloudTrail; Err
+	// holds the summary.
+	EventUsage EventType = "usage"
 )
 
 // Event is one step in a request's life, as seen by the audit trail and the

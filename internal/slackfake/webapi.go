@@ -58,6 +58,7 @@ var methods = map[string]method{
 	"chat.delete":           {botToken, (*Server).deleteMessageCall},
 	"conversations.open":    {botToken, (*Server).conversationsOpen},
 	"users.info":            {botToken, (*Server).usersInfo},
+	"users.list":            {botToken, (*Server).usersList},
 	"users.lookupByEmail":   {botToken, (*Server).usersLookupByEmail},
 	"usergroups.list":       {botToken, (*Server).usergroupsList},
 	"usergroups.users.list": {botToken, (*Server).usergroupsUsersList},

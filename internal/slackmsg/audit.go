@@ -137,6 +137,8 @@ func eventLine(e grants.Event) (line string, ok bool) {
 		return ":no_entry_sign: refused: " + Mention(e.Actor) + " tried to act on it and may not: " + inline(e.Err, maxErrorShown), true
 	case grants.EventReconciled:
 		return ":mag: reconciliation of " + roleName(r.Role) + ": " + inline(e.Err, maxErrorShown), true
+	case grants.EventUsage:
+		return ":bar_chart: usage from CloudTrail: " + inline(e.Err, maxErrorShown), true
 	case grants.EventReviewed:
 		return ":eyes: reviewed by " + Mention(e.Actor) + "; break-glass access acknowledged", true
 	case grants.EventReviewOverdue:

@@ -1,0 +1,251 @@
+// Package accessmap answers, for every role of a catalog, who may approve
+// it and who may request it, so that a reviewer sees in one place who can
+// get elevated access and who can hand it out, and a diff of two maps shows
+// who gained or lost either.
+//
+// Build applies the same rules the service applies to a real request
+// (internal/grants): bots and deactivated users never request, guests and
+// Slack Connect users only where the role sets allow_guests and never by
+// auto-approval, and the role's eligible and auto_approve rules decide the
+// rest. What a rule sees of the request is fixed (see Probe), because the
+// map is about people, not about one request.
+package accessmap
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/jitbot/jitbot/internal/rules"
+)
+
+// Directory is who is in the workspace. The Slack implementation is Slack;
+// tests use a small fake.
+type Directory interface {
+	// Users returns every user of the workspace, deactivated users and
+	// bots included, each with the handles of their user groups.
+	Users(ctx context.Context) ([]rules.User, error)
+	// GroupMembers returns the user IDs in the user group with this handle
+	// (without the @); an unknown handle has no members.
+	GroupMembers(ctx context.Context, handle string) ([]string, error)
+}
+
+// Map is who may request and who may approve each role of a catalog.
+type Map struct {
+	CatalogSHA256 string       `json:"catalog_sha256"`
+	Generated     time.Time    `json:"generated"`
+	Roles         []RoleAccess `json:"roles"` // by role name
+}
+
+// RoleAccess is who may approve and who may request one role. The lists
+// are never nil, so that JSON shows an empty list as [], and are sorted by
+// Person.Name, then Person.ID.
+type RoleAccess struct {
+	Role    string `json:"role"`
+	Backend string `json:"backend"`
+	// Target is what a grant gives: the role ARN (aws_sts) or the IAM group
+	// (aws_iam_group).
+	Target string `json:"target"`
+	// Approvers are the listed user IDs and the current members of the
+	// listed user groups.
+	Approvers []Person `json:"approvers"`
+	// Requesters are the people the role's eligible rule admits, after the
+	// fixed rules (see Build).
+	Requesters []Person `json:"requesters"`
+	// AutoApproved are the requesters whom the auto_approve rule grants at
+	// once, without an approver, for the request described at Probe.
+	AutoApproved      []Person `json:"auto_approved"`
+	ApprovalsRequired int      `json:"approvals_required"`
+	// Errors are what kept the map of this role from being complete: a
+	// rule that failed to evaluate for one user (the message starts with
+	// the user's ID), or fewer active approvers than approvals_required.
+	// Sorted.
+	Errors []string `json:"errors,omitempty"`
+}
+
+// Person is one Slack user as the map shows them.
+type Person struct {
+	ID    string `json:"id"`
+	Name  string `json:"name,omitempty"` // the Slack handle; "" when not in the directory
+	Email string `json:"email,omitempty"`
+	// Notes are what a reviewer should know about the account, in this
+	// order: NoteUnknown, NoteDeactivated, NoteBot, NoteGuest, NoteExternal.
+	Notes []string `json:"notes,omitempty"`
+}
+
+// What Person.Notes may say.
+const (
+	NoteUnknown     = "unknown" // a listed approver ID that the directory does not know
+	NoteDeactivated = "deactivated"
+	NoteBot         = "bot"
+	NoteGuest       = "guest"
+	NoteExternal    = "external" // Slack Connect: a user of another organisation
+)
+
+// Probe describes the request the rules are evaluated against. A rule may
+// look at the request as well as the user, but the map asks about people,
+// so Build asks each rule about one fixed request: the role's
+// default_duration (for guests, no more than guest_max_duration, the most
+// they may ask for) and ProbeReason. A user is a requester when the
+// eligible rule admits them either without an incident reference or with
+// ProbeIncident, so a rule that opens a role during incidents shows its
+// incident-time requesters. AutoApproved is evaluated with ProbeIncident
+// only, since break-glass rules are about incidents. ProbeIncident is
+// checked against no role's incident_pattern: the map shows what the rules
+// decide, not whether "INC-0" names a real incident.
+const (
+	ProbeIncident = "INC-0"
+	ProbeReason   = "access-map: who may request this role"
+)
+
+// Build maps every role of cat over the users of dir, with now as the
+// rules' `now` and as Map.Generated. A rule that fails for one user is
+// recorded in that role's Errors and the map goes on; an error of dir
+// (Slack unreachable) is returned, since a map without its users would
+// mislead.
+func Build(ctx context.Context, cat *rules.Catalog, dir Directory, now time.Time) (Map, error) {
+	users, err := dir.Users(ctx)
+	if err != nil {
+		return Map{}, fmt.Errorf("list users: %w", err)
+	}
+	byID := make(map[string]rules.User, len(users))
+	for _, u := range users {
+		byID[u.ID] = u
+	}
+	// Ask for each group once, however many roles it approves.
+	members := map[string][]string{}
+	m := Map{CatalogSHA256: cat.SHA256, Generated: now.UTC(), Roles: []RoleAccess{}}
+	for _, name := range cat.Names() {
+		if err := ctx.Err(); err != nil {
+			return Map{}, err
+		}
+		role := cat.Roles[name]
+		ra := RoleAccess{
+			Role: name, Backend: role.Backend, Target: target(role),
+			ApprovalsRequired: role.ApprovalsRequired,
+			Approvers:         []Person{}, Requesters: []Person{}, AutoApproved: []Person{},
+		}
+		ids := role.Users()
+		for _, h := range role.Groups() {
+			got, ok := members[h]
+			if !ok {
+				if got, err = dir.GroupMembers(ctx, h); err != nil {
+					return Map{}, fmt.Errorf("members of @%s: %w", h, err)
+				}
+				members[h] = got
+			}
+			ids = append(ids, got...)
+		}
+		slices.Sort(ids)
+		active := 0
+		for _, id := range slices.Compact(ids) {
+			u, ok := byID[id]
+			ra.Approvers = append(ra.Approvers, person(u, ok, id))
+			if ok && !u.Deleted && !u.IsBot {
+				active++
+			}
+		}
+		if active < role.ApprovalsRequired {
+			ra.Errors = append(ra.Errors, fmt.Sprintf("approvals_required is %d but only %d approver(s) are active users", role.ApprovalsRequired, active))
+		}
+		for _, u := range users {
+			may, auto, errs := evaluate(role, u, now)
+			ra.Errors = append(ra.Errors, errs...)
+			if may {
+				ra.Requesters = append(ra.Requesters, person(u, true, u.ID))
+			}
+			if auto {
+				ra.AutoApproved = append(ra.AutoApproved, person(u, true, u.ID))
+			}
+		}
+		for _, l := range [][]Person{ra.Approvers, ra.Requesters, ra.AutoApproved} {
+			slices.SortFunc(l, func(a, b Person) int { return cmp.Or(strings.Compare(a.Name, b.Name), strings.Compare(a.ID, b.ID)) })
+		}
+		slices.Sort(ra.Errors)
+		m.Roles = append(m.Roles, ra)
+	}
+	return m, nil
+}
+
+// evaluate decides whether u may request role and whether they would be
+// auto-approved, as grants.Service decides it for a request (checkEligible,
+// then auto_approve, which never applies to third parties). errs are the
+// rules that failed to evaluate, each naming u.
+func evaluate(role *rules.Role, u rules.User, now time.Time) (may, auto bool, errs []string) {
+	thirdParty := u.IsGuest || u.IsExternal
+	if u.Deleted || u.IsBot || (thirdParty && !role.AllowGuests) {
+		return false, false, nil
+	}
+	in := rules.Input{Role: role.Name, Duration: role.DefaultDuration, Reason: ProbeReason}
+	if thirdParty {
+		in.Duration = min(in.Duration, role.GuestMaxDuration)
+	}
+	incident := in
+	incident.Incident = ProbeIncident
+
+	fail := func(rule string, err error) {
+		errs = append(errs, oneLine(fmt.Sprintf("%s: %s: %v", u.ID, rule, err)))
+	}
+	ok, err := role.IsEligible(u, in, now)
+	okIncident, errIncident := role.IsEligible(u, incident, now)
+	if err != nil && errIncident != nil && err.Error() == errIncident.Error() {
+		fail("eligible", err) // once: it failed whatever the request said
+	} else {
+		if err != nil {
+			fail("eligible without an incident", err)
+		}
+		if errIncident != nil {
+			fail("eligible with incident "+ProbeIncident, errIncident)
+		}
+	}
+	may = ok || okIncident
+	if !okIncident || thirdParty {
+		return may, false, errs
+	}
+	auto, err = role.IsAutoApproved(u, incident, now)
+	if err != nil {
+		fail("auto_approve with incident "+ProbeIncident, err)
+	}
+	return may, auto, errs
+}
+
+// person is u as the map shows them; known is false for an ID the
+// directory does not have.
+func person(u rules.User, known bool, id string) Person {
+	if !known {
+		return Person{ID: id, Notes: []string{NoteUnknown}}
+	}
+	p := Person{ID: u.ID, Name: oneLine(u.Name), Email: oneLine(u.Email)}
+	for _, n := range []struct {
+		on   bool
+		note string
+	}{{u.Deleted, NoteDeactivated}, {u.IsBot, NoteBot}, {u.IsGuest, NoteGuest}, {u.IsExternal, NoteExternal}} {
+		if n.on {
+			p.Notes = append(p.Notes, n.note)
+		}
+	}
+	return p
+}
+
+func target(r *rules.Role) string {
+	if r.Backend == "aws_iam_group" {
+		return r.Group
+	}
+	return r.RoleARN
+}
+
+// oneLine replaces control characters, newlines among them, with spaces:
+// the text map is one fact per line, and a name or an error message must
+// not be able to forge a line of its own.
+func oneLine(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, s)
+}
