@@ -13,6 +13,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/jitbot/jitbot/internal/rules"
 )
 
 // Kind names a sub-command.
@@ -26,6 +28,7 @@ const (
 	List    Kind = "list"
 	Revoke  Kind = "revoke"
 	Extend  Kind = "extend"
+	Report  Kind = "report" // for approvers: the access report of the last Duration (default 30d)
 )
 
 // Limits on what a user may type. MinReason and MaxReason come from
@@ -40,7 +43,7 @@ const (
 type Command struct {
 	Kind     Kind
 	Role     string        // request: lower-case catalog key, e.g. prod-readonly
-	Duration time.Duration // request (0 = the role's default_duration); extend (always > 0)
+	Duration time.Duration // request (0 = the role's default_duration); extend (always > 0); report (0 = 30d)
 	Incident string        // request: the --incident reference, as typed
 	Reason   string        // request: as typed, ends trimmed, inner whitespace kept; never escaped
 	ID       string        // revoke, extend: upper-case request ID, e.g. JIT-7K3QX2
@@ -65,7 +68,7 @@ func (e *Error) Error() string {
 
 // synopsis is the usage of /jit as a whole, for errors that happen before
 // the sub-command is known.
-const synopsis = "/jit [help | request | roles | list | revoke | extend] …"
+const synopsis = "/jit [help | request | roles | list | revoke | extend | report] …"
 
 var usages = map[Kind]string{
 	Modal:   "/jit",
@@ -75,6 +78,7 @@ var usages = map[Kind]string{
 	List:    "/jit list",
 	Revoke:  "/jit revoke <id>",
 	Extend:  "/jit extend <id> <duration>",
+	Report:  "/jit report [<duration>]",
 }
 
 // Usage returns the usage line of a sub-command, or the synopsis of /jit as
@@ -136,6 +140,8 @@ func parse(text string) (Command, *Error) {
 			return Command{}, err
 		}
 		return Command{Kind: kind}, nil
+	case Report:
+		return parseReport(rest)
 	case Revoke:
 		return parseRevoke(rest)
 	case Extend:
@@ -156,6 +162,7 @@ var subcommands = map[string]Kind{
 	"list":    List,
 	"revoke":  Revoke,
 	"extend":  Extend,
+	"report":  Report,
 }
 
 // cut returns the first word of s and the text after it. Words are separated
@@ -182,4 +189,20 @@ func noMore(k Kind, rest, takes string) *Error {
 
 func errorf(usage, format string, args ...any) *Error {
 	return &Error{Msg: fmt.Sprintf(format, args...), Usage: usage}
+}
+
+// parseReport reads the optional window of /jit report.
+func parseReport(rest string) (Command, *Error) {
+	word, more := cut(rest)
+	if word == "" {
+		return Command{Kind: Report}, nil
+	}
+	d, err := rules.ParseDuration(word)
+	if err != nil || d <= 0 {
+		return Command{}, errorf(usages[Report], "%s is not a duration; %s", quote(word), durationHint)
+	}
+	if err := noMore(Report, more, "a duration"); err != nil {
+		return Command{}, err
+	}
+	return Command{Kind: Report, Duration: d}, nil
 }

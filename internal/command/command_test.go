@@ -184,6 +184,10 @@ func TestParse(t *testing.T) {
 		{name: "roles", in: "roles", want: command.Command{Kind: command.Roles}},
 		{name: "list", in: "  List  ", want: command.Command{Kind: command.List}},
 		{name: "list with extra", in: "list foo bar", wantErr: `/jit list takes nothing; remove "foo bar"`},
+		{name: "report", in: "report", want: command.Command{Kind: command.Report}},
+		{name: "report window", in: "report 7d", want: command.Command{Kind: command.Report, Duration: 7 * 24 * time.Hour}},
+		{name: "report bad window", in: "report lately", wantErr: `"lately" is not a duration`},
+		{name: "report extra", in: "report 7d please", wantErr: `/jit report takes a duration; remove "please"`},
 		{name: "roles with extra", in: "roles prod", wantErr: `/jit roles takes nothing; remove "prod"`},
 
 		// Revoke.
@@ -215,7 +219,7 @@ func TestParse(t *testing.T) {
 		{name: "typo of extend", in: "EXTNED JIT-7K3QX2 1h", wantErr: "(did you mean extend?)"},
 		{name: "alias", in: "cancel JIT-7K3QX2", wantErr: "(did you mean revoke?)"},
 		{name: "missing request", in: "prod-admin 1h fixing lag", wantErr: "(did you mean /jit request prod-admin 1h …?)"},
-		{name: "nothing close", in: "xyzzy", wantErr: `"xyzzy" is not a /jit sub-command; the sub-commands are help, request, roles, list, revoke and extend`},
+		{name: "nothing close", in: "xyzzy", wantErr: `"xyzzy" is not a /jit sub-command; the sub-commands are help, request, roles, list, revoke, extend and report`},
 		{name: "long unknown word is shortened", in: strings.Repeat("z", 1000), wantErr: `"` + strings.Repeat("z", 40) + `"… is not a /jit sub-command`},
 		{name: "invalid UTF-8", in: "request prod-admin 1h fixing \xff lag", wantErr: "the command is not valid UTF-8 text"},
 	}
@@ -273,8 +277,8 @@ func TestErrorUsage(t *testing.T) {
 		{
 			name: "unknown",
 			in:   "requets",
-			want: "\"requets\" is not a /jit sub-command (did you mean request?); the sub-commands are help, request, roles, list, revoke and extend\n" +
-				"Usage: /jit [help | request | roles | list | revoke | extend] …",
+			want: "\"requets\" is not a /jit sub-command (did you mean request?); the sub-commands are help, request, roles, list, revoke, extend and report\n" +
+				"Usage: /jit [help | request | roles | list | revoke | extend | report] …",
 		},
 	}
 	for _, tt := range tests {
@@ -302,7 +306,7 @@ func TestUsage(t *testing.T) {
 		{command.List, "/jit list"},
 		{command.Revoke, "/jit revoke <id>"},
 		{command.Extend, "/jit extend <id> <duration>"},
-		{"bogus", "/jit [help | request | roles | list | revoke | extend] …"},
+		{"bogus", "/jit [help | request | roles | list | revoke | extend | report] …"},
 	}
 	for _, tt := range tests {
 		if got := command.Usage(tt.kind); got != tt.want {

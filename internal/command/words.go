@@ -78,7 +78,7 @@ func unknown(word, rest string) *Error {
 		// "/jit prod-admin 1h …": the user left out "request".
 		msg += " (did you mean /jit request " + asciiLower(word) + " " + next + " …?)"
 	}
-	return errorf(synopsis, "%s; the sub-commands are help, request, roles, list, revoke and extend", msg)
+	return errorf(synopsis, "%s; the sub-commands are help, request, roles, list, revoke, extend and report", msg)
 }
 
 func isDuration(word string) bool {

@@ -20,6 +20,7 @@ var usage = [][2]string{
 	{"/jit list", "your pending requests and active grants, and what awaits your approval"},
 	{"/jit revoke <id>", "give up your access or cancel your request; approvers of the role may revoke too"},
 	{"/jit extend <id> <duration>", "ask for more time; approved like a new request"},
+	{"/jit report [<duration>]", "for approvers: requests, approvals, break-glass and elevated hours per role over the last 30 days (or the duration given)"},
 	{"/jit help", "this help"},
 }
 
