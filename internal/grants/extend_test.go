@@ -157,6 +157,20 @@ func TestApproversResolvedNowWithoutTheRequester(t *testing.T) {
 	}
 }
 
+func TestApproverOf(t *testing.T) {
+	e := newEnv(t)
+	for user, want := range map[string][]string{
+		"ULEAD1":     {"prod-admin", "prod-readonly"},
+		"UAPPROVER1": {"prod-readonly"},
+		"UBOB":       nil,
+	} {
+		got, err := e.svc.ApproverOf(t.Context(), user)
+		if err != nil || !slices.Equal(got, want) {
+			t.Errorf("ApproverOf(%s) = %v, %v; want %v", user, got, err, want)
+		}
+	}
+}
+
 func TestBotsCannotRequest(t *testing.T) {
 	e := newEnv(t)
 	e.dir.edit(func(d *fakeDirectory) {

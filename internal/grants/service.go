@@ -646,6 +646,21 @@ func (s *Service) Approvers(ctx context.Context, r *Request) ([]string, error) {
 	return out, nil
 }
 
+// ApproverOf returns the roles userID may approve now, by name.
+func (s *Service) ApproverOf(ctx context.Context, userID string) ([]string, error) {
+	var out []string
+	for _, name := range s.Catalog().Names() {
+		ok, err := s.isApprover(ctx, name, userID)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out = append(out, name)
+		}
+	}
+	return out, nil
+}
+
 // isApprover resolves the role's approvers now, so that somebody who has
 // left an approving user group can no longer approve.
 func (s *Service) isApprover(ctx context.Context, roleName, userID string) (bool, error) {

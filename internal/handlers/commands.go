@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/slack-go/slack"
 
@@ -50,6 +51,8 @@ func (h *Handler) command(ctx context.Context, sc slack.SlashCommand) {
 			return
 		}
 		h.show(ctx, to, "Your requests and grants", slackmsg.List(l, h.now()))
+	case command.Report:
+		h.accessReport(ctx, to, cmd.Duration)
 	case command.Revoke:
 		h.revoke(ctx, to, grants.RequestID(cmd.ID), sc.UserID)
 	case command.Extend:
@@ -129,4 +132,34 @@ func (h *Handler) openRequestModal(ctx context.Context, to replyTo, triggerID st
 		h.log.ErrorContext(ctx, "open request modal", "user", to.user, "err", err)
 		h.tell(ctx, to, "The request form could not be opened; type the request instead: `"+command.Usage(command.Request)+"`")
 	}
+}
+
+// defaultReportWindow is the window of /jit report without a duration.
+const defaultReportWindow = 30 * 24 * time.Hour
+
+// accessReport answers /jit report, for approvers only: the report shows
+// every role's requesters and activity.
+func (h *Handler) accessReport(ctx context.Context, to replyTo, window time.Duration) {
+	if h.report == nil {
+		h.tell(ctx, to, "The access report needs the durable audit log, which this jitbot does not have.")
+		return
+	}
+	roles, err := h.svc.ApproverOf(ctx, to.user)
+	if err != nil {
+		h.tell(ctx, to, h.userMessage(ctx, err, "", "report"))
+		return
+	}
+	if len(roles) == 0 {
+		h.tell(ctx, to, "The access report is for the approvers of a role; you approve none.")
+		return
+	}
+	if window <= 0 {
+		window = defaultReportWindow
+	}
+	text, err := h.report(ctx, window)
+	if err != nil {
+		h.tell(ctx, to, h.userMessage(ctx, err, "", "report"))
+		return
+	}
+	h.tell(ctx, to, slackmsg.Preformatted(text))
 }

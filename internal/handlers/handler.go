@@ -54,6 +54,9 @@ type Options struct {
 	// OnCallUnavailable reports that the on-call source (PagerDuty) cannot
 	// be reached; requesters are then told why no break-glass applied.
 	OnCallUnavailable func() bool
+	// Report renders the access report of the given window, as plain
+	// text, for /jit report; nil turns the command off.
+	Report func(ctx context.Context, window time.Duration) (string, error)
 	Now               func() time.Time
 }
 
@@ -72,6 +75,7 @@ type Handler struct {
 	work  sync.WaitGroup
 
 	onCallDown func() bool
+	report     func(ctx context.Context, window time.Duration) (string, error)
 }
 
 // New returns a Handler.
@@ -94,7 +98,7 @@ func New(opts Options) *Handler {
 	return &Handler{
 		svc: opts.Service, api: opts.API, q: opts.Queue, refs: opts.Refs, seen: opts.Seen, log: opts.Logger,
 		min: opts.MinDuration, limit: make(chan struct{}, opts.Workers), wait: opts.Timeout, now: opts.Now,
-		onCallDown: opts.OnCallUnavailable,
+		onCallDown: opts.OnCallUnavailable, report: opts.Report,
 	}
 }
 

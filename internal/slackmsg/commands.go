@@ -215,3 +215,12 @@ func awaitingItem(r *grants.Request, now time.Time) []slack.Block {
 		),
 	}
 }
+
+// Preformatted shows plain text (a report) in a code block, escaped and
+// cut to Slack's message limit. Backtick fences in the text are broken up
+// so they cannot end the block early.
+func Preformatted(text string) string {
+	const fence = "```"
+	body := strings.ReplaceAll(Escape(text), fence, "`\u200b``")
+	return fence + "\n" + cut(body, MaxMessageText-2*len(fence)-2) + "\n" + fence
+}
