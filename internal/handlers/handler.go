@@ -57,7 +57,7 @@ type Options struct {
 	// Report renders the access report of the given window, as plain
 	// text, for /jit report; nil turns the command off.
 	Report func(ctx context.Context, window time.Duration) (string, error)
-	Now               func() time.Time
+	Now    func() time.Time
 }
 
 // Handler handles Socket Mode envelopes.
