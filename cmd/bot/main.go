@@ -5,6 +5,7 @@
 //	jitbot rules test FILE     run rule test cases against a catalog
 //	jitbot audit export|verify read and check the durable audit log
 //	jitbot access-map          who may request and approve each role
+//	jitbot report              access report per role from the audit log
 //	jitbot version             print the version
 package main
 
@@ -32,6 +33,7 @@ commands:
   access-map          who may request and who may approve each role, from Slack (--format text|json)
   audit export        write the durable audit log as jsonl or csv (--since 24h, --format csv)
   audit verify        recompute the audit log's hash chain (from REDIS_URL or --file) and name the first break
+  report              access report per role from the audit log (--since 30d, --format text|json)
   version             print the version
 `
 
@@ -76,6 +78,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return auditCmd(ctx, args[1:], stdout, stderr)
 	case "access-map":
 		return accessMapCmd(ctx, args[1:], stdout, stderr)
+	case "report":
+		return reportCmd(ctx, args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintf(stdout, "jitbot %s (%s)\n", buildVersion(), runtime.Version())
 		return nil

@@ -31,6 +31,7 @@ import (
 	"github.com/jitbot/jitbot/internal/handlers"
 	"github.com/jitbot/jitbot/internal/metrics"
 	"github.com/jitbot/jitbot/internal/oncall"
+	"github.com/jitbot/jitbot/internal/report"
 	"github.com/jitbot/jitbot/internal/rules"
 	"github.com/jitbot/jitbot/internal/slackdir"
 	"github.com/jitbot/jitbot/internal/slackpost"
@@ -112,6 +113,13 @@ func serve(ctx context.Context, stderr io.Writer) error {
 	h := handlers.New(handlers.Options{
 		Service: svc, API: api, Queue: q, Refs: store, Seen: store, Logger: log,
 		MinDuration: time.Duration(cfg.MinDuration), OnCallUnavailable: onCallDown,
+		Report: func(ctx context.Context, window time.Duration) (string, error) {
+			r, err := accessReport(ctx, evidence, svc.Catalog(), window, time.Now())
+			if err != nil {
+				return "", err
+			}
+			return report.Text(r), nil
+		},
 	})
 	sm := socketmode.New(api)
 
