@@ -18,12 +18,14 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/slack-go/slack"
 	"github.com/slack-go/slack/socketmode"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/jitbot/jitbot/internal/audit"
 	"github.com/jitbot/jitbot/internal/auditlog"
+	"github.com/jitbot/jitbot/internal/auditlog/s3export"
 	"github.com/jitbot/jitbot/internal/awsgrant"
 	"github.com/jitbot/jitbot/internal/config"
 	"github.com/jitbot/jitbot/internal/grants"
@@ -82,6 +84,15 @@ func serve(ctx context.Context, stderr io.Writer) error {
 		log.Info("PagerDuty is the on-call source (user.oncall, user.oncall_schedules)")
 	}
 	evidence := auditlog.New(store.Client(), cfg.RedisPrefix, log)
+	var exporter *s3export.Exporter
+	if cfg.AuditS3Bucket != "" {
+		// A custom endpoint (AWS_ENDPOINT_URL: moto, MinIO) needs path-style
+		// addressing; real S3 uses virtual-hosted style.
+		s3c := s3.NewFromConfig(awsCfg, func(o *s3.Options) { o.UsePathStyle = awsCfg.BaseEndpoint != nil })
+		cursor := s3export.NewRedisCursor(store.Client(), "{"+cfg.RedisPrefix+"}:audit:s3cursor")
+		exporter = s3export.New(evidence, cursor, s3c, cfg.AuditS3Bucket, cfg.AuditS3Prefix, log)
+		log.Info("audit log export to S3 on", "bucket", cfg.AuditS3Bucket, "prefix", cfg.AuditS3Prefix, "every", time.Duration(cfg.AuditS3Interval))
+	}
 	// The durable audit log comes first: its entry is in Redis before
 	// anything is posted to Slack.
 	notifiers := grants.Notifiers{evidence, m, trail, messenger}
@@ -135,6 +146,9 @@ func serve(ctx context.Context, stderr io.Writer) error {
 	g.Go(func() error { return svc.Run(ctx) })
 	g.Go(func() error { return q.Run(ctx) })
 	g.Go(func() error { return reconcileLoop(ctx, svc, time.Duration(cfg.ReconcileInterval), log) })
+	if exporter != nil {
+		g.Go(func() error { return exporter.Run(ctx, time.Duration(cfg.AuditS3Interval)) })
+	}
 	if watcher != nil {
 		poll := min(30*time.Second, max(time.Second, watcher.Delay/4))
 		g.Go(func() error { return watcher.Run(ctx, poll) })

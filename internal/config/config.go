@@ -41,6 +41,12 @@ type Config struct {
 	// was used for; UsageDelay is when the second look happens.
 	UsageLookup bool     `envconfig:"JIT_USAGE_LOOKUP" default:"false"`
 	UsageDelay  Duration `envconfig:"JIT_USAGE_DELAY" default:"20m"`
+
+	// AuditS3Bucket turns on the export of the audit log to S3, in objects
+	// under AuditS3Prefix, every AuditS3Interval.
+	AuditS3Bucket   string   `envconfig:"JIT_AUDIT_S3_BUCKET"`
+	AuditS3Prefix   string   `envconfig:"JIT_AUDIT_S3_PREFIX" default:"jitbot/audit"`
+	AuditS3Interval Duration `envconfig:"JIT_AUDIT_S3_INTERVAL" default:"1m"`
 }
 
 // Duration accepts the durations of the /jit grammar: Go syntax plus d.
@@ -85,6 +91,7 @@ var expected = map[string]string{
 	"JIT_RECONCILE_INTERVAL": "expected a duration such as 5m or 1h",
 	"JIT_USAGE_DELAY":        "expected a duration such as 20m",
 	"JIT_USAGE_LOOKUP":       "expected true or false",
+	"JIT_AUDIT_S3_INTERVAL":  "expected a duration such as 1m",
 }
 
 func (c Config) check() error {
@@ -96,6 +103,12 @@ func (c Config) check() error {
 	}
 	if c.ReconcileInterval < Duration(10*time.Second) {
 		return &Error{"JIT_RECONCILE_INTERVAL", fmt.Sprintf("expected at least 10s, got %s", time.Duration(c.ReconcileInterval))}
+	}
+	if c.AuditS3Bucket != "" && c.AuditS3Interval < Duration(10*time.Second) {
+		return &Error{"JIT_AUDIT_S3_INTERVAL", fmt.Sprintf("expected at least 10s, got %s", time.Duration(c.AuditS3Interval))}
+	}
+	if c.AuditS3Bucket != "" && c.RedisURL == "" {
+		return &Error{"JIT_AUDIT_S3_BUCKET", "needs REDIS_URL: the embedded store keeps no audit log across restarts, so there is nothing durable to export"}
 	}
 	if c.PagerDutyAPIURL != "" {
 		if u, err := url.Parse(c.PagerDutyAPIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
