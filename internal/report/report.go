@@ -12,6 +12,7 @@ package report
 import (
 	"cmp"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/jitbot/jitbot/internal/auditlog"
@@ -58,6 +59,11 @@ type RoleStats struct {
 	Timeouts   int `json:"timeouts"`
 	Cancelled  int `json:"cancelled"`
 	Failed     int `json:"failed"` // `grant_failed`: approved, but AWS did not issue the access
+	// UsageLooked and NeverUsed count grants whose use CloudTrail was
+	// asked about (JIT_USAGE_LOOKUP) and, of those, the ones whose latest
+	// look found no call at all: access nobody needed.
+	UsageLooked int `json:"usage_looked"`
+	NeverUsed   int `json:"never_used"`
 
 	// TimeToApproval runs from a request's `requested` entry to the
 	// GrantedAt of its `granted` entry, both in the window, for grants
@@ -197,6 +203,7 @@ var counted = map[grants.EventType]bool{
 	grants.EventRequested: true, grants.EventApproved: true, grants.EventRefused: true,
 	grants.EventGranted: true, grants.EventAutoApproved: true, grants.EventDenied: true,
 	grants.EventTimedOut: true, grants.EventCancelled: true, grants.EventGrantFailed: true,
+	grants.EventUsage: true,
 }
 
 // acc gathers one role's figures (or all roles', for the total).
@@ -205,10 +212,11 @@ type acc struct {
 	waits      []time.Duration
 	elevated   time.Duration
 	requesters map[string]*Requester
+	neverUsed  map[string]bool // by request ID: the latest usage look found nothing
 }
 
 func newAcc(role string) *acc {
-	return &acc{RoleStats: RoleStats{Role: role}, requesters: map[string]*Requester{}}
+	return &acc{RoleStats: RoleStats{Role: role}, requesters: map[string]*Requester{}, neverUsed: map[string]bool{}}
 }
 
 // count adds one entry of a counted type.
@@ -247,12 +255,20 @@ func (a *acc) count(e auditlog.Entry) {
 		a.Cancelled++
 	case grants.EventGrantFailed:
 		a.Failed++
+	case grants.EventUsage:
+		a.neverUsed[e.RequestID] = strings.HasPrefix(e.Outcome, "never used")
 	}
 }
 
 func (a *acc) stats() RoleStats {
 	s := a.RoleStats
 	s.TimeToApproval = latency(a.waits)
+	s.UsageLooked = len(a.neverUsed)
+	for _, never := range a.neverUsed {
+		if never {
+			s.NeverUsed++
+		}
+	}
 	s.ElevatedHours = a.elevated.Hours()
 	s.TopRequesters = []Requester{}
 	for _, r := range a.requesters {

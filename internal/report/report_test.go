@@ -591,3 +591,25 @@ func TestReportFormatDuration(t *testing.T) {
 		}
 	}
 }
+
+// TestNeverUsedGrants: the latest CloudTrail look at each grant decides.
+func TestNeverUsedGrants(t *testing.T) {
+	a, b, c := req{id: "JIT-AAAAA2", role: "readonly", who: "UALICE"}, req{id: "JIT-AAAAA3", role: "readonly", who: "UBOB"}, req{id: "JIT-AAAAA4", role: "readonly", who: "UBOB"}
+	usage := func(r req, min float64, outcome string) auditlog.Entry {
+		e := r.entry("usage", min)
+		e.Outcome = outcome
+		return e
+	}
+	entries := []auditlog.Entry{
+		usage(a, 10, "never used (first look)"), usage(a, 30, "3 API calls, 0 failed; top: s3:GetObject ×3 (after CloudTrail's delivery delay)"),
+		usage(b, 10, "never used (first look)"), usage(b, 30, "never used (after CloudTrail's delivery delay)"),
+		usage(c, 10, "never used (first look)"),
+	}
+	got := Build(entries, []string{"readonly"}, since, now)
+	if len(got.Roles) != 1 || got.Roles[0].UsageLooked != 3 || got.Roles[0].NeverUsed != 2 {
+		t.Fatalf("roles = %+v; want 3 grants looked at, 2 never used (a was used after all)", got.Roles)
+	}
+	if !strings.Contains(Text(got), "never used        2 of 3 grants looked up in CloudTrail") {
+		t.Errorf("text lacks the never-used line:\n%s", Text(got))
+	}
+}

@@ -74,6 +74,9 @@ func writeRole(b *strings.Builder, name string, s RoleStats) {
 		line("time to approval", "-")
 	}
 	line("elevated hours", "%.1f", s.ElevatedHours)
+	if s.UsageLooked > 0 {
+		line("never used", "%d of %d grants looked up in CloudTrail", s.NeverUsed, s.UsageLooked)
+	}
 	// One requester a line, counts right-aligned, so a long email does
 	// not push the line past a terminal's width.
 	if len(s.TopRequesters) == 0 {
