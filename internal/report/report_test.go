@@ -176,6 +176,8 @@ func TestReportScriptedHistory(t *testing.T) {
 				// r1, r2, r7 approved; r3, r4 break-glass.
 				Granted: 5, BreakGlass: 2,
 				Denials: 1, Timeouts: 1,
+				// r2's one CloudTrail look, which found calls.
+				UsageLooked: 1,
 				// r1: 60 → 64.5 = 4m30s; r2: 120 → 130 = 10m; r7's request
 				// is outside the window, r3 and r4 are break-glass.
 				// Median rank ⌈1⌉ = 4m30s, p95 rank ⌈1.9⌉ = 10m.
@@ -211,6 +213,7 @@ func TestReportScriptedHistory(t *testing.T) {
 			Approvals: 11, Refused: 1, // 6 + 3 + 2
 			Granted: 8, BreakGlass: 2, // 2 + 5 + 1
 			Denials: 1, Timeouts: 2, Cancelled: 1, Failed: 1,
+			UsageLooked: 1,
 			// [4m30s, 10m, 12m, 15m, 20m30s]: median rank ⌈2.5⌉ = 3rd = 12m,
 			// p95 rank ⌈4.75⌉ = 5th = 20m30s.
 			TimeToApproval: Latency{Samples: 5, MedianSeconds: min2s(12), P95Seconds: min2s(20.5)},
