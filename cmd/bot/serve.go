@@ -123,7 +123,7 @@ func serve(ctx context.Context, stderr io.Writer) error {
 	}
 	h := handlers.New(handlers.Options{
 		Service: svc, API: api, Queue: q, Refs: store, Seen: store, Logger: log,
-		MinDuration: time.Duration(cfg.MinDuration), OnCallUnavailable: onCallDown,
+		MinDuration: time.Duration(cfg.MinDuration), OnCallUnavailable: onCallDown, Health: store.Ping,
 		Report: func(ctx context.Context, window time.Duration) (string, error) {
 			r, err := accessReport(ctx, evidence, svc.Catalog(), window, time.Now())
 			if err != nil {

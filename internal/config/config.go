@@ -42,6 +42,9 @@ type Config struct {
 	UsageLookup bool     `envconfig:"JIT_USAGE_LOOKUP" default:"false"`
 	UsageDelay  Duration `envconfig:"JIT_USAGE_DELAY" default:"20m"`
 
+	// RequestLimit is how many requests one person may file per hour.
+	RequestLimit int `envconfig:"JIT_REQUEST_LIMIT" default:"20"`
+
 	// AuditS3Bucket turns on the export of the audit log to S3, in objects
 	// under AuditS3Prefix, every AuditS3Interval.
 	AuditS3Bucket   string   `envconfig:"JIT_AUDIT_S3_BUCKET"`
@@ -92,6 +95,7 @@ var expected = map[string]string{
 	"JIT_USAGE_DELAY":        "expected a duration such as 20m",
 	"JIT_USAGE_LOOKUP":       "expected true or false",
 	"JIT_AUDIT_S3_INTERVAL":  "expected a duration such as 1m",
+	"JIT_REQUEST_LIMIT":      "expected a whole number of requests per person per hour",
 }
 
 func (c Config) check() error {
@@ -103,6 +107,9 @@ func (c Config) check() error {
 	}
 	if c.ReconcileInterval < Duration(10*time.Second) {
 		return &Error{"JIT_RECONCILE_INTERVAL", fmt.Sprintf("expected at least 10s, got %s", time.Duration(c.ReconcileInterval))}
+	}
+	if c.RequestLimit < 1 {
+		return &Error{"JIT_REQUEST_LIMIT", fmt.Sprintf("expected at least 1 request per person per hour, got %d", c.RequestLimit)}
 	}
 	if c.AuditS3Bucket != "" && c.AuditS3Interval < Duration(10*time.Second) {
 		return &Error{"JIT_AUDIT_S3_INTERVAL", fmt.Sprintf("expected at least 10s, got %s", time.Duration(c.AuditS3Interval))}

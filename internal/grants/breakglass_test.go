@@ -183,3 +183,21 @@ func count(types []grants.EventType, want grants.EventType) int {
 	}
 	return n
 }
+
+func TestRequestRateLimitPerPerson(t *testing.T) {
+	e := newEnv(t)
+	for i := range 20 {
+		if _, err := e.svc.Request(t.Context(), grants.RequestInput{UserID: "UALICE", Role: "prod-readonly", Duration: time.Hour, Reason: "fixing INC-42 replica lag"}); err != nil {
+			t.Fatalf("request %d: %v", i+1, err)
+		}
+	}
+	_, err := e.svc.Request(t.Context(), grants.RequestInput{UserID: "UALICE", Role: "prod-readonly", Duration: time.Hour, Reason: "fixing INC-42 replica lag"})
+	wantUserError(t, err, grants.ErrRateLimited, "you have filed 20 requests in the last hour, the limit")
+	if _, err := e.svc.Request(t.Context(), grants.RequestInput{UserID: "UBOB", Role: "prod-readonly", Duration: time.Hour, Reason: "fixing INC-42 replica lag"}); err != nil {
+		t.Errorf("another person was limited too: %v", err)
+	}
+	e.clock.Advance(time.Hour)
+	if _, err := e.svc.Request(t.Context(), grants.RequestInput{UserID: "UALICE", Role: "prod-readonly", Duration: time.Hour, Reason: "fixing INC-42 replica lag"}); err != nil {
+		t.Errorf("an hour later the limit still holds: %v", err)
+	}
+}

@@ -14,6 +14,7 @@ var (
 	ErrDecided         = errors.New("request already decided")
 	ErrNotAllowed      = errors.New("not allowed")
 	ErrGrantFailed     = errors.New("grant failed")
+	ErrRateLimited     = errors.New("too many requests")
 )
 
 // UserError is an error whose message is safe and useful to show to the

@@ -49,11 +49,16 @@ type Options struct {
 	// grant ends soon (EventExpiring); default 5m. Grants shorter than
 	// twice this get no warning.
 	ExpiryWarning time.Duration
-	// Limiter counts break-glass grants for the roles' breakglass_limit;
-	// default: in memory, which is right for one replica only.
+	// Limiter counts break-glass grants for the roles' breakglass_limit
+	// and requests for RequestLimit; default: in memory, which is right
+	// for one replica only.
 	Limiter Limiter
-	Workers int // concurrent scheduler jobs; default 16
-	Now     func() time.Time
+	// RequestLimit is how many requests one person may file per hour;
+	// default 20. It stops a script or a stuck client from flooding the
+	// approvers.
+	RequestLimit int
+	Workers      int // concurrent scheduler jobs; default 16
+	Now          func() time.Time
 }
 
 // Service is jitbot's domain API. Every method enforces the invariants of
@@ -90,6 +95,9 @@ func New(opts Options) (*Service, error) {
 	setDefault(&opts.RetryMax, 5*time.Minute)
 	setDefault(&opts.MaxIdle, 10*time.Second)
 	setDefault(&opts.ExpiryWarning, 5*time.Minute)
+	if opts.RequestLimit <= 0 {
+		opts.RequestLimit = 20
+	}
 	if opts.Limiter == nil {
 		opts.Limiter = &memLimiter{uses: map[string][]time.Time{}}
 	}
@@ -239,6 +247,13 @@ func (s *Service) request(ctx context.Context, in RequestInput, extends *Request
 	input := rules.Input{Role: role.Name, Duration: in.Duration, Reason: in.Reason, Incident: in.Incident}
 	if err := s.checkEligible(role, user, input, now); err != nil {
 		return nil, err
+	}
+	ok, err := s.opts.Limiter.Take(ctx, "requests:"+user.ID, s.opts.RequestLimit, time.Hour, now)
+	if err != nil {
+		return nil, fmt.Errorf("count requests of %s: %w", user.ID, err)
+	}
+	if !ok {
+		return nil, userErr(ErrRateLimited, fmt.Sprintf("you have filed %d requests in the last hour, the limit; wait a while, or ask the role's owners directly", s.opts.RequestLimit))
 	}
 	auto, err := role.IsAutoApproved(user, input, now)
 	if err != nil {

@@ -54,6 +54,10 @@ type Options struct {
 	// OnCallUnavailable reports that the on-call source (PagerDuty) cannot
 	// be reached; requesters are then told why no break-glass applied.
 	OnCallUnavailable func() bool
+	// Health reports whether the store answers; when it does not, people
+	// are told the service is briefly unavailable rather than "something
+	// went wrong".
+	Health func(ctx context.Context) error
 	// Report renders the access report of the given window, as plain
 	// text, for /jit report; nil turns the command off.
 	Report func(ctx context.Context, window time.Duration) (string, error)
@@ -76,6 +80,7 @@ type Handler struct {
 
 	onCallDown func() bool
 	report     func(ctx context.Context, window time.Duration) (string, error)
+	health     func(ctx context.Context) error
 }
 
 // New returns a Handler.
@@ -98,7 +103,7 @@ func New(opts Options) *Handler {
 	return &Handler{
 		svc: opts.Service, api: opts.API, q: opts.Queue, refs: opts.Refs, seen: opts.Seen, log: opts.Logger,
 		min: opts.MinDuration, limit: make(chan struct{}, opts.Workers), wait: opts.Timeout, now: opts.Now,
-		onCallDown: opts.OnCallUnavailable, report: opts.Report,
+		onCallDown: opts.OnCallUnavailable, report: opts.Report, health: opts.Health,
 	}
 }
 
@@ -238,6 +243,13 @@ func (h *Handler) userMessage(ctx context.Context, err error, id grants.RequestI
 		return ue.Msg
 	}
 	h.log.ErrorContext(ctx, what+" failed", "request_id", id, "err", err)
+	if h.health != nil {
+		hctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		if h.health(hctx) != nil {
+			return "jitbot cannot reach its database right now, so nothing was recorded. Please try again in a minute; access already granted still ends on time."
+		}
+	}
 	if id != "" {
 		return fmt.Sprintf("Something went wrong with %s; it has been logged.", id)
 	}
