@@ -57,3 +57,36 @@ func readyz(t *testing.T, b *bot) int {
 	resp.Body.Close()
 	return resp.StatusCode
 }
+
+// TestAWSOutage: AWS refuses every call for at least 20 s while grants
+// expire. Revocations are retried with backoff, an alert reaches the audit
+// channel after repeated failure, and every grant is revoked once AWS
+// answers again.
+func TestAWSOutage(t *testing.T) {
+	b := startBot(t, "JIT_MIN_DURATION=1s")
+	id := requestID(t, b.command(t, "UALICE", "request ops 3s fixing INC-42 replica lag"))
+	b.click(t, "ULEAD1", b.approvalDM(t, "ULEAD1", id), "jit_approve", id)
+	b.dmWith(t, "UALICE", id, "jit-ops")
+
+	b.proxy.Fail(true)
+	start := time.Now()
+	b.slack.WaitFor(t, "the revoke-failed alert", 90*time.Second, func() bool {
+		return strings.Contains(b.auditText(id), "revoke failed")
+	})
+	if d := time.Since(start); d < 20*time.Second {
+		time.Sleep(20*time.Second - d)
+	}
+	if m := b.groupMembers(t, "jit-ops"); len(m) != 1 {
+		t.Fatalf("members during the outage = %v; the test needs alice still in", m)
+	}
+	failed := b.proxy.Count("RemoveUserFromGroup")
+	b.proxy.Fail(false)
+	b.slack.WaitFor(t, "the revocation completes once AWS answers", 90*time.Second, func() bool {
+		return len(b.groupMembers(t, "jit-ops")) == 0
+	})
+	b.dmWith(t, "UALICE", id, "time was up")
+	if failed < 5 {
+		t.Errorf("%d RemoveUserFromGroup attempts during the outage; want retries with backoff", failed)
+	}
+	t.Logf("outage %v, %d RemoveUserFromGroup attempts refused", time.Since(start).Round(time.Second), failed)
+}
