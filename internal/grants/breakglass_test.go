@@ -1,6 +1,8 @@
 package grants_test
 
 import (
+	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -199,5 +201,36 @@ func TestRequestRateLimitPerPerson(t *testing.T) {
 	e.clock.Advance(time.Hour)
 	if _, err := e.svc.Request(t.Context(), grants.RequestInput{UserID: "UALICE", Role: "prod-readonly", Duration: time.Hour, Reason: "fixing INC-42 replica lag"}); err != nil {
 		t.Errorf("an hour later the limit still holds: %v", err)
+	}
+}
+
+// TestNoGrantBeforeAReplicaHasTheRecord: when the store cannot get a
+// replica to acknowledge the granting record, AWS is not called; the
+// scheduler issues the access once it can.
+func TestNoGrantBeforeAReplicaHasTheRecord(t *testing.T) {
+	e := newEnv(t)
+	e.store.mu.Lock()
+	e.store.syncErr = errors.New("no replica acknowledged JIT-… within 1s")
+	e.store.mu.Unlock()
+	r := e.request(t, "UALICE", "prod-readonly")
+	r, err := e.svc.Approve(t.Context(), r.ID, "UAPPROVER1")
+	if err == nil || !strings.Contains(err.Error(), "replicate") {
+		t.Fatalf("Approve = %v, want the replication error", err)
+	}
+	if got, _ := e.svc.Get(t.Context(), r.ID); got.State != grants.Granting {
+		t.Fatalf("state %s, want granting (to be finished)", got.State)
+	}
+	if calls, _, _ := e.backend.counts(); calls != 0 {
+		t.Fatalf("%d Grant calls before the record was replicated", calls)
+	}
+	e.store.mu.Lock()
+	e.store.syncErr = nil
+	e.store.mu.Unlock()
+	e.runDue(t, time.Minute) // the lease lapses; the scheduler finishes the job
+	if got, _ := e.svc.Get(t.Context(), r.ID); got.State != grants.Active {
+		t.Errorf("state %s after the replica is back, want active", got.State)
+	}
+	if calls, _, _ := e.backend.counts(); calls != 1 {
+		t.Errorf("%d Grant calls, want exactly 1", calls)
 	}
 }

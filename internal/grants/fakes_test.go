@@ -18,6 +18,14 @@ type memStore struct {
 	mu   sync.Mutex
 	recs map[grants.RequestID][]byte
 	due  map[grants.RequestID]time.Time
+	// syncErr is what Sync answers, as a store whose replica is away would.
+	syncErr error
+}
+
+func (m *memStore) Sync(context.Context, *grants.Request) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.syncErr
 }
 
 func newMemStore() *memStore {

@@ -230,6 +230,13 @@ func (s *Service) issue(ctx context.Context, r *Request) (*Request, error) {
 	if err != nil {
 		return r, err
 	}
+	if sy, ok := s.store.(Syncer); ok {
+		// On failure the record stays granting; the scheduler tries again
+		// once the lease lapses.
+		if err := sy.Sync(ctx, r); err != nil {
+			return r, fmt.Errorf("replicate %s before granting: %w", r.ID, err)
+		}
+	}
 	// The expiry is rounded up to a whole second because the STS session
 	// policy states it with second precision; record and policy agree.
 	start := s.now()

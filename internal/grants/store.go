@@ -43,3 +43,11 @@ type Store interface {
 	// zero time when both are empty.
 	NextDue(ctx context.Context) (time.Time, error)
 }
+
+// Syncer is implemented by stores that replicate asynchronously. Sync
+// returns nil once r, exactly as the store holds it now, is acknowledged by
+// a replica. The service calls it before issuing access in AWS: a grant the
+// store could forget in a failover would be a standing privilege.
+type Syncer interface {
+	Sync(ctx context.Context, r *Request) error
+}

@@ -40,6 +40,7 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 	}
 	client := redis.NewUniversalClient(uo)
 	s := New(client, opts)
+	s.sentinel = uo.MasterName != ""
 	pingCtx, cancel := context.WithTimeout(ctx, pingTimeout)
 	defer cancel()
 	if err := s.Ping(pingCtx); err != nil {
@@ -67,6 +68,7 @@ func NewEmbedded(opts Options) (*Store, func() error, error) {
 	}
 	client := redis.NewClient(&redis.Options{Addr: srv.Addr()})
 	s := New(client, opts)
+	s.embedded = true
 
 	// Without this, finished records would never expire and an embedded
 	// bot that runs for months would keep every record in memory.

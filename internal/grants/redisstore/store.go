@@ -82,6 +82,10 @@ type Store struct {
 	open      string
 	deadlines string
 	expiries  string
+
+	// sentinel: the deployment promises a replica, so Sync requires one.
+	// embedded: there is no replica to wait for.
+	sentinel, embedded bool
 }
 
 var _ grants.Store = (*Store)(nil)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -424,5 +425,47 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 			t.Fatalf("waited %v for %s", timeout, what)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestSync: a record is acknowledged by a replica before access is issued;
+// a replica that stops answering, or a record that is not stored as the
+// caller has it, is an error; a lone server has nothing to wait for.
+func TestSync(t *testing.T) {
+	sen := testenv.StartSentinel(t)
+	s := open(t, sen.URL(), redisstore.Options{Prefix: newPrefix()})
+	ctx := t.Context()
+	r := activeRequest("JIT-SYNC22", time.Now().Add(time.Hour))
+	r.State = grants.Granting
+	if err := s.Create(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	stored, err := s.Get(ctx, r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Sync(ctx, stored); err != nil {
+		t.Fatalf("Sync with a healthy replica: %v", err)
+	}
+	stale := *stored
+	stale.Reason = "not what is stored"
+	if err := s.Sync(ctx, &stale); err == nil || !strings.Contains(err.Error(), "not stored as it was written") {
+		t.Errorf("Sync of a stale copy = %v", err)
+	}
+
+	sen.PauseReplica()
+	if err := s.Sync(ctx, stored); err == nil || !strings.Contains(err.Error(), "no replica acknowledged") {
+		t.Errorf("Sync with the replica stopped = %v", err)
+	}
+	sen.ResumeReplica()
+	waitFor(t, 10*time.Second, "the replica to acknowledge again", func() bool { return s.Sync(ctx, stored) == nil })
+
+	lone := open(t, testenv.StartRedis(t).URL(), redisstore.Options{Prefix: newPrefix()})
+	if err := lone.Create(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := lone.Get(ctx, r.ID)
+	if err := lone.Sync(ctx, got); err != nil {
+		t.Errorf("Sync on a server without replicas: %v", err)
 	}
 }
