@@ -29,6 +29,9 @@ FUZZTIME ?= 30s
 fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzParseDuration$$' -fuzztime=$(FUZZTIME) ./internal/rules/
 	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./internal/rules/
+	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./internal/command/
+	$(GO) test -run='^$$' -fuzz='^FuzzInteraction$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=10s ./internal/handlers/
+	$(GO) test -run='^$$' -fuzz='^FuzzSubmission$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=10s ./internal/handlers/
 
 clean:
 	rm -rf bin

@@ -17,3 +17,12 @@ type Directory interface {
 	// given handle (without the leading @).
 	GroupMembers(ctx context.Context, handle string) ([]string, error)
 }
+
+type freshKey struct{}
+
+// Fresh marks ctx as that of a decision: a Directory must answer from its
+// source, not from a cache, so that a change made a second ago counts.
+func Fresh(ctx context.Context) context.Context { return context.WithValue(ctx, freshKey{}, true) }
+
+// IsFresh reports whether ctx is marked by Fresh.
+func IsFresh(ctx context.Context) bool { v, _ := ctx.Value(freshKey{}).(bool); return v }

@@ -421,7 +421,7 @@ func (s *Service) Approve(ctx context.Context, id RequestID, approverID string) 
 	if err := s.mayDecide(ctx, r, approverID, "approve"); err != nil {
 		return r, err
 	}
-	requester, err := s.dir.User(ctx, r.Requester.ID)
+	requester, err := s.dir.User(Fresh(ctx), r.Requester.ID)
 	if err != nil {
 		return r, fmt.Errorf("look up requester %s: %w", r.Requester.ID, err)
 	}
@@ -437,7 +437,7 @@ func (s *Service) Approve(ctx context.Context, id RequestID, approverID string) 
 		return r, stillEligible
 	}
 	updated, err := s.store.Update(ctx, id, func(r *Request) error {
-		if err := decidable(r, approverID); err != nil {
+		if err := decidable(r, approverID, now); err != nil {
 			return err
 		}
 		if stillEligible != nil {
@@ -485,7 +485,7 @@ func (s *Service) Deny(ctx context.Context, id RequestID, approverID, reason str
 	reason = truncate(strings.TrimSpace(reason), MaxReason)
 	now := s.now()
 	updated, err := s.store.Update(ctx, id, func(r *Request) error {
-		if err := decidable(r, approverID); err != nil && !errors.Is(err, ErrAlreadyApproved) {
+		if err := decidable(r, approverID, now); err != nil && !errors.Is(err, ErrAlreadyApproved) {
 			return err
 		}
 		r.State = Denied
@@ -700,9 +700,14 @@ func (s *Service) isApprover(ctx context.Context, roleName, userID string) (bool
 
 // decidable is the pure part of a decision, checked again inside the
 // compare-and-swap so that a concurrent decision is never overwritten.
-func decidable(r *Request, approverID string) error {
+func decidable(r *Request, approverID string, now time.Time) error {
 	if r.State != Pending {
 		return decidedErr(r)
+	}
+	if !now.Before(r.Deadline) {
+		// The scheduler records the timeout when it next looks; the
+		// deadline holds from the moment it passes.
+		return userErr(ErrDecided, fmt.Sprintf("%s timed out before anyone decided", r.ID))
 	}
 	if approverID == r.Requester.ID {
 		return userErr(ErrSelfApproval, fmt.Sprintf("you cannot approve your own request %s", r.ID))
@@ -781,7 +786,7 @@ func (s *Service) List(ctx context.Context, userID string) (Listing, error) {
 			l.Mine = append(l.Mine, r)
 			continue
 		}
-		if r.State != Pending || decidable(r, userID) != nil {
+		if r.State != Pending || decidable(r, userID, s.now()) != nil {
 			continue
 		}
 		ok, seen := approverOf[r.Role]

@@ -130,7 +130,7 @@ func (h *Handler) openRequestModal(ctx context.Context, to replyTo, triggerID st
 	}
 	if _, err := h.api.OpenViewContext(ctx, triggerID, slackmsg.RequestModal(roles)); err != nil {
 		h.log.ErrorContext(ctx, "open request modal", "user", to.user, "err", err)
-		h.tell(ctx, to, "The request form could not be opened; type the request instead: `"+command.Usage(command.Request)+"`")
+		h.tell(ctx, to, "The request form could not be opened; type the request instead: `"+slackmsg.Escape(command.Usage(command.Request))+"`")
 	}
 }
 

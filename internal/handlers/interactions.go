@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/slack-go/slack"
@@ -63,7 +64,7 @@ func (h *Handler) interaction(ctx context.Context, cb slack.InteractionCallback)
 		}
 		if _, err := h.api.OpenViewContext(ctx, cb.TriggerID, slackmsg.ExtendModal(r)); err != nil {
 			h.log.ErrorContext(ctx, "open extend modal", "request_id", id, "err", err)
-			h.tell(ctx, to, "The extend form could not be opened; use `"+command.Usage(command.Extend)+"`.")
+			h.tell(ctx, to, "The extend form could not be opened; use `"+slackmsg.Escape(command.Usage(command.Extend))+"`.")
 		}
 	default:
 		h.log.WarnContext(ctx, "unknown action", "action", a.ActionID, "payload", compact(a))
@@ -170,7 +171,7 @@ func (h *Handler) requestForm(user string, st *slack.ViewState) (grants.RequestI
 	case n > command.MaxReason:
 		errs[slackmsg.InputReason] = fmt.Sprintf("%d characters; at most %d, please", n, command.MaxReason)
 	}
-	if n := utf8.RuneCountInString(in.Incident); n > grants.MaxIncident || strings.ContainsAny(in.Incident, " \t\n") {
+	if n := utf8.RuneCountInString(in.Incident); n > grants.MaxIncident || strings.ContainsFunc(in.Incident, unicode.IsSpace) {
 		errs[slackmsg.InputIncident] = fmt.Sprintf("one reference such as INC-42, at most %d characters", grants.MaxIncident)
 	}
 	return in, errs

@@ -113,7 +113,7 @@ func (d *Directory) slackUser(ctx context.Context, id string) (slack.User, error
 	d.mu.Lock()
 	c, ok := d.users[id]
 	d.mu.Unlock()
-	if ok && d.now().Sub(c.at) < d.userTTL {
+	if ok && d.now().Sub(c.at) < d.userTTL && !grants.IsFresh(ctx) {
 		return c.v, nil
 	}
 	u, err := d.api.GetUserInfoContext(ctx, id)
@@ -130,7 +130,7 @@ func (d *Directory) allGroups(ctx context.Context) ([]slack.UserGroup, error) {
 	d.mu.Lock()
 	c := d.groups
 	d.mu.Unlock()
-	if !c.at.IsZero() && d.now().Sub(c.at) < d.groupTTL {
+	if !c.at.IsZero() && d.now().Sub(c.at) < d.groupTTL && !grants.IsFresh(ctx) {
 		return c.v, nil
 	}
 	groups, err := d.api.GetUserGroupsContext(ctx, slack.GetUserGroupsOptionIncludeUsers(true))
