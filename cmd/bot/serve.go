@@ -105,13 +105,14 @@ func serve(ctx context.Context, stderr io.Writer) error {
 		log.Info("CloudTrail usage lookups on", "second_look_after", watcher.Delay)
 	}
 	svc, err := newService(awsCfg, grants.Options{
-		Store:       store,
-		Limiter:     store,
-		Directory:   dir,
-		Notifier:    notifiers,
-		Catalog:     catalog,
-		Logger:      log,
-		MinDuration: time.Duration(cfg.MinDuration),
+		Store:        store,
+		Limiter:      store,
+		RequestLimit: cfg.RequestLimit,
+		Directory:    dir,
+		Notifier:     notifiers,
+		Catalog:      catalog,
+		Logger:       log,
+		MinDuration:  time.Duration(cfg.MinDuration),
 	})
 	if err != nil {
 		return err
