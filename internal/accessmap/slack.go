@@ -47,18 +47,10 @@ func (s *Slack) Users(ctx context.Context) ([]rules.User, error) {
 	}
 	out := make([]rules.User, 0, len(users))
 	for _, u := range users {
-		g := handles[u.ID]
-		slices.Sort(g)
-		out = append(out, rules.User{
-			ID:         u.ID,
-			Name:       u.Name,
-			Email:      u.Profile.Email,
-			Groups:     g,
-			IsGuest:    u.IsRestricted || u.IsUltraRestricted,
-			IsExternal: u.IsStranger,
-			Deleted:    u.Deleted,
-			IsBot:      u.IsBot || u.ID == "USLACKBOT",
-		})
+		ru := slackdir.FromSlack(u)
+		ru.Groups = handles[u.ID]
+		slices.Sort(ru.Groups)
+		out = append(out, ru)
 	}
 	return out, nil
 }

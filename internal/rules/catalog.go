@@ -598,23 +598,30 @@ func (l *loader) boolean(kv *ast.MappingValueNode, role string) bool {
 
 // duration parses a duration value into d and reports whether it did.
 func (l *loader) duration(kv *ast.MappingValueNode, d *time.Duration) bool {
-	raw := ""
-	switch v := unwrap(kv.Value).(type) {
-	case *ast.StringNode:
-		raw = v.Value
-	case *ast.IntegerNode, *ast.FloatNode:
-		raw = v.GetToken().Value
-	}
-	v, err := ParseDuration(raw)
-	if err == nil && v <= 0 {
-		err = errors.New("must be positive")
-	}
+	v, err := durationNode(unwrap(kv.Value))
 	if err != nil {
 		l.addf(kv.Value, "%s: %q is not a duration (use e.g. 90s, 15m, 1h30m, 1d): %v", keyOf(kv), strings.TrimSpace(kv.Value.String()), err)
 		return false
 	}
 	*d = v
 	return true
+}
+
+// durationNode reads a positive duration from a YAML scalar, for the
+// catalog and the rule test files alike.
+func durationNode(n ast.Node) (time.Duration, error) {
+	raw := ""
+	switch v := n.(type) {
+	case *ast.StringNode:
+		raw = v.Value
+	case *ast.IntegerNode, *ast.FloatNode:
+		raw = v.GetToken().Value
+	}
+	d, err := ParseDuration(raw)
+	if err == nil && d <= 0 {
+		err = errors.New("must be positive")
+	}
+	return d, err
 }
 
 func keyOf(kv *ast.MappingValueNode) string {

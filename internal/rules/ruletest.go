@@ -493,17 +493,7 @@ func (l *testLoader) boolean(kv *ast.MappingValueNode, what string) bool {
 }
 
 func (l *testLoader) duration(kv *ast.MappingValueNode, what string, d *time.Duration) {
-	raw := ""
-	switch v := l.resolve(kv.Value).(type) {
-	case *ast.StringNode:
-		raw = v.Value
-	case *ast.IntegerNode, *ast.FloatNode:
-		raw = v.GetToken().Value
-	}
-	v, err := ParseDuration(raw)
-	if err == nil && v <= 0 {
-		err = errors.New("must be positive")
-	}
+	v, err := durationNode(l.resolve(kv.Value))
 	if err != nil {
 		l.addf(kv.Value, "%s: %q is not a duration (use e.g. 90s, 15m, 1h30m, 1d): %v", what, strings.TrimSpace(kv.Value.String()), err)
 		return

@@ -72,23 +72,28 @@ func (d *Directory) User(ctx context.Context, id string) (rules.User, error) {
 	if err != nil {
 		return rules.User{}, err
 	}
-	out := rules.User{
-		ID:      u.ID,
-		Name:    u.Name,
-		Email:   u.Profile.Email,
-		IsGuest: u.IsRestricted || u.IsUltraRestricted,
-		// Slack Connect users of another organisation are strangers to
-		// this workspace.
-		IsExternal: u.IsStranger,
-		Deleted:    u.Deleted,
-		IsBot:      u.IsBot || u.ID == "USLACKBOT",
-	}
+	out := FromSlack(u)
 	for _, g := range groups {
 		if slices.Contains(g.Users, id) {
 			out.Groups = append(out.Groups, g.Handle)
 		}
 	}
 	return out, nil
+}
+
+// FromSlack is a Slack user as the catalog's rules see them, without their
+// groups: guests (restricted accounts), Slack Connect users of another
+// organisation (strangers to this workspace), deactivated users and bots.
+func FromSlack(u slack.User) rules.User {
+	return rules.User{
+		ID:         u.ID,
+		Name:       u.Name,
+		Email:      u.Profile.Email,
+		IsGuest:    u.IsRestricted || u.IsUltraRestricted,
+		IsExternal: u.IsStranger,
+		Deleted:    u.Deleted,
+		IsBot:      u.IsBot || u.ID == "USLACKBOT",
+	}
 }
 
 // GroupMembers returns the user IDs in the user group with this handle,
