@@ -108,6 +108,7 @@ func serve(ctx context.Context, stderr io.Writer) error {
 		Store:        store,
 		Limiter:      store,
 		RequestLimit: cfg.RequestLimit,
+		Lease:        time.Duration(cfg.Lease),
 		Directory:    dir,
 		Notifier:     notifiers,
 		Catalog:      catalog,
@@ -143,19 +144,30 @@ func serve(ctx context.Context, stderr io.Writer) error {
 	log.Info("jitbot started", "version", buildVersion(), "roles", len(catalog.Roles),
 		"catalog", cfg.Rules, "catalog_sha256", catalog.SHA256, "http_addr", ln.Addr().String())
 
-	var g errgroup.Group
-	g.Go(func() error { return svc.Run(ctx) })
-	g.Go(func() error { return q.Run(ctx) })
-	g.Go(func() error { return reconcileLoop(ctx, svc, time.Duration(cfg.ReconcileInterval), log) })
+	// Shutdown runs in two stages. Everything that produces Slack writes
+	// (the scheduler, the handlers, the watchers) stops first and finishes
+	// the work in its hands; only then is the write queue closed and given
+	// its grace to drain. Closing it with the signal would drop the
+	// credentials DM of a grant that completes after SIGTERM.
+	queueCtx, closeQueue := context.WithCancel(context.WithoutCancel(ctx))
+	defer closeQueue()
+	var producers, g errgroup.Group
+	producers.Go(func() error { return svc.Run(ctx) })
+	producers.Go(func() error { return reconcileLoop(ctx, svc, time.Duration(cfg.ReconcileInterval), log) })
 	if exporter != nil {
-		g.Go(func() error { return exporter.Run(ctx, time.Duration(cfg.AuditS3Interval)) })
+		producers.Go(func() error { return exporter.Run(ctx, time.Duration(cfg.AuditS3Interval)) })
 	}
 	if watcher != nil {
 		poll := min(30*time.Second, max(time.Second, watcher.Delay/4))
-		g.Go(func() error { return watcher.Run(ctx, poll) })
+		producers.Go(func() error { return watcher.Run(ctx, poll) })
 	}
-	g.Go(func() error { return watchCatalog(ctx, cfg.Rules, catalog.SHA256, svc, trail, log) })
-	g.Go(func() error { return h.Run(ctx, sm) })
+	producers.Go(func() error { return watchCatalog(ctx, cfg.Rules, catalog.SHA256, svc, trail, log) })
+	producers.Go(func() error { return h.Run(ctx, sm) })
+	g.Go(func() error {
+		defer closeQueue()
+		return producers.Wait()
+	})
+	g.Go(func() error { return q.Run(queueCtx) })
 	g.Go(func() error {
 		if err := sm.RunContext(ctx); err != nil && ctx.Err() == nil {
 			return fmt.Errorf("socket mode: %w", err)

@@ -45,6 +45,12 @@ type Config struct {
 	// RequestLimit is how many requests one person may file per hour.
 	RequestLimit int `envconfig:"JIT_REQUEST_LIMIT" default:"20"`
 
+	// Lease is how long a replica holds a record while it calls AWS for
+	// it. A replica killed mid-call leaves its record to the others once
+	// the lease lapses, so it bounds the extra revocation lag after a
+	// crash; each AWS call is given half of it.
+	Lease Duration `envconfig:"JIT_LEASE" default:"30s"`
+
 	// AuditS3Bucket turns on the export of the audit log to S3, in objects
 	// under AuditS3Prefix, every AuditS3Interval.
 	AuditS3Bucket   string   `envconfig:"JIT_AUDIT_S3_BUCKET"`
@@ -96,6 +102,7 @@ var expected = map[string]string{
 	"JIT_USAGE_LOOKUP":       "expected true or false",
 	"JIT_AUDIT_S3_INTERVAL":  "expected a duration such as 1m",
 	"JIT_REQUEST_LIMIT":      "expected a whole number of requests per person per hour",
+	"JIT_LEASE":              "expected a duration such as 30s",
 }
 
 func (c Config) check() error {
@@ -110,6 +117,9 @@ func (c Config) check() error {
 	}
 	if c.RequestLimit < 1 {
 		return &Error{"JIT_REQUEST_LIMIT", fmt.Sprintf("expected at least 1 request per person per hour, got %d", c.RequestLimit)}
+	}
+	if c.Lease < Duration(2*time.Second) || c.Lease > Duration(10*time.Minute) {
+		return &Error{"JIT_LEASE", fmt.Sprintf("expected between 2s and 10m (AWS calls get half of it), got %s", time.Duration(c.Lease))}
 	}
 	if c.AuditS3Bucket != "" && c.AuditS3Interval < Duration(10*time.Second) {
 		return &Error{"JIT_AUDIT_S3_INTERVAL", fmt.Sprintf("expected at least 10s, got %s", time.Duration(c.AuditS3Interval))}

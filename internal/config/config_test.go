@@ -14,7 +14,7 @@ import (
 var vars = []string{"SLACK_APP_TOKEN", "SLACK_BOT_TOKEN", "SLACK_API_URL", "JIT_RULES", "JIT_AUDIT_CHANNEL",
 	"REDIS_URL", "JIT_REDIS_PREFIX", "JIT_MIN_DURATION", "JIT_HTTP_ADDR", "JIT_LOG_LEVEL",
 	"JIT_RECONCILE_INTERVAL", "JIT_PAGERDUTY_TOKEN", "JIT_PAGERDUTY_API_URL", "JIT_USAGE_LOOKUP", "JIT_USAGE_DELAY",
-	"JIT_AUDIT_S3_BUCKET", "JIT_AUDIT_S3_PREFIX", "JIT_AUDIT_S3_INTERVAL", "JIT_REQUEST_LIMIT"}
+	"JIT_AUDIT_S3_BUCKET", "JIT_AUDIT_S3_PREFIX", "JIT_AUDIT_S3_INTERVAL", "JIT_REQUEST_LIMIT", "JIT_LEASE"}
 
 func setEnv(t *testing.T, env map[string]string) {
 	t.Helper()
@@ -35,7 +35,7 @@ func TestDefaults(t *testing.T) {
 	want := config.Config{SlackAPIURL: "https://slack.com/api/", Rules: "rules/roles.yaml", RedisPrefix: "jitbot",
 		MinDuration: config.Duration(time.Minute), HTTPAddr: ":8080", LogLevel: "info",
 		ReconcileInterval: config.Duration(5 * time.Minute), UsageDelay: config.Duration(20 * time.Minute),
-		AuditS3Prefix: "jitbot/audit", AuditS3Interval: config.Duration(time.Minute), RequestLimit: 20}
+		AuditS3Prefix: "jitbot/audit", AuditS3Interval: config.Duration(time.Minute), RequestLimit: 20, Lease: config.Duration(30 * time.Second)}
 	if c != want {
 		t.Errorf("Load() = %+v, want %+v", c, want)
 	}
@@ -69,6 +69,8 @@ func TestMalformed(t *testing.T) {
 		{name: "reconcile too often", variable: "JIT_RECONCILE_INTERVAL", value: "1s", wantErr: "JIT_RECONCILE_INTERVAL: expected at least 10s, got 1s"},
 		{name: "s3 export without redis", variable: "JIT_AUDIT_S3_BUCKET", value: "evidence", wantErr: "JIT_AUDIT_S3_BUCKET: needs REDIS_URL: the embedded store keeps no audit log across restarts, so there is nothing durable to export"},
 		{name: "request limit", variable: "JIT_REQUEST_LIMIT", value: "0", wantErr: "JIT_REQUEST_LIMIT: expected at least 1 request per person per hour, got 0"},
+		{name: "short lease", variable: "JIT_LEASE", value: "1s", wantErr: "JIT_LEASE: expected between 2s and 10m (AWS calls get half of it), got 1s"},
+		{name: "lease not a duration", variable: "JIT_LEASE", value: "soon", wantErr: "JIT_LEASE: expected a duration such as 30s, got \"soon\""},
 		{name: "usage lookup", variable: "JIT_USAGE_LOOKUP", value: "yes please", wantErr: `JIT_USAGE_LOOKUP: expected true or false, got "yes please"`},
 		{name: "pagerduty url", variable: "JIT_PAGERDUTY_API_URL", value: "api.pagerduty.com", wantErr: `JIT_PAGERDUTY_API_URL: expected an http(s) URL such as https://api.pagerduty.com, got "api.pagerduty.com"`},
 	}

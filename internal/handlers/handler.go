@@ -210,18 +210,14 @@ func (h *Handler) first(ctx context.Context, evt socketmode.Event) bool {
 }
 
 // spawn runs work on its own goroutine, within the worker limit, under a
-// deadline. Work already in hand finishes even when ctx ends (SIGTERM):
-// the user's click is not lost halfway.
+// deadline. The envelope was acknowledged, so Slack will not send it again:
+// the work runs even when ctx ends (SIGTERM) while it waits for a worker,
+// and Run waits for it. A click acknowledged is a click handled.
 func (h *Handler) spawn(ctx context.Context, what string, work func(context.Context)) {
 	h.work.Add(1)
 	go func() {
 		defer h.work.Done()
-		select {
-		case h.limit <- struct{}{}:
-		case <-ctx.Done():
-			h.log.Warn("shutting down: envelope not handled", "what", what)
-			return
-		}
+		h.limit <- struct{}{}
 		defer func() { <-h.limit }()
 		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.wait)
 		defer cancel()
