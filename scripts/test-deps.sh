@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs what the tests start as real processes (DESIGN §5): redis-server
-# from Debian's packages and the moto AWS emulator. Each is installed only
-# when missing, so this is quick on a prepared machine.
+# from Debian's packages and the moto AWS emulator, and helm for the chart
+# tests. Each is installed only when missing, so this is quick on a prepared
+# machine.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 if ! command -v redis-server >/dev/null; then
 	if [ "$(id -u)" != 0 ]; then
@@ -27,4 +29,19 @@ if ! command -v moto_server >/dev/null; then
 	}
 fi
 
-echo "test dependencies: $(redis-server --version | cut -d' ' -f1-3), moto_server at $(command -v moto_server)"
+# helm renders the chart in deploy/'s tests. It is built from source through
+# the Go module proxy into bin/ (about 2-4 minutes the first time on a
+# 2-core machine, about 20 s with a warm Go build cache).
+helm=helm
+if [ -x bin/helm ]; then
+	helm=bin/helm
+elif ! command -v helm >/dev/null; then
+	echo "installing helm into bin/..."
+	GOBIN="$PWD/bin" go install helm.sh/helm/v3/cmd/helm@v3.22.0 || {
+		echo "helm is missing and go install helm.sh/helm/v3/cmd/helm@v3.22.0 failed" >&2
+		exit 1
+	}
+	helm=bin/helm
+fi
+
+echo "test dependencies: $(redis-server --version | cut -d' ' -f1-3), moto_server at $(command -v moto_server), $helm $($helm version --short 2>/dev/null)"

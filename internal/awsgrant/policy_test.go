@@ -13,10 +13,13 @@ import (
 
 // TestDeployPolicyAllowsEveryCall drives both backends through every path
 // that calls AWS — grant, early revoke, clean-up, and a grant whose target
-// is missing — and checks that deploy/iam-policy.json, the policy the
+// is missing — and checks that deploy/iam/iam-policy.json, the policy the
 // README tells operators to attach to jitbot, allows each action seen on the
-// wire. A backend that starts calling something new fails here, not in
-// production with AccessDenied.
+// wire, and no IAM or STS action that was not seen. A backend that starts
+// calling something new fails here, not in production with AccessDenied;
+// one that stops calling something leaves a permission to take away.
+// (deploy's TestBotPolicyAllowsExactlyWhatTheCodeCalls checks the other
+// services' actions, CloudTrail and S3, against the code.)
 func TestDeployPolicyAllowsEveryCall(t *testing.T) {
 	e := newEnv(t)
 	ctx := t.Context()
@@ -61,14 +64,22 @@ func TestDeployPolicyAllowsEveryCall(t *testing.T) {
 	}
 	for action := range seen {
 		if !allowed[iamAction(action)] {
-			t.Errorf("backends call %s but deploy/iam-policy.json does not allow it", iamAction(action))
+			t.Errorf("backends call %s but deploy/iam/iam-policy.json does not allow it", iamAction(action))
 		}
 	}
 	// AssumeRole with tags and a source identity needs two more permissions
 	// that never show up as actions of their own.
+	implied := map[string]bool{}
 	for _, a := range []string{"sts:TagSession", "sts:SetSourceIdentity"} {
+		implied[a] = seen["AssumeRole"]
 		if seen["AssumeRole"] && !allowed[a] {
-			t.Errorf("AssumeRole sends session tags and a source identity, but deploy/iam-policy.json does not allow %s", a)
+			t.Errorf("AssumeRole sends session tags and a source identity, but deploy/iam/iam-policy.json does not allow %s", a)
+		}
+	}
+	for a := range allowed {
+		service, action, _ := strings.Cut(a, ":")
+		if (service == "iam" || service == "sts") && !seen[action] && !implied[a] {
+			t.Errorf("deploy/iam/iam-policy.json allows %s, which the backends never called; least privilege: remove it", a)
 		}
 	}
 }
@@ -83,10 +94,10 @@ func iamAction(action string) string {
 }
 
 // deployPolicyActions is every action the Allow statements of
-// deploy/iam-policy.json name.
+// deploy/iam/iam-policy.json name.
 func deployPolicyActions(t *testing.T) map[string]bool {
 	t.Helper()
-	text, err := os.ReadFile(path.Join("..", "..", "deploy", "iam-policy.json"))
+	text, err := os.ReadFile(path.Join("..", "..", "deploy", "iam", "iam-policy.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +108,7 @@ func deployPolicyActions(t *testing.T) map[string]bool {
 		}
 	}
 	if err := json.Unmarshal(text, &doc); err != nil {
-		t.Fatalf("deploy/iam-policy.json: %v", err)
+		t.Fatalf("deploy/iam/iam-policy.json: %v", err)
 	}
 	allowed := map[string]bool{}
 	for _, s := range doc.Statement {

@@ -1,0 +1,406 @@
+package deploy_test
+
+import (
+	"encoding/json"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"maps"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+)
+
+const (
+	botPolicyFile   = "iam/iam-policy.json"
+	trustPolicyFile = "iam/trust-policy.json"
+	module          = "github.com/jitbot/jitbot/"
+	sdkService      = "github.com/aws/aws-sdk-go-v2/service/"
+)
+
+// policyDoc is an IAM policy document as deploy/iam writes them: Action a
+// list, Resource a single string.
+type policyDoc struct {
+	Version   string
+	Statement []policyStatement
+}
+
+type policyStatement struct {
+	Sid       string
+	Effect    string
+	Principal map[string]string
+	Action    []string
+	Resource  string
+	Condition map[string]map[string]any
+}
+
+func readPolicy(t *testing.T, path string) policyDoc {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc policyDoc
+	dec := json.NewDecoder(strings.NewReader(string(data)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&doc); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	if doc.Version != "2012-10-17" {
+		t.Errorf("%s: Version %q; want 2012-10-17 (older versions have no policy variables)", path, doc.Version)
+	}
+	return doc
+}
+
+// apiCall is an AWS API operation the code calls, and where.
+type apiCall struct {
+	action string // IAM name, e.g. iam:AddUserToGroup
+	pkg    string // package path inside the module
+	fn     string // enclosing function
+	pos    string
+}
+
+// iamName maps an SDK operation to the IAM action that authorises it,
+// where the two differ.
+var iamName = map[string]string{
+	"s3:ListObjectsV2": "s3:ListBucket",
+}
+
+// sdkClients are the AWS services jitbot's code may import, by the last
+// element of their import path.
+var sdkClients = map[string]reflect.Type{
+	"cloudtrail": reflect.TypeFor[*cloudtrail.Client](),
+	"iam":        reflect.TypeFor[*iam.Client](),
+	"s3":         reflect.TypeFor[*s3.Client](),
+	"sts":        reflect.TypeFor[*sts.Client](),
+}
+
+// operations lists a client's API operations: its methods that take a
+// *<Operation>Input after the context.
+func operations(client reflect.Type) map[string]bool {
+	ops := map[string]bool{}
+	for i := range client.NumMethod() {
+		m := client.Method(i)
+		if m.Type.NumIn() >= 3 && m.Type.In(2).Kind() == reflect.Pointer && m.Type.In(2).Elem().Name() == m.Name+"Input" {
+			ops[m.Name] = true
+		}
+	}
+	return ops
+}
+
+// awsCalls finds every AWS operation that the code of `jitbot` (cmd/bot
+// and the module packages it imports, tests excluded) calls: in a package
+// that imports an AWS service, a call of a method named like one of the
+// service's operations, or of its New<Operation>Paginator. (A name shared
+// with one of jitbot's own methods would count too: the scan errs towards
+// asking for a permission, never towards missing one.) AssumeRole with
+// session tags and a source identity also needs sts:TagSession and
+// sts:SetSourceIdentity.
+func awsCalls(t *testing.T) []apiCall {
+	t.Helper()
+	var calls []apiCall
+	ops := map[string]map[string]bool{}
+	for svc, client := range sdkClients {
+		ops[svc] = operations(client)
+	}
+	fset := token.NewFileSet()
+	seen := map[string]bool{}
+	queue := []string{"cmd/bot"}
+	for len(queue) > 0 {
+		pkg := queue[0]
+		queue = queue[1:]
+		if seen[pkg] {
+			continue
+		}
+		seen[pkg] = true
+		names, err := filepath.Glob(filepath.Join("..", pkg, "*.go"))
+		if err != nil || len(names) == 0 {
+			t.Fatalf("package %s: no Go files (%v)", pkg, err)
+		}
+		var files []*ast.File
+		services := map[string]string{} // local name → service, over the package
+		for _, name := range names {
+			if strings.HasSuffix(name, "_test.go") {
+				continue
+			}
+			f, err := parser.ParseFile(fset, name, nil, parser.SkipObjectResolution)
+			if err != nil {
+				t.Fatal(err)
+			}
+			files = append(files, f)
+			for _, imp := range f.Imports {
+				p, _ := strconv.Unquote(imp.Path.Value)
+				if rest, ok := strings.CutPrefix(p, module); ok {
+					queue = append(queue, rest)
+				}
+				svc, ok := strings.CutPrefix(p, sdkService)
+				if !ok || strings.Contains(svc, "/") {
+					continue
+				}
+				if sdkClients[svc] == nil {
+					t.Fatalf("%s imports the AWS service %s; add its client to sdkClients", name, svc)
+				}
+				local := svc
+				if imp.Name != nil {
+					local = imp.Name.Name
+				}
+				services[local] = svc
+			}
+		}
+		if len(services) == 0 {
+			continue
+		}
+		first := len(calls) // this package's calls start here
+		sendsTags, sendsSourceIdentity := false, false
+		for _, f := range files {
+			for _, decl := range f.Decls {
+				fn := "(package level)"
+				if fd, ok := decl.(*ast.FuncDecl); ok {
+					fn = fd.Name.Name
+				}
+				ast.Inspect(decl, func(n ast.Node) bool {
+					switch n := n.(type) {
+					case *ast.KeyValueExpr:
+						if k, ok := n.Key.(*ast.Ident); ok && k.Name == "Tags" {
+							sendsTags = true
+						}
+					case *ast.SelectorExpr:
+						if n.Sel.Name == "SourceIdentity" {
+							sendsSourceIdentity = true
+						}
+					case *ast.CallExpr:
+						sel, ok := n.Fun.(*ast.SelectorExpr)
+						if !ok {
+							return true
+						}
+						for local, svc := range services {
+							op := sel.Sel.Name
+							if x, ok := sel.X.(*ast.Ident); ok && x.Name == local {
+								// svc.NewXxxPaginator(client, …) calls Xxx.
+								op = strings.TrimSuffix(strings.TrimPrefix(op, "New"), "Paginator")
+							}
+							if !ops[svc][op] {
+								continue
+							}
+							action := svc + ":" + op
+							if v, ok := iamName[action]; ok {
+								action = v
+							}
+							calls = append(calls, apiCall{action: action, pkg: pkg, fn: fn, pos: fset.Position(n.Pos()).String()})
+						}
+					}
+					return true
+				})
+			}
+		}
+		for _, c := range slices.Clone(calls[first:]) {
+			if c.action == "sts:AssumeRole" {
+				if sendsTags {
+					calls = append(calls, apiCall{action: "sts:TagSession", pkg: pkg, fn: c.fn, pos: c.pos})
+				}
+				if sendsSourceIdentity {
+					calls = append(calls, apiCall{action: "sts:SetSourceIdentity", pkg: pkg, fn: c.fn, pos: c.pos})
+				}
+			}
+		}
+	}
+	return calls
+}
+
+// notTheBot are functions in jitbot's packages that call AWS but are never
+// run under jitbot's role: they are libraries for auditors, who use their
+// own credentials. TestBotPolicyAllowsExactlyWhatTheCodeCalls fails if
+// the bot starts calling them.
+var notTheBot = map[string]string{
+	"internal/auditlog/s3export.ReadAll": "reads the exported log back, for auditors",
+	"internal/auditlog/s3export.get":     "called by ReadAll only",
+}
+
+// TestBotPolicyAllowsExactlyWhatTheCodeCalls checks deploy/iam/iam-policy.json
+// against the code: every AWS operation jitbot can call is allowed, and
+// nothing else is. (internal/awsgrant's TestDeployPolicyAllowsEveryCall
+// checks the same policy against the calls seen on the wire.) Each action
+// is also limited to the resources jitbot works on: jit-* roles and
+// groups, the audit prefix in S3.
+func TestBotPolicyAllowsExactlyWhatTheCodeCalls(t *testing.T) {
+	doc := readPolicy(t, botPolicyFile)
+	allowed := map[string]string{} // action → resource
+	for _, s := range doc.Statement {
+		if s.Effect != "Allow" || s.Sid == "" || len(s.Condition) > 0 || s.Principal != nil {
+			t.Errorf("statement %+v: want a named Allow without conditions or principal", s)
+		}
+		for _, a := range s.Action {
+			if strings.Contains(a, "*") {
+				t.Errorf("statement %s allows %s; name each action", s.Sid, a)
+			}
+			if _, dup := allowed[a]; dup {
+				t.Errorf("%s is allowed twice", a)
+			}
+			allowed[a] = s.Resource
+		}
+	}
+
+	calls := awsCalls(t)
+	used := map[string][]apiCall{}
+	for _, c := range calls {
+		if why, ok := notTheBot[c.pkg+"."+c.fn]; ok {
+			t.Logf("%s in %s.%s: not the bot's (%s)", c.action, c.pkg, c.fn, why)
+			continue
+		}
+		used[c.action] = append(used[c.action], c)
+		t.Logf("%s called at %s in %s", c.action, c.pos, c.fn)
+	}
+	if len(used) < 8 {
+		t.Fatalf("found only %d AWS actions in the code (%v); the scan is broken", len(used), slices.Sorted(maps.Keys(used)))
+	}
+	for _, a := range slices.Sorted(maps.Keys(used)) {
+		if _, ok := allowed[a]; !ok {
+			t.Errorf("the code calls %s (%s in %s) but %s does not allow it", a, used[a][0].pos, used[a][0].fn, botPolicyFile)
+		}
+	}
+	for _, a := range slices.Sorted(maps.Keys(allowed)) {
+		if _, ok := used[a]; !ok {
+			t.Errorf("%s allows %s, which the code never calls; least privilege: remove it", botPolicyFile, a)
+		}
+	}
+	for key := range notTheBot {
+		pkg, fn, _ := strings.Cut(key, ".")
+		if callers := callersOutside(t, pkg, fn); len(callers) > 0 {
+			t.Errorf("%s is now called by jitbot itself (%v): its AWS calls need jitbot's policy", key, callers)
+		}
+	}
+
+	// Where each action may act. IAM actions on roles and groups are
+	// limited to names starting with jit-; GetUser only names a missing
+	// user, so any user; LookupEvents has no resource-level permissions.
+	s3Prefix := envDefault(t, "JIT_AUDIT_S3_PREFIX")
+	want := map[string]string{
+		"sts:AssumeRole":          "arn:aws:iam::*:role/jit-*",
+		"sts:TagSession":          "arn:aws:iam::*:role/jit-*",
+		"sts:SetSourceIdentity":   "arn:aws:iam::*:role/jit-*",
+		"iam:GetRole":             "arn:aws:iam::*:role/jit-*",
+		"iam:PutRolePolicy":       "arn:aws:iam::*:role/jit-*",
+		"iam:DeleteRolePolicy":    "arn:aws:iam::*:role/jit-*",
+		"iam:AddUserToGroup":      "arn:aws:iam::*:group/jit-*",
+		"iam:RemoveUserFromGroup": "arn:aws:iam::*:group/jit-*",
+		"iam:GetGroup":            "arn:aws:iam::*:group/jit-*",
+		"iam:GetUser":             "arn:aws:iam::*:user/*",
+		"cloudtrail:LookupEvents": "*",
+		"s3:PutObject":            "arn:aws:s3:::jit-audit-evidence/" + s3Prefix + "/*",
+	}
+	for a, res := range allowed {
+		w, ok := want[a]
+		switch {
+		case !ok:
+			t.Errorf("%s: no expected resource in this test; add one", a)
+		case res != w:
+			t.Errorf("%s on %q; want %q", a, res, w)
+		}
+	}
+}
+
+// callersOutside lists the files of jitbot's packages, other than pkg
+// itself, that refer to pkg's function fn.
+func callersOutside(t *testing.T, pkg, fn string) []string {
+	t.Helper()
+	name := filepath.Base(pkg) + "." + fn + "("
+	var found []string
+	for _, root := range []string{"../cmd", "../internal"} {
+		err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+			if err != nil || d.IsDir() || !strings.HasSuffix(p, ".go") || strings.HasSuffix(p, "_test.go") {
+				return err
+			}
+			if filepath.Dir(p) == filepath.Join("..", pkg) {
+				return nil
+			}
+			b, err := os.ReadFile(p)
+			if err == nil && strings.Contains(string(b), name) {
+				found = append(found, p)
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return found
+}
+
+// TestTargetTrustPolicy checks the trust policy that every role jitbot
+// hands out must have: only jitbot's role may assume it, only with a
+// source identity (the requester, named in CloudTrail for the whole
+// session) and the jit-request session tag (which an early revocation's
+// deny matches), and with no session tags but the ones jitbot sets.
+func TestTargetTrustPolicy(t *testing.T) {
+	doc := readPolicy(t, trustPolicyFile)
+	if len(doc.Statement) != 1 {
+		t.Fatalf("%d statements; want one", len(doc.Statement))
+	}
+	s := doc.Statement[0]
+	if s.Effect != "Allow" || len(s.Principal) != 1 || !strings.HasPrefix(s.Principal["AWS"], "arn:aws:iam::") || !strings.Contains(s.Principal["AWS"], ":role/") {
+		t.Errorf("statement %+v; want Allow for jitbot's role alone", s)
+	}
+	if got, want := slices.Sorted(slices.Values(s.Action)), []string{"sts:AssumeRole", "sts:SetSourceIdentity", "sts:TagSession"}; !slices.Equal(got, want) {
+		t.Errorf("actions %v; want %v", got, want)
+	}
+
+	tags := sessionTags(t)
+	null := s.Condition["Null"]
+	for _, key := range []string{"sts:SourceIdentity", "aws:RequestTag/" + tags[0]} {
+		if null[key] != "false" {
+			t.Errorf("Condition Null %s = %v; want \"false\": AssumeRole without it must be refused", key, null[key])
+		}
+	}
+	keys, _ := s.Condition["ForAllValues:StringEquals"]["aws:TagKeys"].([]any)
+	var allowedKeys []string
+	for _, k := range keys {
+		allowedKeys = append(allowedKeys, k.(string))
+	}
+	if !slices.Equal(slices.Sorted(slices.Values(allowedKeys)), slices.Sorted(slices.Values(tags))) {
+		t.Errorf("aws:TagKeys %v; want exactly the tags jitbot sends %v", allowedKeys, tags)
+	}
+}
+
+// sessionTags reads the session tag keys that internal/awsgrant sends with
+// AssumeRole (its constants tagRequest, tagApprover), the request tag
+// first.
+func sessionTags(t *testing.T) []string {
+	t.Helper()
+	f, err := parser.ParseFile(token.NewFileSet(), "../internal/awsgrant/sts.go", nil, parser.SkipObjectResolution)
+	if err != nil {
+		t.Fatal(err)
+	}
+	consts := map[string]string{}
+	ast.Inspect(f, func(n ast.Node) bool {
+		if vs, ok := n.(*ast.ValueSpec); ok {
+			for i, id := range vs.Names {
+				if i >= len(vs.Values) || !strings.HasPrefix(id.Name, "tag") {
+					continue
+				}
+				if lit, ok := vs.Values[i].(*ast.BasicLit); ok {
+					consts[id.Name], _ = strconv.Unquote(lit.Value)
+				}
+			}
+		}
+		return true
+	})
+	if consts["tagRequest"] == "" || len(consts) < 2 {
+		t.Fatalf("session tag constants in internal/awsgrant/sts.go: %v", consts)
+	}
+	tags := []string{consts["tagRequest"]}
+	for name, v := range consts {
+		if name != "tagRequest" {
+			tags = append(tags, v)
+		}
+	}
+	return tags
+}
