@@ -46,32 +46,11 @@ func (s *Server) SlashCommand(t testing.TB, userID, text string) Envelope {
 // SlashCommandIn is SlashCommand typed in channel.
 func (s *Server) SlashCommandIn(t testing.TB, userID, channel, text string) Envelope {
 	t.Helper()
-	s.mu.Lock()
-	responseURL, ru := s.newResponseURL(userID, channel, "")
-	p := slashPayload{
-		Token: verificationToken, TeamID: TeamID, TeamDomain: TeamDomain,
-		ChannelID: channel, ChannelName: s.channelName(channel),
-		UserID: userID, UserName: s.userName(userID), Command: Command, Text: text,
-		APIAppID: AppID, IsEnterpriseInstall: "false",
-		ResponseURL: responseURL, TriggerID: s.newTrigger(userID),
+	env, err := s.SendSlashCommand(userID, channel, text)
+	if err != nil {
+		t.Fatalf("slackfake: %v", err)
 	}
-	s.mu.Unlock()
-	return s.deliver(t, "slash_commands", p, true, func(s *Server, payload json.RawMessage) string {
-		if len(payload) == 0 {
-			return ""
-		}
-		var msg responseMessage
-		if json.Unmarshal(payload, &msg) != nil {
-			return "the ack payload is not a message"
-		}
-		if msg.Text == "" && len(msg.Blocks) == 0 {
-			return ""
-		}
-		if aerr := s.respond(ru, msg); aerr != nil {
-			return "the ack's message is invalid: " + aerr.code + " " + strings.Join(aerr.errors, "; ")
-		}
-		return ""
-	})
+	return env
 }
 
 func (s *Server) userName(id string) string {
@@ -113,13 +92,11 @@ func (s *Server) ForgedClick(t testing.TB, userID, channel, messageTS, actionID,
 
 func (s *Server) click(t testing.TB, name, userID, channel, messageTS, actionID, value string, forged bool) Envelope {
 	t.Helper()
-	s.mu.Lock()
-	payload, err := s.clickPayload(userID, channel, messageTS, actionID, value, forged)
-	s.mu.Unlock()
+	env, err := s.sendClick(userID, channel, messageTS, actionID, value, forged)
 	if err != nil {
 		t.Fatalf("slackfake: %s: %v", name, err)
 	}
-	return s.deliver(t, "interactive", payload, false, nil)
+	return env
 }
 
 func (s *Server) clickPayload(userID, channel, ts, actionID, value string, forged bool) (map[string]any, error) {
@@ -188,13 +165,11 @@ func buttonAction(elem map[string]any, blockID string) (map[string]any, error) {
 // for clicks in a view.
 func (s *Server) ClickHome(t testing.TB, userID, actionID, value string) Envelope {
 	t.Helper()
-	s.mu.Lock()
-	payload, err := s.homeClickPayload(userID, actionID, value)
-	s.mu.Unlock()
+	env, err := s.SendClickHome(userID, actionID, value)
 	if err != nil {
 		t.Fatalf("slackfake: ClickHome: %v", err)
 	}
-	return s.deliver(t, "interactive", payload, false, nil)
+	return env
 }
 
 func (s *Server) homeClickPayload(userID, actionID, value string) (map[string]any, error) {
@@ -247,15 +222,11 @@ func Selected(value string) map[string]any {
 // "update" replaces it, "push" stacks a new one and "clear" closes all.
 func (s *Server) SubmitView(t testing.TB, userID, viewID string, values map[string]map[string]any) Envelope {
 	t.Helper()
-	s.mu.Lock()
-	payload, err := s.submitPayload(userID, viewID, values)
-	s.mu.Unlock()
+	env, err := s.SendSubmitView(userID, viewID, values)
 	if err != nil {
 		t.Fatalf("slackfake: SubmitView: %v", err)
 	}
-	return s.deliver(t, "interactive", payload, true, func(s *Server, ack json.RawMessage) string {
-		return s.applyViewResponse(userID, viewID, ack)
-	})
+	return env
 }
 
 func (s *Server) submitPayload(userID, viewID string, values map[string]map[string]any) (map[string]any, error) {
@@ -470,22 +441,9 @@ func (s *Server) closeView(userID, viewID string) {
 // Home tab (an app_home_opened event, with the published view if any).
 func (s *Server) OpenHome(t testing.TB, userID string) Envelope {
 	t.Helper()
-	s.mu.Lock()
-	event := map[string]any{
-		"type": "app_home_opened", "user": userID, "channel": s.dmChannel(userID),
-		"tab": "home", "event_ts": s.nextTS(),
+	env, err := s.SendOpenHome(userID)
+	if err != nil {
+		t.Fatalf("slackfake: %v", err)
 	}
-	if id, ok := s.homes[userID]; ok {
-		event["view"] = s.views[id].wire()
-	}
-	payload := map[string]any{
-		"token": verificationToken, "team_id": TeamID, "api_app_id": AppID,
-		"event": event, "type": "event_callback", "event_id": s.nextID("Ev"),
-		"event_time": time.Now().Unix(), "is_ext_shared_channel": false,
-		"authorizations": []any{map[string]any{
-			"enterprise_id": nil, "team_id": TeamID, "user_id": BotUserID, "is_bot": true, "is_enterprise_install": false,
-		}},
-	}
-	s.mu.Unlock()
-	return s.deliver(t, "events_api", payload, false, nil)
+	return env
 }

@@ -287,14 +287,8 @@ func uuid() string {
 // wait for its effects instead of sleeping.
 func WaitFor(t testing.TB, what string, timeout time.Duration, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	tick := time.NewTicker(pollInterval)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		<-tick.C
+	if err := Wait(what, timeout, cond); err != nil {
+		t.Fatal(err)
 	}
 }
 

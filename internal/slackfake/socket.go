@@ -102,13 +102,11 @@ type Ack struct {
 // when no ack comes in time.
 func (e Envelope) Ack(t testing.TB, timeout time.Duration) json.RawMessage {
 	t.Helper()
-	select {
-	case <-e.d.acked:
-		return e.d.payload
-	case <-time.After(timeout):
-		t.Fatalf("%s envelope %s (retry %d) not acknowledged within %v", e.Type, e.ID, e.RetryAttempt, timeout)
-		return nil
+	payload, err := e.WaitAck(timeout)
+	if err != nil {
+		t.Fatal(err)
 	}
+	return payload
 }
 
 // Acked reports whether the bot has acknowledged this delivery.
@@ -364,34 +362,14 @@ func (s *Server) send(env wireEnvelope, apply func(*Server, json.RawMessage) str
 	}
 }
 
-// deliver sends a new envelope and fails the test when it cannot.
-func (s *Server) deliver(t testing.TB, typ string, payload any, accepts bool, apply func(*Server, json.RawMessage) string) Envelope {
-	t.Helper()
-	raw, err := json.Marshal(payload)
-	if err != nil {
-		t.Fatalf("slackfake: encode %s payload: %v", typ, err)
-	}
-	env, err := s.send(wireEnvelope{EnvelopeID: uuid(), Type: typ, Payload: raw, AcceptsResponsePayload: accepts}, apply)
-	if err != nil {
-		t.Fatalf("slackfake: send %s envelope: %v", typ, err)
-	}
-	return env
-}
-
 // Redeliver sends env again with the same envelope ID, retry_attempt one
 // higher and retry_reason "timeout", as Slack does when it believes an
 // envelope was not acknowledged. It returns the new delivery.
 func (s *Server) Redeliver(t testing.TB, env Envelope) Envelope {
 	t.Helper()
-	if env.d == nil {
-		t.Fatalf("slackfake: Redeliver needs an envelope the fake sent")
-	}
-	w := env.d.env
-	w.RetryAttempt++
-	w.RetryReason = "timeout"
-	out, err := s.send(w, env.d.apply)
+	out, err := s.SendRedelivery(env)
 	if err != nil {
-		t.Fatalf("slackfake: redeliver %s envelope %s: %v", env.Type, env.ID, err)
+		t.Fatalf("slackfake: %v", err)
 	}
 	return out
 }

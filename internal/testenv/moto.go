@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -32,6 +33,7 @@ const motoStartTimeout = 20 * time.Second
 type Moto struct {
 	port int
 	dir  string
+	stop func() // ends the server and every process it started
 }
 
 // StartMoto starts moto_server for the test and stops it, with every
@@ -40,22 +42,33 @@ type Moto struct {
 // skips.
 func StartMoto(t testing.TB) *Moto {
 	t.Helper()
+	m, err := newMoto(t.TempDir(), func() (int, error) { return freePort(t), nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.stop)
+	return m
+}
+
+func newMoto(dir string, pickPort func() (int, error)) (*Moto, error) {
 	bin, err := exec.LookPath("moto_server")
 	if err != nil {
-		t.Fatalf("moto_server not installed (make test installs it with pip install 'moto[server]'): %v", err)
+		return nil, fmt.Errorf("moto_server not installed (make test installs it with pip install 'moto[server]'): %v", err)
 	}
-	m := &Moto{dir: t.TempDir()}
-	// FreePort's port is free when it returns, but another test process
-	// may take it before moto_server binds it; then try another.
+	m := &Moto{dir: dir}
+	// A free port is free when it is picked, but another process may take
+	// it before moto_server binds it; then try another.
 	for attempt := 1; ; attempt++ {
-		m.port = freePort(t)
+		if m.port, err = pickPort(); err != nil {
+			return nil, err
+		}
 		stop, err := m.start(bin, attempt)
 		if err == nil {
-			t.Cleanup(stop)
-			return m
+			m.stop = sync.OnceFunc(stop)
+			return m, nil
 		}
 		if !errors.Is(err, errPortTaken) || attempt == portAttempts {
-			t.Fatal(err)
+			return nil, err
 		}
 	}
 }
@@ -150,14 +163,21 @@ func (m *Moto) Reset(t testing.TB) {
 // tests of an AWS outage finish in well under a second per call.
 func AWSConfig(t testing.TB, endpoint string) aws.Config {
 	t.Helper()
+	cfg := StaticAWSConfig(endpoint)
+	// Retries show in a failing test's output: a retried call that had
+	// in fact succeeded explains an otherwise puzzling "already exists".
+	cfg.ClientLogMode = aws.LogRetries
+	cfg.Logger = testLogger(t)
+	return cfg
+}
+
+// StaticAWSConfig is AWSConfig without a test: the same region, static
+// credentials, endpoint and quick retries, and no logging.
+func StaticAWSConfig(endpoint string) aws.Config {
 	return aws.Config{
 		Region:       "us-east-1",
 		Credentials:  credentials.NewStaticCredentialsProvider("AKIAJITBOTTESTING", "testing-secret", ""),
 		BaseEndpoint: aws.String(endpoint),
-		// Retries show in a failing test's output: a retried call that had
-		// in fact succeeded explains an otherwise puzzling "already exists".
-		ClientLogMode: aws.LogRetries,
-		Logger:        testLogger(t),
 		Retryer: func() aws.Retryer {
 			return retry.NewStandard(func(o *retry.StandardOptions) {
 				o.MaxAttempts = 3

@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -18,9 +19,11 @@ import (
 // (moto ignores SourceIdentity, session tags and session-policy conditions),
 // and it can fail or stall calls to imitate an AWS outage.
 type Proxy struct {
-	srv  *httptest.Server
-	rp   *httputil.ReverseProxy
-	done chan struct{} // closed at cleanup; releases stalled calls
+	srv       *httptest.Server
+	rp        *httputil.ReverseProxy
+	transport *http.Transport
+	done      chan struct{} // closed at cleanup; releases stalled calls
+	closeOnce sync.Once
 
 	mu       sync.Mutex
 	calls    []Call
@@ -40,31 +43,51 @@ type Call struct {
 	// Status is the HTTP status the caller got; 0 when the proxy closed
 	// the connection instead of answering.
 	Status int
+	// Start is when the proxy received the call, End when it had answered
+	// (or dropped) it, so End-Start is the call's time at the upstream plus
+	// the proxy's own.
+	Start, End time.Time
 }
 
 // StartProxy starts a proxy on a loopback port that forwards to upstream
 // and closes it when the test ends.
 func StartProxy(t testing.TB, upstream string) *Proxy {
 	t.Helper()
+	p, err := NewProxy(upstream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	return p
+}
+
+// NewProxy starts a proxy on a loopback port that forwards to upstream;
+// Close stops it.
+func NewProxy(upstream string) (*Proxy, error) {
 	target, err := url.Parse(upstream)
 	if err != nil {
-		t.Fatalf("proxy upstream %q: %v", upstream, err)
+		return nil, fmt.Errorf("proxy upstream %q: %v", upstream, err)
 	}
-	transport := &http.Transport{}
 	p := &Proxy{
-		rp:       httputil.NewSingleHostReverseProxy(target),
-		done:     make(chan struct{}),
-		failNext: map[string]int{},
+		rp:        httputil.NewSingleHostReverseProxy(target),
+		transport: &http.Transport{},
+		done:      make(chan struct{}),
+		failNext:  map[string]int{},
 	}
-	p.rp.Transport = transport
+	p.rp.Transport = p.transport
 	p.srv = httptest.NewServer(http.HandlerFunc(p.serve))
-	t.Cleanup(func() {
+	return p, nil
+}
+
+// Close stops the proxy: stalled calls are released, open connections
+// closed. It may be called more than once.
+func (p *Proxy) Close() {
+	p.closeOnce.Do(func() {
 		close(p.done)
 		p.srv.CloseClientConnections()
 		p.srv.Close()
-		transport.CloseIdleConnections()
+		p.transport.CloseIdleConnections()
 	})
-	return p
 }
 
 // URL is the proxy's base URL, to be used as the AWS endpoint.
@@ -138,6 +161,7 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	action, params := parseCall(r, body)
+	start := time.Now()
 
 	p.mu.Lock()
 	stall := p.stall
@@ -161,11 +185,11 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 		case <-timer.C:
 		case <-r.Context().Done():
 			timer.Stop()
-			p.record(Call{Action: action, Params: params, Status: 0})
+			p.record(start, Call{Action: action, Params: params, Status: 0})
 			return
 		case <-p.done:
 			timer.Stop()
-			p.record(Call{Action: action, Params: params, Status: 0})
+			p.record(start, Call{Action: action, Params: params, Status: 0})
 			return
 		}
 	}
@@ -176,10 +200,10 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusServiceUnavailable)
 		io.WriteString(w, `<ErrorResponse><Error><Type>Receiver</Type><Code>ServiceUnavailable</Code>`+
 			`<Message>injected by testenv.Proxy</Message></Error><RequestId>proxy-fault</RequestId></ErrorResponse>`)
-		p.record(Call{Action: action, Params: params, Status: http.StatusServiceUnavailable})
+		p.record(start, Call{Action: action, Params: params, Status: http.StatusServiceUnavailable})
 		return
 	case faultDrop:
-		p.record(Call{Action: action, Params: params, Status: 0})
+		p.record(start, Call{Action: action, Params: params, Status: 0})
 		if hj, ok := w.(http.Hijacker); ok {
 			if conn, _, err := hj.Hijack(); err == nil {
 				conn.Close()
@@ -191,10 +215,11 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 
 	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 	p.rp.ServeHTTP(rec, r)
-	p.record(Call{Action: action, Params: params, Status: rec.status})
+	p.record(start, Call{Action: action, Params: params, Status: rec.status})
 }
 
-func (p *Proxy) record(c Call) {
+func (p *Proxy) record(start time.Time, c Call) {
+	c.Start, c.End = start, time.Now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.calls = append(p.calls, c)

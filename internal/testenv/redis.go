@@ -41,22 +41,32 @@ type Redis struct {
 // answer PING within 10 s; it never skips.
 func StartRedis(t testing.TB) *Redis {
 	t.Helper()
+	r, err := newRedis(t.TempDir(), func() (int, error) { return freePort(t), nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(r.Stop)
+	return r
+}
+
+func newRedis(dir string, pickPort func() (int, error)) (*Redis, error) {
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
-		t.Fatalf("redis-server not installed (make test installs it): %v", err)
+		return nil, fmt.Errorf("redis-server not installed (make test installs it): %v", err)
 	}
-	r := &Redis{bin: bin, dir: t.TempDir()}
-	t.Cleanup(r.Stop)
-	// FreePort's port is free when it returns, but another test process
-	// may take it before redis-server binds it; then try another.
+	r := &Redis{bin: bin, dir: dir}
+	// A free port is free when it is picked, but another process may take
+	// it before redis-server binds it; then try another.
 	for attempt := 1; ; attempt++ {
-		r.port = freePort(t)
+		if r.port, err = pickPort(); err != nil {
+			return nil, err
+		}
 		err := r.start()
 		if err == nil {
-			return r
+			return r, nil
 		}
 		if !errors.Is(err, errPortTaken) || attempt == portAttempts {
-			t.Fatal(err)
+			return nil, err
 		}
 	}
 }

@@ -2,13 +2,13 @@
 // and moto_server — each on a free loopback port in a temporary directory,
 // plus a recording fault proxy for AWS and the Slack fake (in process, on a
 // loopback port, spoken to over real HTTP and a real websocket). Helpers
-// fail the test when a part cannot start; they never skip. Test-only: nothing outside _test.go files
-// and test helpers imports it.
+// fail the test when a part cannot start; they never skip. Besides tests and
+// test helpers, only the load generator cmd/jitbench imports it, through the
+// error-returning API of program.go.
 package testenv
 
 import (
 	"errors"
-	"net"
 	"testing"
 )
 
@@ -25,10 +25,9 @@ var freePort = FreePort
 // FreePort returns a loopback TCP port that was free a moment ago.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := LoopbackPort()
 	if err != nil {
-		t.Fatalf("find a free port: %v", err)
+		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return port
 }
