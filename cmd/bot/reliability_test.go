@@ -487,13 +487,14 @@ func (d *drill) run() {
 	}
 
 	// Everything approved: wait for every grant to end, the last of them
-	// held up by leases of killed processes (drillLease).
+	// held up by leases of killed processes (drillLease), and for the
+	// events a kill left in a journal to be handed over.
 	wait := time.Now().Add(150 * time.Second)
 	for {
 		recs := d.records()
 		done := true
 		for _, r := range recs {
-			if liveState(r.State) {
+			if liveState(r.State) || len(r.Journal) > 0 {
 				done = false
 			}
 		}
@@ -811,7 +812,8 @@ func (d *drill) verify() drillOutcome {
 		})
 	}
 	// once checks that the event of a transition made at "at" is in the
-	// log once, or is missing only because a kill came right after it.
+	// log once. Each transition is written with its event, so not even a
+	// kill right after it may lose the entry.
 	once := func(r *grants.Request, typ string, want int, at time.Time) {
 		got := events[r.ID][typ]
 		switch {
@@ -819,7 +821,7 @@ func (d *drill) verify() drillOutcome {
 			t.Errorf("%s has %d %q audit entries, want %d", r.ID, got, typ, want)
 		case got < want && nearKill(at):
 			o.lostEntries[typ] += want - got
-			t.Logf("%s lost its %q audit entry: the transition at %s came right before a kill; jitbot's log about it:\n%s",
+			t.Errorf("%s lost its %q audit entry: the transition at %s came right before a kill; jitbot's log about it:\n%s",
 				r.ID, typ, at.Format(time.StampMilli), strings.Join(logLines(d.b.logs, string(r.ID)), "\n"))
 		case got < want:
 			t.Errorf("%s has %d %q audit entries, want %d, and no kill explains the loss (transition at %s)", r.ID, got, typ, want, at.Format(time.StampMilli))
@@ -915,6 +917,15 @@ func (d *drill) verify() drillOutcome {
 	putBacks := logCount(d.b.logs, "putting the member back")
 	if o.addUser < groupGranted || o.addUser > groupGranted+cutAdds+putBacks {
 		t.Errorf("%d AddUserToGroup calls succeeded for %d group grants; want no more than %d cut by kills and %d put back", o.addUser, groupGranted, cutAdds, putBacks)
+		for _, c := range d.b.proxy.Calls("AddUserToGroup") {
+			t.Logf("AddUserToGroup %s %s at %s: %d", c.Params.Get("UserName"), c.Params.Get("GroupName"), c.Start.Format(time.StampMilli), c.Status)
+		}
+		for _, r := range recs {
+			if r.Backend == grants.BackendGroup {
+				t.Logf("%s %s %s: approved %v granted %s expires %s revoked %s (%s)", r.ID, r.Principal, r.Target, r.Approvals,
+					r.GrantedAt.Format(time.StampMilli), r.ExpiresAt.Format(time.StampMilli), r.RevokedAt.Format(time.StampMilli), r.RevokeReason)
+			}
+		}
 	}
 	o.dupAdd = o.addUser - groupGranted
 	if o.removeUser > groupRevoked+cutRemoves+strays {
@@ -939,7 +950,8 @@ func (d *drill) report(o drillOutcome, start time.Time) {
 	t.Logf("AWS calls that succeeded: AssumeRole %d (%d repeated after a kill), AddUserToGroup %d (%d beyond one per grant), RemoveUserFromGroup %d, PutRolePolicy %d",
 		o.assumeRole, o.dupAssume, o.addUser, o.dupAdd, o.removeUser, d.b.proxy.Count("PutRolePolicy"))
 	t.Logf("after kills people typed %d commands again, clicked %d times again, revoked %d times again and opened /jit list %d times", d.refiled, d.reclicked, d.rerevoked, d.listed)
-	t.Logf("audit log: %d entries, chain intact; entries lost to a kill right after the transition: %v", o.entries, o.lostEntries)
+	t.Logf("audit log: %d entries, chain intact; entries lost to a kill right after the transition: %v; events handed over by another process after a kill: %d",
+		o.entries, o.lostEntries, logCount(d.b.logs, "handing over events a stopped process left in the journal"))
 	t.Logf("Slack: %d STS grants whose credentials never reached the requester, %d requests with no approval DM", o.missingCreds, o.missingApprovalDMs)
 	t.Logf("latest revocation after expiry %v; %d membership samples; %v in all", o.maxLate.Round(time.Millisecond), d.sampled, time.Since(start).Round(time.Second))
 	// A grant whose revocation a kill cut short waits for the lease; on
@@ -1052,8 +1064,12 @@ func TestGracefulSIGTERMFinishesInFlightWork(t *testing.T) {
 		switch {
 		case clicks[i].Acked() && r.State != grants.Active:
 			t.Errorf("%s: the approval was acknowledged before SIGTERM, but the request ended %s", id, r.State)
-		case !clicks[i].Acked() && r.State != grants.Pending:
-			t.Errorf("%s: the approval was never acknowledged, but the request is %s", id, r.State)
+		case !clicks[i].Acked() && r.State != grants.Pending && r.State != grants.Active:
+			// An ack jitbot wrote but the socket closed on is lost to
+			// Slack, which sends the click again (and jitbot, having
+			// recorded the envelope, ignores it): the click is then
+			// carried through, or not received at all. Nothing between.
+			t.Errorf("%s: the approval was never acknowledged, and the request is %s", id, r.State)
 		}
 	}
 	noLeases(t, recs)

@@ -40,11 +40,15 @@ type Entry struct {
 	// Rule is the CEL expression that made the requester eligible or, for
 	// a break-glass grant, the auto_approve rule; CatalogSHA256 names the
 	// catalog it came from.
-	Rule          string     `json:"rule,omitempty"`
-	CatalogSHA256 string     `json:"catalog_sha256,omitempty"`
-	AutoApproved  bool       `json:"auto_approved,omitempty"`
-	Approvals     []Approval `json:"approvals,omitempty"`
-	ReviewedBy    string     `json:"reviewed_by,omitempty"`
+	Rule          string `json:"rule,omitempty"`
+	CatalogSHA256 string `json:"catalog_sha256,omitempty"`
+	AutoApproved  bool   `json:"auto_approved,omitempty"`
+	// DryRun: the request was a dry run (JIT_DRY_RUN); nothing was changed
+	// in AWS. Left out when false, so entries written before it existed
+	// keep their hashes.
+	DryRun     bool       `json:"dry_run,omitempty"`
+	Approvals  []Approval `json:"approvals,omitempty"`
+	ReviewedBy string     `json:"reviewed_by,omitempty"`
 
 	State     string    `json:"state,omitempty"`
 	GrantedAt time.Time `json:"granted_at,omitzero"`
@@ -80,7 +84,7 @@ func FromEvent(e grants.Event) Entry {
 		ThirdParty: r.Requester.IsGuest || r.Requester.IsExternal, Actor: e.Actor,
 		Role: r.Role, Backend: r.Backend, Target: r.Target, Principal: r.Principal,
 		Extends: string(r.Extends), Reason: r.Reason, Incident: r.Incident,
-		Rule: r.Rule, CatalogSHA256: e.CatalogSHA256, AutoApproved: r.AutoApproved, ReviewedBy: r.ReviewedBy,
+		Rule: r.Rule, CatalogSHA256: e.CatalogSHA256, AutoApproved: r.AutoApproved, DryRun: r.DryRun, ReviewedBy: r.ReviewedBy,
 		State: string(r.State), GrantedAt: r.GrantedAt.UTC(), ExpiresAt: r.ExpiresAt.UTC(), EndedAt: r.RevokedAt.UTC(),
 		SessionName: r.SessionName, AccessKeyID: r.AccessKeyID,
 		GrantAWSRequestID: r.GrantAWSRequestID, RevokeAWSRequestID: r.RevokeAWSRequestID,

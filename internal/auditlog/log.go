@@ -19,6 +19,9 @@ import (
 //
 //	{<prefix>}:audit        STREAM  field e = an Entry's JSON, in chain order
 //	{<prefix>}:audit:head   STRING  "<seq> <hash>" of the last entry
+//	{<prefix>}:audit:ev:<request>#<note>  STRING  stream ID of a journaled
+//	                        event's entry, for a day, so an event handed
+//	                        over twice is appended once
 //
 // Both keys share the store's hash tag, so the append script works on
 // Cluster. Appends from several replicas are serialised by compare-and-set
@@ -38,20 +41,57 @@ func New(client redis.UniversalClient, prefix string, log *slog.Logger) *Log {
 }
 
 // appendScript adds an entry if the head is still what the caller chained
-// it to, and moves the head, in one step.
+// it to, and moves the head, in one step. With an event key (KEYS[3],
+// ARGV[4] its lifetime in ms) it appends nothing if the key exists, and
+// sets it otherwise.
 var appendScript = redis.NewScript(`
+if ARGV[4] ~= '' and redis.call('EXISTS', KEYS[3]) == 1 then
+	return 'appended before'
+end
 local head = redis.call('GET', KEYS[2]) or ''
 if head ~= ARGV[1] then
 	return false
 end
 local id = redis.call('XADD', KEYS[1], '*', 'e', ARGV[2])
 redis.call('SET', KEYS[2], ARGV[3])
+if ARGV[4] ~= '' then
+	redis.call('SET', KEYS[3], id, 'PX', ARGV[4])
+end
 return id
 `)
+
+// eventKeyTTL is how long an event's key keeps a second hand-over of it
+// out of the log. Hand-overs repeat within seconds (JournalGrace) unless
+// every replica is down.
+const eventKeyTTL = 24 * time.Hour
+
+// ErrAppended is returned by AppendEvent for an event already in the log.
+var ErrAppended = errors.New("audit entry of this event appended before")
 
 // Append chains en to the log and returns it as stored (with Seq, Prev,
 // Hash).
 func (l *Log) Append(ctx context.Context, en Entry) (Entry, error) {
+	return l.append(ctx, en, "")
+}
+
+// AppendEvent appends the entry of the journaled event e once: when e was
+// appended before it returns ErrAppended. Events that are not journaled
+// (e.Note == 0) are appended every time.
+func (l *Log) AppendEvent(ctx context.Context, e grants.Event) (Entry, error) {
+	key := ""
+	if e.Note > 0 {
+		key = l.stream + ":ev:" + string(e.Request.ID) + "#" + strconv.Itoa(e.Note)
+	}
+	return l.append(ctx, FromEvent(e), key)
+}
+
+func (l *Log) append(ctx context.Context, en Entry, eventKey string) (Entry, error) {
+	ttl := ""
+	if eventKey != "" {
+		ttl = strconv.FormatInt(eventKeyTTL.Milliseconds(), 10)
+	} else {
+		eventKey = l.head // a key of the same slot, never read
+	}
 	for attempt := 0; attempt < 100; attempt++ {
 		head, err := l.client.Get(ctx, l.head).Result()
 		if err != nil && !errors.Is(err, redis.Nil) {
@@ -68,12 +108,15 @@ func (l *Log) Append(ctx context.Context, en Entry) (Entry, error) {
 			return Entry{}, err
 		}
 		next := strconv.FormatInt(en.Seq, 10) + " " + en.Hash
-		_, err = appendScript.Run(ctx, l.client, []string{l.stream, l.head}, head, body, next).Result()
+		res, err := appendScript.Run(ctx, l.client, []string{l.stream, l.head, eventKey}, head, body, next, ttl).Result()
 		if errors.Is(err, redis.Nil) {
 			continue // another replica appended first: chain to its entry
 		}
 		if err != nil {
 			return Entry{}, fmt.Errorf("append audit entry: %w", err)
+		}
+		if res == "appended before" {
+			return Entry{}, ErrAppended
 		}
 		if l.log != nil {
 			l.log.Info("audit", "entry", json.RawMessage(body))
@@ -99,7 +142,13 @@ func parseHead(head string) (seq int64, hash string, err error) {
 // before the Slack notifiers and waits for Redis: the entry exists before
 // anything is posted. A failed append is logged loudly; the domain goes on.
 func (l *Log) Notify(ctx context.Context, e grants.Event) {
-	if _, err := l.Append(context.WithoutCancel(ctx), FromEvent(e)); err != nil && l.log != nil {
+	_, err := l.AppendEvent(context.WithoutCancel(ctx), e)
+	switch {
+	case errors.Is(err, ErrAppended):
+		if l.log != nil {
+			l.log.Info("audit entry of a re-delivered event already written", "type", e.Type, "request_id", e.Request.ID, "note", e.Note)
+		}
+	case err != nil && l.log != nil:
 		l.log.Error("AUDIT ENTRY NOT WRITTEN", "type", e.Type, "request_id", e.Request.ID, "err", err)
 	}
 }

@@ -3,6 +3,7 @@ package auditlog_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"sync"
 	"testing"
@@ -185,5 +186,51 @@ func TestConcurrentAppendsKeepOneChain(t *testing.T) {
 	}
 	if seq, _, _ := l.Head(t.Context()); seq != 40 {
 		t.Errorf("head at %d, want 40", seq)
+	}
+}
+
+// TestEventHandedOverTwiceIsAppendedOnce: a journaled event (Note > 0)
+// that reaches the log again, because the process that handed it over
+// died before clearing its journal, adds no second entry; events that are
+// not journaled are appended every time.
+func TestEventHandedOverTwiceIsAppendedOnce(t *testing.T) {
+	l, c := newLog(t)
+	e := event(grants.EventDenied, "JIT-AAAAA2", 1)
+	e.Note = 2
+	first, err := l.AppendEvent(t.Context(), e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.AppendEvent(t.Context(), e); !errors.Is(err, auditlog.ErrAppended) {
+		t.Fatalf("second hand-over: err = %v, want ErrAppended", err)
+	}
+	l.Notify(t.Context(), e) // as the notifier chain does: no entry, no error
+	other := e
+	other.Note = 3
+	if _, err := l.AppendEvent(t.Context(), other); err != nil {
+		t.Fatalf("the next event of the request: %v", err)
+	}
+	refused := event(grants.EventRefused, "JIT-AAAAA2", 2)
+	for range 2 {
+		if _, err := l.AppendEvent(t.Context(), refused); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := l.Read(t.Context(), "-", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 4 {
+		t.Fatalf("%d entries, want 4 (denied once, the next event, refused twice)", len(got))
+	}
+	if got[0].Entry.Hash != first.Hash {
+		t.Errorf("first entry hash %s, want %s", got[0].Entry.Hash, first.Hash)
+	}
+	if br := verify(t, l); br != nil {
+		t.Errorf("chain broken: %v", br)
+	}
+	ttl, err := c.PTTL(t.Context(), "{jitbot}:audit:ev:JIT-AAAAA2#2").Result()
+	if err != nil || ttl <= 0 || ttl > 24*time.Hour {
+		t.Errorf("event key lives %v (err %v), want a day at most", ttl, err)
 	}
 }

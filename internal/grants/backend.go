@@ -53,6 +53,9 @@ type Issued struct {
 	CredsExpire time.Time
 	// AWSRequestID identifies the AWS call in CloudTrail.
 	AWSRequestID string
+	// DryRun, from a dry-run backend only, lists the AWS calls it would
+	// have made, one line each.
+	DryRun []string
 }
 
 // Revocation is the outcome of a successful Revoke.
@@ -62,6 +65,9 @@ type Revocation struct {
 	// only until the session's own credentials expire).
 	CleanupAt    time.Time
 	AWSRequestID string
+	// DryRun, from a dry-run backend only, lists the AWS calls it would
+	// have made, one line each.
+	DryRun []string
 }
 
 // Backend issues and removes access in AWS.

@@ -45,6 +45,11 @@ type Event struct {
 	// CatalogSHA256 identifies the role catalog in force when it happened:
 	// the rules that decided are part of the evidence.
 	CatalogSHA256 string
+	// Note numbers the event among its request's journaled events (see
+	// Request.Journal); with the request ID it names the event, so a
+	// notifier can tell it got the same one twice. Zero for events that
+	// change no record (refused, reconciled, usage).
+	Note int
 	// Credentials is set only on EventGranted for aws_sts. It is for the
 	// requester's DM and nothing else: never log, store or post it.
 	Credentials *Credentials

@@ -22,8 +22,12 @@ type Lister interface {
 // never removed by mistake: the store is read again right before removal,
 // and again after it, putting the member back if a grant went live in
 // between. Reconcile goes on through the roles when one fails and returns
-// the errors joined.
+// the errors joined. In a dry run it does nothing: it would read IAM, and
+// a dry run calls no AWS API.
 func (s *Service) Reconcile(ctx context.Context) error {
+	if s.opts.DryRun {
+		return nil
+	}
 	var errs []error
 	c := s.Catalog()
 	for _, name := range c.Names() {
@@ -100,7 +104,7 @@ func (s *Service) liveGrant(ctx context.Context, group, member string) (*Request
 		return nil, fmt.Errorf("read grants of %s: %w", group, err)
 	}
 	i := slices.IndexFunc(open, func(r *Request) bool {
-		return r.Backend == BackendGroup && r.Target == group && r.Principal == member &&
+		return r.Backend == BackendGroup && r.Target == group && r.Principal == member && !r.DryRun &&
 			(r.State == Granting || r.State == Active || r.State == Revoking)
 	})
 	if i < 0 {

@@ -98,6 +98,15 @@ type Request struct {
 	// Notice tells the requester why the request took another path than
 	// they may expect (break-glass limit reached, on-call source down).
 	Notice string `json:"notice,omitempty"`
+	// DryRun marks a request made while jitbot ran as a dry run
+	// (JIT_DRY_RUN): a dry-run backend issues and removes its access,
+	// which means AWS is never called for it, whatever mode jitbot is in
+	// when the grant ends. DryRunGrant and DryRunRevoke are the AWS calls
+	// that backend would have made to issue and to remove it, one line
+	// each, for people to check.
+	DryRun       bool     `json:"dry_run,omitempty"`
+	DryRunGrant  []string `json:"dry_run_grant,omitempty"`
+	DryRunRevoke []string `json:"dry_run_revoke,omitempty"`
 	// ReviewDue is when an unreviewed break-glass grant is escalated to the
 	// role's owners; zero once reviewed or escalated, and for grants that
 	// people approved.
@@ -119,6 +128,37 @@ type Request struct {
 	// LeaseUntil keeps the scheduler away while a worker is calling AWS for
 	// this record; a crashed worker's lease simply lapses.
 	LeaseUntil time.Time `json:"lease_until,omitzero"`
+
+	// Journal holds the events of transitions written with this record
+	// that have not been handed to the notifiers yet. A transition and its
+	// event are written in one step, so a process that dies between the
+	// write and the audit append leaves the event here; the scheduler
+	// hands it over JournalGrace later (see Service.publish).
+	Journal []Note `json:"journal,omitempty"`
+	// Notes counts the events ever journaled for this record; it numbers
+	// them, so an event handed over twice is appended to the audit log once.
+	Notes int `json:"notes,omitempty"`
+}
+
+// Note is a journaled event: what happened, when and by whom. The record
+// it belongs to supplies the rest of the Event.
+type Note struct {
+	Seq   int       `json:"seq"`
+	Type  EventType `json:"type"`
+	At    time.Time `json:"at"`
+	Actor string    `json:"actor,omitempty"`
+	Err   string    `json:"err,omitempty"`
+}
+
+// JournalGrace is how long a journaled event may wait for the process
+// that wrote it before the scheduler hands it to the notifiers instead.
+// The writer normally does so within milliseconds.
+const JournalGrace = 10 * time.Second
+
+// note journals an event of the transition being written.
+func (r *Request) note(t EventType, at time.Time, actor, err string) {
+	r.Notes++
+	r.Journal = append(r.Journal, Note{Seq: r.Notes, Type: t, At: at, Actor: actor, Err: err})
 }
 
 // ReasonExpired is the RevokeReason of a grant that ran its full time.
@@ -156,6 +196,12 @@ func (r *Request) Schedule() (Queue, time.Time) {
 	// the grant itself.
 	if !r.ReviewDue.IsZero() && (at.IsZero() || r.ReviewDue.Before(at)) {
 		q, at = Expiries, r.ReviewDue
+	}
+	// An event its writer did not hand over: the scheduler delivers it.
+	if len(r.Journal) > 0 {
+		if due := r.Journal[0].At.Add(JournalGrace); at.IsZero() || due.Before(at) {
+			q, at = Expiries, due
+		}
 	}
 	if at.IsZero() {
 		return "", time.Time{}

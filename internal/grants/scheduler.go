@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"time"
 
@@ -106,6 +107,18 @@ func (s *Service) process(ctx context.Context, id RequestID) {
 		return
 	}
 	now := s.now()
+	if i := slices.IndexFunc(r.Journal, func(n Note) bool { return now.Before(n.At.Add(JournalGrace)) }); i != 0 && len(r.Journal) > 0 {
+		// The process that wrote these events stopped before it handed
+		// them over; newer ones are still their writers' to hand over.
+		// publish's write re-queues the record at its own time.
+		left := r.Journal
+		if i > 0 {
+			left = left[:i]
+		}
+		s.log.WarnContext(ctx, "handing over events a stopped process left in the journal", "request_id", id, "events", len(left))
+		s.publish(ctx, r, left, nil)
+		return
+	}
 	switch {
 	case r.State == Pending && !now.Before(r.Deadline):
 		err = s.timeOut(ctx, id)
@@ -139,18 +152,19 @@ func (s *Service) process(ctx context.Context, id RequestID) {
 
 func (s *Service) timeOut(ctx context.Context, id RequestID) error {
 	now := s.now()
-	r, err := s.store.Update(ctx, id, func(r *Request) error {
+	r, own, err := s.transition(ctx, id, func(r *Request) error {
 		if r.State != Pending || now.Before(r.Deadline) {
 			return errStale
 		}
 		r.State = TimedOut
 		r.DecidedAt = now
+		r.note(EventTimedOut, now, "", "")
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	s.emit(ctx, Event{Type: EventTimedOut, Request: *r})
+	s.publish(ctx, r, own, nil)
 	return nil
 }
 
@@ -158,34 +172,36 @@ func (s *Service) timeOut(ctx context.Context, id RequestID) error {
 // reviewed in time.
 func (s *Service) escalate(ctx context.Context, id RequestID) error {
 	now := s.now()
-	r, err := s.store.Update(ctx, id, func(r *Request) error {
+	r, own, err := s.transition(ctx, id, func(r *Request) error {
 		if r.ReviewDue.IsZero() || now.Before(r.ReviewDue) {
 			return errStale
 		}
 		r.ReviewDue = time.Time{}
+		r.note(EventReviewOverdue, now, "", "")
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	s.emit(ctx, Event{Type: EventReviewOverdue, Request: *r})
+	s.publish(ctx, r, own, nil)
 	return nil
 }
 
 // warn tells the requester, once, that the grant ends soon.
 func (s *Service) warn(ctx context.Context, id RequestID) error {
 	now := s.now()
-	r, err := s.store.Update(ctx, id, func(r *Request) error {
+	r, own, err := s.transition(ctx, id, func(r *Request) error {
 		if r.State != Active || r.WarnAt.IsZero() || now.Before(r.WarnAt) {
 			return errStale
 		}
 		r.WarnAt = time.Time{}
+		r.note(EventExpiring, now, "", "")
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	s.emit(ctx, Event{Type: EventExpiring, Request: *r})
+	s.publish(ctx, r, own, nil)
 	return nil
 }
 
@@ -258,7 +274,7 @@ func (s *Service) issue(ctx context.Context, r *Request) (*Request, error) {
 			// requester needs only the why.
 			msg = strings.TrimPrefix(grantErr.Error(), ErrInvalidTarget.Error()+": ")
 		}
-		failed, err := s.store.Update(ctx, r.ID, func(r *Request) error {
+		failed, own, err := s.transition(ctx, r.ID, func(r *Request) error {
 			if r.State != Granting {
 				return errStale
 			}
@@ -267,18 +283,19 @@ func (s *Service) issue(ctx context.Context, r *Request) (*Request, error) {
 			r.RevokeReason = "grant failed"
 			r.NextAttempt = now
 			r.LeaseUntil = now.Add(s.opts.Lease)
+			r.note(EventGrantFailed, now, "", msg)
 			return nil
 		})
 		if err != nil {
 			return r, fmt.Errorf("record failed grant of %s: %w", r.ID, err)
 		}
-		s.emit(ctx, Event{Type: EventGrantFailed, Request: *failed, Err: msg})
+		failed = s.publish(ctx, failed, own, nil)
 		if done, err := s.revoke(ctx, failed); err == nil {
 			failed = done
 		}
 		return failed, userErr(ErrGrantFailed, fmt.Sprintf("%s was approved, but access to %s could not be granted: %s", r.ID, r.Role, msg))
 	}
-	active, err := s.store.Update(ctx, r.ID, func(r *Request) error {
+	active, own, err := s.transition(ctx, r.ID, func(r *Request) error {
 		if r.State != Granting {
 			return errStale
 		}
@@ -290,10 +307,12 @@ func (s *Service) issue(ctx context.Context, r *Request) (*Request, error) {
 		}
 		r.CredsExpire = issued.CredsExpire
 		r.GrantAWSRequestID = issued.AWSRequestID
+		r.DryRunGrant = issued.DryRun
 		r.LeaseUntil = time.Time{}
 		if issued.Credentials != nil {
 			r.AccessKeyID = issued.Credentials.AccessKeyID
 		}
+		r.note(EventGranted, now, "", "")
 		return nil
 	})
 	if err != nil {
@@ -302,8 +321,7 @@ func (s *Service) issue(ctx context.Context, r *Request) (*Request, error) {
 		return r, fmt.Errorf("record grant of %s: %w", r.ID, err)
 	}
 	s.poke()
-	s.emit(ctx, Event{Type: EventGranted, Request: *active, Credentials: issued.Credentials})
-	return active, nil
+	return s.publish(ctx, active, own, issued.Credentials), nil
 }
 
 // end is when access issued at start for r ends. An extension runs on from
@@ -342,7 +360,7 @@ func (s *Service) revoke(ctx context.Context, r *Request) (*Request, error) {
 	}
 	now := s.now()
 	if revokeErr != nil {
-		failed, err := s.store.Update(ctx, r.ID, func(r *Request) error {
+		failed, own, err := s.transition(ctx, r.ID, func(r *Request) error {
 			if r.State != Revoking {
 				return errStale
 			}
@@ -350,28 +368,32 @@ func (s *Service) revoke(ctx context.Context, r *Request) (*Request, error) {
 			r.LastError = revokeErr.Error()
 			r.NextAttempt = now.Add(s.backoff(r.Attempts))
 			r.LeaseUntil = time.Time{}
+			if r.Attempts == s.opts.AlertAfter {
+				r.note(EventRevokeFailed, now, "", revokeErr.Error())
+			}
 			return nil
 		})
 		if err != nil {
 			return r, fmt.Errorf("record failed revocation of %s: %w (revoke: %v)", r.ID, err, revokeErr)
 		}
 		s.poke()
-		if failed.Attempts == s.opts.AlertAfter {
-			s.emit(ctx, Event{Type: EventRevokeFailed, Request: *failed, Err: revokeErr.Error()})
-		}
+		failed = s.publish(ctx, failed, own, nil)
 		return failed, fmt.Errorf("revoke %s (attempt %d): %w", r.ID, failed.Attempts, revokeErr)
 	}
-	done, err := s.store.Update(ctx, r.ID, func(r *Request) error {
+	done, own, err := s.transition(ctx, r.ID, func(r *Request) error {
 		if r.State != Revoking {
 			return errStale
 		}
 		r.State = Revoked
 		if r.Failure != "" {
 			r.State = Failed
+		} else {
+			r.note(EventRevoked, now, r.RevokedBy, "")
 		}
 		r.RevokedAt = now
 		r.CleanupAt = rev.CleanupAt
 		r.RevokeAWSRequestID = rev.AWSRequestID
+		r.DryRunRevoke = rev.DryRun
 		r.Attempts = 0
 		r.LastError = ""
 		r.NextAttempt = time.Time{}
@@ -381,9 +403,7 @@ func (s *Service) revoke(ctx context.Context, r *Request) (*Request, error) {
 	if err != nil {
 		return r, fmt.Errorf("record revocation of %s: %w", r.ID, err)
 	}
-	if done.State == Revoked {
-		s.emit(ctx, Event{Type: EventRevoked, Request: *done, Actor: done.RevokedBy})
-	}
+	done = s.publish(ctx, done, own, nil)
 	if !done.CleanupAt.IsZero() {
 		s.poke()
 	}
@@ -403,7 +423,9 @@ func (s *Service) overlapping(ctx context.Context, r *Request) (RequestID, error
 		return "", fmt.Errorf("look for other grants of %s to %s: %w", r.Target, r.Principal, err)
 	}
 	for _, o := range open {
-		if o.ID != r.ID && o.Backend == r.Backend && o.Target == r.Target && o.Principal == r.Principal &&
+		// A dry run's membership is imaginary: it must not keep a real
+		// one, nor a real one a dry run's.
+		if o.ID != r.ID && o.Backend == r.Backend && o.Target == r.Target && o.Principal == r.Principal && o.DryRun == r.DryRun &&
 			(o.State == Active || o.State == Granting) {
 			return o.ID, nil
 		}
@@ -461,7 +483,16 @@ func ceilSecond(t time.Time) time.Time {
 	return t
 }
 
+// backend is the one that issues and removes r's access: the dry-run
+// backend for a dry run, whatever mode jitbot is in now, so that a dry
+// run never reaches AWS and a real grant is never left to a dry run.
 func (s *Service) backend(r *Request) (Backend, error) {
+	if r.DryRun {
+		if s.opts.DryRunBackend == nil {
+			return nil, fmt.Errorf("request %s is a dry run and jitbot has no dry-run backend", r.ID)
+		}
+		return s.opts.DryRunBackend, nil
+	}
 	b := s.opts.Backends[r.Backend]
 	if b == nil {
 		return nil, fmt.Errorf("request %s names unknown backend %q", r.ID, r.Backend)

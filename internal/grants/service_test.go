@@ -45,6 +45,7 @@ type env struct {
 	dir     *fakeDirectory
 	events  *grantstest.Recorder
 	clock   *clock
+	catalog *rules.Catalog
 }
 
 func newEnv(t *testing.T) *env {
@@ -72,12 +73,21 @@ func newEnv(t *testing.T) *env {
 			groups: map[string][]string{"platform-leads": {"ULEAD1", "ULEAD2", "UALICE"}},
 		},
 	}
-	e.svc, err = grants.New(grants.Options{
-		Store:     e.store,
-		Backends:  map[string]grants.Backend{grants.BackendSTS: e.backend, grants.BackendGroup: e.backend},
+	e.catalog = cat
+	e.svc = e.serviceOn(t, e.store, e.events, e.backend)
+	return e
+}
+
+// serviceOn is another process of e's deployment: same catalog, directory
+// and clock, with its own view of the store, notifiers and AWS.
+func (e *env) serviceOn(t *testing.T, store grants.Store, n grants.Notifier, b grants.Backend) *grants.Service {
+	t.Helper()
+	svc, err := grants.New(grants.Options{
+		Store:     store,
+		Backends:  map[string]grants.Backend{grants.BackendSTS: b, grants.BackendGroup: b},
 		Directory: e.dir,
-		Notifier:  e.events,
-		Catalog:   cat,
+		Notifier:  n,
+		Catalog:   e.catalog,
 		Now:       e.clock.Now,
 		Lease:     30 * time.Second,
 		RetryBase: time.Second,
@@ -86,7 +96,7 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return e
+	return svc
 }
 
 func (e *env) request(t *testing.T, user, role string) *grants.Request {
