@@ -27,12 +27,15 @@ const (
 	DefaultRequestTTL      = 30 * time.Minute
 )
 
-// Catalog is a loaded, validated role catalog.
+// Catalog is a loaded, validated role catalog. It is not changed after
+// Parse.
 type Catalog struct {
 	Path     string
 	SHA256   string // hex SHA-256 of the file, recorded as evidence of the rules in force
 	Defaults Defaults
 	Roles    map[string]*Role
+
+	names []string // sorted once by Parse: /jit roles lists them at every call
 }
 
 // Defaults apply to every role that does not set its own.
@@ -77,8 +80,15 @@ func (c *Catalog) Role(name string) (*Role, bool) {
 
 // Names returns the role names, sorted.
 func (c *Catalog) Names() []string {
-	names := make([]string, 0, len(c.Roles))
-	for n := range c.Roles {
+	if c.names != nil {
+		return slices.Clone(c.names)
+	}
+	return sortedNames(c.Roles)
+}
+
+func sortedNames(roles map[string]*Role) []string {
+	names := make([]string, 0, len(roles))
+	for n := range roles {
 		names = append(names, n)
 	}
 	sort.Strings(names)
@@ -180,11 +190,26 @@ var roleKeys = []string{"description", "backend", "role_arn", "session_policy", 
 	"max_duration", "default_duration", "request_ttl", "approvers", "approvals_required", "eligible", "auto_approve",
 	"incident_pattern", "breakglass_limit", "review_within", "allow_guests", "guest_max_duration"}
 
-// parse state: the problems found so far and the CEL environment.
+// parse state: the problems found so far, the CEL environment and what
+// it compiled.
 type loader struct {
 	file     string
 	env      *cel.Env
 	problems []Problem
+	// compiled holds each distinct rule once: a large catalog repeats a
+	// few rules over many roles, and compiling is most of a load's work.
+	// Programs hold no state between evaluations, so roles share them.
+	compiled map[compileKey]compiled
+}
+
+type compileKey struct {
+	src  string
+	want *cel.Type
+}
+
+type compiled struct {
+	p   *program
+	err error
 }
 
 func (l *loader) addf(n ast.Node, format string, args ...any) {
@@ -204,11 +229,11 @@ func Parse(name string, data []byte) (*Catalog, error) {
 	sum := sha256.Sum256(data)
 	c := &Catalog{Path: name, SHA256: hex.EncodeToString(sum[:]), Roles: map[string]*Role{},
 		Defaults: Defaults{MaxDuration: DefaultMaxDuration, DefaultDuration: DefaultDefaultDuration, RequestTTL: DefaultRequestTTL}}
-	env, err := newEnv()
+	env, err := celEnv()
 	if err != nil {
 		return nil, fmt.Errorf("set up CEL: %w", err)
 	}
-	l := &loader{file: name, env: env}
+	l := &loader{file: name, env: env, compiled: map[compileKey]compiled{}}
 	f, err := parser.ParseBytes(data, 0)
 	if err != nil {
 		l.syntaxError(err)
@@ -265,6 +290,7 @@ func Parse(name string, data []byte) (*Catalog, error) {
 		sort.SliceStable(l.problems, func(i, j int) bool { return l.problems[i].Line < l.problems[j].Line })
 		return nil, &LoadError{Problems: l.problems}
 	}
+	c.names = sortedNames(c.Roles)
 	return c, nil
 }
 
@@ -508,7 +534,12 @@ func (l *loader) compile(r *Role, key, src string, want *cel.Type, keys map[stri
 	if strings.TrimSpace(src) == "" {
 		return nil
 	}
-	p, err := compile(l.env, src, want)
+	c, ok := l.compiled[compileKey{src, want}]
+	if !ok {
+		c.p, c.err = compile(l.env, src, want)
+		l.compiled[compileKey{src, want}] = c
+	}
+	p, err := c.p, c.err
 	if err != nil {
 		n := keys[key].Value
 		ln, msg := line(n), err.Error()

@@ -4,12 +4,17 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/cel-go/cel"
+	celast "github.com/google/cel-go/common/ast"
 	"github.com/google/cel-go/common/types"
+	"github.com/google/cel-go/common/types/ref"
 	"github.com/google/cel-go/ext"
+	"github.com/google/cel-go/interpreter"
 )
 
 // costLimit bounds the work one evaluation may do. Real rules cost tens to
@@ -17,8 +22,19 @@ import (
 // stalling the bot.
 const costLimit = 10_000
 
-// evalTimeout is the backstop for anything the cost limit does not count.
-const evalTimeout = 100 * time.Millisecond
+// evalTimeout is the backstop for anything the cost limit does not count,
+// for one evaluation of a user that is not Prepared. A rule at the cost
+// limit takes about a millisecond, so the limit, with its clear message,
+// always comes first; at 100 ms a loaded machine (CI under -race) let the
+// timer win now and then.
+const evalTimeout = time.Second
+
+// CallTimeout bounds a call that evaluates the rules of many roles for one
+// Prepared user, such as /jit roles over the whole catalog. Such
+// evaluations have no timer each (setting one up cost as much as a simple
+// rule); the caller checks this bound between them, and the cost limit
+// stops each one. A 1,000-role catalog takes a few milliseconds.
+const CallTimeout = time.Second
 
 // celUser and celRequest are what CEL sees of User and Input. Declaring
 // them as native types makes cel-go check field names and types at load
@@ -32,6 +48,12 @@ type celUser struct {
 	IsExternal      bool     `cel:"is_external"`
 	OnCall          bool     `cel:"oncall"`
 	OnCallSchedules []string `cel:"oncall_schedules"`
+
+	// converted holds the fields above as CEL values, by CEL name, for a
+	// Prepared user; nil otherwise. Rules then read them as they are
+	// instead of converting them at every use (the groups list alone was
+	// a third of the allocations of a simple rule).
+	converted map[string]ref.Val
 }
 
 type celRequest struct {
@@ -41,6 +63,11 @@ type celRequest struct {
 	Incident string        `cel:"incident"`
 }
 
+// celEnv is the CEL environment of every catalog. Building one registers the
+// native types and the string library, the same work for every load and
+// reload; a cel.Env is safe for concurrent use.
+var celEnv = sync.OnceValues(newEnv)
+
 func newEnv() (*cel.Env, error) {
 	return cel.NewEnv(
 		ext.NativeTypes(reflect.TypeFor[celUser](), reflect.TypeFor[celRequest](), ext.ParseStructTags(true)),
@@ -48,13 +75,72 @@ func newEnv() (*cel.Env, error) {
 		cel.Variable("user", cel.ObjectType("rules.celUser")),
 		cel.Variable("request", cel.ObjectType("rules.celRequest")),
 		cel.Variable("now", cel.TimestampType),
+		// After NativeTypes, whose provider it wraps.
+		func(e *cel.Env) (*cel.Env, error) {
+			return cel.CustomTypeProvider(preparedFields{e.CELTypeProvider()})(e)
+		},
 	)
+}
+
+// preparedFields serves the fields of a Prepared user from its converted
+// values and everything else from the native types it wraps.
+type preparedFields struct{ types.Provider }
+
+func (p preparedFields) FindStructFieldType(structType, fieldName string) (*types.FieldType, bool) {
+	ft, ok := p.Provider.FindStructFieldType(structType, fieldName)
+	if !ok || structType != "rules.celUser" {
+		return ft, ok
+	}
+	native := ft.GetFrom
+	fast := *ft
+	fast.GetFrom = func(obj any) (any, error) {
+		if u, ok := obj.(*celUser); ok && u.converted != nil {
+			if v, ok := u.converted[fieldName]; ok {
+				return v, nil
+			}
+		}
+		return native(obj)
+	}
+	return &fast, true
+}
+
+// convert returns the CEL fields of u as CEL values, as the native types
+// would convert them at each use, except that lists of strings hold their
+// elements already converted, so that `"sre" in user.groups` converts none.
+func convert(a types.Adapter, u *celUser) map[string]ref.Val {
+	rv := reflect.ValueOf(u).Elem()
+	m := make(map[string]ref.Val, rv.NumField())
+	for i := range rv.NumField() {
+		f := rv.Type().Field(i)
+		name := f.Tag.Get("cel")
+		if !f.IsExported() || name == "" {
+			continue
+		}
+		switch v := rv.Field(i).Interface().(type) {
+		case []string:
+			elems := make([]ref.Val, len(v))
+			for i, s := range v {
+				elems[i] = types.String(s)
+			}
+			m[name] = types.NewRefValList(a, elems)
+		default:
+			m[name] = a.NativeToValue(v)
+		}
+	}
+	return m
 }
 
 // program is one compiled expression of a role.
 type program struct {
 	src string
 	prg cel.Program
+	// usesRequest and usesNow say whether the rule reads those variables.
+	// One that does not decides alike for every request or every moment.
+	usesRequest, usesNow bool
+	// usesWholeUser says whether the rule uses user other than to read a
+	// field (user == …, type(user)): it then sees a user without the
+	// converted fields, which would make it unequal to one built in CEL.
+	usesWholeUser bool
 }
 
 // exprError is a compile error at a line and column of the expression.
@@ -79,22 +165,158 @@ func compile(env *cel.Env, src string, want *cel.Type) (*program, error) {
 	if !ast.OutputType().IsExactType(want) {
 		return nil, &exprError{line: 1, msg: fmt.Sprintf("must give a %s, but gives a %s", want, ast.OutputType())}
 	}
-	prg, err := env.Program(ast, cel.CostLimit(costLimit), cel.InterruptCheckFrequency(100))
+	// OptOptimize compiles constant regular expressions (matches) once,
+	// here, instead of at every evaluation.
+	prg, err := env.Program(ast, cel.CostLimit(costLimit), cel.InterruptCheckFrequency(100), cel.EvalOptions(cel.OptOptimize))
 	if err != nil {
 		return nil, err
 	}
-	return &program{src: src, prg: prg}, nil
+	p := &program{src: src, prg: prg}
+	// The checker resolved every name the rule uses to its declaration.
+	checked := ast.NativeRep()
+	selected := map[int64]bool{} // names whose field the rule reads
+	celast.PostOrderVisit(checked.Expr(), celast.NewExprVisitor(func(e celast.Expr) {
+		if e.Kind() == celast.SelectKind {
+			selected[e.AsSelect().Operand().ID()] = true
+		}
+	}))
+	for id, ref := range checked.ReferenceMap() {
+		switch ref.Name {
+		case "user":
+			p.usesWholeUser = p.usesWholeUser || !selected[id]
+		case "request":
+			p.usesRequest = true
+		case "now":
+			p.usesNow = true
+		}
+	}
+	return p, nil
 }
 
+// Prepare returns u ready for evaluating the rules of many roles in one
+// call, as /jit roles does over the whole catalog. Its CEL form is built
+// once, instead of at every rule, and it remembers each decision, so a rule
+// that many roles share is evaluated once for them all (a rule's decision
+// depends only on its text, the user, and the request and moment if it
+// reads them). Rules evaluated with the returned User decide as they do
+// with u, but without a timer each: the cost limit stops each evaluation
+// and the caller bounds the call (see CallTimeout). A copy whose fields
+// are changed afterwards is evaluated afresh and timed as usual. The
+// returned User is safe for concurrent use.
+func Prepare(u User) User {
+	env, err := celEnv()
+	if err != nil {
+		return u // no catalog loads either
+	}
+	// Its own copy of the lists, so that a list changed in place later is
+	// seen as a change.
+	from := u
+	from.Groups, from.OnCallSchedules = slices.Clone(u.Groups), slices.Clone(u.OnCallSchedules)
+	from.prepared = nil
+	plain := toCEL(from)
+	converted := *plain
+	converted.converted = convert(env.CELTypeAdapter(), plain)
+	u.prepared = &preparedUser{from: from, plain: plain, converted: &converted, decided: map[decisionKey]decision{}}
+	return u
+}
+
+// preparedUser is a User's CEL form, with and without its fields
+// converted, the fields it was made from, and the decisions made for it.
+type preparedUser struct {
+	from             User
+	plain, converted *celUser
+
+	mu      sync.Mutex
+	decided map[decisionKey]decision
+}
+
+// decisionKey is what a decision depends on: the rule, and the request and
+// moment if the rule reads them (zero otherwise).
+type decisionKey struct {
+	p       *program
+	request celRequest
+	now     time.Time
+}
+
+type decision struct {
+	out any
+	err error
+}
+
+func (pu *preparedUser) eval(p *program, v *vars) (any, error) {
+	k := decisionKey{p: p}
+	if p.usesRequest {
+		k.request = v.request
+	}
+	if p.usesNow {
+		k.now = v.now
+	}
+	pu.mu.Lock()
+	d, ok := pu.decided[k]
+	pu.mu.Unlock()
+	if ok {
+		return d.out, d.err
+	}
+	v.user = pu.converted
+	if p.usesWholeUser {
+		v.user = pu.plain
+	}
+	d.out, d.err = p.result(p.prg.Eval(v))
+	pu.mu.Lock()
+	pu.decided[k] = d
+	pu.mu.Unlock()
+	return d.out, d.err
+}
+
+// sameCEL reports whether CEL sees a and b alike. Strings that share
+// memory compare in constant time, so for a prepared user this costs a
+// few comparisons.
+func sameCEL(a, b User) bool {
+	return a.ID == b.ID && a.Name == b.Name && a.Email == b.Email && a.IsGuest == b.IsGuest &&
+		a.IsExternal == b.IsExternal && a.OnCall == b.OnCall &&
+		slices.Equal(a.Groups, b.Groups) && slices.Equal(a.OnCallSchedules, b.OnCallSchedules)
+}
+
+func toCEL(u User) *celUser {
+	return &celUser{ID: u.ID, Name: u.Name, Email: u.Email, Groups: nonNil(u.Groups), IsGuest: u.IsGuest,
+		IsExternal: u.IsExternal, OnCall: u.OnCall, OnCallSchedules: nonNil(u.OnCallSchedules)}
+}
+
+// vars are the variables of one evaluation. CEL asks for a variable only
+// when the rule uses it, and reads the fields of user and request in place.
+type vars struct {
+	user    *celUser
+	request celRequest
+	now     time.Time
+}
+
+func (v *vars) ResolveName(name string) (any, bool) {
+	switch name {
+	case "user":
+		return v.user, true
+	case "request":
+		return &v.request, true
+	case "now":
+		return types.Timestamp{Time: v.now}, true
+	}
+	return nil, false
+}
+
+func (v *vars) Parent() interpreter.Activation { return nil }
+
 func (p *program) eval(u User, in Input, now time.Time) (any, error) {
+	v := &vars{now: now, request: celRequest{Role: in.Role, Duration: in.Duration, Reason: in.Reason, Incident: in.Incident}}
+	if pu := u.prepared; pu != nil && sameCEL(pu.from, u) {
+		return pu.eval(p, v)
+	}
+	v.user = toCEL(u)
 	ctx, cancel := context.WithTimeout(context.Background(), evalTimeout)
 	defer cancel()
-	out, _, err := p.prg.ContextEval(ctx, map[string]any{
-		"user": celUser{ID: u.ID, Name: u.Name, Email: u.Email, Groups: nonNil(u.Groups), IsGuest: u.IsGuest,
-			IsExternal: u.IsExternal, OnCall: u.OnCall, OnCallSchedules: nonNil(u.OnCallSchedules)},
-		"request": celRequest{Role: in.Role, Duration: in.Duration, Reason: in.Reason, Incident: in.Incident},
-		"now":     now,
-	})
+	return p.result(p.prg.ContextEval(ctx, v))
+}
+
+// result is the value of an evaluation, or its error naming the rule.
+func (p *program) result(out ref.Val, _ *cel.EvalDetails, err error) (any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("evaluate %q: %w", p.src, err)
 	}

@@ -22,6 +22,8 @@ type User struct {
 	// Deleted users and bots are never eligible; not visible to CEL.
 	Deleted bool `json:"deleted,omitempty" cel:"-"`
 	IsBot   bool `json:"is_bot,omitempty" cel:"-"`
+
+	prepared *preparedUser // set by Prepare
 }
 
 // Input is the CEL variable `request`: what is asked for.

@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/jitbot/jitbot/internal/grants"
@@ -41,11 +42,20 @@ func Mention(userID string) string {
 // they become quotes, and line breaks become spaces because inline code
 // cannot span lines.
 func code(s string, max int) string {
-	s = strings.Join(strings.Fields(strings.ReplaceAll(s, "`", "'")), " ")
-	if s == "" {
-		return ""
+	if t, ok := codeText(s, max); ok {
+		return "`" + t + "`"
 	}
-	return "`" + cut(Escape(s), max) + "`"
+	return ""
+}
+
+// codeText is what code puts between the backticks; false for blank s,
+// which code leaves out.
+func codeText(s string, max int) (string, bool) {
+	s = oneLine(strings.ReplaceAll(s, "`", "'"))
+	if s == "" {
+		return "", false
+	}
+	return cut(Escape(s), max), true
 }
 
 // quote shows user text as a mrkdwn block quote, every line of it.
@@ -64,7 +74,46 @@ func quote(s string, max int) string {
 // inline escapes user text, folded onto one line, and cuts it to max.
 func inline(s string, max int) string { return cut(Escape(oneLine(s)), max) }
 
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+// oneLine folds s onto one line: runs of white space become one space,
+// and leading and trailing space goes. Text that is one line already, as
+// names and descriptions usually are, comes back as it is, uncopied.
+func oneLine(s string) string {
+	prevSpace := true // no space may lead
+	for i := 0; i < len(s); {
+		c, size, space := s[i], 1, false
+		if c < utf8.RuneSelf {
+			space = c == ' ' || c >= '\t' && c <= '\r' // unicode.IsSpace, for ASCII
+		} else {
+			var r rune
+			r, size = utf8.DecodeRuneInString(s[i:])
+			space = unicode.IsSpace(r)
+		}
+		if space && (c != ' ' || prevSpace) {
+			return strings.Join(strings.Fields(s), " ")
+		}
+		prevSpace = space
+		i += size
+	}
+	if prevSpace && s != "" {
+		return strings.Join(strings.Fields(s), " ") // a trailing space
+	}
+	return s
+}
+
+// runeCount is utf8.RuneCount without the copy it makes of text that is
+// not ASCII (a " · " is enough).
+func runeCount(b []byte) int {
+	n := 0
+	for i := 0; i < len(b); n++ {
+		if b[i] < utf8.RuneSelf {
+			i++
+			continue
+		}
+		_, size := utf8.DecodeRune(b[i:])
+		i += size
+	}
+	return n
+}
 
 const ellipsis = "…"
 
@@ -73,7 +122,8 @@ const ellipsis = "…"
 // (a mention or a date), which would show broken markup or, worse, leave
 // a half sequence that joins with what follows.
 func cut(s string, max int) string {
-	if utf8.RuneCountInString(s) <= max {
+	// No more bytes than max means no more characters: no need to count.
+	if len(s) <= max || utf8.RuneCountInString(s) <= max {
 		return s
 	}
 	if max < 1 {
