@@ -6,6 +6,7 @@
 //	jitbot audit export|verify read and check the durable audit log
 //	jitbot access-map          who may request and approve each role
 //	jitbot report              access report per role from the audit log
+//	jitbot demo                watch jitbot work: a scripted story on a fake Slack, dry run
 //	jitbot version             print the version
 package main
 
@@ -34,6 +35,7 @@ commands:
   audit export        write the durable audit log as jsonl or csv (--since 24h, --format csv)
   audit verify        recompute the audit log's hash chain (from REDIS_URL or --file) and name the first break
   report              access report per role from the audit log (--since 30d, --format text|json)
+  demo                watch jitbot work: a scripted request, approval, expiry and break-glass on a fake Slack, in a dry run
   version             print the version
 `
 
@@ -80,6 +82,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return accessMapCmd(ctx, args[1:], stdout, stderr)
 	case "report":
 		return reportCmd(ctx, args[1:], stdout, stderr)
+	case "demo":
+		return demoCmd(ctx, args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintf(stdout, "jitbot %s (%s)\n", buildVersion(), runtime.Version())
 		return nil

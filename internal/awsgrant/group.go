@@ -32,10 +32,11 @@ func NewGroup(cfg aws.Config, log *slog.Logger) *Group {
 // membership. A user or group that does not exist is an error wrapping
 // grants.ErrInvalidTarget that names which one is missing.
 func (b *Group) Grant(ctx context.Context, g grants.Grant) (grants.Issued, error) {
-	if g.Principal == "" || g.Target == "" {
-		return grants.Issued{}, fmt.Errorf("%w: the grant names no IAM user or group (user %q, group %q)", grants.ErrInvalidTarget, g.Principal, g.Target)
+	in, err := addInput(g)
+	if err != nil {
+		return grants.Issued{}, err
 	}
-	out, err := b.iam.AddUserToGroup(ctx, &iam.AddUserToGroupInput{GroupName: aws.String(g.Target), UserName: aws.String(g.Principal)})
+	out, err := b.iam.AddUserToGroup(ctx, in)
 	var nse *iamtypes.NoSuchEntityException
 	if errors.As(err, &nse) {
 		return grants.Issued{}, b.missing(ctx, g.Principal, g.Target)
@@ -52,10 +53,11 @@ func (b *Group) Grant(ctx context.Context, g grants.Grant) (grants.Issued, error
 // member, or a user or group that no longer exists, counts as removed, so
 // the scheduler can safely retry after a crash.
 func (b *Group) Revoke(ctx context.Context, g grants.Grant) (grants.Revocation, error) {
-	if g.Principal == "" || g.Target == "" {
-		return grants.Revocation{}, nil // Grant refuses these before calling AWS
+	in := removeInput(g)
+	if in == nil {
+		return grants.Revocation{}, nil
 	}
-	out, err := b.iam.RemoveUserFromGroup(ctx, &iam.RemoveUserFromGroupInput{GroupName: aws.String(g.Target), UserName: aws.String(g.Principal)})
+	out, err := b.iam.RemoveUserFromGroup(ctx, in)
 	var nse *iamtypes.NoSuchEntityException
 	if errors.As(err, &nse) {
 		b.log.InfoContext(ctx, "user already not in group", "request_id", g.RequestID, "user", g.Principal, "group", g.Target)
@@ -67,6 +69,24 @@ func (b *Group) Revoke(ctx context.Context, g grants.Grant) (grants.Revocation, 
 	reqID := requestID(out.ResultMetadata)
 	b.log.InfoContext(ctx, "removed user from group", "request_id", g.RequestID, "user", g.Principal, "group", g.Target, "aws_request_id", reqID)
 	return grants.Revocation{AWSRequestID: reqID}, nil
+}
+
+// addInput is the AddUserToGroup call that issues g. Grant sends it;
+// DryRun shows it.
+func addInput(g grants.Grant) (*iam.AddUserToGroupInput, error) {
+	if g.Principal == "" || g.Target == "" {
+		return nil, fmt.Errorf("%w: the grant names no IAM user or group (user %q, group %q)", grants.ErrInvalidTarget, g.Principal, g.Target)
+	}
+	return &iam.AddUserToGroupInput{GroupName: aws.String(g.Target), UserName: aws.String(g.Principal)}, nil
+}
+
+// removeInput is the RemoveUserFromGroup call that ends g, or nil when g
+// names no user or group: Grant refuses those before calling AWS.
+func removeInput(g grants.Grant) *iam.RemoveUserFromGroupInput {
+	if g.Principal == "" || g.Target == "" {
+		return nil
+	}
+	return &iam.RemoveUserFromGroupInput{GroupName: aws.String(g.Target), UserName: aws.String(g.Principal)}
 }
 
 // Cleanup does nothing: removing the member leaves nothing behind.

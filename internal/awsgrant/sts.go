@@ -69,22 +69,49 @@ func NewSTS(cfg aws.Config, log *slog.Logger) *STS {
 // grant needs is an error wrapping grants.ErrInvalidTarget, with a message
 // fit for the requester.
 func (s *STS) Grant(ctx context.Context, g grants.Grant) (grants.Issued, error) {
-	role, err := parseRoleARN(g.Target)
+	role, in, err := assumeRoleInput(g)
 	if err != nil {
 		return grants.Issued{}, err
+	}
+	if err := s.checkRole(ctx, role, aws.ToInt32(in.DurationSeconds)); err != nil {
+		return grants.Issued{}, err
+	}
+	name := aws.ToString(in.RoleSessionName)
+	out, err := s.sts.AssumeRole(ctx, in)
+	if err != nil {
+		return grants.Issued{}, s.assumeError(ctx, g, err)
+	}
+	c := out.Credentials
+	if c == nil {
+		return grants.Issued{}, fmt.Errorf("assume role %s for %s: response has no credentials", g.Target, g.RequestID)
+	}
+	creds := &grants.Credentials{
+		AccessKeyID:     aws.ToString(c.AccessKeyId),
+		SecretAccessKey: aws.ToString(c.SecretAccessKey),
+		SessionToken:    aws.ToString(c.SessionToken),
+		Expiration:      aws.ToTime(c.Expiration),
+	}
+	reqID := requestID(out.ResultMetadata)
+	s.log.InfoContext(ctx, "assumed role", "request_id", g.RequestID, "role_arn", g.Target, "session", name,
+		"access_key_id", creds.AccessKeyID, "creds_expire", creds.Expiration, "aws_request_id", reqID)
+	return grants.Issued{Credentials: creds, CredsExpire: creds.Expiration, AWSRequestID: reqID}, nil
+}
+
+// assumeRoleInput is the AssumeRole call that issues g, and the role it
+// names. Grant sends it; DryRun shows it.
+func assumeRoleInput(g grants.Grant) (roleARN, *sts.AssumeRoleInput, error) {
+	role, err := parseRoleARN(g.Target)
+	if err != nil {
+		return roleARN{}, nil, err
 	}
 	secs, err := sessionSeconds(g.Start, g.Expires)
 	if err != nil {
-		return grants.Issued{}, fmt.Errorf("grant %s: %w", g.RequestID, err)
+		return roleARN{}, nil, fmt.Errorf("grant %s: %w", g.RequestID, err)
 	}
 	policy, err := sessionPolicy(g)
 	if err != nil {
-		return grants.Issued{}, err
+		return roleARN{}, nil, err
 	}
-	if err := s.checkRole(ctx, role, secs); err != nil {
-		return grants.Issued{}, err
-	}
-
 	name := sanitizeName(g.SessionName, maxSessionName)
 	if name == "" {
 		name = SessionName(g.RequesterEmail, g.RequestID)
@@ -108,24 +135,7 @@ func (s *STS) Grant(ctx context.Context, g grants.Grant) (grants.Issued, error) 
 	if id := sanitizeName(g.RequesterEmail, maxSourceIdentity); len(id) >= 2 {
 		in.SourceIdentity = aws.String(id)
 	}
-	out, err := s.sts.AssumeRole(ctx, in)
-	if err != nil {
-		return grants.Issued{}, s.assumeError(ctx, g, err)
-	}
-	c := out.Credentials
-	if c == nil {
-		return grants.Issued{}, fmt.Errorf("assume role %s for %s: response has no credentials", g.Target, g.RequestID)
-	}
-	creds := &grants.Credentials{
-		AccessKeyID:     aws.ToString(c.AccessKeyId),
-		SecretAccessKey: aws.ToString(c.SecretAccessKey),
-		SessionToken:    aws.ToString(c.SessionToken),
-		Expiration:      aws.ToTime(c.Expiration),
-	}
-	reqID := requestID(out.ResultMetadata)
-	s.log.InfoContext(ctx, "assumed role", "request_id", g.RequestID, "role_arn", g.Target, "session", name,
-		"access_key_id", creds.AccessKeyID, "creds_expire", creds.Expiration, "aws_request_id", reqID)
-	return grants.Issued{Credentials: creds, CredsExpire: creds.Expiration, AWSRequestID: reqID}, nil
+	return role, in, nil
 }
 
 // Revoke ends the access of g early. Issued STS credentials cannot be
@@ -137,19 +147,42 @@ func (s *STS) Grant(ctx context.Context, g grants.Grant) (grants.Issued, error) 
 // its sessions lost every permission with it.
 func (s *STS) Revoke(ctx context.Context, g grants.Grant) (grants.Revocation, error) {
 	now := s.now()
+	in, err := denyInput(g, now)
+	if in == nil || err != nil {
+		return grants.Revocation{}, err
+	}
+	role := aws.ToString(in.RoleName)
+	out, err := s.iam.PutRolePolicy(ctx, in)
+	var nse *iamtypes.NoSuchEntityException
+	if errors.As(err, &nse) {
+		s.log.InfoContext(ctx, "role is gone, so is the session", "request_id", g.RequestID, "role_arn", g.Target)
+		return grants.Revocation{}, nil
+	}
+	if err != nil {
+		return grants.Revocation{}, fmt.Errorf("deny session of %s on role %s: %w", g.RequestID, role, err)
+	}
+	reqID := requestID(out.ResultMetadata)
+	s.log.InfoContext(ctx, "denied session on role", "request_id", g.RequestID, "role_arn", g.Target, "aws_request_id", reqID)
+	return grants.Revocation{CleanupAt: credsEnd(g, now).Add(cleanupMargin), AWSRequestID: reqID}, nil
+}
+
+// denyInput is the PutRolePolicy call that ends g early, or nil when no
+// call is needed: at or after g's expiry the session policy has already
+// ended the access, and a target that is not a role ARN was never issued
+// (Grant refuses it before calling AWS). Revoke sends it; DryRun shows it.
+func denyInput(g grants.Grant, now time.Time) (*iam.PutRolePolicyInput, error) {
 	// A zero Expires means the grant was never recorded as issued (a failed
 	// Grant whose AssumeRole may still have succeeded unseen), so its end is
 	// unknown and the deny is written to be safe.
 	if !g.Expires.IsZero() && !now.Before(g.Expires) {
-		return grants.Revocation{}, nil
+		return nil, nil
 	}
 	if !g.CredsExpire.IsZero() && !now.Before(g.CredsExpire) {
-		return grants.Revocation{}, nil
+		return nil, nil
 	}
 	role, err := parseRoleARN(g.Target)
 	if err != nil {
-		// Grant refuses such a target before calling AWS: nothing was issued.
-		return grants.Revocation{}, nil
+		return nil, nil
 	}
 	policy, err := json.Marshal(policyDoc{Version: policyVersion, Statement: []any{statement{
 		Effect:    "Deny",
@@ -158,42 +191,41 @@ func (s *STS) Revoke(ctx context.Context, g grants.Grant) (grants.Revocation, er
 		Condition: map[string]map[string]string{"StringEquals": {"aws:PrincipalTag/" + tagRequest: tagValue(string(g.RequestID))}},
 	}}})
 	if err != nil {
-		return grants.Revocation{}, err
+		return nil, err
 	}
-	out, err := s.iam.PutRolePolicy(ctx, &iam.PutRolePolicyInput{
+	return &iam.PutRolePolicyInput{
 		RoleName:       aws.String(role.name),
 		PolicyName:     aws.String(revokePolicyName(g.RequestID)),
 		PolicyDocument: aws.String(string(policy)),
-	})
-	var nse *iamtypes.NoSuchEntityException
-	if errors.As(err, &nse) {
-		s.log.InfoContext(ctx, "role is gone, so is the session", "request_id", g.RequestID, "role_arn", g.Target)
-		return grants.Revocation{}, nil
-	}
-	if err != nil {
-		return grants.Revocation{}, fmt.Errorf("deny session of %s on role %s: %w", g.RequestID, role.name, err)
-	}
-	reqID := requestID(out.ResultMetadata)
-	s.log.InfoContext(ctx, "denied session on role", "request_id", g.RequestID, "role_arn", g.Target, "aws_request_id", reqID)
-	return grants.Revocation{CleanupAt: credsEnd(g, now).Add(cleanupMargin), AWSRequestID: reqID}, nil
+	}, nil
 }
 
 // Cleanup deletes the deny policy that an early Revoke wrote. A policy or
 // role that is already gone counts as deleted.
 func (s *STS) Cleanup(ctx context.Context, g grants.Grant) error {
+	in := cleanupInput(g)
+	if in == nil {
+		return nil
+	}
+	_, err := s.iam.DeleteRolePolicy(ctx, in)
+	var nse *iamtypes.NoSuchEntityException
+	if err != nil && !errors.As(err, &nse) {
+		return fmt.Errorf("delete deny policy of %s from role %s: %w", g.RequestID, aws.ToString(in.RoleName), err)
+	}
+	return nil
+}
+
+// cleanupInput is the DeleteRolePolicy call of Cleanup, or nil when the
+// target is not a role ARN (nothing was ever written on it).
+func cleanupInput(g grants.Grant) *iam.DeleteRolePolicyInput {
 	role, err := parseRoleARN(g.Target)
 	if err != nil {
 		return nil
 	}
-	_, err = s.iam.DeleteRolePolicy(ctx, &iam.DeleteRolePolicyInput{
+	return &iam.DeleteRolePolicyInput{
 		RoleName:   aws.String(role.name),
 		PolicyName: aws.String(revokePolicyName(g.RequestID)),
-	})
-	var nse *iamtypes.NoSuchEntityException
-	if err != nil && !errors.As(err, &nse) {
-		return fmt.Errorf("delete deny policy of %s from role %s: %w", g.RequestID, role.name, err)
 	}
-	return nil
 }
 
 // checkRole makes sure that the role exists, is in jitbot's account (or an

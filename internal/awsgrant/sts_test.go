@@ -317,7 +317,7 @@ func TestSTSRevokeAfterExpiry(t *testing.T) {
 			if tt.wantCall && calls != 1 {
 				t.Errorf("Revoke before expiry sent %v, want one PutRolePolicy", actions(e.proxy))
 			}
-			if !tt.wantCall && (calls != 0 || rev != (grants.Revocation{})) {
+			if !tt.wantCall && (calls != 0 || !reflect.DeepEqual(rev, grants.Revocation{})) {
 				t.Errorf("Revoke at/after expiry sent %v and returned %+v, want no call and a zero Revocation", actions(e.proxy), rev)
 			}
 		})

@@ -108,11 +108,11 @@ func (h *Handler) revoke(ctx context.Context, to replyTo, id grants.RequestID, u
 	}
 	switch r.State {
 	case grants.Cancelled:
-		h.tell(ctx, to, fmt.Sprintf("Cancelled `%s`.", r.ID))
+		h.tell(ctx, to, slackmsg.Answer(r, fmt.Sprintf("Cancelled `%s`.", r.ID)))
 	case grants.Revoking:
-		h.tell(ctx, to, fmt.Sprintf("Revoking `%s`: AWS is not answering, so jitbot keeps trying until the access is gone.", r.ID))
+		h.tell(ctx, to, slackmsg.Answer(r, fmt.Sprintf("Revoking `%s`: AWS is not answering, so jitbot keeps trying until the access is gone.", r.ID)))
 	default:
-		h.tell(ctx, to, fmt.Sprintf("Revoked `%s`: the access to %s is gone.", r.ID, slackmsg.Escape(r.Role)))
+		h.tell(ctx, to, slackmsg.Answer(r, fmt.Sprintf("Revoked `%s`: the access to %s is gone.", r.ID, slackmsg.Escape(r.Role))))
 	}
 }
 

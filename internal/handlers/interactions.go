@@ -34,7 +34,7 @@ func (h *Handler) interaction(ctx context.Context, cb slack.InteractionCallback)
 			return
 		}
 		if r.State == grants.Pending {
-			h.tell(ctx, to, fmt.Sprintf("You approved `%s`; it needs %d more approval(s).", r.ID, r.ApprovalsRequired-len(r.Approvals)))
+			h.tell(ctx, to, slackmsg.Answer(r, fmt.Sprintf("You approved `%s`; it needs %d more approval(s).", r.ID, r.ApprovalsRequired-len(r.Approvals))))
 		}
 		if cb.View.Type == slack.VTHomeTab {
 			h.publishHome(ctx, cb.User.ID)
@@ -45,7 +45,7 @@ func (h *Handler) interaction(ctx context.Context, cb slack.InteractionCallback)
 			h.tell(ctx, to, h.decisionError(ctx, r, err, id, "review"))
 			return
 		}
-		h.tell(ctx, to, fmt.Sprintf("Thanks: you reviewed break-glass `%s`.", r.ID))
+		h.tell(ctx, to, slackmsg.Answer(r, fmt.Sprintf("Thanks: you reviewed break-glass `%s`.", r.ID)))
 	case slackmsg.ActionDeny:
 		if _, err := h.api.OpenViewContext(ctx, cb.TriggerID, slackmsg.DenyModal(id)); err != nil {
 			h.log.ErrorContext(ctx, "open deny modal", "request_id", id, "err", err)

@@ -16,7 +16,7 @@ func ApprovalRequest(r *grants.Request) []slack.Block {
 	if isThirdParty(r) {
 		asks = thirdParty + ": a guest or someone from another organisation.\n" + asks
 	}
-	return []slack.Block{
+	return markDryRun(r, []slack.Block{
 		header(approvalTitle(r)),
 		section(asks),
 		fields(details(r, true)...),
@@ -25,20 +25,20 @@ func ApprovalRequest(r *grants.Request) []slack.Block {
 			button("Deny", ActionDeny, string(r.ID), slack.StyleDanger),
 		),
 		note("Requested " + date(r.CreatedAt) + ". One click decides; the requester cannot approve their own request."),
-	}
+	})
 }
 
 // ApprovalOutcome is the approver's DM once the request has been decided
 // or has moved on: approved (granted, failed, ended), denied with the
 // reason, timed out or cancelled, and by whom. It has no buttons.
 func ApprovalOutcome(r *grants.Request) []slack.Block {
-	return []slack.Block{
+	return markDryRun(r, []slack.Block{
 		header(approvalTitle(r)),
 		section(stateEmoji(r.State) + " " + outcome(r)),
 		section(who(r.Requester) + " asked for " + what(r) + "." + reasonLine(r)),
 		fields(details(r, false)...),
 		note("Requested " + date(r.CreatedAt) + "."),
-	}
+	})
 }
 
 func approvalTitle(r *grants.Request) string {
@@ -53,7 +53,7 @@ func approvalTitle(r *grants.Request) string {
 func ApprovalText(r *grants.Request) string {
 	name := inline(requesterName(r), maxNameShown)
 	if r.State == grants.Pending {
-		return fallback(name, " asks for ", inline(r.Role, 100), " for ", dur(r.Duration), " (", string(r.ID), ")")
+		return fallback(leadFor(r), name, " asks for ", inline(r.Role, 100), " for ", dur(r.Duration), " (", string(r.ID), ")")
 	}
 	return Text(r)
 }
@@ -62,7 +62,7 @@ func ApprovalText(r *grants.Request) string {
 // grant was issued without them: what was granted, to whom, why and under
 // which rule, with Acknowledge and Revoke now buttons (value r.ID alone).
 func ReviewRequest(r *grants.Request) []slack.Block {
-	return []slack.Block{
+	return markDryRun(r, []slack.Block{
 		header("Review break-glass " + string(r.ID)),
 		section(breakGlass + ": " + who(r.Requester) + " was granted " + what(r) + " without approval, under the rule " +
 			code(r.Rule, maxRuleShown) + "." + reasonLine(r)),
@@ -72,7 +72,7 @@ func ReviewRequest(r *grants.Request) []slack.Block {
 			button("Revoke now", ActionRevoke, string(r.ID), slack.StyleDanger),
 		),
 		note("Please review by " + date(r.ReviewDue) + ". Acknowledge if the access was right; Revoke now ends it at once."),
-	}
+	})
 }
 
 // ReviewOutcome is the owner's review DM once someone reviewed the grant
@@ -82,23 +82,23 @@ func ReviewOutcome(r *grants.Request) []slack.Block {
 	if r.ReviewedBy != "" {
 		state += "\n:eyes: Reviewed by " + Mention(r.ReviewedBy) + " " + date(r.ReviewedAt) + "."
 	}
-	return []slack.Block{
+	return markDryRun(r, []slack.Block{
 		header("Review break-glass " + string(r.ID)),
 		section(state),
 		section(who(r.Requester) + " was granted " + what(r) + " without approval." + reasonLine(r)),
 		fields(details(r, false)...),
-	}
+	})
 }
 
 // ReviewReminder is the DM that escalates a break-glass grant nobody
 // reviewed in time.
 func ReviewReminder(r *grants.Request) []slack.Block {
-	return []slack.Block{
+	return markDryRun(r, []slack.Block{
 		section(":warning: Nobody has reviewed break-glass access " + reqID(r.ID) + " (" + who(r.Requester) + ", " + what(r) +
 			") yet. Please review it: the original message has the buttons."),
 		actions(
 			button("Acknowledge", ActionAcknowledge, string(r.ID), slack.StylePrimary),
 			button("Revoke now", ActionRevoke, string(r.ID), slack.StyleDanger),
 		),
-	}
+	})
 }

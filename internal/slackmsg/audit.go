@@ -20,6 +20,10 @@ func AuditParent(r *grants.Request) (text string, blocks []slack.Block) {
 		lead = thirdParty + " "
 		blocks = append(blocks, section(thirdParty+": the requester is a guest or from another organisation."))
 	}
+	if r.DryRun {
+		lead += leadFor(r)
+		blocks = append(blocks, section(dryRunNote))
+	}
 	if r.AutoApproved {
 		lead += breakGlass + " "
 		blocks = append(blocks, section(breakGlass+": access without human approval, under the rule "+
@@ -80,7 +84,21 @@ func AuditEvent(e grants.Event) string {
 	case alert(e.Type):
 		line = line + " · " + reqID(r.ID)
 	}
-	return cut(line, MaxFallbackText)
+	if !r.DryRun {
+		return cut(line, MaxFallbackText)
+	}
+	var c string
+	switch e.Type {
+	case grants.EventGranted:
+		c = calls("jitbot would have sent to AWS:", r.DryRunGrant)
+	case grants.EventRevoked:
+		c = calls("jitbot would have sent to AWS:", r.DryRunRevoke)
+	}
+	line = cut(dryRun+" · "+line, MaxFallbackText-len(c)-1)
+	if c != "" {
+		line += "\n" + c
+	}
+	return line
 }
 
 // alert events need someone to look, even without opening the thread.

@@ -2,9 +2,9 @@ package slackmsg
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/slack-go/slack"
 
@@ -54,30 +54,37 @@ func Roles(roles []*rules.Role) []slack.Block {
 	p := &page{}
 	p.add(section(fmt.Sprintf("*Roles you can request* (%d)", len(roles))))
 	budget := MaxMessageBlocks - len(p.blocks)
-	var cur strings.Builder
+	// One buffer for every section and one for the line being written:
+	// each section's text is copied out, and both keep their capacity.
+	cur := make([]byte, 0, MaxSectionText+MaxSectionText/4)
+	var line []byte
 	size := 0 // characters in cur
 	for i, r := range roles {
-		line := roleLine(r)
-		n := utf8.RuneCountInString(line)
+		line = appendRoleLine(line[:0], r)
+		n := runeCount(line)
+		if n > maxRoleLine {
+			line = append(line[:0], cut(string(line), maxRoleLine)...)
+			n = runeCount(line)
+		}
 		if size > 0 && size+2+n > MaxSectionText {
 			// A new section is needed; keep one block for the closing line.
 			if budget <= 2 {
-				p.add(section(cur.String()), note(moreRoles(len(roles)-i)))
+				p.add(section(string(cur)), note(moreRoles(len(roles)-i)))
 				return p.blocks
 			}
-			p.add(section(cur.String()))
+			p.add(section(string(cur)))
 			budget--
-			cur.Reset()
+			cur = cur[:0]
 			size = 0
 		}
 		if size > 0 {
-			cur.WriteString("\n\n")
+			cur = append(cur, "\n\n"...)
 			size += 2
 		}
-		cur.WriteString(line)
+		cur = append(cur, line...)
 		size += n
 	}
-	p.add(section(cur.String()))
+	p.add(section(string(cur)))
 	return p.blocks
 }
 
@@ -85,18 +92,38 @@ func moreRoles(n int) string {
 	return fmt.Sprintf("…and %d more. Ask for any of them with `/jit request &lt;role&gt; [&lt;duration&gt;] &lt;reason…&gt;`.", n)
 }
 
-// roleLine describes one role in two lines.
-func roleLine(r *rules.Role) string {
-	s := "*" + inline(r.Name, 100) + "*"
+// appendRoleLine appends the description of one role, in two lines, to
+// b; the caller cuts it to maxRoleLine. Every piece is appended in place
+// because /jit roles writes a line for every role of the catalog.
+func appendRoleLine(b []byte, r *rules.Role) []byte {
+	b = append(b, '*')
+	b = append(b, inline(r.Name, 100)...)
+	b = append(b, '*')
 	if r.Description != "" {
-		s += ": " + inline(r.Description, 200)
+		b = append(b, ": "...)
+		b = append(b, inline(r.Description, 200)...)
 	}
-	facts := []string{code(r.Backend, 30), "default " + dur(r.DefaultDuration), "max " + dur(r.MaxDuration),
-		plural(max(r.ApprovalsRequired, 1), "approval")}
+	b = append(b, '\n')
+	if t, ok := codeText(r.Backend, 30); ok {
+		b = append(b, '`')
+		b = append(b, t...)
+		b = append(b, '`')
+	}
+	b = append(b, " · default "...)
+	b = append(b, dur(r.DefaultDuration)...)
+	b = append(b, " · max "...)
+	b = append(b, dur(r.MaxDuration)...)
+	b = append(b, " · "...)
+	n := max(r.ApprovalsRequired, 1)
+	b = strconv.AppendInt(b, int64(n), 10)
+	b = append(b, " approval"...)
+	if n != 1 {
+		b = append(b, 's')
+	}
 	if r.AutoApprove != "" {
-		facts = append(facts, ":rotating_light: break-glass possible")
+		b = append(b, " · :rotating_light: break-glass possible"...)
 	}
-	return cut(s+"\n"+strings.Join(facts, " · "), maxRoleLine)
+	return b
 }
 
 // List is the answer to /jit list: the caller's pending requests (with the
@@ -172,6 +199,9 @@ func addGroups(p *page, gs []group, limit int) {
 // mineItem shows one of the caller's own requests or grants.
 func mineItem(r *grants.Request, now time.Time) []slack.Block {
 	s := stateBadge(r.State) + " " + reqID(r.ID) + " " + what(r)
+	if r.DryRun {
+		s = dryRun + " " + s
+	}
 	switch r.State {
 	case grants.Pending:
 		s += fmt.Sprintf("\nApprovals %s; times out in %s.", approvals(r), timeLeft(r.Deadline.Sub(now)))
@@ -199,6 +229,9 @@ func mineItem(r *grants.Request, now time.Time) []slack.Block {
 // awaitingItem shows a request the caller may decide.
 func awaitingItem(r *grants.Request, now time.Time) []slack.Block {
 	s := ":raising_hand: " + who(r.Requester) + " asks for " + what(r) + "."
+	if r.DryRun {
+		s = dryRun + " " + s
+	}
 	if r.Reason != "" {
 		s += "\n" + quote(oneLine(r.Reason), maxListReason)
 	}

@@ -256,7 +256,7 @@ func fallback(parts ...string) string {
 // Text is the fallback (notification) text for any message about r that
 // has no helper of its own: its ID, role, requester and current state.
 func Text(r *grants.Request) string {
-	return fallback(string(r.ID), ": ", inline(r.Role, 100), " for ", inline(requesterName(r), maxNameShown),
+	return fallback(leadFor(r), string(r.ID), ": ", inline(r.Role, 100), " for ", inline(requesterName(r), maxNameShown),
 		", ", strings.ReplaceAll(string(r.State), "_", " "))
 }
 

@@ -19,6 +19,14 @@ const maxAsked = 20
 // until when, or, for break-glass, that access is being issued at once
 // and that the role's owners will review it.
 func Acknowledgement(r *grants.Request, asked []string) string {
+	s := acknowledgement(r, asked)
+	if r.DryRun {
+		s = cut(dryRunNote+"\n"+s, MaxMessageText)
+	}
+	return s
+}
+
+func acknowledgement(r *grants.Request, asked []string) string {
 	if r.AutoApproved {
 		return breakGlassAck(r)
 	}
@@ -55,7 +63,7 @@ func breakGlassAck(r *grants.Request) string {
 	switch {
 	case r.State == grants.Active:
 		s += "\nYour access is active until " + date(r.ExpiresAt) + "; "
-		if r.Backend == grants.BackendSTS {
+		if r.Backend == grants.BackendSTS && !r.DryRun {
 			s += "the credentials are in your DM from jitbot."
 		} else {
 			s += "the details are in your DM from jitbot."
@@ -71,6 +79,9 @@ func breakGlassAck(r *grants.Request) string {
 // jitbot that ever shows a secret. For aws_iam_group it names the group
 // and the IAM user. c may be nil for groups.
 func Granted(r *grants.Request, c *grants.Credentials) []slack.Block {
+	if r.DryRun {
+		return grantedDryRun(r)
+	}
 	var bs []slack.Block
 	if r.AutoApproved {
 		bs = append(bs, section(breakGlass+": granted without approval under the rule "+code(r.Rule, maxRuleShown)+". The role's owners will review it."))
@@ -157,18 +168,18 @@ func chunks(s string, n int) []string {
 // Denied is the requester's DM when their request is denied: by whom, and
 // the reason if one was given.
 func Denied(r *grants.Request) []slack.Block {
-	return []slack.Block{
+	return markDryRun(r, []slack.Block{
 		section(fmt.Sprintf(":no_entry: Your request %s was not approved.\n%s", label(r), deniedBy(r))),
 		note("Ask the approver if anything is unclear; a new `/jit request` starts over."),
-	}
+	})
 }
 
 // TimedOut is the requester's DM when nobody decided in time.
 func TimedOut(r *grants.Request) []slack.Block {
-	return []slack.Block{
+	return markDryRun(r, []slack.Block{
 		section(fmt.Sprintf(":hourglass: Nobody decided on your request %s by %s, so it timed out.", label(r), date(r.Deadline))),
 		note("Reach the role's owners directly, then ask again with `/jit request`."),
-	}
+	})
 }
 
 // Cancelled is the requester's DM when their request was withdrawn.
@@ -177,19 +188,19 @@ func Cancelled(r *grants.Request) []slack.Block {
 	if r.DecidedBy != "" && r.DecidedBy != r.Requester.ID {
 		by = Mention(r.DecidedBy) + " cancelled"
 	}
-	return []slack.Block{
+	return markDryRun(r, []slack.Block{
 		section(fmt.Sprintf(":leftwards_arrow_with_hook: %s your request %s. Nothing was granted.", by, label(r))),
-	}
+	})
 }
 
 // GrantFailed is the requester's DM when access was approved but could not
 // be issued; r.Failure says why.
 func GrantFailed(r *grants.Request) []slack.Block {
-	return []slack.Block{
+	return markDryRun(r, []slack.Block{
 		section(fmt.Sprintf(":x: Your request %s was approved, but access could not be issued:\n%s",
 			label(r), quote(r.Failure, maxErrorShown))),
 		note("Anything half done is removed again. The audit channel has the details; the role's owners can fix the catalog or the AWS side."),
-	}
+	})
 }
 
 // Revoked is the requester's DM when access has ended: it expired, or
@@ -208,6 +219,13 @@ func Revoked(r *grants.Request) []slack.Block {
 	if r.Backend == grants.BackendGroup {
 		gone = "Your IAM user " + code(r.Principal, 200) + " is out of the group " + code(r.Target, 200) + "."
 	}
+	if r.DryRun {
+		bs := []slack.Block{section(s)}
+		if c := calls("What jitbot would have sent to AWS to end it:", r.DryRunRevoke); c != "" {
+			bs = append(bs, section(c))
+		}
+		return markDryRun(r, bs)
+	}
 	return []slack.Block{section(s + "\n" + gone)}
 }
 
@@ -218,12 +236,12 @@ func Expiring(r *grants.Request, now time.Time) []slack.Block {
 	if !r.ExpiresAt.After(now) {
 		when = "ends now"
 	}
-	return []slack.Block{
+	return markDryRun(r, []slack.Block{
 		section(fmt.Sprintf(":alarm_clock: Your access to %s (%s) %s, at %s.",
 			roleName(r.Role), reqID(r.ID), when, date(r.ExpiresAt))),
 		actions(button("Extend", ActionExtend, string(r.ID), slack.StylePrimary)),
 		note("An extension is approved like a new request. Done already? `/jit revoke " + Escape(string(r.ID)) + "` ends it now."),
-	}
+	})
 }
 
 // endNow is the requester's button to give access back early.

@@ -1,0 +1,155 @@
+package awsgrant
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/jitbot/jitbot/internal/grants"
+)
+
+// DryRun is the backend of a pilot (JIT_DRY_RUN): for each grant it works
+// out the AWS calls that the aws_sts or aws_iam_group backend would make,
+// with the same functions that build them there, logs them and returns
+// them in Issued.DryRun and Revocation.DryRun, and calls nothing. It needs
+// no AWS credentials and issues none. Grants that the real backends refuse
+// before calling AWS (a target that is not a role ARN, a session policy
+// too large) it refuses the same way; what only AWS can tell (a missing
+// role, user or group) it cannot.
+type DryRun struct {
+	log *slog.Logger
+	now func() time.Time
+}
+
+var _ grants.Backend = (*DryRun)(nil)
+
+// NewDryRun returns the dry-run backend.
+func NewDryRun(log *slog.Logger) *DryRun {
+	return &DryRun{log: log, now: time.Now}
+}
+
+// Grant returns the calls that would issue g, and for aws_sts the time the
+// credentials would expire; it returns no credentials.
+func (d *DryRun) Grant(ctx context.Context, g grants.Grant) (grants.Issued, error) {
+	switch g.Backend {
+	case grants.BackendSTS:
+		role, in, err := assumeRoleInput(g)
+		if err != nil {
+			return grants.Issued{}, err
+		}
+		secs := aws.ToInt32(in.DurationSeconds)
+		calls := []string{
+			fmt.Sprintf("iam:GetRole RoleName=%s (checks that the role exists, is in jitbot's account and allows %d s sessions)", role.name, secs),
+			describeAssumeRole(in, g.SessionPolicy != ""),
+		}
+		d.record(ctx, g, calls, "role_arn", g.Target, "session", aws.ToString(in.RoleSessionName),
+			"duration_seconds", secs, "source_identity", aws.ToString(in.SourceIdentity), "policy", aws.ToString(in.Policy))
+		return grants.Issued{CredsExpire: g.Start.Add(time.Duration(secs) * time.Second), DryRun: calls}, nil
+	case grants.BackendGroup:
+		in, err := addInput(g)
+		if err != nil {
+			return grants.Issued{}, err
+		}
+		calls := []string{fmt.Sprintf("iam:AddUserToGroup GroupName=%s UserName=%s", aws.ToString(in.GroupName), aws.ToString(in.UserName))}
+		d.record(ctx, g, calls, "group", g.Target, "user", g.Principal)
+		return grants.Issued{DryRun: calls}, nil
+	}
+	return grants.Issued{}, fmt.Errorf("dry run of %s: unknown backend %q", g.RequestID, g.Backend)
+}
+
+// Revoke returns the calls that would end g. For aws_sts at or after its
+// expiry there are none, as for the real backend: the session policy has
+// ended the access.
+func (d *DryRun) Revoke(ctx context.Context, g grants.Grant) (grants.Revocation, error) {
+	var (
+		calls   []string
+		cleanup time.Time
+	)
+	switch g.Backend {
+	case grants.BackendSTS:
+		now := d.now()
+		in, err := denyInput(g, now)
+		if err != nil {
+			return grants.Revocation{}, err
+		}
+		if in == nil {
+			calls = []string{"no AWS call: the session policy ended the access at " + g.Expires.UTC().Format(time.RFC3339)}
+			break
+		}
+		calls = []string{fmt.Sprintf("iam:PutRolePolicy RoleName=%s PolicyName=%s (denies everything to the sessions tagged %s=%s)",
+			aws.ToString(in.RoleName), aws.ToString(in.PolicyName), tagRequest, tagValue(string(g.RequestID)))}
+		cleanup = credsEnd(g, now).Add(cleanupMargin)
+	case grants.BackendGroup:
+		in := removeInput(g)
+		if in == nil {
+			break
+		}
+		calls = []string{fmt.Sprintf("iam:RemoveUserFromGroup GroupName=%s UserName=%s", aws.ToString(in.GroupName), aws.ToString(in.UserName))}
+	default:
+		return grants.Revocation{}, fmt.Errorf("dry run of %s: unknown backend %q", g.RequestID, g.Backend)
+	}
+	d.record(ctx, g, calls)
+	return grants.Revocation{CleanupAt: cleanup, DryRun: calls}, nil
+}
+
+// Cleanup logs the call that would remove an early revocation's deny.
+func (d *DryRun) Cleanup(ctx context.Context, g grants.Grant) error {
+	if g.Backend != grants.BackendSTS {
+		return nil
+	}
+	if in := cleanupInput(g); in != nil {
+		d.record(ctx, g, []string{fmt.Sprintf("iam:DeleteRolePolicy RoleName=%s PolicyName=%s", aws.ToString(in.RoleName), aws.ToString(in.PolicyName))})
+	}
+	return nil
+}
+
+// record logs each call that was not made.
+func (d *DryRun) record(ctx context.Context, g grants.Grant, calls []string, attrs ...any) {
+	for _, c := range calls {
+		d.log.InfoContext(ctx, "DRY RUN: AWS not called", append([]any{"request_id", g.RequestID, "would_call", c}, attrs...)...)
+	}
+}
+
+// describeAssumeRole writes an AssumeRole call on one line: every
+// parameter as sent, except the session policy, of which it gives what it
+// does and when it ends the access.
+func describeAssumeRole(in *sts.AssumeRoleInput, narrowed bool) string {
+	var tags []string
+	for _, t := range in.Tags {
+		tags = append(tags, aws.ToString(t.Key)+"="+aws.ToString(t.Value))
+	}
+	s := fmt.Sprintf("sts:AssumeRole RoleArn=%s RoleSessionName=%s DurationSeconds=%d",
+		aws.ToString(in.RoleArn), aws.ToString(in.RoleSessionName), aws.ToInt32(in.DurationSeconds))
+	if in.SourceIdentity != nil {
+		s += " SourceIdentity=" + aws.ToString(in.SourceIdentity)
+	}
+	s += " Tags=" + strings.Join(tags, ",")
+	allows := "allows what the role allows"
+	if narrowed {
+		allows = "allows what the role's session_policy allows"
+	}
+	return s + " Policy=(" + allows + ", and denies everything after " + policyEnd(aws.ToString(in.Policy)) + ")"
+}
+
+// policyEnd reads the time after which a session policy denies everything,
+// from its last statement, where sessionPolicy puts it.
+func policyEnd(policy string) string {
+	var doc struct{ Statement []json.RawMessage }
+	if json.Unmarshal([]byte(policy), &doc) != nil || len(doc.Statement) == 0 {
+		return "an unknown time"
+	}
+	var last statement
+	if json.Unmarshal(doc.Statement[len(doc.Statement)-1], &last) != nil {
+		return "an unknown time"
+	}
+	if t := last.Condition["DateGreaterThan"]["aws:CurrentTime"]; t != "" {
+		return t
+	}
+	return "an unknown time"
+}
