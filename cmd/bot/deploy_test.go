@@ -70,3 +70,63 @@ func TestSlackAppManifest(t *testing.T) {
 		t.Errorf("manifest asks for %d scope(s) more than jitbot uses: %v", extra, m.OAuth.Scopes.Bot)
 	}
 }
+
+// TestSlackAppManifestHTTP checks the manifest of HTTP mode: Socket Mode
+// off, the request URLs of the three endpoints on one HTTPS host, and
+// otherwise the very same app as the Socket Mode manifest (so scopes,
+// command and events cannot drift apart). TestHTTPMode posts to these
+// URLs, so they are the paths jitbot serves.
+func TestSlackAppManifestHTTP(t *testing.T) {
+	load := func(path string) map[string]any {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m map[string]any
+		if err := yaml.Unmarshal(data, &m); err != nil {
+			t.Fatalf("%s is not valid YAML: %v", path, err)
+		}
+		return m
+	}
+	socket, http := load("../../deploy/slack-app-manifest.yaml"), load("../../deploy/slack-app-manifest-http.yaml")
+	object := func(m map[string]any, key string) map[string]any {
+		v, _ := m[key].(map[string]any)
+		if v == nil {
+			t.Fatalf("manifest has no %s", key)
+		}
+		return v
+	}
+	settings, features := object(http, "settings"), object(http, "features")
+	commands, _ := features["slash_commands"].([]any)
+	if len(commands) != 1 {
+		t.Fatalf("slash_commands = %v", features["slash_commands"])
+	}
+	urls := map[string]struct {
+		in   map[string]any
+		path string
+	}{
+		"slash command": {commands[0].(map[string]any), "/slack/commands"},
+		"interactivity": {object(settings, "interactivity"), "/slack/interactivity"},
+		"events":        {object(settings, "event_subscriptions"), "/slack/events"},
+	}
+	for what, u := range urls {
+		got, _ := u.in["url"].(string)
+		if what != "slash command" {
+			got, _ = u.in["request_url"].(string)
+		}
+		if want := "https://jitbot.example.com" + u.path; got != want {
+			t.Errorf("%s request URL = %q, want %q (Slack posts only to HTTPS)", what, got, want)
+		}
+		delete(u.in, "url")
+		delete(u.in, "request_url")
+	}
+	if settings["socket_mode_enabled"] != false {
+		t.Errorf("socket_mode_enabled = %v, want false: with it on, Slack ignores the request URLs", settings["socket_mode_enabled"])
+	}
+	settings["socket_mode_enabled"] = true
+	a, _ := yaml.Marshal(socket)
+	b, _ := yaml.Marshal(http)
+	if string(a) != string(b) {
+		t.Errorf("the HTTP manifest differs from the Socket Mode one beyond its URLs and socket_mode_enabled:\n%s\n---\n%s", b, a)
+	}
+}

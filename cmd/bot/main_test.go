@@ -160,6 +160,21 @@ func TestServeRefusesBadConfig(t *testing.T) {
 			t.Errorf("exit %d, stderr %q\nwant exit 2 and %q", r.code, r.stderr, want)
 		}
 	})
+	// The app token is only used to open the socket, after start: jitbot
+	// must not run on, looking healthy, without a connection.
+	t.Run("app token Slack refuses", func(t *testing.T) {
+		slack := testenv.StartSlack(t)
+		catalog, err := filepath.Abs("../../rules/roles.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := runBinary(t, cleanEnv("SLACK_APP_TOKEN=xapp-1-revoked", "SLACK_BOT_TOKEN="+slack.BotToken(), "SLACK_API_URL="+slack.APIURL(),
+			"JIT_RULES="+catalog, "JIT_HTTP_ADDR=127.0.0.1:0", "AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test",
+			"AWS_ENDPOINT_URL=http://127.0.0.1:9"), "serve")
+		if want := "jitbot: SLACK_APP_TOKEN: Slack refused the app token (invalid_auth)"; r.code != 2 || !strings.Contains(r.stderr, want) {
+			t.Errorf("exit %d, stderr %q\nwant exit 2 and %q", r.code, r.stderr, want)
+		}
+	})
 	t.Run("bad catalog", func(t *testing.T) {
 		bad := filepath.Join(t.TempDir(), "bad.yaml")
 		writeFile(t, bad, "roles: {}\n")

@@ -51,7 +51,18 @@ func serve(ctx context.Context, stderr io.Writer) error {
 		fmt.Fprintln(stderr, "jitbot:", err)
 		return exitError{2}
 	}
-	log := newLogger(stderr, cfg.LogLevel)
+	return runBot(ctx, cfg, newLogger(stderr, cfg.LogLevel), stderr)
+}
+
+// runBot is the bot, configured by cfg, until ctx is done. serve runs it
+// with the environment's configuration; jitbot demo with its own, against
+// the Slack fake, so the demo shows the wiring that runs in production.
+func runBot(ctx context.Context, cfg config.Config, log *slog.Logger, stderr io.Writer) error {
+	if cfg.DryRun {
+		log.Warn("DRY RUN (JIT_DRY_RUN=true): nothing is granted or revoked in AWS. Every AWS call jitbot would make is only logged " +
+			"and shown in Slack, every message says DRY RUN, no credentials are issued and reconciliation is off. " +
+			"Unset JIT_DRY_RUN to grant real access.")
+	}
 	catalog, err := rules.Load(cfg.Rules)
 	if err != nil {
 		printLoadError(stderr, err)
@@ -63,11 +74,20 @@ func serve(ctx context.Context, stderr io.Writer) error {
 	}
 	defer closeStore()
 	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+	if err != nil && cfg.DryRun {
+		// A dry run calls no AWS API. The real backends are still built,
+		// for grants made before the dry run, if any: they fail loudly and
+		// are retried.
+		log.Warn("no usable AWS configuration; a dry run needs none", "err", err)
+		awsCfg, err = aws.Config{}, nil
+	}
 	if err != nil {
 		return fmt.Errorf("load AWS configuration: %w", err)
 	}
 	m := metrics.New()
-	api := slack.New(cfg.SlackBotToken, slack.OptionAPIURL(cfg.SlackAPIURL), slack.OptionAppLevelToken(cfg.SlackAppToken))
+	m.InstrumentAWS(&awsCfg) // before any client is made from it
+	api := slack.New(cfg.SlackBotToken, slack.OptionAPIURL(cfg.SlackAPIURL), slack.OptionAppLevelToken(cfg.SlackAppToken),
+		slack.OptionHTTPClient(&http.Client{Transport: m.SlackTransport(nil)}))
 	if err := checkSlack(ctx, api, log); err != nil {
 		fmt.Fprintln(stderr, "jitbot:", err)
 		return exitError{2}
@@ -114,12 +134,14 @@ func serve(ctx context.Context, stderr io.Writer) error {
 		Catalog:      catalog,
 		Logger:       log,
 		MinDuration:  time.Duration(cfg.MinDuration),
+		DryRun:       cfg.DryRun,
 	})
 	if err != nil {
 		return err
 	}
 	messenger.SetService(svc)
 	trail.SetGetter(svc)
+	m.WatchStore(store, svc.Catalog)
 	if cfg.AuditChannel == "" {
 		log.Warn("JIT_AUDIT_CHANNEL is not set: the audit trail goes to this log only")
 	}
@@ -134,7 +156,16 @@ func serve(ctx context.Context, stderr io.Writer) error {
 			return report.Text(r), nil
 		},
 	})
-	sm := socketmode.New(api)
+	// Slack reaches jitbot over Socket Mode (jitbot dials out) or, in http
+	// mode, by posting to JIT_SLACK_ADDR, a listener apart from the probes
+	// and metrics of JIT_HTTP_ADDR, which must not be public.
+	var slackLn net.Listener
+	if cfg.SlackMode == config.ModeHTTP {
+		if slackLn, err = net.Listen("tcp", cfg.SlackAddr); err != nil {
+			return fmt.Errorf("listen on JIT_SLACK_ADDR %s: %w", cfg.SlackAddr, err)
+		}
+		defer slackLn.Close()
+	}
 
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
@@ -151,6 +182,11 @@ func serve(ctx context.Context, stderr io.Writer) error {
 	// credentials DM of a grant that completes after SIGTERM.
 	queueCtx, closeQueue := context.WithCancel(context.WithoutCancel(ctx))
 	defer closeQueue()
+	// A Slack connection that cannot go on (the app token refused) stops
+	// jitbot the same orderly way, and is what it exits with: running on
+	// without a connection would look healthy and answer nobody.
+	ctx, fail := context.WithCancelCause(ctx)
+	defer fail(nil)
 	var producers, g errgroup.Group
 	producers.Go(func() error { return svc.Run(ctx) })
 	producers.Go(func() error { return reconcileLoop(ctx, svc, time.Duration(cfg.ReconcileInterval), log) })
@@ -162,18 +198,34 @@ func serve(ctx context.Context, stderr io.Writer) error {
 		producers.Go(func() error { return watcher.Run(ctx, poll) })
 	}
 	producers.Go(func() error { return watchCatalog(ctx, cfg.Rules, catalog.SHA256, svc, trail, log) })
-	producers.Go(func() error { return h.Run(ctx, sm) })
+	if slackLn != nil {
+		log.Info("serving Slack's requests over HTTP", "slack_addr", slackLn.Addr().String(),
+			"paths", []string{handlers.PathCommands, handlers.PathInteractivity, handlers.PathEvents})
+		producers.Go(func() error { return h.RunHTTP(ctx, slackLn, cfg.SlackSigningSecret) })
+	} else {
+		sm := socketmode.New(api)
+		producers.Go(func() error { return h.Run(ctx, sm) })
+		g.Go(func() error {
+			err := sm.RunContext(ctx)
+			if err == nil || ctx.Err() != nil {
+				return nil
+			}
+			var se slack.SlackErrorResponse
+			if errors.As(err, &se) {
+				fmt.Fprintln(stderr, "jitbot:", &config.Error{Var: "SLACK_APP_TOKEN", Msg: fmt.Sprintf("Slack refused the app token (%s)", se.Err)})
+				fail(exitError{2})
+				return nil
+			}
+			log.Error("Socket Mode stopped; shutting down", "err", err)
+			fail(fmt.Errorf("socket mode: %w", err))
+			return nil
+		})
+	}
 	g.Go(func() error {
 		defer closeQueue()
 		return producers.Wait()
 	})
 	g.Go(func() error { return q.Run(queueCtx) })
-	g.Go(func() error {
-		if err := sm.RunContext(ctx); err != nil && ctx.Err() == nil {
-			return fmt.Errorf("socket mode: %w", err)
-		}
-		return nil
-	})
 	g.Go(func() error {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("serve http: %w", err)
@@ -187,6 +239,9 @@ func serve(ctx context.Context, stderr io.Writer) error {
 		return srv.Shutdown(shutdownCtx)
 	})
 	err = g.Wait()
+	if cause := context.Cause(ctx); err == nil && cause != nil && !errors.Is(cause, context.Canceled) {
+		err = cause
+	}
 	log.Info("jitbot stopped")
 	return err
 }
@@ -265,12 +320,15 @@ func fileSHA256(path string) (string, error) {
 	return hex.EncodeToString(sum[:]), nil
 }
 
-// newService wires the domain to its AWS backends.
+// newService wires the domain to its AWS backends. The dry-run backend is
+// always there, so that dry-run grants still live when JIT_DRY_RUN is
+// turned off end without calling AWS.
 func newService(awsCfg aws.Config, opts grants.Options) (*grants.Service, error) {
 	opts.Backends = map[string]grants.Backend{
 		grants.BackendSTS:   awsgrant.NewSTS(awsCfg, opts.Logger),
 		grants.BackendGroup: awsgrant.NewGroup(awsCfg, opts.Logger),
 	}
+	opts.DryRunBackend = awsgrant.NewDryRun(opts.Logger)
 	return grants.New(opts)
 }
 

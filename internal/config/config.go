@@ -29,6 +29,14 @@ type Config struct {
 	HTTPAddr      string   `envconfig:"JIT_HTTP_ADDR" default:":8080"`
 	LogLevel      string   `envconfig:"JIT_LOG_LEVEL" default:"info"`
 
+	// SlackMode is how Slack reaches jitbot: socket (Socket Mode: jitbot
+	// dials out and needs no public endpoint) or http (Slack posts
+	// requests signed with SlackSigningSecret to SlackAddr, for
+	// workspaces that cannot use Socket Mode).
+	SlackMode          string `envconfig:"JIT_SLACK_MODE" default:"socket"`
+	SlackSigningSecret string `envconfig:"SLACK_SIGNING_SECRET"`
+	SlackAddr          string `envconfig:"JIT_SLACK_ADDR" default:":3000"`
+
 	// ReconcileInterval is how often aws_iam_group roles with reconcile
 	// set are compared with their IAM groups (and once at start).
 	ReconcileInterval Duration `envconfig:"JIT_RECONCILE_INTERVAL" default:"5m"`
@@ -56,6 +64,11 @@ type Config struct {
 	AuditS3Bucket   string   `envconfig:"JIT_AUDIT_S3_BUCKET"`
 	AuditS3Prefix   string   `envconfig:"JIT_AUDIT_S3_PREFIX" default:"jitbot/audit"`
 	AuditS3Interval Duration `envconfig:"JIT_AUDIT_S3_INTERVAL" default:"1m"`
+
+	// DryRun runs a pilot: every request is issued and removed by a
+	// backend that records the AWS calls it would make and makes none,
+	// and every message about it says so.
+	DryRun bool `envconfig:"JIT_DRY_RUN" default:"false"`
 }
 
 // Duration accepts the durations of the /jit grammar: Go syntax plus d.
@@ -100,6 +113,7 @@ var expected = map[string]string{
 	"JIT_RECONCILE_INTERVAL": "expected a duration such as 5m or 1h",
 	"JIT_USAGE_DELAY":        "expected a duration such as 20m",
 	"JIT_USAGE_LOOKUP":       "expected true or false",
+	"JIT_DRY_RUN":            "expected true or false",
 	"JIT_AUDIT_S3_INTERVAL":  "expected a duration such as 1m",
 	"JIT_REQUEST_LIMIT":      "expected a whole number of requests per person per hour",
 	"JIT_LEASE":              "expected a duration such as 30s",
@@ -124,6 +138,12 @@ func (c Config) check() error {
 	if c.AuditS3Bucket != "" && c.AuditS3Interval < Duration(10*time.Second) {
 		return &Error{"JIT_AUDIT_S3_INTERVAL", fmt.Sprintf("expected at least 10s, got %s", time.Duration(c.AuditS3Interval))}
 	}
+	if c.DryRun && c.UsageLookup {
+		return &Error{"JIT_USAGE_LOOKUP", "cannot be true with JIT_DRY_RUN=true: a dry run issues no AWS access for CloudTrail to show"}
+	}
+	if c.DryRun && c.AuditS3Bucket != "" {
+		return &Error{"JIT_AUDIT_S3_BUCKET", "cannot be set with JIT_DRY_RUN=true: a dry run calls no AWS API, S3 included"}
+	}
 	if c.AuditS3Bucket != "" && c.RedisURL == "" {
 		return &Error{"JIT_AUDIT_S3_BUCKET", "needs REDIS_URL: the embedded store keeps no audit log across restarts, so there is nothing durable to export"}
 	}
@@ -144,6 +164,9 @@ func (c Config) check() error {
 	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
 		return &Error{"JIT_HTTP_ADDR", fmt.Sprintf("expected host:port such as :8080, got %q", c.HTTPAddr)}
 	}
+	if err := c.checkSlackMode(); err != nil {
+		return err
+	}
 	if c.Rules == "" {
 		return &Error{"JIT_RULES", "expected the path of the role catalog, got an empty value"}
 	}
@@ -162,25 +185,79 @@ func (c Config) check() error {
 }
 
 // CheckServe checks what serve needs beyond the form of each value: both
-// Slack tokens, each of the right kind. Missing tokens are named together,
-// with where the README explains them: the first run of a newcomer
-// usually has neither.
+// Slack tokens (in http mode the bot token and the signing secret), each
+// of the right kind. Missing ones are named together, with where the
+// README explains them: the first run of a newcomer usually has none.
 func (c Config) CheckServe() error {
 	var missing, what []string
-	if c.SlackAppToken == "" {
+	socket := c.SlackMode != ModeHTTP
+	if c.SlackAppToken == "" && socket {
 		missing, what = append(missing, "SLACK_APP_TOKEN"), append(what, "the app-level token (xapp-…, with connections:write)")
 	}
 	if c.SlackBotToken == "" {
 		missing, what = append(missing, "SLACK_BOT_TOKEN"), append(what, "the bot token (xoxb-…)")
 	}
+	if c.SlackSigningSecret == "" && !socket {
+		missing, what = append(missing, "SLACK_SIGNING_SECRET"), append(what, "the app's signing secret (Basic Information → App Credentials)")
+	}
 	if len(missing) > 0 {
-		return &Error{strings.Join(missing, ", "), "required for serve: " + strings.Join(what, " and ") + `; README.md, "Create the Slack app", shows where to find them`}
+		where := `README.md, "Create the Slack app",`
+		if !socket {
+			where = "docs/http-mode.md"
+		}
+		return &Error{strings.Join(missing, ", "), "required for serve: " + strings.Join(what, " and ") + "; " + where + " shows where to find them"}
+	}
+	if !socket {
+		if err := checkSigningSecret(c.SlackSigningSecret); err != nil {
+			return err
+		}
 	}
 	switch {
-	case !strings.HasPrefix(c.SlackAppToken, "xapp-"):
+	case socket && !strings.HasPrefix(c.SlackAppToken, "xapp-"):
 		return &Error{"SLACK_APP_TOKEN", "expected an app-level token starting with xapp-"}
 	case !strings.HasPrefix(c.SlackBotToken, "xoxb-"):
 		return &Error{"SLACK_BOT_TOKEN", "expected a bot token starting with xoxb-"}
+	}
+	return nil
+}
+
+// Values of JIT_SLACK_MODE.
+const (
+	ModeSocket = "socket"
+	ModeHTTP   = "http"
+)
+
+// checkSlackMode checks how Slack reaches jitbot and, in http mode, where.
+func (c Config) checkSlackMode() error {
+	switch c.SlackMode {
+	case ModeSocket:
+		return nil
+	case ModeHTTP:
+	default:
+		return &Error{"JIT_SLACK_MODE", fmt.Sprintf("expected socket or http, got %q", c.SlackMode)}
+	}
+	_, port, err := net.SplitHostPort(c.SlackAddr)
+	if err != nil {
+		return &Error{"JIT_SLACK_ADDR", fmt.Sprintf("expected host:port such as :3000, got %q", c.SlackAddr)}
+	}
+	if _, httpPort, _ := net.SplitHostPort(c.HTTPAddr); port == httpPort && port != "0" {
+		return &Error{"JIT_SLACK_ADDR", fmt.Sprintf("expected a port other than JIT_HTTP_ADDR's %s: Slack's endpoints are public, the probes and /metrics are not", port)}
+	}
+	return nil
+}
+
+// checkSigningSecret refuses what is clearly not a signing secret, so
+// that a mistake shows at start instead of as every request refused. The
+// value itself is never printed: it is a secret.
+func checkSigningSecret(s string) error {
+	switch {
+	case strings.TrimSpace(s) != s:
+		return &Error{"SLACK_SIGNING_SECRET", "starts or ends with white space (a newline from the secret's file?); expected the signing secret alone"}
+	case strings.HasPrefix(s, "xox") || strings.HasPrefix(s, "xapp-"):
+		return &Error{"SLACK_SIGNING_SECRET", "expected the app's signing secret, got a token (xox…/xapp-…)"}
+	case len(s) < 32:
+		// The verification token (24 characters) is the usual mix-up.
+		return &Error{"SLACK_SIGNING_SECRET", fmt.Sprintf("expected the app's signing secret (Basic Information → App Credentials → Signing Secret, 32 characters), got %d characters", len(s))}
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package config_test
 import (
 	"errors"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,7 +15,8 @@ import (
 var vars = []string{"SLACK_APP_TOKEN", "SLACK_BOT_TOKEN", "SLACK_API_URL", "JIT_RULES", "JIT_AUDIT_CHANNEL",
 	"REDIS_URL", "JIT_REDIS_PREFIX", "JIT_MIN_DURATION", "JIT_HTTP_ADDR", "JIT_LOG_LEVEL",
 	"JIT_RECONCILE_INTERVAL", "JIT_PAGERDUTY_TOKEN", "JIT_PAGERDUTY_API_URL", "JIT_USAGE_LOOKUP", "JIT_USAGE_DELAY",
-	"JIT_AUDIT_S3_BUCKET", "JIT_AUDIT_S3_PREFIX", "JIT_AUDIT_S3_INTERVAL", "JIT_REQUEST_LIMIT", "JIT_LEASE"}
+	"JIT_AUDIT_S3_BUCKET", "JIT_AUDIT_S3_PREFIX", "JIT_AUDIT_S3_INTERVAL", "JIT_REQUEST_LIMIT", "JIT_LEASE", "JIT_DRY_RUN",
+	"JIT_SLACK_MODE", "SLACK_SIGNING_SECRET", "JIT_SLACK_ADDR"}
 
 func setEnv(t *testing.T, env map[string]string) {
 	t.Helper()
@@ -33,7 +35,7 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := config.Config{SlackAPIURL: "https://slack.com/api/", Rules: "rules/roles.yaml", RedisPrefix: "jitbot",
-		MinDuration: config.Duration(time.Minute), HTTPAddr: ":8080", LogLevel: "info",
+		MinDuration: config.Duration(time.Minute), HTTPAddr: ":8080", LogLevel: "info", SlackMode: "socket", SlackAddr: ":3000",
 		ReconcileInterval: config.Duration(5 * time.Minute), UsageDelay: config.Duration(20 * time.Minute),
 		AuditS3Prefix: "jitbot/audit", AuditS3Interval: config.Duration(time.Minute), RequestLimit: 20, Lease: config.Duration(30 * time.Second)}
 	if c != want {
@@ -114,6 +116,74 @@ func TestCheckServe(t *testing.T) {
 				t.Errorf("CheckServe() = %v", err)
 			case tt.wantVar != "" && (!errors.As(err, &ce) || ce.Var != tt.wantVar):
 				t.Errorf("CheckServe() = %v, want an error naming %s", err, tt.wantVar)
+			}
+		})
+	}
+}
+
+// secret is shaped like a Slack signing secret.
+const secret = "8f742231b10e8888abcd99ed1d4c5a6b"
+
+func TestSlackModeMalformed(t *testing.T) {
+	tests := []struct {
+		name    string
+		env     map[string]string
+		wantErr string
+	}{
+		{name: "mode", env: map[string]string{"JIT_SLACK_MODE": "webhook"}, wantErr: `JIT_SLACK_MODE: expected socket or http, got "webhook"`},
+		{name: "slack addr", env: map[string]string{"JIT_SLACK_MODE": "http", "JIT_SLACK_ADDR": "3000"}, wantErr: `JIT_SLACK_ADDR: expected host:port such as :3000, got "3000"`},
+		{name: "slack addr on the probes' port", env: map[string]string{"JIT_SLACK_MODE": "http", "JIT_SLACK_ADDR": "0.0.0.0:8080"},
+			wantErr: "JIT_SLACK_ADDR: expected a port other than JIT_HTTP_ADDR's 8080: Slack's endpoints are public, the probes and /metrics are not"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			setEnv(t, tt.env)
+			_, err := config.Load()
+			if err == nil || err.Error() != tt.wantErr {
+				t.Errorf("err = %v\nwant  %s", err, tt.wantErr)
+			}
+		})
+	}
+	// In socket mode JIT_SLACK_ADDR is not used, so not checked.
+	setEnv(t, map[string]string{"JIT_SLACK_ADDR": "nonsense"})
+	if _, err := config.Load(); err != nil {
+		t.Errorf("socket mode with an unused JIT_SLACK_ADDR: %v", err)
+	}
+}
+
+func TestCheckServeHTTPMode(t *testing.T) {
+	tests := []struct {
+		name, app, bot, secret, wantErr string
+	}{
+		{name: "no app token needed", bot: "xoxb-1", secret: secret},
+		{name: "app token ignored", app: "anything", bot: "xoxb-1", secret: secret},
+		{name: "secret missing", bot: "xoxb-1",
+			wantErr: "SLACK_SIGNING_SECRET: required for serve: the app's signing secret (Basic Information → App Credentials); docs/http-mode.md shows where to find them"},
+		{name: "both missing", wantErr: "SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET: required for serve: the bot token (xoxb-…) and the app's signing secret (Basic Information → App Credentials); docs/http-mode.md shows where to find them"},
+		{name: "verification token instead", bot: "xoxb-1", secret: "abcdefghijklmnopqrstuvwx",
+			wantErr: "SLACK_SIGNING_SECRET: expected the app's signing secret (Basic Information → App Credentials → Signing Secret, 32 characters), got 24 characters"},
+		{name: "trailing newline", bot: "xoxb-1", secret: secret + "\n",
+			wantErr: "SLACK_SIGNING_SECRET: starts or ends with white space (a newline from the secret's file?); expected the signing secret alone"},
+		{name: "a token", bot: "xoxb-1", secret: "xoxb-1234567890-1234567890-abcdefghijkl",
+			wantErr: "SLACK_SIGNING_SECRET: expected the app's signing secret, got a token (xox…/xapp-…)"},
+		{name: "bot token still checked", bot: "xoxp-1", secret: secret, wantErr: "SLACK_BOT_TOKEN: expected a bot token starting with xoxb-"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			setEnv(t, map[string]string{"JIT_SLACK_MODE": "http", "SLACK_APP_TOKEN": tt.app, "SLACK_BOT_TOKEN": tt.bot, "SLACK_SIGNING_SECRET": tt.secret})
+			c, err := config.Load()
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = c.CheckServe()
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Errorf("CheckServe() = %v", err)
+			case tt.wantErr != "" && (err == nil || err.Error() != tt.wantErr):
+				t.Errorf("CheckServe() = %v\nwant          %s", err, tt.wantErr)
+			}
+			if err != nil && tt.secret != "" && strings.Contains(err.Error(), strings.TrimSpace(tt.secret)) {
+				t.Errorf("the error shows the secret: %v", err)
 			}
 		})
 	}

@@ -1,7 +1,7 @@
-// Package handlers puts jitbot in Slack over Socket Mode: it acknowledges
-// every envelope at once, then turns slash commands, button clicks, modal
-// submissions and App Home visits into calls of the domain service, and
-// sends the results back. It translates; the rules live in grants and the
+// Package handlers puts jitbot in Slack, over Socket Mode or over HTTP
+// (http.go): it acknowledges everything Slack sends at once, then turns
+// slash commands, button clicks, modal submissions and App Home visits into
+// calls of the domain service, and sends the results back. It translates; the rules live in grants and the
 // Block Kit in slackmsg.
 package handlers
 
@@ -64,7 +64,8 @@ type Options struct {
 	Now    func() time.Time
 }
 
-// Handler handles Socket Mode envelopes.
+// Handler handles what Slack sends: Socket Mode envelopes (Run) or HTTP
+// requests (RunHTTP), through the same code.
 type Handler struct {
 	svc   *grants.Service
 	api   *slack.Client
@@ -138,41 +139,90 @@ func (h *Handler) dispatch(ctx context.Context, sm *socketmode.Client, evt socke
 	case socketmode.EventTypeInvalidAuth:
 		h.log.Error("Slack refused the app token (invalid_auth); check SLACK_APP_TOKEN")
 	case socketmode.EventTypeSlashCommand:
-		cmd, ok := evt.Data.(slack.SlashCommand)
-		h.ack(sm, evt, nil)
-		if ok && h.first(ctx, evt) {
-			h.spawn(ctx, "slash command", func(ctx context.Context) { h.command(ctx, cmd) })
+		in := h.envelope(sm, evt)
+		if cmd, ok := evt.Data.(slack.SlashCommand); ok {
+			h.slashCommand(ctx, in, cmd)
+		} else {
+			in.ack(nil)
 		}
 	case socketmode.EventTypeInteractive:
-		cb, ok := evt.Data.(slack.InteractionCallback)
-		if !ok {
-			h.ack(sm, evt, nil)
-			return
-		}
-		var payload any
-		var then func(context.Context)
-		if cb.Type == slack.InteractionTypeViewSubmission {
-			payload, then = h.submission(cb)
+		in := h.envelope(sm, evt)
+		if cb, ok := evt.Data.(slack.InteractionCallback); ok {
+			h.interactive(ctx, in, cb)
 		} else {
-			then = func(ctx context.Context) { h.interaction(ctx, cb) }
-		}
-		h.ack(sm, evt, payload)
-		if then != nil && h.first(ctx, evt) {
-			h.spawn(ctx, "interaction", then)
+			in.ack(nil)
 		}
 	case socketmode.EventTypeEventsAPI:
-		ev, ok := evt.Data.(slackevents.EventsAPIEvent)
-		h.ack(sm, evt, nil)
-		if !ok || !h.first(ctx, evt) {
-			return
-		}
-		if home, ok := ev.InnerEvent.Data.(*slackevents.AppHomeOpenedEvent); ok && home.Tab == "home" {
-			h.spawn(ctx, "app home", func(ctx context.Context) { h.publishHome(ctx, home.User) })
+		in := h.envelope(sm, evt)
+		if ev, ok := evt.Data.(slackevents.EventsAPIEvent); ok {
+			h.eventsAPI(ctx, in, ev)
+		} else {
+			in.ack(nil)
 		}
 	default:
 		if evt.Request != nil && evt.Request.EnvelopeID != "" {
 			h.ack(sm, evt, nil)
 		}
+	}
+}
+
+// inbound is one payload from Slack, by Socket Mode or HTTP: how to
+// acknowledge it, and how to recognise it when Slack sends it again.
+type inbound struct {
+	// ack sends the acknowledgement; a nil payload sends a bare one.
+	ack func(payload any)
+	// key names the payload across redeliveries; "" when nothing does.
+	key string
+	// what is what the log calls the payload ("envelope", "Slack request").
+	what string
+	// attrs identify the delivery in log lines.
+	attrs []any
+}
+
+// envelope is the inbound of a Socket Mode envelope, recognised by its
+// envelope ID.
+func (h *Handler) envelope(sm *socketmode.Client, evt socketmode.Event) inbound {
+	in := inbound{ack: func(payload any) { h.ack(sm, evt, payload) }, what: "envelope"}
+	if evt.Request != nil && evt.Request.EnvelopeID != "" {
+		in.key = "envelope:" + evt.Request.EnvelopeID
+		in.attrs = []any{"envelope_id", evt.Request.EnvelopeID, "retry_attempt", evt.Request.RetryAttempt}
+	}
+	return in
+}
+
+// slashCommand acknowledges a /jit invocation, then runs it.
+func (h *Handler) slashCommand(ctx context.Context, in inbound, cmd slack.SlashCommand) {
+	in.ack(nil)
+	if h.first(ctx, in) {
+		h.spawn(ctx, "slash command", func(ctx context.Context) { h.command(ctx, cmd) })
+	}
+}
+
+// interactive acknowledges a click or a modal submission, then handles it.
+// A submission's field errors go in the ack, which keeps the modal open.
+func (h *Handler) interactive(ctx context.Context, in inbound, cb slack.InteractionCallback) {
+	var payload any
+	var then func(context.Context)
+	if cb.Type == slack.InteractionTypeViewSubmission {
+		payload, then = h.submission(cb)
+	} else {
+		then = func(ctx context.Context) { h.interaction(ctx, cb) }
+	}
+	in.ack(payload)
+	if then != nil && h.first(ctx, in) {
+		h.spawn(ctx, "interaction", then)
+	}
+}
+
+// eventsAPI acknowledges an Events API event, then handles the one jitbot
+// subscribes to: a visit to its App Home.
+func (h *Handler) eventsAPI(ctx context.Context, in inbound, ev slackevents.EventsAPIEvent) {
+	in.ack(nil)
+	if !h.first(ctx, in) {
+		return
+	}
+	if home, ok := ev.InnerEvent.Data.(*slackevents.AppHomeOpenedEvent); ok && home.Tab == "home" {
+		h.spawn(ctx, "app home", func(ctx context.Context) { h.publishHome(ctx, home.User) })
 	}
 }
 
@@ -191,20 +241,20 @@ func (h *Handler) ack(sm *socketmode.Client, evt socketmode.Event, payload any) 
 	}
 }
 
-// first reports whether this envelope is new. Slack redelivers an envelope
-// it thinks was not acknowledged; handling it twice would, say, file a
+// first reports whether this payload is new. Slack redelivers what it
+// thinks was not acknowledged; handling it twice would, say, file a
 // request twice.
-func (h *Handler) first(ctx context.Context, evt socketmode.Event) bool {
-	if h.seen == nil || evt.Request == nil || evt.Request.EnvelopeID == "" {
+func (h *Handler) first(ctx context.Context, in inbound) bool {
+	if h.seen == nil || in.key == "" {
 		return true
 	}
-	ok, err := h.seen.FirstSeen(ctx, "envelope:"+evt.Request.EnvelopeID, 10*time.Minute)
+	ok, err := h.seen.FirstSeen(ctx, in.key, 10*time.Minute)
 	if err != nil {
-		h.log.Warn("cannot tell whether envelope is a redelivery; handling it", "envelope_id", evt.Request.EnvelopeID, "err", err)
+		h.log.Warn("cannot tell whether "+in.what+" is a redelivery; handling it", append(in.attrs, "err", err)...)
 		return true
 	}
 	if !ok {
-		h.log.Info("redelivered envelope ignored", "envelope_id", evt.Request.EnvelopeID, "retry_attempt", evt.Request.RetryAttempt)
+		h.log.Info("redelivered "+in.what+" ignored", in.attrs...)
 	}
 	return ok
 }

@@ -1,0 +1,131 @@
+package metrics
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/jitbot/jitbot/internal/grants"
+	"github.com/jitbot/jitbot/internal/grants/redisstore"
+	"github.com/jitbot/jitbot/internal/rules"
+	"github.com/jitbot/jitbot/internal/testenv"
+)
+
+func TestStoreGauges(t *testing.T) {
+	store, closeStore, err := redisstore.NewEmbedded(redisstore.Options{})
+	if err != nil {
+		t.Fatalf("NewEmbedded: %v", err)
+	}
+	t.Cleanup(func() { closeStore() })
+	now := time.Now()
+	user := rules.User{ID: "UALICE", Email: "alice@example.com"}
+	for _, r := range []*grants.Request{
+		{ID: "JIT-ACTIV1", State: grants.Active, Role: "admin", ExpiresAt: now.Add(time.Hour)},
+		// The scheduler is not running: this one is 40 s past its expiry.
+		{ID: "JIT-ACTIV2", State: grants.Active, Role: "admin", ExpiresAt: now.Add(-40 * time.Second)},
+		{ID: "JIT-ACTIV3", State: grants.Active, Role: "gone-from-catalog", ExpiresAt: now.Add(time.Hour)},
+		{ID: "JIT-REVOK1", State: grants.Revoking, Role: "admin", ExpiresAt: now.Add(-5 * time.Second), NextAttempt: now},
+		{ID: "JIT-REVOK2", State: grants.Revoking, Role: "admin", ExpiresAt: now.Add(-10 * time.Second), Attempts: 3, NextAttempt: now.Add(4 * time.Second)},
+		{ID: "JIT-PENDI1", State: grants.Pending, Role: "readonly", Deadline: now.Add(time.Hour)},
+		{ID: "JIT-DONE01", State: grants.Revoked, Role: "readonly", RevokedAt: now},
+	} {
+		r.Requester = user
+		if err := store.Create(t.Context(), r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	catalog := &rules.Catalog{Roles: map[string]*rules.Role{"admin": {}, "readonly": {}}}
+	m := New()
+	m.reg.MustRegister(newStoreCollector(store, func() *rules.Catalog { return catalog }, func() time.Time { return now }, m.startRole))
+	// The first scrape starts the per-role counters at 0.
+	if _, err := m.reg.Gather(); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, tt := range []struct {
+		name   string
+		labels map[string]string
+		want   float64
+	}{
+		{"jitbot_store_up", nil, 1},
+		{"jitbot_active_grants", map[string]string{"role": "admin"}, 2},
+		{"jitbot_active_grants", map[string]string{"role": "readonly"}, 0}, // in the catalog, nothing active
+		{"jitbot_active_grants", map[string]string{"role": "gone-from-catalog"}, 1},
+		{"jitbot_grants_revoking", nil, 2},
+		{"jitbot_revocations_retrying", nil, 1},
+		{"jitbot_requests_pending", nil, 1},
+		{"jitbot_grants_overdue_seconds", nil, 40},
+		{"jitbot_revoke_failures_total", map[string]string{"role": "readonly"}, 0},
+		{"jitbot_requests_total", map[string]string{"role": "readonly", "outcome": OutcomeGrantFailed}, 0},
+		{"jitbot_requests_total", map[string]string{"role": "admin", "outcome": OutcomeAutoApproved}, 0},
+	} {
+		if got := value(t, m, tt.name, tt.labels); got != tt.want {
+			t.Errorf("%s%v = %v, want %v", tt.name, tt.labels, got, tt.want)
+		}
+	}
+
+	// A store that cannot be read does not fail the scrape: it says so.
+	closeStore()
+	start := time.Now()
+	if got := value(t, m, "jitbot_store_up", nil); got != 0 {
+		t.Errorf("jitbot_store_up = %v with the store closed, want 0", got)
+	}
+	if d := time.Since(start); d > StoreTimeout+time.Second {
+		t.Errorf("a scrape with the store down took %v", d)
+	}
+	if _, ok := find(t, m, "jitbot_active_grants", map[string]string{"role": "admin"}); ok {
+		t.Error("jitbot_active_grants reported while the store cannot be read")
+	}
+	if got := value(t, m, "go_goroutines", nil); got <= 0 {
+		t.Errorf("go_goroutines = %v: the rest of the scrape is missing", got)
+	}
+}
+
+// With nothing open, the gauges read zero rather than disappearing, and
+// WatchStore takes a nil catalog.
+func TestStoreGaugesWhenNothingIsOpen(t *testing.T) {
+	store, closeStore, err := redisstore.NewEmbedded(redisstore.Options{})
+	if err != nil {
+		t.Fatalf("NewEmbedded: %v", err)
+	}
+	t.Cleanup(func() { closeStore() })
+	m := New()
+	m.WatchStore(store, nil)
+	for _, name := range []string{"jitbot_grants_revoking", "jitbot_revocations_retrying", "jitbot_requests_pending", "jitbot_grants_overdue_seconds"} {
+		if got := value(t, m, name, nil); got != 0 {
+			t.Errorf("%s = %v, want 0", name, got)
+		}
+	}
+	if got := value(t, m, "jitbot_store_up", nil); got != 1 {
+		t.Errorf("jitbot_store_up = %v, want 1", got)
+	}
+}
+
+// BenchmarkScrapeTenThousandGrants is one /metrics scrape with 10,000
+// active grants in a real redis-server: the cost each replica pays per
+// scrape interval.
+func BenchmarkScrapeTenThousandGrants(b *testing.B) {
+	srv := testenv.StartRedis(b)
+	store, err := redisstore.Open(b.Context(), srv.URL(), redisstore.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { store.Close() })
+	now := time.Now()
+	for i := range 10000 {
+		r := &grants.Request{ID: grants.RequestID(fmt.Sprintf("JIT-%06d", i)), State: grants.Active, Role: fmt.Sprintf("role-%d", i%50),
+			Requester: rules.User{ID: "UALICE", Email: "alice@example.com"}, Reason: "fixing INC-42 replica lag",
+			GrantedAt: now, ExpiresAt: now.Add(time.Hour), Duration: time.Hour}
+		if err := store.Create(b.Context(), r); err != nil {
+			b.Fatal(err)
+		}
+	}
+	m := New()
+	m.WatchStore(store, nil)
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := m.reg.Gather(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
