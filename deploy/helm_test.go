@@ -17,6 +17,8 @@ import (
 const (
 	chart       = "helm/jitbot"
 	catalogFile = "../rules/roles.yaml"
+	// signingSecret has the form of a Slack app's signing secret.
+	signingSecret = "0123456789abcdef0123456789abcdef"
 )
 
 // helmPath finds the helm that make test-deps installs into bin/, or one on
@@ -47,8 +49,10 @@ func helm(t *testing.T, args ...string) (string, error) {
 	return stdout.String(), nil
 }
 
-// render runs helm template and returns the documents by kind (the chart
-// renders at most one object of each kind).
+// render runs helm template and returns the documents by kind. The chart
+// renders at most one object of each kind, except for the Service of
+// Slack's requests in http mode, which is labelled with its component and
+// keyed "Service/slack".
 func render(t *testing.T, args ...string) map[string][]byte {
 	t.Helper()
 	out, err := helm(t, append([]string{"template", "jitbot", chart, "--namespace", "jit"}, args...)...)
@@ -59,7 +63,8 @@ func render(t *testing.T, args ...string) map[string][]byte {
 	for _, doc := range strings.Split(out, "\n---\n") {
 		doc += "\n" // the split took the newline that ends a block scalar
 		var head struct {
-			Kind string `yaml:"kind"`
+			Kind     string `yaml:"kind"`
+			Metadata meta   `yaml:"metadata"`
 		}
 		if err := yaml.Unmarshal([]byte(doc), &head); err != nil {
 			t.Fatalf("helm template printed invalid YAML: %v\n%s", err, doc)
@@ -67,10 +72,14 @@ func render(t *testing.T, args ...string) map[string][]byte {
 		if head.Kind == "" {
 			continue
 		}
-		if _, dup := docs[head.Kind]; dup {
-			t.Fatalf("two %s objects rendered", head.Kind)
+		key := head.Kind
+		if c := head.Metadata.Labels["app.kubernetes.io/component"]; c != "" {
+			key += "/" + c
 		}
-		docs[head.Kind] = []byte(doc)
+		if _, dup := docs[key]; dup {
+			t.Fatalf("two %s objects rendered", key)
+		}
+		docs[key] = []byte(doc)
 	}
 	return docs
 }
@@ -267,6 +276,37 @@ type serviceMonitor struct {
 	} `yaml:"spec"`
 }
 
+type ingress struct {
+	Metadata meta `yaml:"metadata"`
+	Spec     struct {
+		IngressClassName string         `yaml:"ingressClassName"`
+		DefaultBackend   map[string]any `yaml:"defaultBackend"`
+		TLS              []struct {
+			Hosts      []string `yaml:"hosts"`
+			SecretName string   `yaml:"secretName"`
+		} `yaml:"tls"`
+		Rules []struct {
+			Host string `yaml:"host"`
+			HTTP struct {
+				Paths []struct {
+					Path     string `yaml:"path"`
+					PathType string `yaml:"pathType"`
+					Backend  struct {
+						Service *struct {
+							Name string `yaml:"name"`
+							Port struct {
+								Name   string `yaml:"name"`
+								Number int    `yaml:"number"`
+							} `yaml:"port"`
+						} `yaml:"service"`
+						Resource map[string]any `yaml:"resource"`
+					} `yaml:"backend"`
+				} `yaml:"paths"`
+			} `yaml:"http"`
+		} `yaml:"rules"`
+	} `yaml:"spec"`
+}
+
 type secret struct {
 	Metadata   meta              `yaml:"metadata"`
 	StringData map[string]string `yaml:"stringData"`
@@ -275,8 +315,8 @@ type secret struct {
 // checkPod asserts what every rendering must have, whatever the values:
 // probes on the HTTP port that JIT_HTTP_ADDR names, the catalog mounted as
 // a directory where JIT_RULES points, non-root with a read-only root file
-// system and no capabilities, resources, and a Service and PDB that select
-// the pods.
+// system and no capabilities, resources, a Service and PDB that select the
+// pods, and Slack's way in as checkSlack describes it.
 func checkPod(t *testing.T, docs map[string][]byte, port int) deployment {
 	t.Helper()
 	d := decode[deployment](t, docs, "Deployment")
@@ -284,8 +324,11 @@ func checkPod(t *testing.T, docs map[string][]byte, port int) deployment {
 	if len(c.Args) != 1 || c.Args[0] != "serve" {
 		t.Errorf("args %v; want [serve]", c.Args)
 	}
-	if len(c.Ports) != 1 || c.Ports[0].Name != "http" || c.Ports[0].ContainerPort != port {
-		t.Errorf("ports %+v; want http %d", c.Ports, port)
+	if len(c.Ports) == 0 {
+		t.Fatalf("no container ports; want http %d", port)
+	}
+	if c.Ports[0].Name != "http" || c.Ports[0].ContainerPort != port {
+		t.Errorf("ports %+v; want http %d first", c.Ports, port)
 	}
 	if got := value(t, env, "JIT_HTTP_ADDR"); got != ":"+strconv.Itoa(port) {
 		t.Errorf("JIT_HTTP_ADDR %q; want :%d, the container port", got, port)
@@ -355,32 +398,123 @@ func checkPod(t *testing.T, docs map[string][]byte, port int) deployment {
 		t.Errorf("no memory limit")
 	}
 
-	podLabels := d.Spec.Template.Metadata.Labels
-	selects := func(what string, sel map[string]string) {
-		if len(sel) == 0 {
-			t.Errorf("%s selects every pod of the namespace", what)
-		}
-		for k, v := range sel {
-			if podLabels[k] != v {
-				t.Errorf("%s selector %s=%s does not match the pods' labels %v", what, k, v, podLabels)
-			}
-		}
-	}
-	selects("Deployment", d.Spec.Selector.MatchLabels)
+	d.selects(t, "Deployment", d.Spec.Selector.MatchLabels)
 	svc := decode[service](t, docs, "Service")
-	selects("Service", svc.Spec.Selector)
+	d.selects(t, "Service", svc.Spec.Selector)
 	if len(svc.Spec.Ports) != 1 || svc.Spec.Ports[0].Port != port || svc.Spec.Ports[0].TargetPort != "http" {
 		t.Errorf("Service ports %+v; want %d to http", svc.Spec.Ports, port)
 	}
 	if _, ok := docs["PodDisruptionBudget"]; ok {
-		selects("PodDisruptionBudget", decode[pdb](t, docs, "PodDisruptionBudget").Spec.Selector.MatchLabels)
+		d.selects(t, "PodDisruptionBudget", decode[pdb](t, docs, "PodDisruptionBudget").Spec.Selector.MatchLabels)
 	}
+	checkSlack(t, docs, d)
 
 	sa := decode[serviceAccount](t, docs, "ServiceAccount")
 	if d.Spec.Template.Spec.ServiceAccountName != sa.Metadata.Name {
 		t.Errorf("pods run as service account %q; the chart creates %q", d.Spec.Template.Spec.ServiceAccountName, sa.Metadata.Name)
 	}
 	return d
+}
+
+// selects fails unless sel picks the deployment's pods, and only pods
+// with their labels.
+func (d deployment) selects(t *testing.T, what string, sel map[string]string) {
+	t.Helper()
+	podLabels := d.Spec.Template.Metadata.Labels
+	if len(sel) == 0 {
+		t.Errorf("%s selects every pod of the namespace", what)
+	}
+	for k, v := range sel {
+		if podLabels[k] != v {
+			t.Errorf("%s selector %s=%s does not match the pods' labels %v", what, k, v, podLabels)
+		}
+	}
+}
+
+// checkSlack asserts how Slack reaches the pods. In Socket Mode jitbot
+// dials out, so nothing comes in: no slack port, no Service for it, no
+// Ingress, no signing secret. In http mode the pod's slack port is
+// JIT_SLACK_ADDR, the signing secret comes from the Secret and the
+// app-level token is not asked for, a Service of its own exposes the slack
+// port and nothing else (never the probes and /metrics), and an Ingress,
+// when there is one, routes only /slack/ paths, and only to that Service.
+func checkSlack(t *testing.T, docs map[string][]byte, d deployment) {
+	t.Helper()
+	c, env := d.container(t)
+	var slackPort int
+	for _, p := range c.Ports[1:] {
+		if p.Name != "slack" {
+			t.Errorf("container port %+v; want only http and, in http mode, slack", p)
+		}
+		slackPort = p.ContainerPort
+	}
+	switch mode := value(t, env, "JIT_SLACK_MODE"); mode {
+	case "socket":
+		if slackPort != 0 {
+			t.Errorf("Socket Mode opens container port slack %d; Slack never connects in", slackPort)
+		}
+		for _, name := range []string{"JIT_SLACK_ADDR", "SLACK_SIGNING_SECRET"} {
+			if _, ok := env[name]; ok {
+				t.Errorf("Socket Mode sets %s, which only http mode uses", name)
+			}
+		}
+		for _, kind := range []string{"Service/slack", "Ingress"} {
+			if _, ok := docs[kind]; ok {
+				t.Errorf("Socket Mode renders %s; Slack never connects in", kind)
+			}
+		}
+	case "http":
+		if slackPort == 0 || slackPort == c.Ports[0].ContainerPort {
+			t.Fatalf("http mode: container ports %+v; want slack apart from http", c.Ports)
+		}
+		if got := value(t, env, "JIT_SLACK_ADDR"); got != ":"+strconv.Itoa(slackPort) {
+			t.Errorf("JIT_SLACK_ADDR %q; want :%d, the slack container port", got, slackPort)
+		}
+		bot := fromSecret(t, env, "SLACK_BOT_TOKEN")
+		if ref := fromSecret(t, env, "SLACK_SIGNING_SECRET"); ref.Name != bot.Name || ref.Key != "SLACK_SIGNING_SECRET" || ref.Optional {
+			t.Errorf("SLACK_SIGNING_SECRET from %+v; want the required key SLACK_SIGNING_SECRET of the bot token's Secret %s", ref, bot.Name)
+		}
+		if e, ok := env["SLACK_APP_TOKEN"]; ok {
+			t.Errorf("http mode asks for SLACK_APP_TOKEN (%+v); a Secret without it would keep the pods from starting", e)
+		}
+		svc := decode[service](t, docs, "Service/slack")
+		d.selects(t, "Slack Service", svc.Spec.Selector)
+		if len(svc.Spec.Ports) != 1 || svc.Spec.Ports[0].Name != "slack" || svc.Spec.Ports[0].Port != slackPort || svc.Spec.Ports[0].TargetPort != "slack" {
+			t.Errorf("Slack Service ports %+v; want slack %d to slack alone", svc.Spec.Ports, slackPort)
+		}
+		if _, ok := docs["Ingress"]; ok {
+			checkIngress(t, decode[ingress](t, docs, "Ingress"), svc.Metadata.Name, slackPort)
+		}
+	default:
+		t.Errorf("JIT_SLACK_MODE %q; want socket or http", mode)
+	}
+}
+
+// checkIngress fails unless every path of every rule is under /slack/ and
+// goes to the slack port of the Service svcName, with no default backend
+// to catch the rest.
+func checkIngress(t *testing.T, ing ingress, svcName string, slackPort int) {
+	t.Helper()
+	if ing.Spec.DefaultBackend != nil {
+		t.Errorf("Ingress default backend %v routes every path", ing.Spec.DefaultBackend)
+	}
+	if len(ing.Spec.Rules) == 0 {
+		t.Errorf("Ingress without rules")
+	}
+	for _, r := range ing.Spec.Rules {
+		if len(r.HTTP.Paths) == 0 {
+			t.Errorf("Ingress rule for %q without paths", r.Host)
+		}
+		for _, p := range r.HTTP.Paths {
+			if !strings.HasPrefix(p.Path, "/slack/") || (p.PathType != "Prefix" && p.PathType != "Exact") {
+				t.Errorf("Ingress routes %s %q; want only Prefix or Exact paths under /slack/", p.PathType, p.Path)
+			}
+			b := p.Backend.Service
+			if b == nil || p.Backend.Resource != nil || b.Name != svcName || (b.Port.Name != "slack" && b.Port.Number != slackPort) {
+				t.Errorf("Ingress path %s goes to %+v; want port slack of Service %s", p.Path, b, svcName)
+			}
+		}
+	}
 }
 
 // TestHelmChartMinimalValues renders the chart with its defaults plus the
@@ -415,8 +549,11 @@ func TestHelmChartMinimalValues(t *testing.T) {
 	if got := value(t, env, "JIT_RULES"); got != "/etc/jitbot/roles.yaml" {
 		t.Errorf("JIT_RULES %q; want /etc/jitbot/roles.yaml, as in the image", got)
 	}
+	if got := value(t, env, "JIT_SLACK_MODE"); got != "socket" {
+		t.Errorf("JIT_SLACK_MODE %q; want socket by default", got)
+	}
 	for name := range env {
-		if strings.HasPrefix(name, "JIT_") && !slices.Contains([]string{"JIT_RULES", "JIT_HTTP_ADDR", "JIT_PAGERDUTY_TOKEN"}, name) {
+		if strings.HasPrefix(name, "JIT_") && !slices.Contains([]string{"JIT_RULES", "JIT_HTTP_ADDR", "JIT_PAGERDUTY_TOKEN", "JIT_SLACK_MODE"}, name) {
 			t.Errorf("env %s is set although its value is empty; the binary's default should apply", name)
 		}
 	}
@@ -451,8 +588,9 @@ func TestHelmChartMinimalValues(t *testing.T) {
 }
 
 // TestHelmChartFullValues renders ci/full-values.yaml, which sets every
-// value: a chart-made Secret with every key, each of jitbot's settings by
-// its variable name, IRSA, a ServiceMonitor.
+// value: a chart-made Secret with every key http mode uses, each of
+// jitbot's settings by its variable name, http mode with an Ingress, IRSA,
+// a ServiceMonitor.
 func TestHelmChartFullValues(t *testing.T) {
 	args := []string{"-f", chart + "/ci/full-values.yaml"}
 	if out, err := helm(t, append([]string{"lint", "--strict", chart}, args...)...); err != nil {
@@ -469,7 +607,7 @@ func TestHelmChartFullValues(t *testing.T) {
 	}
 
 	s := decode[secret](t, docs, "Secret")
-	for _, name := range []string{"SLACK_APP_TOKEN", "SLACK_BOT_TOKEN", "REDIS_URL", "JIT_PAGERDUTY_TOKEN"} {
+	for _, name := range []string{"SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "REDIS_URL", "JIT_PAGERDUTY_TOKEN"} {
 		ref := fromSecret(t, env, name)
 		if ref.Name != s.Metadata.Name || ref.Key != name || s.StringData[name] == "" {
 			t.Errorf("%s from %+v; want key %s of the chart's Secret %s (keys %v)", name, ref, name, s.Metadata.Name, s.StringData)
@@ -477,6 +615,13 @@ func TestHelmChartFullValues(t *testing.T) {
 	}
 	if !strings.HasPrefix(s.StringData["REDIS_URL"], "redis-sentinel://") {
 		t.Errorf("Secret REDIS_URL %q", s.StringData["REDIS_URL"])
+	}
+	for key, v := range s.StringData {
+		for kind, doc := range docs {
+			if kind != "Secret" && bytes.Contains(doc, []byte(v)) {
+				t.Errorf("the Secret's %s is in plain text in the %s", key, kind)
+			}
+		}
 	}
 	if d.Spec.Template.Metadata.Annotations["checksum/secret"] == "" || d.Spec.Template.Metadata.Annotations["team"] != "platform" {
 		t.Errorf("pod annotations %v; want checksum/secret and the podAnnotations", d.Spec.Template.Metadata.Annotations)
@@ -489,14 +634,38 @@ func TestHelmChartFullValues(t *testing.T) {
 	}
 
 	// Every variable internal/config reads can be set through the values;
-	// the secrets and the two the chart derives come from elsewhere.
+	// the secrets and those the chart derives come from elsewhere.
+	// SLACK_APP_TOKEN is Socket Mode's (TestHelmChartSocketMode).
 	for _, name := range configVars() {
-		if _, ok := env[name]; !ok {
+		if _, ok := env[name]; !ok && name != "SLACK_APP_TOKEN" {
 			t.Errorf("%s, read by internal/config, is not set by the full values; add it to values.yaml's config (or the Secret)", name)
 		}
 	}
 	if got := value(t, env, "JIT_USAGE_LOOKUP"); got != "true" {
 		t.Errorf("JIT_USAGE_LOOKUP %q; want the YAML true as text", got)
+	}
+	if got := value(t, env, "JIT_DRY_RUN"); got != "false" {
+		t.Errorf("JIT_DRY_RUN %q; want the YAML false as text", got)
+	}
+
+	// http mode on port 3001, behind an nginx Ingress with its own TLS
+	// certificate; checkPod has checked the routes themselves.
+	if got := value(t, env, "JIT_SLACK_ADDR"); got != ":3001" {
+		t.Errorf("JIT_SLACK_ADDR %q; want :3001", got)
+	}
+	slackSvc := decode[service](t, docs, "Service/slack")
+	if slackSvc.Metadata.Name != "access-bot-slack" || slackSvc.Metadata.Annotations["team"] != "platform" {
+		t.Errorf("Slack Service %+v; want access-bot-slack with slack.service.annotations", slackSvc.Metadata)
+	}
+	ing := decode[ingress](t, docs, "Ingress")
+	if ing.Spec.IngressClassName != "nginx" || ing.Metadata.Annotations["cert-manager.io/cluster-issuer"] != "letsencrypt" {
+		t.Errorf("Ingress class %q, annotations %v; want nginx and ingress.annotations", ing.Spec.IngressClassName, ing.Metadata.Annotations)
+	}
+	if len(ing.Spec.Rules) != 1 || ing.Spec.Rules[0].Host != "jitbot.example.com" {
+		t.Errorf("Ingress rules %+v; want one for jitbot.example.com", ing.Spec.Rules)
+	}
+	if len(ing.Spec.TLS) != 1 || ing.Spec.TLS[0].SecretName != "jitbot-example-com-tls" || !slices.Equal(ing.Spec.TLS[0].Hosts, []string{"jitbot.example.com"}) {
+		t.Errorf("Ingress TLS %+v; want jitbot-example-com-tls for jitbot.example.com", ing.Spec.TLS)
 	}
 	if got := value(t, env, "AWS_REGION"); got != "eu-west-1" {
 		t.Errorf("AWS_REGION %q", got)
@@ -548,11 +717,13 @@ func TestHelmCatalogChangeDoesNotRestartPods(t *testing.T) {
 	if !bytes.Equal(before["Deployment"], otherCatalog["Deployment"]) {
 		t.Errorf("a catalog change changes the Deployment, so it would restart every pod")
 	}
-	otherToken := render(t, append(base, "--set", "secret.slackBotToken=xoxb-rotated")...)
 	a := decode[deployment](t, before, "Deployment").Spec.Template.Metadata.Annotations["checksum/secret"]
-	b := decode[deployment](t, otherToken, "Deployment").Spec.Template.Metadata.Annotations["checksum/secret"]
-	if a == "" || a == b {
-		t.Errorf("checksum/secret %q → %q; a new token must restart the pods, which read it only at start", a, b)
+	for _, set := range []string{"secret.slackBotToken=xoxb-rotated", "secret.slackSigningSecret=" + signingSecret} {
+		rotated := render(t, append(base, "--set", set)...)
+		b := decode[deployment](t, rotated, "Deployment").Spec.Template.Metadata.Annotations["checksum/secret"]
+		if a == "" || a == b {
+			t.Errorf("checksum/secret %q → %q with %s; a new secret must restart the pods, which read it only at start", a, b, set)
+		}
 	}
 }
 
@@ -562,10 +733,13 @@ func TestHelmCatalogChangeDoesNotRestartPods(t *testing.T) {
 // revoke), are refused at render time with every problem named.
 func TestHelmChartRefusesWhatCannotWork(t *testing.T) {
 	ok := []string{"--set", "secret.slackAppToken=xapp-1,secret.slackBotToken=xoxb-1", "--set-file", "catalog.roles=" + catalogFile}
+	okHTTP := []string{"--set", "slack.mode=http,secret.slackBotToken=xoxb-1,secret.slackSigningSecret=" + signingSecret + ",redis.url=redis://r:6379",
+		"--set-file", "catalog.roles=" + catalogFile}
 	tests := []struct {
-		name string
-		args []string
-		want []string
+		name    string
+		args    []string
+		want    []string
+		notWant []string
 	}{
 		{name: "defaults", want: []string{"Slack tokens: set secret.existingSecret", "role catalog: set catalog.roles", "Redis: 2 replicas need a shared Redis"}},
 		{name: "wrong token kinds", args: slices.Concat(ok, []string{"--set", "secret.slackAppToken=xoxb-1,secret.slackBotToken=xapp-1,redis.url=redis://r:6379"}),
@@ -573,6 +747,28 @@ func TestHelmChartRefusesWhatCannotWork(t *testing.T) {
 		{name: "replicas without redis", args: slices.Concat(ok, []string{"--set", "replicaCount=3"}), want: []string{"Redis: 3 replicas need a shared Redis"}},
 		{name: "audit export without redis", args: slices.Concat(ok, []string{"--set", "replicaCount=1,config.JIT_AUDIT_S3_BUCKET=evidence"}), want: []string{"config.JIT_AUDIT_S3_BUCKET needs Redis"}},
 		{name: "secret in config", args: slices.Concat(ok, []string{"--set", "redis.url=redis://r:6379,config.SLACK_BOT_TOKEN=xoxb-2"}), want: []string{"config.SLACK_BOT_TOKEN: set it through secret.*"}},
+		{name: "http mode settings in config", args: slices.Concat(okHTTP, []string{"--set", "config.SLACK_SIGNING_SECRET=" + signingSecret + ",config.JIT_SLACK_MODE=http,config.JIT_SLACK_ADDR=:3000"}),
+			want: []string{"config.SLACK_SIGNING_SECRET: set it through secret.*", "config.JIT_SLACK_MODE: set it through slack.mode", "config.JIT_SLACK_ADDR: set it through slack.port"}},
+		{name: "unknown slack mode", args: slices.Concat(ok, []string{"--set", "redis.url=redis://r:6379,slack.mode=websocket"}), want: []string{`slack.mode: expected socket or http, got "websocket"`}},
+		// http mode needs the signing secret, and never the app-level token.
+		{name: "http mode without signing secret", args: []string{"--set", "slack.mode=http,secret.slackBotToken=xoxb-1,redis.url=redis://r:6379", "--set-file", "catalog.roles=" + catalogFile},
+			want:    []string{"Slack credentials: http mode needs SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET", "both secret.slackBotToken and secret.slackSigningSecret"},
+			notWant: []string{"SLACK_APP_TOKEN", "slackAppToken"}},
+		{name: "http mode without bot token", args: []string{"--set", "slack.mode=http,secret.slackSigningSecret=" + signingSecret + ",redis.url=redis://r:6379", "--set-file", "catalog.roles=" + catalogFile},
+			want: []string{"Slack credentials: http mode needs SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET"}, notWant: []string{"SLACK_APP_TOKEN", signingSecret}},
+		{name: "signing secret is a token", args: slices.Concat(okHTTP, []string{"--set", "secret.slackSigningSecret=xoxb-0000000000-0000000000000-ffffffffffff"}),
+			want: []string{"secret.slackSigningSecret: expected the app's signing secret, got a token"}, notWant: []string{"xoxb-0000000000"}},
+		{name: "verification token for signing secret", args: slices.Concat(okHTTP, []string{"--set", "secret.slackSigningSecret=abcdefghijklmnopqrstuvwx"}),
+			want: []string{"secret.slackSigningSecret: expected the app's signing secret", "got 24 characters"}, notWant: []string{"abcdefghijklmnopqrstuvwx"}},
+		{name: "slack port is the metrics port", args: slices.Concat(okHTTP, []string{"--set", "slack.port=8080"}),
+			want: []string{"slack.port: expected a port other than service.port's 8080"}},
+		{name: "ingress in socket mode", args: slices.Concat(ok, []string{"--set", "redis.url=redis://r:6379,ingress.enabled=true,ingress.host=jitbot.example.com"}),
+			want: []string{"ingress.enabled: the Ingress carries Slack's requests in http mode; set slack.mode=http"}},
+		{name: "ingress without host", args: slices.Concat(okHTTP, []string{"--set", "ingress.enabled=true"}), want: []string{`ingress.host: expected the public host of the Slack app's request URLs`}},
+		{name: "ingress host as a URL", args: slices.Concat(okHTTP, []string{"--set", "ingress.enabled=true,ingress.host=https://jitbot.example.com/slack"}),
+			want: []string{`ingress.host: expected the public host of the Slack app's request URLs, such as jitbot.example.com (no scheme, port or path), got "https://jitbot.example.com/slack"`}},
+		{name: "dry run with AWS features", args: slices.Concat(okHTTP, []string{"--set", "config.JIT_DRY_RUN=true,config.JIT_USAGE_LOOKUP=true,config.JIT_AUDIT_S3_BUCKET=evidence"}),
+			want: []string{"config.JIT_USAGE_LOOKUP: cannot be true with JIT_DRY_RUN", "config.JIT_AUDIT_S3_BUCKET: cannot be set with JIT_DRY_RUN"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -585,6 +781,11 @@ func TestHelmChartRefusesWhatCannotWork(t *testing.T) {
 					t.Errorf("error does not say %q:\n%v", w, err)
 				}
 			}
+			for _, w := range tt.notWant {
+				if strings.Contains(err.Error(), w) {
+					t.Errorf("error says %q:\n%v", w, err)
+				}
+			}
 		})
 	}
 
@@ -593,5 +794,74 @@ func TestHelmChartRefusesWhatCannotWork(t *testing.T) {
 	_, env := decode[deployment](t, docs, "Deployment").container(t)
 	if _, set := env["REDIS_URL"]; set {
 		t.Errorf("REDIS_URL set although no Redis was given")
+	}
+}
+
+// TestHelmChartHTTPMode renders http mode the way docs/deploy.md installs
+// it, from an existing Secret: Slack's requests reach the pods on their
+// slack port, through a Service of its own and an Ingress that routes
+// /slack/ alone (checkPod checks the routes); the signing secret comes
+// from the Secret, the app-level token is not asked for, and a dry run
+// is passed on.
+func TestHelmChartHTTPMode(t *testing.T) {
+	args := []string{"-f", chart + "/ci/minimal-values.yaml", "--set-file", "catalog.roles=" + catalogFile,
+		"--set", "slack.mode=http,ingress.enabled=true,ingress.host=jitbot.example.com,config.JIT_DRY_RUN=true"}
+	if out, err := helm(t, append([]string{"lint", "--strict", chart}, args...)...); err != nil {
+		t.Fatalf("helm lint: %v\n%s", err, out)
+	}
+	docs := render(t, args...)
+	if got, want := kinds(docs), []string{"ConfigMap", "Deployment", "Ingress", "PodDisruptionBudget", "Service", "Service/slack", "ServiceAccount"}; !slices.Equal(got, want) {
+		t.Errorf("rendered %v; want %v", got, want)
+	}
+	d := checkPod(t, docs, 8080)
+	c, env := d.container(t)
+	if got := value(t, env, "JIT_SLACK_MODE"); got != "http" {
+		t.Errorf("JIT_SLACK_MODE %q; want http", got)
+	}
+	if p := c.Ports[len(c.Ports)-1]; p.Name != "slack" || p.ContainerPort != 3000 {
+		t.Errorf("container port %+v; want slack 3000 by default", p)
+	}
+	for _, name := range []string{"SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET"} {
+		if ref := fromSecret(t, env, name); ref.Name != "jitbot-slack" || ref.Key != name || ref.Optional {
+			t.Errorf("%s from %+v; want the required key %s of the existing Secret jitbot-slack", name, ref, name)
+		}
+	}
+	if got := value(t, env, "JIT_DRY_RUN"); got != "true" {
+		t.Errorf("JIT_DRY_RUN %q; want true", got)
+	}
+	ing := decode[ingress](t, docs, "Ingress")
+	if ing.Metadata.Name != "jitbot-slack" || len(ing.Spec.Rules) != 1 || ing.Spec.Rules[0].Host != "jitbot.example.com" {
+		t.Errorf("Ingress %s rules %+v; want jitbot-slack for jitbot.example.com", ing.Metadata.Name, ing.Spec.Rules)
+	}
+	if len(ing.Spec.TLS) != 0 || ing.Spec.IngressClassName != "" {
+		t.Errorf("Ingress TLS %+v, class %q; want neither when not set", ing.Spec.TLS, ing.Spec.IngressClassName)
+	}
+}
+
+// TestHelmChartSocketMode: Slack never connects in, so Socket Mode
+// exposes nothing for it, whatever the http mode's values say; the tokens
+// come from the chart's Secret, which keeps a signing secret given ahead
+// of a switch to http mode without handing it to the pods.
+func TestHelmChartSocketMode(t *testing.T) {
+	args := []string{"--set-file", "catalog.roles=" + catalogFile, "--set", "redis.url=redis://r:6379," +
+		"secret.slackAppToken=xapp-1,secret.slackBotToken=xoxb-1,secret.slackSigningSecret=" + signingSecret + "," +
+		"ingress.host=jitbot.example.com,ingress.tlsSecretName=tls,slack.port=3001"}
+	if out, err := helm(t, append([]string{"lint", "--strict", chart}, args...)...); err != nil {
+		t.Fatalf("helm lint: %v\n%s", err, out)
+	}
+	docs := render(t, args...)
+	if got, want := kinds(docs), []string{"ConfigMap", "Deployment", "PodDisruptionBudget", "Secret", "Service", "ServiceAccount"}; !slices.Equal(got, want) {
+		t.Errorf("rendered %v; want %v (no Ingress, no Service for Slack)", got, want)
+	}
+	d := checkPod(t, docs, 8080)
+	c, env := d.container(t)
+	if len(c.Ports) != 1 {
+		t.Errorf("container ports %+v; want http alone", c.Ports)
+	}
+	s := decode[secret](t, docs, "Secret")
+	for name, want := range map[string]string{"SLACK_APP_TOKEN": "xapp-1", "SLACK_BOT_TOKEN": "xoxb-1"} {
+		if ref := fromSecret(t, env, name); ref.Name != s.Metadata.Name || ref.Key != name || ref.Optional || s.StringData[name] != want {
+			t.Errorf("%s from %+v (Secret %s has %q); want the required key %s = %q", name, ref, s.Metadata.Name, s.StringData[name], name, want)
+		}
 	}
 }

@@ -51,6 +51,21 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- if or .Values.redis.urlFromSecret (and (not .Values.secret.existingSecret) .Values.secret.redisURL) -}}true{{- end -}}
 {{- end -}}
 
+{{/* "true" in http mode (slack.mode), where Slack posts to the pods. */}}
+{{- define "jitbot.httpMode" -}}
+{{- if eq (toString .Values.slack.mode) "http" -}}true{{- end -}}
+{{- end -}}
+
+{{/* The Service and Ingress of Slack's requests in http mode. */}}
+{{- define "jitbot.slackName" -}}
+{{- printf "%s-slack" (include "jitbot.fullname" . | trunc 57 | trimSuffix "-") -}}
+{{- end -}}
+
+{{/* "true" when a config value is one that jitbot's envconfig reads as true. */}}
+{{- define "jitbot.isTrue" -}}
+{{- if has (lower (toString .)) (list "1" "t" "true") -}}true{{- end -}}
+{{- end -}}
+
 {{/*
 jitbot.validate refuses values that would deploy a bot that cannot work, or
 one that is unsafe: replicas with separate in-memory stores would each
@@ -59,7 +74,13 @@ the pod that issued it. Every problem is named at once.
 */}}
 {{- define "jitbot.validate" -}}
 {{- $problems := list -}}
-{{- if and (not .Values.secret.existingSecret) (or (not .Values.secret.slackAppToken) (not .Values.secret.slackBotToken)) -}}
+{{- $http := include "jitbot.httpMode" . -}}
+{{- if not (has (toString .Values.slack.mode) (list "socket" "http")) -}}
+{{- $problems = append $problems (printf "slack.mode: expected socket or http, got %q" (toString .Values.slack.mode)) -}}
+{{- end -}}
+{{- if and (not .Values.secret.existingSecret) $http (or (not .Values.secret.slackBotToken) (not .Values.secret.slackSigningSecret)) -}}
+{{- $problems = append $problems "Slack credentials: http mode needs SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET; set secret.existingSecret (a Secret with those keys) or both secret.slackBotToken and secret.slackSigningSecret" -}}
+{{- else if and (not .Values.secret.existingSecret) (not $http) (or (not .Values.secret.slackAppToken) (not .Values.secret.slackBotToken)) -}}
 {{- $problems = append $problems "Slack tokens: set secret.existingSecret (a Secret with SLACK_APP_TOKEN and SLACK_BOT_TOKEN) or both secret.slackAppToken and secret.slackBotToken" -}}
 {{- end -}}
 {{- if and .Values.secret.slackAppToken (not (hasPrefix "xapp-" .Values.secret.slackAppToken)) -}}
@@ -67,6 +88,27 @@ the pod that issued it. Every problem is named at once.
 {{- end -}}
 {{- if and .Values.secret.slackBotToken (not (hasPrefix "xoxb-" .Values.secret.slackBotToken)) -}}
 {{- $problems = append $problems "secret.slackBotToken: expected a bot token starting with xoxb-" -}}
+{{- end -}}
+{{- with .Values.secret.slackSigningSecret -}}
+{{- /* The checks of jitbot's own start, so that a mistake shows here and not as every Slack request refused; the value is never printed. */ -}}
+{{- if ne (trim .) . -}}
+{{- $problems = append $problems "secret.slackSigningSecret: starts or ends with white space; expected the signing secret alone" -}}
+{{- else if or (hasPrefix "xox" .) (hasPrefix "xapp-" .) -}}
+{{- $problems = append $problems "secret.slackSigningSecret: expected the app's signing secret, got a token (xox…/xapp-…)" -}}
+{{- else if lt (len .) 32 -}}
+{{- $problems = append $problems (printf "secret.slackSigningSecret: expected the app's signing secret (Basic Information → App Credentials → Signing Secret, 32 characters), got %d characters" (len .)) -}}
+{{- end -}}
+{{- end -}}
+{{- if and $http (eq (int .Values.slack.port) (int .Values.service.port)) -}}
+{{- $problems = append $problems (printf "slack.port: expected a port other than service.port's %d: Slack's endpoints are public, the probes and /metrics are not" (int .Values.slack.port)) -}}
+{{- end -}}
+{{- if .Values.ingress.enabled -}}
+{{- if not $http -}}
+{{- $problems = append $problems "ingress.enabled: the Ingress carries Slack's requests in http mode; set slack.mode=http (Socket Mode needs no Ingress)" -}}
+{{- end -}}
+{{- if not (regexMatch "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$" (toString .Values.ingress.host)) -}}
+{{- $problems = append $problems (printf "ingress.host: expected the public host of the Slack app's request URLs, such as jitbot.example.com (no scheme, port or path), got %q" (toString .Values.ingress.host)) -}}
+{{- end -}}
 {{- end -}}
 {{- if and (not .Values.catalog.existingConfigMap) (not .Values.catalog.roles) -}}
 {{- $problems = append $problems "role catalog: set catalog.roles (--set-file catalog.roles=rules/roles.yaml) or catalog.existingConfigMap" -}}
@@ -77,9 +119,27 @@ the pod that issued it. Every problem is named at once.
 {{- if and .Values.config.JIT_AUDIT_S3_BUCKET (not .Values.redis.url) (not (include "jitbot.redisFromSecret" .)) -}}
 {{- $problems = append $problems "config.JIT_AUDIT_S3_BUCKET needs Redis: the in-memory store keeps no audit log to export" -}}
 {{- end -}}
+{{- if include "jitbot.isTrue" .Values.config.JIT_DRY_RUN -}}
+{{- if include "jitbot.isTrue" .Values.config.JIT_USAGE_LOOKUP -}}
+{{- $problems = append $problems "config.JIT_USAGE_LOOKUP: cannot be true with JIT_DRY_RUN: a dry run issues no AWS access for CloudTrail to show" -}}
+{{- end -}}
+{{- if .Values.config.JIT_AUDIT_S3_BUCKET -}}
+{{- $problems = append $problems "config.JIT_AUDIT_S3_BUCKET: cannot be set with JIT_DRY_RUN: a dry run calls no AWS API, S3 included" -}}
+{{- end -}}
+{{- end -}}
+{{- $elsewhere := dict
+    "SLACK_APP_TOKEN" "secret.* (config values are plain text in the Deployment)"
+    "SLACK_BOT_TOKEN" "secret.* (config values are plain text in the Deployment)"
+    "SLACK_SIGNING_SECRET" "secret.* (config values are plain text in the Deployment)"
+    "JIT_PAGERDUTY_TOKEN" "secret.* (config values are plain text in the Deployment)"
+    "REDIS_URL" "redis.*"
+    "JIT_RULES" "catalog.*"
+    "JIT_HTTP_ADDR" "service.port"
+    "JIT_SLACK_MODE" "slack.mode"
+    "JIT_SLACK_ADDR" "slack.port" -}}
 {{- range $name, $_ := .Values.config -}}
-{{- if has $name (list "SLACK_APP_TOKEN" "SLACK_BOT_TOKEN" "REDIS_URL" "JIT_PAGERDUTY_TOKEN" "JIT_RULES" "JIT_HTTP_ADDR") -}}
-{{- $problems = append $problems (printf "config.%s: set it through secret.*, redis.*, catalog.* or service.port instead" $name) -}}
+{{- with get $elsewhere $name -}}
+{{- $problems = append $problems (printf "config.%s: set it through %s instead" $name .) -}}
 {{- end -}}
 {{- end -}}
 {{- if $problems -}}
