@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin/jitbot
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: build run test test-deps lint fuzz clean
+.PHONY: build run test test-deps lint fuzz bench clean
 
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/bot
@@ -32,6 +32,12 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./internal/command/
 	$(GO) test -run='^$$' -fuzz='^FuzzInteraction$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=10s ./internal/handlers/
 	$(GO) test -run='^$$' -fuzz='^FuzzSubmission$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=10s ./internal/handlers/
+
+# Measures the figures of DESIGN §6 against the real service (real Redis,
+# moto, the Slack fake) and writes BENCHMARKS.md and bench/latest.json.
+# Takes several minutes; see BENCHMARKS.md for a quick smoke run.
+bench: test-deps
+	$(GO) run ./cmd/jitbench -out BENCHMARKS.md -json bench/latest.json
 
 clean:
 	rm -rf bin
