@@ -113,6 +113,14 @@ func (m *memStore) Claim(_ context.Context, now time.Time, lease time.Duration, 
 	return ids, nil
 }
 
+func (m *memStore) Holders(ctx context.Context, h grants.Hold) ([]*grants.Request, error) {
+	open, err := m.Open(ctx)
+	return slices.DeleteFunc(open, func(r *grants.Request) bool {
+		rh, live := grants.HoldOf(r)
+		return !live || rh != h
+	}), err
+}
+
 func (m *memStore) NextDue(context.Context) (time.Time, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()

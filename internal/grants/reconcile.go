@@ -99,16 +99,17 @@ func (s *Service) removeStray(ctx context.Context, backend Backend, role *rules.
 // liveGrant returns a record that gives member the group now or is about
 // to (granting), or is taking it away (revoking: jitbot is on it already).
 func (s *Service) liveGrant(ctx context.Context, group, member string) (*Request, error) {
-	open, err := s.store.Open(ctx)
+	h := Hold{Backend: BackendGroup, Target: group, Principal: member}
+	holders, err := s.store.Holders(ctx, h)
 	if err != nil {
 		return nil, fmt.Errorf("read grants of %s: %w", group, err)
 	}
-	i := slices.IndexFunc(open, func(r *Request) bool {
-		return r.Backend == BackendGroup && r.Target == group && r.Principal == member && !r.DryRun &&
-			(r.State == Granting || r.State == Active || r.State == Revoking)
+	i := slices.IndexFunc(holders, func(r *Request) bool {
+		rh, live := HoldOf(r)
+		return live && rh == h
 	})
 	if i < 0 {
 		return nil, nil
 	}
-	return open[i], nil
+	return holders[i], nil
 }

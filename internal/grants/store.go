@@ -42,6 +42,33 @@ type Store interface {
 	// NextDue returns the earliest scheduled time in either queue, or the
 	// zero time when both are empty.
 	NextDue(ctx context.Context) (time.Time, error)
+	// Holders returns the records that hold, are about to hold or are
+	// giving up h (HoldOf: granting, active or revoking), from an index the
+	// store keeps in the same write as each record. Callers check each
+	// record's state: a record may have moved on since.
+	Holders(ctx context.Context, h Hold) ([]*Request, error)
+}
+
+// Hold is one thing a grant gives in AWS that several grants can give at
+// once: membership of Principal in the IAM group Target. Revoking it is
+// removing it, so a revocation must first know who else holds it.
+type Hold struct {
+	Backend, Target, Principal string
+}
+
+// HoldOf returns what r holds and whether it holds it now (granting,
+// active or revoking). Only aws_iam_group grants share what they hold; an
+// STS session is its grant's alone. A dry run's membership is imaginary,
+// so it is a hold of its own kind.
+func HoldOf(r *Request) (h Hold, live bool) {
+	if r.Backend != BackendGroup || r.Principal == "" {
+		return Hold{}, false
+	}
+	h = Hold{Backend: r.Backend, Target: r.Target, Principal: r.Principal}
+	if r.DryRun {
+		h.Backend += "+dry_run"
+	}
+	return h, r.State == Granting || r.State == Active || r.State == Revoking
 }
 
 // Syncer is implemented by stores that replicate asynchronously. Sync

@@ -44,13 +44,17 @@ const approverKey = "approver:"
 func (m *Messenger) Notify(_ context.Context, e grants.Event) {
 	r := e.Request
 	id := string(r.ID)
+	// One queue per audience, each in order: the requester's DMs never
+	// wait behind the approvers' copies or the audit thread (a credentials
+	// DM used to queue behind six other writes).
+	approvers, requester := "approvers:"+id, "requester:"+id
 	switch e.Type {
 	case grants.EventRequested:
 		if r.State == grants.Pending {
-			m.q.Do(id, "approval DMs", func(ctx context.Context) error { return m.askApprovers(ctx, &r) })
+			m.q.Do(approvers, "approval DMs", func(ctx context.Context) error { return m.askApprovers(ctx, &r) })
 		}
 	case grants.EventApproved, grants.EventDenied, grants.EventCancelled, grants.EventTimedOut:
-		m.q.Do(id, "update approval DMs", func(ctx context.Context) error { return m.updateApprovers(ctx, &r) })
+		m.q.Do(approvers, "update approval DMs", func(ctx context.Context) error { return m.updateApprovers(ctx, &r) })
 	}
 	if r.AutoApproved {
 		m.review(e)
@@ -61,14 +65,14 @@ func (m *Messenger) Notify(_ context.Context, e grants.Event) {
 	case grants.EventGranted:
 		blocks = slackmsg.Granted(&r, e.Credentials)
 		// The approvers' copies show "granted" rather than "approving".
-		m.q.Do(id, "update approval DMs", func(ctx context.Context) error { return m.updateApprovers(ctx, &r) })
+		m.q.Do(approvers, "update approval DMs", func(ctx context.Context) error { return m.updateApprovers(ctx, &r) })
 	case grants.EventDenied:
 		blocks = slackmsg.Denied(&r)
 	case grants.EventTimedOut:
 		blocks = slackmsg.TimedOut(&r)
 	case grants.EventGrantFailed:
 		blocks = slackmsg.GrantFailed(&r)
-		m.q.Do(id, "update approval DMs", func(ctx context.Context) error { return m.updateApprovers(ctx, &r) })
+		m.q.Do(approvers, "update approval DMs", func(ctx context.Context) error { return m.updateApprovers(ctx, &r) })
 	case grants.EventRevoked:
 		blocks = slackmsg.Revoked(&r)
 	case grants.EventExpiring:
@@ -77,7 +81,7 @@ func (m *Messenger) Notify(_ context.Context, e grants.Event) {
 		return
 	}
 	text := slackmsg.Text(&r)
-	m.q.Do(id, "DM to requester: "+string(e.Type), func(ctx context.Context) error {
+	m.q.Do(requester, "DM to requester: "+string(e.Type), func(ctx context.Context) error {
 		_, _, err := m.api.PostMessageContext(ctx, r.Requester.ID, slack.MsgOptionText(text, false), slack.MsgOptionBlocks(blocks...))
 		return err
 	})
@@ -88,16 +92,16 @@ func (m *Messenger) Notify(_ context.Context, e grants.Event) {
 // updated once someone reviewed or ended it, a reminder when overdue.
 func (m *Messenger) review(e grants.Event) {
 	r := e.Request
-	id := string(r.ID)
+	key := "review:" + string(r.ID)
 	switch e.Type {
 	case grants.EventGranted:
-		m.q.Do(id, "review DMs", func(ctx context.Context) error {
+		m.q.Do(key, "review DMs", func(ctx context.Context) error {
 			return m.dmOwners(ctx, &r, reviewKey, slackmsg.ReviewRequest(&r), true)
 		})
 	case grants.EventReviewed, grants.EventRevoked:
-		m.q.Do(id, "update review DMs", func(ctx context.Context) error { return m.updateReviews(ctx, &r) })
+		m.q.Do(key, "update review DMs", func(ctx context.Context) error { return m.updateReviews(ctx, &r) })
 	case grants.EventReviewOverdue:
-		m.q.Do(id, "review reminders", func(ctx context.Context) error {
+		m.q.Do(key, "review reminders", func(ctx context.Context) error {
 			return m.dmOwners(ctx, &r, "", slackmsg.ReviewReminder(&r), false)
 		})
 	}

@@ -403,6 +403,51 @@ func TestStore(t *testing.T, newStore func(t *testing.T) grants.Store) {
 			}
 		}
 	})
+
+	t.Run("holders follow what each record holds", func(t *testing.T) {
+		s := newStore(t)
+		member := func(id grants.RequestID, user string, state grants.State) *grants.Request {
+			r := active(id, base.Add(time.Hour))
+			r.Backend, r.Target, r.Principal, r.State = grants.BackendGroup, "jit-admins", user, state
+			return r
+		}
+		alice := grants.Hold{Backend: grants.BackendGroup, Target: "jit-admins", Principal: "alice"}
+		assertHolders(t, s, alice)
+		create(t, s, member("JIT-AAAAA1", "alice", grants.Granting))
+		create(t, s, member("JIT-AAAAA2", "alice", grants.Pending))
+		create(t, s, member("JIT-AAAAA3", "bob", grants.Active))
+		dry := member("JIT-AAAAA4", "alice", grants.Active)
+		dry.DryRun = true
+		create(t, s, dry)
+		create(t, s, active("JIT-AAAAA5", base.Add(time.Hour))) // an STS grant holds nothing shared
+		assertHolders(t, s, alice, "JIT-AAAAA1")
+		update(t, s, "JIT-AAAAA2", func(r *grants.Request) { r.State = grants.Granting })
+		update(t, s, "JIT-AAAAA1", func(r *grants.Request) { r.State = grants.Active })
+		assertHolders(t, s, alice, "JIT-AAAAA1", "JIT-AAAAA2")
+		update(t, s, "JIT-AAAAA1", func(r *grants.Request) { r.State = grants.Revoking })
+		assertHolders(t, s, alice, "JIT-AAAAA1", "JIT-AAAAA2")
+		update(t, s, "JIT-AAAAA1", func(r *grants.Request) { r.State = grants.Revoked })
+		assertHolders(t, s, alice, "JIT-AAAAA2")
+		assertHolders(t, s, grants.Hold{Backend: grants.BackendGroup, Target: "jit-admins", Principal: "bob"}, "JIT-AAAAA3")
+		dryHold, _ := grants.HoldOf(dry)
+		assertHolders(t, s, dryHold, "JIT-AAAAA4")
+	})
+}
+
+func assertHolders(t *testing.T, s grants.Store, h grants.Hold, want ...grants.RequestID) {
+	t.Helper()
+	got, err := s.Holders(t.Context(), h)
+	if err != nil {
+		t.Fatalf("Holders(%+v): %v", h, err)
+	}
+	var ids []grants.RequestID
+	for _, r := range got {
+		ids = append(ids, r.ID)
+	}
+	slices.Sort(ids)
+	if !slices.Equal(ids, want) {
+		t.Errorf("Holders(%+v) = %v, want %v", h, ids, want)
+	}
 }
 
 // fullRequest has every field set and times with nanoseconds, to catch a

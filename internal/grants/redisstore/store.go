@@ -8,6 +8,8 @@
 //	{<prefix>}:deadlines   ZSET  pending requests, score = unix ms of the deadline
 //	{<prefix>}:expiries    ZSET  granted access, score = unix ms of expiry, retry or cleanup
 //	{<prefix>}:open        SET   IDs of records that are not finished
+//	{<prefix>}:holds:<h>   SET   IDs of records holding h (grants.HoldOf), e.g. one IAM
+//	                             user's membership of one group
 //	{<prefix>}:refs:<id>   HASH  where the request's Slack messages are (see refs.go)
 //	{<prefix>}:seen:<key>  STRING  Slack envelopes already handled, for 10 minutes
 //	{<prefix>}:limit:<key> ZSET  uses of a sliding-window limit (break-glass per role and user)
@@ -239,14 +241,54 @@ func (s *Store) write(ctx context.Context, r *grants.Request, expected int64) (i
 	if r.State.Terminal() && at.IsZero() {
 		finished = "1"
 	}
-	keys := []string{s.recordKey(r.ID), s.open, s.deadlines, s.expiries}
+	holdKey, holds := s.open, ""
+	if h, live := grants.HoldOf(r); h != (grants.Hold{}) {
+		holdKey, holds = s.holdKey(h), "0"
+		if live {
+			holds = "1"
+		}
+	}
+	keys := []string{s.recordKey(r.ID), s.open, s.deadlines, s.expiries, holdKey}
 	v, err := writeScript.Run(ctx, s.client, keys,
-		expected, data, string(r.ID), string(queue), score, finished, s.retention.Milliseconds(),
+		expected, data, string(r.ID), string(queue), score, finished, s.retention.Milliseconds(), holds,
 	).Int64()
 	if err != nil {
 		return 0, fmt.Errorf("write: %w", err)
 	}
 	return v, nil
+}
+
+func (s *Store) holdKey(h grants.Hold) string {
+	return s.tag + ":holds:" + h.Backend + "|" + h.Target + "|" + h.Principal
+}
+
+// Holders returns the records in h's index (see grants.Store).
+func (s *Store) Holders(ctx context.Context, h grants.Hold) ([]*grants.Request, error) {
+	ids, err := s.client.SMembers(ctx, s.holdKey(h)).Result()
+	if err != nil {
+		return nil, fmt.Errorf("list holders of %s in %s: %w", h.Principal, h.Target, err)
+	}
+	return s.load(ctx, ids)
+}
+
+// Reindex adds every open record to the index of what it holds. Records
+// written before the index existed are in none; Open runs it at start, and
+// running it again changes nothing.
+func (s *Store) Reindex(ctx context.Context) error {
+	open, err := s.Open(ctx)
+	if err != nil {
+		return err
+	}
+	pipe := s.client.Pipeline()
+	for _, r := range open {
+		if h, live := grants.HoldOf(r); live {
+			pipe.SAdd(ctx, s.holdKey(h), string(r.ID))
+		}
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return fmt.Errorf("reindex holders: %w", err)
+	}
+	return nil
 }
 
 // Open returns every record that is not finished, in no particular order.
@@ -257,6 +299,12 @@ func (s *Store) Open(ctx context.Context) ([]*grants.Request, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list open requests: %w", err)
 	}
+	return s.load(ctx, ids)
+}
+
+// load returns the records of ids that still exist, openBatch per round
+// trip.
+func (s *Store) load(ctx context.Context, ids []string) ([]*grants.Request, error) {
 	out := make([]*grants.Request, 0, len(ids))
 	for len(ids) > 0 {
 		batch := ids[:min(len(ids), openBatch)]

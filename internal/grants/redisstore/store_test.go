@@ -399,3 +399,30 @@ func TestTakeIsASlidingWindow(t *testing.T) {
 		t.Errorf("another user's uses counted against this one")
 	}
 }
+
+// TestOpenIndexesRecordsWrittenBeforeTheIndex: records written by a jitbot
+// that kept no holder index (or whose index was lost) are indexed when a
+// store opens, so a revocation still sees every other holder.
+func TestOpenIndexesRecordsWrittenBeforeTheIndex(t *testing.T) {
+	srv := testenv.StartRedis(t)
+	prefix := newPrefix()
+	s := open(t, srv.URL(), redisstore.Options{Prefix: prefix})
+	r := activeRequest("JIT-HOLD01", time.Now().Add(time.Hour))
+	r.Backend, r.Target, r.Principal = grants.BackendGroup, "jit-admins", "alice"
+	if err := s.Create(t.Context(), r); err != nil {
+		t.Fatal(err)
+	}
+	h, _ := grants.HoldOf(r)
+	key := "{" + prefix + "}:holds:" + h.Backend + "|" + h.Target + "|" + h.Principal
+	if n, err := s.Client().Del(t.Context(), key).Result(); err != nil || n != 1 {
+		t.Fatalf("delete the index %s: %d, %v", key, n, err)
+	}
+	if got, err := s.Holders(t.Context(), h); err != nil || len(got) != 0 {
+		t.Fatalf("holders without the index: %v, %v", got, err)
+	}
+	again := open(t, srv.URL(), redisstore.Options{Prefix: prefix})
+	got, err := again.Holders(t.Context(), h)
+	if err != nil || len(got) != 1 || got[0].ID != r.ID {
+		t.Fatalf("holders after a store opened: %v, %v; want %s", got, err, r.ID)
+	}
+}

@@ -5,6 +5,9 @@
 -- KEYS[2] the open set    {p}:open
 -- KEYS[3] the queue       {p}:deadlines
 -- KEYS[4] the queue       {p}:expiries
+-- KEYS[5] the holders of what the record gives in AWS, {p}:holds:<hold>
+--         (an IAM group membership several grants can share), or KEYS[2]
+--         when it gives nothing shared
 -- ARGV[1] expected version; 0 means the record must not exist yet (Create)
 -- ARGV[2] the record JSON
 -- ARGV[3] the request ID (member of the set and queues)
@@ -12,6 +15,7 @@
 -- ARGV[5] its score in that queue, unix milliseconds
 -- ARGV[6] "1" when the record is finished, else "0"
 -- ARGV[7] how long a finished record is kept, milliseconds
+-- ARGV[8] "1" when the record holds KEYS[5] now, "0" when not, "" for none
 --
 -- Returns the new version, or 0 when the expected version did not match
 -- (Create: the ID is taken; Update: someone wrote in between).
@@ -47,6 +51,12 @@ if ARGV[6] == '1' then
 else
   redis.call('SADD', KEYS[2], id)
   redis.call('PERSIST', KEYS[1])
+end
+
+if ARGV[8] == '1' then
+  redis.call('SADD', KEYS[5], id)
+elseif ARGV[8] == '0' then
+  redis.call('SREM', KEYS[5], id)
 end
 
 return version
