@@ -97,7 +97,8 @@ func TestMetricsOfAGrantThatExpires(t *testing.T) {
 // logsNameRequest checks every log line that mentions id: it carries id
 // in request_id (the audit records, in their entry's request_id). The one
 // exception is internal/slackpost's lines ("slack write failed; will
-// retry", …), which name the request by the queue's ordering key, "key".
+// retry", …), which name the request by the queue's ordering key, "key":
+// the request ID, or an audience and the request ID ("approvers:JIT-…").
 func (b *bot) logsNameRequest(t *testing.T, id string) {
 	t.Helper()
 	n := 0
@@ -117,7 +118,7 @@ func (b *bot) logsNameRequest(t *testing.T, id string) {
 			t.Errorf("log line is not JSON: %s", line)
 			continue
 		}
-		slackWrite := strings.HasPrefix(rec.Msg, "slack write") && rec.Key == id
+		slackWrite := strings.HasPrefix(rec.Msg, "slack write") && (rec.Key == id || strings.HasSuffix(rec.Key, ":"+id))
 		if rec.RequestID != id && rec.Entry.RequestID != id && !slackWrite {
 			t.Errorf("log line about %s without request_id: %s", id, line)
 		}
