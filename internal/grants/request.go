@@ -155,6 +155,17 @@ type Note struct {
 // The writer normally does so within milliseconds.
 const JournalGrace = 10 * time.Second
 
+// leftNotes returns the journaled events older than JournalGrace: their
+// writer would have handed them over by now, so it has stopped. Newer ones
+// are still their writers' to hand over.
+func (r *Request) leftNotes(now time.Time) []Note {
+	n := 0
+	for n < len(r.Journal) && !now.Before(r.Journal[n].At.Add(JournalGrace)) {
+		n++
+	}
+	return r.Journal[:n]
+}
+
 // note journals an event of the transition being written.
 func (r *Request) note(t EventType, at time.Time, actor, err string) {
 	r.Notes++

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -135,14 +134,8 @@ func (s *Service) process(ctx context.Context, id RequestID) {
 		return
 	}
 	now := s.now()
-	if i := slices.IndexFunc(r.Journal, func(n Note) bool { return now.Before(n.At.Add(JournalGrace)) }); i != 0 && len(r.Journal) > 0 {
-		// The process that wrote these events stopped before it handed
-		// them over; newer ones are still their writers' to hand over.
+	if left := r.leftNotes(now); len(left) > 0 {
 		// publish's write re-queues the record at its own time.
-		left := r.Journal
-		if i > 0 {
-			left = left[:i]
-		}
 		s.log.WarnContext(ctx, "handing over events a stopped process left in the journal", "request_id", id, "events", len(left))
 		s.publish(ctx, r, left, nil)
 		return
@@ -180,7 +173,7 @@ func (s *Service) process(ctx context.Context, id RequestID) {
 
 func (s *Service) timeOut(ctx context.Context, id RequestID) error {
 	now := s.now()
-	r, own, err := s.transition(ctx, id, func(r *Request) error {
+	_, err := s.step(ctx, id, nil, func(r *Request) error {
 		if r.State != Pending || now.Before(r.Deadline) {
 			return errStale
 		}
@@ -189,18 +182,14 @@ func (s *Service) timeOut(ctx context.Context, id RequestID) error {
 		r.note(EventTimedOut, now, "", "")
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	s.publish(ctx, r, own, nil)
-	return nil
+	return err
 }
 
 // escalate reminds the owners, once, of a break-glass grant nobody
 // reviewed in time.
 func (s *Service) escalate(ctx context.Context, id RequestID) error {
 	now := s.now()
-	r, own, err := s.transition(ctx, id, func(r *Request) error {
+	_, err := s.step(ctx, id, nil, func(r *Request) error {
 		if r.ReviewDue.IsZero() || now.Before(r.ReviewDue) {
 			return errStale
 		}
@@ -208,17 +197,13 @@ func (s *Service) escalate(ctx context.Context, id RequestID) error {
 		r.note(EventReviewOverdue, now, "", "")
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	s.publish(ctx, r, own, nil)
-	return nil
+	return err
 }
 
 // warn tells the requester, once, that the grant ends soon.
 func (s *Service) warn(ctx context.Context, id RequestID) error {
 	now := s.now()
-	r, own, err := s.transition(ctx, id, func(r *Request) error {
+	_, err := s.step(ctx, id, nil, func(r *Request) error {
 		if r.State != Active || r.WarnAt.IsZero() || now.Before(r.WarnAt) {
 			return errStale
 		}
@@ -226,11 +211,7 @@ func (s *Service) warn(ctx context.Context, id RequestID) error {
 		r.note(EventExpiring, now, "", "")
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	s.publish(ctx, r, own, nil)
-	return nil
+	return err
 }
 
 func (s *Service) expire(ctx context.Context, id RequestID) error {
@@ -302,7 +283,7 @@ func (s *Service) issue(ctx context.Context, r *Request) (*Request, error) {
 			// requester needs only the why.
 			msg = strings.TrimPrefix(grantErr.Error(), ErrInvalidTarget.Error()+": ")
 		}
-		failed, own, err := s.transition(ctx, r.ID, func(r *Request) error {
+		failed, err := s.step(ctx, r.ID, nil, func(r *Request) error {
 			if r.State != Granting {
 				return errStale
 			}
@@ -317,13 +298,12 @@ func (s *Service) issue(ctx context.Context, r *Request) (*Request, error) {
 		if err != nil {
 			return r, fmt.Errorf("record failed grant of %s: %w", r.ID, err)
 		}
-		failed = s.publish(ctx, failed, own, nil)
 		if done, err := s.revoke(ctx, failed); err == nil {
 			failed = done
 		}
 		return failed, userErr(ErrGrantFailed, fmt.Sprintf("%s was approved, but access to %s could not be granted: %s", r.ID, r.Role, msg))
 	}
-	active, own, err := s.transition(ctx, r.ID, func(r *Request) error {
+	active, err := s.step(ctx, r.ID, issued.Credentials, func(r *Request) error {
 		if r.State != Granting {
 			return errStale
 		}
@@ -349,7 +329,7 @@ func (s *Service) issue(ctx context.Context, r *Request) (*Request, error) {
 		return r, fmt.Errorf("record grant of %s: %w", r.ID, err)
 	}
 	s.poke()
-	return s.publish(ctx, active, own, issued.Credentials), nil
+	return active, nil
 }
 
 // end is when access issued at start for r ends. An extension runs on from
@@ -388,7 +368,7 @@ func (s *Service) revoke(ctx context.Context, r *Request) (*Request, error) {
 	}
 	now := s.now()
 	if revokeErr != nil {
-		failed, own, err := s.transition(ctx, r.ID, func(r *Request) error {
+		failed, err := s.step(ctx, r.ID, nil, func(r *Request) error {
 			if r.State != Revoking {
 				return errStale
 			}
@@ -405,10 +385,9 @@ func (s *Service) revoke(ctx context.Context, r *Request) (*Request, error) {
 			return r, fmt.Errorf("record failed revocation of %s: %w (revoke: %v)", r.ID, err, revokeErr)
 		}
 		s.poke()
-		failed = s.publish(ctx, failed, own, nil)
 		return failed, fmt.Errorf("revoke %s (attempt %d): %w", r.ID, failed.Attempts, revokeErr)
 	}
-	done, own, err := s.transition(ctx, r.ID, func(r *Request) error {
+	done, err := s.step(ctx, r.ID, nil, func(r *Request) error {
 		if r.State != Revoking {
 			return errStale
 		}
@@ -431,7 +410,6 @@ func (s *Service) revoke(ctx context.Context, r *Request) (*Request, error) {
 	if err != nil {
 		return r, fmt.Errorf("record revocation of %s: %w", r.ID, err)
 	}
-	done = s.publish(ctx, done, own, nil)
 	if !done.CleanupAt.IsZero() {
 		s.poke()
 	}

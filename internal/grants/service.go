@@ -449,10 +449,15 @@ func (s *Service) Approve(ctx context.Context, id RequestID, approverID string) 
 	if stillEligible != nil && !errors.As(stillEligible, &ue) {
 		return r, stillEligible
 	}
-	updated, own, err := s.transition(ctx, id, func(r *Request) error {
+	// What this approval did decides what comes next, not the record as it
+	// is after its events are handed over: a second approver may have moved
+	// it on meanwhile, and then issuing is theirs to do.
+	var denied, granting bool
+	updated, err := s.step(ctx, id, nil, func(r *Request) error {
 		if err := decidable(r, approverID, now); err != nil {
 			return err
 		}
+		defer func() { denied, granting = r.State == Denied, r.State == Granting }()
 		if stillEligible != nil {
 			r.State = Denied
 			r.DecidedAt = now
@@ -472,14 +477,11 @@ func (s *Service) Approve(ctx context.Context, id RequestID, approverID string) 
 	if err != nil {
 		return s.refused(ctx, r, id, approverID, err)
 	}
-	// What this approval did decides what comes next, not the record as it
-	// is after publish: a second approver may have moved it on meanwhile,
-	// and then issuing is theirs to do.
-	r = s.publish(ctx, updated, own, nil)
-	if updated.State == Denied {
+	r = updated
+	if denied {
 		return r, userErr(ErrIneligible, fmt.Sprintf("%s was denied: %s no longer qualifies for %s", id, r.Requester.Name, r.Role))
 	}
-	if updated.State != Granting {
+	if !granting {
 		return r, nil
 	}
 	return s.issue(ctx, r)
@@ -500,7 +502,7 @@ func (s *Service) Deny(ctx context.Context, id RequestID, approverID, reason str
 	}
 	reason = truncate(strings.TrimSpace(reason), MaxReason)
 	now := s.now()
-	updated, own, err := s.transition(ctx, id, func(r *Request) error {
+	updated, err := s.step(ctx, id, nil, func(r *Request) error {
 		if err := decidable(r, approverID, now); err != nil && !errors.Is(err, ErrAlreadyApproved) {
 			return err
 		}
@@ -514,13 +516,13 @@ func (s *Service) Deny(ctx context.Context, id RequestID, approverID, reason str
 	if err != nil {
 		return s.refused(ctx, r, id, approverID, err)
 	}
-	return s.publish(ctx, updated, own, nil), nil
+	return updated, nil
 }
 
 // Cancel withdraws a pending request; only its requester may.
 func (s *Service) Cancel(ctx context.Context, id RequestID, userID string) (*Request, error) {
 	now := s.now()
-	r, own, err := s.transition(ctx, id, func(r *Request) error {
+	r, err := s.step(ctx, id, nil, func(r *Request) error {
 		if r.Requester.ID != userID {
 			return userErr(ErrNotAllowed, fmt.Sprintf("only the requester can cancel %s", r.ID))
 		}
@@ -536,7 +538,7 @@ func (s *Service) Cancel(ctx context.Context, id RequestID, userID string) (*Req
 	if err != nil {
 		return nil, s.storeErr(id, err)
 	}
-	return s.publish(ctx, r, own, nil), nil
+	return r, nil
 }
 
 // Revoke ends an active grant early. The requester may relinquish it and
@@ -617,7 +619,7 @@ func (s *Service) Acknowledge(ctx context.Context, id RequestID, userID string) 
 		return r, err
 	}
 	now := s.now()
-	r, own, err := s.transition(ctx, id, func(r *Request) error {
+	r, err = s.step(ctx, id, nil, func(r *Request) error {
 		if r.ReviewedBy != "" {
 			return userErr(ErrDecided, fmt.Sprintf("%s was already reviewed by %s", r.ID, r.ReviewedBy))
 		}
@@ -628,7 +630,7 @@ func (s *Service) Acknowledge(ctx context.Context, id RequestID, userID string) 
 	if err != nil {
 		return r, s.storeErr(id, err)
 	}
-	return s.publish(ctx, r, own, nil), nil
+	return r, nil
 }
 
 // mayDecide refuses, and reports as an event, a decision by someone who is
@@ -863,23 +865,20 @@ func (s *Service) emit(ctx context.Context, e Event) {
 	s.notify.Notify(ctx, e)
 }
 
-// transition applies fn to the record like Store.Update and returns, with
-// the record as written, the events fn journaled: this caller's to hand
-// over with publish.
-func (s *Service) transition(ctx context.Context, id RequestID, fn func(*Request) error) (*Request, []Note, error) {
+// step applies fn to the record like Store.Update and hands the events fn
+// journaled, this caller's own, to the notifiers (creds go with a granted
+// event). It returns the record as it is after.
+func (s *Service) step(ctx context.Context, id RequestID, creds *Credentials, fn func(*Request) error) (*Request, error) {
 	var before int
 	r, err := s.store.Update(ctx, id, func(r *Request) error {
 		before = r.Notes
 		return fn(r)
 	})
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	i := slices.IndexFunc(r.Journal, func(n Note) bool { return n.Seq > before })
-	if i < 0 {
-		return r, nil, nil
-	}
-	return r, r.Journal[i:], nil
+	own := slices.DeleteFunc(slices.Clone(r.Journal), func(n Note) bool { return n.Seq <= before })
+	return s.publish(ctx, r, own, creds), nil
 }
 
 // publish hands the journaled events notes of r to the notifiers (the
