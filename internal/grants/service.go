@@ -836,20 +836,19 @@ func (s *Service) EligibleRoles(ctx context.Context, userID string) ([]*rules.Ro
 	now := s.now()
 	c := s.Catalog()
 	var out []*rules.Role
-	for _, name := range c.Names() {
+	var ue *UserError // outside the loop: errors.As makes it escape
+	for role := range c.All() {
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("check %s's eligibility for %d roles: %w", userID, len(c.Roles), context.Cause(ctx))
 		}
-		role, _ := c.Role(name)
-		in := rules.Input{Role: name, Duration: role.DefaultDuration}
+		in := rules.Input{Role: role.Name, Duration: role.DefaultDuration}
 		err := s.checkEligible(role, user, in, now)
-		var ue *UserError
 		switch {
 		case err == nil:
 			out = append(out, role)
 		case errors.As(err, &ue):
 		default:
-			s.log.WarnContext(ctx, "eligibility rule failed", "role", name, "user", userID, "err", err)
+			s.log.WarnContext(ctx, "eligibility rule failed", "role", role.Name, "user", userID, "err", err)
 		}
 	}
 	return out, nil

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"iter"
 	"os"
 	"regexp"
 	"slices"
@@ -76,6 +77,39 @@ type Role struct {
 func (c *Catalog) Role(name string) (*Role, bool) {
 	r, ok := c.Roles[name]
 	return r, ok
+}
+
+// All yields the roles in name order.
+func (c *Catalog) All() iter.Seq[*Role] {
+	names := c.names
+	if names == nil {
+		names = sortedNames(c.Roles)
+	}
+	return func(yield func(*Role) bool) {
+		for _, n := range names {
+			if !yield(c.Roles[n]) {
+				return
+			}
+		}
+	}
+}
+
+// Matching returns the roles whose name or description contains every
+// word of query, ignoring case, in their order; roles itself for a blank
+// query. /jit roles <words…> finds roles in a large catalog with it.
+func Matching(roles []*Role, query string) []*Role {
+	words := strings.Fields(strings.ToLower(query))
+	if len(words) == 0 {
+		return roles
+	}
+	var out []*Role
+	for _, r := range roles {
+		text := strings.ToLower(r.Name + "\n" + r.Description)
+		if !slices.ContainsFunc(words, func(w string) bool { return !strings.Contains(text, w) }) {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // Names returns the role names, sorted.

@@ -134,9 +134,12 @@ func convert(a types.Adapter, u *celUser) map[string]ref.Val {
 type program struct {
 	src string
 	prg cel.Program
-	// usesRequest and usesNow say whether the rule reads those variables.
-	// One that does not decides alike for every request or every moment.
-	usesRequest, usesNow bool
+	// reads says which fields of request the rule reads, and usesNow
+	// whether it reads the clock. A rule decides alike for requests that
+	// differ only in fields it does not read, and at every moment if it
+	// does not read now: /jit roles asks the same rule for every role.
+	reads   requestFields
+	usesNow bool
 	// usesWholeUser says whether the rule uses user other than to read a
 	// field (user == …, type(user)): it then sees a user without the
 	// converted fields, which would make it unequal to one built in CEL.
@@ -174,18 +177,25 @@ func compile(env *cel.Env, src string, want *cel.Type) (*program, error) {
 	p := &program{src: src, prg: prg}
 	// The checker resolved every name the rule uses to its declaration.
 	checked := ast.NativeRep()
-	selected := map[int64]bool{} // names whose field the rule reads
+	selected := map[int64]string{} // names whose field the rule reads: the field
 	celast.PostOrderVisit(checked.Expr(), celast.NewExprVisitor(func(e celast.Expr) {
 		if e.Kind() == celast.SelectKind {
-			selected[e.AsSelect().Operand().ID()] = true
+			selected[e.AsSelect().Operand().ID()] = e.AsSelect().FieldName()
 		}
 	}))
 	for id, ref := range checked.ReferenceMap() {
 		switch ref.Name {
 		case "user":
-			p.usesWholeUser = p.usesWholeUser || !selected[id]
+			_, ok := selected[id]
+			p.usesWholeUser = p.usesWholeUser || !ok
 		case "request":
-			p.usesRequest = true
+			// request used other than to read a field (request == …,
+			// [request], cel.bind) counts as reading every field.
+			f, ok := requestField[selected[id]]
+			if !ok {
+				f = readsWholeRequest
+			}
+			p.reads |= f
 		case "now":
 			p.usesNow = true
 		}
@@ -230,12 +240,48 @@ type preparedUser struct {
 	decided map[decisionKey]decision
 }
 
-// decisionKey is what a decision depends on: the rule, and the request and
-// moment if the rule reads them (zero otherwise).
+// decisionKey is what a decision depends on: the rule, the fields of the
+// request it reads (the others zero), and the moment if it reads it (zero
+// otherwise).
 type decisionKey struct {
 	p       *program
 	request celRequest
 	now     time.Time
+}
+
+// requestFields is a set of the fields of request.
+type requestFields uint8
+
+const (
+	readsRole requestFields = 1 << iota
+	readsDuration
+	readsReason
+	readsIncident
+	readsWholeRequest = readsRole | readsDuration | readsReason | readsIncident
+)
+
+// requestField maps celRequest's CEL field names to their bit.
+var requestField = map[string]requestFields{
+	"role": readsRole, "duration": readsDuration, "reason": readsReason, "incident": readsIncident,
+}
+
+// only returns r with the fields outside f zeroed: what a decision on r
+// depends on.
+func (f requestFields) only(r celRequest) celRequest {
+	var k celRequest
+	if f&readsRole != 0 {
+		k.Role = r.Role
+	}
+	if f&readsDuration != 0 {
+		k.Duration = r.Duration
+	}
+	if f&readsReason != 0 {
+		k.Reason = r.Reason
+	}
+	if f&readsIncident != 0 {
+		k.Incident = r.Incident
+	}
+	return k
 }
 
 type decision struct {
@@ -243,13 +289,10 @@ type decision struct {
 	err error
 }
 
-func (pu *preparedUser) eval(p *program, v *vars) (any, error) {
-	k := decisionKey{p: p}
-	if p.usesRequest {
-		k.request = v.request
-	}
+func (pu *preparedUser) eval(p *program, req celRequest, now time.Time) (any, error) {
+	k := decisionKey{p: p, request: p.reads.only(req)}
 	if p.usesNow {
-		k.now = v.now
+		k.now = now
 	}
 	pu.mu.Lock()
 	d, ok := pu.decided[k]
@@ -257,7 +300,7 @@ func (pu *preparedUser) eval(p *program, v *vars) (any, error) {
 	if ok {
 		return d.out, d.err
 	}
-	v.user = pu.converted
+	v := &vars{user: pu.converted, request: req, now: now}
 	if p.usesWholeUser {
 		v.user = pu.plain
 	}
@@ -305,11 +348,11 @@ func (v *vars) ResolveName(name string) (any, bool) {
 func (v *vars) Parent() interpreter.Activation { return nil }
 
 func (p *program) eval(u User, in Input, now time.Time) (any, error) {
-	v := &vars{now: now, request: celRequest{Role: in.Role, Duration: in.Duration, Reason: in.Reason, Incident: in.Incident}}
+	req := celRequest{Role: in.Role, Duration: in.Duration, Reason: in.Reason, Incident: in.Incident}
 	if pu := u.prepared; pu != nil && sameCEL(pu.from, u) {
-		return pu.eval(p, v)
+		return pu.eval(p, req, now)
 	}
-	v.user = toCEL(u)
+	v := &vars{user: toCEL(u), request: req, now: now}
 	ctx, cancel := context.WithTimeout(context.Background(), evalTimeout)
 	defer cancel()
 	return p.result(p.prg.ContextEval(ctx, v))

@@ -39,6 +39,10 @@ var preparedRules = []string{
 	`[user].exists(u, u.email == user.email && u.groups == user.groups)`,
 	`request.role == "prod-admin"`,
 	`request.duration <= duration("1h")`,
+	`request.reason.contains("INC")`,
+	`request.role == "prod-admin" && request.duration <= duration("1h")`,
+	`[request].exists(r, r.role == "prod-admin")`,
+	`has(request.reason) && request.incident != ""`,
 	`request.incident.matches("^INC-[0-9]+$") && "oncall" in user.groups`,
 	`user.email.matches(user.name)`,
 	`now.getHours("UTC") >= 7 && now.getHours("UTC") < 19`,
@@ -71,9 +75,14 @@ func preparedUsers() []User {
 }
 
 var (
+	// Each input differs from the one before in one field, so a decision
+	// remembered for a field the rule reads would show.
 	preparedInputs = []Input{
 		{Role: "prod-admin", Duration: 30 * time.Minute, Reason: "fixing INC-42 replica lag", Incident: "INC-42"},
-		{Role: "prod-readonly", Duration: 2 * time.Hour, Incident: "not an incident"},
+		{Role: "prod-readonly", Duration: 30 * time.Minute, Reason: "fixing INC-42 replica lag", Incident: "INC-42"},
+		{Role: "prod-readonly", Duration: 2 * time.Hour, Reason: "fixing INC-42 replica lag", Incident: "INC-42"},
+		{Role: "prod-readonly", Duration: 2 * time.Hour, Reason: "rotating the keys", Incident: "INC-42"},
+		{Role: "prod-readonly", Duration: 2 * time.Hour, Reason: "rotating the keys", Incident: ""},
 	}
 	preparedNows = []time.Time{
 		time.Date(2026, 3, 10, 10, 0, 0, 0, time.UTC),
@@ -148,6 +157,39 @@ func TestPreparedDecidesAlike(t *testing.T) {
 		}
 		if !found {
 			t.Errorf("no case gave %s", want)
+		}
+	}
+}
+
+// TestRequestFieldsRead: a rule's decisions are remembered per value of
+// the request fields it reads, so those must be found, and a use of the
+// request as a whole must count as reading every field.
+func TestRequestFieldsRead(t *testing.T) {
+	env, err := celEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		src  string
+		want requestFields
+	}{
+		{`"sre" in user.groups`, 0},
+		{`request.role == "prod-admin"`, readsRole},
+		{`request.duration <= duration("1h") || "oncall" in user.groups`, readsDuration},
+		{`request.reason.contains("INC") && request.incident != ""`, readsReason | readsIncident},
+		{`has(request.incident)`, readsIncident},
+		{`[request].exists(r, r.role == "prod-admin")`, readsWholeRequest},
+		{`request == request`, readsWholeRequest},
+		{`request.role == "x" || type(request) == rules.celRequest`, readsWholeRequest},
+		{`[1].exists(request, request == 1)`, readsWholeRequest}, // a shadowing variable: counted, harmlessly
+	} {
+		p, err := compile(env, c.src, boolType)
+		if err != nil {
+			t.Errorf("compile %s: %v", c.src, err)
+			continue
+		}
+		if p.reads != c.want {
+			t.Errorf("%s reads %04b of request, want %04b", c.src, p.reads, c.want)
 		}
 	}
 }
