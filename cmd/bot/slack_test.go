@@ -940,6 +940,57 @@ func TestSlackCatalogReload(t *testing.T) {
 	}
 }
 
+// TestSlackRolesFilterAndPage: over a catalog larger than one answer
+// shows, /jit roles lists the first roles by name with a count of the
+// rest, and /jit roles <words…> narrows the list to the roles the caller
+// may request whose name or description has every word; the words are
+// shown escaped.
+func TestSlackRolesFilterAndPage(t *testing.T) {
+	b := startBot(t)
+	var extra strings.Builder
+	for i := range 40 {
+		fmt.Fprintf(&extra, "  svc-%02d:\n    description: Deploy service %02d in staging\n    backend: aws_sts\n"+
+			"    role_arn: arn:aws:iam::123456789012:role/jit-readonly\n    approvers: [ULEAD1]\n    eligible: '\"sre\" in user.groups'\n", i, i)
+	}
+	writeFile(t, b.catalog, slackCatalog+extra.String())
+	b.slack.WaitFor(t, "the reload is announced", 15*time.Second, func() bool { return b.auditHas("Role catalog reloaded") })
+
+	answer := func(text string) string {
+		b.command(t, "UALICE", text)
+		e := b.slack.Ephemerals("UALICE")
+		return visible(e[len(e)-1])
+	}
+	// alice (sre, not a guest) may request admin, ops, pager, quick,
+	// readonly and the 40 svc roles: 45, of which 30 are shown.
+	all := answer("roles")
+	if !strings.Contains(all, "*Roles you can request* (45)") || !strings.Contains(all, "…and 15 more") {
+		t.Errorf("/jit roles over 45 roles answered %s", all)
+	}
+	if n := strings.Count(all, "*svc-"); n != 25 || !strings.Contains(all, "*svc-24*") || strings.Contains(all, "*svc-25*") {
+		t.Errorf("/jit roles shows %d svc roles, want svc-00 to svc-24 after the five others by name: %s", n, all)
+	}
+	if strings.Contains(all, "*vendor*") {
+		t.Errorf("/jit roles shows vendor, which alice may not request: %s", all)
+	}
+
+	some := answer("roles Staging  svc-1")
+	if !strings.Contains(some, "matching `Staging svc-1`* (10)") || strings.Count(some, "*svc-1") != 10 || strings.Contains(some, "more") {
+		t.Errorf("/jit roles Staging svc-1 answered %s; want svc-10 to svc-19", some)
+	}
+	if got := answer("roles PRODUCTION"); !strings.Contains(got, "(2)") || !strings.Contains(got, "*admin*") || !strings.Contains(got, "*readonly*") {
+		t.Errorf("/jit roles PRODUCTION answered %s; want admin and readonly, by their descriptions", got)
+	}
+	if got := answer("roles vendor"); !strings.Contains(got, "No role you can request matches `vendor`") {
+		t.Errorf("/jit roles vendor answered %s; alice may not request vendor", got)
+	}
+	if got := answer("roles <!channel> *x*"); !strings.Contains(got, "matches `&lt;!channel&gt; *x*`") || strings.Contains(got, "<!channel>") {
+		t.Errorf("/jit roles <!channel> answered %s; want the words escaped", got)
+	}
+	if got := answer("roles " + strings.Repeat("x", 101)); !strings.Contains(got, "at most 100") {
+		t.Errorf("/jit roles with 101 characters answered %s", got)
+	}
+}
+
 // TestSlackPagerDutyOnCall: with PagerDuty as the on-call source, an
 // engineer on call gets break-glass; when PagerDuty is down, requests take
 // the approval path and the requester is told why.

@@ -360,6 +360,9 @@ func (b *bench) rolesCommand(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("/jit roles: %w", err)
 		}
+		if err := b.rolesListed(userID(i % b.st.lay.users)); err != nil {
+			return err
+		}
 		acks = append(acks, ms(env.AckDelay()))
 		answers = append(answers, ms(at.Sub(env.SentAt())))
 		for _, c := range b.st.web.Calls() {
@@ -378,6 +381,19 @@ func (b *bench) rolesCommand(ctx context.Context) error {
 
 // answer waits for the bot's post to the response URL of env and returns
 // when the fake received it.
+// rolesListed checks that the last answer to user is the list of roles,
+// so that the bench never times an error message.
+func (b *bench) rolesListed(user string) error {
+	e := b.st.slack.Ephemerals(user)
+	if len(e) == 0 {
+		return fmt.Errorf("/jit roles: no answer to %s", user)
+	}
+	if last := e[len(e)-1]; !strings.Contains(string(last.Blocks), "*Roles you can request* (") {
+		return fmt.Errorf("/jit roles: %s was answered %.300q, not with the roles", user, last.Text+string(last.Blocks))
+	}
+	return nil
+}
+
 func (b *bench) answer(ctx context.Context, env slackfake.Envelope, timeout time.Duration) (time.Time, error) {
 	var p struct {
 		ResponseURL string `json:"response_url"`

@@ -37,6 +37,7 @@ const (
 	MinReason   = 10
 	MaxReason   = 500
 	MaxIncident = 100
+	MaxFilter   = 100 // /jit roles <words…>
 )
 
 // Command is one parsed /jit invocation.
@@ -47,6 +48,7 @@ type Command struct {
 	Incident string        // request: the --incident reference, as typed
 	Reason   string        // request: as typed, ends trimmed, inner whitespace kept; never escaped
 	ID       string        // revoke, extend: upper-case request ID, e.g. JIT-7K3QX2
+	Filter   string        // roles: the words a role must match, as typed, white space folded; never escaped
 }
 
 // Error is a parse error fit to show the user: what was wrong (Msg) and the
@@ -74,7 +76,7 @@ var usages = map[Kind]string{
 	Modal:   "/jit",
 	Help:    "/jit help",
 	Request: "/jit request <role> [<duration>] [--incident <ref>] <reason…>",
-	Roles:   "/jit roles",
+	Roles:   "/jit roles [<words…>]",
 	List:    "/jit list",
 	Revoke:  "/jit revoke <id>",
 	Extend:  "/jit extend <id> <duration>",
@@ -95,7 +97,7 @@ func Examples() []string {
 	return []string{
 		"/jit request prod-readonly 1h investigating INC-42 latency in checkout",
 		"/jit request prod-admin 30m --incident INC-42 restart the stuck replica",
-		"/jit request billing-readonly export the March invoices for finance",
+		"/jit roles prod",
 		"/jit list",
 		"/jit extend JIT-7K3QX2 30m",
 		"/jit revoke JIT-7K3QX2",
@@ -135,7 +137,9 @@ func parse(text string) (Command, *Error) {
 	case Help:
 		// "/jit help request" still wants help: give it rather than an error.
 		return Command{Kind: Help}, nil
-	case Roles, List:
+	case Roles:
+		return parseRoles(rest)
+	case List:
 		if err := noMore(kind, rest, "nothing"); err != nil {
 			return Command{}, err
 		}
@@ -189,6 +193,16 @@ func noMore(k Kind, rest, takes string) *Error {
 
 func errorf(usage, format string, args ...any) *Error {
 	return &Error{Msg: fmt.Sprintf(format, args...), Usage: usage}
+}
+
+// parseRoles reads the optional words of /jit roles, which narrow the
+// list to the roles whose name or description has each of them.
+func parseRoles(rest string) (Command, *Error) {
+	filter := strings.Join(strings.FieldsFunc(rest, unicode.IsSpace), " ")
+	if n := utf8.RuneCountInString(filter); n > MaxFilter {
+		return Command{}, errorf(usages[Roles], "the words to look for are %d characters long; at most %d", n, MaxFilter)
+	}
+	return Command{Kind: Roles, Filter: filter}, nil
 }
 
 // parseReport reads the optional window of /jit report.

@@ -43,6 +43,9 @@ func FuzzParse(f *testing.F) {
 		"request \u212Aafka 1h fixing the consumer lag",
 		"request prod\u00a0admin\u00a02h\u00a0line one\nline two",
 		"roles",
+		"roles prod  db",
+		"roles &lt;!channel&gt;\u00a0*bold*",
+		"roles " + strings.Repeat("é", 101),
 		"list extra",
 		"revoke jit-7k3qx2",
 		"revoke `JIT-7K3QX2`.",
@@ -97,10 +100,12 @@ func checkCommand(t *testing.T, in string, c command.Command) {
 		t.Fatalf("Parse(%q) duration %v is negative", in, c.Duration)
 	}
 	switch c.Kind {
-	case command.Modal, command.Help, command.Roles, command.List:
+	case command.Modal, command.Help, command.List:
 		if c != (command.Command{Kind: c.Kind}) {
 			t.Fatalf("Parse(%q) = %+v; want only the Kind set", in, c)
 		}
+	case command.Roles:
+		checkRoles(t, in, text, c)
 	case command.Request:
 		checkRequest(t, in, text, c)
 	case command.Revoke, command.Extend:
@@ -118,6 +123,22 @@ func checkCommand(t *testing.T, in string, c command.Command) {
 		}
 	default:
 		t.Fatalf("Parse(%q) returned unknown kind %q", in, c.Kind)
+	}
+}
+
+// checkRoles: the filter is the words typed after the sub-command, as
+// typed, one space between them, within its limit.
+func checkRoles(t *testing.T, in, text string, c command.Command) {
+	t.Helper()
+	if c != (command.Command{Kind: c.Kind, Filter: c.Filter}) {
+		t.Fatalf("Parse(%q) = %+v; want only the Kind and Filter set", in, c)
+	}
+	if n := utf8.RuneCountInString(c.Filter); n > command.MaxFilter {
+		t.Fatalf("Parse(%q) filter has %d runes, over %d", in, n, command.MaxFilter)
+	}
+	words := strings.FieldsFunc(text, unicode.IsSpace)[1:]
+	if want := strings.Join(words, " "); c.Filter != want {
+		t.Fatalf("Parse(%q) filter %q, want the words typed, %q", in, c.Filter, want)
 	}
 }
 

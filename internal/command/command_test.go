@@ -188,7 +188,11 @@ func TestParse(t *testing.T) {
 		{name: "report window", in: "report 7d", want: command.Command{Kind: command.Report, Duration: 7 * 24 * time.Hour}},
 		{name: "report bad window", in: "report lately", wantErr: `"lately" is not a duration`},
 		{name: "report extra", in: "report 7d please", wantErr: `/jit report takes a duration; remove "please"`},
-		{name: "roles with extra", in: "roles prod", wantErr: `/jit roles takes nothing; remove "prod"`},
+		{name: "roles with a word", in: "roles prod", want: command.Command{Kind: command.Roles, Filter: "prod"}},
+		{name: "roles with words", in: "Roles \u00a0 prod\t DB  ", want: command.Command{Kind: command.Roles, Filter: "prod DB"}},
+		{name: "roles with escaped text", in: "roles &lt;b&gt; &amp;", want: command.Command{Kind: command.Roles, Filter: "<b> &"}},
+		{name: "roles filter at the limit", in: "roles " + strings.Repeat("é", command.MaxFilter), want: command.Command{Kind: command.Roles, Filter: strings.Repeat("é", command.MaxFilter)}},
+		{name: "roles filter too long", in: "roles " + strings.Repeat("é", command.MaxFilter+1), wantErr: "the words to look for are 101 characters long; at most 100"},
 
 		// Revoke.
 		{name: "revoke", in: "revoke JIT-7K3QX2", want: command.Command{Kind: command.Revoke, ID: "JIT-7K3QX2"}},
@@ -302,7 +306,7 @@ func TestUsage(t *testing.T) {
 		{command.Modal, "/jit"},
 		{command.Help, "/jit help"},
 		{command.Request, "/jit request <role> [<duration>] [--incident <ref>] <reason…>"},
-		{command.Roles, "/jit roles"},
+		{command.Roles, "/jit roles [<words…>]"},
 		{command.List, "/jit list"},
 		{command.Revoke, "/jit revoke <id>"},
 		{command.Extend, "/jit extend <id> <duration>"},

@@ -10,6 +10,7 @@ import (
 
 	"github.com/jitbot/jitbot/internal/command"
 	"github.com/jitbot/jitbot/internal/grants"
+	"github.com/jitbot/jitbot/internal/rules"
 	"github.com/jitbot/jitbot/internal/slackmsg"
 )
 
@@ -43,7 +44,7 @@ func (h *Handler) command(ctx context.Context, sc slack.SlashCommand) {
 			h.tell(ctx, to, h.userMessage(ctx, err, "", "list roles"))
 			return
 		}
-		h.show(ctx, to, "Roles you can request", slackmsg.Roles(roles))
+		h.show(ctx, to, "Roles you can request", slackmsg.Roles(rules.Matching(roles, cmd.Filter), cmd.Filter))
 	case command.List:
 		l, err := h.svc.List(ctx, sc.UserID)
 		if err != nil {

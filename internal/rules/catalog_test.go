@@ -329,3 +329,33 @@ func TestParseDuration(t *testing.T) {
 		})
 	}
 }
+
+func TestMatching(t *testing.T) {
+	roles := []*rules.Role{
+		{Name: "prod-admin", Description: "Admin access to production"},
+		{Name: "prod-readonly", Description: "Read-only access to the production DB"},
+		{Name: "billing-readonly"},
+		{Name: "staging-db", Description: "Ünïcode Database"},
+	}
+	names := func(rs []*rules.Role) string {
+		var out []string
+		for _, r := range rs {
+			out = append(out, r.Name)
+		}
+		return strings.Join(out, ",")
+	}
+	for _, c := range []struct{ query, want string }{
+		{"", "prod-admin,prod-readonly,billing-readonly,staging-db"},
+		{"  ", "prod-admin,prod-readonly,billing-readonly,staging-db"},
+		{"prod", "prod-admin,prod-readonly"},
+		{"PROD db", "prod-readonly"}, // every word, ignoring case, name or description
+		{"readonly", "prod-readonly,billing-readonly"},
+		{"ünïcode", "staging-db"},
+		{"admin readonly", ""},
+		{"nothing-like-it", ""},
+	} {
+		if got := names(rules.Matching(roles, c.query)); got != c.want {
+			t.Errorf("Matching(%q) = %s, want %s", c.query, got, c.want)
+		}
+	}
+}

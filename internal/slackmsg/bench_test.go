@@ -67,18 +67,18 @@ func BenchmarkGranted(b *testing.B) {
 
 // BenchmarkRolesMessage1000 renders /jit roles for a caller eligible for
 // all of 1,000 roles (manyRoles of safety_test.go; DESIGN §6: the whole
-// command within 5 ms). "shown" is how many roles fit in one message; the
-// rest are counted in a closing line.
+// command within 5 ms). "shown" is how many roles the answer lists
+// (MaxRolesShown); the rest are counted in a closing line.
 func BenchmarkRolesMessage1000(b *testing.B) {
 	roles := manyRoles(1000)
-	blocks := Roles(roles)
-	checked(b, blocks, "*Roles you can request* (1000)", "*team-0000-readonly*", "more. Ask for any of them")
+	blocks := Roles(roles, "")
+	checked(b, blocks, "*Roles you can request* (1000)", "*team-0000-readonly*", "…and 970 more")
 	raw, _ := json.Marshal(blocks)
 	shown := strings.Count(string(raw), "-readonly*")
 	b.Run("render", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			Roles(roles)
+			Roles(roles, "")
 		}
 		b.ReportMetric(float64(shown), "shown")
 	})
@@ -87,7 +87,7 @@ func BenchmarkRolesMessage1000(b *testing.B) {
 		b.SetBytes(int64(len(raw)))
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, err := json.Marshal(Roles(roles)); err != nil {
+			if _, err := json.Marshal(Roles(roles, "")); err != nil {
 				b.Fatal(err)
 			}
 		}

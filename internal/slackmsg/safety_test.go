@@ -239,7 +239,7 @@ func TestLimits(t *testing.T) {
 			t.Errorf("fallback text has %d characters, more than %d", n, MaxFallbackText)
 		}
 	}
-	checkSurface(t, "Roles", Roles([]*rules.Role{longRole}))
+	checkSurface(t, "Roles", Roles([]*rules.Role{longRole}, ""))
 	checkSurface(t, "RequestModal", RequestModal([]*rules.Role{longRole}))
 	checkSurface(t, "Granted", Granted(r, &creds))
 
@@ -292,7 +292,7 @@ func TestRolesLargeCatalog(t *testing.T) {
 	for _, n := range []int{1, 10, 50, 200, 1000, 5000} {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
 			roles := manyRoles(n)
-			bs := Roles(roles)
+			bs := Roles(roles, "")
 			checkSurface(t, "Roles", bs)
 			got := allText(t, bs)
 			shown := strings.Count(got, "-readonly*")
@@ -303,17 +303,38 @@ func TestRolesLargeCatalog(t *testing.T) {
 			if shown+more != n {
 				t.Errorf("%d roles shown and %d counted as more, want %d in all", shown, more, n)
 			}
-			if n <= 50 && more != 0 {
-				t.Errorf("%d roles should all fit, %d were left out", n, more)
+			if want := min(n, MaxRolesShown); shown != want {
+				t.Errorf("%d roles shown, want %d", shown, want)
 			}
 		})
+	}
+}
+
+// TestRolesLongestLines: MaxRolesShown roles of the longest line each
+// still fit one message, every one of them shown.
+func TestRolesLongestLines(t *testing.T) {
+	roles := make([]*rules.Role, MaxRolesShown+5)
+	for i := range roles {
+		roles[i] = role(fmt.Sprintf("r%02d-", i)+strings.Repeat("n", 60), strings.Repeat("<&> ", 300), grants.BackendSTS, time.Hour, 4*time.Hour, 2)
+		roles[i].AutoApprove = "true"
+	}
+	bs := Roles(roles, strings.Repeat("`<x>` ", 20))
+	checkSurface(t, "Roles", bs)
+	got := allText(t, bs)
+	for _, r := range roles[:MaxRolesShown] {
+		if !strings.Contains(got, "*"+r.Name+"*") {
+			t.Errorf("%s is not shown", r.Name)
+		}
+	}
+	if !strings.Contains(got, "…and 5 more") {
+		t.Errorf("the 5 roles left out are not counted: %s", got)
 	}
 }
 
 func BenchmarkRoles1000(b *testing.B) {
 	roles := manyRoles(1000)
 	for b.Loop() {
-		Roles(roles)
+		Roles(roles, "")
 	}
 }
 
@@ -396,7 +417,7 @@ func TestJSONRoundTrip(t *testing.T) {
 		"ReviewRequest":   ReviewRequest(breakGlassActive()),
 		"ReviewOutcome":   ReviewOutcome(reviewed()),
 		"AuditParent":     parent,
-		"Roles":           Roles(manyRoles(1000)),
+		"Roles":           Roles(manyRoles(1000), ""),
 		"List":            List(l, now),
 	}
 	for name, bs := range messages {

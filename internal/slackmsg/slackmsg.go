@@ -59,4 +59,5 @@ const (
 	maxEmailShown    = 120   // an email address
 	maxListReason    = 200   // a reason in /jit list and the App Home, where many requests share a message
 	maxRoleLine      = 500   // one role in /jit roles
+	maxFilterShown   = 150   // the words of /jit roles <words…>: command.MaxFilter (100) runes, escaped
 )
