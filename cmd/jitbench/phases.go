@@ -78,7 +78,7 @@ func (b *bench) emulatorRTTs(ctx context.Context) error {
 func (b *bench) revocationLag(ctx context.Context) error {
 	n, window := b.cfg.grants, b.cfg.window
 	t0, grantsSeeded, err := b.seedExpiring(ctx, "revocation lag", n, func(t0 time.Time, k int) time.Time {
-		return t0.Add(time.Duration(int64(window) * int64(k) / int64(n))).Truncate(time.Second)
+		return t0.Add(time.Duration(int64(window) * int64(k) / int64(n))).Truncate(time.Millisecond)
 	})
 	if err != nil {
 		return err

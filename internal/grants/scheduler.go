@@ -29,8 +29,8 @@ var errStale = errors.New("record moved on")
 // have finished.
 //
 // Workers are refilled as each comes free rather than batch by batch: with
-// grants expiring on whole seconds, a batch waiting for its slowest AWS
-// call held the rest of that second's expiries back.
+// many grants due at once, a batch waiting for its slowest AWS call held
+// the rest back.
 func (s *Service) Run(ctx context.Context) error {
 	slots := make(chan struct{}, s.opts.Workers)
 	var jobs sync.WaitGroup
@@ -262,8 +262,6 @@ func (s *Service) issue(ctx context.Context, r *Request) (*Request, error) {
 			return r, fmt.Errorf("replicate %s before granting: %w", r.ID, err)
 		}
 	}
-	// The expiry is rounded up to a whole second because the STS session
-	// policy states it with second precision; record and policy agree.
 	start := s.now()
 	g := grantOf(r)
 	end, err := s.end(ctx, r, start)
@@ -345,7 +343,25 @@ func (s *Service) end(ctx context.Context, r *Request, start time.Time) (time.Ti
 			base = orig.ExpiresAt
 		}
 	}
-	return ceilSecond(base.Add(r.Duration)), nil
+	return expiry(r.Backend, base.Add(r.Duration)), nil
+}
+
+// expiry is when a grant ending at t is recorded to end. An aws_sts
+// grant's is rounded up to a whole second because the session policy
+// states it with second precision, so that record and policy agree. An
+// aws_iam_group grant's is rounded up to the millisecond of the scheduler's
+// scores only: rounding it to the second would add up to a second of
+// access and make every grant issued within one second fall due at the
+// same instant, queueing their RemoveUserFromGroup calls behind each
+// other (BENCHMARKS.md, revocation lag).
+func expiry(backend string, t time.Time) time.Time {
+	if backend == BackendSTS {
+		return ceilSecond(t)
+	}
+	if u := t.Truncate(time.Millisecond); !u.Equal(t) {
+		return u.Add(time.Millisecond)
+	}
+	return t
 }
 
 // revoke makes sure the access of a record in Revoking is gone. On failure

@@ -183,6 +183,40 @@ func TestRequestDefaultsAndRecord(t *testing.T) {
 	}
 }
 
+// TestExpiryPrecision: an aws_sts grant ends on a whole second, as its
+// session policy states it; an aws_iam_group grant ends when its duration
+// is up, to the millisecond, and is revoked then, not at the next second.
+func TestExpiryPrecision(t *testing.T) {
+	e := newEnv(t)
+	e.clock.Advance(1234567891 * time.Nanosecond) // 10:00:01.234567891
+	sts := e.request(t, "UALICE", "prod-readonly")
+	sts, err := e.svc.Approve(t.Context(), sts.ID, "UAPPROVER1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := time.Date(2026, 11, 23, 11, 0, 2, 0, time.UTC); !sts.ExpiresAt.Equal(want) {
+		t.Errorf("aws_sts grant expires %v, want %v (rounded up to the second)", sts.ExpiresAt, want)
+	}
+	group := e.request(t, "UALICE", "prod-admin")
+	for _, approver := range []string{"ULEAD1", "ULEAD2"} {
+		if group, err = e.svc.Approve(t.Context(), group.ID, approver); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := time.Date(2026, 11, 23, 11, 0, 1, 235_000_000, time.UTC)
+	if group.State != grants.Active || !group.ExpiresAt.Equal(want) {
+		t.Fatalf("aws_iam_group grant: state %s, expires %v; want active, expiring %v (rounded up to the millisecond)", group.State, group.ExpiresAt, want)
+	}
+	e.runDue(t, want.Sub(e.clock.Now())-time.Millisecond)
+	if r, _ := e.store.Get(t.Context(), group.ID); r.State != grants.Active {
+		t.Fatalf("a millisecond before its expiry the group grant is %s", r.State)
+	}
+	e.runDue(t, time.Millisecond)
+	if r, _ := e.store.Get(t.Context(), group.ID); r.State != grants.Revoked {
+		t.Errorf("at its expiry (%v) the group grant is %s, want revoked", e.clock.Now(), r.State)
+	}
+}
+
 func TestApproveGrantsAndExpiryRevokes(t *testing.T) {
 	e := newEnv(t)
 	r := e.request(t, "UALICE", "prod-readonly")
