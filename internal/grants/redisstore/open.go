@@ -47,7 +47,7 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 		client.Close()
 		return nil, fmt.Errorf("redis URL %q: no answer from %s: %w", redact(rawURL), strings.Join(uo.Addrs, ","), err)
 	}
-	if err := s.Reindex(ctx); err != nil {
+	if err := s.reindexOnce(ctx); err != nil {
 		client.Close()
 		return nil, err
 	}

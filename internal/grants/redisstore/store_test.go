@@ -401,8 +401,10 @@ func TestTakeIsASlidingWindow(t *testing.T) {
 }
 
 // TestOpenIndexesRecordsWrittenBeforeTheIndex: records written by a jitbot
-// that kept no holder index (or whose index was lost) are indexed when a
-// store opens, so a revocation still sees every other holder.
+// that kept no holder index are indexed when a store opens, so a
+// revocation still sees every other holder. That is done once per store:
+// a store marked indexed is not read through again at the next start
+// (every write keeps the index), and Reindex rebuilds a lost index.
 func TestOpenIndexesRecordsWrittenBeforeTheIndex(t *testing.T) {
 	srv := testenv.StartRedis(t)
 	prefix := newPrefix()
@@ -420,9 +422,29 @@ func TestOpenIndexesRecordsWrittenBeforeTheIndex(t *testing.T) {
 	if got, err := s.Holders(t.Context(), h); err != nil || len(got) != 0 {
 		t.Fatalf("holders without the index: %v, %v", got, err)
 	}
+	// The first open marked the store indexed: the next one trusts it.
+	marked := open(t, srv.URL(), redisstore.Options{Prefix: prefix})
+	if got, err := marked.Holders(t.Context(), h); err != nil || len(got) != 0 {
+		t.Fatalf("holders after opening a store marked indexed: %v, %v; want the index left as it was", got, err)
+	}
+	if err := marked.Reindex(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := marked.Holders(t.Context(), h); err != nil || len(got) != 1 || got[0].ID != r.ID {
+		t.Fatalf("holders after Reindex: %v, %v; want %s", got, err, r.ID)
+	}
+
+	// A store written before the index existed has neither the index nor
+	// the mark.
+	if err := s.Client().Del(t.Context(), key, "{"+prefix+"}:holds-indexed").Err(); err != nil {
+		t.Fatal(err)
+	}
 	again := open(t, srv.URL(), redisstore.Options{Prefix: prefix})
 	got, err := again.Holders(t.Context(), h)
 	if err != nil || len(got) != 1 || got[0].ID != r.ID {
 		t.Fatalf("holders after a store opened: %v, %v; want %s", got, err, r.ID)
+	}
+	if n, err := s.Client().Exists(t.Context(), "{"+prefix+"}:holds-indexed").Result(); err != nil || n != 1 {
+		t.Errorf("the store is not marked indexed after Open: %d, %v", n, err)
 	}
 }
