@@ -483,9 +483,10 @@ func TestSubmitViewRefusesWhatSlackWouldNotSend(t *testing.T) {
 	addPeople(s)
 	b := startBot(t, s)
 
-	s.SlashCommand(t, "U0ALICE", "")
+	cmd := s.SlashCommand(t, "U0ALICE", "")
 	evt := b.next(t, socketmode.EventTypeSlashCommand)
 	b.ack(t, evt)
+	cmd.Ack(t, wait) // the one ack there is to be, in before the count below
 	opened, err := b.api.OpenViewContext(t.Context(), evt.Data.(slack.SlashCommand).TriggerID, requestModal())
 	if err != nil {
 		t.Fatal(err)
