@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/slack-go/slack"
@@ -73,7 +74,7 @@ func runBot(ctx context.Context, cfg config.Config, log *slog.Logger, stderr io.
 		return err
 	}
 	defer closeStore()
-	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithHTTPClient(awsHTTPClient()))
 	if err != nil && cfg.DryRun {
 		// A dry run calls no AWS API. The real backends are still built,
 		// for grants made before the dry run, if any: they fail loudly and
@@ -349,6 +350,17 @@ func openStore(ctx context.Context, cfg config.Config, log *slog.Logger) (*redis
 		return nil, nil, fmt.Errorf("connect to REDIS_URL: %w", err)
 	}
 	return store, store.Close, nil
+}
+
+// awsHTTPClient is the SDK's default HTTP client keeping an idle
+// connection for each AWS call jitbot may have open at once: the
+// scheduler's workers and as many approvals again. The SDK keeps 10 per
+// host, so with 16 revocations under way connections were closed and
+// opened again, each a new TLS handshake with IAM.
+func awsHTTPClient() *awshttp.BuildableClient {
+	return awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
+		t.MaxIdleConnsPerHost = 2 * grants.DefaultWorkers
+	})
 }
 
 func httpHandler(store *redisstore.Store, m *metrics.Metrics) http.Handler {

@@ -346,6 +346,11 @@ func (s *Service) end(ctx context.Context, r *Request, start time.Time) (time.Ti
 	return expiry(r.Backend, base.Add(r.Duration)), nil
 }
 
+// DefaultWorkers is how many scheduler jobs (grants, revocations, hand-
+// overs) one replica runs at once, and so how many AWS calls it has open
+// for them.
+const DefaultWorkers = 16
+
 // expiry is when a grant ending at t is recorded to end. An aws_sts
 // grant's is rounded up to a whole second because the session policy
 // states it with second precision, so that record and policy agree. An

@@ -57,7 +57,7 @@ type Options struct {
 	// default 20. It stops a script or a stuck client from flooding the
 	// approvers.
 	RequestLimit int
-	Workers      int // concurrent scheduler jobs; default 16
+	Workers      int // concurrent scheduler jobs; default DefaultWorkers
 	Now          func() time.Time
 
 	// DryRun makes every new request a dry run (Request.DryRun): its
@@ -116,7 +116,7 @@ func New(opts Options) (*Service, error) {
 		opts.AlertAfter = 5
 	}
 	if opts.Workers <= 0 {
-		opts.Workers = 16
+		opts.Workers = DefaultWorkers
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now

@@ -68,9 +68,14 @@ func NewProxy(upstream string) (*Proxy, error) {
 	if err != nil {
 		return nil, fmt.Errorf("proxy upstream %q: %v", upstream, err)
 	}
+	// As many idle connections to upstream as calls the bot makes at once:
+	// Go's default of 2 made the proxy open a new connection to moto for
+	// most concurrent calls, slowing moto down, which the bot's own client
+	// would not do.
+	transport := &http.Transport{MaxIdleConnsPerHost: 64}
 	p := &Proxy{
 		rp:        httputil.NewSingleHostReverseProxy(target),
-		transport: &http.Transport{},
+		transport: transport,
 		done:      make(chan struct{}),
 		failNext:  map[string]int{},
 	}
