@@ -321,6 +321,29 @@ func (b *bot) waitAudit(t *testing.T, id string, n int) (slackfake.Message, []st
 	return parent, replies
 }
 
+// TestSlackAuditFloodUpdatesParentOnce: while Slack rate-limits posting,
+// a break-glass request's three events (requested, auto-approved,
+// granted) queue up behind the audit parent's first post; each gets its
+// thread reply, and the parent is updated once, to the final state, not
+// once per event.
+func TestSlackAuditFloodUpdatesParentOnce(t *testing.T) {
+	b := startBot(t)
+	// The first posts of each queue (audit parent, review DMs, requester
+	// DM) are refused for a second; the request's events come meanwhile.
+	b.slack.RateLimit("chat.postMessage", 3, time.Second)
+	id := requestID(t, b.command(t, "UBOB", "request readonly 20m --incident INC-42 database on fire"))
+	b.dmWith(t, "UBOB", id, "export AWS_SESSION_TOKEN=")
+	parent, replies := b.waitAudit(t, id, 3)
+	for i, want := range []string{"requested", "approved automatically", "granted"} {
+		if i >= len(replies) || !strings.Contains(replies[i], want) {
+			t.Errorf("audit reply %d does not say %q: %q", i+1, want, replies)
+		}
+	}
+	if got := parent.Text + string(parent.Blocks); parent.Updates != 1 || !strings.Contains(got, "ACTIVE") {
+		t.Errorf("audit parent updated %d times, showing %s; want once, to ACTIVE", parent.Updates, got)
+	}
+}
+
 func TestSlackGroupGrantApprovedByTwo(t *testing.T) {
 	b := startBot(t)
 	ack := b.command(t, "UALICE", "request admin 1h fixing INC-42 replica lag")

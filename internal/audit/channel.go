@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 
 	"github.com/slack-go/slack"
 
@@ -39,12 +40,20 @@ type Channel struct {
 	q       *slackpost.Queue
 	log     *slog.Logger
 	get     Getter
+
+	mu sync.Mutex
+	// queued counts each request's events handed to the queue and not yet
+	// started. A post with another event of its request queued behind it
+	// leaves the parent message to that one: in a flood, when Slack's
+	// limits hold the queue back, a request's events pile up, and one
+	// chat.update (Tier 3, ~50 a minute per workspace) shows them all.
+	queued map[grants.RequestID]int
 }
 
 // NewChannel returns the audit trail for channel. get may be nil, in which
 // case the event's own copy of the record is shown.
 func NewChannel(api *slack.Client, channel string, refs Refs, q *slackpost.Queue, get Getter, log *slog.Logger) *Channel {
-	return &Channel{api: api, channel: channel, refs: refs, q: q, get: get, log: log}
+	return &Channel{api: api, channel: channel, refs: refs, q: q, get: get, log: log, queued: map[grants.RequestID]int{}}
 }
 
 // SetGetter sets the record source after construction (the service needs
@@ -59,17 +68,44 @@ func (c *Channel) Notify(_ context.Context, e grants.Event) {
 	// Credentials are for the requester's DM only; they never enter the
 	// audit queue, not even in memory.
 	e.Credentials = nil
-	key := string(e.Request.ID)
+	id := e.Request.ID
+	key := string(id)
 	if key == "" {
 		key = "audit:" + e.Request.Role
 	}
-	c.q.Do(key, "audit "+string(e.Type), func(ctx context.Context) error { return c.post(ctx, e) })
+	c.mu.Lock()
+	c.queued[id]++
+	c.mu.Unlock()
+	behind := -1 // events of the request queued after this one, counted when it starts
+	if !c.q.Do(key, "audit "+string(e.Type), func(ctx context.Context) error {
+		if behind < 0 { // retries run on the same goroutine: count once
+			behind = c.start(id)
+		}
+		return c.post(ctx, e, behind > 0)
+	}) {
+		c.start(id)
+	}
+}
+
+// start records that one of id's queued events is being posted, and
+// returns how many are still queued after it.
+func (c *Channel) start(id grants.RequestID) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.queued[id]--
+	n := c.queued[id]
+	if n <= 0 {
+		delete(c.queued, id)
+	}
+	return n
 }
 
 // post makes sure the parent exists and shows the current state, then adds
-// the event to its thread. Retrying it is safe: the parent is found by its
+// the event to its thread. An existing parent is left as it is when a later
+// event of the request is queued (later), as that one's post updates it
+// with the state then. Retrying post is safe: the parent is found by its
 // recorded place, and is updated, not posted again.
-func (c *Channel) post(ctx context.Context, e grants.Event) error {
+func (c *Channel) post(ctx context.Context, e grants.Event, later bool) error {
 	if e.Request.ID == "" {
 		// Findings about no request (reconciliation) stand on their own.
 		if _, _, err := c.api.PostMessageContext(ctx, c.channel, slack.MsgOptionText(slackmsg.AuditEvent(e), false)); err != nil {
@@ -89,7 +125,8 @@ func (c *Channel) post(ctx context.Context, e grants.Event) error {
 	}
 	text, blocks := slackmsg.AuditParent(r)
 	ts := refs[parentKey]
-	if ts == "" {
+	switch {
+	case ts == "":
 		_, ts, err = c.api.PostMessageContext(ctx, c.channel, slack.MsgOptionText(text, false), slack.MsgOptionBlocks(blocks...))
 		if err != nil {
 			return fmt.Errorf("post audit parent of %s: %w", r.ID, err)
@@ -97,8 +134,12 @@ func (c *Channel) post(ctx context.Context, e grants.Event) error {
 		if err := c.refs.SetRef(ctx, r.ID, parentKey, ts); err != nil {
 			c.log.ErrorContext(ctx, "audit parent posted but its place not recorded; a later event starts a new parent", "request_id", r.ID, "err", err)
 		}
-	} else if _, _, _, err := c.api.UpdateMessageContext(ctx, c.channel, ts, slack.MsgOptionText(text, false), slack.MsgOptionBlocks(blocks...)); err != nil {
-		return fmt.Errorf("update audit parent of %s: %w", r.ID, err)
+	case later:
+		// The post of the last queued event updates the parent.
+	default:
+		if _, _, _, err := c.api.UpdateMessageContext(ctx, c.channel, ts, slack.MsgOptionText(text, false), slack.MsgOptionBlocks(blocks...)); err != nil {
+			return fmt.Errorf("update audit parent of %s: %w", r.ID, err)
+		}
 	}
 	opts := []slack.MsgOption{slack.MsgOptionText(slackmsg.AuditEvent(e), false), slack.MsgOptionTS(ts)}
 	if loud(e) {

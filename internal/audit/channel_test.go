@@ -55,8 +55,12 @@ func TestOneParentPerRequestAndLoudBreakGlass(t *testing.T) {
 	pending.State = grants.Granting
 	creds := &grants.Credentials{AccessKeyID: "ASIATEST", SecretAccessKey: "very-secret", SessionToken: "very-token"}
 	ctx := context.Background()
+	// One at a time, as events come when Slack keeps up: each updates the
+	// parent (TestFloodUpdatesTheParentOnce is the other case).
 	trail.Notify(ctx, grants.Event{Type: grants.EventRequested, Request: pending, Actor: "UBOB"})
+	q.Wait()
 	trail.Notify(ctx, grants.Event{Type: grants.EventAutoApproved, Request: pending})
+	q.Wait()
 	trail.Notify(ctx, grants.Event{Type: grants.EventGranted, Request: r, Credentials: creds})
 	q.Wait()
 
@@ -90,6 +94,47 @@ func TestOneParentPerRequestAndLoudBreakGlass(t *testing.T) {
 				t.Errorf("credentials sent to Slack in %s", c.Method)
 			}
 		}
+	}
+}
+
+// TestFloodUpdatesTheParentOnce: when Slack's rate limit holds the audit
+// posts back, the events of a request queue up; each still gets its thread
+// reply, in order, but only the last one updates the parent, which then
+// shows the state they led to.
+func TestFloodUpdatesTheParentOnce(t *testing.T) {
+	trail, s, q := newTrail(t)
+	s.RateLimit("chat.postMessage", 1, time.Second) // the parent's first post waits a second
+	r := breakGlass()
+	r.AutoApproved = false
+	states := []grants.State{grants.Pending, grants.Granting, grants.Active, grants.Active, grants.Revoked}
+	types := []grants.EventType{grants.EventRequested, grants.EventApproved, grants.EventGranted, grants.EventExpiring, grants.EventRevoked}
+	for i, typ := range types {
+		e := grants.Event{Type: typ, Request: r}
+		e.Request.State = states[i]
+		trail.Notify(context.Background(), e)
+	}
+	q.Wait()
+
+	var parent slackfake.Message
+	var replies []string
+	for _, m := range s.Messages(channel) {
+		if m.ThreadTS == "" || m.ThreadTS == m.TS {
+			parent = m
+		} else {
+			replies = append(replies, m.Text)
+		}
+	}
+	if len(replies) != len(types) {
+		t.Fatalf("%d thread replies, want one per event (%d): %q", len(replies), len(types), replies)
+	}
+	if n := len(s.Calls("chat.update")); n != 1 || parent.Updates != 1 {
+		t.Errorf("parent updated %d times (%d chat.update calls); want once, by the last event", parent.Updates, n)
+	}
+	if got := parent.Text + string(parent.Blocks); !strings.Contains(strings.ToUpper(got), "REVOKED") {
+		t.Errorf("parent does not show the last state, revoked: %s", got)
+	}
+	if !strings.Contains(replies[0], "request") || !strings.Contains(strings.ToLower(replies[len(replies)-1]), "revoked") {
+		t.Errorf("replies out of order: %q", replies)
 	}
 }
 

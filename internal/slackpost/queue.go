@@ -61,13 +61,14 @@ func New(log *slog.Logger) *Queue {
 }
 
 // Do queues job under key. what names it in logs ("approval DM to U123").
-// Jobs with the same key run one after another in the order given.
-func (q *Queue) Do(key, what string, job Job) {
+// Jobs with the same key run one after another in the order given. Do
+// reports whether the job was queued: not once the queue has shut down.
+func (q *Queue) Do(key, what string, job Job) bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.closed {
 		q.log.Error("slack write dropped: shutting down", "key", key, "what", what)
-		return
+		return false
 	}
 	_, busy := q.pending[key]
 	q.pending[key] = append(q.pending[key], task{what, job})
@@ -75,6 +76,7 @@ func (q *Queue) Do(key, what string, job Job) {
 		q.wg.Add(1)
 		go q.drain(key)
 	}
+	return true
 }
 
 // Run waits for ctx to end, then stops taking jobs and gives those queued
