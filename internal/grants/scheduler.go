@@ -361,12 +361,9 @@ const DefaultWorkers = 16
 // other (BENCHMARKS.md, revocation lag).
 func expiry(backend string, t time.Time) time.Time {
 	if backend == BackendSTS {
-		return ceilSecond(t)
+		return ceil(t, time.Second)
 	}
-	if u := t.Truncate(time.Millisecond); !u.Equal(t) {
-		return u.Add(time.Millisecond)
-	}
-	return t
+	return ceil(t, time.Millisecond)
 }
 
 // revoke makes sure the access of a record in Revoking is gone. On failure
@@ -503,9 +500,10 @@ func (s *Service) backoff(attempt int) time.Duration {
 	return d + jitter
 }
 
-func ceilSecond(t time.Time) time.Time {
-	if u := t.Truncate(time.Second); !u.Equal(t) {
-		return u.Add(time.Second)
+// ceil is t rounded up to a multiple of unit.
+func ceil(t time.Time, unit time.Duration) time.Time {
+	if u := t.Truncate(unit); !u.Equal(t) {
+		return u.Add(unit)
 	}
 	return t
 }
