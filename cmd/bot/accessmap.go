@@ -39,15 +39,9 @@ var accessMapTokenErrors = []string{"not_authed", "invalid_auth", "account_inact
 // that does not load) and 1 when Slack cannot be read.
 func accessMapCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("access-map", flag.ContinueOnError)
-	fs.SetOutput(io.Discard) // the usage below says it better than flag's
 	format := fs.String("format", "text", "text or json")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(stdout, accessMapUsage)
-			return nil
-		}
-		fmt.Fprintf(stderr, "jitbot access-map: %v\n%s", err, accessMapUsage)
-		return exitError{2}
+	if ok, err := parseFlags(fs, args, accessMapUsage, stdout, stderr); !ok {
+		return err
 	}
 	switch {
 	case fs.NArg() > 0:

@@ -76,15 +76,9 @@ const (
 
 func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
 	verbose := fs.Bool("v", false, "print jitbot's log on stderr")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(stdout, demoUsage)
-			return nil
-		}
-		fmt.Fprintf(stderr, "jitbot demo: %v\n%s", err, demoUsage)
-		return exitError{2}
+	if ok, err := parseFlags(fs, args, demoUsage, stdout, stderr); !ok {
+		return err
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "jitbot demo: unexpected argument %q\n%s", fs.Arg(0), demoUsage)

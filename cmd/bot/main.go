@@ -13,6 +13,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -44,6 +45,25 @@ commands:
 type exitError struct{ code int }
 
 func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+// parseFlags parses the flags of a sub-command into fs, whose usage text
+// says it better than flag's: -h prints it on stdout, a flag that does not
+// parse is named on stderr before it. When ok is false the sub-command
+// ends with err (nil after -h, exit status 2 otherwise).
+func parseFlags(fs *flag.FlagSet, args []string, usage string, stdout, stderr io.Writer) (ok bool, err error) {
+	fs.SetOutput(io.Discard)
+	err = fs.Parse(args)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, flag.ErrHelp):
+		fmt.Fprint(stdout, usage)
+		return false, nil
+	default:
+		fmt.Fprintf(stderr, "jitbot %s: %v\n%s", fs.Name(), err, usage)
+		return false, exitError{2}
+	}
+}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -29,16 +29,10 @@ candidates for removal.
 // load) and 1 when Redis cannot be read.
 func reportCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("report", flag.ContinueOnError)
-	fs.SetOutput(io.Discard) // the usage below says it better than flag's
 	sinceFlag := fs.String("since", "30d", "the window: the last DURATION, e.g. 24h, 7d, 30d")
 	format := fs.String("format", "text", "text or json")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(stdout, reportUsage)
-			return nil
-		}
-		fmt.Fprintf(stderr, "jitbot report: %v\n%s", err, reportUsage)
-		return exitError{2}
+	if ok, err := parseFlags(fs, args, reportUsage, stdout, stderr); !ok {
+		return err
 	}
 	window, err := rules.ParseDuration(*sinceFlag)
 	if err == nil && window <= 0 {
