@@ -149,12 +149,21 @@ type fakeBackend struct {
 	// onRevoke runs once at the start of Revoke, before the removal, to
 	// interleave other work with it.
 	onRevoke func()
+	// onMembers runs once after Members has read the group, before it
+	// answers, to change things behind the answer's back.
+	onMembers func()
 }
 
 func (b *fakeBackend) Members(_ context.Context, group string) ([]string, error) {
 	b.mu.Lock()
-	defer b.mu.Unlock()
-	return slices.Clone(b.groups[group]), nil
+	members := slices.Clone(b.groups[group])
+	f := b.onMembers
+	b.onMembers = nil
+	b.mu.Unlock()
+	if f != nil {
+		f()
+	}
+	return members, nil
 }
 
 func newFakeBackend() *fakeBackend {

@@ -17,8 +17,8 @@ type Lister interface {
 
 // Reconcile compares the members of every aws_iam_group role with
 // `reconcile: report` or `enforce` against the grants jitbot holds for it.
-// Each member without a live grant is reported (EventReconciled) and, for
-// enforce, removed. A member whose grant is being issued at that instant is
+// Each member without a live grant, in the group before and after the
+// store was read, is reported (EventReconciled) and, for enforce, removed. A member whose grant is being issued at that instant is
 // never removed by mistake: the store is read again right before removal,
 // and again after it, putting the member back if a grant went live in
 // between. Reconcile goes on through the roles when one fails and returns
@@ -55,13 +55,24 @@ func (s *Service) reconcile(ctx context.Context, role *rules.Role) error {
 	if err != nil {
 		return err
 	}
-	for _, m := range members {
-		if live, err := s.liveGrant(ctx, role.Group, m); err != nil || live != nil {
-			if err != nil {
-				return err
-			}
-			continue
-		}
+	strays, err := s.withoutGrant(ctx, role.Group, members)
+	if err != nil || len(strays) == 0 {
+		return err
+	}
+	// A grant revoked between the listing and the reading of the store
+	// looks like a stray: its member was in the group then, and its
+	// record has ended now. Only a member still in the group after the
+	// store said they hold nothing is one; the store is read again for
+	// them, for a grant that went live in between.
+	still, err := lister.Members(ctx, role.Group)
+	if err != nil {
+		return err
+	}
+	strays = slices.DeleteFunc(strays, func(m string) bool { return !slices.Contains(still, m) })
+	if strays, err = s.withoutGrant(ctx, role.Group, strays); err != nil {
+		return err
+	}
+	for _, m := range strays {
 		r := Request{Role: role.Name, Backend: BackendGroup, Target: role.Group, Principal: m}
 		if role.Reconcile == "report" {
 			s.emit(ctx, Event{Type: EventReconciled, Request: r,
@@ -75,6 +86,21 @@ func (s *Service) reconcile(ctx context.Context, role *rules.Role) error {
 			Err: fmt.Sprintf("IAM user %s was in %s without a grant from jitbot and has been removed (reconcile: enforce)", m, role.Group)})
 	}
 	return nil
+}
+
+// withoutGrant returns the members who have no live grant for group.
+func (s *Service) withoutGrant(ctx context.Context, group string, members []string) ([]string, error) {
+	var out []string
+	for _, m := range members {
+		live, err := s.liveGrant(ctx, group, m)
+		if err != nil {
+			return nil, err
+		}
+		if live == nil {
+			out = append(out, m)
+		}
+	}
+	return out, nil
 }
 
 // removeStray takes member out of the role's group, unless a grant for

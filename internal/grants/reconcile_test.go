@@ -87,3 +87,54 @@ func TestReconcileEnforceRacingAGrant(t *testing.T) {
 		t.Errorf("members = %v; bob's live grant lost its membership to reconciliation", m)
 	}
 }
+
+// TestReconcileRacingARevocation: a grant revoked between the listing of
+// the group and the reading of the store was never a stray, and is
+// neither reported nor removed again.
+func TestReconcileRacingARevocation(t *testing.T) {
+	for _, mode := range []string{"report", "enforce"} {
+		t.Run(mode, func(t *testing.T) {
+			e := reconcileEnv(t, mode)
+			r := e.approveAll(t, e.request(t, "UBOB", "prod-admin"))
+			e.backend.onMembers = func() {
+				if _, err := e.svc.Revoke(t.Context(), r.ID, "UBOB", ""); err != nil {
+					t.Errorf("revoke during reconcile: %v", err)
+				}
+			}
+			_, revokesBefore, _ := e.backend.counts()
+			if err := e.svc.Reconcile(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			if got, _ := e.svc.Get(t.Context(), r.ID); got.State != grants.Revoked {
+				t.Fatalf("grant state %s, want revoked: the race did not happen", got.State)
+			}
+			if got := reconciled(e); len(got) != 0 {
+				t.Errorf("reconciled = %q; a member whose grant just ended is not a stray", got)
+			}
+			if _, revokes, _ := e.backend.counts(); revokes != revokesBefore+1 {
+				t.Errorf("%d removals, want the revocation's 1 only", revokes-revokesBefore)
+			}
+		})
+	}
+}
+
+// TestReconcileStrayStaysReported: a member without a grant who is still
+// in the group when it is listed again is reported, once.
+func TestReconcileStrayStaysReported(t *testing.T) {
+	e := reconcileEnv(t, "report")
+	e.backend.groups["jit-prod-admin"] = []string{"mallory"}
+	listings := 0
+	var count func()
+	count = func() { listings++; e.backend.onMembers = count }
+	e.backend.onMembers = count
+	if err := e.svc.Reconcile(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"IAM user mallory is in jit-prod-admin without a grant from jitbot (reconcile: report)"}
+	if got := reconciled(e); !slices.Equal(got, want) {
+		t.Errorf("reconciled = %q, want %q", got, want)
+	}
+	if listings != 2 {
+		t.Errorf("the group was listed %d times, want twice: once to find strays, once to confirm them", listings)
+	}
+}
