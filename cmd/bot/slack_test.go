@@ -175,7 +175,14 @@ func (b *bot) start(t *testing.T) {
 		t.Fatal(err)
 	}
 	if b.logs == nil {
+		// The log of every process b runs, shown once if the test fails;
+		// registered first, it runs after the last process has stopped.
 		b.logs = &lines{}
+		t.Cleanup(func() {
+			if t.Failed() {
+				t.Logf("jitbot log:\n%s", b.logs.text())
+			}
+		})
 	}
 	done := make(chan struct{})
 	go func() {
@@ -195,9 +202,6 @@ func (b *bot) start(t *testing.T) {
 			cmd.Process.Kill()
 		}
 		cmd.Wait()
-		if t.Failed() {
-			t.Logf("jitbot log:\n%s", b.logs.text())
-		}
 	})
 	b.slack.WaitFor(t, "jitbot connected over Socket Mode", 20*time.Second, func() bool { return b.slack.Connections() > before })
 }
