@@ -1,5 +1,6 @@
 # jitbot — see README.md. `make run` starts the bot, `make test` runs every test.
 GO      ?= go
+SHELL   := bash
 BIN     := bin/jitbot
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
@@ -16,8 +17,19 @@ run: build
 # against the real parts, with the race detector.
 # The benchmarks run once each too, so that one that no longer holds its
 # own checks fails here and not at the next make bench.
+# A failing end-to-end test prints the bot's whole log, which buries its
+# own messages; the output also goes to bin/test.log, and on failure the
+# failing tests' own lines are repeated at the end.
 test: test-deps
-	$(GO) test -race -count=1 ./...
+	@mkdir -p bin
+	@echo "$(GO) test -race -count=1 ./..."
+	@$(GO) test -race -count=1 ./... 2>&1 | tee bin/test.log; \
+	status=$${PIPESTATUS[0]}; \
+	if [ $$status -ne 0 ]; then \
+		echo; echo "== what the failing tests said (whole output in bin/test.log) =="; \
+		grep -E '^[[:space:]]*(--- FAIL|panic:|[^[:space:]]+_test\.go:[0-9]+: )' bin/test.log | cut -c1-600 | tail -n 200; \
+		exit $$status; \
+	fi
 	$(GO) test -count=1 -run='^$$' -bench=. -benchtime=1x ./...
 
 test-deps:
