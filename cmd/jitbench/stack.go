@@ -254,13 +254,7 @@ func (b *bot) signal(sig syscall.Signal, grace time.Duration) {
 	if b.cmd == nil {
 		return
 	}
-	b.cmd.Process.Signal(sig)
-	select {
-	case <-b.exited:
-	case <-time.After(grace):
-		b.cmd.Process.Kill()
-		<-b.exited
-	}
+	testenv.StopProcess(b.cmd, b.exited, sig, grace)
 	b.cmd = nil
 }
 

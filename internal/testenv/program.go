@@ -5,6 +5,9 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
+	"syscall"
+	"time"
 )
 
 // This file is the package's API for programs that have no testing.TB, such
@@ -20,6 +23,19 @@ func LoopbackPort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// StopProcess sends sig to cmd's process and waits until exited is closed
+// (by whoever waits for cmd); a process still running after grace is
+// killed.
+func StopProcess(cmd *exec.Cmd, exited <-chan struct{}, sig syscall.Signal, grace time.Duration) {
+	cmd.Process.Signal(sig)
+	select {
+	case <-exited:
+	case <-time.After(grace):
+		cmd.Process.Kill()
+		<-exited
+	}
 }
 
 // NewRedis starts redis-server on a free loopback port with its data in

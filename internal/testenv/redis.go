@@ -177,13 +177,7 @@ func (r *Redis) stop(sig syscall.Signal) {
 	if r.cmd == nil {
 		return
 	}
-	r.cmd.Process.Signal(sig)
-	select {
-	case <-r.done:
-	case <-time.After(redisStopTimeout):
-		r.cmd.Process.Kill()
-		<-r.done
-	}
+	StopProcess(r.cmd, r.done, sig, redisStopTimeout)
 	r.cmd, r.done = nil, nil
 }
 
