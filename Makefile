@@ -7,7 +7,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 .PHONY: build run test test-deps lint fuzz bench clean
 
 build:
-	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/bot
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/jitbot
 
 # Runs the bot with the configuration in the environment (see README).
 run: build
@@ -45,8 +45,8 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzParseDuration$$' -fuzztime=$(FUZZTIME) ./internal/rules/
 	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./internal/rules/
 	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./internal/command/
-	$(GO) test -run='^$$' -fuzz='^FuzzInteraction$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=10s ./internal/handlers/
-	$(GO) test -run='^$$' -fuzz='^FuzzSubmission$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=10s ./internal/handlers/
+	$(GO) test -run='^$$' -fuzz='^FuzzInteraction$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=10s ./internal/slackapp/handlers/
+	$(GO) test -run='^$$' -fuzz='^FuzzSubmission$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=10s ./internal/slackapp/handlers/
 
 # Measures the figures of DESIGN §6 against the real service (real Redis,
 # moto, the Slack fake) and writes BENCHMARKS.md and bench/latest.json.

@@ -98,7 +98,7 @@ func (s stage) last(cmd string) (instruction, bool) {
 }
 
 // TestDockerfile checks deploy/Dockerfile without a Docker engine: a
-// static binary built from ./cmd/bot with the version stamped in, a
+// static binary built from ./cmd/jitbot with the version stamped in, a
 // distroless final image that runs as non-root with `jitbot serve`, the
 // example catalog where JIT_RULES points, and the HTTP port of
 // JIT_HTTP_ADDR's default exposed.
@@ -135,8 +135,8 @@ func TestDockerfile(t *testing.T) {
 			pkg = f
 		}
 	}
-	if pkg != "./cmd/bot" {
-		t.Errorf("line %d: builds %q; want ./cmd/bot", goBuild.line, pkg)
+	if pkg != "./cmd/jitbot" {
+		t.Errorf("line %d: builds %q; want ./cmd/jitbot", goBuild.line, pkg)
 	}
 	mainGo, err := os.ReadFile(filepath.Join("..", pkg, "main.go"))
 	if err != nil {

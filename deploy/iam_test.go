@@ -97,7 +97,7 @@ func operations(client reflect.Type) map[string]bool {
 	return ops
 }
 
-// awsCalls finds every AWS operation that the code of `jitbot` (cmd/bot
+// awsCalls finds every AWS operation that the code of `jitbot` (cmd/jitbot
 // and the module packages it imports, tests excluded) calls: in a package
 // that imports an AWS service, a call of a method named like one of the
 // service's operations, or of its New<Operation>Paginator. (A name shared
@@ -114,7 +114,7 @@ func awsCalls(t *testing.T) []apiCall {
 	}
 	fset := token.NewFileSet()
 	seen := map[string]bool{}
-	queue := []string{"cmd/bot"}
+	queue := []string{"cmd/jitbot"}
 	for len(queue) > 0 {
 		pkg := queue[0]
 		queue = queue[1:]

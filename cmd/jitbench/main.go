@@ -28,7 +28,7 @@ import (
 
 	"github.com/jitbot/jitbot/internal/grants"
 	"github.com/jitbot/jitbot/internal/rules"
-	"github.com/jitbot/jitbot/internal/slackdir"
+	"github.com/jitbot/jitbot/internal/slackapp/directory"
 	"github.com/jitbot/jitbot/internal/testenv"
 )
 
@@ -73,7 +73,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	var c config
 	fs := flag.NewFlagSet("jitbench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&c.bot, "bot", "", "path of a jitbot binary to run; empty builds ./cmd/bot")
+	fs.StringVar(&c.bot, "bot", "", "path of a jitbot binary to run; empty builds ./cmd/jitbot")
 	fs.StringVar(&c.out, "out", "", "write the report into this Markdown file (e.g. BENCHMARKS.md); empty: table on stdout only")
 	fs.StringVar(&c.jsonOut, "json", "", "write the figures as JSON to this file (e.g. bench/latest.json)")
 	fs.StringVar(&c.work, "work", "", "directory for logs and data (kept); empty: a temporary one, removed unless the run fails")
@@ -221,7 +221,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	if err := b.identities(ctx); err != nil {
 		return err
 	}
-	b.template, err = makeTemplate(ctx, st.store, b.cat, slackdir.New(st.api, 0, 0), testenv.StaticAWSConfig(st.moto.URL()))
+	b.template, err = makeTemplate(ctx, st.store, b.cat, directory.New(st.api, 0, 0), testenv.StaticAWSConfig(st.moto.URL()))
 	if err != nil {
 		return err
 	}
@@ -279,7 +279,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 // (users.info and usergroups.list on the Slack fake), so seeded records
 // name the requester exactly as the bot would.
 func (b *bench) identities(ctx context.Context) error {
-	dir := slackdir.New(b.st.api, 0, 0)
+	dir := directory.New(b.st.api, 0, 0)
 	b.requesters = make([]rules.User, b.st.lay.users)
 	for i := range b.requesters {
 		u, err := dir.User(ctx, userID(i))

@@ -38,7 +38,7 @@ func init() {
 }
 `
 
-// buildBot builds ./cmd/bot into dir, with the pprof listener when asked
+// buildBot builds ./cmd/jitbot into dir, with the pprof listener when asked
 // and the files that the go build overlay file userOverlay (if any)
 // replaces, to measure a candidate change without touching the tree.
 func buildBot(ctx context.Context, dir string, withPprof bool, userOverlay string) (string, error) {
@@ -79,10 +79,10 @@ func buildBot(ctx context.Context, dir string, withPprof bool, userOverlay strin
 		}
 		args = append(args, "-overlay", ov)
 	}
-	cmd := exec.CommandContext(ctx, "go", append(args, "./cmd/bot")...)
+	cmd := exec.CommandContext(ctx, "go", append(args, "./cmd/jitbot")...)
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build ./cmd/bot: %w\n%s", err, out)
+		return "", fmt.Errorf("go build ./cmd/jitbot: %w\n%s", err, out)
 	}
 	return bin, nil
 }

@@ -46,7 +46,7 @@ func TestSeededGrantsAreCopiesOfARealOne(t *testing.T) {
 	}
 	defer store.Close()
 	requester := rules.User{ID: userID(0), Name: iamUser(0), Email: email(0), Groups: []string{"sre"}}
-	dir := directory{
+	dir := peopleByID{
 		templateUserID: {ID: templateUserID, Name: templateIAM, Email: templateIAM + "@example.com"},
 		approverID:     {ID: approverID, Name: "lead", Email: "lead@example.com"},
 	}
@@ -123,9 +123,9 @@ func fields(t *testing.T, r *grants.Request) map[string]json.RawMessage {
 	return m
 }
 
-// directory knows people by Slack ID.
-type directory map[string]rules.User
+// peopleByID knows people by Slack ID.
+type peopleByID map[string]rules.User
 
-func (d directory) User(_ context.Context, id string) (rules.User, error) { return d[id], nil }
+func (d peopleByID) User(_ context.Context, id string) (rules.User, error) { return d[id], nil }
 
-func (directory) GroupMembers(context.Context, string) ([]string, error) { return nil, nil }
+func (peopleByID) GroupMembers(context.Context, string) ([]string, error) { return nil, nil }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/jitbot/jitbot/internal/accessmap"
 	"github.com/jitbot/jitbot/internal/rules"
+	"github.com/jitbot/jitbot/internal/slackapp/directory"
 	"github.com/jitbot/jitbot/internal/slackfake"
 )
 
@@ -354,7 +355,7 @@ func TestAccessMapSlackDirectory(t *testing.T) {
 	s.AddUser(slackfake.User{ID: "U0GONE", Name: "gone", Email: "gone@example.com", Deleted: true})
 	s.AddUserGroup("S0SRE", "sre", "U0BOB", "U0ALICE")
 	s.AddUserGroup("S0LEADS", "platform-leads", "U0ALICE")
-	dir := accessmap.NewSlack(slack.New(s.BotToken(), slack.OptionAPIURL(s.APIURL())))
+	dir := directory.New(slack.New(s.BotToken(), slack.OptionAPIURL(s.APIURL())), 0, 0)
 
 	users, err := dir.Users(t.Context())
 	if err != nil {

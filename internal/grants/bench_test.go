@@ -11,7 +11,7 @@ import (
 
 	"github.com/jitbot/jitbot/internal/grants"
 	"github.com/jitbot/jitbot/internal/rules"
-	"github.com/jitbot/jitbot/internal/slackmsg"
+	"github.com/jitbot/jitbot/internal/slackapp/blockkit"
 )
 
 // Benchmarks of the domain's share of two DESIGN §6 figures: /jit roles
@@ -81,7 +81,7 @@ func BenchmarkRolesCommand1000(b *testing.B) {
 	if err != nil || len(roles) != 1000 {
 		b.Fatalf("EligibleRoles = %d roles, %v; want all 1000", len(roles), err)
 	}
-	raw, err := json.Marshal(slackmsg.Roles(roles, ""))
+	raw, err := json.Marshal(blockkit.Roles(roles, ""))
 	if err != nil || !strings.Contains(string(raw), "(1000)") || !strings.Contains(string(raw), "*billing-readonly-000*") {
 		b.Fatalf("/jit roles message = %.300s, %v; want the count of 1000 roles and billing-readonly-000", raw, err)
 	}
@@ -100,7 +100,7 @@ func BenchmarkRolesCommand1000(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			slackmsg.Roles(roles, "")
+			blockkit.Roles(roles, "")
 		}
 	})
 }

@@ -14,8 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
 
+	"github.com/jitbot/jitbot/internal/cloudtrail/cloudtrailfake"
 	"github.com/jitbot/jitbot/internal/testenv"
-	"github.com/jitbot/jitbot/internal/usage/cloudtrailfake"
 )
 
 // Real SDK clients against moto: the middleware sees each operation once,

@@ -6,7 +6,6 @@ import (
 	"maps"
 	"slices"
 	"strings"
-	"testing"
 	"time"
 )
 
@@ -38,13 +37,13 @@ type slashPayload struct {
 // SlashCommand sends "/jit text" typed by userID in the default channel
 // (WithChannel), with a fresh trigger_id and response_url. The ack may carry
 // a message (text, blocks, response_type), which Slack shows as the answer.
-func (s *Server) SlashCommand(t testing.TB, userID, text string) Envelope {
+func (s *Server) SlashCommand(t TB, userID, text string) Envelope {
 	t.Helper()
 	return s.SlashCommandIn(t, userID, s.channel, text)
 }
 
 // SlashCommandIn is SlashCommand typed in channel.
-func (s *Server) SlashCommandIn(t testing.TB, userID, channel, text string) Envelope {
+func (s *Server) SlashCommandIn(t TB, userID, channel, text string) Envelope {
 	t.Helper()
 	env, err := s.SendSlashCommand(userID, channel, text)
 	if err != nil {
@@ -76,7 +75,7 @@ func teamJSON() map[string]any { return map[string]any{"id": TeamID, "domain": T
 //
 // A user can only click what they see: Click fails the test when userID
 // is not the member of the DM or the user an ephemeral message is for.
-func (s *Server) Click(t testing.TB, userID, channel, messageTS, actionID, value string) Envelope {
+func (s *Server) Click(t TB, userID, channel, messageTS, actionID, value string) Envelope {
 	t.Helper()
 	return s.click(t, "Click", userID, channel, messageTS, actionID, value, false)
 }
@@ -85,12 +84,12 @@ func (s *Server) Click(t testing.TB, userID, channel, messageTS, actionID, value
 // the payload of a user clicking a button in someone else's DM or
 // ephemeral message. Slack never sends such a payload; tests use it to
 // prove that the bot decides on who clicked, not on where the button was.
-func (s *Server) ForgedClick(t testing.TB, userID, channel, messageTS, actionID, value string) Envelope {
+func (s *Server) ForgedClick(t TB, userID, channel, messageTS, actionID, value string) Envelope {
 	t.Helper()
 	return s.click(t, "ForgedClick", userID, channel, messageTS, actionID, value, true)
 }
 
-func (s *Server) click(t testing.TB, name, userID, channel, messageTS, actionID, value string, forged bool) Envelope {
+func (s *Server) click(t TB, name, userID, channel, messageTS, actionID, value string, forged bool) Envelope {
 	t.Helper()
 	env, err := s.sendClick(userID, channel, messageTS, actionID, value, forged)
 	if err != nil {
@@ -163,7 +162,7 @@ func buttonAction(elem map[string]any, blockID string) (map[string]any, error) {
 // ClickHome sends the block_actions payload of userID clicking the button
 // with actionID in their published App Home. Slack sends no response_url
 // for clicks in a view.
-func (s *Server) ClickHome(t testing.TB, userID, actionID, value string) Envelope {
+func (s *Server) ClickHome(t TB, userID, actionID, value string) Envelope {
 	t.Helper()
 	env, err := s.SendClickHome(userID, actionID, value)
 	if err != nil {
@@ -220,7 +219,7 @@ func Selected(value string) map[string]any {
 // Slack reacts to the ack as it would: no payload closes the modal,
 // response_action "errors" keeps it open with the errors (View.Errors),
 // "update" replaces it, "push" stacks a new one and "clear" closes all.
-func (s *Server) SubmitView(t testing.TB, userID, viewID string, values map[string]map[string]any) Envelope {
+func (s *Server) SubmitView(t TB, userID, viewID string, values map[string]map[string]any) Envelope {
 	t.Helper()
 	env, err := s.SendSubmitView(userID, viewID, values)
 	if err != nil {
@@ -439,7 +438,7 @@ func (s *Server) closeView(userID, viewID string) {
 
 // OpenHome sends the events_api envelope of userID opening the bot's App
 // Home tab (an app_home_opened event, with the published view if any).
-func (s *Server) OpenHome(t testing.TB, userID string) Envelope {
+func (s *Server) OpenHome(t TB, userID string) Envelope {
 	t.Helper()
 	env, err := s.SendOpenHome(userID)
 	if err != nil {

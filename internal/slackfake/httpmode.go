@@ -14,7 +14,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"testing"
 	"time"
 )
 
@@ -351,38 +350,38 @@ func (s *Server) homeOpened(userID string) map[string]any {
 // SlashCommand posts "/jit text" typed by userID in the default channel
 // and fails the test when the request cannot be made. The response may be
 // a refusal: see Status.
-func (h *HTTPMode) SlashCommand(t testing.TB, userID, text string) HTTPDelivery {
+func (h *HTTPMode) SlashCommand(t TB, userID, text string) HTTPDelivery {
 	t.Helper()
 	return must(t, "SlashCommand")(h.SendSlashCommand(userID, h.s.channel, text))
 }
 
 // Click posts the click of userID on a button of a message; see Click.
-func (h *HTTPMode) Click(t testing.TB, userID, channel, messageTS, actionID, value string) HTTPDelivery {
+func (h *HTTPMode) Click(t TB, userID, channel, messageTS, actionID, value string) HTTPDelivery {
 	t.Helper()
 	return must(t, "Click")(h.SendClick(userID, channel, messageTS, actionID, value))
 }
 
 // SubmitView posts the submission of userID's open modal viewID; see
 // SubmitView.
-func (h *HTTPMode) SubmitView(t testing.TB, userID, viewID string, values map[string]map[string]any) HTTPDelivery {
+func (h *HTTPMode) SubmitView(t TB, userID, viewID string, values map[string]map[string]any) HTTPDelivery {
 	t.Helper()
 	return must(t, "SubmitView")(h.SendSubmitView(userID, viewID, values))
 }
 
 // OpenHome posts the app_home_opened event of userID.
-func (h *HTTPMode) OpenHome(t testing.TB, userID string) HTTPDelivery {
+func (h *HTTPMode) OpenHome(t TB, userID string) HTTPDelivery {
 	t.Helper()
 	return must(t, "OpenHome")(h.SendOpenHome(userID))
 }
 
 // Retry sends d again as Slack retries it; see SendRetry.
-func (h *HTTPMode) Retry(t testing.TB, d HTTPDelivery) HTTPDelivery {
+func (h *HTTPMode) Retry(t TB, d HTTPDelivery) HTTPDelivery {
 	t.Helper()
 	return must(t, "Retry")(h.SendRetry(d))
 }
 
 // must turns an error-returning driver into one that fails the test.
-func must(t testing.TB, name string) func(HTTPDelivery, error) HTTPDelivery {
+func must(t TB, name string) func(HTTPDelivery, error) HTTPDelivery {
 	return func(d HTTPDelivery, err error) HTTPDelivery {
 		t.Helper()
 		if err != nil {

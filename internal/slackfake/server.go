@@ -27,7 +27,6 @@ import (
 	"net/http"
 	"strings"
 	"sync"
-	"testing"
 	"time"
 )
 
@@ -165,7 +164,7 @@ func New(opts ...Option) *Server {
 
 // Start starts a server on a free loopback port and closes it when the test
 // ends. It fails the test if the server cannot listen.
-func Start(t testing.TB, opts ...Option) *Server {
+func Start(t TB, opts ...Option) *Server {
 	t.Helper()
 	s := New(opts...)
 	if err := s.Listen("127.0.0.1:0"); err != nil {
@@ -285,7 +284,7 @@ func uuid() string {
 // WaitFor polls cond every 20 ms until it is true, and fails the test with
 // what when timeout passes first. The bot works asynchronously, so tests
 // wait for its effects instead of sleeping.
-func WaitFor(t testing.TB, what string, timeout time.Duration, cond func() bool) {
+func WaitFor(t TB, what string, timeout time.Duration, cond func() bool) {
 	t.Helper()
 	if err := Wait(what, timeout, cond); err != nil {
 		t.Fatal(err)
@@ -293,7 +292,7 @@ func WaitFor(t testing.TB, what string, timeout time.Duration, cond func() bool)
 }
 
 // WaitFor is the package's WaitFor, for tests that hold a Server.
-func (s *Server) WaitFor(t testing.TB, what string, timeout time.Duration, cond func() bool) {
+func (s *Server) WaitFor(t TB, what string, timeout time.Duration, cond func() bool) {
 	t.Helper()
 	WaitFor(t, what, timeout, cond)
 }
@@ -301,7 +300,7 @@ func (s *Server) WaitFor(t testing.TB, what string, timeout time.Duration, cond 
 // WaitMessage waits until some message in any channel matches, and returns
 // the first that does (in posting order). It fails the test with what when
 // timeout passes first.
-func (s *Server) WaitMessage(t testing.TB, what string, timeout time.Duration, match func(Message) bool) Message {
+func (s *Server) WaitMessage(t TB, what string, timeout time.Duration, match func(Message) bool) Message {
 	t.Helper()
 	var found Message
 	WaitFor(t, what, timeout, func() bool {

@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strconv"
 	"sync"
-	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -100,7 +99,7 @@ type Ack struct {
 // Ack waits up to timeout for the bot to acknowledge this delivery and
 // returns the ack's payload (nil when it carried none). It fails the test
 // when no ack comes in time.
-func (e Envelope) Ack(t testing.TB, timeout time.Duration) json.RawMessage {
+func (e Envelope) Ack(t TB, timeout time.Duration) json.RawMessage {
 	t.Helper()
 	payload, err := e.WaitAck(timeout)
 	if err != nil {
@@ -365,7 +364,7 @@ func (s *Server) send(env wireEnvelope, apply func(*Server, json.RawMessage) str
 // Redeliver sends env again with the same envelope ID, retry_attempt one
 // higher and retry_reason "timeout", as Slack does when it believes an
 // envelope was not acknowledged. It returns the new delivery.
-func (s *Server) Redeliver(t testing.TB, env Envelope) Envelope {
+func (s *Server) Redeliver(t TB, env Envelope) Envelope {
 	t.Helper()
 	out, err := s.SendRedelivery(env)
 	if err != nil {

@@ -1,0 +1,102 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/slack-go/slack"
+
+	"github.com/jitbot/jitbot/internal/accessmap"
+	"github.com/jitbot/jitbot/internal/config"
+	"github.com/jitbot/jitbot/internal/rules"
+	"github.com/jitbot/jitbot/internal/slackapp/directory"
+)
+
+const accessMapUsage = `usage: jitbot access-map [--format text|json]
+
+For every role of the catalog ($JIT_RULES), who may approve it and who may
+request it, read from Slack with SLACK_BOT_TOKEN. The text format is sorted
+and has no timestamp, so a diff of two runs shows who gained or lost access.
+`
+
+// accessMapTimeout bounds each Slack call, so an address that swallows packets
+// fails the run instead of hanging it; slack-go sets no timeout of its own.
+const accessMapTimeout = 30 * time.Second
+
+// Slack answers a token cannot be fixed by retrying: the operator must
+// change SLACK_BOT_TOKEN or the app's scopes.
+var accessMapTokenErrors = []string{"not_authed", "invalid_auth", "account_inactive", "token_revoked", "token_expired",
+	"not_allowed_token_type", "missing_scope"}
+
+// accessMapCmd prints the access map. It exits 2 on usage and
+// configuration errors (a missing or refused SLACK_BOT_TOKEN, a catalog
+// that does not load) and 1 when Slack cannot be read.
+func accessMapCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("access-map", flag.ContinueOnError)
+	format := fs.String("format", "text", "text or json")
+	if ok, err := parseFlags(fs, args, accessMapUsage, stdout, stderr); !ok {
+		return err
+	}
+	switch {
+	case fs.NArg() > 0:
+		fmt.Fprintf(stderr, "jitbot access-map: unexpected argument %q; the catalog comes from JIT_RULES\n%s", fs.Arg(0), accessMapUsage)
+		return exitError{2}
+	case *format != "text" && *format != "json":
+		fmt.Fprintf(stderr, "jitbot access-map: --format must be text or json, got %q\n", *format)
+		return exitError{2}
+	}
+
+	cfg, err := config.Load()
+	switch {
+	case err != nil:
+	case cfg.SlackBotToken == "":
+		err = &config.Error{Var: "SLACK_BOT_TOKEN", Msg: "required for access-map: the bot token (xoxb-…, with users:read, users:read.email and usergroups:read)"}
+	case !strings.HasPrefix(cfg.SlackBotToken, "xoxb-"):
+		err = &config.Error{Var: "SLACK_BOT_TOKEN", Msg: "expected a bot token starting with xoxb-"}
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "jitbot:", err)
+		return exitError{2}
+	}
+	catalog, err := rules.Load(cfg.Rules)
+	if err != nil {
+		printLoadError(stderr, err)
+		return exitError{2}
+	}
+
+	api := slack.New(cfg.SlackBotToken, slack.OptionAPIURL(cfg.SlackAPIURL),
+		slack.OptionHTTPClient(&http.Client{Timeout: accessMapTimeout}))
+	m, err := accessmap.Build(ctx, catalog, directory.New(api, 0, 0), time.Now())
+	if err != nil {
+		var se slack.SlackErrorResponse
+		if errors.As(err, &se) && slices.Contains(accessMapTokenErrors, se.Err) {
+			fmt.Fprintf(stderr, "jitbot: SLACK_BOT_TOKEN: Slack refused the token (%s); access-map needs the scopes users:read, users:read.email and usergroups:read\n", se.Err)
+			return exitError{2}
+		}
+		fmt.Fprintf(stderr, "jitbot: access-map: %v\n", err)
+		return exitError{1}
+	}
+	if *format == "json" {
+		err = m.WriteJSON(stdout)
+	} else {
+		err = m.WriteText(stdout)
+	}
+	if err != nil {
+		return fmt.Errorf("write the access map: %w", err)
+	}
+	problems := 0
+	for _, r := range m.Roles {
+		problems += len(r.Errors)
+	}
+	if problems > 0 {
+		fmt.Fprintf(stderr, "jitbot: access-map: %d problem(s) found; see the roles' errors in the map\n", problems)
+	}
+	return nil
+}

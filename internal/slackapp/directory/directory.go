@@ -1,0 +1,149 @@
+// Package directory answers who people are from Slack: users.info for a
+// person, user groups for the groups they are in and who is in a group. It
+// implements grants.Directory for the domain, and caches briefly so that a
+// burst of commands does not become a burst of Slack calls.
+package directory
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/slack-go/slack"
+
+	"github.com/jitbot/jitbot/internal/grants"
+	"github.com/jitbot/jitbot/internal/rules"
+)
+
+var _ grants.Directory = (*Directory)(nil)
+
+// Defaults for how long answers are reused. Who is in a user group (for
+// the requester's own groups, CEL's user.groups) is kept for a shorter
+// time. GroupMembers, which decides who may approve, is never cached: an
+// approver removed from the group cannot approve with the next click.
+const (
+	DefaultUserTTL  = time.Minute
+	DefaultGroupTTL = 10 * time.Second
+)
+
+// Directory is grants.Directory on the Slack Web API.
+type Directory struct {
+	api      *slack.Client
+	userTTL  time.Duration
+	groupTTL time.Duration
+	now      func() time.Time
+
+	mu     sync.Mutex
+	users  map[string]cached[slack.User]
+	groups cached[[]slack.UserGroup] // every group, with members
+}
+
+type cached[T any] struct {
+	v  T
+	at time.Time
+}
+
+// New returns a Directory that reuses answers for userTTL (users.info) and
+// groupTTL (user groups); zero means the default.
+func New(api *slack.Client, userTTL, groupTTL time.Duration) *Directory {
+	if userTTL <= 0 {
+		userTTL = DefaultUserTTL
+	}
+	if groupTTL <= 0 {
+		groupTTL = DefaultGroupTTL
+	}
+	return &Directory{
+		api: api, userTTL: userTTL, groupTTL: groupTTL, now: time.Now,
+		users: map[string]cached[slack.User]{},
+	}
+}
+
+// User returns the Slack user id as the catalog's rules see them: email,
+// name, the handles of their user groups, and whether they are a guest,
+// deactivated or a bot (none of whom may request access).
+func (d *Directory) User(ctx context.Context, id string) (rules.User, error) {
+	u, err := d.slackUser(ctx, id)
+	if err != nil {
+		return rules.User{}, err
+	}
+	groups, err := d.allGroups(ctx)
+	if err != nil {
+		return rules.User{}, err
+	}
+	out := FromSlack(u)
+	for _, g := range groups {
+		if slices.Contains(g.Users, id) {
+			out.Groups = append(out.Groups, g.Handle)
+		}
+	}
+	return out, nil
+}
+
+// FromSlack is a Slack user as the catalog's rules see them, without their
+// groups: guests (restricted accounts), Slack Connect users of another
+// organisation (strangers to this workspace), deactivated users and bots.
+func FromSlack(u slack.User) rules.User {
+	return rules.User{
+		ID:         u.ID,
+		Name:       u.Name,
+		Email:      u.Profile.Email,
+		IsGuest:    u.IsRestricted || u.IsUltraRestricted,
+		IsExternal: u.IsStranger,
+		Deleted:    u.Deleted,
+		IsBot:      u.IsBot || u.ID == "USLACKBOT",
+	}
+}
+
+// GroupMembers returns the user IDs in the user group with this handle,
+// read now through usergroups.users.list. An unknown handle has no members.
+func (d *Directory) GroupMembers(ctx context.Context, handle string) ([]string, error) {
+	groups, err := d.allGroups(ctx)
+	if err != nil {
+		return nil, err
+	}
+	i := slices.IndexFunc(groups, func(g slack.UserGroup) bool { return g.Handle == handle })
+	if i < 0 {
+		return nil, nil
+	}
+	members, err := d.api.GetUserGroupMembersContext(ctx, groups[i].ID)
+	if err != nil {
+		return nil, fmt.Errorf("usergroups.users.list @%s: %w", handle, err)
+	}
+	return members, nil
+}
+
+func (d *Directory) slackUser(ctx context.Context, id string) (slack.User, error) {
+	d.mu.Lock()
+	c, ok := d.users[id]
+	d.mu.Unlock()
+	if ok && d.now().Sub(c.at) < d.userTTL && !grants.IsFresh(ctx) {
+		return c.v, nil
+	}
+	u, err := d.api.GetUserInfoContext(ctx, id)
+	if err != nil {
+		return slack.User{}, fmt.Errorf("users.info %s: %w", id, err)
+	}
+	d.mu.Lock()
+	d.users[id] = cached[slack.User]{v: *u, at: d.now()}
+	d.mu.Unlock()
+	return *u, nil
+}
+
+func (d *Directory) allGroups(ctx context.Context) ([]slack.UserGroup, error) {
+	d.mu.Lock()
+	c := d.groups
+	d.mu.Unlock()
+	if !c.at.IsZero() && d.now().Sub(c.at) < d.groupTTL && !grants.IsFresh(ctx) {
+		return c.v, nil
+	}
+	groups, err := d.api.GetUserGroupsContext(ctx, slack.GetUserGroupsOptionIncludeUsers(true))
+	if err != nil {
+		return nil, fmt.Errorf("usergroups.list: %w", err)
+	}
+	d.mu.Lock()
+	d.groups = cached[[]slack.UserGroup]{v: groups, at: d.now()}
+	d.mu.Unlock()
+	return groups, nil
+}

@@ -1,0 +1,87 @@
+package directory_test
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/slack-go/slack"
+
+	"github.com/jitbot/jitbot/internal/slackapp/directory"
+	"github.com/jitbot/jitbot/internal/slackfake"
+	"github.com/jitbot/jitbot/internal/testenv"
+)
+
+func newDirectory(t *testing.T) (*directory.Directory, *slackfake.Server) {
+	s := testenv.StartSlack(t)
+	s.AddUser(slackfake.User{ID: "UALICE", Name: "alice", Email: "alice@example.com"})
+	s.AddUser(slackfake.User{ID: "UGUEST", Name: "gus", Email: "gus@example.com", IsGuest: true})
+	s.AddUser(slackfake.User{ID: "UGONE", Name: "gone", Email: "gone@example.com", Deleted: true})
+	s.AddUser(slackfake.User{ID: "UBOT", Name: "deploybot", IsBot: true})
+	s.AddUser(slackfake.User{ID: "UVIC", Name: "vic", Email: "vic@vendor.example", External: true})
+	s.AddUserGroup("S0SRE", "sre", "UALICE", "UGUEST")
+	s.AddUserGroup("S0LEADS", "platform-leads", "UALICE")
+	api := slack.New(s.BotToken(), slack.OptionAPIURL(s.APIURL()))
+	return directory.New(api, 0, 0), s
+}
+
+func TestUserAsTheRulesSeeIt(t *testing.T) {
+	d, _ := newDirectory(t)
+	tests := []struct {
+		id                    string
+		email                 string
+		groups                []string
+		guest, deleted, isBot bool
+		external              bool
+	}{
+		{id: "UALICE", email: "alice@example.com", groups: []string{"sre", "platform-leads"}},
+		{id: "UGUEST", email: "gus@example.com", groups: []string{"sre"}, guest: true},
+		{id: "UGONE", email: "gone@example.com", deleted: true},
+		{id: "UBOT", isBot: true},
+		{id: "UVIC", email: "vic@vendor.example", external: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.id, func(t *testing.T) {
+			u, err := d.User(t.Context(), tt.id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			slices.Sort(u.Groups)
+			slices.Sort(tt.groups)
+			if u.ID != tt.id || u.Email != tt.email || !slices.Equal(u.Groups, tt.groups) || u.IsGuest != tt.guest || u.Deleted != tt.deleted || u.IsBot != tt.isBot || u.IsExternal != tt.external {
+				t.Errorf("User(%s) = %+v", tt.id, u)
+			}
+		})
+	}
+	if _, err := d.User(t.Context(), "UNOBODY"); err == nil {
+		t.Errorf("an unknown user is not an error")
+	}
+}
+
+// TestGroupMembersAreReadAtEachDecision: who may approve is read fresh, so
+// an approver removed from the group loses the right at once.
+func TestGroupMembersAreReadAtEachDecision(t *testing.T) {
+	d, s := newDirectory(t)
+	got, err := d.GroupMembers(t.Context(), "platform-leads")
+	if err != nil || !slices.Equal(got, []string{"UALICE"}) {
+		t.Fatalf("GroupMembers = %v, %v", got, err)
+	}
+	s.SetUserGroupMembers("platform-leads")
+	if got, _ := d.GroupMembers(t.Context(), "platform-leads"); len(got) != 0 {
+		t.Errorf("after alice left: GroupMembers = %v, want none", got)
+	}
+	if got, err := d.GroupMembers(t.Context(), "nosuch"); err != nil || len(got) != 0 {
+		t.Errorf("unknown handle: %v, %v; want no members and no error", got, err)
+	}
+}
+
+func TestUserInfoIsCachedBriefly(t *testing.T) {
+	d, s := newDirectory(t)
+	for range 3 {
+		if _, err := d.User(t.Context(), "UALICE"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(s.Calls("users.info")); n != 1 {
+		t.Errorf("users.info called %d times for three look-ups within a minute, want 1", n)
+	}
+}

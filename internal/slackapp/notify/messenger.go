@@ -1,0 +1,192 @@
+package notify
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/slack-go/slack"
+
+	"github.com/jitbot/jitbot/internal/grants"
+	"github.com/jitbot/jitbot/internal/slackapp/blockkit"
+	"github.com/jitbot/jitbot/internal/slackapp/queue"
+)
+
+// Messenger is the grants.Notifier that talks to the people of a request:
+// it sends each approver a DM with Approve and Deny buttons, updates every
+// copy when the request moves on, and tells the requester what happened,
+// credentials included. It returns at once; the Slack calls run in the
+// queue, in order per request.
+type Messenger struct {
+	svc  *grants.Service
+	api  *slack.Client
+	q    *queue.Queue
+	refs Refs
+	log  *slog.Logger
+	now  func() time.Time
+}
+
+// NewMessenger returns a Messenger. svc may be set later with SetService,
+// because the service needs its notifiers when it is built.
+func NewMessenger(api *slack.Client, q *queue.Queue, refs Refs, log *slog.Logger) *Messenger {
+	return &Messenger{api: api, q: q, refs: refs, log: log, now: time.Now}
+}
+
+// SetService gives the messenger the service it resolves approvers with.
+func (m *Messenger) SetService(svc *grants.Service) { m.svc = svc }
+
+// approverKey prefixes the Refs key of an approver's copy of the DM.
+const approverKey = "approver:"
+
+// Notify queues the messages an event calls for.
+func (m *Messenger) Notify(_ context.Context, e grants.Event) {
+	r := e.Request
+	id := string(r.ID)
+	// One queue per audience, each in order: the requester's DMs never
+	// wait behind the approvers' copies or the audit thread (a credentials
+	// DM used to queue behind six other writes).
+	approvers, requester := "approvers:"+id, "requester:"+id
+	switch e.Type {
+	case grants.EventRequested:
+		if r.State == grants.Pending {
+			m.q.Do(approvers, "approval DMs", func(ctx context.Context) error { return m.askApprovers(ctx, &r) })
+		}
+	case grants.EventApproved, grants.EventDenied, grants.EventCancelled, grants.EventTimedOut:
+		m.q.Do(approvers, "update approval DMs", func(ctx context.Context) error { return m.updateApprovers(ctx, &r) })
+	}
+	if r.AutoApproved {
+		m.review(e)
+	}
+
+	var blocks []slack.Block
+	switch e.Type {
+	case grants.EventGranted:
+		blocks = blockkit.Granted(&r, e.Credentials)
+		// The approvers' copies show "granted" rather than "approving".
+		m.q.Do(approvers, "update approval DMs", func(ctx context.Context) error { return m.updateApprovers(ctx, &r) })
+	case grants.EventDenied:
+		blocks = blockkit.Denied(&r)
+	case grants.EventTimedOut:
+		blocks = blockkit.TimedOut(&r)
+	case grants.EventGrantFailed:
+		blocks = blockkit.GrantFailed(&r)
+		m.q.Do(approvers, "update approval DMs", func(ctx context.Context) error { return m.updateApprovers(ctx, &r) })
+	case grants.EventRevoked:
+		blocks = blockkit.Revoked(&r)
+	case grants.EventExpiring:
+		blocks = blockkit.Expiring(&r, m.now())
+	default:
+		return
+	}
+	text := blockkit.Text(&r)
+	m.q.Do(requester, "DM to requester: "+string(e.Type), func(ctx context.Context) error {
+		_, _, err := m.api.PostMessageContext(ctx, r.Requester.ID, slack.MsgOptionText(text, false), slack.MsgOptionBlocks(blocks...))
+		return err
+	})
+}
+
+// review keeps the owners of a role in the loop of a break-glass grant,
+// which nobody approved: a review DM once it is granted, the copies
+// updated once someone reviewed or ended it, a reminder when overdue.
+func (m *Messenger) review(e grants.Event) {
+	r := e.Request
+	key := "review:" + string(r.ID)
+	switch e.Type {
+	case grants.EventGranted:
+		m.q.Do(key, "review DMs", func(ctx context.Context) error {
+			return m.dmOwners(ctx, &r, reviewKey, blockkit.ReviewRequest(&r), true)
+		})
+	case grants.EventReviewed, grants.EventRevoked:
+		m.q.Do(key, "update review DMs", func(ctx context.Context) error { return m.updateReviews(ctx, &r) })
+	case grants.EventReviewOverdue:
+		m.q.Do(key, "review reminders", func(ctx context.Context) error {
+			return m.dmOwners(ctx, &r, "", blockkit.ReviewReminder(&r), false)
+		})
+	}
+}
+
+// reviewKey prefixes the Refs key of an owner's review DM.
+const reviewKey = "review:"
+
+// dmOwners DMs blocks to every current approver of r. With a key, where
+// each copy is goes to Refs, and owners who have their copy are skipped on
+// a retry.
+func (m *Messenger) dmOwners(ctx context.Context, r *grants.Request, key string, blocks []slack.Block, once bool) error {
+	owners, err := m.svc.Approvers(ctx, r)
+	if err != nil {
+		return err
+	}
+	have := map[string]string{}
+	if once {
+		if have, err = m.refs.Refs(ctx, r.ID); err != nil {
+			return err
+		}
+	}
+	for _, u := range owners {
+		if once && have[key+u] != "" {
+			continue
+		}
+		ch, ts, err := m.api.PostMessageContext(ctx, u, slack.MsgOptionText(blockkit.Text(r), false), slack.MsgOptionBlocks(blocks...))
+		if err != nil {
+			return fmt.Errorf("DM about %s to %s: %w", r.ID, u, err)
+		}
+		if key != "" {
+			if err := m.refs.SetRef(ctx, r.ID, key+u, ch+":"+ts); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (m *Messenger) updateReviews(ctx context.Context, r *grants.Request) error {
+	if cur, err := m.svc.Get(ctx, r.ID); err == nil {
+		r = cur
+	}
+	return m.updateCopies(ctx, r, reviewKey, blockkit.ReviewOutcome(r))
+}
+
+// askApprovers DMs every current approver and records where each copy is.
+// On a retry, approvers who already have their copy are skipped.
+func (m *Messenger) askApprovers(ctx context.Context, r *grants.Request) error {
+	return m.dmOwners(ctx, r, approverKey, blockkit.ApprovalRequest(r), true)
+}
+
+// updateApprovers rewrites every approver's copy to show r as it is now;
+// once decided, the buttons are gone.
+func (m *Messenger) updateApprovers(ctx context.Context, r *grants.Request) error {
+	// Events of concurrent clicks can arrive in either order; the store
+	// has the latest word.
+	if cur, err := m.svc.Get(ctx, r.ID); err == nil {
+		r = cur
+	}
+	blocks := blockkit.ApprovalRequest(r)
+	if r.State != grants.Pending {
+		blocks = blockkit.ApprovalOutcome(r)
+	}
+	return m.updateCopies(ctx, r, approverKey, blocks)
+}
+
+// updateCopies rewrites every DM about r whose Refs key starts with prefix.
+func (m *Messenger) updateCopies(ctx context.Context, r *grants.Request, prefix string, blocks []slack.Block) error {
+	refs, err := m.refs.Refs(ctx, r.ID)
+	if err != nil {
+		return err
+	}
+	text := blockkit.ApprovalText(r)
+	for key, ref := range refs {
+		if !strings.HasPrefix(key, prefix) {
+			continue
+		}
+		ch, ts, ok := strings.Cut(ref, ":")
+		if !ok {
+			continue
+		}
+		if _, _, _, err := m.api.UpdateMessageContext(ctx, ch, ts, slack.MsgOptionText(text, false), slack.MsgOptionBlocks(blocks...)); err != nil {
+			return fmt.Errorf("update DM of %s (%s): %w", r.ID, key, err)
+		}
+	}
+	return nil
+}

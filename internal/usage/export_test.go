@@ -1,5 +1,0 @@
-package usage
-
-import "time"
-
-func SetClock(w *Watcher, now func() time.Time) { w.now = now }
