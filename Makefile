@@ -48,7 +48,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzInteraction$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=10s ./internal/slackapp/handlers/
 	$(GO) test -run='^$$' -fuzz='^FuzzSubmission$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=10s ./internal/slackapp/handlers/
 
-# Measures the figures of DESIGN §6 against the real service (real Redis,
+# Measures the figures of docs/design.md §6 against the real service (real Redis,
 # moto, the Slack fake) and writes BENCHMARKS.md and bench/latest.json.
 # Takes several minutes; see BENCHMARKS.md for a quick smoke run.
 bench: test-deps

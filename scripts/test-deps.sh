@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what the tests start as real processes (DESIGN §5): redis-server
+# Installs what the tests start as real processes (docs/design.md §5): redis-server
 # from Debian's packages and the moto AWS emulator, and helm for the chart
 # tests. Each is installed only when missing, so this is quick on a prepared
 # machine.

@@ -18,7 +18,7 @@ type figure struct {
 	What string // one line: what exactly was measured
 	Unit string
 	Sum  summary
-	// Target is DESIGN §6's bound, 0 when it sets none. It applies to the
+	// Target is docs/design.md §6's bound, 0 when it sets none. It applies to the
 	// p99, or to the max when TargetOnMax.
 	Target      float64
 	TargetOnMax bool

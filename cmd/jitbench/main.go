@@ -1,7 +1,7 @@
 // Command jitbench is jitbot's load generator: it builds and runs the real
 // bot (jitbot serve) against a real redis-server, moto behind the
 // recording proxy and the Slack fake, drives it as Slack and its users
-// would, and measures every figure of DESIGN §6 as p50/p95/p99/max.
+// would, and measures every figure of docs/design.md §6 as p50/p95/p99/max.
 //
 //	go run ./cmd/jitbench -out BENCHMARKS.md -json bench/latest.json
 //

@@ -39,7 +39,7 @@ func TestTinyRun(t *testing.T) {
 		"roles_answer", "roles_ack", "approve_to_credentials_own", "approve_to_credentials_total",
 		"redis_round_trips_per_lifecycle", "slash_ack", "slash_answer",
 	}
-	targets := map[string]string{ // DESIGN §6: figure → its JSON target field
+	targets := map[string]string{ // docs/design.md §6: figure → its JSON target field
 		"revocation_lag": "target_ms", "slash_ack": "target_ms", "approve_to_credentials_own": "target_ms",
 		"roles_answer": "target_ms", "rss_10k_grants": "target_mib",
 	}

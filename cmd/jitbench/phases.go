@@ -71,7 +71,7 @@ func (b *bench) emulatorRTTs(ctx context.Context) error {
 	return nil
 }
 
-// revocationLag is DESIGN §6's first figure: grants expiring evenly over a
+// revocationLag is docs/design.md §6's first figure: grants expiring evenly over a
 // window, with the bot killed (SIGKILL) and restarted once during it. The
 // lag of a grant is the end of its RemoveUserFromGroup at the proxy minus
 // its expiry.

@@ -121,7 +121,7 @@ func (r report) markdown() string {
 	fmt.Fprintf(&b, "- Command: `%s`\n", r.command)
 	fmt.Fprintf(&b, "- Machine: %d CPUs (`runtime.NumCPU`), %s; %d MiB memory (`/proc/meminfo`); Linux %s\n", m.CPUs, m.CPUModel, m.MemoryMiB, m.Kernel)
 	fmt.Fprintf(&b, "- Software: %s; redis-server %s; moto_server and the Slack fake on the same machine\n\n", m.Go, m.Redis)
-	b.WriteString("| figure | unit | p50 | p95 | p99 | max | DESIGN §6 target | p99 ÷ emulator p50 | verdict |\n")
+	b.WriteString("| figure | unit | p50 | p95 | p99 | max | docs/design.md §6 target | p99 ÷ emulator p50 | verdict |\n")
 	b.WriteString("| --- | --- | ---: | ---: | ---: | ---: | --- | ---: | --- |\n")
 	for _, f := range r.figs {
 		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s | %s | %s | %s | %s |\n", f.Name, f.Unit, num(f.Sum.P50), num(f.Sum.P95), num(f.Sum.P99), num(f.Sum.Max), target(f), ratio(f), f.verdict())

@@ -95,8 +95,6 @@ func runBot(ctx context.Context, cfg config.Config, log *slog.Logger, stderr io.
 	}
 	q := queue.New(log)
 	q.Failed = m.SlackWriteFailed
-	messenger := notify.NewMessenger(api, q, store, log)
-	trail := notify.NewAuditChannel(api, cfg.AuditChannel, store, q, nil, log)
 	var dir grants.Directory = directory.New(api, 0, 0)
 	onCallDown := func() bool { return false }
 	if cfg.PagerDutyToken != "" {
@@ -114,8 +112,24 @@ func runBot(ctx context.Context, cfg config.Config, log *slog.Logger, stderr io.
 		exporter = s3export.New(evidence, cursor, s3c, cfg.AuditS3Bucket, cfg.AuditS3Prefix, log)
 		log.Info("audit log export to S3 on", "bucket", cfg.AuditS3Bucket, "prefix", cfg.AuditS3Prefix, "every", time.Duration(cfg.AuditS3Interval))
 	}
+	svc, err := newService(awsCfg, grants.Options{
+		Store:        store,
+		Limiter:      store,
+		RequestLimit: cfg.RequestLimit,
+		Lease:        time.Duration(cfg.Lease),
+		Directory:    dir,
+		Catalog:      catalog,
+		Logger:       log,
+		MinDuration:  time.Duration(cfg.MinDuration),
+		DryRun:       cfg.DryRun,
+	})
+	if err != nil {
+		return err
+	}
 	// The durable audit log comes first: its entry is in Redis before
 	// anything is posted to Slack.
+	messenger := notify.NewMessenger(svc, api, q, store, log)
+	trail := notify.NewAuditChannel(api, cfg.AuditChannel, store, q, svc, log)
 	notifiers := grants.Notifiers{evidence, m, trail, messenger}
 	var watcher *cloudtrail.Watcher
 	if cfg.UsageLookup {
@@ -125,23 +139,7 @@ func runBot(ctx context.Context, cfg config.Config, log *slog.Logger, stderr io.
 		notifiers = append(notifiers, watcher)
 		log.Info("CloudTrail usage lookups on", "second_look_after", watcher.Delay)
 	}
-	svc, err := newService(awsCfg, grants.Options{
-		Store:        store,
-		Limiter:      store,
-		RequestLimit: cfg.RequestLimit,
-		Lease:        time.Duration(cfg.Lease),
-		Directory:    dir,
-		Notifier:     notifiers,
-		Catalog:      catalog,
-		Logger:       log,
-		MinDuration:  time.Duration(cfg.MinDuration),
-		DryRun:       cfg.DryRun,
-	})
-	if err != nil {
-		return err
-	}
-	messenger.SetService(svc)
-	trail.SetGetter(svc)
+	svc.Subscribe(notifiers...)
 	m.WatchStore(store, svc.Catalog)
 	if cfg.AuditChannel == "" {
 		log.Warn("JIT_AUDIT_CHANNEL is not set: the audit trail goes to this log only")

@@ -1,4 +1,4 @@
-// Package command is the /jit grammar (DESIGN §2.2): it turns the text a
+// Package command is the /jit grammar (docs/design.md §2.2): it turns the text a
 // user typed after /jit into a Command, or into an *Error that says what was
 // wrong and how to write it right.
 //
@@ -32,7 +32,7 @@ const (
 )
 
 // Limits on what a user may type. MinReason and MaxReason come from
-// DESIGN §2.2; MaxIncident matches grants.MaxIncident. All count runes.
+// docs/design.md §2.2; MaxIncident matches grants.MaxIncident. All count runes.
 const (
 	MinReason   = 10
 	MaxReason   = 500

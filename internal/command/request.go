@@ -15,7 +15,7 @@ import (
 //
 // The duration and the flag may come in either order. A word that
 // rules.ParseDuration accepts is the duration; any other word begins the
-// reason (DESIGN §2.2: without a duration the role's default_duration
+// reason (docs/design.md §2.2: without a duration the role's default_duration
 // applies), so "2x fixing it" is a reason, not a bad duration.
 func parseRequest(rest string) (Command, *Error) {
 	u := Usage(Request)

@@ -1,5 +1,5 @@
 // Package config reads jitbot's configuration from the environment
-// (DESIGN §2.1) through envconfig and checks it before anything connects.
+// (docs/design.md §2.1) through envconfig and checks it before anything connects.
 package config
 
 import (
@@ -15,7 +15,7 @@ import (
 	"github.com/jitbot/jitbot/internal/rules"
 )
 
-// Config is every variable of DESIGN §2.1. AWS settings are not here: the
+// Config is every variable of docs/design.md §2.1. AWS settings are not here: the
 // SDK reads AWS_REGION, AWS_ENDPOINT_URL and credentials itself.
 type Config struct {
 	SlackAppToken string   `envconfig:"SLACK_APP_TOKEN"`

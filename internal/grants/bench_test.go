@@ -14,7 +14,7 @@ import (
 	"github.com/jitbot/jitbot/internal/slackapp/blockkit"
 )
 
-// Benchmarks of the domain's share of two DESIGN §6 figures: /jit roles
+// Benchmarks of the domain's share of two docs/design.md §6 figures: /jit roles
 // over a 1,000-role catalog, and an Approve click up to the credentials,
 // both on the in-memory store and backend, so they time jitbot's own code
 // and not Redis, AWS or Slack.
@@ -72,7 +72,7 @@ func benchService(b *testing.B, cat *rules.Catalog, now func() time.Time) *grant
 }
 
 // BenchmarkRolesCommand1000 is /jit roles without Slack: every role's
-// eligible rule for the caller, then the message (DESIGN §6: 5 ms).
+// eligible rule for the caller, then the message (docs/design.md §6: 5 ms).
 func BenchmarkRolesCommand1000(b *testing.B) {
 	cat := exampleTimes200(b)
 	at := time.Date(2026, 3, 10, 10, 0, 0, 0, time.UTC)

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
@@ -14,7 +15,7 @@ import (
 	"github.com/jitbot/jitbot/internal/rules"
 )
 
-// Limits on what a requester may write, from DESIGN §2.2.
+// Limits on what a requester may write, from docs/design.md §2.2.
 const (
 	MinReason   = 10
 	MaxReason   = 500
@@ -27,7 +28,7 @@ type Options struct {
 	Store     Store
 	Backends  map[string]Backend // by backend kind: BackendSTS, BackendGroup
 	Directory Directory
-	Notifier  Notifier // events go nowhere when nil
+	Notifier  Notifier // the first subscriber (see Subscribe); may be nil
 	Catalog   *rules.Catalog
 	Logger    *slog.Logger
 
@@ -70,16 +71,17 @@ type Options struct {
 }
 
 // Service is jitbot's domain API. Every method enforces the invariants of
-// DESIGN §4.3 and returns *UserError for anything the caller did wrong.
+// docs/design.md §4.3 and returns *UserError for anything the caller did wrong.
 type Service struct {
-	opts    Options
-	store   Store
-	dir     Directory
-	notify  Notifier
-	log     *slog.Logger
-	now     func() time.Time
-	catalog atomic.Pointer[rules.Catalog]
-	wake    chan struct{}
+	opts        Options
+	store       Store
+	dir         Directory
+	notify      atomic.Pointer[Notifiers] // copied on Subscribe, so emit never locks
+	subscribeMu sync.Mutex
+	log         *slog.Logger
+	now         func() time.Time
+	catalog     atomic.Pointer[rules.Catalog]
+	wake        chan struct{}
 }
 
 // New checks opts and fills in defaults.
@@ -124,19 +126,19 @@ func New(opts Options) (*Service, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	if opts.Notifier == nil {
-		opts.Notifier = Notifiers(nil)
-	}
 	s := &Service{
-		opts:   opts,
-		store:  opts.Store,
-		dir:    opts.Directory,
-		notify: opts.Notifier,
-		log:    opts.Logger,
-		now:    opts.Now,
-		wake:   make(chan struct{}, 1),
+		opts:  opts,
+		store: opts.Store,
+		dir:   opts.Directory,
+		log:   opts.Logger,
+		now:   opts.Now,
+		wake:  make(chan struct{}, 1),
 	}
 	s.catalog.Store(opts.Catalog)
+	s.notify.Store(&Notifiers{})
+	if opts.Notifier != nil {
+		s.Subscribe(opts.Notifier)
+	}
 	return s, nil
 }
 
@@ -829,7 +831,7 @@ func (s *Service) EligibleRoles(ctx context.Context, userID string) ([]*rules.Ro
 	}
 	// The user is converted to CEL once, a rule that many roles share is
 	// evaluated once, and the catalog has one time bound instead of a timer
-	// per rule (DESIGN §6: 5 ms for 1,000 roles).
+	// per rule (docs/design.md §6: 5 ms for 1,000 roles).
 	user = rules.Prepare(user)
 	ctx, cancel := context.WithTimeout(ctx, rules.CallTimeout)
 	defer cancel()
@@ -861,7 +863,7 @@ func (s *Service) emit(ctx context.Context, e Event) {
 	if c := s.Catalog(); c != nil {
 		e.CatalogSHA256 = c.SHA256
 	}
-	s.notify.Notify(ctx, e)
+	s.notify.Load().Notify(ctx, e)
 }
 
 // step applies fn to the record like Store.Update and hands the events fn

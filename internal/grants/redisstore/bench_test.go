@@ -73,7 +73,7 @@ func pendingRequest(id grants.RequestID, now time.Time) *grants.Request {
 	}
 }
 
-// The transitions of DESIGN §3, as the service makes them.
+// The transitions of docs/design.md §3, as the service makes them.
 func approve(now time.Time) func(*grants.Request) error {
 	return func(r *grants.Request) error {
 		if r.State != grants.Pending {

@@ -9,7 +9,7 @@ import (
 )
 
 // AuditParent is the audit channel's one message per request, re-rendered
-// on every event so that it always shows the current state (DESIGN §2.4):
+// on every event so that it always shows the current state (docs/design.md §2.4):
 // state, ID, requester, role, duration, reason, incident, approvals and
 // expiry. Break-glass requests carry a loud marker. Credentials are never
 // shown; the STS access key ID, which is not a secret, is, so CloudTrail

@@ -66,7 +66,7 @@ func BenchmarkGranted(b *testing.B) {
 }
 
 // BenchmarkRolesMessage1000 renders /jit roles for a caller eligible for
-// all of 1,000 roles (manyRoles of safety_test.go; DESIGN §6: the whole
+// all of 1,000 roles (manyRoles of safety_test.go; docs/design.md §6: the whole
 // command within 5 ms). "shown" is how many roles the answer lists
 // (MaxRolesShown); the rest are counted in a closing line.
 func BenchmarkRolesMessage1000(b *testing.B) {

@@ -12,7 +12,7 @@ import (
 	"github.com/jitbot/jitbot/internal/rules"
 )
 
-// usage is the /jit grammar of DESIGN §2.2, one sub-command a line.
+// usage is the /jit grammar of docs/design.md §2.2, one sub-command a line.
 var usage = [][2]string{
 	{"/jit", "open the request form"},
 	{"/jit request <role> [<duration>] [--incident <ref>] <reason…>", "ask for access; the duration is like 90s, 15m, 1h30m, 2h or 1d (the role's default if left out); the reason needs 10 to 500 characters"},
@@ -46,7 +46,7 @@ func Help(examples []string) string {
 // MaxRolesShown is how many roles /jit roles lists; the rest are counted,
 // and /jit roles <words…> finds them. Thirty two-line entries fill a
 // screen already; a 1,000-role catalog in one message (50 blocks, 150 KB)
-// was read by nobody and took longer to build and send than DESIGN §6's
+// was read by nobody and took longer to build and send than docs/design.md §6's
 // 5 ms allow.
 const MaxRolesShown = 30
 

@@ -132,7 +132,7 @@ func TestReasonShownEscaped(t *testing.T) {
 	}
 }
 
-// Secrets never leave the requester's DM (DESIGN §4.4): only Granted shows
+// Secrets never leave the requester's DM (docs/design.md §4.4): only Granted shows
 // them, even when an event carrying credentials is rendered.
 func TestCredentialsOnlyInGranted(t *testing.T) {
 	secrets := []string{creds.SecretAccessKey, creds.SessionToken}

@@ -82,13 +82,10 @@ func start(t *testing.T) *env {
 	}
 	api := slack.New(e.slack.BotToken(), slack.OptionAPIURL(e.slack.APIURL()), slack.OptionAppLevelToken(e.slack.AppToken()))
 	q := queue.New(log)
-	messenger := notify.NewMessenger(api, q, store, log)
-	trail := notify.NewAuditChannel(api, "C0AUDIT001", store, q, nil, log)
 	e.svc, err = grants.New(grants.Options{
 		Store:         store,
 		Backends:      map[string]grants.Backend{grants.BackendSTS: e.backend, grants.BackendGroup: e.backend},
 		Directory:     directory.New(api, 0, 0),
-		Notifier:      grants.Notifiers{trail, messenger},
 		Catalog:       cat,
 		Logger:        log,
 		MinDuration:   time.Second,
@@ -98,8 +95,9 @@ func start(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	messenger.SetService(e.svc)
-	trail.SetGetter(e.svc)
+	messenger := notify.NewMessenger(e.svc, api, q, store, log)
+	trail := notify.NewAuditChannel(api, "C0AUDIT001", store, q, e.svc, log)
+	e.svc.Subscribe(trail, messenger)
 	h := handlers.New(handlers.Options{Service: e.svc, API: api, Queue: q, Refs: store, Seen: store, Logger: log, MinDuration: time.Second})
 	sm := socketmode.New(api)
 

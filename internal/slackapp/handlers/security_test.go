@@ -196,15 +196,12 @@ func startSec(t testing.TB, o secOptions) *secEnv {
 		api = o.api(e.slack)
 	}
 	q := queue.New(log)
-	messenger := notify.NewMessenger(api, q, store, log)
-	trail := notify.NewAuditChannel(api, "C0AUDIT001", store, q, nil, log)
 	e.evidence = auditlog.New(store.Client(), redisstore.DefaultPrefix, log)
 	e.svc, err = grants.New(grants.Options{
 		Store:       store,
 		Limiter:     store,
 		Backends:    map[string]grants.Backend{grants.BackendSTS: e.backend, grants.BackendGroup: e.backend},
 		Directory:   directory.New(api, 0, 0), // production cache times
-		Notifier:    grants.Notifiers{e.evidence, trail, messenger},
 		Catalog:     cat,
 		Logger:      log,
 		MinDuration: time.Second,
@@ -213,8 +210,9 @@ func startSec(t testing.TB, o secOptions) *secEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	messenger.SetService(e.svc)
-	trail.SetGetter(e.svc)
+	messenger := notify.NewMessenger(e.svc, api, q, store, log)
+	trail := notify.NewAuditChannel(api, "C0AUDIT001", store, q, e.svc, log)
+	e.svc.Subscribe(e.evidence, trail, messenger)
 	e.h = New(Options{Service: e.svc, API: api, Queue: q, Refs: store, Seen: store, Logger: log, MinDuration: time.Second, Health: store.Ping})
 
 	ctx, cancel := context.WithCancel(context.Background())

@@ -58,10 +58,6 @@ func NewAuditChannel(api *slack.Client, channel string, refs Refs, q *queue.Queu
 	return &AuditChannel{api: api, channel: channel, refs: refs, q: q, get: get, log: log, queued: map[grants.RequestID]int{}}
 }
 
-// SetGetter sets the record source after construction (the service needs
-// its notifiers before it exists).
-func (c *AuditChannel) SetGetter(g Getter) { c.get = g }
-
 // Notify queues the event's thread reply and the parent's update.
 func (c *AuditChannel) Notify(_ context.Context, e grants.Event) {
 	if c.channel == "" {

@@ -20,7 +20,7 @@ import (
 // credentials included. It returns at once; the Slack calls run in the
 // queue, in order per request.
 type Messenger struct {
-	svc  *grants.Service
+	svc  Records
 	api  *slack.Client
 	q    *queue.Queue
 	refs Refs
@@ -28,14 +28,18 @@ type Messenger struct {
 	now  func() time.Time
 }
 
-// NewMessenger returns a Messenger. svc may be set later with SetService,
-// because the service needs its notifiers when it is built.
-func NewMessenger(api *slack.Client, q *queue.Queue, refs Refs, log *slog.Logger) *Messenger {
-	return &Messenger{api: api, q: q, refs: refs, log: log, now: time.Now}
+// Records is what Messenger reads from the service: a request as it is
+// now, and who may approve it now.
+type Records interface {
+	Getter
+	Approvers(ctx context.Context, r *grants.Request) ([]string, error)
 }
 
-// SetService gives the messenger the service it resolves approvers with.
-func (m *Messenger) SetService(svc *grants.Service) { m.svc = svc }
+// NewMessenger returns a Messenger that reads from svc. Build it after the
+// service and subscribe it there (grants.Service.Subscribe).
+func NewMessenger(svc Records, api *slack.Client, q *queue.Queue, refs Refs, log *slog.Logger) *Messenger {
+	return &Messenger{svc: svc, api: api, q: q, refs: refs, log: log, now: time.Now}
+}
 
 // approverKey prefixes the Refs key of an approver's copy of the DM.
 const approverKey = "approver:"
