@@ -2,7 +2,6 @@ package grants
 
 import (
 	"context"
-	"slices"
 	"time"
 )
 
@@ -70,18 +69,6 @@ func (f NotifierFunc) Notify(ctx context.Context, e Event) { f(ctx, e) }
 
 // Notifiers fans every event out to each notifier in turn.
 type Notifiers []Notifier
-
-// Subscribe adds notifiers that get every event from then on, after the
-// ones subscribed before, in order. Notifiers that need the service itself
-// (to resolve approvers, to read the current record) are built after it
-// and subscribed, so none is ever half built. Subscribe before Run and
-// before the first request, or the events before it go to fewer notifiers.
-func (s *Service) Subscribe(ns ...Notifier) {
-	s.subscribeMu.Lock()
-	defer s.subscribeMu.Unlock()
-	next := append(slices.Clone(*s.notify.Load()), ns...)
-	s.notify.Store(&next)
-}
 
 // Notify passes e to every notifier.
 func (ns Notifiers) Notify(ctx context.Context, e Event) {

@@ -7,6 +7,7 @@ package grants
 import (
 	"crypto/rand"
 	"math/big"
+	"slices"
 	"time"
 
 	"github.com/jitbot/jitbot/internal/rules"
@@ -170,6 +171,20 @@ func (r *Request) leftNotes(now time.Time) []Note {
 func (r *Request) note(t EventType, at time.Time, actor, err string) {
 	r.Notes++
 	r.Journal = append(r.Journal, Note{Seq: r.Notes, Type: t, At: at, Actor: actor, Err: err})
+}
+
+// handedOver drops the journaled events notes, now that the notifiers
+// have them. ErrStale: none of them was left, so another process (the
+// scheduler) handed them over and dropped them already.
+func (r *Request) handedOver(notes []Note) error {
+	n := len(r.Journal)
+	r.Journal = slices.DeleteFunc(r.Journal, func(j Note) bool {
+		return slices.ContainsFunc(notes, func(n Note) bool { return n.Seq == j.Seq })
+	})
+	if len(r.Journal) == n {
+		return ErrStale
+	}
+	return nil
 }
 
 // ReasonExpired is the RevokeReason of a grant that ran its full time.

@@ -1,0 +1,226 @@
+package grants
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jitbot/jitbot/internal/rules"
+)
+
+// Approve records approverID's approval. When the role's approvals_required
+// distinct approvers have approved, access is issued before Approve returns.
+// The approver must be a current approver of the role (user groups are
+// resolved now), must not be the requester, and the requester must still be
+// eligible; otherwise the request is denied.
+func (s *Service) Approve(ctx context.Context, id RequestID, approverID string) (*Request, error) {
+	r, err := s.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.mayDecide(ctx, r, approverID, "approve"); err != nil {
+		return r, err
+	}
+	requester, err := s.dir.User(Fresh(ctx), r.Requester.ID)
+	if err != nil {
+		return r, fmt.Errorf("look up requester %s: %w", r.Requester.ID, err)
+	}
+	now := s.now()
+	stillEligible, err := s.stillEligible(r, requester, now)
+	if err != nil {
+		return r, err
+	}
+	// What this approval did decides what comes next, not the record as it
+	// is after its events are handed over: a second approver may have moved
+	// it on meanwhile, and then issuing is theirs to do.
+	var denied, granting bool
+	updated, err := s.step(ctx, id, nil, func(r *Request) error {
+		var err error
+		if stillEligible != nil {
+			err = r.DenyIneligible(approverID, stillEligible.Msg, now)
+		} else {
+			err = r.Approve(approverID, now, s.opts.Lease)
+		}
+		denied, granting = r.State == Denied, r.State == Granting
+		return err
+	})
+	if err != nil {
+		return s.refused(ctx, r, id, approverID, err)
+	}
+	r = updated
+	if denied {
+		return r, userErr(ErrIneligible, fmt.Sprintf("%s was denied: %s no longer qualifies for %s", id, r.Requester.Name, r.Role))
+	}
+	if !granting {
+		return r, nil
+	}
+	return s.issue(ctx, r)
+}
+
+// stillEligible checks r's requester, as the directory knows them this
+// moment, against the rules in force. It returns why they no longer
+// qualify, or nil; err is for a rule that failed.
+func (s *Service) stillEligible(r *Request, requester rules.User, now time.Time) (why *UserError, err error) {
+	var refusal error
+	if role, err := s.role(r.Role); err != nil {
+		refusal = err
+	} else {
+		refusal = checkEligible(role, requester, r.ruleInput(), now)
+	}
+	if refusal == nil {
+		return nil, nil
+	}
+	if ue, ok := errors.AsType[*UserError](refusal); ok {
+		return ue, nil
+	}
+	return nil, refusal
+}
+
+// Deny closes a pending request. Only a current approver may deny; a
+// requester who denies their own request cancels it.
+func (s *Service) Deny(ctx context.Context, id RequestID, approverID, reason string) (*Request, error) {
+	r, err := s.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if approverID == r.Requester.ID {
+		return s.Cancel(ctx, id, approverID)
+	}
+	if err := s.mayDecide(ctx, r, approverID, "deny"); err != nil {
+		return r, err
+	}
+	reason = truncate(strings.TrimSpace(reason), MaxReason)
+	now := s.now()
+	updated, err := s.step(ctx, id, nil, func(r *Request) error {
+		return r.Deny(approverID, reason, now)
+	})
+	if err != nil {
+		return s.refused(ctx, r, id, approverID, err)
+	}
+	return updated, nil
+}
+
+// Cancel withdraws a pending request; only its requester may.
+func (s *Service) Cancel(ctx context.Context, id RequestID, userID string) (*Request, error) {
+	now := s.now()
+	r, err := s.step(ctx, id, nil, func(r *Request) error {
+		return r.Cancel(userID, now)
+	})
+	if err != nil {
+		return nil, s.storeErr(id, err)
+	}
+	return r, nil
+}
+
+// Revoke ends an active grant early. The requester may relinquish it and
+// any current approver of the role may take it away; a pending request is
+// cancelled when its requester revokes it. Revoke returns once access is
+// gone or, if AWS is failing, once the revocation is recorded: the
+// scheduler retries it until it succeeds.
+func (s *Service) Revoke(ctx context.Context, id RequestID, userID, reason string) (*Request, error) {
+	r, err := s.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if r.State == Pending && r.Requester.ID == userID {
+		return s.Cancel(ctx, id, userID)
+	}
+	if r.Requester.ID != userID {
+		if err := s.mayDecide(ctx, r, userID, "revoke"); err != nil {
+			return r, err
+		}
+	}
+	if reason = truncate(strings.TrimSpace(reason), MaxReason); reason == "" {
+		reason = "revoked by the requester"
+		if userID != r.Requester.ID {
+			reason = "revoked by an approver"
+		}
+	}
+	now := s.now()
+	r, err = s.store.Update(ctx, id, func(r *Request) error {
+		return r.Revoke(userID, reason, now, s.opts.Lease)
+	})
+	if err != nil {
+		return nil, s.storeErr(id, err)
+	}
+	done, err := s.revoke(ctx, r)
+	if err != nil {
+		// Recorded and retried by the scheduler; the caller sees the
+		// record still in Revoking.
+		s.log.WarnContext(ctx, "revocation failed; will retry", "request_id", id, "err", err)
+	}
+	return done, nil
+}
+
+// Acknowledge records that a current approver of the role has reviewed a
+// break-glass grant, which nobody approved before it was issued. It stops
+// the escalation. The requester cannot review their own grant.
+func (s *Service) Acknowledge(ctx context.Context, id RequestID, userID string) (*Request, error) {
+	r, err := s.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.reviewable(userID); err != nil {
+		if errors.Is(err, ErrSelfApproval) {
+			s.emit(ctx, Event{Type: EventRefused, Request: *r, Actor: userID, Err: err.Error()})
+		}
+		return r, err
+	}
+	if err := s.mayDecide(ctx, r, userID, "review"); err != nil {
+		return r, err
+	}
+	now := s.now()
+	r, err = s.step(ctx, id, nil, func(r *Request) error {
+		return r.Review(userID, now)
+	})
+	if err != nil {
+		return r, s.storeErr(id, err)
+	}
+	return r, nil
+}
+
+// mayDecide refuses, and reports as an event, a decision by someone who is
+// not a current approver of the request's role.
+func (s *Service) mayDecide(ctx context.Context, r *Request, userID, verb string) error {
+	if userID == r.Requester.ID && verb == "approve" {
+		err := userErr(ErrSelfApproval, fmt.Sprintf("you cannot approve your own request %s", r.ID))
+		s.emit(ctx, Event{Type: EventRefused, Request: *r, Actor: userID, Err: err.Error()})
+		return err
+	}
+	ok, err := s.isApprover(ctx, r.Role, userID)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		err := userErr(ErrNotApprover, fmt.Sprintf("you are not an approver of %s, so you cannot %s %s", r.Role, verb, r.ID))
+		s.emit(ctx, Event{Type: EventRefused, Request: *r, Actor: userID, Err: err.Error()})
+		return err
+	}
+	return nil
+}
+
+// refused reports a decision the store rejected: a refusal is an event the
+// audit trail records; other errors pass through.
+func (s *Service) refused(ctx context.Context, r *Request, id RequestID, actor string, err error) (*Request, error) {
+	err = s.storeErr(id, err)
+	var ue *UserError
+	if errors.As(err, &ue) && !errors.Is(err, ErrDecided) && !errors.Is(err, ErrNotFound) {
+		s.emit(ctx, Event{Type: EventRefused, Request: *r, Actor: actor, Err: ue.Msg})
+	}
+	return r, err
+}
+
+// ruleInput is what the role's rules see of r.
+func (r *Request) ruleInput() rules.Input {
+	return rules.Input{Role: r.Role, Duration: r.Duration, Reason: r.Reason, Incident: r.Incident}
+}
+
+func truncate(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	return string([]rune(s)[:n])
+}

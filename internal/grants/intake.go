@@ -1,0 +1,260 @@
+package grants
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jitbot/jitbot/internal/rules"
+)
+
+// RequestInput is what a requester asks for.
+type RequestInput struct {
+	UserID   string
+	Role     string
+	Duration time.Duration // zero: the role's default_duration
+	Reason   string
+	Incident string
+}
+
+// ruleInput is what the role's rules see of the request.
+func (in RequestInput) ruleInput() rules.Input {
+	return rules.Input{Role: in.Role, Duration: in.Duration, Reason: in.Reason, Incident: in.Incident}
+}
+
+// Request checks a request against the catalog and records it. When the
+// role's auto_approve rule holds, access is issued at once (break-glass);
+// otherwise the record waits for approvers.
+func (s *Service) Request(ctx context.Context, in RequestInput) (*Request, error) {
+	return s.request(ctx, in, nil)
+}
+
+// Extend asks for d more time on the active grant id, for its requester
+// only. It is a new request, decided like any other (approvers, or the
+// role's auto_approve rule), with the original's reason and incident;
+// approved, its access runs on from the original's expiry. The grant's
+// time left plus d may not exceed the role's max_duration.
+func (s *Service) Extend(ctx context.Context, id RequestID, userID string, d time.Duration) (*Request, error) {
+	orig, err := s.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if orig.Requester.ID != userID {
+		return nil, userErr(ErrNotAllowed, fmt.Sprintf("only the requester can extend %s", id))
+	}
+	if orig.State != Active {
+		return nil, userErr(ErrDecided, fmt.Sprintf("%s is not active (it is %s); only an active grant can be extended", id, orig.State))
+	}
+	if d <= 0 {
+		return nil, userErr(ErrInvalidInput, fmt.Sprintf("say how much more time you need, as in /jit extend %s 30m", id))
+	}
+	in := RequestInput{UserID: userID, Role: orig.Role, Duration: d, Reason: orig.Reason, Incident: orig.Incident}
+	return s.request(ctx, in, orig)
+}
+
+// request records a new request, or an extension of the grant extends.
+func (s *Service) request(ctx context.Context, in RequestInput, extends *Request) (*Request, error) {
+	now := s.now()
+	role, user, err := s.admit(ctx, &in, extends, now)
+	if err != nil {
+		return nil, err
+	}
+	input := in.ruleInput()
+	auto, notice, err := s.breakglass(ctx, role, user, input, now)
+	if err != nil {
+		return nil, err
+	}
+	r, err := s.newRecord(role, user, input, now)
+	if err != nil {
+		return nil, err
+	}
+	if extends != nil {
+		r.Extends = extends.ID
+	}
+	r.Notice = notice
+	r.note(EventRequested, now, user.ID, "")
+	if auto {
+		if err := r.AutoApprove(role.AutoApprove, role.ReviewWithin, now, s.opts.Lease); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.create(ctx, r); err != nil {
+		return nil, err
+	}
+	r = s.publish(ctx, r, r.Journal, nil)
+	if !auto {
+		s.poke()
+		return r, nil
+	}
+	return s.issue(ctx, r)
+}
+
+// admit fills in the defaults of in and checks it, the chain of grants it
+// extends, the requester's eligibility and their rate of requests. It
+// returns the role and the requester as the directory knows them now.
+func (s *Service) admit(ctx context.Context, in *RequestInput, extends *Request, now time.Time) (*rules.Role, rules.User, error) {
+	role, err := s.role(in.Role)
+	if err != nil {
+		return nil, rules.User{}, err
+	}
+	in.Role = role.Name
+	if in.Duration == 0 {
+		in.Duration = role.DefaultDuration
+	}
+	in.Reason = strings.TrimSpace(in.Reason)
+	in.Incident = strings.TrimSpace(in.Incident)
+	if err := s.checkInput(role, *in); err != nil {
+		return nil, rules.User{}, err
+	}
+	if extends != nil {
+		if err := s.checkChain(ctx, role, extends, in.Duration, now); err != nil {
+			return nil, rules.User{}, err
+		}
+	}
+	user, err := s.dir.User(ctx, in.UserID)
+	if err != nil {
+		return nil, rules.User{}, fmt.Errorf("look up requester %s: %w", in.UserID, err)
+	}
+	if err := checkEligible(role, user, in.ruleInput(), now); err != nil {
+		return nil, rules.User{}, err
+	}
+	ok, err := s.opts.Limiter.Take(ctx, "requests:"+user.ID, s.opts.RequestLimit, time.Hour, now)
+	if err != nil {
+		return nil, rules.User{}, fmt.Errorf("count requests of %s: %w", user.ID, err)
+	}
+	if !ok {
+		return nil, rules.User{}, userErr(ErrRateLimited, fmt.Sprintf("you have filed %d requests in the last hour, the limit; wait a while, or ask the role's owners directly", s.opts.RequestLimit))
+	}
+	return role, user, nil
+}
+
+// breakglass reports whether the request is granted at once by the role's
+// auto_approve rule, within the role's breakglass_limit. Over the limit it
+// goes to the approvers, and notice tells the requester why.
+func (s *Service) breakglass(ctx context.Context, role *rules.Role, user rules.User, in rules.Input, now time.Time) (auto bool, notice string, err error) {
+	auto, err = AutoApproves(role, user, in, now)
+	if err != nil {
+		return false, "", fmt.Errorf("evaluate auto_approve of %s: %w", role.Name, err)
+	}
+	if !auto || role.BreakglassLimit <= 0 {
+		return auto, "", nil
+	}
+	ok, err := s.opts.Limiter.Take(ctx, "breakglass:"+role.Name+":"+user.ID, role.BreakglassLimit, breakglassWindow, now)
+	if err != nil {
+		return false, "", fmt.Errorf("count break-glass grants of %s: %w", user.ID, err)
+	}
+	if !ok {
+		return false, fmt.Sprintf("you have used break-glass for %s %d times in 24 hours, its limit, so this request goes to the approvers", role.Name, role.BreakglassLimit), nil
+	}
+	return true, "", nil
+}
+
+// newRecord is the pending record of user's request in, with what the
+// role's backend will issue.
+func (s *Service) newRecord(role *rules.Role, user rules.User, in rules.Input, now time.Time) (*Request, error) {
+	r := &Request{
+		State:             Pending,
+		Requester:         user,
+		Role:              role.Name,
+		Backend:           role.Backend,
+		SessionPolicy:     role.SessionPolicy,
+		Duration:          in.Duration,
+		Reason:            in.Reason,
+		Incident:          in.Incident,
+		Rule:              role.Eligible,
+		ApprovalsRequired: role.ApprovalsRequired,
+		CreatedAt:         now,
+		Deadline:          now.Add(role.RequestTTL),
+		DryRun:            s.opts.DryRun,
+	}
+	if thirdParty(user) {
+		r.ApprovalsRequired = max(r.ApprovalsRequired, guestApprovals)
+	}
+	switch role.Backend {
+	case BackendSTS:
+		r.Target = role.RoleARN
+	case BackendGroup:
+		r.Target = role.Group
+		principal, err := role.IAMUserName(user, in, now)
+		if err != nil {
+			return nil, fmt.Errorf("evaluate iam_user of %s: %w", role.Name, err)
+		}
+		if principal == "" {
+			return nil, userErr(ErrIneligible, fmt.Sprintf("%s has no IAM user name for you (its iam_user rule gave an empty name); ask the role's owners", role.Name))
+		}
+		r.Principal = principal
+	default:
+		return nil, fmt.Errorf("role %s has unknown backend %q", role.Name, role.Backend)
+	}
+	return r, nil
+}
+
+// create stores r under a fresh ID, drawing again on the rare collision.
+func (s *Service) create(ctx context.Context, r *Request) error {
+	for range 5 {
+		r.ID = NewRequestID()
+		err := s.store.Create(ctx, r)
+		if !errors.Is(err, ErrExists) {
+			if err != nil {
+				return fmt.Errorf("store request: %w", err)
+			}
+			return nil
+		}
+	}
+	return errors.New("store request: could not draw an unused request ID")
+}
+
+// checkInput applies the limits that need no directory: the duration
+// between JIT_MIN_DURATION and the role's max_duration, the text limits of
+// docs/design.md §2.2, and the role's incident_pattern.
+func (s *Service) checkInput(role *rules.Role, in RequestInput) error {
+	_, reason := MeasureReason(in.Reason)
+	_, incident := MeasureIncident(in.Incident)
+	switch {
+	case in.Duration < s.opts.MinDuration:
+		return userErr(ErrInvalidInput, fmt.Sprintf("duration %s is shorter than the minimum of %s", rules.FormatDuration(in.Duration), rules.FormatDuration(s.opts.MinDuration)))
+	case in.Duration > role.MaxDuration:
+		return userErr(ErrInvalidInput, fmt.Sprintf("duration %s exceeds %s's max of %s", rules.FormatDuration(in.Duration), role.Name, rules.FormatDuration(role.MaxDuration)))
+	case reason == TooShort:
+		return userErr(ErrInvalidInput, fmt.Sprintf("the reason needs at least %d characters: say what you will do and why", MinReason))
+	case reason == TooLong:
+		return userErr(ErrInvalidInput, fmt.Sprintf("the reason is longer than %d characters", MaxReason))
+	case incident == TooLong:
+		return userErr(ErrInvalidInput, fmt.Sprintf("the incident reference is longer than %d characters", MaxIncident))
+	case in.Incident != "" && role.IncidentPattern != nil && !role.IncidentPattern.MatchString(in.Incident):
+		return userErr(ErrInvalidInput, fmt.Sprintf("incident reference %q does not look like one of %s's incidents (%s)", in.Incident, role.Name, role.IncidentPattern))
+	}
+	return nil
+}
+
+// maxChain bounds how far back checkChain follows extensions.
+const maxChain = 100
+
+// checkChain keeps a grant and its extensions within the role's
+// max_duration counted from the first grant's start: more time than that
+// needs a fresh request, not another extension.
+func (s *Service) checkChain(ctx context.Context, role *rules.Role, extends *Request, d time.Duration, now time.Time) error {
+	first := extends
+	for i := 0; first.Extends != "" && i < maxChain; i++ {
+		prev, err := s.store.Get(ctx, first.Extends)
+		if errors.Is(err, ErrNotFound) {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("load %s, extended by %s: %w", first.Extends, first.ID, err)
+		}
+		first = prev
+	}
+	end := extends.ExpiresAt
+	if end.Before(now) {
+		end = now
+	}
+	end = end.Add(d)
+	if total := end.Sub(first.GrantedAt).Round(time.Second); total > role.MaxDuration {
+		return userErr(ErrInvalidInput, fmt.Sprintf("%s started %s ago; %s more would make %s in all, over %s's max of %s; ask for a fresh approval with /jit request",
+			first.ID, rules.FormatDuration(now.Sub(first.GrantedAt).Round(time.Second)), rules.FormatDuration(d), rules.FormatDuration(total), role.Name, rules.FormatDuration(role.MaxDuration)))
+	}
+	return nil
+}

@@ -1,0 +1,86 @@
+package grants
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/jitbot/jitbot/internal/rules"
+)
+
+// Listing is what /jit list shows a user.
+type Listing struct {
+	Mine     []*Request // the user's pending requests and current grants
+	Awaiting []*Request // pending requests the user may approve
+}
+
+// List returns the user's open requests and grants and, for approvers, the
+// pending requests they can decide, oldest first.
+func (s *Service) List(ctx context.Context, userID string) (Listing, error) {
+	open, err := s.store.Open(ctx)
+	if err != nil {
+		return Listing{}, fmt.Errorf("list open requests: %w", err)
+	}
+	slices.SortFunc(open, func(a, b *Request) int { return a.CreatedAt.Compare(b.CreatedAt) })
+	var l Listing
+	now := s.now()
+	approverOf := map[string]bool{}
+	for _, r := range open {
+		if r.State.Terminal() {
+			continue
+		}
+		if r.Requester.ID == userID {
+			l.Mine = append(l.Mine, r)
+			continue
+		}
+		if r.decidable(userID, now) != nil {
+			continue
+		}
+		ok, seen := approverOf[r.Role]
+		if !seen {
+			if ok, err = s.isApprover(ctx, r.Role, userID); err != nil {
+				return Listing{}, err
+			}
+			approverOf[r.Role] = ok
+		}
+		if ok {
+			l.Awaiting = append(l.Awaiting, r)
+		}
+	}
+	return l, nil
+}
+
+// EligibleRoles returns the roles the user may request now, by name, each
+// judged for a request of the role's default duration.
+func (s *Service) EligibleRoles(ctx context.Context, userID string) ([]*rules.Role, error) {
+	user, err := s.dir.User(ctx, userID)
+	if err != nil {
+		return nil, fmt.Errorf("look up %s: %w", userID, err)
+	}
+	// The user is converted to CEL once, a rule that many roles share is
+	// evaluated once, and the catalog has one time bound instead of a timer
+	// per rule (docs/design.md §6: 5 ms for 1,000 roles).
+	user = rules.Prepare(user)
+	ctx, cancel := context.WithTimeout(ctx, rules.CallTimeout)
+	defer cancel()
+	now := s.now()
+	c := s.Catalog()
+	var out []*rules.Role
+	var ue *UserError // outside the loop: errors.As makes it escape
+	for role := range c.All() {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("check %s's eligibility for %d roles: %w", userID, len(c.Roles), context.Cause(ctx))
+		}
+		in := rules.Input{Role: role.Name, Duration: role.DefaultDuration}
+		err := checkEligible(role, user, in, now)
+		switch {
+		case err == nil:
+			out = append(out, role)
+		case errors.As(err, &ue):
+		default:
+			s.log.WarnContext(ctx, "eligibility rule failed", "role", role.Name, "user", userID, "err", err)
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,369 @@
+package grants
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// The request state machine (docs/design.md §1, §3). Every change of a
+// record is one of the methods below: each checks that the record is in a
+// state the change applies to, changes it and the fields that go with it,
+// and journals the event the audit trail records, or refuses and changes
+// nothing. They do no I/O and take the time as an argument, because
+// Store.Update may run them more than once: a double click or two replicas
+// make one transition, and the loser gets the refusal.
+//
+//	pending ──Approve (last of N)──▶ granting ──Activate──▶ active ──Revoke / Expire──▶ revoking ──FinishRevoke──▶ revoked
+//	   │ AutoApprove ─────────────────▲   └──FailGrant──────────────────────────────────────▲      └─(after FailGrant)──▶ failed
+//	   └─Deny / DenyIneligible ▶ denied, Cancel ▶ cancelled, TimeOut ▶ timed_out
+//
+// TakeLease, RetryRevoke, Warn, Escalate, Review, FinishCleanup and
+// RetryCleanup change a record without moving it to another state.
+
+// ErrStale is what a scheduler-side transition returns for a record that
+// has moved on since the work was claimed, e.g. another replica finished
+// it first or a person decided meanwhile. There is nothing left to do.
+var ErrStale = errors.New("record moved on")
+
+// Approve records approver's yes. With ApprovalsRequired distinct
+// approvals the request moves to Granting, under a lease for the process
+// that issues the access. It refuses (see decidable) a request that is not
+// pending or has passed its deadline, the requester, and an approver who
+// already approved.
+func (r *Request) Approve(approver string, now time.Time, lease time.Duration) error {
+	if err := r.decidable(approver, now); err != nil {
+		return err
+	}
+	r.Approvals = append(r.Approvals, Approval{Approver: approver, At: now})
+	if len(r.Approvals) >= r.ApprovalsRequired {
+		r.State = Granting
+		r.DecidedAt = now
+		r.LeaseUntil = now.Add(lease)
+	}
+	r.note(EventApproved, now, approver, "")
+	return nil
+}
+
+// AutoApprove moves a new request straight to Granting because the role's
+// auto_approve rule (break-glass) holds. Nobody approved it, so the owners
+// must review it within reviewWithin.
+func (r *Request) AutoApprove(rule string, reviewWithin time.Duration, now time.Time, lease time.Duration) error {
+	if r.State != Pending {
+		return r.decidedErr()
+	}
+	r.State = Granting
+	r.AutoApproved = true
+	r.ReviewDue = now.Add(reviewWithin)
+	r.Rule = rule
+	r.DecidedAt = now
+	r.LeaseUntil = now.Add(lease)
+	r.note(EventAutoApproved, now, "", "")
+	return nil
+}
+
+// Deny closes a pending request on approver's no. An approver who already
+// approved may still deny; otherwise it refuses what Approve refuses.
+func (r *Request) Deny(approver, reason string, now time.Time) error {
+	if err := r.decidable(approver, now); err != nil && !errors.Is(err, ErrAlreadyApproved) {
+		return err
+	}
+	r.State = Denied
+	r.DecidedBy = approver
+	r.DecidedAt = now
+	r.DenyReason = reason
+	r.note(EventDenied, now, approver, "")
+	return nil
+}
+
+// DenyIneligible closes a pending request whose requester no longer
+// qualifies (why says how) when approver tries to approve it: the system
+// denies it, not the approver. It refuses what Approve refuses.
+func (r *Request) DenyIneligible(approver, why string, now time.Time) error {
+	if err := r.decidable(approver, now); err != nil {
+		return err
+	}
+	r.State = Denied
+	r.DecidedAt = now
+	r.DenyReason = "the requester is no longer eligible: " + why
+	r.note(EventDenied, now, "", "")
+	return nil
+}
+
+// Cancel withdraws a pending request; only its requester may. Unlike a
+// decision it is allowed after the deadline, until the timeout is recorded.
+func (r *Request) Cancel(user string, now time.Time) error {
+	if r.Requester.ID != user {
+		return userErr(ErrNotAllowed, fmt.Sprintf("only the requester can cancel %s", r.ID))
+	}
+	if r.State != Pending {
+		return r.decidedErr()
+	}
+	r.State = Cancelled
+	r.DecidedBy = user
+	r.DecidedAt = now
+	r.note(EventCancelled, now, user, "")
+	return nil
+}
+
+// TimeOut closes a pending request nobody decided by its deadline.
+func (r *Request) TimeOut(now time.Time) error {
+	if r.State != Pending || now.Before(r.Deadline) {
+		return ErrStale
+	}
+	r.State = TimedOut
+	r.DecidedAt = now
+	r.note(EventTimedOut, now, "", "")
+	return nil
+}
+
+// TakeLease marks a record in state as being worked on by one process
+// until now+lease, so that no other starts the same AWS call meanwhile. A
+// lease still running belongs to another worker: ErrStale.
+func (r *Request) TakeLease(state State, now time.Time, lease time.Duration) error {
+	if r.State != state || now.Before(r.LeaseUntil) {
+		return ErrStale
+	}
+	r.LeaseUntil = now.Add(lease)
+	return nil
+}
+
+// Activate records access issued from start until expires. The requester
+// is warned warning before expiry, unless the grant is shorter than twice
+// that.
+func (r *Request) Activate(issued Issued, start, expires time.Time, warning time.Duration, now time.Time) error {
+	if r.State != Granting {
+		return ErrStale
+	}
+	r.State = Active
+	r.GrantedAt = start
+	r.ExpiresAt = expires
+	if warnAt := expires.Add(-warning); warnAt.Sub(start) >= warning {
+		r.WarnAt = warnAt
+	}
+	r.CredsExpire = issued.CredsExpire
+	r.GrantAWSRequestID = issued.AWSRequestID
+	r.DryRunGrant = issued.DryRun
+	r.LeaseUntil = time.Time{}
+	if issued.Credentials != nil {
+		r.AccessKeyID = issued.Credentials.AccessKeyID
+	}
+	r.note(EventGranted, now, "", "")
+	return nil
+}
+
+// FailGrant records that access could not be issued (msg says why, for the
+// requester) and moves the record to Revoking at once: whatever the failed
+// call may have done is taken away, and the request then ends as Failed.
+func (r *Request) FailGrant(msg string, now time.Time, lease time.Duration) error {
+	if r.State != Granting {
+		return ErrStale
+	}
+	r.State = Revoking
+	r.Failure = msg
+	r.RevokeReason = "grant failed"
+	r.NextAttempt = now
+	r.LeaseUntil = now.Add(lease)
+	r.note(EventGrantFailed, now, "", msg)
+	return nil
+}
+
+// Revoke ends an active grant early on user's word, recording the intent
+// (Revoking) before AWS is called. The service has checked that user is
+// the requester or a current approver; an approver who ends a break-glass
+// grant has reviewed it.
+func (r *Request) Revoke(user, reason string, now time.Time, lease time.Duration) error {
+	switch r.State {
+	case Active:
+	case Pending:
+		return userErr(ErrDecided, fmt.Sprintf("%s is still pending; deny it instead", r.ID))
+	case Granting:
+		return userErr(ErrDecided, fmt.Sprintf("%s is being granted right now; try again in a moment", r.ID))
+	default:
+		return userErr(ErrDecided, fmt.Sprintf("%s is not active (it is %s)", r.ID, r.State))
+	}
+	r.State = Revoking
+	r.RevokedBy = user
+	r.RevokeReason = reason
+	if r.AutoApproved && r.ReviewedBy == "" && user != r.Requester.ID {
+		r.ReviewedBy, r.ReviewedAt, r.ReviewDue = user, now, time.Time{}
+	}
+	r.NextAttempt = now
+	r.LeaseUntil = now.Add(lease)
+	return nil
+}
+
+// Expire moves an active grant whose time is up to Revoking.
+func (r *Request) Expire(now time.Time, lease time.Duration) error {
+	if r.State != Active || now.Before(r.ExpiresAt) {
+		return ErrStale
+	}
+	r.State = Revoking
+	r.RevokeReason = ReasonExpired
+	r.NextAttempt = now
+	r.LeaseUntil = now.Add(lease)
+	return nil
+}
+
+// FinishRevoke records that the access is gone: the record ends as
+// Revoked, or as Failed when it was being revoked because issuing failed.
+func (r *Request) FinishRevoke(rev Revocation, now time.Time) error {
+	if r.State != Revoking {
+		return ErrStale
+	}
+	r.State = Revoked
+	if r.Failure != "" {
+		r.State = Failed
+	} else {
+		r.note(EventRevoked, now, r.RevokedBy, "")
+	}
+	r.RevokedAt = now
+	r.CleanupAt = rev.CleanupAt
+	r.RevokeAWSRequestID = rev.AWSRequestID
+	r.DryRunRevoke = rev.DryRun
+	r.Attempts = 0
+	r.LastError = ""
+	r.NextAttempt = time.Time{}
+	r.LeaseUntil = time.Time{}
+	return nil
+}
+
+// RetryRevoke records a failed revocation and when to try again, after
+// backoff(attempt). The alertAfter-th failure in a row raises the alert
+// (EventRevokeFailed); the record stays in Revoking until it succeeds.
+func (r *Request) RetryRevoke(cause error, now time.Time, backoff func(attempt int) time.Duration, alertAfter int) error {
+	if r.State != Revoking {
+		return ErrStale
+	}
+	r.Attempts++
+	r.LastError = cause.Error()
+	r.NextAttempt = now.Add(backoff(r.Attempts))
+	r.LeaseUntil = time.Time{}
+	if r.Attempts == alertAfter {
+		r.note(EventRevokeFailed, now, "", cause.Error())
+	}
+	return nil
+}
+
+// Warn tells the requester, once, that an active grant ends soon.
+func (r *Request) Warn(now time.Time) error {
+	if r.State != Active || r.WarnAt.IsZero() || now.Before(r.WarnAt) {
+		return ErrStale
+	}
+	r.WarnAt = time.Time{}
+	r.note(EventExpiring, now, "", "")
+	return nil
+}
+
+// Escalate reminds the owners, once, of a break-glass grant nobody
+// reviewed by ReviewDue, whatever became of the grant since.
+func (r *Request) Escalate(now time.Time) error {
+	if r.ReviewDue.IsZero() || now.Before(r.ReviewDue) {
+		return ErrStale
+	}
+	r.ReviewDue = time.Time{}
+	r.note(EventReviewOverdue, now, "", "")
+	return nil
+}
+
+// Review records reviewer's after-the-fact look at a break-glass grant, in
+// any state: it stops the escalation. The service has checked that
+// reviewer is a current approver of the role.
+func (r *Request) Review(reviewer string, now time.Time) error {
+	if err := r.reviewable(reviewer); err != nil {
+		return err
+	}
+	if r.ReviewedBy != "" {
+		return userErr(ErrDecided, fmt.Sprintf("%s was already reviewed by %s", r.ID, r.ReviewedBy))
+	}
+	r.ReviewedBy, r.ReviewedAt, r.ReviewDue = reviewer, now, time.Time{}
+	r.note(EventReviewed, now, reviewer, "")
+	return nil
+}
+
+// FinishCleanup records that what the revocation left behind is removed.
+func (r *Request) FinishCleanup() error {
+	if !r.State.Terminal() || r.CleanupAt.IsZero() {
+		return ErrStale
+	}
+	r.CleanupAt = time.Time{}
+	r.Attempts = 0
+	r.LastError = ""
+	return nil
+}
+
+// RetryCleanup records a failed cleanup and when to try again.
+func (r *Request) RetryCleanup(cause error, now time.Time, backoff func(attempt int) time.Duration) error {
+	if !r.State.Terminal() || r.CleanupAt.IsZero() {
+		return ErrStale
+	}
+	r.Attempts++
+	r.LastError = cause.Error()
+	r.CleanupAt = now.Add(backoff(r.Attempts))
+	return nil
+}
+
+// reviewable refuses a review of a grant that people approved before it
+// was issued, and a requester's review of their own break-glass grant.
+func (r *Request) reviewable(reviewer string) error {
+	if !r.AutoApproved {
+		return userErr(ErrNotAllowed, fmt.Sprintf("%s was approved by people before it was granted; there is nothing to review", r.ID))
+	}
+	if reviewer == r.Requester.ID {
+		return userErr(ErrSelfApproval, fmt.Sprintf("you cannot review your own break-glass access %s", r.ID))
+	}
+	return nil
+}
+
+// decidable is what every decision on a pending request checks, inside the
+// compare-and-swap so that a concurrent decision is never overwritten.
+func (r *Request) decidable(approver string, now time.Time) error {
+	if r.State != Pending {
+		return r.decidedErr()
+	}
+	if !now.Before(r.Deadline) {
+		// The scheduler records the timeout when it next looks; the
+		// deadline holds from the moment it passes.
+		return userErr(ErrDecided, fmt.Sprintf("%s timed out before anyone decided", r.ID))
+	}
+	if approver == r.Requester.ID {
+		return userErr(ErrSelfApproval, fmt.Sprintf("you cannot approve your own request %s", r.ID))
+	}
+	for _, a := range r.Approvals {
+		if a.Approver == approver {
+			return userErr(ErrAlreadyApproved, fmt.Sprintf("you have already approved %s; it needs %d more approval(s)", r.ID, r.ApprovalsRequired-len(r.Approvals)))
+		}
+	}
+	return nil
+}
+
+// decidedErr tells someone who came too late what became of the request.
+func (r *Request) decidedErr() error {
+	switch r.State {
+	case Granting, Active, Revoking, Revoked, Failed:
+		if r.AutoApproved {
+			return userErr(ErrDecided, fmt.Sprintf("%s was already approved automatically", r.ID))
+		}
+		return userErr(ErrDecided, fmt.Sprintf("%s was already approved by %s", r.ID, strings.Join(r.approvers(), ", ")))
+	case Denied:
+		if r.DecidedBy == "" {
+			return userErr(ErrDecided, fmt.Sprintf("%s was already denied", r.ID))
+		}
+		return userErr(ErrDecided, fmt.Sprintf("%s was already denied by %s", r.ID, r.DecidedBy))
+	case TimedOut:
+		return userErr(ErrDecided, fmt.Sprintf("%s timed out before anyone decided", r.ID))
+	case Cancelled:
+		return userErr(ErrDecided, fmt.Sprintf("%s was cancelled by its requester", r.ID))
+	}
+	return userErr(ErrDecided, fmt.Sprintf("%s is %s", r.ID, r.State))
+}
+
+// approvers returns the Slack IDs of who approved, in order.
+func (r *Request) approvers() []string {
+	ids := make([]string, len(r.Approvals))
+	for i, a := range r.Approvals {
+		ids[i] = a.Approver
+	}
+	return ids
+}
