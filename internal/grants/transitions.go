@@ -15,12 +15,15 @@ import (
 // Store.Update may run them more than once: a double click or two replicas
 // make one transition, and the loser gets the refusal.
 //
-//	pending ──Approve (last of N)──▶ granting ──Activate──▶ active ──Revoke / Expire──▶ revoking ──FinishRevoke──▶ revoked
-//	   │ AutoApprove ─────────────────▲   └──FailGrant──────────────────────────────────────▲      └─(after FailGrant)──▶ failed
-//	   └─Deny / DenyIneligible ▶ denied, Cancel ▶ cancelled, TimeOut ▶ timed_out
+//	pending  ─ Approve (the last one needed), AutoApprove ─▶ granting
+//	pending  ─ Deny, DenyIneligible ─▶ denied;  Cancel ─▶ cancelled;  TimeOut ─▶ timed_out
+//	granting ─ Activate ─▶ active;  FailGrant ─▶ revoking
+//	active   ─ Revoke, Expire ─▶ revoking
+//	revoking ─ FinishRevoke ─▶ revoked, or failed after FailGrant
 //
 // TakeLease, RetryRevoke, Warn, Escalate, Review, FinishCleanup and
 // RetryCleanup change a record without moving it to another state.
+// TestTransitionTable holds every state × every transition.
 
 // ErrStale is what a scheduler-side transition returns for a record that
 // has moved on since the work was claimed, e.g. another replica finished

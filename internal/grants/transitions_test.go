@@ -1,0 +1,277 @@
+package grants_test
+
+import (
+	"encoding/json"
+	"errors"
+	"reflect"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/jitbot/jitbot/internal/grants"
+	"github.com/jitbot/jitbot/internal/rules"
+)
+
+// states are the columns of the transition table, every State there is.
+var states = []grants.State{
+	grants.Pending, grants.Granting, grants.Active, grants.Revoking,
+	grants.Revoked, grants.Denied, grants.Cancelled, grants.TimedOut, grants.Failed,
+}
+
+// outcome is one cell of the table: the state a transition leads to, or
+// the class of its refusal.
+type outcome struct {
+	state grants.State
+	err   error
+}
+
+var (
+	pending   = outcome{state: grants.Pending}
+	granting  = outcome{state: grants.Granting}
+	active    = outcome{state: grants.Active}
+	revoking  = outcome{state: grants.Revoking}
+	revoked   = outcome{state: grants.Revoked}
+	denied    = outcome{state: grants.Denied}
+	cancelled = outcome{state: grants.Cancelled}
+	timedOut  = outcome{state: grants.TimedOut}
+	failed    = outcome{state: grants.Failed}
+
+	decided     = outcome{err: grants.ErrDecided}
+	stale       = outcome{err: grants.ErrStale}
+	notAllowed  = outcome{err: grants.ErrNotAllowed}
+	selfApprove = outcome{err: grants.ErrSelfApproval}
+	twice       = outcome{err: grants.ErrAlreadyApproved}
+)
+
+func (o outcome) String() string {
+	if o.err != nil {
+		return "refused: " + o.err.Error()
+	}
+	return string(o.state)
+}
+
+// The record every cell starts from, in the cell's state: it needs two
+// approvals and has UFIRST's, and every time a transition looks at is set.
+var (
+	t0       = time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	deadline = t0.Add(30 * time.Minute)
+	expires  = t0.Add(time.Hour)
+	warnAt   = expires.Add(-5 * time.Minute)
+	review   = t0.Add(2 * time.Hour)
+	cleanup  = t0.Add(3 * time.Hour)
+)
+
+const lease = 30 * time.Second
+
+func inState(st grants.State) *grants.Request {
+	return &grants.Request{
+		ID: "JIT-TABLE2", State: st, Requester: rules.User{ID: "UREQ"}, Role: "prod-admin",
+		ApprovalsRequired: 2, Approvals: []grants.Approval{{Approver: "UFIRST", At: t0}},
+		CreatedAt: t0, Deadline: deadline,
+		GrantedAt: t0, ExpiresAt: expires, WarnAt: warnAt,
+		NextAttempt: t0, CleanupAt: cleanup,
+	}
+}
+
+// breakglass makes the record an auto-approved grant whose review is due.
+func breakglass(r *grants.Request) { r.AutoApproved, r.ReviewDue = true, review }
+
+func failedGrant(r *grants.Request) { r.Failure = "no such group" }
+
+func backoff(int) time.Duration { return time.Minute }
+
+// TestTransitionTable proves the state machine: every transition from
+// every state leads to the state in the table, journaling the table's
+// event, or is refused with the table's class and changes nothing.
+func TestTransitionTable(t *testing.T) {
+	soon, late := t0.Add(time.Minute), deadline.Add(time.Minute)
+	tests := []struct {
+		name     string
+		method   string // the Request method it takes
+		prepare  func(*grants.Request)
+		call     func(r *grants.Request) error
+		journals grants.EventType // on success; "" for none
+		// pending, granting, active, revoking, revoked, denied, cancelled, timed_out, failed
+		want [9]outcome
+	}{
+		{name: "approve, the last one needed", method: "Approve", journals: grants.EventApproved,
+			call: func(r *grants.Request) error { return r.Approve("USECOND", soon, lease) },
+			want: [9]outcome{granting, decided, decided, decided, decided, decided, decided, decided, decided}},
+		{name: "approve twice", method: "Approve",
+			call: func(r *grants.Request) error { return r.Approve("UFIRST", soon, lease) },
+			want: [9]outcome{twice, decided, decided, decided, decided, decided, decided, decided, decided}},
+		{name: "approve own request", method: "Approve",
+			call: func(r *grants.Request) error { return r.Approve("UREQ", soon, lease) },
+			want: [9]outcome{selfApprove, decided, decided, decided, decided, decided, decided, decided, decided}},
+		{name: "approve after the deadline", method: "Approve",
+			call: func(r *grants.Request) error { return r.Approve("USECOND", late, lease) },
+			want: [9]outcome{decided, decided, decided, decided, decided, decided, decided, decided, decided}},
+		{name: "auto-approve", method: "AutoApprove", journals: grants.EventAutoApproved,
+			call: func(r *grants.Request) error { return r.AutoApprove("true", time.Hour, soon, lease) },
+			want: [9]outcome{granting, decided, decided, decided, decided, decided, decided, decided, decided}},
+		{name: "deny", method: "Deny", journals: grants.EventDenied,
+			call: func(r *grants.Request) error { return r.Deny("USECOND", "not now", soon) },
+			want: [9]outcome{denied, decided, decided, decided, decided, decided, decided, decided, decided}},
+		{name: "deny after approving", method: "Deny", journals: grants.EventDenied,
+			call: func(r *grants.Request) error { return r.Deny("UFIRST", "changed my mind", soon) },
+			want: [9]outcome{denied, decided, decided, decided, decided, decided, decided, decided, decided}},
+		{name: "deny own request", method: "Deny",
+			call: func(r *grants.Request) error { return r.Deny("UREQ", "", soon) },
+			want: [9]outcome{selfApprove, decided, decided, decided, decided, decided, decided, decided, decided}},
+		{name: "deny, requester no longer eligible", method: "DenyIneligible", journals: grants.EventDenied,
+			call: func(r *grants.Request) error { return r.DenyIneligible("USECOND", "bots cannot request access", soon) },
+			want: [9]outcome{denied, decided, decided, decided, decided, decided, decided, decided, decided}},
+		{name: "cancel", method: "Cancel", journals: grants.EventCancelled,
+			call: func(r *grants.Request) error { return r.Cancel("UREQ", late) },
+			want: [9]outcome{cancelled, decided, decided, decided, decided, decided, decided, decided, decided}},
+		{name: "cancel someone else's", method: "Cancel",
+			call: func(r *grants.Request) error { return r.Cancel("USECOND", soon) },
+			want: [9]outcome{notAllowed, notAllowed, notAllowed, notAllowed, notAllowed, notAllowed, notAllowed, notAllowed, notAllowed}},
+		{name: "time out", method: "TimeOut", journals: grants.EventTimedOut,
+			call: func(r *grants.Request) error { return r.TimeOut(deadline) },
+			want: [9]outcome{timedOut, stale, stale, stale, stale, stale, stale, stale, stale}},
+		{name: "time out before the deadline", method: "TimeOut",
+			call: func(r *grants.Request) error { return r.TimeOut(soon) },
+			want: [9]outcome{stale, stale, stale, stale, stale, stale, stale, stale, stale}},
+		{name: "lease to grant", method: "TakeLease",
+			call: func(r *grants.Request) error { return r.TakeLease(grants.Granting, soon, lease) },
+			want: [9]outcome{stale, granting, stale, stale, stale, stale, stale, stale, stale}},
+		{name: "lease to grant, held by another worker", method: "TakeLease",
+			prepare: func(r *grants.Request) { r.LeaseUntil = soon.Add(time.Second) },
+			call:    func(r *grants.Request) error { return r.TakeLease(grants.Granting, soon, lease) },
+			want:    [9]outcome{stale, stale, stale, stale, stale, stale, stale, stale, stale}},
+		{name: "access issued", method: "Activate", journals: grants.EventGranted,
+			call: func(r *grants.Request) error {
+				return r.Activate(grants.Issued{AWSRequestID: "req-1"}, soon, soon.Add(time.Hour), 5*time.Minute, soon)
+			},
+			want: [9]outcome{stale, active, stale, stale, stale, stale, stale, stale, stale}},
+		{name: "access not issued", method: "FailGrant", journals: grants.EventGrantFailed,
+			call: func(r *grants.Request) error { return r.FailGrant("no such group", soon, lease) },
+			want: [9]outcome{stale, revoking, stale, stale, stale, stale, stale, stale, stale}},
+		{name: "revoke early", method: "Revoke",
+			call: func(r *grants.Request) error { return r.Revoke("UREQ", "done", soon, lease) },
+			want: [9]outcome{decided, decided, revoking, decided, decided, decided, decided, decided, decided}},
+		{name: "expire", method: "Expire",
+			call: func(r *grants.Request) error { return r.Expire(expires, lease) },
+			want: [9]outcome{stale, stale, revoking, stale, stale, stale, stale, stale, stale}},
+		{name: "expire early", method: "Expire",
+			call: func(r *grants.Request) error { return r.Expire(soon, lease) },
+			want: [9]outcome{stale, stale, stale, stale, stale, stale, stale, stale, stale}},
+		{name: "warn of expiry", method: "Warn", journals: grants.EventExpiring,
+			call: func(r *grants.Request) error { return r.Warn(warnAt) },
+			want: [9]outcome{stale, stale, active, stale, stale, stale, stale, stale, stale}},
+		{name: "lease to revoke", method: "TakeLease",
+			call: func(r *grants.Request) error { return r.TakeLease(grants.Revoking, soon, lease) },
+			want: [9]outcome{stale, stale, stale, revoking, stale, stale, stale, stale, stale}},
+		{name: "access removed", method: "FinishRevoke", journals: grants.EventRevoked,
+			call: func(r *grants.Request) error { return r.FinishRevoke(grants.Revocation{}, soon) },
+			want: [9]outcome{stale, stale, stale, revoked, stale, stale, stale, stale, stale}},
+		{name: "access removed after a failed grant", method: "FinishRevoke", prepare: failedGrant,
+			call: func(r *grants.Request) error { return r.FinishRevoke(grants.Revocation{}, soon) },
+			want: [9]outcome{stale, stale, stale, failed, stale, stale, stale, stale, stale}},
+		{name: "removal failed, alert", method: "RetryRevoke", journals: grants.EventRevokeFailed,
+			call: func(r *grants.Request) error { return r.RetryRevoke(errors.New("throttled"), soon, backoff, 1) },
+			want: [9]outcome{stale, stale, stale, revoking, stale, stale, stale, stale, stale}},
+		{name: "removal failed, no alert yet", method: "RetryRevoke",
+			call: func(r *grants.Request) error { return r.RetryRevoke(errors.New("throttled"), soon, backoff, 5) },
+			want: [9]outcome{stale, stale, stale, revoking, stale, stale, stale, stale, stale}},
+		{name: "review overdue", method: "Escalate", prepare: breakglass, journals: grants.EventReviewOverdue,
+			call: func(r *grants.Request) error { return r.Escalate(review) },
+			want: [9]outcome{pending, granting, active, revoking, revoked, denied, cancelled, timedOut, failed}},
+		{name: "review not due yet", method: "Escalate", prepare: breakglass,
+			call: func(r *grants.Request) error { return r.Escalate(soon) },
+			want: [9]outcome{stale, stale, stale, stale, stale, stale, stale, stale, stale}},
+		{name: "review break-glass", method: "Review", prepare: breakglass, journals: grants.EventReviewed,
+			call: func(r *grants.Request) error { return r.Review("USECOND", soon) },
+			want: [9]outcome{pending, granting, active, revoking, revoked, denied, cancelled, timedOut, failed}},
+		{name: "review own break-glass", method: "Review", prepare: breakglass,
+			call: func(r *grants.Request) error { return r.Review("UREQ", soon) },
+			want: [9]outcome{selfApprove, selfApprove, selfApprove, selfApprove, selfApprove, selfApprove, selfApprove, selfApprove, selfApprove}},
+		{name: "review what people approved", method: "Review",
+			call: func(r *grants.Request) error { return r.Review("USECOND", soon) },
+			want: [9]outcome{notAllowed, notAllowed, notAllowed, notAllowed, notAllowed, notAllowed, notAllowed, notAllowed, notAllowed}},
+		{name: "review twice", method: "Review",
+			prepare: func(r *grants.Request) { breakglass(r); r.ReviewedBy = "UOTHER" },
+			call:    func(r *grants.Request) error { return r.Review("USECOND", soon) },
+			want:    [9]outcome{decided, decided, decided, decided, decided, decided, decided, decided, decided}},
+		{name: "cleaned up", method: "FinishCleanup",
+			call: func(r *grants.Request) error { return r.FinishCleanup() },
+			want: [9]outcome{stale, stale, stale, stale, revoked, denied, cancelled, timedOut, failed}},
+		{name: "cleanup failed", method: "RetryCleanup",
+			call: func(r *grants.Request) error { return r.RetryCleanup(errors.New("throttled"), cleanup, backoff) },
+			want: [9]outcome{stale, stale, stale, stale, revoked, denied, cancelled, timedOut, failed}},
+	}
+	tested := map[string]bool{}
+	for _, tt := range tests {
+		tested[tt.method] = true
+		for i, st := range states {
+			t.Run(tt.name+"/from "+string(st), func(t *testing.T) {
+				r := inState(st)
+				if tt.prepare != nil {
+					tt.prepare(r)
+				}
+				before := clone(t, r)
+				err := tt.call(r)
+				want := tt.want[i]
+				if want.err != nil {
+					if !errors.Is(err, want.err) {
+						t.Fatalf("err = %v, want %v", err, want)
+					}
+					if !reflect.DeepEqual(r, before) {
+						t.Errorf("a refused transition changed the record:\n got %+v\nwant %+v", r, before)
+					}
+					return
+				}
+				if err != nil {
+					t.Fatalf("err = %v, want %v", err, want)
+				}
+				if r.State != want.state {
+					t.Errorf("state = %s, want %s", r.State, want.state)
+				}
+				wantJournal(t, r, before, tt.journals)
+			})
+		}
+	}
+	// Every method that changes a record is in the table.
+	for m := range reflect.TypeFor[*grants.Request]().Methods() {
+		if m.Name != "Schedule" && !tested[m.Name] {
+			t.Errorf("Request.%s is not in the transition table", m.Name)
+		}
+	}
+}
+
+// wantJournal checks that a transition journaled exactly the event want
+// ("" for none), numbered after the record's earlier ones.
+func wantJournal(t *testing.T, r, before *grants.Request, want grants.EventType) {
+	t.Helper()
+	added := r.Journal[len(before.Journal):]
+	var got []grants.EventType
+	for _, n := range added {
+		got = append(got, n.Type)
+	}
+	if want == "" {
+		if len(got) != 0 {
+			t.Errorf("journaled %v, want nothing", got)
+		}
+		return
+	}
+	if !slices.Equal(got, []grants.EventType{want}) {
+		t.Fatalf("journaled %v, want [%s]", got, want)
+	}
+	if n := added[0]; n.Seq != before.Notes+1 || r.Notes != n.Seq {
+		t.Errorf("event numbered %d (record counts %d), want %d", n.Seq, r.Notes, before.Notes+1)
+	}
+}
+
+func clone(t *testing.T, r *grants.Request) *grants.Request {
+	t.Helper()
+	b, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c grants.Request
+	if err := json.Unmarshal(b, &c); err != nil {
+		t.Fatal(err)
+	}
+	return &c
+}
