@@ -3,23 +3,25 @@
 // get elevated access and who can hand it out, and a diff of two maps shows
 // who gained or lost either.
 //
-// Build applies the same rules the service applies to a real request
-// (internal/grants): bots and deactivated users never request, guests and
-// Slack Connect users only where the role sets allow_guests and never by
-// auto-approval, and the role's eligible and auto_approve rules decide the
-// rest. What a rule sees of the request is fixed (see Probe), because the
+// Build decides with the service's own rules for a real request
+// (grants.CheckEligible, grants.AutoApproves), so the two cannot disagree:
+// bots and deactivated users never request, guests and Slack Connect users
+// only where the role sets allow_guests and never by auto-approval, and
+// the role's eligible and auto_approve rules decide the rest. What a rule sees of the request is fixed (see Probe), because the
 // map is about people, not about one request.
 package accessmap
 
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
 	"unicode"
 
+	"github.com/jitbot/jitbot/internal/grants"
 	"github.com/jitbot/jitbot/internal/rules"
 )
 
@@ -172,16 +174,13 @@ func Build(ctx context.Context, cat *rules.Catalog, dir Directory, now time.Time
 }
 
 // evaluate decides whether u may request role and whether they would be
-// auto-approved, as grants.Service decides it for a request (checkEligible,
-// then auto_approve, which never applies to third parties). errs are the
-// rules that failed to evaluate, each naming u.
+// auto-approved, by the rules grants.Service decides a request with
+// (grants.CheckEligible, then grants.AutoApproves), so that the map and
+// the service cannot disagree. errs are the rules that failed to evaluate,
+// each naming u.
 func evaluate(role *rules.Role, u rules.User, now time.Time) (may, auto bool, errs []string) {
-	thirdParty := u.IsGuest || u.IsExternal
-	if u.Deleted || u.IsBot || (thirdParty && !role.AllowGuests) {
-		return false, false, nil
-	}
 	in := rules.Input{Role: role.Name, Duration: role.DefaultDuration, Reason: ProbeReason}
-	if thirdParty {
+	if grants.ThirdParty(u) {
 		in.Duration = min(in.Duration, role.GuestMaxDuration)
 	}
 	incident := in
@@ -190,8 +189,8 @@ func evaluate(role *rules.Role, u rules.User, now time.Time) (may, auto bool, er
 	fail := func(rule string, err error) {
 		errs = append(errs, oneLine(fmt.Sprintf("%s: %s: %v", u.ID, rule, err)))
 	}
-	ok, err := role.IsEligible(u, in, now)
-	okIncident, errIncident := role.IsEligible(u, incident, now)
+	ok, err := admitted(grants.CheckEligible(role, u, in, now))
+	okIncident, errIncident := admitted(grants.CheckEligible(role, u, incident, now))
 	if err != nil && errIncident != nil && err.Error() == errIncident.Error() {
 		fail("eligible", err) // once: it failed whatever the request said
 	} else {
@@ -203,14 +202,27 @@ func evaluate(role *rules.Role, u rules.User, now time.Time) (may, auto bool, er
 		}
 	}
 	may = ok || okIncident
-	if !okIncident || thirdParty {
+	if !okIncident {
 		return may, false, errs
 	}
-	auto, err = role.IsAutoApproved(u, incident, now)
+	auto, err = grants.AutoApproves(role, u, incident, now)
 	if err != nil {
 		fail("auto_approve with incident "+ProbeIncident, err)
 	}
 	return may, auto, errs
+}
+
+// admitted splits grants.CheckEligible's answer: a refusal (the fixed
+// rules, or the role's eligible rule) is a no, any other error a rule that
+// failed to evaluate.
+func admitted(err error) (bool, error) {
+	if err == nil {
+		return true, nil
+	}
+	if _, refused := errors.AsType[*grants.UserError](err); refused {
+		return false, nil
+	}
+	return false, err
 }
 
 // person is u as the map shows them; known is false for an ID the

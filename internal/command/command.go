@@ -14,6 +14,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/jitbot/jitbot/internal/grants"
 	"github.com/jitbot/jitbot/internal/rules"
 )
 
@@ -31,12 +32,14 @@ const (
 	Report  Kind = "report" // for approvers: the access report of the last Duration (default 30d)
 )
 
-// Limits on what a user may type. MinReason and MaxReason come from
-// docs/design.md §2.2; MaxIncident matches grants.MaxIncident. All count runes.
+// Limits on what a user may type, in runes. Those of the reason and the
+// incident are the service's (docs/design.md §2.2), applied by the same
+// functions (grants.MeasureReason, grants.MeasureIncident), so the parser
+// never passes text the service refuses, nor refuses text it would take.
 const (
-	MinReason   = 10
-	MaxReason   = 500
-	MaxIncident = 100
+	MinReason   = grants.MinReason
+	MaxReason   = grants.MaxReason
+	MaxIncident = grants.MaxIncident
 	MaxFilter   = 100 // /jit roles <words…>
 )
 

@@ -6,6 +6,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/jitbot/jitbot/internal/grants"
 	"github.com/jitbot/jitbot/internal/rules"
 )
 
@@ -74,7 +75,7 @@ func (c *Command) incidentFlag(f, after string) (string, *Error) {
 	if ref == "" {
 		return "", errorf(u, "--incident needs a reference, as in --incident INC-42")
 	}
-	if n := utf8.RuneCountInString(ref); n > MaxIncident {
+	if n, fit := grants.MeasureIncident(ref); fit == grants.TooLong {
 		return "", errorf(u, "the incident reference is %d characters; the limit is %d", n, MaxIncident)
 	}
 	if strings.IndexFunc(ref, unicode.IsControl) >= 0 {
@@ -150,13 +151,13 @@ func validRole(s string) bool {
 func parseReason(rest string) (string, *Error) {
 	u := Usage(Request)
 	reason := strings.TrimSpace(rest)
-	n := utf8.RuneCountInString(reason)
+	n, fit := grants.MeasureReason(reason)
 	switch {
 	case n == 0:
 		return "", errorf(u, "a reason is required: say what you will do with the access")
-	case n < MinReason:
+	case fit == grants.TooShort:
 		return "", errorf(u, "the reason needs at least %d characters (got %d): say what you will do with the access", MinReason, n)
-	case n > MaxReason:
+	case fit == grants.TooLong:
 		return "", errorf(u, "the reason is %d characters; the limit is %d", n, MaxReason)
 	}
 	if i := strings.IndexFunc(reason, badInReason); i >= 0 {

@@ -23,7 +23,7 @@ func CheckEligible(role *rules.Role, u rules.User, in rules.Input, now time.Time
 	if u.IsBot {
 		return userErr(ErrIneligible, "bots cannot request access")
 	}
-	if thirdParty(u) {
+	if ThirdParty(u) {
 		if !role.AllowGuests {
 			return userErr(ErrIneligible, fmt.Sprintf("%s is not open to guests or people from other organisations", role.Name))
 		}
@@ -46,15 +46,15 @@ func CheckEligible(role *rules.Role, u rules.User, in rules.Input, now time.Time
 // Never for third parties: nobody outside the organisation gets access
 // without two people saying yes. The error is the rule's, as it came.
 func AutoApproves(role *rules.Role, u rules.User, in rules.Input, now time.Time) (bool, error) {
-	if thirdParty(u) {
+	if ThirdParty(u) {
 		return false, nil
 	}
 	return role.IsAutoApproved(u, in, now)
 }
 
-// thirdParty is a guest of this workspace or a Slack Connect user of
+// ThirdParty is a guest of this workspace or a Slack Connect user of
 // another organisation: a contractor or vendor.
-func thirdParty(u rules.User) bool { return u.IsGuest || u.IsExternal }
+func ThirdParty(u rules.User) bool { return u.IsGuest || u.IsExternal }
 
 // guestApprovals is how many approvers a third party's request needs at
 // least, whatever the role says.

@@ -169,7 +169,7 @@ func (s *Service) newRecord(role *rules.Role, user rules.User, in rules.Input, n
 		Deadline:          now.Add(role.RequestTTL),
 		DryRun:            s.opts.DryRun,
 	}
-	if thirdParty(user) {
+	if ThirdParty(user) {
 		r.ApprovalsRequired = max(r.ApprovalsRequired, guestApprovals)
 	}
 	switch role.Backend {
