@@ -18,6 +18,8 @@ func (s *Service) Subscribe(ns ...Notifier) {
 	s.notify.Store(&next)
 }
 
+// emit stamps e with the time, if it has none, and the catalog in force,
+// and hands it to every notifier.
 func (s *Service) emit(ctx context.Context, e Event) {
 	if e.At.IsZero() {
 		e.At = s.now()
