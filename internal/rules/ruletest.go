@@ -448,15 +448,8 @@ func (l *testLoader) entries(n ast.Node, what string, depth int) []*ast.MappingV
 }
 
 func (l *testLoader) str(kv *ast.MappingValueNode, what string) string {
-	switch v := l.resolve(kv.Value).(type) {
-	case *ast.StringNode:
-		return v.Value
-	case *ast.LiteralNode:
-		return v.Value.Value
-	case *ast.NullNode:
-		return ""
-	case *ast.IntegerNode, *ast.FloatNode, *ast.BoolNode:
-		return v.GetToken().Value
+	if s, ok := scalar(l.resolve(kv.Value)); ok {
+		return s
 	}
 	l.addf(kv.Value, "%s must be a string", what)
 	return ""
