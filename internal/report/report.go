@@ -153,9 +153,20 @@ func Build(entries []auditlog.Entry, roles []string, since, now time.Time) Repor
 		}
 	}
 
-	// Elevated time: one interval per grant, clipped to the window, merged
-	// per requester and role.
-	type holder struct{ role, requester string }
+	for h, d := range elevated(latest, since, now) {
+		role(h.role).elevated += d
+		total.elevated += d
+	}
+	return assemble(accs, total, roles, since, now)
+}
+
+// holder is one requester of one role.
+type holder struct{ role, requester string }
+
+// elevated is how long each holder held the role within [since, now]:
+// one interval per grant (latest: its last entry), clipped to the window,
+// merged per requester and role.
+func elevated(latest map[string]auditlog.Entry, since, now time.Time) map[holder]time.Duration {
 	held := map[holder][]interval{}
 	for _, e := range latest {
 		end := e.EndedAt
@@ -171,12 +182,16 @@ func Build(entries []auditlog.Entry, roles []string, since, now time.Time) Repor
 			held[h] = append(held[h], iv)
 		}
 	}
+	out := make(map[holder]time.Duration, len(held))
 	for h, ivs := range held {
-		d := union(ivs)
-		role(h.role).elevated += d
-		total.elevated += d
+		out[h] = union(ivs)
 	}
+	return out
+}
 
+// assemble is the report of the gathered figures: every role with any,
+// sorted, and the catalog roles nobody asked for.
+func assemble(accs map[string]*acc, total *acc, roles []string, since, now time.Time) Report {
 	inCatalog := map[string]bool{}
 	for _, name := range roles {
 		inCatalog[name] = true
