@@ -12,7 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/jitbot/jitbot/internal/awsgrant"
+	"github.com/jitbot/jitbot/internal/app"
 	"github.com/jitbot/jitbot/internal/grants"
 	"github.com/jitbot/jitbot/internal/rules"
 )
@@ -51,9 +51,8 @@ type seeded struct {
 // when active.
 func makeTemplate(ctx context.Context, store grants.Store, cat *rules.Catalog, dir grants.Directory, awsCfg aws.Config) (*grants.Request, error) {
 	log := slog.New(slog.DiscardHandler)
-	svc, err := grants.New(grants.Options{
+	svc, err := app.NewService(awsCfg, grants.Options{
 		Store: store, Catalog: cat, Directory: dir, Logger: log, MinDuration: time.Second,
-		Backends: map[string]grants.Backend{grants.BackendGroup: awsgrant.NewGroup(awsCfg, log), grants.BackendSTS: awsgrant.NewSTS(awsCfg, log)},
 	})
 	if err != nil {
 		return nil, err

@@ -22,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
+	"github.com/jitbot/jitbot/internal/app"
 	"github.com/jitbot/jitbot/internal/grants"
 	"github.com/jitbot/jitbot/internal/grants/grantstest"
 	"github.com/jitbot/jitbot/internal/grants/redisstore"
@@ -116,7 +117,7 @@ func (s *stack) start(t *testing.T) {
 	}
 	opts := s.opts
 	opts.Store = store
-	svc, err := newService(testenv.AWSConfig(t, s.proxy.URL()), opts)
+	svc, err := app.NewService(testenv.AWSConfig(t, s.proxy.URL()), opts)
 	if err != nil {
 		t.Fatalf("new service: %v", err)
 	}

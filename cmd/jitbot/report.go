@@ -9,7 +9,6 @@ import (
 	"io"
 	"time"
 
-	"github.com/jitbot/jitbot/internal/auditlog"
 	"github.com/jitbot/jitbot/internal/config"
 	"github.com/jitbot/jitbot/internal/report"
 	"github.com/jitbot/jitbot/internal/rules"
@@ -66,7 +65,7 @@ func reportCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	defer closeLog()
 
-	r, err := accessReport(ctx, l, catalog, window, time.Now())
+	r, err := report.FromLog(ctx, l, catalog, window, time.Now())
 	if err != nil {
 		return err
 	}
@@ -78,31 +77,4 @@ func reportCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	_, err = io.WriteString(stdout, report.Text(r))
 	return err
-}
-
-// accessReport builds the report of the window ending at now from the
-// audit log; serve uses it for /jit report too.
-func accessReport(ctx context.Context, l *auditlog.Log, catalog *rules.Catalog, window time.Duration, now time.Time) (report.Report, error) {
-	since := now.Add(-window)
-	// A grant that started before the window and is still running has
-	// its entries before it; no grant runs longer than the longest
-	// max_duration of the catalog.
-	stored, err := l.Since(ctx, since.Add(-longestGrant(catalog)))
-	if err != nil {
-		return report.Report{}, err
-	}
-	entries := make([]auditlog.Entry, len(stored))
-	for i, s := range stored {
-		entries[i] = s.Entry
-	}
-	return report.Build(entries, catalog.Names(), since, now), nil
-}
-
-// longestGrant is the longest a grant of the catalog may run.
-func longestGrant(c *rules.Catalog) time.Duration {
-	d := c.Defaults.MaxDuration
-	for _, r := range c.Roles {
-		d = max(d, r.MaxDuration)
-	}
-	return d
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/jitbot/jitbot/internal/grants"
+	"github.com/jitbot/jitbot/internal/grants/redisstore"
 )
 
 // Log is the audit stream in Redis:
@@ -36,7 +37,7 @@ type Log struct {
 // New returns the audit log under prefix (the JIT_REDIS_PREFIX). log, if
 // not nil, receives one `audit` record per entry: the log sink.
 func New(client redis.UniversalClient, prefix string, log *slog.Logger) *Log {
-	tag := "{" + prefix + "}"
+	tag := redisstore.KeyTag(prefix)
 	return &Log{client: client, stream: tag + ":audit", head: tag + ":audit:head", log: log}
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/jitbot/jitbot/internal/grants"
+	"github.com/jitbot/jitbot/internal/grants/redisstore"
 )
 
 // Summarizer is what the watcher needs of Lookup.
@@ -45,7 +46,7 @@ type Watcher struct {
 // NewWatcher returns a watcher whose summaries go to out (the audit log
 // and channel) as EventUsage.
 func NewWatcher(client redis.UniversalClient, prefix string, lookup Summarizer, get Getter, out grants.Notifier, log *slog.Logger) *Watcher {
-	return &Watcher{client: client, key: "{" + prefix + "}:usage", lookup: lookup, get: get, out: out, log: log, now: time.Now, Delay: 20 * time.Minute}
+	return &Watcher{client: client, key: redisstore.KeyTag(prefix) + ":usage", lookup: lookup, get: get, out: out, log: log, now: time.Now, Delay: 20 * time.Minute}
 }
 
 // Notify schedules the looks at a grant that has ended.

@@ -78,7 +78,7 @@ func New(client redis.UniversalClient, opts Options) *Store {
 	if opts.Retention <= 0 {
 		opts.Retention = DefaultRetention
 	}
-	tag := "{" + opts.Prefix + "}"
+	tag := KeyTag(opts.Prefix)
 	return &Store{
 		client:    client,
 		retention: opts.Retention,

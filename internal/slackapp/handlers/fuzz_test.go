@@ -1,4 +1,4 @@
-package handlers
+package handlers_test
 
 import (
 	"bytes"
@@ -32,6 +32,7 @@ import (
 	"github.com/jitbot/jitbot/internal/grants"
 	"github.com/jitbot/jitbot/internal/rules"
 	"github.com/jitbot/jitbot/internal/slackapp/blockkit"
+	"github.com/jitbot/jitbot/internal/slackapp/handlers"
 	"github.com/jitbot/jitbot/internal/slackfake"
 )
 
@@ -229,10 +230,7 @@ func startFuzz(f *testing.F) *fuzzEnv {
 	e := &fuzzEnv{responses: &responses{got: map[string][][]byte{}}, fixtures: map[grants.RequestID]grants.Request{}}
 	e.responses.serv = httptest.NewServer(e.responses)
 	f.Cleanup(e.responses.serv.Close)
-	e.secEnv = startSec(f, secOptions{quiet: true, api: func(s *slackfake.Server) *slack.Client {
-		return slack.New(s.BotToken(), slack.OptionAPIURL(s.APIURL()),
-			slack.OptionHTTPClient(&http.Client{Transport: recorder{next: http.DefaultTransport}}))
-	}})
+	e.secEnv = startSec(f, secOptions{quiet: true, transport: recorder{next: http.DefaultTransport}})
 	for _, r := range fuzzFixtures(time.Now()) {
 		if err := e.store.Create(context.Background(), &r); err != nil {
 			f.Fatalf("store fixture %s: %v", r.ID, err)
@@ -286,7 +284,7 @@ func (e *fuzzEnv) handle(t *testing.T, cb slack.InteractionCallback) (ack any, c
 		}()
 		if cb.Type == slack.InteractionTypeViewSubmission {
 			var then func(context.Context)
-			ack, then = e.h.submission(cb)
+			ack, then = e.h.Submission(cb)
 			if ack != nil && then != nil {
 				done <- "submission returned both field errors and work to do"
 				return
@@ -295,7 +293,7 @@ func (e *fuzzEnv) handle(t *testing.T, cb slack.InteractionCallback) (ack any, c
 				then(ctx)
 			}
 		} else {
-			e.h.interaction(ctx, cb)
+			e.h.Interaction(ctx, cb)
 		}
 		done <- ""
 	}()
@@ -483,9 +481,9 @@ func FuzzSubmission(f *testing.F) {
 	minDuration := time.Second // the handler's MinDuration in startSec
 	f.Fuzz(func(t *testing.T, role, duration, incident, reason string) {
 		cb := requestSubmission(t, "UALICE", role, duration, incident, reason)
-		ack, then := e.h.submission(cb)
+		ack, then := e.h.Submission(cb)
 		checkAck(t, blockkit.ViewRequest, ack)
-		in, errs := e.h.requestForm(cb.User.ID, cb.View.State)
+		in, errs := e.h.RequestForm(cb.User.ID, cb.View.State)
 		if (ack == nil) != (len(errs) == 0) || (then == nil) == (len(errs) == 0) {
 			t.Fatalf("submission ack %v and work %v disagree with requestForm's %d errors", ack, then != nil, len(errs))
 		}
@@ -643,8 +641,8 @@ func TestFuzzSeeds(t *testing.T) {
 		t.Fatal(err)
 	}
 	var args []string
-	for _, v := range []string{selected(cb.View.State, blockkit.InputRole), value(cb.View.State, blockkit.InputDuration),
-		value(cb.View.State, blockkit.InputIncident), value(cb.View.State, blockkit.InputReason)} {
+	for _, v := range []string{handlers.Selected(cb.View.State, blockkit.InputRole), handlers.Value(cb.View.State, blockkit.InputDuration),
+		handlers.Value(cb.View.State, blockkit.InputIncident), handlers.Value(cb.View.State, blockkit.InputReason)} {
 		args = append(args, fmt.Sprintf("string(%s)", strconv.Quote(v)))
 	}
 	writeSeed(t, filepath.Join(dir, "slackfake-request-modal"), args...)

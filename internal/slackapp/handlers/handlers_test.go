@@ -8,22 +8,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/slack-go/slack"
-	"github.com/slack-go/slack/socketmode"
-
+	"github.com/jitbot/jitbot/internal/app"
 	"github.com/jitbot/jitbot/internal/grants"
-	"github.com/jitbot/jitbot/internal/grants/redisstore"
-	"github.com/jitbot/jitbot/internal/rules"
-	"github.com/jitbot/jitbot/internal/slackapp/directory"
-	"github.com/jitbot/jitbot/internal/slackapp/handlers"
-	"github.com/jitbot/jitbot/internal/slackapp/notify"
-	"github.com/jitbot/jitbot/internal/slackapp/queue"
 	"github.com/jitbot/jitbot/internal/slackfake"
 	"github.com/jitbot/jitbot/internal/testenv"
 )
 
-// These tests run the whole service in process (domain, embedded store,
-// Slack layer) against the Slack fake, with a backend that only records,
+// These tests run the whole bot in process, as internal/app builds it
+// (domain, embedded store, Slack layer), against the Slack fake, with a backend that only records,
 // so that timing can be shortened: the five-minute warning becomes two
 // seconds. The built binary is tested the same way in cmd/jitbot.
 
@@ -72,42 +64,15 @@ func start(t *testing.T) *env {
 	e.slack.AddUser(slackfake.User{ID: "ULEAD1", Name: "lead1", Email: "lead1@example.com"})
 	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 
-	cat, err := rules.Parse("roles.yaml", []byte(catalog))
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, closeStore, err := redisstore.NewEmbedded(redisstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	api := slack.New(e.slack.BotToken(), slack.OptionAPIURL(e.slack.APIURL()), slack.OptionAppLevelToken(e.slack.AppToken()))
-	q := queue.New(log)
-	e.svc, err = grants.New(grants.Options{
-		Store:         store,
-		Backends:      map[string]grants.Backend{grants.BackendSTS: e.backend, grants.BackendGroup: e.backend},
-		Directory:     directory.New(api, 0, 0),
-		Catalog:       cat,
-		Logger:        log,
-		MinDuration:   time.Second,
-		ExpiryWarning: 2 * time.Second,
-		MaxIdle:       200 * time.Millisecond,
+	a := newApp(t, e.slack, log, catalog, app.Options{
+		Backends: map[string]grants.Backend{grants.BackendSTS: e.backend, grants.BackendGroup: e.backend},
+		Tune: func(o *grants.Options) {
+			o.ExpiryWarning = 2 * time.Second
+			o.MaxIdle = 200 * time.Millisecond
+		},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	messenger := notify.NewMessenger(e.svc, api, q, store, log)
-	trail := notify.NewAuditChannel(api, "C0AUDIT001", store, q, e.svc, log)
-	e.svc.Subscribe(trail, messenger)
-	h := handlers.New(handlers.Options{Service: e.svc, API: api, Queue: q, Refs: store, Seen: store, Logger: log, MinDuration: time.Second})
-	sm := socketmode.New(api)
-
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	for _, run := range []func(context.Context) error{e.svc.Run, q.Run, func(ctx context.Context) error { return h.Run(ctx, sm) }, sm.RunContext} {
-		wg.Add(1)
-		go func() { defer wg.Done(); run(ctx) }()
-	}
-	t.Cleanup(func() { cancel(); wg.Wait(); closeStore() })
+	e.svc = a.Service()
+	runUntilCleanup(t, a.Run)
 	e.slack.WaitFor(t, "connected", 10*time.Second, func() bool { return e.slack.Connections() > 0 })
 	return e
 }

@@ -1,4 +1,4 @@
-package handlers
+package handlers_test
 
 import (
 	"bytes"
@@ -17,6 +17,7 @@ import (
 
 	"github.com/jitbot/jitbot/internal/grants"
 	"github.com/jitbot/jitbot/internal/slackapp/blockkit"
+	"github.com/jitbot/jitbot/internal/slackapp/handlers"
 	"github.com/jitbot/jitbot/internal/slackfake"
 )
 
@@ -90,7 +91,7 @@ func post(t *testing.T, url string, body []byte, chunked bool, ts time.Time, sec
 func TestHTTPModeVerifiesSignatures(t *testing.T) {
 	e := startSec(t, secOptions{})
 	_, base := startHTTP(t, e)
-	commands := base + PathCommands
+	commands := base + handlers.PathCommands
 	const text = "request readonly 5m checking replica lag for INC-42"
 	body := slashForm("UALICE", text)
 	secret := slackfake.DefaultSigningSecret
@@ -109,8 +110,8 @@ func TestHTTPModeVerifiesSignatures(t *testing.T) {
 		{name: "wrong secret", body: body, ts: time.Now(), secret: "0000000000000000000000000000beef", signed: body, wantStatus: 401, wantLog: "signature does not match"},
 		{name: "replayed 6 minutes later", body: body, ts: time.Now().Add(-6 * time.Minute), secret: secret, signed: body, wantStatus: 401, wantLog: "more than 5 minutes"},
 		{name: "body tampered", body: slashForm("UEVE", text), ts: time.Now(), secret: secret, signed: body, wantStatus: 401, wantLog: "signature does not match"},
-		{name: "oversized", body: append(bytes.Clone(body), make([]byte, MaxBodySize)...), ts: time.Now(), secret: secret, wantStatus: 413, wantLog: "over the 1048576-byte limit"},
-		{name: "oversized, length not declared", body: append(bytes.Clone(body), make([]byte, MaxBodySize)...), chunked: true, ts: time.Now(), secret: secret, wantStatus: 413, wantLog: "body over the 1048576-byte limit"},
+		{name: "oversized", body: append(bytes.Clone(body), make([]byte, handlers.MaxBodySize)...), ts: time.Now(), secret: secret, wantStatus: 413, wantLog: "over the 1048576-byte limit"},
+		{name: "oversized, length not declared", body: append(bytes.Clone(body), make([]byte, handlers.MaxBodySize)...), chunked: true, ts: time.Now(), secret: secret, wantStatus: 413, wantLog: "body over the 1048576-byte limit"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -147,7 +148,7 @@ func TestHTTPModeVerifiesSignatures(t *testing.T) {
 		name, method, path string
 		want               int
 	}{
-		{name: "GET", method: http.MethodGet, path: PathCommands, want: http.StatusMethodNotAllowed},
+		{name: "GET", method: http.MethodGet, path: handlers.PathCommands, want: http.StatusMethodNotAllowed},
 		{name: "unknown path", method: http.MethodPost, path: "/slack/other", want: http.StatusNotFound},
 	} {
 		req, _ := http.NewRequest(tt.method, base+tt.path, nil)

@@ -1,4 +1,4 @@
-package handlers
+package handlers_test
 
 import (
 	"bytes"
@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"regexp"
 	"slices"
 	"strings"
@@ -14,26 +15,23 @@ import (
 	"time"
 
 	"github.com/slack-go/slack"
-	"github.com/slack-go/slack/socketmode"
 
+	"github.com/jitbot/jitbot/internal/app"
 	"github.com/jitbot/jitbot/internal/auditlog"
 	"github.com/jitbot/jitbot/internal/grants"
 	"github.com/jitbot/jitbot/internal/grants/redisstore"
-	"github.com/jitbot/jitbot/internal/rules"
 	"github.com/jitbot/jitbot/internal/slackapp/blockkit"
-	"github.com/jitbot/jitbot/internal/slackapp/directory"
-	"github.com/jitbot/jitbot/internal/slackapp/notify"
-	"github.com/jitbot/jitbot/internal/slackapp/queue"
+	"github.com/jitbot/jitbot/internal/slackapp/handlers"
 	"github.com/jitbot/jitbot/internal/slackfake"
 	"github.com/jitbot/jitbot/internal/testenv"
 )
 
-// The security tests run the whole service in process, wired as cmd/jitbot
-// wires it (durable audit log, audit channel, messenger, Slack directory
-// with its production cache times), against the Slack fake. They live in
-// package handlers, not handlers_test, because a forged payload (a button
-// value Slack would never send) can only be handed to the handler
-// directly: the fake delivers only buttons that exist.
+// The security tests run the whole bot in process, built by internal/app
+// as jitbot serve builds it (durable audit log, audit channel, messenger,
+// Slack directory with its production cache times), against the Slack
+// fake. A forged payload (a button value Slack would never send) is handed
+// to the handler directly through export_test.go: the fake delivers only
+// buttons that exist.
 
 // secCatalog: readonly is approved by ULEAD1 alone; admin by the members
 // of @admin-leads, and only people in @sre may request it; quick times
@@ -131,7 +129,7 @@ type secEnv struct {
 	slack    *slackfake.Server
 	store    *redisstore.Store
 	svc      *grants.Service
-	h        *Handler
+	h        *handlers.Handler
 	evidence *auditlog.Log
 	backend  *secBackend
 	logs     *syncBuffer // every log line, at debug level
@@ -142,9 +140,9 @@ type secOptions struct {
 	// socket runs Socket Mode and the scheduler; without it the handler is
 	// only called directly (the fuzz targets) and nothing runs by itself.
 	socket bool
-	// api, when set, builds the Slack client (the fuzz targets record
-	// calls through it).
-	api func(s *slackfake.Server) *slack.Client
+	// transport, when set, carries the Slack client's calls (the fuzz
+	// targets record them).
+	transport http.RoundTripper
 	// quiet discards the log (fuzzing would fill memory with it).
 	quiet bool
 }
@@ -159,8 +157,9 @@ var secUsers = []slackfake.User{
 	{ID: "UEVE", Name: "eve", Email: "eve@example.com"},
 }
 
-// startSec starts the service. It is built as cmd/jitbot builds it, with the
-// times shortened: the scheduler looks every 200 ms.
+// startSec starts the bot, built as jitbot serve builds it, with the
+// times shortened: the scheduler looks every 200 ms. Without o.socket
+// only the Slack write queue runs.
 func startSec(t testing.TB, o secOptions) *secEnv {
 	t.Helper()
 	if o.catalog == "" {
@@ -182,54 +181,18 @@ func startSec(t testing.TB, o secOptions) *secEnv {
 			slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelError}),
 		))
 	}
-	cat, err := rules.Parse("roles.yaml", []byte(o.catalog))
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, closeStore, err := redisstore.NewEmbedded(redisstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.store = store
-	api := slack.New(e.slack.BotToken(), slack.OptionAPIURL(e.slack.APIURL()), slack.OptionAppLevelToken(e.slack.AppToken()))
-	if o.api != nil {
-		api = o.api(e.slack)
-	}
-	q := queue.New(log)
-	e.evidence = auditlog.New(store.Client(), redisstore.DefaultPrefix, log)
-	e.svc, err = grants.New(grants.Options{
-		Store:       store,
-		Limiter:     store,
-		Backends:    map[string]grants.Backend{grants.BackendSTS: e.backend, grants.BackendGroup: e.backend},
-		Directory:   directory.New(api, 0, 0), // production cache times
-		Catalog:     cat,
-		Logger:      log,
-		MinDuration: time.Second,
-		MaxIdle:     200 * time.Millisecond,
+	a := newApp(t, e.slack, log, o.catalog, app.Options{
+		Backends:       map[string]grants.Backend{grants.BackendSTS: e.backend, grants.BackendGroup: e.backend},
+		SlackTransport: o.transport,
+		Tune:           func(o *grants.Options) { o.MaxIdle = 200 * time.Millisecond },
 	})
-	if err != nil {
-		t.Fatal(err)
+	e.store, e.svc, e.h, e.evidence = a.Store(), a.Service(), a.Handler(), a.AuditLog()
+	if !o.socket {
+		runUntilCleanup(t, a.Queue().Run)
+		return e
 	}
-	messenger := notify.NewMessenger(e.svc, api, q, store, log)
-	trail := notify.NewAuditChannel(api, "C0AUDIT001", store, q, e.svc, log)
-	e.svc.Subscribe(e.evidence, trail, messenger)
-	e.h = New(Options{Service: e.svc, API: api, Queue: q, Refs: store, Seen: store, Logger: log, MinDuration: time.Second, Health: store.Ping})
-
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	run := []func(context.Context) error{q.Run}
-	var sm *socketmode.Client
-	if o.socket {
-		sm = socketmode.New(api)
-		run = append(run, e.svc.Run, func(ctx context.Context) error { return e.h.Run(ctx, sm) }, sm.RunContext)
-	}
-	for _, r := range run {
-		wg.Go(func() { r(ctx) })
-	}
-	t.Cleanup(func() { cancel(); wg.Wait(); closeStore() })
-	if o.socket {
-		e.slack.WaitFor(t, "connected", 10*time.Second, func() bool { return e.slack.Connections() > 0 })
-	}
+	runUntilCleanup(t, a.Run)
+	e.slack.WaitFor(t, "connected", 10*time.Second, func() bool { return e.slack.Connections() > 0 })
 	return e
 }
 
@@ -358,12 +321,12 @@ func (e *secEnv) replay(t *testing.T, payload []byte) {
 	ctx, cancel := context.WithTimeout(t.Context(), 15*time.Second)
 	defer cancel()
 	if cb.Type == slack.InteractionTypeViewSubmission {
-		if _, then := e.h.submission(cb); then != nil {
+		if _, then := e.h.Submission(cb); then != nil {
 			then(ctx)
 		}
 		return
 	}
-	e.h.interaction(ctx, cb)
+	e.h.Interaction(ctx, cb)
 }
 
 // forge returns payload with every occurrence of from replaced by to, as
