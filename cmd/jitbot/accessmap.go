@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/slack-go/slack"
+	"github.com/spf13/cobra"
 
 	"github.com/jitbot/jitbot/internal/accessmap"
 	"github.com/jitbot/jitbot/internal/config"
@@ -35,24 +35,25 @@ const accessMapTimeout = 30 * time.Second
 var accessMapTokenErrors = []string{"not_authed", "invalid_auth", "account_inactive", "token_revoked", "token_expired",
 	"not_allowed_token_type", "missing_scope"}
 
-// accessMapCmd prints the access map. It exits 2 on usage and
-// configuration errors (a missing or refused SLACK_BOT_TOKEN, a catalog
-// that does not load) and 1 when Slack cannot be read.
-func accessMapCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("access-map", flag.ContinueOnError)
-	format := fs.String("format", "text", "text or json")
-	if ok, err := parseFlags(fs, args, accessMapUsage, stdout, stderr); !ok {
-		return err
+func accessMapCommand() *cobra.Command {
+	c := &cobra.Command{
+		Use:               "access-map",
+		Short:             "who may request and who may approve each role, from Slack",
+		Long:              accessMapUsage,
+		Args:              noArgs("; the catalog comes from JIT_RULES"),
+		ValidArgsFunction: cobra.NoFileCompletions,
 	}
-	switch {
-	case fs.NArg() > 0:
-		fmt.Fprintf(stderr, "jitbot access-map: unexpected argument %q; the catalog comes from JIT_RULES\n%s", fs.Arg(0), accessMapUsage)
-		return exitError{2}
-	case *format != "text" && *format != "json":
-		fmt.Fprintf(stderr, "jitbot access-map: --format must be text or json, got %q\n", *format)
-		return exitError{2}
+	format := choiceFlag(c, "format", "the output format", "text", "json")
+	c.RunE = func(c *cobra.Command, _ []string) error {
+		return accessMapCmd(c.Context(), *format, c.OutOrStdout(), c.ErrOrStderr())
 	}
+	return c
+}
 
+// accessMapCmd prints the access map. It exits 2 on configuration errors
+// (a missing or refused SLACK_BOT_TOKEN, a catalog that does not load) and
+// 1 when Slack cannot be read.
+func accessMapCmd(ctx context.Context, format string, stdout, stderr io.Writer) error {
 	cfg, err := config.Load()
 	switch {
 	case err != nil:
@@ -83,7 +84,7 @@ func accessMapCmd(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		fmt.Fprintf(stderr, "jitbot: access-map: %v\n", err)
 		return exitError{1}
 	}
-	if *format == "json" {
+	if format == "json" {
 		err = m.WriteJSON(stdout)
 	} else {
 		err = m.WriteText(stdout)

@@ -6,12 +6,13 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"strings"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/jitbot/jitbot/internal/auditlog"
 	"github.com/jitbot/jitbot/internal/config"
@@ -27,20 +28,54 @@ recomputes its hash chain, from REDIS_URL or from a jsonl export, and names
 the first broken entry.
 `
 
-// auditCmd runs `jitbot audit …`.
-func auditCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, auditUsage)
-		return exitError{2}
+const (
+	auditExportUsage = `usage: jitbot audit export [--since DURATION] [--format jsonl|csv]
+
+Writes the durable audit log (from REDIS_URL) to stdout: every entry, or
+those of the last DURATION (e.g. 24h or 30d).
+`
+	auditVerifyUsage = `usage: jitbot audit verify [--file FILE]
+
+Recomputes the audit log's hash chain, from REDIS_URL or from FILE (a jsonl
+export), and names the first broken entry: exit status 1 if there is one.
+`
+)
+
+// auditCommand is `jitbot audit export|verify`.
+func auditCommand() *cobra.Command {
+	group := &cobra.Command{
+		Use:                        "audit",
+		Short:                      "read and check the durable audit log",
+		Long:                       auditUsage,
+		Args:                       unknownCommand,
+		RunE:                       needCommand,
+		SuggestionsMinimumDistance: 2,
 	}
-	switch args[0] {
-	case "export":
-		return auditExport(ctx, args[1:], stdout, stderr)
-	case "verify":
-		return auditVerify(ctx, args[1:], stdout, stderr)
+	export := &cobra.Command{
+		Use:               "export",
+		Short:             "write the durable audit log as jsonl or csv",
+		Long:              auditExportUsage,
+		Args:              noArgs(""),
+		ValidArgsFunction: cobra.NoFileCompletions,
 	}
-	fmt.Fprintf(stderr, "jitbot audit: unknown command %q\n\n%s", args[0], auditUsage)
-	return exitError{2}
+	since := export.Flags().String("since", "", "only entries of the last DURATION, e.g. 24h or 30d (default: all)")
+	format := choiceFlag(export, "format", "the output format", "jsonl", "csv")
+	export.RunE = func(c *cobra.Command, _ []string) error {
+		return auditExport(c.Context(), *since, *format, c.OutOrStdout(), c.ErrOrStderr())
+	}
+	verify := &cobra.Command{
+		Use:               "verify",
+		Short:             "recompute the audit log's hash chain and name the first break",
+		Long:              auditVerifyUsage,
+		Args:              noArgs(""),
+		ValidArgsFunction: cobra.NoFileCompletions,
+	}
+	file := verify.Flags().String("file", "", "a jsonl export to verify instead of the log in REDIS_URL")
+	verify.RunE = func(c *cobra.Command, _ []string) error {
+		return auditVerify(c.Context(), *file, c.OutOrStdout(), c.ErrOrStderr())
+	}
+	group.AddCommand(export, verify)
+	return group
 }
 
 // openAuditLog connects to REDIS_URL: the embedded store of a trial keeps
@@ -61,23 +96,12 @@ func openAuditLog(ctx context.Context, stderr io.Writer) (*auditlog.Log, func() 
 	return auditlog.New(store.Client(), cfg.RedisPrefix, nil), store.Close, nil
 }
 
-func auditExport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("audit export", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	since := fs.String("since", "", "only entries of the last DURATION, e.g. 24h or 30d (default: all)")
-	format := fs.String("format", "jsonl", "jsonl or csv")
-	if err := fs.Parse(args); err != nil || fs.NArg() > 0 || (*format != "jsonl" && *format != "csv") {
-		if err == nil {
-			fmt.Fprintf(stderr, "jitbot audit export: --format must be jsonl or csv and no other arguments are taken\n")
-		}
-		return exitError{2}
-	}
+func auditExport(ctx context.Context, since, format string, stdout, stderr io.Writer) error {
 	from := time.Time{}
-	if *since != "" {
-		d, err := rules.ParseDuration(*since)
+	if since != "" {
+		d, err := rules.ParseDuration(since)
 		if err != nil {
-			fmt.Fprintf(stderr, "jitbot audit export: --since: %v\n", err)
-			return exitError{2}
+			return usageError{fmt.Sprintf("jitbot audit export: --since: %v", err)}
 		}
 		from = time.Now().Add(-d)
 	}
@@ -92,7 +116,7 @@ func auditExport(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	w := bufio.NewWriter(stdout)
 	defer w.Flush()
-	if *format == "jsonl" {
+	if format == "jsonl" {
 		for _, s := range entries {
 			w.Write(s.Raw)
 			w.WriteByte('\n')
@@ -143,23 +167,17 @@ func csvSafe(s string) string {
 	return s
 }
 
-func auditVerify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("audit verify", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	file := fs.String("file", "", "a jsonl export to verify instead of the log in REDIS_URL")
-	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
-		return exitError{2}
-	}
+func auditVerify(ctx context.Context, file string, stdout, stderr io.Writer) error {
 	var entries []auditlog.Stored
 	var headSeq int64
 	var headHash, source string
-	if *file != "" {
+	if file != "" {
 		var err error
-		if entries, err = readExport(*file); err != nil {
+		if entries, err = readExport(file); err != nil {
 			fmt.Fprintln(stderr, "jitbot audit verify:", err)
 			return exitError{2}
 		}
-		source = *file
+		source = file
 	} else {
 		l, closeLog, err := openAuditLog(ctx, stderr)
 		if err != nil {

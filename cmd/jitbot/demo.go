@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/jitbot/jitbot/internal/config"
 	"github.com/jitbot/jitbot/internal/rules"
@@ -74,20 +75,26 @@ const (
 	demoTimeout = 60 * time.Second
 )
 
-func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	verbose := fs.Bool("v", false, "print jitbot's log on stderr")
-	if ok, err := parseFlags(fs, args, demoUsage, stdout, stderr); !ok {
-		return err
+func demoCommand() *cobra.Command {
+	c := &cobra.Command{
+		Use:               "demo",
+		Short:             "watch jitbot work: a scripted story on a fake Slack, in a dry run",
+		Long:              demoUsage,
+		Args:              noArgs(""),
+		ValidArgsFunction: cobra.NoFileCompletions,
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "jitbot demo: unexpected argument %q\n%s", fs.Arg(0), demoUsage)
-		return exitError{2}
+	verbose := c.Flags().BoolP("verbose", "v", false, "also print jitbot's own log (JSON) on stderr")
+	c.RunE = func(c *cobra.Command, _ []string) error {
+		return demoCmd(c.Context(), *verbose, c.OutOrStdout(), c.ErrOrStderr())
 	}
+	return c
+}
+
+func demoCmd(ctx context.Context, verbose bool, stdout, stderr io.Writer) error {
 	ctx, cancel := context.WithTimeout(ctx, demoTimeout)
 	defer cancel()
 	logOut := io.Discard
-	if *verbose {
+	if verbose {
 		logOut = stderr
 	}
 	d, err := startDemo(ctx, logOut, stderr)

@@ -4,10 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/jitbot/jitbot/internal/config"
 	"github.com/jitbot/jitbot/internal/report"
@@ -23,30 +24,32 @@ top requesters; and the roles of the catalog ($JIT_RULES) nobody requested,
 candidates for removal.
 `
 
-// reportCmd prints the access report. It exits 2 on usage and
-// configuration errors (a bad flag, no REDIS_URL, a catalog that does not
-// load) and 1 when Redis cannot be read.
-func reportCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("report", flag.ContinueOnError)
-	sinceFlag := fs.String("since", "30d", "the window: the last DURATION, e.g. 24h, 7d, 30d")
-	format := fs.String("format", "text", "text or json")
-	if ok, err := parseFlags(fs, args, reportUsage, stdout, stderr); !ok {
-		return err
+func reportCommand() *cobra.Command {
+	c := &cobra.Command{
+		Use:               "report",
+		Short:             "access report per role from the audit log",
+		Long:              reportUsage,
+		Args:              noArgs(""),
+		ValidArgsFunction: cobra.NoFileCompletions,
 	}
-	window, err := rules.ParseDuration(*sinceFlag)
+	since := c.Flags().String("since", "30d", "the window: the last DURATION, e.g. 24h, 7d, 30d")
+	format := choiceFlag(c, "format", "the output format", "text", "json")
+	c.RunE = func(c *cobra.Command, _ []string) error {
+		return reportCmd(c.Context(), *since, *format, c.OutOrStdout(), c.ErrOrStderr())
+	}
+	return c
+}
+
+// reportCmd prints the access report. It exits 2 on usage and
+// configuration errors (a bad --since, no REDIS_URL, a catalog that does
+// not load) and 1 when Redis cannot be read.
+func reportCmd(ctx context.Context, since, format string, stdout, stderr io.Writer) error {
+	window, err := rules.ParseDuration(since)
 	if err == nil && window <= 0 {
 		err = errors.New("the window must be longer than nothing")
 	}
-	switch {
-	case fs.NArg() > 0:
-		fmt.Fprintf(stderr, "jitbot report: unexpected argument %q\n%s", fs.Arg(0), reportUsage)
-		return exitError{2}
-	case err != nil:
-		fmt.Fprintf(stderr, "jitbot report: --since: %v\n", err)
-		return exitError{2}
-	case *format != "text" && *format != "json":
-		fmt.Fprintf(stderr, "jitbot report: --format must be text or json, got %q\n", *format)
-		return exitError{2}
+	if err != nil {
+		return usageError{fmt.Sprintf("jitbot report: --since: %v", err)}
 	}
 
 	cfg, err := config.Load()
@@ -70,7 +73,7 @@ func reportCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 
-	if *format == "json" {
+	if format == "json" {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(r)

@@ -8,26 +8,43 @@ import (
 	"os"
 	"strings"
 
+	"github.com/spf13/cobra"
+
 	"github.com/jitbot/jitbot/internal/rules"
 )
 
-const rulesUsage = `usage: jitbot rules check [FILE]
-       jitbot rules test FILE
-`
+const (
+	rulesCheckUsage = "usage: jitbot rules check [FILE]\n"
+	rulesTestUsage  = "usage: jitbot rules test FILE\n"
+	rulesUsage      = rulesCheckUsage + "       jitbot rules test FILE\n"
+)
 
-func rulesCmd(args []string, stdout, stderr io.Writer) error {
-	switch {
-	case len(args) >= 1 && args[0] == "check" && len(args) <= 2:
-		return rulesCheck(args[1:], stdout, stderr)
-	case len(args) >= 1 && args[0] == "test":
-		if len(args) != 2 {
-			fmt.Fprint(stderr, "usage: jitbot rules test FILE\n")
-			return exitError{2}
-		}
-		return rulesTest(args[1], stdout, stderr)
+// rulesCommand is `jitbot rules check|test`. A wrong argument count or an
+// unknown sub-command prints the usage alone: the usage line says it all.
+func rulesCommand() *cobra.Command {
+	group := &cobra.Command{
+		Use:   "rules",
+		Short: "check and test a role catalog",
+		Long:  rulesUsage,
+		Args:  argCount(0, 0),
+		RunE:  needCommand,
 	}
-	fmt.Fprint(stderr, rulesUsage)
-	return exitError{2}
+	group.AddCommand(&cobra.Command{
+		Use:   "check [FILE]",
+		Short: "load and type-check a role catalog (default: $JIT_RULES or rules/roles.yaml)",
+		Long:  rulesCheckUsage,
+		Args:  argCount(0, 1),
+		RunE:  func(c *cobra.Command, args []string) error { return rulesCheck(args, c.OutOrStdout(), c.ErrOrStderr()) },
+	}, &cobra.Command{
+		Use:   "test FILE",
+		Short: "run rule test cases (YAML) against a catalog",
+		Long:  rulesTestUsage,
+		Args:  argCount(1, 1),
+		RunE: func(c *cobra.Command, args []string) error {
+			return rulesTest(args[0], c.OutOrStdout(), c.ErrOrStderr())
+		},
+	})
+	return group
 }
 
 // defaultCatalog is the catalog used when none is named: the one serve
