@@ -14,8 +14,9 @@ import (
 	"testing"
 )
 
-// link matches the target of an inline Markdown link or image, [text](target).
-var link = regexp.MustCompile(`\]\(([^)\s]+)(?:\s+"[^"]*")?\)`)
+// link matches the target of an inline Markdown link or image,
+// [text](target), or of a link reference definition, [label]: target.
+var link = regexp.MustCompile(`\]\(([^)\s]+)(?:\s+"[^"]*")?\)|^\s{0,3}\[[^\]]+\]:\s*(\S+)`)
 
 // outside are texts that cite the contract kept outside the repository.
 var outside = []string{"DESIGN.md", "shared/"}
@@ -54,7 +55,6 @@ func TestMarkdownStandsAlone(t *testing.T) {
 }
 
 func checkPage(t *testing.T, root, path string) {
-	t.Helper()
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -67,8 +67,9 @@ func checkPage(t *testing.T, root, path string) {
 			}
 		}
 		for _, m := range link.FindAllStringSubmatch(line, -1) {
-			if msg := checkLink(root, path, m[1]); msg != "" {
-				t.Errorf("%s:%d: link %s %s", rel, i+1, m[1], msg)
+			target := m[1] + m[2]
+			if msg := checkLink(root, path, target); msg != "" {
+				t.Errorf("%s:%d: link %s %s", rel, i+1, target, msg)
 			}
 		}
 	}
