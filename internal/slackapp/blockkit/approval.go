@@ -6,7 +6,7 @@ import (
 	"github.com/jitbot/jitbot/internal/grants"
 )
 
-// ApprovalRequest is the DM each approver gets for a pending request (DESIGN
+// ApprovalRequest is the DM each approver gets for a pending request (docs/design.md
 // §2.4): who asks, for what and why, the rule that made them eligible, the
 // approvals so far and the deadline, with Approve and Deny buttons whose
 // value is r.ID alone. While a request needs more approvals, re-render it
