@@ -165,13 +165,15 @@ func (h *Handler) requestForm(user string, st *slack.ViewState) (grants.RequestI
 		}
 		in.Duration = d
 	}
-	switch n := utf8.RuneCountInString(in.Reason); {
-	case n < command.MinReason:
-		errs[blockkit.InputReason] = fmt.Sprintf("at least %d characters: say what you will do with the access", command.MinReason)
-	case n > command.MaxReason:
-		errs[blockkit.InputReason] = fmt.Sprintf("%d characters; at most %d, please", n, command.MaxReason)
+	// The same measures as the service and the /jit parser, worded for
+	// the modal's fields.
+	switch n, fit := grants.MeasureReason(in.Reason); fit {
+	case grants.TooShort:
+		errs[blockkit.InputReason] = fmt.Sprintf("at least %d characters: say what you will do with the access", grants.MinReason)
+	case grants.TooLong:
+		errs[blockkit.InputReason] = fmt.Sprintf("%d characters; at most %d, please", n, grants.MaxReason)
 	}
-	if n := utf8.RuneCountInString(in.Incident); n > grants.MaxIncident || strings.ContainsFunc(in.Incident, unicode.IsSpace) {
+	if _, fit := grants.MeasureIncident(in.Incident); fit != grants.Fits || strings.ContainsFunc(in.Incident, unicode.IsSpace) {
 		errs[blockkit.InputIncident] = fmt.Sprintf("one reference such as INC-42, at most %d characters", grants.MaxIncident)
 	}
 	return in, errs
