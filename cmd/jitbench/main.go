@@ -170,93 +170,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	}
 	b := &bench{cfg: cfg, log: stderr}
 
-	bin := cfg.bot
-	if cfg.profile != "" {
-		if err := os.MkdirAll(cfg.profile, 0o755); err != nil {
-			return err
-		}
-		port, err := testenv.LoopbackPort()
-		if err != nil {
-			return err
-		}
-		b.prof = &profiler{addr: fmt.Sprintf("127.0.0.1:%d", port), dir: cfg.profile, log: b.logf}
-		b.extraEnv = append(b.extraEnv, pprofEnv+"="+b.prof.addr)
-	}
-	if cfg.bot != "" && (b.prof != nil || cfg.overlay != "") {
-		err := errors.New("-bot cannot be combined with -profile or -overlay, which build the bot")
-		fmt.Fprintln(stderr, err)
-		return usageError{err}
-	}
-	if bin == "" {
-		b.logf("building jitbot")
-		if bin, err = buildBot(ctx, work, b.prof != nil, cfg.overlay); err != nil {
-			return err
-		}
-	}
-	if b.prof != nil {
-		b.prof.bin = bin
-	}
-
-	if cfg.overlay != "" {
-		b.findings = append(b.findings, fmt.Sprintf("EXPERIMENT: the bot was built with the go build overlay %s, so it is not the code in the tree", cfg.overlay))
-	}
-	lay := newLayout(max(cfg.grants, cfg.burst), cfg.roles)
-	b.logf("starting redis-server, moto_server and the Slack fake; %d IAM groups, %d IAM users", lay.groups, lay.users)
-	st, err := newStack(ctx, work, lay)
+	bin, err := b.botBinary(ctx, work)
 	if err != nil {
 		return err
 	}
-	defer st.close()
-	b.st = st
-	b.catalogPath = filepath.Join(work, "roles.yaml")
-	if err := os.WriteFile(b.catalogPath, []byte(catalogYAML(lay)), 0o644); err != nil {
-		return err
+	st, err := b.setUp(ctx, work, bin)
+	if st != nil {
+		defer st.close()
 	}
-	if b.cat, err = rules.Load(b.catalogPath); err != nil {
-		return fmt.Errorf("the generated catalog does not load: %w", err)
-	}
-	if b.httpPort, err = testenv.LoopbackPort(); err != nil {
-		return err
-	}
-	if err := b.identities(ctx); err != nil {
-		return err
-	}
-	b.template, err = makeTemplate(ctx, st.store, b.cat, directory.New(st.api, 0, 0), testenv.StaticAWSConfig(st.moto.URL()))
 	if err != nil {
 		return err
 	}
-	st.bot = &bot{bin: bin, dir: work, slack: st.slack, env: st.botEnv(b.catalogPath, st.redis.URL(), b.httpPort, b.extraEnv...)}
-	if err := st.bot.start(); err != nil {
-		return err
-	}
-
-	phases := []struct {
-		name string
-		run  func(context.Context) error
-	}{
-		{"emulator round trips", b.emulatorRTTs},
-		{"revocation lag", b.revocationLag},
-		{"burst of expiries", b.burst},
-		{"/jit roles", b.rolesCommand},
-		{"Approve → credentials", b.approveToCredentials},
-		{"Redis round trips per lifecycle", b.lifecycles},
-		{"slash command burst", b.slashBurst},
-	}
-	// A phase that fails ends the run, but what was measured so far is
-	// still reported: the full run takes long.
-	var failed error
-	for _, p := range phases {
-		if err := ctx.Err(); err != nil {
-			failed = err
-			break
-		}
-		b.logf("phase: %s", p.name)
-		if err := p.run(ctx); err != nil {
-			failed = fmt.Errorf("%s: %w", p.name, err)
-			b.findings = append(b.findings, "THE RUN FAILED, so figures are missing: "+failed.Error())
-			break
-		}
-	}
+	failed := b.runPhases(ctx)
 	if n, first := st.bot.errorLines(); n > 0 {
 		b.findings = append(b.findings, fmt.Sprintf("jitbot logged %d lines at level ERROR during the run; the first: %s", n, truncate(first, 400)))
 	}
@@ -305,4 +230,109 @@ func truncate(s string, n int) string {
 // commandLine is how this run was started, for the report.
 func (c config) commandLine() string {
 	return strings.TrimSpace("go run ./cmd/jitbench " + strings.Join(c.args, " "))
+}
+
+// botBinary is the jitbot binary to measure: -bot as given, or built from
+// the tree (with the pprof listener under -profile, or -overlay's files).
+func (b *bench) botBinary(ctx context.Context, work string) (string, error) {
+	cfg := b.cfg
+	bin := cfg.bot
+	if cfg.profile != "" {
+		if err := os.MkdirAll(cfg.profile, 0o755); err != nil {
+			return "", err
+		}
+		port, err := testenv.LoopbackPort()
+		if err != nil {
+			return "", err
+		}
+		b.prof = &profiler{addr: fmt.Sprintf("127.0.0.1:%d", port), dir: cfg.profile, log: b.logf}
+		b.extraEnv = append(b.extraEnv, pprofEnv+"="+b.prof.addr)
+	}
+	if cfg.bot != "" && (b.prof != nil || cfg.overlay != "") {
+		err := errors.New("-bot cannot be combined with -profile or -overlay, which build the bot")
+		fmt.Fprintln(b.log, err)
+		return "", usageError{err}
+	}
+	if bin == "" {
+		b.logf("building jitbot")
+		var err error
+		if bin, err = buildBot(ctx, work, b.prof != nil, cfg.overlay); err != nil {
+			return "", err
+		}
+	}
+	if b.prof != nil {
+		b.prof.bin = bin
+	}
+
+	if cfg.overlay != "" {
+		b.findings = append(b.findings, fmt.Sprintf("EXPERIMENT: the bot was built with the go build overlay %s, so it is not the code in the tree", cfg.overlay))
+	}
+	return bin, nil
+}
+
+// setUp starts Redis, moto and the Slack fake with the generated catalog,
+// seeds the identities and the template grant, and starts the bot. The
+// stack it returns, also with an error, is the caller's to close.
+func (b *bench) setUp(ctx context.Context, work, bin string) (*stack, error) {
+	cfg := b.cfg
+	lay := newLayout(max(cfg.grants, cfg.burst), cfg.roles)
+	b.logf("starting redis-server, moto_server and the Slack fake; %d IAM groups, %d IAM users", lay.groups, lay.users)
+	st, err := newStack(ctx, work, lay)
+	if err != nil {
+		return nil, err
+	}
+	b.st = st
+	b.catalogPath = filepath.Join(work, "roles.yaml")
+	if err := os.WriteFile(b.catalogPath, []byte(catalogYAML(lay)), 0o644); err != nil {
+		return st, err
+	}
+	if b.cat, err = rules.Load(b.catalogPath); err != nil {
+		return st, fmt.Errorf("the generated catalog does not load: %w", err)
+	}
+	if b.httpPort, err = testenv.LoopbackPort(); err != nil {
+		return st, err
+	}
+	if err := b.identities(ctx); err != nil {
+		return st, err
+	}
+	b.template, err = makeTemplate(ctx, st.store, b.cat, directory.New(st.api, 0, 0), testenv.StaticAWSConfig(st.moto.URL()))
+	if err != nil {
+		return st, err
+	}
+	st.bot = &bot{bin: bin, dir: work, slack: st.slack, env: st.botEnv(b.catalogPath, st.redis.URL(), b.httpPort, b.extraEnv...)}
+	if err := st.bot.start(); err != nil {
+		return st, err
+	}
+	return st, nil
+}
+
+// runPhases measures each figure in turn. A phase that fails ends the run,
+// but what was measured so far is still reported: the full run takes long.
+func (b *bench) runPhases(ctx context.Context) error {
+	phases := []struct {
+		name string
+		run  func(context.Context) error
+	}{
+		{"emulator round trips", b.emulatorRTTs},
+		{"revocation lag", b.revocationLag},
+		{"burst of expiries", b.burst},
+		{"/jit roles", b.rolesCommand},
+		{"Approve → credentials", b.approveToCredentials},
+		{"Redis round trips per lifecycle", b.lifecycles},
+		{"slash command burst", b.slashBurst},
+	}
+	var failed error
+	for _, p := range phases {
+		if err := ctx.Err(); err != nil {
+			failed = err
+			break
+		}
+		b.logf("phase: %s", p.name)
+		if err := p.run(ctx); err != nil {
+			failed = fmt.Errorf("%s: %w", p.name, err)
+			b.findings = append(b.findings, "THE RUN FAILED, so figures are missing: "+failed.Error())
+			break
+		}
+	}
+	return failed
 }
