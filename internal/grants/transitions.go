@@ -41,9 +41,7 @@ func (r *Request) Approve(approver string, now time.Time, lease time.Duration) e
 	}
 	r.Approvals = append(r.Approvals, Approval{Approver: approver, At: now})
 	if len(r.Approvals) >= r.ApprovalsRequired {
-		r.State = Granting
-		r.DecidedAt = now
-		r.LeaseUntil = now.Add(lease)
+		r.startGranting(now, lease)
 	}
 	r.note(EventApproved, now, approver, "")
 	return nil
@@ -56,12 +54,10 @@ func (r *Request) AutoApprove(rule string, reviewWithin time.Duration, now time.
 	if r.State != Pending {
 		return r.decidedErr()
 	}
-	r.State = Granting
+	r.startGranting(now, lease)
 	r.AutoApproved = true
 	r.ReviewDue = now.Add(reviewWithin)
 	r.Rule = rule
-	r.DecidedAt = now
-	r.LeaseUntil = now.Add(lease)
 	r.note(EventAutoApproved, now, "", "")
 	return nil
 }
@@ -72,9 +68,7 @@ func (r *Request) Deny(approver, reason string, now time.Time) error {
 	if err := r.decidable(approver, now); err != nil && !errors.Is(err, ErrAlreadyApproved) {
 		return err
 	}
-	r.State = Denied
-	r.DecidedBy = approver
-	r.DecidedAt = now
+	r.close(Denied, approver, now)
 	r.DenyReason = reason
 	r.note(EventDenied, now, approver, "")
 	return nil
@@ -87,8 +81,7 @@ func (r *Request) DenyIneligible(approver, why string, now time.Time) error {
 	if err := r.decidable(approver, now); err != nil {
 		return err
 	}
-	r.State = Denied
-	r.DecidedAt = now
+	r.close(Denied, "", now)
 	r.DenyReason = "the requester is no longer eligible: " + why
 	r.note(EventDenied, now, "", "")
 	return nil
@@ -103,9 +96,7 @@ func (r *Request) Cancel(user string, now time.Time) error {
 	if r.State != Pending {
 		return r.decidedErr()
 	}
-	r.State = Cancelled
-	r.DecidedBy = user
-	r.DecidedAt = now
+	r.close(Cancelled, user, now)
 	r.note(EventCancelled, now, user, "")
 	return nil
 }
@@ -115,8 +106,7 @@ func (r *Request) TimeOut(now time.Time) error {
 	if r.State != Pending || now.Before(r.Deadline) {
 		return ErrStale
 	}
-	r.State = TimedOut
-	r.DecidedAt = now
+	r.close(TimedOut, "", now)
 	r.note(EventTimedOut, now, "", "")
 	return nil
 }
@@ -163,11 +153,8 @@ func (r *Request) FailGrant(msg string, now time.Time, lease time.Duration) erro
 	if r.State != Granting {
 		return ErrStale
 	}
-	r.State = Revoking
+	r.startRevoking("grant failed", now, lease)
 	r.Failure = msg
-	r.RevokeReason = "grant failed"
-	r.NextAttempt = now
-	r.LeaseUntil = now.Add(lease)
 	r.note(EventGrantFailed, now, "", msg)
 	return nil
 }
@@ -186,14 +173,11 @@ func (r *Request) Revoke(user, reason string, now time.Time, lease time.Duration
 	default:
 		return userErr(ErrDecided, fmt.Sprintf("%s is not active (it is %s)", r.ID, r.State))
 	}
-	r.State = Revoking
+	r.startRevoking(reason, now, lease)
 	r.RevokedBy = user
-	r.RevokeReason = reason
 	if r.AutoApproved && r.ReviewedBy == "" && user != r.Requester.ID {
 		r.ReviewedBy, r.ReviewedAt, r.ReviewDue = user, now, time.Time{}
 	}
-	r.NextAttempt = now
-	r.LeaseUntil = now.Add(lease)
 	return nil
 }
 
@@ -202,10 +186,7 @@ func (r *Request) Expire(now time.Time, lease time.Duration) error {
 	if r.State != Active || now.Before(r.ExpiresAt) {
 		return ErrStale
 	}
-	r.State = Revoking
-	r.RevokeReason = ReasonExpired
-	r.NextAttempt = now
-	r.LeaseUntil = now.Add(lease)
+	r.startRevoking(ReasonExpired, now, lease)
 	return nil
 }
 
@@ -305,6 +286,32 @@ func (r *Request) RetryCleanup(cause error, now time.Time, backoff func(attempt 
 	r.LastError = cause.Error()
 	r.CleanupAt = now.Add(backoff(r.Attempts))
 	return nil
+}
+
+// startGranting records the decision to issue the access, under a lease
+// for the process that calls AWS.
+func (r *Request) startGranting(now time.Time, lease time.Duration) {
+	r.State = Granting
+	r.DecidedAt = now
+	r.LeaseUntil = now.Add(lease)
+}
+
+// close ends a pending request without access; by is who decided, empty
+// when jitbot did.
+func (r *Request) close(state State, by string, now time.Time) {
+	r.State = state
+	r.DecidedBy = by
+	r.DecidedAt = now
+}
+
+// startRevoking records the intent to take the access away (why, in
+// RevokeReason) before AWS is called, due at once, under a lease for the
+// process that calls AWS.
+func (r *Request) startRevoking(why string, now time.Time, lease time.Duration) {
+	r.State = Revoking
+	r.RevokeReason = why
+	r.NextAttempt = now
+	r.LeaseUntil = now.Add(lease)
 }
 
 // reviewable refuses a review of a grant that people approved before it
