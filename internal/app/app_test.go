@@ -6,12 +6,11 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/jitbot/jitbot/internal/app"
+	"github.com/jitbot/jitbot/internal/app/apptest"
 	"github.com/jitbot/jitbot/internal/config"
 	"github.com/jitbot/jitbot/internal/rules"
 	"github.com/jitbot/jitbot/internal/slackfake"
@@ -28,17 +27,8 @@ const catalog = `roles:
 
 // testConfig is a dry run on the embedded store and fake, with catalog.
 func testConfig(t *testing.T, fake *slackfake.Server, catalog string) config.Config {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "roles.yaml")
-	if err := os.WriteFile(path, []byte(catalog), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Defaults()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.SlackAppToken, cfg.SlackBotToken, cfg.SlackAPIURL = fake.AppToken(), fake.BotToken(), fake.APIURL()
-	cfg.Rules, cfg.HTTPAddr, cfg.DryRun = path, "127.0.0.1:0", true
+	cfg := apptest.Config(t, fake, catalog)
+	cfg.DryRun = true
 	return cfg
 }
 

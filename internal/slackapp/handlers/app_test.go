@@ -3,13 +3,12 @@ package handlers_test
 import (
 	"context"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/jitbot/jitbot/internal/app"
+	"github.com/jitbot/jitbot/internal/app/apptest"
 	"github.com/jitbot/jitbot/internal/config"
 	"github.com/jitbot/jitbot/internal/slackfake"
 )
@@ -21,18 +20,8 @@ import (
 // test ends.
 func newApp(t testing.TB, fake *slackfake.Server, log *slog.Logger, catalog string, opts app.Options) *app.App {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "roles.yaml")
-	if err := os.WriteFile(path, []byte(catalog), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Defaults()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.SlackAppToken, cfg.SlackBotToken, cfg.SlackAPIURL = fake.AppToken(), fake.BotToken(), fake.APIURL()
-	cfg.Rules = path
+	cfg := apptest.Config(t, fake, catalog)
 	cfg.AuditChannel = "C0AUDIT001"
-	cfg.HTTPAddr = "127.0.0.1:0"
 	cfg.MinDuration = config.Duration(time.Second)
 	a, err := app.New(t.Context(), cfg, log, opts)
 	if err != nil {
