@@ -183,6 +183,7 @@ func (s *stack) botEnv(catalog, redisURL string, httpPort int, extra ...string) 
 		"PATH=" + os.Getenv("PATH"), "HOME=" + s.dir,
 		"SLACK_APP_TOKEN=" + s.slack.AppToken(), "SLACK_BOT_TOKEN=" + s.slack.BotToken(), "SLACK_API_URL=" + s.web.URL() + "/api/",
 		"JIT_RULES=" + catalog, "JIT_AUDIT_CHANNEL=" + auditChannel, "REDIS_URL=" + redisURL,
+		"JIT_SIGNING_KEY=jitbench-signing-key-0123456789abcdef-not-a-secret",
 		"JIT_HTTP_ADDR=127.0.0.1:" + strconv.Itoa(httpPort), "JIT_LOG_LEVEL=info",
 		// Short grants for the lifecycle phase; many requests per person
 		// for the burst (the default is 20 an hour).

@@ -69,6 +69,41 @@ type Config struct {
 	// backend that records the AWS calls it would make and makes none,
 	// and every message about it says so.
 	DryRun bool `envconfig:"JIT_DRY_RUN" default:"false"`
+
+	// SigningKey MACs every field of a record that decides access and
+	// chains the audit log, so that a Redis writer can neither grant nor
+	// rewrite history. It lives only in the environment, never in Redis.
+	// It is required with REDIS_URL; the embedded store uses a random key
+	// per process. SigningKeyPrevious is still accepted for verification
+	// during a rotation.
+	SigningKey         Secret `envconfig:"JIT_SIGNING_KEY"`
+	SigningKeyPrevious Secret `envconfig:"JIT_SIGNING_KEY_PREVIOUS"`
+	// AuditAnchorInterval is how often the head of the audit chain is
+	// posted to the audit channel, out of a Redis writer's reach.
+	AuditAnchorInterval Duration `envconfig:"JIT_AUDIT_ANCHOR_INTERVAL" default:"1h"`
+}
+
+// MinSigningKey is the shortest JIT_SIGNING_KEY accepted, in bytes.
+const MinSigningKey = 32
+
+// Secret is a configuration value that must never be printed: fmt, %v, %#v
+// and JSON all show it redacted. Bytes gives the value to its one user.
+type Secret string
+
+func (s Secret) String() string   { return redacted(s) }
+func (s Secret) GoString() string { return redacted(s) }
+
+// MarshalText keeps a Secret out of JSON and logs.
+func (s Secret) MarshalText() ([]byte, error) { return []byte(redacted(s)), nil }
+
+// Bytes is the secret's value.
+func (s Secret) Bytes() []byte { return []byte(s) }
+
+func redacted(s Secret) string {
+	if s == "" {
+		return ""
+	}
+	return "[redacted]"
 }
 
 // Duration accepts the durations of the /jit grammar: Go syntax plus d.
@@ -109,14 +144,15 @@ func Load() (Config, error) {
 }
 
 var expected = map[string]string{
-	"JIT_MIN_DURATION":       "expected a duration such as 90s, 15m, 1h30m or 1d",
-	"JIT_RECONCILE_INTERVAL": "expected a duration such as 5m or 1h",
-	"JIT_USAGE_DELAY":        "expected a duration such as 20m",
-	"JIT_USAGE_LOOKUP":       "expected true or false",
-	"JIT_DRY_RUN":            "expected true or false",
-	"JIT_AUDIT_S3_INTERVAL":  "expected a duration such as 1m",
-	"JIT_REQUEST_LIMIT":      "expected a whole number of requests per person per hour",
-	"JIT_LEASE":              "expected a duration such as 30s",
+	"JIT_MIN_DURATION":          "expected a duration such as 90s, 15m, 1h30m or 1d",
+	"JIT_RECONCILE_INTERVAL":    "expected a duration such as 5m or 1h",
+	"JIT_USAGE_DELAY":           "expected a duration such as 20m",
+	"JIT_USAGE_LOOKUP":          "expected true or false",
+	"JIT_DRY_RUN":               "expected true or false",
+	"JIT_AUDIT_S3_INTERVAL":     "expected a duration such as 1m",
+	"JIT_REQUEST_LIMIT":         "expected a whole number of requests per person per hour",
+	"JIT_LEASE":                 "expected a duration such as 30s",
+	"JIT_AUDIT_ANCHOR_INTERVAL": "expected a duration such as 1h",
 }
 
 func (c Config) check() error {
@@ -160,6 +196,12 @@ func (c Config) check() error {
 		case u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "redis-sentinel" && u.Scheme != "redis-cluster":
 			return &Error{"REDIS_URL", fmt.Sprintf("expected a redis://, rediss://, redis-sentinel:// or redis-cluster:// URL, got scheme %q", u.Scheme)}
 		}
+	}
+	if err := c.checkSigningKeys(); err != nil {
+		return err
+	}
+	if c.AuditAnchorInterval < Duration(10*time.Second) {
+		return &Error{"JIT_AUDIT_ANCHOR_INTERVAL", fmt.Sprintf("expected at least 10s, got %s", time.Duration(c.AuditAnchorInterval))}
 	}
 	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
 		return &Error{"JIT_HTTP_ADDR", fmt.Sprintf("expected host:port such as :8080, got %q", c.HTTPAddr)}
@@ -211,6 +253,9 @@ func (c Config) CheckServe() error {
 		if err := checkSigningSecret(c.SlackSigningSecret); err != nil {
 			return err
 		}
+	}
+	if c.RedisURL != "" && c.SigningKey == "" {
+		return &Error{"JIT_SIGNING_KEY", fmt.Sprintf("required for serve with REDIS_URL: a secret of at least %d bytes that MACs records and the audit chain (for example `openssl rand -base64 48`); keep it out of Redis", MinSigningKey)}
 	}
 	switch {
 	case socket && !strings.HasPrefix(c.SlackAppToken, "xapp-"):
@@ -273,4 +318,28 @@ func validChannel(id string) bool {
 		}
 	}
 	return true
+}
+
+// checkSigningKeys checks the form of JIT_SIGNING_KEY and its predecessor;
+// their values are never printed.
+func (c Config) checkSigningKeys() error {
+	for _, k := range []struct {
+		name string
+		key  Secret
+	}{{"JIT_SIGNING_KEY", c.SigningKey}, {"JIT_SIGNING_KEY_PREVIOUS", c.SigningKeyPrevious}} {
+		switch {
+		case k.key == "":
+		case strings.TrimSpace(string(k.key)) != string(k.key):
+			return &Error{k.name, "starts or ends with white space (a newline from the secret's file?); expected the key alone"}
+		case len(k.key) < MinSigningKey:
+			return &Error{k.name, fmt.Sprintf("expected at least %d bytes (for example `openssl rand -base64 48`), got %d", MinSigningKey, len(k.key))}
+		}
+	}
+	if c.SigningKeyPrevious != "" && c.SigningKey == "" {
+		return &Error{"JIT_SIGNING_KEY_PREVIOUS", "set without JIT_SIGNING_KEY: during a rotation the new key signs and the previous one only verifies"}
+	}
+	if c.SigningKeyPrevious != "" && c.SigningKeyPrevious == c.SigningKey {
+		return &Error{"JIT_SIGNING_KEY_PREVIOUS", "is the same as JIT_SIGNING_KEY; expected the key being rotated out"}
+	}
+	return nil
 }

@@ -1,7 +1,9 @@
 package config_test
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -16,7 +18,7 @@ var vars = []string{"SLACK_APP_TOKEN", "SLACK_BOT_TOKEN", "SLACK_API_URL", "JIT_
 	"REDIS_URL", "JIT_REDIS_PREFIX", "JIT_MIN_DURATION", "JIT_HTTP_ADDR", "JIT_LOG_LEVEL",
 	"JIT_RECONCILE_INTERVAL", "JIT_PAGERDUTY_TOKEN", "JIT_PAGERDUTY_API_URL", "JIT_USAGE_LOOKUP", "JIT_USAGE_DELAY",
 	"JIT_AUDIT_S3_BUCKET", "JIT_AUDIT_S3_PREFIX", "JIT_AUDIT_S3_INTERVAL", "JIT_REQUEST_LIMIT", "JIT_LEASE", "JIT_DRY_RUN",
-	"JIT_SLACK_MODE", "SLACK_SIGNING_SECRET", "JIT_SLACK_ADDR"}
+	"JIT_SLACK_MODE", "SLACK_SIGNING_SECRET", "JIT_SLACK_ADDR", "JIT_SIGNING_KEY", "JIT_SIGNING_KEY_PREVIOUS", "JIT_AUDIT_ANCHOR_INTERVAL"}
 
 func setEnv(t *testing.T, env map[string]string) {
 	t.Helper()
@@ -37,7 +39,8 @@ func TestDefaults(t *testing.T) {
 	want := config.Config{SlackAPIURL: "https://slack.com/api/", Rules: "rules/roles.yaml", RedisPrefix: "jitbot",
 		MinDuration: config.Duration(time.Minute), HTTPAddr: ":8080", LogLevel: "info", SlackMode: "socket", SlackAddr: ":3000",
 		ReconcileInterval: config.Duration(5 * time.Minute), UsageDelay: config.Duration(20 * time.Minute),
-		AuditS3Prefix: "jitbot/audit", AuditS3Interval: config.Duration(time.Minute), RequestLimit: 20, Lease: config.Duration(30 * time.Second)}
+		AuditS3Prefix: "jitbot/audit", AuditS3Interval: config.Duration(time.Minute), RequestLimit: 20, Lease: config.Duration(30 * time.Second),
+		AuditAnchorInterval: config.Duration(time.Hour)}
 	if c != want {
 		t.Errorf("Load() = %+v, want %+v", c, want)
 	}
@@ -73,6 +76,10 @@ func TestMalformed(t *testing.T) {
 		{name: "request limit", variable: "JIT_REQUEST_LIMIT", value: "0", wantErr: "JIT_REQUEST_LIMIT: expected at least 1 request per person per hour, got 0"},
 		{name: "short lease", variable: "JIT_LEASE", value: "1s", wantErr: "JIT_LEASE: expected between 2s and 10m (AWS calls get half of it), got 1s"},
 		{name: "lease not a duration", variable: "JIT_LEASE", value: "soon", wantErr: "JIT_LEASE: expected a duration such as 30s, got \"soon\""},
+		{name: "short signing key", variable: "JIT_SIGNING_KEY", value: "hunter2hunter2", wantErr: "JIT_SIGNING_KEY: expected at least 32 bytes (for example `openssl rand -base64 48`), got 14"},
+		{name: "signing key with newline", variable: "JIT_SIGNING_KEY", value: signingKey + "\n", wantErr: "JIT_SIGNING_KEY: starts or ends with white space (a newline from the secret's file?); expected the key alone"},
+		{name: "previous key alone", variable: "JIT_SIGNING_KEY_PREVIOUS", value: signingKey, wantErr: "JIT_SIGNING_KEY_PREVIOUS: set without JIT_SIGNING_KEY: during a rotation the new key signs and the previous one only verifies"},
+		{name: "anchor interval", variable: "JIT_AUDIT_ANCHOR_INTERVAL", value: "1s", wantErr: "JIT_AUDIT_ANCHOR_INTERVAL: expected at least 10s, got 1s"},
 		{name: "usage lookup", variable: "JIT_USAGE_LOOKUP", value: "yes please", wantErr: `JIT_USAGE_LOOKUP: expected true or false, got "yes please"`},
 		{name: "pagerduty url", variable: "JIT_PAGERDUTY_API_URL", value: "api.pagerduty.com", wantErr: `JIT_PAGERDUTY_API_URL: expected an http(s) URL such as https://api.pagerduty.com, got "api.pagerduty.com"`},
 	}
@@ -118,6 +125,46 @@ func TestCheckServe(t *testing.T) {
 				t.Errorf("CheckServe() = %v, want an error naming %s", err, tt.wantVar)
 			}
 		})
+	}
+}
+
+// signingKey is a JIT_SIGNING_KEY of the shortest length accepted.
+const signingKey = "0123456789abcdef0123456789abcdef"
+
+// TestSigningKey: serve with REDIS_URL needs JIT_SIGNING_KEY, and the key
+// shows nowhere the configuration is printed.
+func TestSigningKey(t *testing.T) {
+	env := map[string]string{"SLACK_APP_TOKEN": "xapp-1", "SLACK_BOT_TOKEN": "xoxb-1", "REDIS_URL": "redis://127.0.0.1:6379/0"}
+	setEnv(t, env)
+	c, err := config.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ce *config.Error
+	if err := c.CheckServe(); !errors.As(err, &ce) || ce.Var != "JIT_SIGNING_KEY" {
+		t.Fatalf("CheckServe() without JIT_SIGNING_KEY = %v, want an error naming it", err)
+	}
+	env["JIT_SIGNING_KEY"], env["JIT_SIGNING_KEY_PREVIOUS"] = signingKey, "previous-"+signingKey
+	setEnv(t, env)
+	if c, err = config.Load(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.CheckServe(); err != nil {
+		t.Fatalf("CheckServe() = %v", err)
+	}
+	if string(c.SigningKey.Bytes()) != signingKey {
+		t.Errorf("SigningKey.Bytes() = %q", c.SigningKey.Bytes())
+	}
+	js, _ := json.Marshal(c)
+	for _, shown := range []string{fmt.Sprint(c), fmt.Sprintf("%+v", c), fmt.Sprintf("%#v", c), string(js)} {
+		if strings.Contains(shown, "0123456789abcdef") {
+			t.Errorf("the signing key is printed: %s", shown)
+		}
+	}
+	env["JIT_SIGNING_KEY_PREVIOUS"] = signingKey
+	setEnv(t, env)
+	if _, err := config.Load(); !errors.As(err, &ce) || ce.Var != "JIT_SIGNING_KEY_PREVIOUS" {
+		t.Errorf("Load() with the same key twice = %v, want an error naming JIT_SIGNING_KEY_PREVIOUS", err)
 	}
 }
 
