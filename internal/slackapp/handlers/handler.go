@@ -47,7 +47,8 @@ type Options struct {
 	// that the error shows on the field.
 	MinDuration time.Duration
 	// Workers bounds how many envelopes are handled at once; default 64.
-	// Acks never wait for a worker.
+	// An envelope is acknowledged before it waits for a worker; the next
+	// one is read when a worker is free.
 	Workers int
 	// Timeout bounds the handling of one envelope; default 30s.
 	Timeout time.Duration
@@ -78,6 +79,7 @@ type Handler struct {
 	wait  time.Duration
 	now   func() time.Time
 	work  sync.WaitGroup
+	reads *limiter // per user, for /jit list, /jit report and App Home
 
 	onCallDown func() bool
 	report     func(ctx context.Context, window time.Duration) (string, error)
@@ -105,6 +107,7 @@ func New(opts Options) *Handler {
 		svc: opts.Service, api: opts.API, q: opts.Queue, refs: opts.Refs, seen: opts.Seen, log: opts.Logger,
 		min: opts.MinDuration, limit: make(chan struct{}, opts.Workers), wait: opts.Timeout, now: opts.Now,
 		onCallDown: opts.OnCallUnavailable, report: opts.Report, health: opts.Health,
+		reads: newLimiter(readBurst, readEvery),
 	}
 }
 
@@ -222,6 +225,12 @@ func (h *Handler) eventsAPI(ctx context.Context, in inbound, ev slackevents.Even
 		return
 	}
 	if home, ok := ev.InnerEvent.Data.(*slackevents.AppHomeOpenedEvent); ok && home.Tab == "home" {
+		// A user over their read limit keeps the App Home they have: a
+		// visit is not worth a refresh, nor a worker.
+		if ok, _ := h.reads.allow(home.User, h.now()); !ok {
+			h.log.Info("app home refresh skipped: read limit", "user", home.User)
+			return
+		}
 		h.spawn(ctx, "app home", func(ctx context.Context) { h.publishHome(ctx, home.User) })
 	}
 }
@@ -260,14 +269,17 @@ func (h *Handler) first(ctx context.Context, in inbound) bool {
 }
 
 // spawn runs work on its own goroutine, within the worker limit, under a
-// deadline. The envelope was acknowledged, so Slack will not send it again:
-// the work runs even when ctx ends (SIGTERM) while it waits for a worker,
-// and Run waits for it. A click acknowledged is a click handled.
+// deadline. It takes the worker slot before it starts the goroutine, so a
+// flood of envelopes waits in Slack's queue (unacknowledged ones are sent
+// again) rather than as goroutines here. The envelope in hand was
+// acknowledged, so Slack will not send it again: the work runs even when
+// ctx ends (SIGTERM) while it waits for a worker, and Run waits for it. A
+// click acknowledged is a click handled.
 func (h *Handler) spawn(ctx context.Context, what string, work func(context.Context)) {
 	h.work.Add(1)
+	h.limit <- struct{}{}
 	go func() {
 		defer h.work.Done()
-		h.limit <- struct{}{}
 		defer func() { <-h.limit }()
 		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.wait)
 		defer cancel()
