@@ -21,12 +21,32 @@ var _ grants.Directory = (*Directory)(nil)
 
 // Defaults for how long answers are reused. Who is in a user group (for
 // the requester's own groups, CEL's user.groups) is kept for a shorter
-// time. GroupMembers, which decides who may approve, is never cached: an
-// approver removed from the group cannot approve with the next click.
+// time. GroupMembers, which decides who may approve, is not cached for a
+// decision: an approver removed from the group cannot approve with the
+// next click. Only a listing (see Listing) reads it from a copy up to
+// ListingTTL old.
 const (
 	DefaultUserTTL  = time.Minute
 	DefaultGroupTTL = 10 * time.Second
+	ListingTTL      = time.Minute
 )
+
+type listingKey struct{}
+
+// Listing marks ctx as that of a read that decides nothing (/jit list,
+// /jit report, App Home): GroupMembers then answers from the member lists
+// of one usergroups.list call, reused for ListingTTL, instead of a
+// usergroups.users.list call per group. A catalog of 300 roles would
+// otherwise cost 300 calls per listing, and starve the approvals that need
+// the same API. A decision (grants.Fresh) always reads afresh.
+func Listing(ctx context.Context) context.Context {
+	return context.WithValue(ctx, listingKey{}, true)
+}
+
+func isListing(ctx context.Context) bool {
+	v, _ := ctx.Value(listingKey{}).(bool)
+	return v && !grants.IsFresh(ctx)
+}
 
 // Directory is grants.Directory on the Slack Web API.
 type Directory struct {
@@ -97,7 +117,8 @@ func FromSlack(u slack.User) rules.User {
 }
 
 // GroupMembers returns the user IDs in the user group with this handle,
-// read now through usergroups.users.list. An unknown handle has no members.
+// read now through usergroups.users.list, or for a Listing from the group
+// list. An unknown handle has no members.
 func (d *Directory) GroupMembers(ctx context.Context, handle string) ([]string, error) {
 	groups, err := d.allGroups(ctx)
 	if err != nil {
@@ -106,6 +127,9 @@ func (d *Directory) GroupMembers(ctx context.Context, handle string) ([]string, 
 	i := slices.IndexFunc(groups, func(g slack.UserGroup) bool { return g.Handle == handle })
 	if i < 0 {
 		return nil, nil
+	}
+	if isListing(ctx) {
+		return slices.Clone(groups[i].Users), nil
 	}
 	members, err := d.api.GetUserGroupMembersContext(ctx, groups[i].ID)
 	if err != nil {
@@ -135,7 +159,11 @@ func (d *Directory) allGroups(ctx context.Context) ([]slack.UserGroup, error) {
 	d.mu.Lock()
 	c := d.groups
 	d.mu.Unlock()
-	if !c.at.IsZero() && d.now().Sub(c.at) < d.groupTTL && !grants.IsFresh(ctx) {
+	ttl := d.groupTTL
+	if isListing(ctx) {
+		ttl = max(ttl, ListingTTL)
+	}
+	if !c.at.IsZero() && d.now().Sub(c.at) < ttl && !grants.IsFresh(ctx) {
 		return c.v, nil
 	}
 	groups, err := d.api.GetUserGroupsContext(ctx, slack.GetUserGroupsOptionIncludeUsers(true))

@@ -6,6 +6,7 @@ import (
 
 	"github.com/slack-go/slack"
 
+	"github.com/jitbot/jitbot/internal/grants"
 	"github.com/jitbot/jitbot/internal/slackapp/directory"
 	"github.com/jitbot/jitbot/internal/slackfake"
 	"github.com/jitbot/jitbot/internal/testenv"
@@ -83,5 +84,36 @@ func TestUserInfoIsCachedBriefly(t *testing.T) {
 	}
 	if n := len(s.Calls("users.info")); n != 1 {
 		t.Errorf("users.info called %d times for three look-ups within a minute, want 1", n)
+	}
+}
+
+// TestListingReadsMembersFromTheGroupList: a listing (/jit list, /jit
+// report, App Home) asks Slack once for every group's members, not once per
+// group, and reuses the answer; a decision still reads afresh, so an
+// approver removed a second ago cannot approve on the listing's copy.
+func TestListingReadsMembersFromTheGroupList(t *testing.T) {
+	d, s := newDirectory(t)
+	listing := directory.Listing(t.Context())
+	for range 100 {
+		for _, g := range []string{"sre", "platform-leads"} {
+			if _, err := d.GroupMembers(listing, g); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if n, m := len(s.Calls("usergroups.users.list")), len(s.Calls("usergroups.list")); n != 0 || m != 1 {
+		t.Errorf("200 listing look-ups made %d usergroups.users.list and %d usergroups.list calls, want 0 and 1", n, m)
+	}
+	got, _ := d.GroupMembers(listing, "platform-leads")
+	if !slices.Equal(got, []string{"UALICE"}) {
+		t.Errorf("listing GroupMembers = %v, want [UALICE]", got)
+	}
+
+	s.SetUserGroupMembers("platform-leads")
+	if got, _ := d.GroupMembers(t.Context(), "platform-leads"); len(got) != 0 {
+		t.Errorf("a decision after alice left: GroupMembers = %v, want none", got)
+	}
+	if got, _ := d.GroupMembers(grants.Fresh(listing), "platform-leads"); len(got) != 0 {
+		t.Errorf("a fresh look-up in a listing's context after alice left: GroupMembers = %v, want none", got)
 	}
 }
