@@ -12,6 +12,7 @@ import (
 	"github.com/jitbot/jitbot/internal/grants"
 	"github.com/jitbot/jitbot/internal/rules"
 	"github.com/jitbot/jitbot/internal/slackapp/blockkit"
+	"github.com/jitbot/jitbot/internal/slackapp/directory"
 )
 
 // command runs one /jit invocation. Every answer goes to the caller alone.
@@ -46,14 +47,19 @@ func (h *Handler) command(ctx context.Context, sc slack.SlashCommand) {
 		}
 		h.show(ctx, to, "Roles you can request", blockkit.Roles(rules.Matching(roles, cmd.Filter), cmd.Filter))
 	case command.List:
-		l, err := h.svc.List(ctx, sc.UserID)
+		if !h.mayRead(ctx, to) {
+			return
+		}
+		l, err := h.svc.List(directory.Listing(ctx), sc.UserID)
 		if err != nil {
 			h.tell(ctx, to, h.userMessage(ctx, err, "", "list requests"))
 			return
 		}
 		h.show(ctx, to, "Your requests and grants", blockkit.List(l, h.now()))
 	case command.Report:
-		h.accessReport(ctx, to, cmd.Duration)
+		if h.mayRead(ctx, to) {
+			h.accessReport(directory.Listing(ctx), to, cmd.Duration)
+		}
 	case command.Revoke:
 		h.revoke(ctx, to, grants.RequestID(cmd.ID), sc.UserID)
 	case command.Extend:
@@ -62,6 +68,17 @@ func (h *Handler) command(ctx context.Context, sc slack.SlashCommand) {
 	default:
 		h.tell(ctx, to, blockkit.Help(command.Examples()))
 	}
+}
+
+// mayRead takes a token of the caller's read limit, or tells them to
+// slow down.
+func (h *Handler) mayRead(ctx context.Context, to replyTo) bool {
+	ok, wait := h.reads.allow(to.user, h.now())
+	if !ok {
+		h.log.InfoContext(ctx, "read command limited", "user", to.user, "retry_in", wait)
+		h.tell(ctx, to, slowDown(wait))
+	}
+	return ok
 }
 
 // withUsage adds the right form of the command to an error about what was

@@ -6,12 +6,14 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/jitbot/jitbot/internal/slackapp/blockkit"
+	"github.com/jitbot/jitbot/internal/slackapp/directory"
 )
 
 // publishHome shows the user their App Home: their grants and requests
-// and, for approvers, what awaits them.
+// and, for approvers, what awaits them. Who may approve comes from the
+// directory's listing cache: the buttons it shows decide afresh.
 func (h *Handler) publishHome(ctx context.Context, userID string) {
-	l, err := h.svc.List(ctx, userID)
+	l, err := h.svc.List(directory.Listing(ctx), userID)
 	if err != nil {
 		h.log.ErrorContext(ctx, "list for app home", "user", userID, "err", err)
 		return
