@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -155,6 +156,9 @@ var expected = map[string]string{
 	"JIT_AUDIT_ANCHOR_INTERVAL": "expected a duration such as 1h",
 }
 
+// redisSchemes are the REDIS_URL schemes redisstore.Open accepts.
+var redisSchemes = []string{"redis", "rediss", "redis-sentinel", "rediss-sentinel", "redis-cluster", "rediss-cluster"}
+
 func (c Config) check() error {
 	if c.MinDuration <= 0 {
 		return &Error{"JIT_MIN_DURATION", fmt.Sprintf("expected a positive duration, got %s", time.Duration(c.MinDuration))}
@@ -189,12 +193,15 @@ func (c Config) check() error {
 		}
 	}
 	if c.RedisURL != "" {
+		// url.Parse takes the multi-host forms too: their host list is one
+		// host to it.
 		u, err := url.Parse(c.RedisURL)
 		switch {
 		case err != nil:
-			return &Error{"REDIS_URL", fmt.Sprintf("expected a URL such as redis://host:6379/0, got %q", c.RedisURL)}
-		case u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "redis-sentinel" && u.Scheme != "redis-cluster":
-			return &Error{"REDIS_URL", fmt.Sprintf("expected a redis://, rediss://, redis-sentinel:// or redis-cluster:// URL, got scheme %q", u.Scheme)}
+			// Not the URL itself: it may hold a password.
+			return &Error{"REDIS_URL", "expected a URL such as redis://host:6379/0; the value does not parse as a URL"}
+		case !slices.Contains(redisSchemes, u.Scheme):
+			return &Error{"REDIS_URL", fmt.Sprintf("expected a redis://, rediss://, redis-sentinel://, rediss-sentinel://, redis-cluster:// or rediss-cluster:// URL, got scheme %q", u.Scheme)}
 		}
 	}
 	if err := c.checkSigningKeys(); err != nil {
