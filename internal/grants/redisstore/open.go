@@ -25,18 +25,22 @@ const pingTimeout = 5 * time.Second
 //	rediss://…                                       (the same, over TLS)
 //	redis-sentinel://[[user]:password@]host:port[,host:port…]/master[?db=N&sentinel_password=…]
 //	redis-cluster://[[user]:password@]host:port[,host:port…][?option=value…]
+//	rediss-sentinel://…, rediss-cluster://…          (the same, over TLS)
 //
-// The options are go-redis's (dial_timeout, pool_size, …; see
+// The options are go-redis's (dial_timeout, pool_size, skip_verify, …; see
 // redis.ParseURL). For Sentinel the user and password are the master's;
 // sentinel_username and sentinel_password authenticate to the sentinels.
-// Errors never include the password.
+// Over TLS, rediss-sentinel:// speaks TLS to the sentinels and to the
+// master they name, and rediss-cluster:// to every node; each certificate
+// is checked against the host it was dialled at (the system's roots, or
+// SSL_CERT_FILE). Errors never include a password.
 func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 	if err := checkPrefix(opts.Prefix); err != nil {
 		return nil, err
 	}
 	uo, err := parseURL(rawURL)
 	if err != nil {
-		return nil, err
+		return nil, scrub(rawURL, err)
 	}
 	client := redis.NewUniversalClient(uo)
 	s := New(client, opts)
@@ -45,11 +49,11 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 	defer cancel()
 	if err := s.Ping(pingCtx); err != nil {
 		client.Close()
-		return nil, fmt.Errorf("redis URL %q: no answer from %s: %w", redact(rawURL), strings.Join(uo.Addrs, ","), err)
+		return nil, scrub(rawURL, fmt.Errorf("redis URL %q: no answer from %s: %w", redact(rawURL), strings.Join(uo.Addrs, ","), err))
 	}
 	if err := s.reindexOnce(ctx); err != nil {
 		client.Close()
-		return nil, err
+		return nil, scrub(rawURL, err)
 	}
 	return s, nil
 }
@@ -113,7 +117,7 @@ func NewEmbedded(opts Options) (*Store, func() error, error) {
 func parseURL(raw string) (*redis.UniversalOptions, error) {
 	scheme, rest, ok := strings.Cut(raw, "://")
 	if !ok {
-		return nil, fmt.Errorf("redis URL %q: want redis://, rediss://, redis-sentinel:// or redis-cluster://", redact(raw))
+		return nil, fmt.Errorf("redis URL %q: want redis://, rediss://, redis-sentinel://, rediss-sentinel://, redis-cluster:// or rediss-cluster://", redact(raw))
 	}
 	switch scheme {
 	case "redis", "rediss":
@@ -122,10 +126,10 @@ func parseURL(raw string) (*redis.UniversalOptions, error) {
 			return nil, fmt.Errorf("redis URL %q: %w", redact(raw), redactErr(err))
 		}
 		return universal(o), nil
-	case "redis-sentinel", "redis-cluster":
+	case "redis-sentinel", "redis-cluster", "rediss-sentinel", "rediss-cluster":
 		return parseMultiHost(scheme, rest)
 	default:
-		return nil, fmt.Errorf("redis URL %q: unsupported scheme %q; want redis, rediss, redis-sentinel or redis-cluster", redact(raw), scheme)
+		return nil, fmt.Errorf("redis URL %q: unsupported scheme %q; want redis, rediss, redis-sentinel, rediss-sentinel, redis-cluster or rediss-cluster", redact(raw), scheme)
 	}
 }
 
@@ -136,6 +140,10 @@ func parseMultiHost(scheme, rest string) (*redis.UniversalOptions, error) {
 	shown := redact(scheme + "://" + rest)
 	fail := func(format string, args ...any) error {
 		return fmt.Errorf("redis URL %q: "+format, append([]any{shown}, args...)...)
+	}
+	tls := strings.HasPrefix(scheme, "rediss-")
+	if tls {
+		scheme = "redis-" + strings.TrimPrefix(scheme, "rediss-")
 	}
 
 	authority, tail := rest, ""
@@ -187,8 +195,12 @@ func parseMultiHost(scheme, rest string) (*redis.UniversalOptions, error) {
 		}
 	}
 
-	// Reuse go-redis's parsing of credentials and options.
+	// Reuse go-redis's parsing of credentials and options (skip_verify
+	// among them, over TLS).
 	single := "redis://" + userinfo + addrs[0] + "/"
+	if tls {
+		single = "rediss://" + userinfo + addrs[0] + "/"
+	}
 	if len(query) > 0 {
 		single += "?" + query.Encode()
 	}
@@ -198,6 +210,13 @@ func parseMultiHost(scheme, rest string) (*redis.UniversalOptions, error) {
 	}
 	uo := universal(o)
 	uo.Addrs = addrs
+	if uo.TLSConfig != nil {
+		// ParseURL named the first host; each connection must check the
+		// certificate against the host it dials instead: the other
+		// sentinels and nodes, and the master the sentinels name.
+		// (tls.DialWithDialer takes it from the address when empty).
+		uo.TLSConfig.ServerName = ""
+	}
 	switch scheme {
 	case "redis-sentinel":
 		uo.MasterName = master
@@ -240,39 +259,4 @@ func universal(o *redis.Options) *redis.UniversalOptions {
 		ConnMaxLifetimeJitter: o.ConnMaxLifetimeJitter,
 		TLSConfig:             o.TLSConfig,
 	}
-}
-
-// redact hides the password in a URL so it can go into an error message.
-func redact(raw string) string {
-	scheme, rest, ok := strings.Cut(raw, "://")
-	if !ok {
-		if strings.Contains(raw, "@") {
-			return "(unparseable URL)"
-		}
-		return raw
-	}
-	authority := rest
-	if i := strings.IndexAny(rest, "/?"); i >= 0 {
-		authority = rest[:i]
-	}
-	at := strings.LastIndex(authority, "@")
-	if at < 0 {
-		return raw
-	}
-	// A lone userinfo may be a password given without a user name.
-	user, _, hasPassword := strings.Cut(authority[:at], ":")
-	if !hasPassword {
-		user = ""
-	}
-	return scheme + "://" + user + ":xxxxx" + rest[at:]
-}
-
-// redactErr strips the URL from net/url's errors, which quote it whole,
-// password included.
-func redactErr(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return ue.Err
-	}
-	return err
 }

@@ -38,6 +38,14 @@ func TestParseURL(t *testing.T) {
 			name: "cluster", url: "redis-cluster://:s3cret@n1:7000,n2:7001,n3:7002",
 			addrs: []string{"n1:7000", "n2:7001", "n3:7002"}, password: "s3cret", cluster: true,
 		},
+		{
+			name: "sentinel over tls", url: "rediss-sentinel://:s3cret@s1:26379,s2/mymaster?sentinel_password=sp",
+			addrs: []string{"s1:26379", "s2:26379"}, password: "s3cret", master: "mymaster", sentinelPassword: "sp", tls: true,
+		},
+		{
+			name: "cluster over tls", url: "rediss-cluster://:s3cret@n1:7000,n2:7001",
+			addrs: []string{"n1:7000", "n2:7001"}, password: "s3cret", cluster: true, tls: true,
+		},
 		{name: "cluster one seed", url: "redis-cluster://config.example.com:6379/0", addrs: []string{"config.example.com:6379"}, cluster: true},
 		{name: "cluster default port", url: "redis-cluster://n1,n2", addrs: []string{"n1:6379", "n2:6379"}, cluster: true},
 
@@ -101,6 +109,8 @@ func TestRedact(t *testing.T) {
 		{"redis://h:1/0?x=a@b", "redis://h:1/0?x=a@b"},
 		{"redis-sentinel://:p@w@s1,s2/m", "redis-sentinel://:xxxxx@s1,s2/m"},
 		{"no-scheme:pw@host", "(unparseable URL)"},
+		{"redis-sentinel://s1/m?db=1&sentinel_password=sp&Password=p2", "redis-sentinel://s1/m?db=1&sentinel_password=xxxxx&Password=xxxxx"},
+		{"rediss-cluster://u:pw@n1,n2?password=p2", "rediss-cluster://u:xxxxx@n1,n2?password=xxxxx"},
 	}
 	for _, tt := range tests {
 		if got := redact(tt.in); got != tt.want {
