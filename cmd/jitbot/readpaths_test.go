@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jitbot/jitbot/internal/testenv"
 )
 
 // catalogOf300 is a catalog of 300 roles, each approved by its own user
@@ -78,5 +80,19 @@ func TestSlackListFloodIsLimitedPerUser(t *testing.T) {
 	}
 	if got := b.command(t, "UBOB", "list"); strings.Contains(got, "Slow down") {
 		t.Errorf("bob is limited by alice's flood: %s", got)
+	}
+}
+
+// TestRedisClusterOverTLS: REDIS_URL=rediss-cluster:// reaches a cluster
+// that serves only TLS, its certificate checked against the CA that
+// SSL_CERT_FILE names; redis-cluster:// could not (no TLS at all), so a
+// cluster's traffic, request records included, went in the clear.
+func TestRedisClusterOverTLS(t *testing.T) {
+	c := testenv.StartTLSCluster(t)
+	b := startBot(t, "REDIS_URL="+c.URL(), "SSL_CERT_FILE="+c.CAFile())
+	id := requestID(t, b.command(t, "UALICE", "request readonly 30m checking replica lag for INC-42"))
+	b.approvalDM(t, "ULEAD1", id)
+	if got := b.command(t, "UALICE", "list"); !strings.Contains(got, id) {
+		t.Errorf("/jit list over the TLS cluster lacks %s: %s", id, got)
 	}
 }
