@@ -552,8 +552,15 @@ func TestHelmChartMinimalValues(t *testing.T) {
 	if got := value(t, env, "JIT_SLACK_MODE"); got != "socket" {
 		t.Errorf("JIT_SLACK_MODE %q; want socket by default", got)
 	}
+	// With Redis, the records' signing key is required of the Secret.
+	if ref := fromSecret(t, env, "JIT_SIGNING_KEY"); ref.Name != "jitbot-slack" || ref.Key != "JIT_SIGNING_KEY" || ref.Optional {
+		t.Errorf("JIT_SIGNING_KEY from %+v; want the required key JIT_SIGNING_KEY of jitbot-slack", ref)
+	}
+	if ref := fromSecret(t, env, "JIT_SIGNING_KEY_PREVIOUS"); ref.Name != "jitbot-slack" || !ref.Optional {
+		t.Errorf("JIT_SIGNING_KEY_PREVIOUS from %+v; want an optional key of jitbot-slack", ref)
+	}
 	for name := range env {
-		if strings.HasPrefix(name, "JIT_") && !slices.Contains([]string{"JIT_RULES", "JIT_HTTP_ADDR", "JIT_PAGERDUTY_TOKEN", "JIT_SLACK_MODE"}, name) {
+		if strings.HasPrefix(name, "JIT_") && !slices.Contains([]string{"JIT_RULES", "JIT_HTTP_ADDR", "JIT_PAGERDUTY_TOKEN", "JIT_SLACK_MODE", "JIT_SIGNING_KEY", "JIT_SIGNING_KEY_PREVIOUS"}, name) {
 			t.Errorf("env %s is set although its value is empty; the binary's default should apply", name)
 		}
 	}
@@ -607,7 +614,7 @@ func TestHelmChartFullValues(t *testing.T) {
 	}
 
 	s := decode[secret](t, docs, "Secret")
-	for _, name := range []string{"SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "REDIS_URL", "JIT_PAGERDUTY_TOKEN"} {
+	for _, name := range []string{"SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "REDIS_URL", "JIT_PAGERDUTY_TOKEN", "JIT_SIGNING_KEY", "JIT_SIGNING_KEY_PREVIOUS"} {
 		ref := fromSecret(t, env, name)
 		if ref.Name != s.Metadata.Name || ref.Key != name || s.StringData[name] == "" {
 			t.Errorf("%s from %+v; want key %s of the chart's Secret %s (keys %v)", name, ref, name, s.Metadata.Name, s.StringData)
@@ -733,7 +740,7 @@ func TestHelmCatalogChangeDoesNotRestartPods(t *testing.T) {
 // revoke), are refused at render time with every problem named.
 func TestHelmChartRefusesWhatCannotWork(t *testing.T) {
 	ok := []string{"--set", "secret.slackAppToken=xapp-1,secret.slackBotToken=xoxb-1", "--set-file", "catalog.roles=" + catalogFile}
-	okHTTP := []string{"--set", "slack.mode=http,secret.slackBotToken=xoxb-1,secret.slackSigningSecret=" + signingSecret + ",redis.url=redis://r:6379",
+	okHTTP := []string{"--set", "slack.mode=http,secret.slackBotToken=xoxb-1,secret.slackSigningSecret=" + signingSecret + ",redis.url=redis://r:6379,secret.signingKey=" + signingSecret,
 		"--set-file", "catalog.roles=" + catalogFile}
 	tests := []struct {
 		name    string
@@ -744,6 +751,14 @@ func TestHelmChartRefusesWhatCannotWork(t *testing.T) {
 		{name: "defaults", want: []string{"Slack tokens: set secret.existingSecret", "role catalog: set catalog.roles", "Redis: 2 replicas need a shared Redis"}},
 		{name: "wrong token kinds", args: slices.Concat(ok, []string{"--set", "secret.slackAppToken=xoxb-1,secret.slackBotToken=xapp-1,redis.url=redis://r:6379"}),
 			want: []string{"secret.slackAppToken: expected an app-level token starting with xapp-", "secret.slackBotToken: expected a bot token starting with xoxb-"}},
+		// Redis without the key that signs its records: whoever can write
+		// to Redis could forge an approval.
+		{name: "redis without signing key", args: slices.Concat(ok, []string{"--set", "redis.url=redis://r:6379"}),
+			want: []string{"secret.signingKey: Redis needs JIT_SIGNING_KEY"}},
+		{name: "redis url in the secret without signing key", args: slices.Concat(ok, []string{"--set", "secret.redisURL=redis://:pw@r:6379"}),
+			want: []string{"secret.signingKey: Redis needs JIT_SIGNING_KEY"}, notWant: []string{"pw@r"}},
+		{name: "signing key in config", args: slices.Concat(okHTTP, []string{"--set", "config.JIT_SIGNING_KEY=" + signingSecret}),
+			want: []string{"config.JIT_SIGNING_KEY: set it through secret.*"}},
 		{name: "replicas without redis", args: slices.Concat(ok, []string{"--set", "replicaCount=3"}), want: []string{"Redis: 3 replicas need a shared Redis"}},
 		{name: "audit export without redis", args: slices.Concat(ok, []string{"--set", "replicaCount=1,config.JIT_AUDIT_S3_BUCKET=evidence"}), want: []string{"config.JIT_AUDIT_S3_BUCKET needs Redis"}},
 		{name: "secret in config", args: slices.Concat(ok, []string{"--set", "redis.url=redis://r:6379,config.SLACK_BOT_TOKEN=xoxb-2"}), want: []string{"config.SLACK_BOT_TOKEN: set it through secret.*"}},
@@ -843,7 +858,7 @@ func TestHelmChartHTTPMode(t *testing.T) {
 // come from the chart's Secret, which keeps a signing secret given ahead
 // of a switch to http mode without handing it to the pods.
 func TestHelmChartSocketMode(t *testing.T) {
-	args := []string{"--set-file", "catalog.roles=" + catalogFile, "--set", "redis.url=redis://r:6379," +
+	args := []string{"--set-file", "catalog.roles=" + catalogFile, "--set", "redis.url=redis://r:6379,secret.signingKey=" + signingSecret + "," +
 		"secret.slackAppToken=xapp-1,secret.slackBotToken=xoxb-1,secret.slackSigningSecret=" + signingSecret + "," +
 		"ingress.host=jitbot.example.com,ingress.tlsSecretName=tls,slack.port=3001"}
 	if out, err := helm(t, append([]string{"lint", "--strict", chart}, args...)...); err != nil {

@@ -46,6 +46,11 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- default (printf "%s-catalog" (include "jitbot.fullname" .)) .Values.catalog.existingConfigMap -}}
 {{- end -}}
 
+{{/* Whether jitbot is given a Redis at all. */}}
+{{- define "jitbot.redis" -}}
+{{- if or .Values.redis.url (include "jitbot.redisFromSecret" .) -}}true{{- end -}}
+{{- end -}}
+
 {{/* REDIS_URL comes from the Secret when asked to, or when the chart's own Secret carries it. */}}
 {{- define "jitbot.redisFromSecret" -}}
 {{- if or .Values.redis.urlFromSecret (and (not .Values.secret.existingSecret) .Values.secret.redisURL) -}}true{{- end -}}
@@ -116,6 +121,9 @@ the pod that issued it. Every problem is named at once.
 {{- if and (gt (int .Values.replicaCount) 1) (not .Values.redis.url) (not (include "jitbot.redisFromSecret" .)) -}}
 {{- $problems = append $problems (printf "Redis: %d replicas need a shared Redis; set redis.url, redis.urlFromSecret or secret.redisURL (or replicaCount=1 for a trial with the in-memory store, which loses every grant on restart)" (int .Values.replicaCount)) -}}
 {{- end -}}
+{{- if and (include "jitbot.redis" .) (not .Values.secret.existingSecret) (not .Values.secret.signingKey) -}}
+{{- $problems = append $problems "secret.signingKey: Redis needs JIT_SIGNING_KEY, which signs its records so that whoever can write to Redis cannot forge an approval; set secret.signingKey (32 bytes or more, e.g. openssl rand -base64 48) or put JIT_SIGNING_KEY in secret.existingSecret" -}}
+{{- end -}}
 {{- if and .Values.config.JIT_AUDIT_S3_BUCKET (not .Values.redis.url) (not (include "jitbot.redisFromSecret" .)) -}}
 {{- $problems = append $problems "config.JIT_AUDIT_S3_BUCKET needs Redis: the in-memory store keeps no audit log to export" -}}
 {{- end -}}
@@ -132,6 +140,8 @@ the pod that issued it. Every problem is named at once.
     "SLACK_BOT_TOKEN" "secret.* (config values are plain text in the Deployment)"
     "SLACK_SIGNING_SECRET" "secret.* (config values are plain text in the Deployment)"
     "JIT_PAGERDUTY_TOKEN" "secret.* (config values are plain text in the Deployment)"
+    "JIT_SIGNING_KEY" "secret.* (config values are plain text in the Deployment)"
+    "JIT_SIGNING_KEY_PREVIOUS" "secret.* (config values are plain text in the Deployment)"
     "REDIS_URL" "redis.*"
     "JIT_RULES" "catalog.*"
     "JIT_HTTP_ADDR" "service.port"
