@@ -18,6 +18,9 @@ const (
 	EventGrantFailed  EventType = "grant_failed"
 	EventRevoked      EventType = "revoked"
 	EventRevokeFailed EventType = "revoke_failed" // an alert: revocation keeps failing and is still being retried
+	// EventRevokeRetrying: one attempt to revoke failed, before the alert;
+	// the record stays in Revoking and the next attempt is scheduled.
+	EventRevokeRetrying EventType = "revoke_retrying"
 	EventTimedOut     EventType = "timed_out"
 	EventExpiring     EventType = "expiring" // the grant ends in ExpiryWarning; the requester may extend it
 	EventRefused      EventType = "refused"  // someone who may not decide tried to; nothing changed
