@@ -21,10 +21,10 @@ const (
 	// EventRevokeRetrying: one attempt to revoke failed, before the alert;
 	// the record stays in Revoking and the next attempt is scheduled.
 	EventRevokeRetrying EventType = "revoke_retrying"
-	EventTimedOut     EventType = "timed_out"
-	EventExpiring     EventType = "expiring" // the grant ends in ExpiryWarning; the requester may extend it
-	EventRefused      EventType = "refused"  // someone who may not decide tried to; nothing changed
-	EventReviewed     EventType = "reviewed" // an owner acknowledged a break-glass grant
+	EventTimedOut       EventType = "timed_out"
+	EventExpiring       EventType = "expiring" // the grant ends in ExpiryWarning; the requester may extend it
+	EventRefused        EventType = "refused"  // someone who may not decide tried to; nothing changed
+	EventReviewed       EventType = "reviewed" // an owner acknowledged a break-glass grant
 	// EventReviewOverdue: nobody reviewed a break-glass grant within the
 	// role's review_within; the owners are reminded.
 	EventReviewOverdue EventType = "review_overdue"

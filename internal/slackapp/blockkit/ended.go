@@ -42,4 +42,3 @@ func dateIf(t time.Time) string {
 	}
 	return date(t)
 }
-
