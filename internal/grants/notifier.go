@@ -18,13 +18,10 @@ const (
 	EventGrantFailed  EventType = "grant_failed"
 	EventRevoked      EventType = "revoked"
 	EventRevokeFailed EventType = "revoke_failed" // an alert: revocation keeps failing and is still being retried
-	// EventRevokeRetrying: one attempt to revoke failed, before the alert;
-	// the record stays in Revoking and the next attempt is scheduled.
-	EventRevokeRetrying EventType = "revoke_retrying"
-	EventTimedOut       EventType = "timed_out"
-	EventExpiring       EventType = "expiring" // the grant ends in ExpiryWarning; the requester may extend it
-	EventRefused        EventType = "refused"  // someone who may not decide tried to; nothing changed
-	EventReviewed       EventType = "reviewed" // an owner acknowledged a break-glass grant
+	EventTimedOut     EventType = "timed_out"
+	EventExpiring     EventType = "expiring" // the grant ends in ExpiryWarning; the requester may extend it
+	EventRefused      EventType = "refused"  // someone who may not decide tried to; nothing changed
+	EventReviewed     EventType = "reviewed" // an owner acknowledged a break-glass grant
 	// EventReviewOverdue: nobody reviewed a break-glass grant within the
 	// role's review_within; the owners are reminded.
 	EventReviewOverdue EventType = "review_overdue"
@@ -35,6 +32,10 @@ const (
 	// EventUsage: what an ended grant was used for, from CloudTrail; Err
 	// holds the summary.
 	EventUsage EventType = "usage"
+	// EventRevokeRetrying: one attempt to revoke failed, before the alert
+	// (EventRevokeFailed); the record stays in Revoking and the next
+	// attempt is scheduled.
+	EventRevokeRetrying EventType = "revoke_retrying"
 )
 
 // Event is one step in a request's life, as seen by the audit trail and the
