@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/jitbot/jitbot/internal/slackfake"
 )
 
@@ -66,4 +68,36 @@ func TestSlackCredentialsDMScrubbedWhenAccessEnds(t *testing.T) {
 	}
 	b.waitScrubbed(t, revoked, "given up by")
 	b.waitScrubbed(t, expired, "expired")
+}
+
+// TestSlackForgedGrantDMPlaceIsLeftAlone: an insider who can write to
+// Redis records the audit parent as one of alice's grant DMs, so that the
+// scrub at the end of her grant would overwrite the audit trail. The
+// scrub edits only messages in alice's own DM.
+func TestSlackForgedGrantDMPlaceIsLeftAlone(t *testing.T) {
+	b := startBot(t)
+	g := b.grantSTS(t, "request readonly 30m checking replica lag for INC-42")
+	parent, _ := b.waitAudit(t, g.id, 3)
+	rdb := redis.NewClient(&redis.Options{Addr: b.redis.Addr()})
+	defer rdb.Close()
+	keys, err := rdb.Keys(t.Context(), "*:refs:"+g.id).Result()
+	if err != nil || len(keys) != 1 {
+		t.Fatalf("refs key of %s: %v %v", g.id, keys, err)
+	}
+	if err := rdb.HSet(t.Context(), keys[0], "granted:forged", auditChannel+":"+parent.TS).Err(); err != nil {
+		t.Fatal(err)
+	}
+	b.command(t, "UALICE", "revoke "+g.id)
+	b.waitScrubbed(t, g, "given up by")
+	b.slack.WaitFor(t, "the audit thread shows the end", 10*time.Second, func() bool {
+		return strings.Contains(b.auditText(g.id), "access ended")
+	})
+	for _, c := range b.slack.Calls("chat.update") {
+		if c.Params.Get("channel") == auditChannel && strings.Contains(c.Params.Get("blocks"), "have been removed") {
+			t.Fatalf("the scrub overwrote the audit parent through a forged place:\n%s", c.Params.Get("blocks"))
+		}
+	}
+	if p := visible(b.parentOf(g.id)); !strings.Contains(p, "REVOKED") {
+		t.Errorf("the audit parent does not show the grant revoked:\n%s", p)
+	}
 }

@@ -120,9 +120,15 @@ func (m *Messenger) rememberGrantDM(ctx context.Context, r *grants.Request, ch, 
 
 // scrubGrantDMs rewrites every grant DM of r, once its access has ended,
 // to say so without the credentials: a secret that no longer works still
-// has no business in the requester's Slack history.
+// has no business in the requester's Slack history. Only messages in the
+// requester's own DM are rewritten: a place forged in Redis must not make
+// jitbot overwrite another message (an audit parent, someone else's DM).
 func (m *Messenger) scrubGrantDMs(ctx context.Context, r *grants.Request) error {
-	return m.updateCopies(ctx, r, grantKey, blockkit.Text(r), blockkit.GrantEnded(r))
+	dm, _, _, err := m.api.OpenConversationContext(ctx, &slack.OpenConversationParameters{Users: []string{r.Requester.ID}, ReturnIM: true})
+	if err != nil {
+		return fmt.Errorf("find the DM of %s to scrub %s: %w", r.Requester.ID, r.ID, err)
+	}
+	return m.updateCopies(ctx, r, grantKey, dm.ID, blockkit.Text(r), blockkit.GrantEnded(r))
 }
 
 // review keeps the owners of a role in the loop of a break-glass grant,
@@ -183,7 +189,7 @@ func (m *Messenger) updateReviews(ctx context.Context, r *grants.Request) error 
 	if cur, err := m.svc.Get(ctx, r.ID); err == nil {
 		r = cur
 	}
-	return m.updateCopies(ctx, r, reviewKey, blockkit.ApprovalText(r), blockkit.ReviewOutcome(r))
+	return m.updateCopies(ctx, r, reviewKey, "", blockkit.ApprovalText(r), blockkit.ReviewOutcome(r))
 }
 
 // askApprovers DMs every current approver and records where each copy is.
@@ -204,12 +210,12 @@ func (m *Messenger) updateApprovers(ctx context.Context, r *grants.Request) erro
 	if r.State != grants.Pending {
 		blocks = blockkit.ApprovalOutcome(r)
 	}
-	return m.updateCopies(ctx, r, approverKey, blockkit.ApprovalText(r), blocks)
+	return m.updateCopies(ctx, r, approverKey, "", blockkit.ApprovalText(r), blocks)
 }
 
 // updateCopies rewrites every DM about r whose Refs key starts with prefix
-// to text and blocks.
-func (m *Messenger) updateCopies(ctx context.Context, r *grants.Request, prefix, text string, blocks []slack.Block) error {
+// to text and blocks; with a channel, only those in it.
+func (m *Messenger) updateCopies(ctx context.Context, r *grants.Request, prefix, channel, text string, blocks []slack.Block) error {
 	refs, err := m.refs.Refs(ctx, r.ID)
 	if err != nil {
 		return err
@@ -220,6 +226,10 @@ func (m *Messenger) updateCopies(ctx context.Context, r *grants.Request, prefix,
 		}
 		ch, ts, ok := strings.Cut(ref, ":")
 		if !ok {
+			continue
+		}
+		if channel != "" && ch != channel {
+			m.log.WarnContext(ctx, "a recorded message place is not where it should be; left alone", "request_id", r.ID, "key", key, "channel", ch)
 			continue
 		}
 		if _, _, _, err := m.api.UpdateMessageContext(ctx, ch, ts, slack.MsgOptionText(text, false), slack.MsgOptionBlocks(blocks...)); err != nil {
