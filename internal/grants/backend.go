@@ -3,6 +3,8 @@ package grants
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"log/slog"
 	"time"
 )
@@ -30,19 +32,31 @@ type Grant struct {
 }
 
 // Credentials are STS session credentials. They travel once, from the
-// backend to the requester's DM, and are never stored or logged.
+// backend to the requester's DM, and are never stored or logged. The
+// secret fields never serialise: JSON leaves them out, and fmt and slog
+// print "[redacted]" for the whole value, so an Event or Issued that
+// carries them can be marshalled or logged by mistake without harm.
 type Credentials struct {
 	AccessKeyID     string
-	SecretAccessKey string
-	SessionToken    string
+	SecretAccessKey string `json:"-"`
+	SessionToken    string `json:"-"`
 	Expiration      time.Time
 }
 
+const redacted = "[redacted]"
+
 // LogValue keeps credentials out of logs whatever logs them.
-func (Credentials) LogValue() slog.Value { return slog.StringValue("[redacted]") }
+func (Credentials) LogValue() slog.Value { return slog.StringValue(redacted) }
 
 // String keeps credentials out of fmt output.
-func (Credentials) String() string { return "[redacted]" }
+func (Credentials) String() string { return redacted }
+
+// GoString keeps credentials out of %#v.
+func (Credentials) GoString() string { return redacted }
+
+// Format keeps credentials out of every fmt verb, %d and %x included,
+// which would otherwise print the fields one by one.
+func (Credentials) Format(f fmt.State, _ rune) { io.WriteString(f, redacted) }
 
 // Issued is the outcome of a successful Grant.
 type Issued struct {

@@ -32,6 +32,10 @@ const (
 	// EventUsage: what an ended grant was used for, from CloudTrail; Err
 	// holds the summary.
 	EventUsage EventType = "usage"
+	// EventRevokeRetrying: one attempt to revoke failed, before the alert
+	// (EventRevokeFailed); the record stays in Revoking and the next
+	// attempt is scheduled.
+	EventRevokeRetrying EventType = "revoke_retrying"
 )
 
 // Event is one step in a request's life, as seen by the audit trail and the

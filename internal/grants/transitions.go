@@ -214,8 +214,12 @@ func (r *Request) FinishRevoke(rev Revocation, now time.Time) error {
 }
 
 // RetryRevoke records a failed revocation and when to try again, after
-// backoff(attempt). The alertAfter-th failure in a row raises the alert
-// (EventRevokeFailed); the record stays in Revoking until it succeeds.
+// backoff(attempt). Each failure before the alertAfter-th is told
+// (EventRevokeRetrying), so the audit trail shows the grant as being
+// revoked from the first failure on rather than as active until the
+// alert; the alertAfter-th failure in a row raises the alert
+// (EventRevokeFailed). Later failures are not told again. The record
+// stays in Revoking until it succeeds.
 func (r *Request) RetryRevoke(cause error, now time.Time, backoff func(attempt int) time.Duration, alertAfter int) error {
 	if r.State != Revoking {
 		return ErrStale
@@ -224,8 +228,11 @@ func (r *Request) RetryRevoke(cause error, now time.Time, backoff func(attempt i
 	r.LastError = cause.Error()
 	r.NextAttempt = now.Add(backoff(r.Attempts))
 	r.LeaseUntil = time.Time{}
-	if r.Attempts == alertAfter {
+	switch {
+	case r.Attempts == alertAfter:
 		r.note(EventRevokeFailed, now, "", cause.Error())
+	case r.Attempts < alertAfter:
+		r.note(EventRevokeRetrying, now, "", cause.Error())
 	}
 	return nil
 }

@@ -172,9 +172,16 @@ func TestTransitionTable(t *testing.T) {
 		{name: "removal failed, alert", method: "RetryRevoke", journals: grants.EventRevokeFailed,
 			call: func(r *grants.Request) error { return r.RetryRevoke(errors.New("throttled"), soon, backoff, 1) },
 			want: [9]outcome{stale, stale, stale, revoking, stale, stale, stale, stale, stale}},
-		{name: "removal failed, no alert yet", method: "RetryRevoke",
+		// Before the alert, each failure is told, so the audit parent
+		// shows the revocation retrying rather than the grant active.
+		{name: "removal failed, no alert yet", method: "RetryRevoke", journals: grants.EventRevokeRetrying,
 			call: func(r *grants.Request) error { return r.RetryRevoke(errors.New("throttled"), soon, backoff, 5) },
 			want: [9]outcome{stale, stale, stale, revoking, stale, stale, stale, stale, stale}},
+		// After the alert, a long outage is not told again every retry.
+		{name: "removal failed, after the alert", method: "RetryRevoke",
+			prepare: func(r *grants.Request) { r.Attempts = 1 },
+			call:    func(r *grants.Request) error { return r.RetryRevoke(errors.New("throttled"), soon, backoff, 1) },
+			want:    [9]outcome{stale, stale, stale, revoking, stale, stale, stale, stale, stale}},
 		{name: "review overdue", method: "Escalate", prepare: breakglass, journals: grants.EventReviewOverdue,
 			call: func(r *grants.Request) error { return r.Escalate(review) },
 			want: [9]outcome{pending, granting, active, revoking, revoked, denied, cancelled, timedOut, failed}},

@@ -30,12 +30,23 @@ func AuditParent(r *grants.Request) (text string, blocks []slack.Block) {
 			code(r.Rule, maxRuleShown)+". The role's owners must review it."))
 	}
 	blocks = append(blocks,
-		section(stateBadge(r.State)+" "+reqID(r.ID)+" "+who(r.Requester)+" → "+what(r)+reasonLine(r)),
+		section(auditBadge(r)+" "+reqID(r.ID)+" "+who(r.Requester)+" → "+what(r)+reasonLine(r)),
 		fields(auditFacts(r)...),
 		note(outcome(r)),
 	)
-	text = fallback(lead, stateBadge(r.State), " ", reqID(r.ID), " ", Mention(r.Requester.ID), " → ", what(r))
+	text = fallback(lead, auditBadge(r), " ", reqID(r.ID), " ", Mention(r.Requester.ID), " → ", what(r))
 	return text, blocks
+}
+
+// auditBadge is the parent's state badge. A revocation that has failed
+// says it is being retried, and how often it failed, right in the badge:
+// an auditor scanning the channel must not take it for a grant that ends
+// normally.
+func auditBadge(r *grants.Request) string {
+	if r.State == grants.Revoking && r.Attempts > 0 {
+		return fmt.Sprintf("%s *REVOKING — RETRYING* (%s failed)", stateEmoji(r.State), plural(r.Attempts, "attempt"))
+	}
+	return stateBadge(r.State)
 }
 
 // auditFacts are the fields of the audit parent: the approval details
@@ -148,6 +159,9 @@ func eventLine(e grants.Event) (line string, ok bool) {
 		return ":lock: access ended (" + revokeWhy(r) + ")", true
 	case grants.EventRevokeFailed:
 		return fmt.Sprintf(":warning: revoke failed %s, still retrying: %s", plural(r.Attempts, "time"),
+			inline(errOr(e.Err, r.LastError), maxErrorShown)), true
+	case grants.EventRevokeRetrying:
+		return fmt.Sprintf(":arrows_counterclockwise: revoking: attempt %d failed, retrying: %s", r.Attempts,
 			inline(errOr(e.Err, r.LastError), maxErrorShown)), true
 	case grants.EventTimedOut:
 		return ":hourglass: timed out: nobody decided by " + date(r.Deadline), true

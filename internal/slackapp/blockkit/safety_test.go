@@ -122,6 +122,8 @@ func TestReasonShownEscaped(t *testing.T) {
 		{"GrantFailed (failure)", GrantFailed(evilRequest(failed()))},
 		{"AuditEvent refused (error)", AuditEvent(grants.Event{Type: grants.EventRefused, Request: *pending, Actor: "U0MALLORY", Err: evil})},
 		{"AuditEvent revoke_failed (error)", AuditEvent(grants.Event{Type: grants.EventRevokeFailed, Request: *evilRequest(revokingStuck()), Err: evil})},
+		{"AuditEvent revoke_retrying (error)", AuditEvent(grants.Event{Type: grants.EventRevokeRetrying, Request: *evilRequest(revokingStuck()), Err: evil})},
+		{"GrantEnded (revoke reason)", GrantEnded(evilRequest(revokedByApprover()))},
 	}
 	for _, rd := range shows {
 		t.Run(rd.name, func(t *testing.T) {

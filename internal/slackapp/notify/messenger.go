@@ -85,10 +85,50 @@ func (m *Messenger) Notify(_ context.Context, e grants.Event) {
 		return
 	}
 	text := blockkit.Text(&r)
+	posted := false // a retry must not post the DM twice
 	m.q.Do(requester, "DM to requester: "+string(e.Type), func(ctx context.Context) error {
-		_, _, err := m.api.PostMessageContext(ctx, r.Requester.ID, slack.MsgOptionText(text, false), slack.MsgOptionBlocks(blocks...))
-		return err
+		if !posted {
+			ch, ts, err := m.api.PostMessageContext(ctx, r.Requester.ID, slack.MsgOptionText(text, false), slack.MsgOptionBlocks(blocks...))
+			if err != nil {
+				return err
+			}
+			posted = true
+			if e.Type == grants.EventGranted {
+				m.rememberGrantDM(ctx, &r, ch, ts)
+			}
+		}
+		if e.Type == grants.EventRevoked {
+			return m.scrubGrantDMs(ctx, &r)
+		}
+		return nil
 	})
+}
+
+// grantKey prefixes the Refs key of a grant DM (one per post: an event
+// handed over again after a crash posts another).
+const grantKey = "granted:"
+
+// rememberGrantDM records where the grant DM is, so that it can be
+// scrubbed when the access ends. A failure is logged, not retried: a
+// retry would post the credentials twice.
+func (m *Messenger) rememberGrantDM(ctx context.Context, r *grants.Request, ch, ts string) {
+	if err := m.refs.SetRef(ctx, r.ID, grantKey+ts, ch+":"+ts); err != nil {
+		m.log.ErrorContext(ctx, "grant DM posted but its place not recorded; it will keep the credentials after the access ends",
+			"request_id", r.ID, "err", err)
+	}
+}
+
+// scrubGrantDMs rewrites every grant DM of r, once its access has ended,
+// to say so without the credentials: a secret that no longer works still
+// has no business in the requester's Slack history. Only messages in the
+// requester's own DM are rewritten: a place forged in Redis must not make
+// jitbot overwrite another message (an audit parent, someone else's DM).
+func (m *Messenger) scrubGrantDMs(ctx context.Context, r *grants.Request) error {
+	dm, _, _, err := m.api.OpenConversationContext(ctx, &slack.OpenConversationParameters{Users: []string{r.Requester.ID}, ReturnIM: true})
+	if err != nil {
+		return fmt.Errorf("find the DM of %s to scrub %s: %w", r.Requester.ID, r.ID, err)
+	}
+	return m.updateCopies(ctx, r, grantKey, dm.ID, blockkit.Text(r), blockkit.GrantEnded(r))
 }
 
 // review keeps the owners of a role in the loop of a break-glass grant,
@@ -149,7 +189,7 @@ func (m *Messenger) updateReviews(ctx context.Context, r *grants.Request) error 
 	if cur, err := m.svc.Get(ctx, r.ID); err == nil {
 		r = cur
 	}
-	return m.updateCopies(ctx, r, reviewKey, blockkit.ReviewOutcome(r))
+	return m.updateCopies(ctx, r, reviewKey, "", blockkit.ApprovalText(r), blockkit.ReviewOutcome(r))
 }
 
 // askApprovers DMs every current approver and records where each copy is.
@@ -170,22 +210,26 @@ func (m *Messenger) updateApprovers(ctx context.Context, r *grants.Request) erro
 	if r.State != grants.Pending {
 		blocks = blockkit.ApprovalOutcome(r)
 	}
-	return m.updateCopies(ctx, r, approverKey, blocks)
+	return m.updateCopies(ctx, r, approverKey, "", blockkit.ApprovalText(r), blocks)
 }
 
-// updateCopies rewrites every DM about r whose Refs key starts with prefix.
-func (m *Messenger) updateCopies(ctx context.Context, r *grants.Request, prefix string, blocks []slack.Block) error {
+// updateCopies rewrites every DM about r whose Refs key starts with prefix
+// to text and blocks; with a channel, only those in it.
+func (m *Messenger) updateCopies(ctx context.Context, r *grants.Request, prefix, channel, text string, blocks []slack.Block) error {
 	refs, err := m.refs.Refs(ctx, r.ID)
 	if err != nil {
 		return err
 	}
-	text := blockkit.ApprovalText(r)
 	for key, ref := range refs {
 		if !strings.HasPrefix(key, prefix) {
 			continue
 		}
 		ch, ts, ok := strings.Cut(ref, ":")
 		if !ok {
+			continue
+		}
+		if channel != "" && ch != channel {
+			m.log.WarnContext(ctx, "a recorded message place is not where it should be; left alone", "request_id", r.ID, "key", key, "channel", ch)
 			continue
 		}
 		if _, _, _, err := m.api.UpdateMessageContext(ctx, ch, ts, slack.MsgOptionText(text, false), slack.MsgOptionBlocks(blocks...)); err != nil {
