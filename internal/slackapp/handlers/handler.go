@@ -214,16 +214,36 @@ func (h *Handler) interactive(ctx context.Context, in inbound, cb slack.Interact
 	}
 }
 
-// eventsAPI acknowledges an Events API event, then handles the one jitbot
-// subscribes to: a visit to its App Home.
+// eventsAPI acknowledges an Events API event, then handles the ones jitbot
+// subscribes to: a visit to its App Home, and a change of a user, which
+// may be their deactivation.
 func (h *Handler) eventsAPI(ctx context.Context, in inbound, ev slackevents.EventsAPIEvent) {
 	in.ack(nil)
 	if !h.first(ctx, in) {
 		return
 	}
-	if home, ok := ev.InnerEvent.Data.(*slackevents.AppHomeOpenedEvent); ok && home.Tab == "home" {
-		h.spawn(ctx, "app home", func(ctx context.Context) { h.publishHome(ctx, home.User) })
+	switch e := ev.InnerEvent.Data.(type) {
+	case *slackevents.AppHomeOpenedEvent:
+		if e.Tab == "home" {
+			h.spawn(ctx, "app home", func(ctx context.Context) { h.publishHome(ctx, e.User) })
+		}
+	case *slackevents.UserChangeEvent:
+		if e.User.Deleted {
+			h.spawn(ctx, "user change", func(ctx context.Context) { h.deactivated(ctx, e.User.ID) })
+		}
 	}
+}
+
+// deactivated ends what a user Slack reports deactivated holds. The
+// service asks Slack again before it acts on the event.
+func (h *Handler) deactivated(ctx context.Context, userID string) {
+	gone, err := h.svc.Deactivated(ctx, userID)
+	if err != nil {
+		// The lifecycle pass tries again (JIT_RECONCILE_INTERVAL).
+		h.log.ErrorContext(ctx, "ending the access of a deactivated user failed", "user", userID, "err", err)
+		return
+	}
+	h.log.InfoContext(ctx, "user_change handled", "user", userID, "deactivated", gone)
 }
 
 func (h *Handler) ack(sm *socketmode.Client, evt socketmode.Event, payload any) {
