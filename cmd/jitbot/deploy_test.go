@@ -57,6 +57,9 @@ func TestSlackAppManifest(t *testing.T) {
 	if !slices.Contains(m.Settings.Events.BotEvents, "user_change") {
 		t.Errorf("bot events lack user_change: a user deactivated in Slack would keep their grants until the lifecycle pass")
 	}
+	if !slices.Contains(m.Settings.Events.BotEvents, "subteam_members_changed") {
+		t.Errorf("bot events lack subteam_members_changed: changes of the catalog's user groups would not be audited")
+	}
 	if len(m.Features.SlashCommands) != 1 || m.Features.SlashCommands[0].Command != "/jit" {
 		t.Errorf("slash commands = %+v, want exactly /jit", m.Features.SlashCommands)
 	}

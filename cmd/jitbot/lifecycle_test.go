@@ -93,3 +93,30 @@ func TestSlackExtensionFollowsItsOriginal(t *testing.T) {
 		t.Errorf("%d AddUserToGroup calls; the extension must not be granted", c)
 	}
 }
+
+// TestSlackGroupChangeIsAudited: the Slack user groups the catalog names
+// decide who may approve; a change of their members shows in the audit
+// channel, one of another group does not.
+func TestSlackGroupChangeIsAudited(t *testing.T) {
+	b := startBot(t)
+	b.slack.AddUserGroup("S0MKT", "marketing", "UBOB")
+	for _, change := range []struct {
+		handle         string
+		added, removed []string
+	}{
+		{"platform-leads", []string{"UEVE"}, []string{"ULEAD2"}},
+		{"marketing", []string{"UEVE"}, nil},
+		{"sre", nil, []string{"UBOB"}}, // named by eligible rules
+	} {
+		if err := b.slack.SendSubteamMembersChanged(change.handle, change.added, change.removed); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, want := range []string{"@platform-leads: added UEVE; removed ULEAD2; named by", "@sre: removed UBOB; named by"} {
+		b.slack.WaitFor(t, want+" in the audit channel", 10*time.Second, func() bool { return b.auditHas(want) })
+	}
+	time.Sleep(time.Second) // the three events are handled concurrently
+	if b.auditHas("@marketing") {
+		t.Errorf("a change of a group the catalog does not name was audited")
+	}
+}

@@ -4,6 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/jitbot/jitbot/internal/rules"
 )
 
 // ReasonDeactivated is the RevokeReason of a grant, and the DenyReason of a
@@ -162,4 +166,49 @@ func (s *Service) approvableExtension(ctx context.Context, r *Request) error {
 		return err
 	}
 	return userErr(ErrDecided, fmt.Sprintf("%s cannot be approved and has been denied: %s", r.ID, why))
+}
+
+// GroupChanged records, in the audit trail, that added and removed changed
+// the members of the Slack user group handle, when a role of the catalog
+// names it: as an approver, or in its eligible or auto_approve rule. Those
+// groups decide who may ask and who may approve. It reports whether the
+// catalog names the group.
+func (s *Service) GroupChanged(ctx context.Context, handle string, added, removed []string) bool {
+	var roles []string
+	for role := range s.Catalog().All() {
+		if namesGroup(role, handle) {
+			roles = append(roles, role.Name)
+		}
+	}
+	if len(roles) == 0 || len(added)+len(removed) == 0 {
+		return false
+	}
+	msg := "@" + handle + ":"
+	if len(added) > 0 {
+		msg += " added " + strings.Join(added, ", ") + ";"
+	}
+	if len(removed) > 0 {
+		msg += " removed " + strings.Join(removed, ", ") + ";"
+	}
+	msg += " named by " + strings.Join(roles, ", ")
+	s.emit(ctx, Event{Type: EventGroupChanged, Request: Request{Role: strings.Join(roles, ",")}, Err: msg})
+	return true
+}
+
+// namesGroup reports whether role names the user group handle: among its
+// approvers, or as a quoted string in its eligible or auto_approve rule
+// (as in '"sre" in user.groups').
+func namesGroup(role *rules.Role, handle string) bool {
+	if slices.Contains(role.Groups(), handle) {
+		return true
+	}
+	quoted := []string{`"` + handle + `"`, `'` + handle + `'`}
+	for _, src := range []string{role.Eligible, role.AutoApprove} {
+		for _, q := range quoted {
+			if strings.Contains(src, q) {
+				return true
+			}
+		}
+	}
+	return false
 }

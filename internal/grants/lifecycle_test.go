@@ -1,6 +1,7 @@
 package grants_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -179,5 +180,36 @@ func TestRevokingTheOriginalEndsItsActiveExtension(t *testing.T) {
 	}
 	if m, _ := e.backend.Members(t.Context(), "jit-prod-admin"); len(m) != 0 {
 		t.Errorf("jit-prod-admin still holds %v after the grant was revoked", m)
+	}
+}
+
+func TestGroupChangedAuditsOnlyTheCatalogsGroups(t *testing.T) {
+	e := newEnv(t)
+	for _, tt := range []struct {
+		handle string
+		named  bool
+	}{
+		{"platform-leads", true}, // approvers of both roles
+		{"sre", true},            // prod-admin's eligible rule
+		{"oncall", true},         // prod-readonly's auto_approve rule
+		{"marketing", false},
+	} {
+		before := len(e.events.All())
+		if got := e.svc.GroupChanged(t.Context(), tt.handle, []string{"UEVE"}, []string{"ULEAD2"}); got != tt.named {
+			t.Errorf("GroupChanged(@%s) = %v, want %v", tt.handle, got, tt.named)
+		}
+		all := e.events.All()
+		if !tt.named {
+			if len(all) != before {
+				t.Errorf("@%s is not in the catalog, yet its change was audited", tt.handle)
+			}
+			continue
+		}
+		if len(all) != before+1 || all[before].Type != grants.EventGroupChanged {
+			t.Fatalf("@%s: events %v, want one %s", tt.handle, all[before:], grants.EventGroupChanged)
+		}
+		if msg := all[before].Err; !strings.Contains(msg, "@"+tt.handle+": added UEVE; removed ULEAD2;") {
+			t.Errorf("@%s: audit says %q", tt.handle, msg)
+		}
 	}
 }

@@ -71,8 +71,8 @@ func (s *Server) SendSubteamMembersChanged(handle string, added, removed []strin
 	_, err := s.sendNew("events_api", s.eventCallback(map[string]any{
 		"type": "subteam_members_changed", "subteam_id": id, "team_id": TeamID,
 		"date_previous_update": 0, "date_update": time.Now().Unix(),
-		"added_users": added, "added_users_count": fmt.Sprint(len(added)),
-		"removed_users": removed, "removed_users_count": fmt.Sprint(len(removed)),
+		"added_users": added, "added_users_count": len(added),
+		"removed_users": removed, "removed_users_count": len(removed),
 		"event_ts": s.lockedTS(),
 	}), false, nil)
 	return err

@@ -215,8 +215,8 @@ func (h *Handler) interactive(ctx context.Context, in inbound, cb slack.Interact
 }
 
 // eventsAPI acknowledges an Events API event, then handles the ones jitbot
-// subscribes to: a visit to its App Home, and a change of a user, which
-// may be their deactivation.
+// subscribes to: a visit to its App Home, a change of a user, which may be
+// their deactivation, and a change of the members of a user group.
 func (h *Handler) eventsAPI(ctx context.Context, in inbound, ev slackevents.EventsAPIEvent) {
 	in.ack(nil)
 	if !h.first(ctx, in) {
@@ -231,7 +231,26 @@ func (h *Handler) eventsAPI(ctx context.Context, in inbound, ev slackevents.Even
 		if e.User.Deleted {
 			h.spawn(ctx, "user change", func(ctx context.Context) { h.deactivated(ctx, e.User.ID) })
 		}
+	case *slackevents.SubteamMembersChangedEvent:
+		h.spawn(ctx, "user group change", func(ctx context.Context) { h.groupChanged(ctx, e) })
 	}
+}
+
+// groupChanged puts a change of the members of a user group the catalog
+// names in the audit trail. The event names the group by ID only.
+func (h *Handler) groupChanged(ctx context.Context, e *slackevents.SubteamMembersChangedEvent) {
+	groups, err := h.api.GetUserGroupsContext(ctx)
+	if err != nil {
+		h.log.ErrorContext(ctx, "user group change not audited: usergroups.list failed", "subteam", e.SubteamID, "err", err)
+		return
+	}
+	for _, g := range groups {
+		if g.ID == e.SubteamID {
+			h.svc.GroupChanged(ctx, g.Handle, e.AddedUsers, e.RemovedUsers)
+			return
+		}
+	}
+	h.log.WarnContext(ctx, "user group change for an unknown group", "subteam", e.SubteamID)
 }
 
 // deactivated ends what a user Slack reports deactivated holds. The
