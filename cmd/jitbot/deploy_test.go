@@ -54,6 +54,12 @@ func TestSlackAppManifest(t *testing.T) {
 	if !m.Features.AppHome.HomeTabEnabled || !slices.Contains(m.Settings.Events.BotEvents, "app_home_opened") {
 		t.Errorf("App Home needs home_tab_enabled and the app_home_opened event")
 	}
+	if !slices.Contains(m.Settings.Events.BotEvents, "user_change") {
+		t.Errorf("bot events lack user_change: a user deactivated in Slack would keep their grants until the lifecycle pass")
+	}
+	if !slices.Contains(m.Settings.Events.BotEvents, "subteam_members_changed") {
+		t.Errorf("bot events lack subteam_members_changed: changes of the catalog's user groups would not be audited")
+	}
 	if len(m.Features.SlashCommands) != 1 || m.Features.SlashCommands[0].Command != "/jit" {
 		t.Errorf("slash commands = %+v, want exactly /jit", m.Features.SlashCommands)
 	}

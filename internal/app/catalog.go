@@ -13,14 +13,19 @@ import (
 	"github.com/jitbot/jitbot/internal/rules"
 )
 
-// reconcileLoop compares reconciled IAM groups with the grants at start
-// and then every interval.
+// reconcileLoop compares reconciled IAM groups with the grants, and runs
+// the lifecycle pass (requesters deactivated in Slack, extensions of ended
+// grants: a Slack event missed is caught here), at start and then every
+// interval.
 func (a *App) reconcileLoop(ctx context.Context, every time.Duration) error {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
 		if err := a.svc.Reconcile(ctx); err != nil && ctx.Err() == nil {
 			a.log.Error("reconciliation failed; will try again", "err", err, "retry_in", every)
+		}
+		if err := a.svc.Sweep(ctx); err != nil && ctx.Err() == nil {
+			a.log.Error("lifecycle pass failed; will try again", "err", err, "retry_in", every)
 		}
 		select {
 		case <-ctx.Done():

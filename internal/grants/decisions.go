@@ -24,6 +24,9 @@ func (s *Service) Approve(ctx context.Context, id RequestID, approverID string) 
 	if err := s.mayDecide(ctx, r, approverID, "approve"); err != nil {
 		return r, err
 	}
+	if err := s.approvableExtension(ctx, r); err != nil {
+		return r, err
+	}
 	requester, err := s.dir.User(Fresh(ctx), r.Requester.ID)
 	if err != nil {
 		return r, fmt.Errorf("look up requester %s: %w", r.Requester.ID, err)
@@ -151,6 +154,9 @@ func (s *Service) Revoke(ctx context.Context, id RequestID, userID, reason strin
 		// Recorded and retried by the scheduler; the caller sees the
 		// record still in Revoking.
 		s.log.WarnContext(ctx, "revocation failed; will retry", "request_id", id, "err", err)
+	}
+	if err := s.endExtensions(ctx, id); err != nil {
+		s.log.ErrorContext(ctx, "extensions of a revoked grant not ended; the lifecycle pass will", "request_id", id, "err", err)
 	}
 	return done, nil
 }

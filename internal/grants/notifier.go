@@ -29,6 +29,11 @@ const (
 	// found (and, with reconcile: enforce, removed). Its Request names only
 	// the role, group and user; it has no ID.
 	EventReconciled EventType = "reconciled"
+	// EventGroupChanged: the members of a Slack user group the catalog
+	// names (approvers, eligible or auto_approve) changed. Its Request
+	// names only the roles, comma-separated; Err says who was added and
+	// removed. Those groups are the root of trust.
+	EventGroupChanged EventType = "group_changed"
 	// EventUsage: what an ended grant was used for, from CloudTrail; Err
 	// holds the summary.
 	EventUsage EventType = "usage"

@@ -16,7 +16,7 @@ import (
 // make one transition, and the loser gets the refusal.
 //
 //	pending  ─ Approve (the last one needed), AutoApprove ─▶ granting
-//	pending  ─ Deny, DenyIneligible ─▶ denied;  Cancel ─▶ cancelled;  TimeOut ─▶ timed_out
+//	pending  ─ Deny, DenyIneligible, Withdraw ─▶ denied;  Cancel ─▶ cancelled;  TimeOut ─▶ timed_out
 //	granting ─ Activate ─▶ active;  FailGrant ─▶ revoking
 //	active   ─ Revoke, Expire ─▶ revoking
 //	revoking ─ FinishRevoke ─▶ revoked, or failed after FailGrant
@@ -84,6 +84,20 @@ func (r *Request) DenyIneligible(approver, why string, now time.Time) error {
 	r.close(Denied, "", now)
 	r.DenyReason = "the requester is no longer eligible: " + why
 	r.note(EventDenied, now, "", "")
+	return nil
+}
+
+// Withdraw closes a pending request that jitbot, not a person, turns
+// down (why says why): its requester was deactivated in Slack, or the
+// grant it extends has ended. It applies at any time, also after the
+// deadline, and never to a request that has moved on.
+func (r *Request) Withdraw(why string, now time.Time) error {
+	if r.State != Pending {
+		return ErrStale
+	}
+	r.close(Denied, "", now)
+	r.DenyReason = why
+	r.note(EventDenied, now, "", why)
 	return nil
 }
 
@@ -175,7 +189,7 @@ func (r *Request) Revoke(user, reason string, now time.Time, lease time.Duration
 	}
 	r.startRevoking(reason, now, lease)
 	r.RevokedBy = user
-	if r.AutoApproved && r.ReviewedBy == "" && user != r.Requester.ID {
+	if r.AutoApproved && r.ReviewedBy == "" && user != "" && user != r.Requester.ID {
 		r.ReviewedBy, r.ReviewedAt, r.ReviewDue = user, now, time.Time{}
 	}
 	return nil
@@ -364,6 +378,9 @@ func (r *Request) decidedErr() error {
 		}
 		return userErr(ErrDecided, fmt.Sprintf("%s was already approved by %s", r.ID, strings.Join(r.approvers(), ", ")))
 	case Denied:
+		if r.DecidedBy == "" && r.DenyReason != "" {
+			return userErr(ErrDecided, fmt.Sprintf("%s was already denied: %s", r.ID, r.DenyReason))
+		}
 		if r.DecidedBy == "" {
 			return userErr(ErrDecided, fmt.Sprintf("%s was already denied", r.ID))
 		}

@@ -121,6 +121,20 @@ func TestTransitionTable(t *testing.T) {
 		{name: "deny, requester no longer eligible", method: "DenyIneligible", journals: grants.EventDenied,
 			call: func(r *grants.Request) error { return r.DenyIneligible("USECOND", "bots cannot request access", soon) },
 			want: [9]outcome{denied, decided, decided, decided, decided, decided, decided, decided, decided}},
+		{name: "withdraw, by jitbot", method: "Withdraw", journals: grants.EventDenied,
+			call: func(r *grants.Request) error { return r.Withdraw("requester deactivated in Slack", late) },
+			want: [9]outcome{denied, stale, stale, stale, stale, stale, stale, stale, stale}},
+		{name: "revoke by jitbot keeps the break-glass review due", method: "Revoke", prepare: breakglass,
+			call: func(r *grants.Request) error {
+				if err := r.Revoke("", "requester deactivated in Slack", soon, lease); err != nil {
+					return err
+				}
+				if r.ReviewDue.IsZero() {
+					return errors.New("revocation by jitbot counted as a review")
+				}
+				return nil
+			},
+			want: [9]outcome{decided, decided, revoking, decided, decided, decided, decided, decided, decided}},
 		{name: "cancel", method: "Cancel", journals: grants.EventCancelled,
 			call: func(r *grants.Request) error { return r.Cancel("UREQ", late) },
 			want: [9]outcome{cancelled, decided, decided, decided, decided, decided, decided, decided, decided}},

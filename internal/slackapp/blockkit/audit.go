@@ -169,6 +169,8 @@ func eventLine(e grants.Event) (line string, ok bool) {
 		return ":no_entry_sign: refused: " + Mention(e.Actor) + " tried to act on it and may not: " + inline(e.Err, maxErrorShown), true
 	case grants.EventReconciled:
 		return ":mag: reconciliation of " + roleName(r.Role) + ": " + inline(e.Err, maxErrorShown), true
+	case grants.EventGroupChanged:
+		return ":busts_in_silhouette: user group change: " + inline(e.Err, maxErrorShown), true
 	case grants.EventUsage:
 		return ":bar_chart: usage from CloudTrail: " + inline(e.Err, maxErrorShown), true
 	case grants.EventReviewed:

@@ -217,22 +217,62 @@ func (h *Handler) interactive(ctx context.Context, in inbound, cb slack.Interact
 	}
 }
 
-// eventsAPI acknowledges an Events API event, then handles the one jitbot
-// subscribes to: a visit to its App Home.
+// eventsAPI acknowledges an Events API event, then handles the ones jitbot
+// subscribes to: a visit to its App Home, a change of a user, which may be
+// their deactivation, and a change of the members of a user group.
 func (h *Handler) eventsAPI(ctx context.Context, in inbound, ev slackevents.EventsAPIEvent) {
 	in.ack(nil)
 	if !h.first(ctx, in) {
 		return
 	}
-	if home, ok := ev.InnerEvent.Data.(*slackevents.AppHomeOpenedEvent); ok && home.Tab == "home" {
-		// A user over their read limit keeps the App Home they have: a
-		// visit is not worth a refresh, nor a worker.
-		if ok, _ := h.reads.allow(home.User, h.now()); !ok {
-			h.log.Info("app home refresh skipped: read limit", "user", home.User)
+	switch e := ev.InnerEvent.Data.(type) {
+	case *slackevents.AppHomeOpenedEvent:
+		if e.Tab != "home" {
 			return
 		}
-		h.spawn(ctx, "app home", func(ctx context.Context) { h.publishHome(ctx, home.User) })
+		// A user over their read limit keeps the App Home they have: a
+		// visit is not worth a refresh, nor a worker.
+		if ok, _ := h.reads.allow(e.User, h.now()); !ok {
+			h.log.Info("app home refresh skipped: read limit", "user", e.User)
+			return
+		}
+		h.spawn(ctx, "app home", func(ctx context.Context) { h.publishHome(ctx, e.User) })
+	case *slackevents.UserChangeEvent:
+		if e.User.Deleted {
+			h.spawn(ctx, "user change", func(ctx context.Context) { h.deactivated(ctx, e.User.ID) })
+		}
+	case *slackevents.SubteamMembersChangedEvent:
+		h.spawn(ctx, "user group change", func(ctx context.Context) { h.groupChanged(ctx, e) })
 	}
+}
+
+// groupChanged puts a change of the members of a user group the catalog
+// names in the audit trail. The event names the group by ID only.
+func (h *Handler) groupChanged(ctx context.Context, e *slackevents.SubteamMembersChangedEvent) {
+	groups, err := h.api.GetUserGroupsContext(ctx)
+	if err != nil {
+		h.log.ErrorContext(ctx, "user group change not audited: usergroups.list failed", "subteam", e.SubteamID, "err", err)
+		return
+	}
+	for _, g := range groups {
+		if g.ID == e.SubteamID {
+			h.svc.GroupChanged(ctx, g.Handle, e.AddedUsers, e.RemovedUsers)
+			return
+		}
+	}
+	h.log.WarnContext(ctx, "user group change for an unknown group", "subteam", e.SubteamID)
+}
+
+// deactivated ends what a user Slack reports deactivated holds. The
+// service asks Slack again before it acts on the event.
+func (h *Handler) deactivated(ctx context.Context, userID string) {
+	gone, err := h.svc.Deactivated(ctx, userID)
+	if err != nil {
+		// The lifecycle pass tries again (JIT_RECONCILE_INTERVAL).
+		h.log.ErrorContext(ctx, "ending the access of a deactivated user failed", "user", userID, "err", err)
+		return
+	}
+	h.log.InfoContext(ctx, "user_change handled", "user", userID, "deactivated", gone)
 }
 
 func (h *Handler) ack(sm *socketmode.Client, evt socketmode.Event, payload any) {
