@@ -198,7 +198,7 @@ func (s *Service) mayDecide(ctx context.Context, r *Request, userID, verb string
 		s.emit(ctx, Event{Type: EventRefused, Request: *r, Actor: userID, Err: err.Error()})
 		return err
 	}
-	why, err := s.mayStillApprove(ctx, r.Role, userID)
+	why, err := s.mayStillApprove(ctx, r, userID)
 	switch {
 	case err != nil:
 		return err

@@ -29,22 +29,36 @@ func untrusted(u rules.User) string {
 	return ""
 }
 
-// mayStillApprove says why userID may not decide for role now, or "":
-// they must be a current approver of the role and a full member of the
-// workspace, as the directory knows them this moment.
-func (s *Service) mayStillApprove(ctx context.Context, role string, userID string) (string, error) {
-	ok, err := s.isApprover(ctx, role, userID)
+// mayStillApprove says why userID may not decide r now, or "": they must
+// be a current approver of its role, a full member of the workspace, as
+// the directory knows them this moment, and pass the role's approver_rule.
+func (s *Service) mayStillApprove(ctx context.Context, r *Request, userID string) (string, error) {
+	ok, err := s.isApprover(ctx, r.Role, userID)
 	if err != nil {
 		return "", err
 	}
 	if !ok {
-		return notApproverOf(role), nil
+		return notApproverOf(r.Role), nil
 	}
 	u, err := s.dir.User(Fresh(ctx), userID)
 	if err != nil {
 		return "", fmt.Errorf("look up approver %s: %w", userID, err)
 	}
-	return untrusted(u), nil
+	if why := untrusted(u); why != "" {
+		return why, nil
+	}
+	role, ok := s.Catalog().Role(r.Role)
+	if !ok {
+		return notApproverOf(r.Role), nil
+	}
+	allowed, err := role.ApproverAllowed(u, r.ruleInput(), s.now())
+	if err != nil {
+		return "", fmt.Errorf("evaluate approver_rule of %s: %w", r.Role, err)
+	}
+	if !allowed {
+		return fmt.Sprintf("the approver_rule of %s refuses this approver", r.Role), nil
+	}
+	return "", nil
 }
 
 func notApproverOf(role string) string { return "not an approver of " + role }
@@ -60,7 +74,7 @@ func (s *Service) staleApprovals(ctx context.Context, r *Request) (map[string]st
 	}
 	stale := map[string]string{}
 	for _, a := range r.Approvals {
-		why, err := s.mayStillApprove(ctx, r.Role, a.Approver)
+		why, err := s.mayStillApprove(ctx, r, a.Approver)
 		if err != nil {
 			return nil, err
 		}

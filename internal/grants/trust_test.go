@@ -95,3 +95,33 @@ func TestEarlierApprovalRevalidated(t *testing.T) {
 		})
 	}
 }
+
+// TestApproverRuleRefuses: a role's approver_rule narrows who among its
+// approvers may decide, at each click: a member of @platform-leads who is
+// not in @sre is refused and audited; one who is, approves.
+func TestApproverRuleRefuses(t *testing.T) {
+	e := newEnv(t)
+	cat, err := rules.Parse("roles.yaml", []byte(testCatalog+`  prod-leads:
+    backend: aws_iam_group
+    group: jit-prod-admin
+    iam_user: 'user.email.split("@")[0]'
+    approvers: ["@platform-leads"]
+    eligible: '"sre" in user.groups'
+    approver_rule: '!approver.is_guest && "sre" in approver.groups'
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.catalog = cat
+	e.svc = e.serviceOn(t, e.store, e.events, e.backend)
+	r := e.request(t, "UBOB", "prod-leads")
+	_, err = e.svc.Approve(t.Context(), r.ID, "ULEAD1")
+	wantUserError(t, err, grants.ErrNotApprover, "you cannot approve "+string(r.ID)+": the approver_rule of prod-leads refuses this approver")
+	if !e.refusedBy(r.ID, "ULEAD1") {
+		t.Errorf("the refusal is not an event: %v", e.events.Types(r.ID))
+	}
+	e.wantNothingIssued(t, 0)
+	if got, err := e.svc.Approve(t.Context(), r.ID, "UALICE"); err != nil || got.State != grants.Active {
+		t.Fatalf("approval by an @sre lead: %+v, %v", got, err)
+	}
+}
