@@ -73,3 +73,31 @@ func TestSlackEarlierApprovalRevalidated(t *testing.T) {
 		t.Errorf("jit-admins members = %v, want none", m)
 	}
 }
+
+// TestSlackApproverRuleRefuses: readonly's approver_rule admits only
+// approvers in @sre. lead2, in @platform-leads but not in @sre, clicks
+// approve on their own approval DM: refused, audited, nothing issued;
+// lead1, in both, approves.
+func TestSlackApproverRuleRefuses(t *testing.T) {
+	b := startBot(t)
+	writeFile(t, b.catalog, strings.Replace(slackCatalog, `    approvers: ["@platform-leads"]
+`, `    approvers: ["@platform-leads"]
+    approver_rule: '!approver.is_guest && "sre" in approver.groups'
+`, 1))
+	b.slack.WaitFor(t, "the reload is announced", 15*time.Second, func() bool { return b.auditHas("Role catalog reloaded") })
+	id := requestID(t, b.command(t, "UALICE", "request readonly 1h checking replica lag for INC-42"))
+	n := len(b.slack.Ephemerals("ULEAD2"))
+	b.click(t, "ULEAD2", b.approvalDM(t, "ULEAD2", id), "jit_approve", id)
+	b.slack.WaitFor(t, "lead2 refused by the approver_rule", 10*time.Second, func() bool {
+		e := b.slack.Ephemerals("ULEAD2")
+		return len(e) > n && strings.Contains(e[n].Text, "the approver_rule of readonly refuses this approver")
+	})
+	b.slack.WaitFor(t, "the refusal is audited", 10*time.Second, func() bool {
+		return strings.Contains(b.auditText(id), "ULEAD2")
+	})
+	if b.proxy.Count("AssumeRole") != 0 {
+		t.Errorf("a refused click reached AWS")
+	}
+	b.click(t, "ULEAD1", b.approvalDM(t, "ULEAD1", id), "jit_approve", id)
+	b.dmWith(t, "UALICE", id, "AWS_ACCESS_KEY_ID")
+}
