@@ -61,6 +61,21 @@ func (s *Service) mayStillApprove(ctx context.Context, r *Request, userID string
 	return "", nil
 }
 
+// mayBeAsked reports whether approver id, as the directory knows them
+// (cached answers will do), would be let decide r. Someone the directory
+// cannot answer for is asked all the same: their click is checked afresh.
+func (s *Service) mayBeAsked(ctx context.Context, role *rules.Role, r *Request, id string) bool {
+	u, err := s.dir.User(ctx, id)
+	if err != nil {
+		return true
+	}
+	if untrusted(u) != "" {
+		return false
+	}
+	ok, err := role.ApproverAllowed(u, r.ruleInput(), s.now())
+	return ok || err != nil
+}
+
 func notApproverOf(role string) string { return "not an approver of " + role }
 
 // staleApprovals re-checks the approvals r already has when the one about

@@ -125,3 +125,31 @@ func TestApproverRuleRefuses(t *testing.T) {
 		t.Fatalf("approval by an @sre lead: %+v, %v", got, err)
 	}
 }
+
+// TestApproversLeaveOutThoseRefused: the approvers asked (and DMed) leave
+// out a guest in the approving group and those the approver_rule refuses.
+func TestApproversLeaveOutThoseRefused(t *testing.T) {
+	e := newEnv(t)
+	cat, err := rules.Parse("roles.yaml", []byte(testCatalog+`  prod-leads:
+    backend: aws_iam_group
+    group: jit-prod-admin
+    iam_user: 'user.email.split("@")[0]'
+    approvers: ["@platform-leads"]
+    eligible: '"sre" in user.groups'
+    approver_rule: '"sre" in approver.groups'
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.catalog = cat
+	e.svc = e.serviceOn(t, e.store, e.events, e.backend)
+	e.dir.edit(func(d *fakeDirectory) {
+		d.users["UGUEST"] = rules.User{ID: "UGUEST", Email: "guest@example.com", IsGuest: true, Groups: []string{"sre"}}
+		d.groups["platform-leads"] = append(d.groups["platform-leads"], "UGUEST")
+	})
+	r := e.request(t, "UBOB", "prod-leads")
+	got, err := e.svc.Approvers(t.Context(), r)
+	if err != nil || len(got) != 1 || got[0] != "UALICE" {
+		t.Errorf("Approvers = %v, %v; want [UALICE]: ULEAD1 and ULEAD2 are not in @sre, UGUEST is a guest", got, err)
+	}
+}
