@@ -1,6 +1,8 @@
 package rules_test
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -63,5 +65,54 @@ func TestApproverRule(t *testing.T) {
 	}
 	if ok, err := plain.Roles["r"].ApproverAllowed(rules.User{IsGuest: true}, rules.Input{}, time.Now()); err != nil || !ok {
 		t.Errorf("a role without approver_rule admits every approver: %v, %v", ok, err)
+	}
+}
+
+// TestRuleTestsMayApprove: a rules test case may name an approver and
+// expect may_approve, which runs the role's approver_rule.
+func TestRuleTestsMayApprove(t *testing.T) {
+	dir := t.TempDir()
+	writeTestFile(t, filepath.Join(dir, "roles.yaml"), approverRuleRole+`    approver_rule: '"sre" in approver.groups'
+`)
+	tests := filepath.Join(dir, "t.yaml")
+	writeTestFile(t, tests, `catalog: roles.yaml
+cases:
+  - name: an sre lead may approve
+    user: {id: U0BOB}
+    approver: {id: U0LEAD, groups: [sre]}
+    request: {role: r}
+    expect: {may_approve: true}
+  - name: a dba lead may not
+    user: {id: U0BOB}
+    approver: {id: U0DBA, groups: [dba]}
+    request: {role: r}
+    expect: {may_approve: true}
+`)
+	f, err := rules.LoadTests(tests)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := f.Run(loadCatalog(t, f.Catalog))
+	if !res[0].Pass || res[1].Pass || len(res[1].Failures) != 1 ||
+		res[1].Failures[0] != `approver_rule = false, want true (approver_rule: '"sre" in approver.groups')` {
+		t.Errorf("results = %+v", res)
+	}
+
+	writeTestFile(t, tests, `catalog: roles.yaml
+cases:
+  - name: no approver
+    user: {id: U0BOB}
+    request: {role: r}
+    expect: {may_approve: true}
+`)
+	if _, err := rules.LoadTests(tests); err == nil || !strings.Contains(err.Error(), "may_approve needs an approver") {
+		t.Errorf("may_approve without an approver: %v", err)
+	}
+}
+
+func writeTestFile(t *testing.T, path, s string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(s), 0o600); err != nil {
+		t.Fatal(err)
 	}
 }
