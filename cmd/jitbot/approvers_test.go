@@ -75,9 +75,9 @@ func TestSlackEarlierApprovalRevalidated(t *testing.T) {
 }
 
 // TestSlackApproverRuleRefuses: readonly's approver_rule admits only
-// approvers in @sre. lead2, in @platform-leads but not in @sre, clicks
-// approve on their own approval DM: refused, audited, nothing issued;
-// lead1, in both, approves.
+// approvers in @sre. lead2, in @platform-leads but not in @sre, is not
+// DMed, and their click is refused, audited and issues nothing; lead1, in
+// both, approves.
 func TestSlackApproverRuleRefuses(t *testing.T) {
 	b := startBot(t)
 	writeFile(t, b.catalog, strings.Replace(slackCatalog, `    approvers: ["@platform-leads"]
@@ -86,8 +86,13 @@ func TestSlackApproverRuleRefuses(t *testing.T) {
 `, 1))
 	b.slack.WaitFor(t, "the reload is announced", 15*time.Second, func() bool { return b.auditHas("Role catalog reloaded") })
 	id := requestID(t, b.command(t, "UALICE", "request readonly 1h checking replica lag for INC-42"))
+	lead1Copy := b.approvalDM(t, "ULEAD1", id)
+	if c := b.approvalCopy("ULEAD2", id); c.TS != "" {
+		t.Errorf("lead2, whom the approver_rule refuses, was DMed to approve")
+	}
+	// A click is checked all the same, wherever the button was.
 	n := len(b.slack.Ephemerals("ULEAD2"))
-	b.click(t, "ULEAD2", b.approvalDM(t, "ULEAD2", id), "jit_approve", id)
+	b.slack.ForgedClick(t, "ULEAD2", lead1Copy.Channel, lead1Copy.TS, "jit_approve", id)
 	b.slack.WaitFor(t, "lead2 refused by the approver_rule", 10*time.Second, func() bool {
 		e := b.slack.Ephemerals("ULEAD2")
 		return len(e) > n && strings.Contains(e[n].Text, "the approver_rule of readonly refuses this approver")
@@ -98,6 +103,6 @@ func TestSlackApproverRuleRefuses(t *testing.T) {
 	if b.proxy.Count("AssumeRole") != 0 {
 		t.Errorf("a refused click reached AWS")
 	}
-	b.click(t, "ULEAD1", b.approvalDM(t, "ULEAD1", id), "jit_approve", id)
+	b.click(t, "ULEAD1", lead1Copy, "jit_approve", id)
 	b.dmWith(t, "UALICE", id, "AWS_ACCESS_KEY_ID")
 }
