@@ -14,8 +14,10 @@ import (
 // Approve records approverID's approval. When the role's approvals_required
 // distinct approvers have approved, access is issued before Approve returns.
 // The approver must be a current approver of the role (user groups are
-// resolved now), must not be the requester, and the requester must still be
-// eligible; otherwise the request is denied.
+// resolved now), a full member of the workspace whom the role's
+// approver_rule admits, and not the requester; earlier approvals that no
+// longer count are dropped (see staleApprovals). The requester must still
+// be eligible; otherwise the request is denied.
 func (s *Service) Approve(ctx context.Context, id RequestID, approverID string) (*Request, error) {
 	r, err := s.Get(ctx, id)
 	if err != nil {
