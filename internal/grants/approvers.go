@@ -35,7 +35,9 @@ func (s *Service) eachApprover(ctx context.Context, role *rules.Role, yield func
 
 // Approvers returns who may decide r now: the role's listed users and the
 // current members of its user groups, in catalog order, without the
-// requester and without repeats.
+// requester and without repeats, and without those a click would refuse:
+// people who are not full members of the workspace or whom the role's
+// approver_rule does not admit. They are not asked (nor DMed).
 func (s *Service) Approvers(ctx context.Context, r *Request) ([]string, error) {
 	role, ok := s.Catalog().Role(r.Role)
 	if !ok {
@@ -43,7 +45,7 @@ func (s *Service) Approvers(ctx context.Context, r *Request) ([]string, error) {
 	}
 	var out []string
 	err := s.eachApprover(ctx, role, func(id string) bool {
-		if id != r.Requester.ID && !slices.Contains(out, id) {
+		if id != r.Requester.ID && !slices.Contains(out, id) && s.mayBeAsked(ctx, role, r, id) {
 			out = append(out, id)
 		}
 		return true

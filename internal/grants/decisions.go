@@ -14,8 +14,10 @@ import (
 // Approve records approverID's approval. When the role's approvals_required
 // distinct approvers have approved, access is issued before Approve returns.
 // The approver must be a current approver of the role (user groups are
-// resolved now), must not be the requester, and the requester must still be
-// eligible; otherwise the request is denied.
+// resolved now), a full member of the workspace whom the role's
+// approver_rule admits, and not the requester; earlier approvals that no
+// longer count are dropped (see staleApprovals). The requester must still
+// be eligible; otherwise the request is denied.
 func (s *Service) Approve(ctx context.Context, id RequestID, approverID string) (*Request, error) {
 	r, err := s.Get(ctx, id)
 	if err != nil {
@@ -36,6 +38,10 @@ func (s *Service) Approve(ctx context.Context, id RequestID, approverID string) 
 	if err != nil {
 		return r, err
 	}
+	stale, err := s.staleApprovals(ctx, r)
+	if err != nil {
+		return r, err
+	}
 	// What this approval did decides what comes next, not the record as it
 	// is after its events are handed over: a second approver may have moved
 	// it on meanwhile, and then issuing is theirs to do.
@@ -45,6 +51,7 @@ func (s *Service) Approve(ctx context.Context, id RequestID, approverID string) 
 		if stillEligible != nil {
 			err = r.DenyIneligible(approverID, stillEligible.Msg, now)
 		} else {
+			r.dropApprovals(stale, now)
 			err = r.Approve(approverID, now, s.opts.Lease)
 		}
 		denied, granting = r.State == Denied, r.State == Granting
@@ -189,23 +196,29 @@ func (s *Service) Acknowledge(ctx context.Context, id RequestID, userID string) 
 }
 
 // mayDecide refuses, and reports as an event, a decision by someone who is
-// not a current approver of the request's role.
+// not a current approver of the request's role or not a full member of the
+// workspace (a guest, a Slack Connect user, deactivated, a bot): to
+// approve, deny, revoke or review alike, since a deny or a revoke by
+// someone outside is as much a decision as a yes.
 func (s *Service) mayDecide(ctx context.Context, r *Request, userID, verb string) error {
 	if userID == r.Requester.ID && verb == "approve" {
 		err := userErr(ErrSelfApproval, fmt.Sprintf("you cannot approve your own request %s", r.ID))
 		s.emit(ctx, Event{Type: EventRefused, Request: *r, Actor: userID, Err: err.Error()})
 		return err
 	}
-	ok, err := s.isApprover(ctx, r.Role, userID)
-	if err != nil {
+	why, err := s.mayStillApprove(ctx, r, userID)
+	switch {
+	case err != nil:
 		return err
+	case why == notApproverOf(r.Role):
+		err = userErr(ErrNotApprover, fmt.Sprintf("you are %s, so you cannot %s %s", why, verb, r.ID))
+	case why != "":
+		err = userErr(ErrNotApprover, fmt.Sprintf("you cannot %s %s: %s", verb, r.ID, why))
+	default:
+		return nil
 	}
-	if !ok {
-		err := userErr(ErrNotApprover, fmt.Sprintf("you are not an approver of %s, so you cannot %s %s", r.Role, verb, r.ID))
-		s.emit(ctx, Event{Type: EventRefused, Request: *r, Actor: userID, Err: err.Error()})
-		return err
-	}
-	return nil
+	s.emit(ctx, Event{Type: EventRefused, Request: *r, Actor: userID, Err: err.Error()})
+	return err
 }
 
 // refused reports a decision the store rejected: a refusal is an event the

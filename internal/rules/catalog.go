@@ -66,7 +66,12 @@ type Role struct {
 	AllowGuests      bool
 	GuestMaxDuration time.Duration
 
-	eligible, autoApprove, iamUser *program
+	// ApproverRule is CEL over approver (the same fields as user) and
+	// request: who among the role's approvers may decide this request.
+	// "" lets every approver decide.
+	ApproverRule string
+
+	eligible, autoApprove, iamUser, approverRule *program
 }
 
 // Role returns the role with the given name.
@@ -162,6 +167,15 @@ func (r *Role) IsAutoApproved(u User, in Input, now time.Time) (bool, error) {
 		return false, nil
 	}
 	return r.autoApprove.evalBool(u, in, now)
+}
+
+// ApproverAllowed evaluates the role's approver_rule for approver deciding
+// a request for in; true when the role has none.
+func (r *Role) ApproverAllowed(approver User, in Input, now time.Time) (bool, error) {
+	if r.approverRule == nil {
+		return true, nil
+	}
+	return r.approverRule.evalBool(approver, in, now)
 }
 
 // IAMUserName evaluates the role's iam_user rule.

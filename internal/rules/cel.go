@@ -66,13 +66,18 @@ type celRequest struct {
 // celEnv is the CEL environment of every catalog. Building one registers the
 // native types and the string library, the same work for every load and
 // reload; a cel.Env is safe for concurrent use.
-var celEnv = sync.OnceValues(newEnv)
+var celEnv = sync.OnceValues(func() (*cel.Env, error) { return newEnv("user") })
 
-func newEnv() (*cel.Env, error) {
+// celApproverEnv is that of approver_rule, which is about who approves:
+// the same fields, named approver, and no user, so that a rule cannot mix
+// up the two.
+var celApproverEnv = sync.OnceValues(func() (*cel.Env, error) { return newEnv("approver") })
+
+func newEnv(person string) (*cel.Env, error) {
 	return cel.NewEnv(
 		ext.NativeTypes(reflect.TypeFor[celUser](), reflect.TypeFor[celRequest](), ext.ParseStructTags(true)),
 		ext.Strings(),
-		cel.Variable("user", cel.ObjectType("rules.celUser")),
+		cel.Variable(person, cel.ObjectType("rules.celUser")),
 		cel.Variable("request", cel.ObjectType("rules.celRequest")),
 		cel.Variable("now", cel.TimestampType),
 		// After NativeTypes, whose provider it wraps.
@@ -185,7 +190,7 @@ func compile(env *cel.Env, src string, want *cel.Type) (*program, error) {
 	}))
 	for id, ref := range checked.ReferenceMap() {
 		switch ref.Name {
-		case "user":
+		case "user", "approver":
 			_, ok := selected[id]
 			p.usesWholeUser = p.usesWholeUser || !ok
 		case "request":
@@ -335,7 +340,7 @@ type vars struct {
 
 func (v *vars) ResolveName(name string) (any, bool) {
 	switch name {
-	case "user":
+	case "user", "approver":
 		return v.user, true
 	case "request":
 		return &v.request, true

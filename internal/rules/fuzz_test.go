@@ -34,6 +34,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("roles:\n  a:\n    backend: aws_sts\n"))
 	f.Add([]byte("roles: &x\n  a: *x\n"))
 	f.Add([]byte("defaults: {max_duration: 1d}\nroles: {r: {backend: aws_iam_group, group: g, iam_user: 'user.id', approvers: ['@a'], eligible: 'true'}}\n"))
+	f.Add([]byte("roles: {r: {backend: aws_iam_group, group: g, iam_user: 'user.id', approvers: ['@a'], eligible: 'true', approver_rule: '\"sre\" in approver.groups'}}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := rules.Parse("fuzz.yaml", data)
 		if err != nil {

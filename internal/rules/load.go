@@ -56,15 +56,16 @@ func Load(path string) (*Catalog, error) {
 var roleNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
 
 var roleKeys = []string{"description", "backend", "role_arn", "session_policy", "group", "iam_user", "reconcile",
-	"max_duration", "default_duration", "request_ttl", "approvers", "approvals_required", "eligible", "auto_approve",
+	"max_duration", "default_duration", "request_ttl", "approvers", "approvals_required", "eligible", "auto_approve", "approver_rule",
 	"incident_pattern", "breakglass_limit", "review_within", "allow_guests", "guest_max_duration"}
 
 // parse state: the problems found so far, the CEL environment and what
 // it compiled.
 type loader struct {
-	file     string
-	env      *cel.Env
-	problems []Problem
+	file        string
+	env         *cel.Env
+	approverEnv *cel.Env // approver_rule's: approver, not user
+	problems    []Problem
 	// compiled holds each distinct rule once: a large catalog repeats a
 	// few rules over many roles, and compiling is most of a load's work.
 	// Programs hold no state between evaluations, so roles share them.
@@ -74,6 +75,7 @@ type loader struct {
 type compileKey struct {
 	src  string
 	want *cel.Type
+	env  *cel.Env
 }
 
 type compiled struct {
@@ -95,7 +97,11 @@ func Parse(name string, data []byte) (*Catalog, error) {
 	if err != nil {
 		return nil, fmt.Errorf("set up CEL: %w", err)
 	}
-	l := &loader{file: name, env: env, compiled: map[compileKey]compiled{}}
+	approverEnv, err := celApproverEnv()
+	if err != nil {
+		return nil, fmt.Errorf("set up CEL: %w", err)
+	}
+	l := &loader{file: name, env: env, approverEnv: approverEnv, compiled: map[compileKey]compiled{}}
 	f, err := parser.ParseBytes(data, 0)
 	if err != nil {
 		l.syntaxError(err)
@@ -274,6 +280,8 @@ func (l *loader) setting(r *Role, key string, kv *ast.MappingValueNode, defaultS
 		r.Eligible = l.str(kv, name)
 	case "auto_approve":
 		r.AutoApprove = l.str(kv, name)
+	case "approver_rule":
+		r.ApproverRule = l.str(kv, name)
 	case "iam_user":
 		r.IAMUser = l.str(kv, name)
 	}

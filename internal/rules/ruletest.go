@@ -63,12 +63,14 @@ type TestFile struct {
 
 // TestCase is one request and what the rules must decide about it.
 type TestCase struct {
-	Name    string
-	Line    int       // where the case starts in the file
-	Now     time.Time // the file's now unless the case sets its own
-	User    User
-	Request Input // Duration 0 means the role's default_duration
-	Expect  Expectation
+	Name string
+	Line int       // where the case starts in the file
+	Now  time.Time // the file's now unless the case sets its own
+	User User
+	// Approver is who decides, for expect: may_approve (approver_rule).
+	Approver User
+	Request  Input // Duration 0 means the role's default_duration
+	Expect   Expectation
 
 	roleLine int // where request.role is, for Check
 }
@@ -76,6 +78,8 @@ type TestCase struct {
 // Expectation is what a case expects; nil means not checked.
 type Expectation struct {
 	Eligible, AutoApprove *bool
+	// MayApprove is whether the case's approver passes approver_rule.
+	MayApprove *bool
 }
 
 // TestResult is the outcome of one case. Failures say, one per failed
@@ -132,6 +136,12 @@ func (tc TestCase) run(c *Catalog) TestResult {
 	if want := tc.Expect.AutoApprove; want != nil {
 		got, err := role.IsAutoApproved(tc.User, in, tc.Now)
 		if msg := verdict("auto_approve", role.AutoApprove, role.Name, got, *want, err); msg != "" {
+			res.Failures = append(res.Failures, msg)
+		}
+	}
+	if want := tc.Expect.MayApprove; want != nil {
+		got, err := role.ApproverAllowed(tc.Approver, in, tc.Now)
+		if msg := verdict("approver_rule", role.ApproverRule, role.Name, got, *want, err); msg != "" {
 			res.Failures = append(res.Failures, msg)
 		}
 	}

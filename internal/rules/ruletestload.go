@@ -25,10 +25,10 @@ func LoadTests(path string) (*TestFile, error) {
 
 var (
 	testFileKeys = []string{"catalog", "now", "cases"}
-	testCaseKeys = []string{"name", "now", "user", "request", "expect"}
+	testCaseKeys = []string{"name", "now", "user", "approver", "request", "expect"}
 	testUserKeys = []string{"id", "name", "email", "groups", "is_guest", "is_external", "oncall", "oncall_schedules"}
 	testReqKeys  = []string{"role", "duration", "reason", "incident"}
-	testExpKeys  = []string{"eligible", "auto_approve"}
+	testExpKeys  = []string{"eligible", "auto_approve", "may_approve"}
 )
 
 // testLoader is the parse state of one test file.
@@ -155,6 +155,8 @@ func (l *testLoader) testCase(n ast.Node, i int, now time.Time) (tc TestCase, ok
 			l.timestamp(kv, what+": now", &tc.Now)
 		case "user":
 			tc.User = l.user(kv, what)
+		case "approver":
+			tc.Approver = l.user(kv, what)
 		case "request":
 			tc.Request, tc.roleLine = l.request(kv, what)
 		case "expect":
@@ -170,6 +172,9 @@ func (l *testLoader) testCase(n ast.Node, i int, now time.Time) (tc TestCase, ok
 		if keys[k] == nil {
 			l.addf(n, "%s: missing %s", what, k)
 		}
+	}
+	if tc.Expect.MayApprove != nil && keys["approver"] == nil {
+		l.addf(n, "%s: expect: may_approve needs an approver", what)
 	}
 	return tc, tc.Name != "" && len(l.problems) == problems
 }
@@ -242,12 +247,15 @@ func (l *testLoader) expect(kv *ast.MappingValueNode, what string) Expectation {
 		case "auto_approve":
 			v := l.boolean(kv, what+": auto_approve")
 			e.AutoApprove = &v
+		case "may_approve":
+			v := l.boolean(kv, what+": may_approve")
+			e.MayApprove = &v
 		default:
 			l.addf(kv.Key, "%s: unknown key %q (known: %s)", what, key, strings.Join(testExpKeys, ", "))
 		}
 	}
-	if e.Eligible == nil && e.AutoApprove == nil && (entries != nil || isNull(kv.Value)) {
-		l.addf(kv.Value, "%s: give eligible, auto_approve or both (true or false)", what)
+	if e.Eligible == nil && e.AutoApprove == nil && e.MayApprove == nil && (entries != nil || isNull(kv.Value)) {
+		l.addf(kv.Value, "%s: give eligible, auto_approve, may_approve or several (true or false)", what)
 	}
 	return e
 }

@@ -41,6 +41,7 @@ func (l *loader) checkRole(r *Role, at *ast.MappingValueNode, keys map[string]*a
 	r.eligible = l.compile(r, "eligible", r.Eligible, boolType, keys)
 	r.autoApprove = l.compile(r, "auto_approve", r.AutoApprove, boolType, keys)
 	r.iamUser = l.compile(r, "iam_user", r.IAMUser, stringType, keys)
+	r.approverRule = l.compileIn(l.approverEnv, r, "approver_rule", r.ApproverRule, boolType, keys)
 }
 
 // checkBackend checks the backend and the keys that belong to it.
@@ -148,13 +149,19 @@ func (l *loader) checkApprovers(r *Role, keys map[string]*ast.MappingValueNode, 
 // compile compiles one CEL expression of a role; problems point at the
 // expression's line in the YAML file plus the line within the expression.
 func (l *loader) compile(r *Role, key, src string, want *cel.Type, keys map[string]*ast.MappingValueNode) *program {
+	return l.compileIn(l.env, r, key, src, want, keys)
+}
+
+// compileIn is compile in env: that of approver_rule declares approver
+// instead of user.
+func (l *loader) compileIn(env *cel.Env, r *Role, key, src string, want *cel.Type, keys map[string]*ast.MappingValueNode) *program {
 	if strings.TrimSpace(src) == "" {
 		return nil
 	}
-	c, ok := l.compiled[compileKey{src, want}]
+	c, ok := l.compiled[compileKey{src, want, env}]
 	if !ok {
-		c.p, c.err = compile(l.env, src, want)
-		l.compiled[compileKey{src, want}] = c
+		c.p, c.err = compile(env, src, want)
+		l.compiled[compileKey{src, want, env}] = c
 	}
 	p, err := c.p, c.err
 	if err != nil {

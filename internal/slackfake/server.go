@@ -35,11 +35,13 @@ const (
 	TeamID = "T0SLACKFAKE"
 	// ExternalTeamID is the organisation of External users (Slack Connect).
 	ExternalTeamID = "T0VENDOR"
-	TeamDomain     = "slackfake"
-	AppID          = "A0JITBOT"
-	BotUserID      = "U0JITBOT"
-	BotID          = "B0JITBOT"
-	BotName        = "jitbot"
+	// ExternalEnterpriseID is the Enterprise Grid of External users.
+	ExternalEnterpriseID = "E0VENDOR"
+	TeamDomain           = "slackfake"
+	AppID                = "A0JITBOT"
+	BotUserID            = "U0JITBOT"
+	BotID                = "B0JITBOT"
+	BotName              = "jitbot"
 )
 
 // Defaults of the options.

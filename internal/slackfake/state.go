@@ -24,8 +24,13 @@ type User struct {
 	// is_ultra_restricted).
 	SingleChannelGuest bool
 	// External makes a Slack Connect user of another organisation: another
-	// team_id, and is_stranger as users.info reports such users.
+	// team_id and enterprise, and is_stranger as users.info reports such
+	// users when they share no channel with the workspace.
 	External bool
+	// SharesChannel makes an External user who shares a channel with the
+	// workspace: users.info then says is_stranger false, and only their
+	// team_id and enterprise tell them apart.
+	SharesChannel bool
 }
 
 func (u User) name() string {

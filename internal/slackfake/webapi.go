@@ -408,12 +408,13 @@ func userJSON(u *User) map[string]any {
 	} else if u.Email != "" {
 		profile["email"] = u.Email
 	}
-	team := TeamID
+	team, enterprise := TeamID, map[string]any{}
 	if u.External {
-		team = ExternalTeamID
+		team, enterprise = ExternalTeamID, map[string]any{"id": u.ID, "enterprise_id": ExternalEnterpriseID}
 	}
 	return map[string]any{
-		"id": u.ID, "team_id": team, "is_stranger": u.External, "name": u.name(), "deleted": u.Deleted,
+		"enterprise_user": enterprise,
+		"id":              u.ID, "team_id": team, "is_stranger": u.External && !u.SharesChannel, "name": u.name(), "deleted": u.Deleted,
 		"real_name": u.realName(), "tz": "Europe/London", "tz_label": "Greenwich Mean Time", "tz_offset": 0,
 		"profile": profile, "is_admin": false, "is_owner": false, "is_primary_owner": false,
 		"is_restricted":       u.IsGuest || u.SingleChannelGuest,

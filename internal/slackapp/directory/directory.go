@@ -56,6 +56,7 @@ type Directory struct {
 	now      func() time.Time
 
 	mu     sync.Mutex
+	home   *slack.AuthTestResponse // this workspace, from auth.test once it answers
 	users  map[string]cached[slack.User]
 	groups cached[[]slack.UserGroup] // every group, with members
 }
@@ -92,7 +93,10 @@ func (d *Directory) User(ctx context.Context, id string) (rules.User, error) {
 	if err != nil {
 		return rules.User{}, err
 	}
-	out := FromSlack(u)
+	out, err := d.fromSlack(ctx, u)
+	if err != nil {
+		return rules.User{}, err
+	}
 	for _, g := range groups {
 		if slices.Contains(g.Users, id) {
 			out.Groups = append(out.Groups, g.Handle)
@@ -101,19 +105,58 @@ func (d *Directory) User(ctx context.Context, id string) (rules.User, error) {
 	return out, nil
 }
 
-// FromSlack is a Slack user as the catalog's rules see them, without their
+// fromSlack is a Slack user as the catalog's rules see them, without their
 // groups: guests (restricted accounts), Slack Connect users of another
-// organisation (strangers to this workspace), deactivated users and bots.
-func FromSlack(u slack.User) rules.User {
+// organisation, deactivated users and bots.
+func (d *Directory) fromSlack(ctx context.Context, u slack.User) (rules.User, error) {
+	home, err := d.workspace(ctx)
+	if err != nil {
+		return rules.User{}, err
+	}
 	return rules.User{
 		ID:         u.ID,
 		Name:       u.Name,
 		Email:      u.Profile.Email,
 		IsGuest:    u.IsRestricted || u.IsUltraRestricted,
-		IsExternal: u.IsStranger,
+		IsExternal: External(u, home.TeamID, home.EnterpriseID),
 		Deleted:    u.Deleted,
 		IsBot:      u.IsBot || u.ID == "USLACKBOT",
+	}, nil
+}
+
+// External reports whether u belongs to another organisation than the
+// workspace teamID (in Enterprise Grid enterpriseID): a Slack Connect user.
+// is_stranger alone does not tell: Slack sets it only for people who share
+// no channel with the workspace, and a vendor in a shared channel is not a
+// stranger. Their team_id, or in a Grid their enterprise_id, is another.
+func External(u slack.User, teamID, enterpriseID string) bool {
+	if u.IsStranger {
+		return true
 	}
+	if enterpriseID != "" && u.Enterprise.EnterpriseID == enterpriseID {
+		return false // another workspace of the same organisation
+	}
+	return u.TeamID != "" && u.TeamID != teamID
+}
+
+// workspace is this workspace as auth.test describes it, asked once and
+// kept. Until it answers, nobody can be told apart from a Slack Connect
+// user, so an error is returned rather than a guess.
+func (d *Directory) workspace(ctx context.Context) (*slack.AuthTestResponse, error) {
+	d.mu.Lock()
+	home := d.home
+	d.mu.Unlock()
+	if home != nil {
+		return home, nil
+	}
+	home, err := d.api.AuthTestContext(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("auth.test (which workspace this is): %w", err)
+	}
+	d.mu.Lock()
+	d.home = home
+	d.mu.Unlock()
+	return home, nil
 }
 
 // GroupMembers returns the user IDs in the user group with this handle,

@@ -19,6 +19,7 @@ func newDirectory(t *testing.T) (*directory.Directory, *slackfake.Server) {
 	s.AddUser(slackfake.User{ID: "UGONE", Name: "gone", Email: "gone@example.com", Deleted: true})
 	s.AddUser(slackfake.User{ID: "UBOT", Name: "deploybot", IsBot: true})
 	s.AddUser(slackfake.User{ID: "UVIC", Name: "vic", Email: "vic@vendor.example", External: true})
+	s.AddUser(slackfake.User{ID: "UVAL", Name: "val", Email: "val@vendor.example", External: true, SharesChannel: true})
 	s.AddUserGroup("S0SRE", "sre", "UALICE", "UGUEST")
 	s.AddUserGroup("S0LEADS", "platform-leads", "UALICE")
 	api := slack.New(s.BotToken(), slack.OptionAPIURL(s.APIURL()))
@@ -39,6 +40,9 @@ func TestUserAsTheRulesSeeIt(t *testing.T) {
 		{id: "UGONE", email: "gone@example.com", deleted: true},
 		{id: "UBOT", isBot: true},
 		{id: "UVIC", email: "vic@vendor.example", external: true},
+		// A vendor in a shared channel is no stranger to Slack: only
+		// their team_id tells.
+		{id: "UVAL", email: "val@vendor.example", external: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.id, func(t *testing.T) {
@@ -115,5 +119,31 @@ func TestListingReadsMembersFromTheGroupList(t *testing.T) {
 	}
 	if got, _ := d.GroupMembers(grants.Fresh(listing), "platform-leads"); len(got) != 0 {
 		t.Errorf("a fresh look-up in a listing's context after alice left: GroupMembers = %v, want none", got)
+	}
+}
+
+// TestExternalByOrganisation: a Slack Connect user is told apart by their
+// team or enterprise, not by is_stranger, which Slack clears once they
+// share a channel; another workspace of the same Enterprise Grid is not
+// another organisation.
+func TestExternalByOrganisation(t *testing.T) {
+	grid := slack.EnterpriseUser{EnterpriseID: "E0HOME"}
+	tests := []struct {
+		name     string
+		u        slack.User
+		team     string
+		ent      string
+		external bool
+	}{
+		{"same team", slack.User{TeamID: "T0HOME"}, "T0HOME", "", false},
+		{"stranger", slack.User{TeamID: "T0HOME", IsStranger: true}, "T0HOME", "", true},
+		{"other team, shares a channel", slack.User{TeamID: "T0VENDOR"}, "T0HOME", "", true},
+		{"other workspace of our Grid", slack.User{TeamID: "T0OTHER", Enterprise: grid}, "T0HOME", "E0HOME", false},
+		{"other Grid", slack.User{TeamID: "T0VENDOR", Enterprise: slack.EnterpriseUser{EnterpriseID: "E0VENDOR"}}, "T0HOME", "E0HOME", true},
+	}
+	for _, tt := range tests {
+		if got := directory.External(tt.u, tt.team, tt.ent); got != tt.external {
+			t.Errorf("%s: External = %v, want %v", tt.name, got, tt.external)
+		}
 	}
 }

@@ -14,7 +14,8 @@ import (
 // waits out rate limits), each with the handles of their user groups from
 // one usergroups.list, and converted as User converts a requester, so the
 // rules see what they see for a real request: guests are is_restricted or
-// is_ultra_restricted, Slack Connect users is_stranger. It needs the scopes
+// is_ultra_restricted, Slack Connect users of another team or enterprise.
+// It needs the scopes
 // users:read, users:read.email and usergroups:read, and is never cached:
 // access-map reads the workspace once per run.
 func (d *Directory) Users(ctx context.Context) ([]rules.User, error) {
@@ -34,7 +35,10 @@ func (d *Directory) Users(ctx context.Context) ([]rules.User, error) {
 	}
 	out := make([]rules.User, 0, len(users))
 	for _, u := range users {
-		ru := FromSlack(u)
+		ru, err := d.fromSlack(ctx, u)
+		if err != nil {
+			return nil, err
+		}
 		ru.Groups = handles[u.ID]
 		slices.Sort(ru.Groups)
 		out = append(out, ru)
