@@ -33,7 +33,8 @@ func TestAuditChainRewriteThroughTheBinary(t *testing.T) {
 	if _, err := s3c.CreateBucket(t.Context(), &s3.CreateBucketInput{Bucket: aws.String("evidence")}); err != nil {
 		t.Fatal(err)
 	}
-	b := startBot(t, "JIT_AUDIT_S3_BUCKET=evidence", "JIT_AUDIT_S3_INTERVAL=10s", "AWS_ENDPOINT_URL_S3="+moto.URL())
+	b := startBot(t, "JIT_AUDIT_S3_BUCKET=evidence", "JIT_AUDIT_S3_INTERVAL=10s", "AWS_ENDPOINT_URL_S3="+moto.URL(),
+		"JIT_AUDIT_ANCHOR_INTERVAL=10s")
 	id := requestID(t, b.command(t, "UALICE", "request readonly 30m checking replica lag for INC-42"))
 	b.click(t, "ULEAD1", b.approvalDM(t, "ULEAD1", id), "jit_approve", id)
 	b.dmWith(t, "UALICE", id, "export AWS_SECRET_ACCESS_KEY=")
@@ -42,6 +43,14 @@ func TestAuditChainRewriteThroughTheBinary(t *testing.T) {
 	b.slack.WaitFor(t, "the revoke's entry reaches S3", 30*time.Second, func() bool {
 		got, err := s3export.ReadAll(t.Context(), s3c, "evidence", "jitbot/audit")
 		return err == nil && len(got) >= 4 && strings.Contains(string(got[len(got)-1].Raw), `"type":"revoked"`)
+	})
+	l := auditlog.New(redis.NewClient(&redis.Options{Addr: b.redis.Addr()}), "jitbot", nil)
+	seq, hash, err := l.Head(t.Context())
+	if err != nil || seq < 4 {
+		t.Fatalf("head %d, %v", seq, err)
+	}
+	b.slack.WaitFor(t, "the head is anchored in the audit channel", 30*time.Second, func() bool {
+		return b.auditHas(auditlog.FormatAnchor(seq, hash))
 	})
 	// Stop the bot, so that neither it nor its export touches the log
 	// while the attacker works on it.
@@ -58,8 +67,12 @@ func TestAuditChainRewriteThroughTheBinary(t *testing.T) {
 	redisOnly := cleanEnv("REDIS_URL="+b.redis.URL(), "JIT_RULES="+b.catalog)
 	anchored := cleanEnv("REDIS_URL="+b.redis.URL(), "JIT_RULES="+b.catalog, "JIT_AUDIT_S3_BUCKET=evidence",
 		"AWS_ENDPOINT_URL_S3="+moto.URL(), "AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test")
-	if v := runBinary(t, anchored, "audit", "verify"); v.code != 0 || !strings.Contains(v.stdout, "chain intact") {
-		t.Fatalf("verify of the untouched log: %+v", v)
+	inSlack := cleanEnv("REDIS_URL="+b.redis.URL(), "JIT_RULES="+b.catalog, "JIT_AUDIT_CHANNEL="+auditChannel,
+		"SLACK_BOT_TOKEN="+b.slack.BotToken(), "SLACK_API_URL="+b.slack.APIURL())
+	for _, env := range [][]string{anchored, inSlack} {
+		if v := runBinary(t, env, "audit", "verify"); v.code != 0 || !strings.Contains(v.stdout, "chain intact") || strings.Contains(v.stdout, " 0 anchors") {
+			t.Fatalf("verify of the untouched log: %+v", v)
+		}
 	}
 
 	edit := func(raw string) string { return strings.Replace(raw, `"actor":"ULEAD1"`, `"actor":"UEVE"`, 1) }
@@ -70,21 +83,27 @@ func TestAuditChainRewriteThroughTheBinary(t *testing.T) {
 		key      string // the attacker's HMAC key; "" with keyed: HMAC under an empty key
 		keyed    bool   // the re-chained entries claim to be keyed
 		env      []string
-		wantName int // index of the entry the verdict must name; -1: the end of the log
+		wantName int // index of the entry the verdict must name; -1: the end of the log; -2: an anchor post
 	}{
 		{name: "plain SHA-256 from the edit on", from: 1, env: redisOnly, wantName: 1},
 		{name: "HMAC under a wrong key", from: 1, key: "a-guessed-key-0123456789abcdef-0000", keyed: true, env: redisOnly, wantName: 1},
 		{name: "HMAC with no key", from: 1, keyed: true, env: redisOnly, wantName: 1},
 		{name: "plain SHA-256 from the first entry, anchored in S3", from: 0, env: anchored, wantName: 0},
 		{name: "tail cut and head reset, anchored in S3", from: len(orig), keep: len(orig) - 2, env: anchored, wantName: -1},
+		{name: "plain SHA-256 from the first entry, anchored in Slack", from: 0, env: inSlack, wantName: -2},
+		{name: "tail cut and head reset, anchored in Slack", from: len(orig), keep: len(orig) - 2, env: inSlack, wantName: -1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ids := rechain(t, c, orig, edit, tt.from, tt.keep, []byte(tt.key), tt.keyed)
 			v := runBinary(t, tt.env, "audit", "verify")
+			t.Logf("verify: exit %d\n%s", v.code, v.stdout)
 			want := "after entry " + strconv.Itoa(len(ids))
-			if tt.wantName >= 0 {
+			switch {
+			case tt.wantName >= 0:
 				want = ids[tt.wantName]
+			case tt.wantName == -2:
+				want = "does not match its anchor in the audit channel post"
 			}
 			if v.code != 1 || !strings.Contains(v.stdout, "FAIL") || !strings.Contains(v.stdout, want) {
 				t.Errorf("verify after the rewrite: %+v; want exit 1 naming %s", v, want)
