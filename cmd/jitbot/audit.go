@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -209,6 +210,11 @@ func auditVerify(ctx context.Context, file string, stdout, stderr io.Writer) err
 	anchors, from, err := readAnchors(ctx, cfg)
 	if err != nil {
 		return err
+	}
+	if file != "" {
+		// An export made earlier ends before the newest anchors; what it
+		// holds must still match them.
+		anchors = slices.DeleteFunc(anchors, func(a auditlog.Anchor) bool { return a.Seq > int64(len(entries)) })
 	}
 	if br := auditlog.CheckAnchors(entries, anchors); br != nil {
 		fmt.Fprintf(stdout, "FAIL %s: the chain is intact but does not match its anchors\n%v\n", source, br)
