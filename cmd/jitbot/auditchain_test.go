@@ -69,6 +69,9 @@ func TestAuditChainRewriteThroughTheBinary(t *testing.T) {
 		"AWS_ENDPOINT_URL_S3="+moto.URL(), "AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test")
 	inSlack := cleanEnv("REDIS_URL="+b.redis.URL(), "JIT_RULES="+b.catalog, "JIT_AUDIT_CHANNEL="+auditChannel,
 		"SLACK_BOT_TOKEN="+b.slack.BotToken(), "SLACK_API_URL="+b.slack.APIURL())
+	// Anyone in the audit channel can post text that looks like an
+	// anchor; only jitbot's own posts count.
+	b.slack.PostAs(auditChannel, "UEVE", auditlog.FormatAnchor(1, strings.Repeat("0", 64)))
 	for _, env := range [][]string{anchored, inSlack} {
 		if v := runBinary(t, env, "audit", "verify"); v.code != 0 || !strings.Contains(v.stdout, "chain intact") || strings.Contains(v.stdout, " 0 anchors") {
 			t.Fatalf("verify of the untouched log: %+v", v)

@@ -48,3 +48,11 @@ func (s *Server) conversationsHistory(r *request) (map[string]any, *apiError) {
 		"response_metadata": map[string]any{"next_cursor": next},
 	}, nil
 }
+
+// PostAs posts text to channel as userID, as a person in the workspace
+// would: for tests of what jitbot makes of other people's messages.
+func (s *Server) PostAs(channel, userID, text string) Message {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.post(channel, "", text, userID, nil, false).Message
+}
