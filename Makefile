@@ -47,6 +47,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./internal/command/
 	$(GO) test -run='^$$' -fuzz='^FuzzInteraction$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=10s ./internal/slackapp/handlers/
 	$(GO) test -run='^$$' -fuzz='^FuzzSubmission$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=10s ./internal/slackapp/handlers/
+	$(GO) test -run='^$$' -fuzz='^FuzzParseAnchor$$' -fuzztime=$(FUZZTIME) ./internal/auditlog/
 
 # Measures the figures of docs/design.md §6 against the real service (real Redis,
 # moto, the Slack fake) and writes BENCHMARKS.md and bench/latest.json.

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -24,8 +25,8 @@ const auditUsage = `usage: jitbot audit export [--since DURATION] [--format json
        jitbot audit verify [--file FILE]
 
 export writes the durable audit log (from REDIS_URL) to stdout; verify
-recomputes its hash chain, from REDIS_URL or from a jsonl export, and names
-the first broken entry.
+recomputes its chain under JIT_SIGNING_KEY, from REDIS_URL or from a jsonl
+export, compares it with its anchors, and names the first broken entry.
 `
 
 const (
@@ -36,8 +37,11 @@ those of the last DURATION (e.g. 24h or 30d).
 `
 	auditVerifyUsage = `usage: jitbot audit verify [--file FILE]
 
-Recomputes the audit log's hash chain, from REDIS_URL or from FILE (a jsonl
-export), and names the first broken entry: exit status 1 if there is one.
+Recomputes the audit log's chain under JIT_SIGNING_KEY (or
+JIT_SIGNING_KEY_PREVIOUS), from REDIS_URL or from FILE (a jsonl export),
+compares it with the anchors kept out of Redis (the S3 export when
+JIT_AUDIT_S3_BUCKET is set), and names the first entry that does not match:
+exit status 1 if there is one.
 `
 )
 
@@ -168,11 +172,15 @@ func csvSafe(s string) string {
 }
 
 func auditVerify(ctx context.Context, file string, stdout, stderr io.Writer) error {
+	cfg, err := config.Load()
+	if err != nil {
+		fmt.Fprintln(stderr, "jitbot:", err)
+		return exitError{2}
+	}
 	var entries []auditlog.Stored
 	var headSeq int64
 	var headHash, source string
 	if file != "" {
-		var err error
 		if entries, err = readExport(file); err != nil {
 			fmt.Fprintln(stderr, "jitbot audit verify:", err)
 			return exitError{2}
@@ -192,12 +200,27 @@ func auditVerify(ctx context.Context, file string, stdout, stderr io.Writer) err
 		}
 		source = "REDIS_URL"
 	}
-	n, br := auditlog.Verify(entries, headSeq, headHash)
+	// The key checks every keyed entry; the previous one those chained
+	// before a rotation.
+	n, br := auditlog.Verify(entries, headSeq, headHash, cfg.SigningKey.Bytes(), cfg.SigningKeyPrevious.Bytes())
 	if br != nil {
 		fmt.Fprintf(stdout, "FAIL %s: %d entries verified before the break\n%v\n", source, n, br)
 		return exitError{1}
 	}
-	fmt.Fprintf(stdout, "OK %s: %d entries, chain intact\n", source, n)
+	anchors, from, err := readAnchors(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	if file != "" {
+		// An export made earlier ends before the newest anchors; what it
+		// holds must still match them.
+		anchors = slices.DeleteFunc(anchors, func(a auditlog.Anchor) bool { return a.Seq > int64(len(entries)) })
+	}
+	if br := auditlog.CheckAnchors(entries, anchors); br != nil {
+		fmt.Fprintf(stdout, "FAIL %s: the chain is intact but does not match its anchors\n%v\n", source, br)
+		return exitError{1}
+	}
+	fmt.Fprintf(stdout, "OK %s: %d entries, chain intact, %d anchors match%s\n", source, n, len(anchors), from)
 	return nil
 }
 

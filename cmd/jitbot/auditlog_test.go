@@ -187,7 +187,7 @@ func TestAuditExportToS3ThroughTheBinary(t *testing.T) {
 	if len(exported) != len(inRedis) {
 		t.Errorf("%d entries in S3, %d in Redis", len(exported), len(inRedis))
 	}
-	if n, br := auditlog.Verify(exported, 0, ""); br != nil || n == 0 {
+	if n, br := auditlog.Verify(exported, 0, "", []byte(testSigningKey)); br != nil || n == 0 {
 		t.Errorf("the S3 copy does not verify: %d entries, %v", n, br)
 	}
 }

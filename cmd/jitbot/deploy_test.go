@@ -66,13 +66,17 @@ func TestSlackAppManifest(t *testing.T) {
 	// The scopes of the methods jitbot calls: chat.postMessage, chat.update
 	// (chat:write), DMs (im:write), users.info (users:read, and
 	// users:read.email for profile.email), usergroups.list and
-	// usergroups.users.list (usergroups:read), and the command itself.
-	for _, scope := range []string{"commands", "chat:write", "im:write", "users:read", "users:read.email", "usergroups:read"} {
+	// usergroups.users.list (usergroups:read), conversations.history of
+	// the audit channel for audit verify's anchors (channels:history,
+	// groups:history), and the command itself.
+	scopes := []string{"commands", "chat:write", "im:write", "users:read", "users:read.email", "usergroups:read",
+		"channels:history", "groups:history"}
+	for _, scope := range scopes {
 		if !slices.Contains(m.OAuth.Scopes.Bot, scope) {
 			t.Errorf("bot scope %s missing", scope)
 		}
 	}
-	if extra := len(m.OAuth.Scopes.Bot) - 6; extra > 0 {
+	if extra := len(m.OAuth.Scopes.Bot) - len(scopes); extra > 0 {
 		t.Errorf("manifest asks for %d scope(s) more than jitbot uses: %v", extra, m.OAuth.Scopes.Bot)
 	}
 }

@@ -767,7 +767,7 @@ func (d *drill) verify() drillOutcome {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n, br := auditlog.Verify(entries, seq, hash); br != nil {
+	if n, br := auditlog.Verify(entries, seq, hash, []byte(testSigningKey)); br != nil {
 		t.Errorf("the audit chain is broken after %d entries: %v", n, br)
 	}
 	o.entries = len(entries)

@@ -85,6 +85,7 @@ type App struct {
 // error, everything it opened is closed again, and a *ConfigError says
 // the configuration is at fault.
 func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options) (_ *App, err error) {
+	cfg = WithSigningKey(cfg)
 	a := &App{cfg: cfg, log: log, opts: opts}
 	defer func() {
 		if err != nil {

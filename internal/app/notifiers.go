@@ -22,7 +22,7 @@ import (
 // openAuditLog opens the durable audit log, in the store's Redis, and its
 // export to S3 when JIT_AUDIT_S3_BUCKET is set.
 func (a *App) openAuditLog() {
-	a.evidence = auditlog.New(a.store.Client(), a.cfg.RedisPrefix, a.log)
+	a.evidence = auditlog.New(a.store.Client(), a.cfg.RedisPrefix, a.log).WithKey(a.cfg.SigningKey.Bytes())
 	if a.cfg.AuditS3Bucket == "" {
 		return
 	}

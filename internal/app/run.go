@@ -58,13 +58,17 @@ func (a *App) Run(ctx context.Context) error {
 
 // startProducers starts everything that makes Slack writes, except the
 // Socket Mode handler: the scheduler, reconciliation, the S3 export, the
-// CloudTrail watcher, the catalog watcher and the HTTP-mode handler.
+// audit anchors, the CloudTrail watcher, the catalog watcher and the
+// HTTP-mode handler.
 func (a *App) startProducers(ctx context.Context, producers *errgroup.Group) {
 	producers.Go(func() error { return a.svc.Run(ctx) })
 	producers.Go(func() error { return a.reconcileLoop(ctx, time.Duration(a.cfg.ReconcileInterval)) })
 	if a.exporter != nil {
 		producers.Go(func() error { return a.exporter.Run(ctx, time.Duration(a.cfg.AuditS3Interval)) })
 	}
+	producers.Go(func() error {
+		return a.trail.PostAnchors(ctx, a.evidence.Head, time.Duration(a.cfg.AuditAnchorInterval))
+	})
 	if a.watcher != nil {
 		poll := min(30*time.Second, max(time.Second, a.watcher.Delay/4))
 		producers.Go(func() error { return a.watcher.Run(ctx, poll) })

@@ -1,12 +1,17 @@
 // Package auditlog is jitbot's durable evidence: every domain event becomes
 // an entry appended to a Redis Stream, before it is posted anywhere, as
-// canonical JSON that carries the SHA-256 of the previous entry. Editing,
-// deleting or reordering any entry breaks the chain, and Verify names the
-// first entry where it breaks. Secrets never enter it: an Entry has no
+// canonical JSON that carries the chain value of the previous entry.
+// Editing, deleting or reordering any entry breaks the chain, and Verify
+// names the first entry where it breaks. The chain value is an
+// HMAC-SHA256 under JIT_SIGNING_KEY, which never enters Redis, so a Redis
+// writer who edits an entry cannot recompute the rest. Entries written
+// before the key existed carry a plain SHA-256 and verify only as the
+// unkeyed prefix of the log. Secrets never enter it: an Entry has no
 // field that could hold them.
 package auditlog
 
 import (
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -64,8 +69,12 @@ type Entry struct {
 	// revoke reason, a failure, a refusal.
 	Outcome string `json:"outcome,omitempty"`
 
-	Prev string `json:"prev"`           // Hash of the previous entry; "" for the first
-	Hash string `json:"hash,omitempty"` // SHA-256 of this entry's JSON with Hash empty
+	// Keyed says Hash is an HMAC-SHA256 under the signing key; false only
+	// for entries written before the key existed. It is covered by Hash,
+	// and Verify accepts no unkeyed entry after a keyed one.
+	Keyed bool   `json:"keyed,omitempty"`
+	Prev  string `json:"prev"`           // Hash of the previous entry; "" for the first
+	Hash  string `json:"hash,omitempty"` // HMAC-SHA256 (SHA-256 if not Keyed) of this entry's JSON with Hash empty
 }
 
 // Approval is one approver's yes.
@@ -124,19 +133,28 @@ func (e Entry) canonical() []byte {
 	return b
 }
 
-// sum is the SHA-256 of the entry's canonical JSON, in hex.
-func (e Entry) sum() string {
-	h := sha256.Sum256(e.canonical())
-	return hex.EncodeToString(h[:])
+// sum is the entry's chain value in hex: the HMAC-SHA256 of its canonical
+// JSON under key, or its plain SHA-256 when key is nil (entries written
+// before the key existed).
+func (e Entry) sum(key []byte) string {
+	if key == nil {
+		h := sha256.Sum256(e.canonical())
+		return hex.EncodeToString(h[:])
+	}
+	m := hmac.New(sha256.New, key)
+	m.Write(e.canonical())
+	return hex.EncodeToString(m.Sum(nil))
 }
 
-// Rehash returns an entry's JSON with its Hash recomputed; for tests and
-// tools that build entries by hand.
-func Rehash(raw []byte) ([]byte, error) {
+// Rehash returns an entry's JSON with its Hash recomputed under key (nil:
+// plain SHA-256, and Keyed cleared); for tests and tools that build
+// entries by hand.
+func Rehash(raw []byte, key []byte) ([]byte, error) {
 	var e Entry
 	if err := json.Unmarshal(raw, &e); err != nil {
 		return nil, err
 	}
-	e.Hash = e.sum()
+	e.Keyed = key != nil
+	e.Hash = e.sum(key)
 	return json.Marshal(e)
 }

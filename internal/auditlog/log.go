@@ -32,6 +32,16 @@ type Log struct {
 	stream string
 	head   string
 	log    *slog.Logger
+	key    []byte // chains new entries with HMAC-SHA256; nil: plain SHA-256
+}
+
+// WithKey returns the log chaining the entries it appends with an
+// HMAC-SHA256 under key (JIT_SIGNING_KEY). The key must never be stored
+// in Redis: it is what keeps a Redis writer from re-chaining the log.
+func (l *Log) WithKey(key []byte) *Log {
+	c := *l
+	c.key = key
+	return &c
 }
 
 // New returns the audit log under prefix (the JIT_REDIS_PREFIX). log, if
@@ -102,8 +112,8 @@ func (l *Log) append(ctx context.Context, en Entry, eventKey string) (Entry, err
 		if err != nil {
 			return Entry{}, err
 		}
-		en.Seq, en.Prev, en.Hash = seq+1, prev, ""
-		en.Hash = en.sum()
+		en.Seq, en.Prev, en.Hash, en.Keyed = seq+1, prev, "", l.key != nil
+		en.Hash = en.sum(l.key)
 		body, err := json.Marshal(en)
 		if err != nil {
 			return Entry{}, err

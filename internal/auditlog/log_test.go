@@ -156,7 +156,7 @@ func TestTamperingIsFoundAndNamed(t *testing.T) {
 // rehash sets the Hash of an entry the way Append does.
 func rehash(t *testing.T, b []byte) []byte {
 	t.Helper()
-	out, err := auditlog.Rehash(b)
+	out, err := auditlog.Rehash(b, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

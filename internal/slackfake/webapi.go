@@ -57,6 +57,7 @@ var methods = map[string]method{
 	"chat.update":           {botToken, (*Server).updateMessage},
 	"chat.delete":           {botToken, (*Server).deleteMessageCall},
 	"conversations.open":    {botToken, (*Server).conversationsOpen},
+	"conversations.history": {botToken, (*Server).conversationsHistory},
 	"users.info":            {botToken, (*Server).usersInfo},
 	"users.list":            {botToken, (*Server).usersList},
 	"users.lookupByEmail":   {botToken, (*Server).usersLookupByEmail},
