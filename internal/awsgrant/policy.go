@@ -94,4 +94,3 @@ func sessionPolicy(g grants.Grant) (string, error) {
 	}
 	return policy, nil
 }
-
