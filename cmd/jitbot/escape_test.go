@@ -93,4 +93,3 @@ func deniedActions(t *testing.T, policy string) map[string]bool {
 	}
 	return denied
 }
-
