@@ -245,6 +245,11 @@ func (s *STS) checkRole(ctx context.Context, role roleARN, secs int32) error {
 	if err != nil {
 		return fmt.Errorf("look up role %s: %w", role.name, err)
 	}
+	if out.Role.PermissionsBoundary == nil {
+		// deploy/iam lets jitbot write its revoke deny only on roles
+		// bounded by jit-boundary: this grant could not be ended early.
+		s.log.WarnContext(ctx, "role has no permissions boundary; an early revocation will be refused by IAM", "role_arn", role.arn)
+	}
 	if got, err := parseRoleARN(aws.ToString(out.Role.Arn)); err == nil && got.account != role.account {
 		return fmt.Errorf("%w: IAM role %q is not in jitbot's AWS account %s; jitbot can only revoke sessions of its own account's roles",
 			grants.ErrInvalidTarget, role.arn, got.account)
