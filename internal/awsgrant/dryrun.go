@@ -130,11 +130,16 @@ func describeAssumeRole(in *sts.AssumeRoleInput, narrowed bool) string {
 		s += " SourceIdentity=" + aws.ToString(in.SourceIdentity)
 	}
 	s += " Tags=" + strings.Join(tags, ",")
+	escapes := "role chaining and long-lived credentials"
+	if len(in.TransitiveTagKeys) > 0 {
+		s += " TransitiveTagKeys=" + strings.Join(in.TransitiveTagKeys, ",")
+		escapes = "long-lived credentials"
+	}
 	allows := "allows what the role allows"
 	if narrowed {
 		allows = "allows what the role's session_policy allows"
 	}
-	return s + " Policy=(" + allows + ", and denies everything after " + policyEnd(aws.ToString(in.Policy)) + ")"
+	return s + " Policy=(" + allows + ", denies " + escapes + ", and denies everything after " + policyEnd(aws.ToString(in.Policy)) + ")"
 }
 
 // policyEnd reads the time after which a session policy denies everything,

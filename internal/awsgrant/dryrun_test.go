@@ -90,7 +90,7 @@ func TestDryRunShowsWhatTheBackendsSend(t *testing.T) {
 			" DurationSeconds=" + sent.Get("DurationSeconds") + " ",
 			" SourceIdentity=" + sent.Get("SourceIdentity") + " ",
 			" Tags=jit-request=" + tg["jit-request"] + ",jit-approver=" + tg["jit-approver"] + " ",
-			"denies everything after " + expiry + ")",
+			"denies role chaining and long-lived credentials, and denies everything after " + expiry + ")",
 		} {
 			if !strings.Contains(assume, want) {
 				t.Errorf("AssumeRole line %q lacks %q", assume, want)

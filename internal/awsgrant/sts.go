@@ -1,7 +1,6 @@
 package awsgrant
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -130,6 +129,12 @@ func assumeRoleInput(g grants.Grant) (roleARN, *sts.AssumeRoleInput, error) {
 			{Key: aws.String(tagApprover), Value: aws.String(tagValue(approvers))},
 		},
 	}
+	if g.AllowRoleChaining {
+		// A transitive tag survives every AssumeRole down the chain and
+		// cannot be overridden there, so a deny keyed on jit-request (the
+		// revoke deny, or an SCP) reaches the chained sessions too.
+		in.TransitiveTagKeys = []string{tagRequest}
+	}
 	// SourceIdentity makes CloudTrail name the human on every call of the
 	// session, and of any role chained from it; STS wants 2 to 64 chars.
 	if id := sanitizeName(g.RequesterEmail, maxSourceIdentity); len(id) >= 2 {
@@ -240,6 +245,11 @@ func (s *STS) checkRole(ctx context.Context, role roleARN, secs int32) error {
 	if err != nil {
 		return fmt.Errorf("look up role %s: %w", role.name, err)
 	}
+	if out.Role.PermissionsBoundary == nil {
+		// deploy/iam lets jitbot write its revoke deny only on roles
+		// bounded by jit-boundary: this grant could not be ended early.
+		s.log.WarnContext(ctx, "role has no permissions boundary; an early revocation will be refused by IAM", "role_arn", role.arn)
+	}
 	if got, err := parseRoleARN(aws.ToString(out.Role.Arn)); err == nil && got.account != role.account {
 		return fmt.Errorf("%w: IAM role %q is not in jitbot's AWS account %s; jitbot can only revoke sessions of its own account's roles",
 			grants.ErrInvalidTarget, role.arn, got.account)
@@ -301,68 +311,6 @@ func credsEnd(g grants.Grant, now time.Time) time.Time {
 		return g.Start.Add(time.Duration(secs) * time.Second)
 	}
 	return now.Add(maxSessionSeconds * time.Second)
-}
-
-const policyVersion = "2012-10-17"
-
-type policyDoc struct {
-	Version   string
-	Statement []any // statement values and the role's own json.RawMessage statements
-}
-
-type statement struct {
-	Effect    string
-	Action    string
-	Resource  string
-	Condition map[string]map[string]string `json:",omitempty"`
-}
-
-// sessionPolicy is the AssumeRole session policy: the role's session_policy
-// statements (or allow-all, since session policies only narrow the role's
-// own), plus a deny of everything after g.Expires. The policy states the
-// time to the second; the scheduler rounds Expires up to a whole second, so
-// it is exact, and any fraction left is cut, which ends access sooner, never
-// later.
-func sessionPolicy(g grants.Grant) (string, error) {
-	stmts := []any{statement{Effect: "Allow", Action: "*", Resource: "*"}}
-	if g.SessionPolicy != "" {
-		var doc struct{ Statement json.RawMessage }
-		err := json.Unmarshal([]byte(g.SessionPolicy), &doc)
-		raw := bytes.TrimSpace(doc.Statement)
-		if err != nil || len(raw) == 0 || string(raw) == "null" {
-			return "", fmt.Errorf("%w: the session_policy for %q is not a JSON policy document with a Statement", grants.ErrInvalidTarget, g.Target)
-		}
-		var list []json.RawMessage
-		if raw[0] != '[' {
-			list = []json.RawMessage{raw}
-		} else if err := json.Unmarshal(raw, &list); err != nil {
-			return "", fmt.Errorf("%w: the session_policy for %q has a malformed Statement", grants.ErrInvalidTarget, g.Target)
-		}
-		stmts = stmts[:0]
-		for _, st := range list {
-			stmts = append(stmts, st)
-		}
-	}
-	stmts = append(stmts, statement{
-		Effect:   "Deny",
-		Action:   "*",
-		Resource: "*",
-		Condition: map[string]map[string]string{
-			"DateGreaterThan": {"aws:CurrentTime": g.Expires.UTC().Format(time.RFC3339)},
-		},
-	})
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false) // keeps '<', '>' and '&' one character each against the size limit
-	if err := enc.Encode(policyDoc{Version: policyVersion, Statement: stmts}); err != nil {
-		return "", fmt.Errorf("encode session policy for %s: %w", g.RequestID, err)
-	}
-	policy := strings.TrimSuffix(buf.String(), "\n")
-	if len(policy) > maxSessionPolicy {
-		return "", fmt.Errorf("%w: the session policy for %q is %d characters and STS accepts at most %d; shorten the role's session_policy",
-			grants.ErrInvalidTarget, g.Target, len(policy), maxSessionPolicy)
-	}
-	return policy, nil
 }
 
 func revokePolicyName(id grants.RequestID) string {

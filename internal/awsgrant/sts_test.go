@@ -101,6 +101,7 @@ func TestSTSAssumeRoleRequest(t *testing.T) {
 			doc := parsePolicy(t, p.Get("Policy"))
 			want := policyDoc{Version: "2012-10-17", Statement: []policyStatement{
 				{Effect: "Allow", Action: "*", Resource: "*"},
+				escapeDeny(false),
 				{Effect: "Deny", Action: "*", Resource: "*", Condition: map[string]map[string]string{
 					"DateGreaterThan": {"aws:CurrentTime": tt.wantExpiry},
 				}},
@@ -157,7 +158,7 @@ func TestSTSSessionPolicyMerged(t *testing.T) {
 				t.Fatalf("Grant: %v", err)
 			}
 			doc := parsePolicy(t, onlyCall(t, e.proxy, "AssumeRole").Params.Get("Policy"))
-			want := append(tt.want, policyStatement{Effect: "Deny", Action: "*", Resource: "*", Condition: map[string]map[string]string{
+			want := append(tt.want, escapeDeny(false), policyStatement{Effect: "Deny", Action: "*", Resource: "*", Condition: map[string]map[string]string{
 				"DateGreaterThan": {"aws:CurrentTime": g.Expires.UTC().Format(time.RFC3339)},
 			}})
 			if !reflect.DeepEqual(doc.Statement, want) {

@@ -226,5 +226,7 @@ func grantOf(r *Request) Grant {
 		Start:          r.GrantedAt,
 		Expires:        r.ExpiresAt,
 		CredsExpire:    r.CredsExpire,
+
+		AllowRoleChaining: r.AllowRoleChaining,
 	}
 }

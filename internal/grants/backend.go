@@ -29,6 +29,8 @@ type Grant struct {
 	// CredsExpire is when issued STS credentials stop working by
 	// themselves (zero for IAM groups).
 	CredsExpire time.Time
+	// AllowRoleChaining lets an STS session assume further roles.
+	AllowRoleChaining bool
 }
 
 // Credentials are STS session credentials. They travel once, from the

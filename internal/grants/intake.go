@@ -160,6 +160,7 @@ func (s *Service) newRecord(role *rules.Role, user rules.User, in rules.Input, n
 		Role:              role.Name,
 		Backend:           role.Backend,
 		SessionPolicy:     role.SessionPolicy,
+		AllowRoleChaining: role.AllowRoleChaining,
 		Duration:          in.Duration,
 		Reason:            in.Reason,
 		Incident:          in.Incident,

@@ -68,6 +68,8 @@ type Request struct {
 	Principal     string        `json:"principal,omitempty"`
 	SessionPolicy string        `json:"session_policy,omitempty"`
 	Duration      time.Duration `json:"duration"`
+	// AllowRoleChaining is the role's allow_role_chaining when requested.
+	AllowRoleChaining bool `json:"allow_role_chaining,omitempty"`
 	// Extends is the grant this request asks more time for (/jit extend).
 	// Approved, it issues access from then until that grant's expiry plus
 	// Duration.

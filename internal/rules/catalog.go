@@ -46,6 +46,11 @@ type Role struct {
 	Backend           string // "aws_sts" or "aws_iam_group"
 	RoleARN           string // aws_sts
 	SessionPolicy     string // aws_sts, optional JSON policy
+	// AllowRoleChaining lets an aws_sts grant's session assume further
+	// roles (sts:AssumeRole*), which its session policy otherwise denies.
+	// The chained sessions carry the jit-request tag as a transitive tag,
+	// so an early revocation still reaches them.
+	AllowRoleChaining bool
 	Group             string // aws_iam_group
 	Reconcile         string // "off", "report" or "enforce"; aws_iam_group only
 

@@ -57,7 +57,7 @@ var roleNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
 
 var roleKeys = []string{"description", "backend", "role_arn", "session_policy", "group", "iam_user", "reconcile",
 	"max_duration", "default_duration", "request_ttl", "approvers", "approvals_required", "eligible", "auto_approve", "approver_rule",
-	"incident_pattern", "breakglass_limit", "review_within", "allow_guests", "guest_max_duration"}
+	"incident_pattern", "breakglass_limit", "review_within", "allow_guests", "guest_max_duration", "allow_role_chaining"}
 
 // parse state: the problems found so far, the CEL environment and what
 // it compiled.
@@ -258,6 +258,8 @@ func (l *loader) setting(r *Role, key string, kv *ast.MappingValueNode, defaultS
 		l.duration(kv, &r.ReviewWithin)
 	case "allow_guests":
 		r.AllowGuests = l.boolean(kv, name)
+	case "allow_role_chaining":
+		r.AllowRoleChaining = l.boolean(kv, name)
 	case "guest_max_duration":
 		l.duration(kv, &r.GuestMaxDuration)
 	case "approvers":

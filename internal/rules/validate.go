@@ -67,7 +67,7 @@ func (l *loader) checkBackend(r *Role, at *ast.MappingValueNode, keys map[string
 		if r.IAMUser == "" {
 			l.addf(node("backend"), "role %s: backend aws_iam_group needs iam_user (a CEL expression giving the IAM user name, e.g. user.email)", name)
 		}
-		for _, k := range []string{"role_arn", "session_policy"} {
+		for _, k := range []string{"role_arn", "session_policy", "allow_role_chaining"} {
 			if keys[k] != nil {
 				l.addf(keys[k].Key, "role %s: %s applies only to backend aws_sts", name, k)
 			}

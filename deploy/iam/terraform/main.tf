@@ -29,19 +29,23 @@ locals {
     ExportAuditLogWhenJitAuditS3BucketIsSet = var.audit_s3_bucket != ""
   }
 
+  # Every IAM ARN of the policy, in Resource and in the boundary
+  # conditions alike, gets this account in place of "*".
   bot_policy_doc = jsondecode(file("${path.module}/../iam-policy.json"))
-  bot_policy = jsonencode(merge(local.bot_policy_doc, {
+  bot_policy = replace(jsonencode(merge(local.bot_policy_doc, {
     Statement = [
       for s in local.bot_policy_doc.Statement : merge(s, {
-        Resource = replace(
-          replace(s.Resource, "arn:aws:iam::*:", "arn:aws:iam::${local.account_id}:"),
-          "arn:aws:s3:::jit-audit-evidence/jitbot/audit/",
-          "arn:aws:s3:::${var.audit_s3_bucket}/${var.audit_s3_prefix}/",
-        )
+        Resource = replace(s.Resource, "arn:aws:s3:::jit-audit-evidence/jitbot/audit/", "arn:aws:s3:::${var.audit_s3_bucket}/${var.audit_s3_prefix}/")
       })
       if lookup(local.optional_statements, s.Sid, true)
     ]
-  }))
+  })), "arn:aws:iam::*:", "arn:aws:iam::${local.account_id}:")
+
+  # The permissions boundary every jit-* role must carry: jitbot may write
+  # its revoke deny only on roles that have it, and may never remove or
+  # change it, so whoever holds jitbot's credentials cannot lift a role
+  # above it, whatever inline policy they write.
+  boundary_arn = "arn:aws:iam::${local.account_id}:policy/jit-boundary"
 
   # The trust policy of every role jitbot hands out: only jitbot's role,
   # and only with the requester as source identity and the request tag.
@@ -109,6 +113,13 @@ resource "aws_eks_pod_identity_association" "bot" {
   tags            = var.tags
 }
 
+resource "aws_iam_policy" "boundary" {
+  name        = "jit-boundary"
+  description = "jitbot: the ceiling of every jit-* role; jitbot may not change it"
+  policy      = file("${path.module}/../boundary-policy.json")
+  tags        = var.tags
+}
+
 # An aws_sts target: requested with /jit request example-readonly …
 # (catalog: backend aws_sts, role_arn = this role's ARN).
 resource "aws_iam_role" "example" {
@@ -117,7 +128,9 @@ resource "aws_iam_role" "example" {
   description          = "Example jitbot target: read-only, issued for one task at a time"
   assume_role_policy   = local.target_trust_policy
   max_session_duration = var.example_max_session_duration
+  permissions_boundary = local.boundary_arn
   tags                 = var.tags
+  depends_on           = [aws_iam_policy.boundary]
 }
 
 resource "aws_iam_role_policy_attachment" "example" {

@@ -22,3 +22,8 @@ output "example_group_name" {
   description = "group of the example aws_iam_group role for the catalog."
   value       = var.create_examples ? aws_iam_group.example[0].name : null
 }
+
+output "permissions_boundary_arn" {
+  description = "The permissions boundary every role jitbot hands out must carry (jitbot cannot revoke early on a role without it)."
+  value       = local.boundary_arn
+}
