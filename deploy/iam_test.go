@@ -225,6 +225,13 @@ var notTheBot = map[string]string{
 	"internal/auditlog/s3export.get":     "called by ReadAll only",
 }
 
+// auditorCommands are the files of the binary that may call notTheBot:
+// `jitbot audit verify` runs on an auditor's machine with the auditor's
+// credentials, never under jitbot's role.
+var auditorCommands = map[string]string{
+	"../cmd/jitbot/auditanchors.go": "jitbot audit verify reads the anchors in the S3 export",
+}
+
 // TestBotPolicyAllowsExactlyWhatTheCodeCalls checks deploy/iam/iam-policy.json
 // against the code: every AWS operation jitbot can call is allowed, and
 // nothing else is. (internal/awsgrant's TestDeployPolicyAllowsEveryCall
@@ -280,7 +287,8 @@ func TestBotPolicyAllowsExactlyWhatTheCodeCalls(t *testing.T) {
 	}
 	for key := range notTheBot {
 		pkg, fn, _ := strings.Cut(key, ".")
-		if callers := callersOutside(t, pkg, fn); len(callers) > 0 {
+		callers := slices.DeleteFunc(callersOutside(t, pkg, fn), func(p string) bool { return auditorCommands[p] != "" })
+		if len(callers) > 0 {
 			t.Errorf("%s is now called by jitbot itself (%v): its AWS calls need jitbot's policy", key, callers)
 		}
 	}

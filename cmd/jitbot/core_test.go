@@ -299,11 +299,11 @@ func policyExpiry(t *testing.T, policy string) string {
 		t.Fatalf("session policy %q: %v", policy, err)
 	}
 	for _, st := range doc.Statement {
-		if st.Effect == "Deny" {
-			return st.Condition["DateGreaterThan"]["aws:CurrentTime"]
+		if at := st.Condition["DateGreaterThan"]["aws:CurrentTime"]; st.Effect == "Deny" && at != "" {
+			return at
 		}
 	}
-	t.Fatalf("session policy has no deny statement: %s", policy)
+	t.Fatalf("session policy has no deny statement that ends it: %s", policy)
 	return ""
 }
 

@@ -143,7 +143,7 @@ func TestServeRefusesBadConfig(t *testing.T) {
 		{name: "no tokens", want: `jitbot: SLACK_APP_TOKEN, SLACK_BOT_TOKEN: required for serve: the app-level token (xapp-…, with connections:write) and the bot token (xoxb-…); README.md, "Create the Slack app", shows where to find them`},
 		{name: "no bot token", env: []string{"SLACK_APP_TOKEN=xapp-1"}, want: `jitbot: SLACK_BOT_TOKEN: required for serve: the bot token (xoxb-…); README.md, "Create the Slack app", shows where to find them`},
 		{name: "bad duration", env: append([]string{"JIT_MIN_DURATION=5 minutes"}, tokens...), want: `jitbot: JIT_MIN_DURATION: expected a duration such as 90s, 15m, 1h30m or 1d, got "5 minutes"`},
-		{name: "bad redis url", env: append([]string{"REDIS_URL=localhost:6379"}, tokens...), want: `jitbot: REDIS_URL: expected a redis://, rediss://, redis-sentinel:// or redis-cluster:// URL, got scheme "localhost"`},
+		{name: "bad redis url", env: append([]string{"REDIS_URL=localhost:6379"}, tokens...), want: `jitbot: REDIS_URL: expected a redis://, rediss://, redis-sentinel://, rediss-sentinel://, redis-cluster:// or rediss-cluster:// URL, got scheme "localhost"`},
 		{name: "redis without signing key", env: append([]string{"REDIS_URL=redis://127.0.0.1:6379/0", "JIT_SIGNING_KEY="}, tokens...), want: "jitbot: JIT_SIGNING_KEY: required for serve with REDIS_URL: a secret of at least 32 bytes that MACs records and the audit chain (for example `openssl rand -base64 48`); keep it out of Redis"},
 		{name: "short signing key", env: append([]string{"JIT_SIGNING_KEY=short"}, tokens...), want: "jitbot: JIT_SIGNING_KEY: expected at least 32 bytes (for example `openssl rand -base64 48`), got 5"},
 	}
