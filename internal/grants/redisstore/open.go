@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"net"
@@ -35,7 +36,7 @@ const pingTimeout = 5 * time.Second
 // is checked against the host it was dialled at (the system's roots, or
 // SSL_CERT_FILE). Errors never include a password.
 func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
-	if err := checkPrefix(opts.Prefix); err != nil {
+	if err := checkOptions(opts); err != nil {
 		return nil, err
 	}
 	uo, err := parseURL(rawURL)
@@ -67,14 +68,18 @@ const embeddedClock = time.Minute
 // when the process ends. The returned func closes the client and the server
 // (and tolerates the Store having been closed already).
 func NewEmbedded(opts Options) (*Store, func() error, error) {
-	if err := checkPrefix(opts.Prefix); err != nil {
+	if err := checkOptions(opts); err != nil {
 		return nil, nil, err
 	}
 	srv, err := miniredis.Run()
 	if err != nil {
 		return nil, nil, fmt.Errorf("start embedded redis: %w", err)
 	}
-	client := redis.NewClient(&redis.Options{Addr: srv.Addr()})
+	// The server listens on a loopback port that any local process can
+	// reach, a sidecar included: a random password keeps them out.
+	password := rand.Text()
+	srv.RequireAuth(password)
+	client := redis.NewClient(&redis.Options{Addr: srv.Addr(), Password: password})
 	s := New(client, opts)
 	s.embedded = true
 

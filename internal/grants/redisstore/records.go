@@ -55,14 +55,16 @@ func (s *Store) Create(ctx context.Context, r *grants.Request) error {
 // Get returns the record; grants.ErrNotFound if unknown (or expired after
 // Options.Retention).
 func (s *Store) Get(ctx context.Context, id grants.RequestID) (*grants.Request, error) {
-	data, err := s.client.HGet(ctx, s.recordKey(id), "d").Result()
-	if errors.Is(err, redis.Nil) {
-		return nil, fmt.Errorf("get %s: %w", id, grants.ErrNotFound)
-	}
+	vals, err := s.client.HMGet(ctx, s.recordKey(id), "d", "m").Result()
 	if err != nil {
 		return nil, fmt.Errorf("get %s: %w", id, err)
 	}
-	return decode(id, data)
+	data, _ := vals[0].(string)
+	sum, _ := vals[1].(string)
+	if data == "" {
+		return nil, fmt.Errorf("get %s: %w", id, grants.ErrNotFound)
+	}
+	return s.decode(id, data, sum)
 }
 
 // Update applies fn to a fresh copy of the record and writes it back only if
@@ -77,12 +79,13 @@ func (s *Store) Update(ctx context.Context, id grants.RequestID, fn func(*grants
 				return nil, fmt.Errorf("update %s: %w", id, err)
 			}
 		}
-		vals, err := s.client.HMGet(ctx, key, "v", "d").Result()
+		vals, err := s.client.HMGet(ctx, key, "v", "d", "m").Result()
 		if err != nil {
 			return nil, fmt.Errorf("update %s: read: %w", id, err)
 		}
 		vs, _ := vals[0].(string)
 		data, _ := vals[1].(string)
+		sum, _ := vals[2].(string)
 		if vs == "" || data == "" {
 			return nil, fmt.Errorf("update %s: %w", id, grants.ErrNotFound)
 		}
@@ -90,7 +93,7 @@ func (s *Store) Update(ctx context.Context, id grants.RequestID, fn func(*grants
 		if err != nil {
 			return nil, fmt.Errorf("update %s: bad version %q: %w", id, vs, err)
 		}
-		r, err := decode(id, data)
+		r, err := s.decode(id, data, sum)
 		if err != nil {
 			return nil, err
 		}
@@ -140,8 +143,9 @@ func (s *Store) write(ctx context.Context, r *grants.Request, expected int64) (i
 		}
 	}
 	keys := []string{s.recordKey(r.ID), s.open, s.deadlines, s.expiries, holdKey}
+	sum := s.seal.seal(s.tag, r.ID, string(data))
 	v, err := writeScript.Run(ctx, s.client, keys,
-		expected, data, string(r.ID), string(queue), score, finished, s.retention.Milliseconds(), holds,
+		expected, data, string(r.ID), string(queue), score, finished, s.retention.Milliseconds(), holds, sum,
 	).Int64()
 	if err != nil {
 		return 0, fmt.Errorf("write: %w", err)
@@ -167,10 +171,10 @@ func (s *Store) load(ctx context.Context, ids []string) ([]*grants.Request, erro
 	for len(ids) > 0 {
 		batch := ids[:min(len(ids), openBatch)]
 		ids = ids[len(batch):]
-		cmds := make([]*redis.StringCmd, len(batch))
+		cmds := make([]*redis.SliceCmd, len(batch))
 		pipe := s.client.Pipeline()
 		for i, id := range batch {
-			cmds[i] = pipe.HGet(ctx, s.recordKey(grants.RequestID(id)), "d")
+			cmds[i] = pipe.HMGet(ctx, s.recordKey(grants.RequestID(id)), "d", "m")
 		}
 		// Exec reports the first failed command; redis.Nil (a record gone
 		// since SMEMBERS) is not a failure here.
@@ -178,14 +182,16 @@ func (s *Store) load(ctx context.Context, ids []string) ([]*grants.Request, erro
 			return nil, fmt.Errorf("load open requests: %w", err)
 		}
 		for i, cmd := range cmds {
-			data, err := cmd.Result()
-			if errors.Is(err, redis.Nil) {
-				continue
-			}
+			vals, err := cmd.Result()
 			if err != nil {
 				return nil, fmt.Errorf("load %s: %w", batch[i], err)
 			}
-			r, err := decode(grants.RequestID(batch[i]), data)
+			data, _ := vals[0].(string)
+			sum, _ := vals[1].(string)
+			if data == "" {
+				continue // gone since SMEMBERS
+			}
+			r, err := s.decode(grants.RequestID(batch[i]), data, sum)
 			if err != nil {
 				return nil, err
 			}
@@ -195,11 +201,15 @@ func (s *Store) load(ctx context.Context, ids []string) ([]*grants.Request, erro
 	return out, nil
 }
 
-func decode(id grants.RequestID, data string) (*grants.Request, error) {
+// decode reads the record id from its stored JSON and MAC. A record whose
+// MAC does not match is still returned, marked Tampered: the service never
+// grants from it, but must see it to take away whatever it may hold.
+func (s *Store) decode(id grants.RequestID, data, sum string) (*grants.Request, error) {
 	var r grants.Request
 	if err := json.Unmarshal([]byte(data), &r); err != nil {
 		return nil, fmt.Errorf("decode %s: %w", id, err)
 	}
+	r.Tampered = !s.seal.verify(s.tag, id, data, sum) || r.ID != id
 	return &r, nil
 }
 

@@ -4,7 +4,8 @@
 //
 // Layout, every key under one hash tag so the Lua scripts work on Cluster:
 //
-//	{<prefix>}:req:<id>    HASH  v = version (for compare-and-swap), d = record JSON
+//	{<prefix>}:req:<id>    HASH  v = version (for compare-and-swap), d = record JSON,
+//	                             m = MAC of d under the signing key (seal.go)
 //	{<prefix>}:deadlines   ZSET  pending requests, score = unix ms of the deadline
 //	{<prefix>}:expiries    ZSET  granted access, score = unix ms of expiry, retry or cleanup
 //	{<prefix>}:open        SET   IDs of records that are not finished
@@ -46,6 +47,12 @@ type Options struct {
 	// Retention is how long a finished record is kept for `/jit list`,
 	// audits and duplicate detection. Default 30 days.
 	Retention time.Duration
+	// SigningKeys MAC the records: the first signs what the store
+	// writes, and a record read is trusted if any of them signed it
+	// (JIT_SIGNING_KEY, then JIT_SIGNING_KEY_PREVIOUS). Each is at least
+	// MinKeyLen bytes. Without keys the store signs with a random key of
+	// its own, which no other process can verify.
+	SigningKeys [][]byte
 }
 
 // Store is a grants.Store on Redis. It is safe for concurrent use by many
@@ -53,6 +60,7 @@ type Options struct {
 type Store struct {
 	client    redis.UniversalClient
 	retention time.Duration
+	seal      sealer
 
 	tag       string // "{prefix}"
 	open      string
@@ -67,7 +75,9 @@ type Store struct {
 var _ grants.Store = (*Store)(nil)
 
 // New returns a Store that uses client. It panics if opts.Prefix contains a
-// brace, which would break the hash tag that keeps all keys in one slot.
+// brace, which would break the hash tag that keeps all keys in one slot,
+// or if a signing key is too short; Open and NewEmbedded return those as
+// errors.
 func New(client redis.UniversalClient, opts Options) *Store {
 	if opts.Prefix == "" {
 		opts.Prefix = DefaultPrefix
@@ -78,10 +88,15 @@ func New(client redis.UniversalClient, opts Options) *Store {
 	if opts.Retention <= 0 {
 		opts.Retention = DefaultRetention
 	}
+	seal, err := newSealer(opts.SigningKeys)
+	if err != nil {
+		panic("redisstore: " + err.Error())
+	}
 	tag := KeyTag(opts.Prefix)
 	return &Store{
 		client:    client,
 		retention: opts.Retention,
+		seal:      seal,
 		tag:       tag,
 		open:      tag + ":open",
 		deadlines: tag + ":deadlines",
@@ -114,4 +129,13 @@ func checkPrefix(prefix string) error {
 		return fmt.Errorf("key prefix %q must not contain '{' or '}'", prefix)
 	}
 	return nil
+}
+
+// checkOptions is what New would panic on, as an error.
+func checkOptions(opts Options) error {
+	if err := checkPrefix(opts.Prefix); err != nil {
+		return err
+	}
+	_, err := newSealer(opts.SigningKeys)
+	return err
 }

@@ -16,6 +16,7 @@
 -- ARGV[6] "1" when the record is finished, else "0"
 -- ARGV[7] how long a finished record is kept, milliseconds
 -- ARGV[8] "1" when the record holds KEYS[5] now, "0" when not, "" for none
+-- ARGV[9] the MAC of the record JSON (seal.go)
 --
 -- Returns the new version, or 0 when the expected version did not match
 -- (Create: the ID is taken; Update: someone wrote in between).
@@ -30,7 +31,7 @@ elseif tonumber(redis.call('HGET', KEYS[1], 'v')) ~= expected then
 end
 
 local version = expected + 1
-redis.call('HSET', KEYS[1], 'v', version, 'd', ARGV[2])
+redis.call('HSET', KEYS[1], 'v', version, 'd', ARGV[2], 'm', ARGV[9])
 
 local id = ARGV[3]
 redis.call('ZREM', KEYS[3], id)
