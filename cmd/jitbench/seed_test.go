@@ -40,7 +40,7 @@ func TestSeededGrantsAreCopiesOfARealOne(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store, err := redisstore.Open(ctx, rds.URL(), redisstore.Options{})
+	store, err := redisstore.Open(ctx, rds.URL(), redisstore.Options{SigningKeys: [][]byte{[]byte(signingKey)}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -69,7 +69,7 @@ func newStack(ctx context.Context, dir string, l layout) (*stack, error) {
 	s.closed = append(s.closed, func() { s.slack.Close() })
 	s.web = newWebProxy(s.slack.APIURL())
 	s.closed = append(s.closed, s.web.Close)
-	s.store, err = redisstore.Open(ctx, s.redis.URL(), redisstore.Options{Prefix: "jitbot"})
+	s.store, err = redisstore.Open(ctx, s.redis.URL(), redisstore.Options{Prefix: "jitbot", SigningKeys: [][]byte{[]byte(signingKey)}})
 	if err != nil {
 		return fail(err)
 	}
@@ -183,7 +183,7 @@ func (s *stack) botEnv(catalog, redisURL string, httpPort int, extra ...string) 
 		"PATH=" + os.Getenv("PATH"), "HOME=" + s.dir,
 		"SLACK_APP_TOKEN=" + s.slack.AppToken(), "SLACK_BOT_TOKEN=" + s.slack.BotToken(), "SLACK_API_URL=" + s.web.URL() + "/api/",
 		"JIT_RULES=" + catalog, "JIT_AUDIT_CHANNEL=" + auditChannel, "REDIS_URL=" + redisURL,
-		"JIT_SIGNING_KEY=jitbench-signing-key-0123456789abcdef-not-a-secret",
+		"JIT_SIGNING_KEY=" + signingKey,
 		"JIT_HTTP_ADDR=127.0.0.1:" + strconv.Itoa(httpPort), "JIT_LOG_LEVEL=info",
 		// Short grants for the lifecycle phase; many requests per person
 		// for the burst (the default is 20 an hour).
@@ -325,3 +325,7 @@ func tailLog(path string) string {
 	}
 	return string(b)
 }
+
+// signingKey is every bot's JIT_SIGNING_KEY, and the key of the store the
+// bench reads and seeds, so that the bots trust the records it writes.
+const signingKey = "jitbench-signing-key-0123456789abcdef-not-a-secret"

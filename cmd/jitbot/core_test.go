@@ -111,7 +111,7 @@ func startStack(t *testing.T) *stack {
 // to the stack's Redis and AWS, as a newly started process would.
 func (s *stack) start(t *testing.T) {
 	t.Helper()
-	store, err := redisstore.Open(t.Context(), s.redis.URL(), redisstore.Options{Prefix: "jitbot"})
+	store, err := redisstore.Open(t.Context(), s.redis.URL(), redisstore.Options{Prefix: "jitbot", SigningKeys: [][]byte{[]byte(testSigningKey)}})
 	if err != nil {
 		t.Fatalf("open store: %v", err)
 	}

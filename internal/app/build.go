@@ -23,7 +23,7 @@ import (
 // openStore connects to REDIS_URL or, when it is empty, starts the
 // embedded in-memory store, which is fine for a trial and nothing else.
 func (a *App) openStore(ctx context.Context) error {
-	opts := redisstore.Options{Prefix: a.cfg.RedisPrefix}
+	opts := redisstore.Options{Prefix: a.cfg.RedisPrefix, SigningKeys: signingKeys(a.cfg)}
 	if a.cfg.RedisURL == "" {
 		a.log.Warn("REDIS_URL is empty: using an embedded in-memory store; every request and grant is LOST when jitbot stops, and grants issued before a restart are not revoked by jitbot. Set REDIS_URL for anything but a trial.")
 		store, closeStore, err := redisstore.NewEmbedded(opts)

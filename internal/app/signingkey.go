@@ -19,3 +19,14 @@ func WithSigningKey(cfg config.Config) config.Config {
 	}
 	return cfg
 }
+
+// signingKeys are the keys that MAC the store's records: the current one
+// signs, and both verify, so a rotation (JIT_SIGNING_KEY_PREVIOUS) keeps
+// the records written before it.
+func signingKeys(cfg config.Config) [][]byte {
+	keys := [][]byte{cfg.SigningKey.Bytes()}
+	if cfg.SigningKeyPrevious != "" {
+		keys = append(keys, cfg.SigningKeyPrevious.Bytes())
+	}
+	return keys
+}

@@ -9,13 +9,24 @@ import (
 )
 
 // issue calls the backend for a record in Granting under this process's
-// lease. The grant's clock starts now, when access is actually issued. If
-// the call fails, whatever it may have done is revoked and the request ends
+// lease, once grantable has found that the record may grant what it says.
+// The grant's clock starts now, when access is actually issued. If the
+// call fails, whatever it may have done is revoked and the request ends
 // as failed: a lost response must never leave a forgotten member.
 func (s *Service) issue(ctx context.Context, r *Request) (*Request, error) {
 	backend, err := s.backend(r)
 	if err != nil {
 		return r, err
+	}
+	why, err := s.grantable(ctx, r)
+	if err != nil {
+		// The record stays granting; the scheduler asks again once the
+		// lease lapses.
+		return r, fmt.Errorf("check %s before granting: %w", r.ID, err)
+	}
+	if why != "" {
+		s.log.ErrorContext(ctx, "grant refused: the record does not match the catalog and its approvals", "request_id", r.ID, "role", r.Role, "why", why)
+		return s.failGrant(ctx, r, "jitbot refused to issue it: "+why)
 	}
 	if sy, ok := s.store.(Syncer); ok {
 		// On failure the record stays granting; the scheduler tries again
@@ -43,16 +54,7 @@ func (s *Service) issue(ctx context.Context, r *Request) (*Request, error) {
 			// requester needs only the why.
 			msg = strings.TrimPrefix(grantErr.Error(), ErrInvalidTarget.Error()+": ")
 		}
-		failed, err := s.step(ctx, r.ID, nil, func(r *Request) error {
-			return r.FailGrant(msg, now, s.opts.Lease)
-		})
-		if err != nil {
-			return r, fmt.Errorf("record failed grant of %s: %w", r.ID, err)
-		}
-		if done, err := s.revoke(ctx, failed); err == nil {
-			failed = done
-		}
-		return failed, userErr(ErrGrantFailed, fmt.Sprintf("%s was approved, but access to %s could not be granted: %s", r.ID, r.Role, msg))
+		return s.failGrant(ctx, r, msg)
 	}
 	active, err := s.step(ctx, r.ID, issued.Credentials, func(r *Request) error {
 		return r.Activate(issued, g.Start, g.Expires, s.opts.ExpiryWarning, now)
@@ -64,6 +66,22 @@ func (s *Service) issue(ctx context.Context, r *Request) (*Request, error) {
 	}
 	s.poke()
 	return active, nil
+}
+
+// failGrant records that r's access was not issued (msg says why, for the
+// requester) and revokes whatever the attempt may have done.
+func (s *Service) failGrant(ctx context.Context, r *Request, msg string) (*Request, error) {
+	now := s.now()
+	failed, err := s.step(ctx, r.ID, nil, func(r *Request) error {
+		return r.FailGrant(msg, now, s.opts.Lease)
+	})
+	if err != nil {
+		return r, fmt.Errorf("record failed grant of %s: %w", r.ID, err)
+	}
+	if done, err := s.revoke(ctx, failed); err == nil {
+		failed = done
+	}
+	return failed, userErr(ErrGrantFailed, fmt.Sprintf("%s was approved, but access to %s could not be granted: %s", r.ID, r.Role, msg))
 }
 
 // end is when access issued at start for r ends. An extension runs on from

@@ -45,8 +45,15 @@ func (b *dryBackend) calls() (grantIDs, revokeIDs []grants.RequestID) {
 // (dryRun) or without it, that has the dry-run backend either way.
 func (e *env) dryService(t *testing.T, dryRun bool, dry grants.Backend) *grants.Service {
 	t.Helper()
+	return e.serviceWith(t, e.store, dryRun, dry)
+}
+
+// serviceWith is a process of e's deployment on store, in dryRun or not,
+// with the dry-run backend dry.
+func (e *env) serviceWith(t *testing.T, store grants.Store, dryRun bool, dry grants.Backend) *grants.Service {
+	t.Helper()
 	svc, err := grants.New(grants.Options{
-		Store:         e.store,
+		Store:         store,
 		Backends:      map[string]grants.Backend{grants.BackendSTS: e.backend, grants.BackendGroup: e.backend},
 		DryRun:        dryRun,
 		DryRunBackend: dry,

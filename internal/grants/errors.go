@@ -15,6 +15,12 @@ var (
 	ErrNotAllowed      = errors.New("not allowed")
 	ErrGrantFailed     = errors.New("grant failed")
 	ErrRateLimited     = errors.New("too many requests")
+	// ErrTampered: the record failed its integrity check; it was stopped
+	// and whatever it held is being revoked (Request.Quarantine).
+	ErrTampered = errors.New("record failed its integrity check")
+	// ErrNotGrantable: a record in Granting does not match what the
+	// catalog and its approvals allow; nothing was issued.
+	ErrNotGrantable = errors.New("not grantable")
 )
 
 // UserError is an error whose message is safe and useful to show to the

@@ -41,6 +41,10 @@ const (
 	// (EventRevokeFailed); the record stays in Revoking and the next
 	// attempt is scheduled.
 	EventRevokeRetrying EventType = "revoke_retrying"
+	// EventTampered: a record failed its integrity check (someone wrote
+	// it to the store without jitbot's signing key). Nothing was granted
+	// from it; what it may hold is being revoked. An alert.
+	EventTampered EventType = "tampered"
 )
 
 // Event is one step in a request's life, as seen by the audit trail and the

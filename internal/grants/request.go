@@ -141,6 +141,12 @@ type Request struct {
 	// Notes counts the events ever journaled for this record; it numbers
 	// them, so an event handed over twice is appended to the audit log once.
 	Notes int `json:"notes,omitempty"`
+
+	// Tampered is set by the store when the record read failed its
+	// integrity check: someone without jitbot's signing key wrote it. It is
+	// never stored. The service grants nothing from such a record and takes
+	// away whatever it may hold (see Service.quarantine).
+	Tampered bool `json:"-"`
 }
 
 // Note is a journaled event: what happened, when and by whom. The record
@@ -191,6 +197,10 @@ func (r *Request) handedOver(notes []Note) error {
 
 // ReasonExpired is the RevokeReason of a grant that ran its full time.
 const ReasonExpired = "expired"
+
+// ReasonTampered is the RevokeReason and Failure of a record that failed
+// its integrity check (Request.Quarantine).
+const ReasonTampered = "the record failed its integrity check: it was written without jitbot's signing key"
 
 // Queue names the scheduler's two sorted sets.
 type Queue string

@@ -117,13 +117,13 @@ func New(opts Options) (*Service, error) {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Service{
-		opts:  opts,
-		store: opts.Store,
-		dir:   opts.Directory,
-		log:   opts.Logger,
-		now:   opts.Now,
-		wake:  make(chan struct{}, 1),
+		opts: opts,
+		dir:  opts.Directory,
+		log:  opts.Logger,
+		now:  opts.Now,
+		wake: make(chan struct{}, 1),
 	}
+	s.store = verified{Store: opts.Store, s: s}
 	s.catalog.Store(opts.Catalog)
 	s.notify.Store(&Notifiers{})
 	if opts.Notifier != nil {

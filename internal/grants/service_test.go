@@ -563,10 +563,9 @@ func TestCrashedGrantIsFinished(t *testing.T) {
 	// A worker recorded the intent and died before calling AWS.
 	now := e.clock.Now()
 	if _, err := e.store.Update(t.Context(), r.ID, func(r *grants.Request) error {
-		r.State = grants.Granting
-		r.Approvals = []grants.Approval{{Approver: "UAPPROVER1", At: now}}
-		r.LeaseUntil = now.Add(30 * time.Second)
-		return nil
+		err := r.Approve("UAPPROVER1", now, 30*time.Second)
+		r.Journal = nil // handed over before the worker died
+		return err
 	}); err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,7 @@ import (
 //	granting ─ Activate ─▶ active;  FailGrant ─▶ revoking
 //	active   ─ Revoke, Expire ─▶ revoking
 //	revoking ─ FinishRevoke ─▶ revoked, or failed after FailGrant
+//	any      ─ Quarantine (the record failed its integrity check) ─▶ failed, or revoking
 //
 // TakeLease, RetryRevoke, Warn, Escalate, Review, FinishCleanup and
 // RetryCleanup change a record without moving it to another state.
@@ -307,6 +308,29 @@ func (r *Request) RetryCleanup(cause error, now time.Time, backoff func(attempt 
 	r.LastError = cause.Error()
 	r.CleanupAt = now.Add(backoff(r.Attempts))
 	return nil
+}
+
+// Quarantine handles a record that failed its integrity check: someone
+// without jitbot's signing key wrote it, so none of its fields is trusted.
+// Nothing is granted from it. A pending record fails; a record that holds,
+// or may hold, access is revoked, with the backend of this jitbot's mode
+// (dryRun) rather than the record's. A finished one stays finished. The
+// record's own journal is dropped: its events are not jitbot's.
+// No process holds a lease on it: the scheduler revokes it at once.
+func (r *Request) Quarantine(dryRun bool, now time.Time) {
+	r.Journal = nil
+	switch {
+	case r.State == Pending:
+		r.close(Failed, "", now)
+		r.Failure = ReasonTampered
+	case !r.State.Terminal():
+		if r.State == Granting {
+			r.Failure = ReasonTampered
+		}
+		r.DryRun = dryRun
+		r.startRevoking(ReasonTampered, now, 0)
+	}
+	r.note(EventTampered, now, "", ReasonTampered)
 }
 
 // startGranting records the decision to issue the access, under a lease

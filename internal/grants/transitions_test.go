@@ -215,6 +215,19 @@ func TestTransitionTable(t *testing.T) {
 			prepare: func(r *grants.Request) { breakglass(r); r.ReviewedBy = "UOTHER" },
 			call:    func(r *grants.Request) error { return r.Review("USECOND", soon) },
 			want:    [9]outcome{decided, decided, decided, decided, decided, decided, decided, decided, decided}},
+		// A record written without the signing key grants nothing and
+		// gives up what it may hold, with the backend of jitbot's mode
+		// (here real), not the dry run the record claims.
+		{name: "quarantine", method: "Quarantine", journals: grants.EventTampered,
+			prepare: func(r *grants.Request) { r.DryRun = true },
+			call: func(r *grants.Request) error {
+				r.Quarantine(false, soon)
+				if r.State == grants.Revoking && r.DryRun {
+					return errors.New("a quarantined record is revoked with the dry-run backend it claims")
+				}
+				return nil
+			},
+			want: [9]outcome{failed, revoking, revoking, revoking, revoked, denied, cancelled, timedOut, failed}},
 		{name: "cleaned up", method: "FinishCleanup",
 			call: func(r *grants.Request) error { return r.FinishCleanup() },
 			want: [9]outcome{stale, stale, stale, stale, revoked, denied, cancelled, timedOut, failed}},

@@ -115,7 +115,7 @@ func AuditEvent(e grants.Event) string {
 // alert events need someone to look, even without opening the thread.
 func alert(t grants.EventType) bool {
 	switch t {
-	case grants.EventGrantFailed, grants.EventRevokeFailed, grants.EventRefused:
+	case grants.EventGrantFailed, grants.EventRevokeFailed, grants.EventRefused, grants.EventTampered:
 		return true
 	}
 	return false
@@ -163,6 +163,8 @@ func eventLine(e grants.Event) (line string, ok bool) {
 	case grants.EventRevokeRetrying:
 		return fmt.Sprintf(":arrows_counterclockwise: revoking: attempt %d failed, retrying: %s", r.Attempts,
 			inline(errOr(e.Err, r.LastError), maxErrorShown)), true
+	case grants.EventTampered:
+		return ":rotating_light: this record was changed outside jitbot (it failed its integrity check): nothing was granted from it, and whatever it held is being revoked. Find out who can write to jitbot's Redis", true
 	case grants.EventTimedOut:
 		return ":hourglass: timed out: nobody decided by " + date(r.Deadline), true
 	case grants.EventRefused:

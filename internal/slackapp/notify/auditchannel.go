@@ -150,10 +150,11 @@ func (c *AuditChannel) post(ctx context.Context, e grants.Event, later bool) err
 }
 
 // loud events are also shown in the channel itself: break-glass access,
-// failures, and attempts to decide by people who may not.
+// failures, attempts to decide by people who may not, and records changed
+// outside jitbot.
 func loud(e grants.Event) bool {
 	switch e.Type {
-	case grants.EventAutoApproved, grants.EventGrantFailed, grants.EventRevokeFailed, grants.EventRefused, grants.EventReviewOverdue:
+	case grants.EventAutoApproved, grants.EventGrantFailed, grants.EventRevokeFailed, grants.EventRefused, grants.EventReviewOverdue, grants.EventTampered:
 		return true
 	case grants.EventGranted, grants.EventRevoked:
 		return e.Request.AutoApproved

@@ -57,7 +57,7 @@ func (m *Messenger) Notify(_ context.Context, e grants.Event) {
 		if r.State == grants.Pending {
 			m.q.Do(approvers, "approval DMs", func(ctx context.Context) error { return m.askApprovers(ctx, &r) })
 		}
-	case grants.EventApproved, grants.EventDenied, grants.EventCancelled, grants.EventTimedOut:
+	case grants.EventApproved, grants.EventDenied, grants.EventCancelled, grants.EventTimedOut, grants.EventTampered:
 		m.q.Do(approvers, "update approval DMs", func(ctx context.Context) error { return m.updateApprovers(ctx, &r) })
 	}
 	if r.AutoApproved {
@@ -77,6 +77,11 @@ func (m *Messenger) Notify(_ context.Context, e grants.Event) {
 	case grants.EventGrantFailed:
 		blocks = blockkit.GrantFailed(&r)
 		m.q.Do(approvers, "update approval DMs", func(ctx context.Context) error { return m.updateApprovers(ctx, &r) })
+	case grants.EventTampered:
+		if r.State != grants.Failed {
+			return // it is being revoked; the requester hears when it is
+		}
+		blocks = blockkit.GrantFailed(&r)
 	case grants.EventRevoked:
 		blocks = blockkit.Revoked(&r)
 	case grants.EventExpiring:

@@ -1,0 +1,112 @@
+package grants
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+)
+
+// Nothing in the store alone can grant (docs/design.md §4.3). Two checks
+// stand between a record and an AWS grant call:
+//
+//   - verified refuses every record the store reports Tampered (written
+//     without jitbot's signing key) and quarantines it: it fails, or is
+//     revoked if it may hold access (Request.Quarantine), with an alert.
+//   - grantable re-derives, just before the call, what the record may
+//     grant from the catalog in force, the directory as it is now and the
+//     record's approvals. That also bounds what an old, correctly signed
+//     version of a record written back to the store can do.
+
+// verified is the Store the service uses: the one it was given, with
+// every record that fails its integrity check taken out of circulation.
+type verified struct {
+	Store
+	s *Service
+}
+
+func (v verified) Get(ctx context.Context, id RequestID) (*Request, error) {
+	r, err := v.Store.Get(ctx, id)
+	if err != nil || !r.Tampered {
+		return r, err
+	}
+	v.s.quarantine(ctx, id)
+	return nil, tamperedErr(id)
+}
+
+func (v verified) Update(ctx context.Context, id RequestID, fn func(*Request) error) (*Request, error) {
+	r, err := v.Store.Update(ctx, id, func(r *Request) error {
+		if r.Tampered {
+			return ErrTampered
+		}
+		return fn(r)
+	})
+	if errors.Is(err, ErrTampered) {
+		v.s.quarantine(ctx, id)
+		return nil, tamperedErr(id)
+	}
+	return r, err
+}
+
+func (v verified) Open(ctx context.Context) ([]*Request, error) {
+	rs, err := v.Store.Open(ctx)
+	return v.drop(ctx, rs), err
+}
+
+func (v verified) Holders(ctx context.Context, h Hold) ([]*Request, error) {
+	rs, err := v.Store.Holders(ctx, h)
+	return v.drop(ctx, rs), err
+}
+
+// Sync passes through to a store that replicates asynchronously.
+func (v verified) Sync(ctx context.Context, r *Request) error {
+	if sy, ok := v.Store.(Syncer); ok {
+		return sy.Sync(ctx, r)
+	}
+	return nil
+}
+
+// drop quarantines the tampered records of rs and returns the others: a
+// tampered record never counts as a holder that keeps access alive, nor
+// shows in a list.
+func (v verified) drop(ctx context.Context, rs []*Request) []*Request {
+	return slices.DeleteFunc(rs, func(r *Request) bool {
+		if r.Tampered {
+			v.s.quarantine(ctx, r.ID)
+		}
+		return r.Tampered
+	})
+}
+
+func tamperedErr(id RequestID) error {
+	return &UserError{
+		Msg: fmt.Sprintf("%s failed its integrity check: it was changed outside jitbot. Nothing was granted from it and the security team has been alerted", id),
+		Err: ErrTampered,
+	}
+}
+
+// quarantine rewrites the tampered record id under jitbot's key, failed or
+// being revoked (Request.Quarantine), and raises the alert. It writes to
+// the store it was given, the only path that may read a tampered record.
+// A record another process quarantined first is left alone.
+func (s *Service) quarantine(ctx context.Context, id RequestID) {
+	ctx = context.WithoutCancel(ctx)
+	now := s.now()
+	r, err := s.opts.Store.Update(ctx, id, func(r *Request) error {
+		if !r.Tampered {
+			return ErrStale
+		}
+		r.Quarantine(s.opts.DryRun, now)
+		return nil
+	})
+	switch {
+	case errors.Is(err, ErrStale):
+		return
+	case err != nil:
+		s.log.ErrorContext(ctx, "a record failed its integrity check and could not be quarantined", "request_id", id, "err", err)
+		return
+	}
+	s.log.ErrorContext(ctx, "a record failed its integrity check: quarantined", "request_id", id, "state", r.State)
+	s.publish(ctx, r, r.Journal, nil)
+	s.poke()
+}
