@@ -78,8 +78,8 @@ func (m *Messenger) Notify(_ context.Context, e grants.Event) {
 		blocks = blockkit.GrantFailed(&r)
 		m.q.Do(approvers, "update approval DMs", func(ctx context.Context) error { return m.updateApprovers(ctx, &r) })
 	case grants.EventTampered:
-		if r.State != grants.Failed {
-			return // it is being revoked; the requester hears when it is
+		if r.Failure == "" {
+			return // a grant being revoked; the requester hears when it is
 		}
 		blocks = blockkit.GrantFailed(&r)
 	case grants.EventRevoked:
