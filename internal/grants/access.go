@@ -159,7 +159,10 @@ func (s *Service) revoke(ctx context.Context, r *Request) (*Request, error) {
 // overlapping returns the ID of another live grant of the same IAM group to
 // the same user, if any. Group membership is one fact shared by every grant
 // that gives it, so it is removed only when the last of them ends; an STS
-// session belongs to its grant alone.
+// session belongs to its grant alone. A holder counts only while it could
+// still hold: active before its expiry, or granting on a fresh decision.
+// An old signed version of a record written back to the store keeps no
+// membership past the end it was approved for.
 func (s *Service) overlapping(ctx context.Context, r *Request) (RequestID, error) {
 	h, _ := HoldOf(r)
 	if h == (Hold{}) {
@@ -172,11 +175,24 @@ func (s *Service) overlapping(ctx context.Context, r *Request) (RequestID, error
 		return "", fmt.Errorf("look for other grants of %s to %s: %w", r.Target, r.Principal, err)
 	}
 	for _, o := range holders {
-		if oh, _ := HoldOf(o); o.ID != r.ID && oh == h && (o.State == Active || o.State == Granting) {
+		if oh, _ := HoldOf(o); o.ID != r.ID && oh == h && s.mayHold(o) {
 			return o.ID, nil
 		}
 	}
 	return "", nil
+}
+
+// mayHold reports whether o, a holder of the same membership, may hold it
+// now.
+func (s *Service) mayHold(o *Request) bool {
+	now := s.now()
+	switch o.State {
+	case Active:
+		return now.Before(o.ExpiresAt)
+	case Granting:
+		return now.Sub(o.DecidedAt) <= s.approvalsGoodFor()
+	}
+	return false
 }
 
 // cleanup removes what a revocation left behind once it is no longer

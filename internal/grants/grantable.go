@@ -16,6 +16,8 @@ import (
 // cannot be issued again days later.
 const approvalsGoodFor = 15 * time.Minute
 
+func (s *Service) approvalsGoodFor() time.Duration { return max(approvalsGoodFor, 10*s.opts.Lease) }
+
 // grantable re-derives what r may grant, just before the AWS call, and
 // returns why it may not, or "". Every field the backend uses is checked
 // against the catalog in force, and the decision against the directory as
@@ -29,7 +31,7 @@ func (s *Service) grantable(ctx context.Context, r *Request) (why string, err er
 	if r.DryRun != s.opts.DryRun {
 		return fmt.Sprintf("it was made in %s, and jitbot now runs in %s", mode(r.DryRun), mode(s.opts.DryRun)), nil
 	}
-	if good := max(approvalsGoodFor, 10*s.opts.Lease); now.Sub(r.DecidedAt) > good || r.DecidedAt.After(now) {
+	if good := s.approvalsGoodFor(); now.Sub(r.DecidedAt) > good || r.DecidedAt.After(now) {
 		return fmt.Sprintf("it was approved at %s, more than %s ago", r.DecidedAt.UTC().Format(time.RFC3339), rules.FormatDuration(good)), nil
 	}
 	role, ok := s.Catalog().Role(r.Role)

@@ -235,3 +235,29 @@ func errString(err error) string {
 	}
 	return err.Error()
 }
+
+// TestReplayedHolderKeepsNoMembership: an old, correctly signed version of
+// an earlier grant of the same membership, written back as active after its
+// expiry, does not keep the membership of the grant being revoked.
+func TestReplayedHolderKeepsNoMembership(t *testing.T) {
+	e, _, _ := newForgingEnv(t)
+	old := e.approveAll(t, e.request(t, "UALICE", "prod-admin"))
+	e.runDue(t, 2*time.Hour) // old expires and is revoked
+	if _, revokes, _ := e.backend.counts(); revokes != 1 {
+		t.Fatalf("revokes = %d after the first grant expired, want 1", revokes)
+	}
+	current := e.approveAll(t, e.request(t, "UALICE", "prod-admin"))
+	snapshot := *old // as it was while active
+	if _, err := e.store.Update(t.Context(), old.ID, func(r *grants.Request) error {
+		*r = snapshot
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.Revoke(t.Context(), current.ID, "UALICE", "done"); err != nil {
+		t.Fatal(err)
+	}
+	if _, revokes, _ := e.backend.counts(); revokes != 2 {
+		t.Errorf("revokes = %d, want 2: the replayed old grant kept the membership", revokes)
+	}
+}

@@ -124,6 +124,9 @@ func (s *Service) removeStray(ctx context.Context, backend Backend, role *rules.
 
 // liveGrant returns a record that gives member the group now or is about
 // to (granting), or is taking it away (revoking: jitbot is on it already).
+// Active and granting records count only while they may hold (mayHold),
+// so an old signed version written back to the store cannot shelter a
+// stray, nor have it put back.
 func (s *Service) liveGrant(ctx context.Context, group, member string) (*Request, error) {
 	h := Hold{Backend: BackendGroup, Target: group, Principal: member}
 	holders, err := s.store.Holders(ctx, h)
@@ -132,7 +135,7 @@ func (s *Service) liveGrant(ctx context.Context, group, member string) (*Request
 	}
 	i := slices.IndexFunc(holders, func(r *Request) bool {
 		rh, live := HoldOf(r)
-		return live && rh == h
+		return live && rh == h && (r.State == Revoking || s.mayHold(r))
 	})
 	if i < 0 {
 		return nil, nil

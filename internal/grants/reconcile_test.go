@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jitbot/jitbot/internal/grants"
 	"github.com/jitbot/jitbot/internal/rules"
@@ -136,5 +137,28 @@ func TestReconcileStrayStaysReported(t *testing.T) {
 	}
 	if listings != 2 {
 		t.Errorf("the group was listed %d times, want twice: once to find strays, once to confirm them", listings)
+	}
+}
+
+// TestReconcileIgnoresAReplayedGrant: bob's grant ended, and someone who
+// can write to the store writes its old active version back (it is signed:
+// jitbot wrote it once) while bob is added to the group by hand. The
+// replayed record does not make bob's membership a grant.
+func TestReconcileIgnoresAReplayedGrant(t *testing.T) {
+	e := reconcileEnv(t, "enforce")
+	grant := e.approveAll(t, e.request(t, "UBOB", "prod-admin"))
+	e.runDue(t, 3*time.Hour) // expired and revoked
+	if _, err := e.store.Update(t.Context(), grant.ID, func(r *grants.Request) error {
+		*r = *grant
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	e.backend.groups["jit-prod-admin"] = append(e.backend.groups["jit-prod-admin"], "bob")
+	if err := e.svc.Reconcile(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if m, _ := e.backend.Members(t.Context(), "jit-prod-admin"); len(m) != 0 {
+		t.Errorf("members after enforce = %v: the replayed grant sheltered bob", m)
 	}
 }
