@@ -155,8 +155,8 @@ func (s *STS) write(ctx context.Context, role string, batch []*change) (results 
 	}
 	text, size, err := doc.encode()
 	if err == nil && size > maxRolePolicySize {
-		err = fmt.Errorf("policy %s of role %s would be %d characters with %d more revocations, over IAM's quota of %d characters for a role's inline policies",
-			revokedPolicyName, role, size, countAdds(batch), maxRolePolicySize)
+		err = fmt.Errorf("policy %s of role %s would be %d characters, over IAM's quota of %d characters for a role's inline policies",
+			revokedPolicyName, role, size, maxRolePolicySize)
 		for i, c := range batch {
 			if !c.hour.IsZero() {
 				results[i].err = err
@@ -273,14 +273,4 @@ func fill(batch []*change, r result) []result {
 		out[i] = r
 	}
 	return out
-}
-
-func countAdds(batch []*change) int {
-	n := 0
-	for _, c := range batch {
-		if !c.hour.IsZero() {
-			n++
-		}
-	}
-	return n
 }
