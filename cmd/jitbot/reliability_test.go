@@ -1246,7 +1246,9 @@ func denyAdds(t *testing.T, calls []testenv.Call) map[grants.RequestID]int {
 			delete(last, role)
 		case "PutRolePolicy":
 			var doc struct {
-				Statement []struct{ Condition map[string]map[string][]string }
+				Statement []struct {
+					Condition map[string]map[string][]string
+				}
 			}
 			if err := json.Unmarshal([]byte(c.Params.Get("PolicyDocument")), &doc); err != nil {
 				t.Fatalf("PutRolePolicy of jit-revoked on %s sent a document that is not a revoke deny: %v", role, err)
