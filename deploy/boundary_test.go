@@ -105,6 +105,8 @@ func TestBotPolicyKeepsJitRolesBounded(t *testing.T) {
 	}{
 		{request{"iam:PutRolePolicy", role, bounded}, true}, // the revoke deny
 		{request{"iam:DeleteRolePolicy", role, bounded}, true},
+		{request{"iam:GetRolePolicy", role, bounded}, true}, // read before the write
+		{request{"iam:GetRolePolicy", "arn:aws:iam::" + testAccount + ":role/admin", bounded}, false},
 		{request{"iam:PutRolePolicy", role, ""}, false},
 		{request{"iam:PutRolePolicy", role, other}, false},
 		{request{"iam:PutRolePolicy", "arn:aws:iam::" + testAccount + ":role/admin", bounded}, false},
@@ -128,10 +130,10 @@ func TestBotPolicyKeepsJitRolesBounded(t *testing.T) {
 	// jitbot's role later (AdministratorAccess by mistake) cannot lift them.
 	admin := bot
 	admin.Statement = append([]policyStatement{{Sid: "Mistake", Effect: "Allow", Action: []string{"*"}, Resource: "*"}}, bot.Statement...)
-	for _, tt := range tests[2:] {
+	for _, tt := range tests {
 		writes := tt.r.action == "iam:PutRolePolicy" || tt.r.action == "iam:AttachRolePolicy"
-		if tt.r.action == "iam:UpdateAssumeRolePolicy" || tt.r.action == "iam:CreateRole" || writes && tt.r.boundary == bounded {
-			continue // only the boundary guards are explicit denies; a bounded role stays capped
+		if tt.want || tt.r.action == "iam:GetRolePolicy" || tt.r.action == "iam:UpdateAssumeRolePolicy" || tt.r.action == "iam:CreateRole" || writes && tt.r.boundary == bounded {
+			continue // only the boundary guards are explicit denies; a bounded role stays capped, and reading changes nothing
 		}
 		if decide(t, admin, tt.r) {
 			t.Errorf("jitbot's policy plus AdministratorAccess allows %s on %s (boundary %q); it must be an explicit deny", tt.r.action, tt.r.resource, tt.r.boundary)

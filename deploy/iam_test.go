@@ -302,6 +302,7 @@ func TestBotPolicyAllowsExactlyWhatTheCodeCalls(t *testing.T) {
 		"sts:TagSession":          "arn:aws:iam::*:role/jit-*",
 		"sts:SetSourceIdentity":   "arn:aws:iam::*:role/jit-*",
 		"iam:GetRole":             "arn:aws:iam::*:role/jit-*",
+		"iam:GetRolePolicy":       "arn:aws:iam::*:role/jit-*",
 		"iam:PutRolePolicy":       "arn:aws:iam::*:role/jit-*",
 		"iam:DeleteRolePolicy":    "arn:aws:iam::*:role/jit-*",
 		"iam:AddUserToGroup":      "arn:aws:iam::*:group/jit-*",

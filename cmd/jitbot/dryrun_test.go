@@ -30,7 +30,7 @@ func TestServeDryRun(t *testing.T) {
 	if answer := b.command(t, "UALICE", "revoke "+id); !strings.Contains(answer, "DRY RUN") {
 		t.Errorf("the answer to /jit revoke does not say DRY RUN: %s", answer)
 	}
-	b.dmWith(t, "UALICE", id, "DRY RUN", "You gave up your access", "iam:PutRolePolicy RoleName=jit-readonly PolicyName=jit-revoke-"+id)
+	b.dmWith(t, "UALICE", id, "DRY RUN", "You gave up your access", "iam:PutRolePolicy RoleName=jit-readonly PolicyName=jit-revoked (adds jit-request="+id+" ")
 	_, replies := b.waitAudit(t, id, 4) // requested, approved, granted, revoked
 	for _, r := range replies {
 		if !strings.Contains(r, "DRY RUN") {

@@ -797,10 +797,8 @@ func (d *drill) verify() drillOutcome {
 			}
 		}
 	}
-	for _, c := range d.b.proxy.Calls("PutRolePolicy") {
-		if c.Status == 200 {
-			deny[grants.RequestID(strings.TrimPrefix(c.Params.Get("PolicyName"), "jit-revoke-"))]++
-		}
+	for id, n := range denyAdds(t, d.b.proxy.Calls("")) {
+		deny[id] += n
 	}
 	for _, c := range d.b.proxy.Calls("AddUserToGroup") {
 		if c.Status == 200 {
@@ -1228,4 +1226,44 @@ func credsDMs(t *testing.T, b *bot, recs map[grants.RequestID]*grants.Request) {
 		slices.Sort(missing)
 		t.Errorf("%d STS grants are active but their credentials never reached the requester: %v", len(missing), missing)
 	}
+}
+
+// denyAdds counts, per request, the writes of a role's revoke deny
+// (jit-revoked) that added it: each successful PutRolePolicy's document
+// compared with the one written before it on the same role, a
+// DeleteRolePolicy of it emptying the role's.
+func denyAdds(t *testing.T, calls []testenv.Call) map[grants.RequestID]int {
+	t.Helper()
+	adds := map[grants.RequestID]int{}
+	last := map[string]map[string]bool{} // role: the IDs its deny last held
+	for _, c := range calls {
+		if c.Status != 200 || c.Params.Get("PolicyName") != "jit-revoked" {
+			continue
+		}
+		role := c.Params.Get("RoleName")
+		switch c.Action {
+		case "DeleteRolePolicy":
+			delete(last, role)
+		case "PutRolePolicy":
+			var doc struct {
+				Statement []struct {
+					Condition map[string]map[string][]string
+				}
+			}
+			if err := json.Unmarshal([]byte(c.Params.Get("PolicyDocument")), &doc); err != nil {
+				t.Fatalf("PutRolePolicy of jit-revoked on %s sent a document that is not a revoke deny: %v", role, err)
+			}
+			ids := map[string]bool{}
+			for _, st := range doc.Statement {
+				for _, id := range st.Condition["StringEquals"]["aws:PrincipalTag/jit-request"] {
+					ids[id] = true
+					if !last[role][id] {
+						adds[grants.RequestID(id)]++
+					}
+				}
+			}
+			last[role] = ids
+		}
+	}
+	return adds
 }

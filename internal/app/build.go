@@ -137,14 +137,23 @@ func (a *App) buildService() error {
 	return nil
 }
 
+// The redisstore Store is the cross-replica lock of the STS backend.
+var _ awsgrant.Locker = (*redisstore.Store)(nil)
+
 // NewService builds the domain service with opts on the AWS backends of
 // awsCfg, unless opts names its own, and the dry-run backend. The dry-run
 // backend is always there, so that dry-run grants still live when
-// JIT_DRY_RUN is turned off end without calling AWS.
+// JIT_DRY_RUN is turned off end without calling AWS. A store that can
+// lock (redisstore's) serialises the rewrites of a role's revoke deny
+// across the replicas that share it.
 func NewService(awsCfg aws.Config, opts grants.Options) (*grants.Service, error) {
 	if opts.Backends == nil {
+		var stsOpts []awsgrant.STSOption
+		if l, ok := opts.Store.(awsgrant.Locker); ok {
+			stsOpts = append(stsOpts, awsgrant.WithLocker(l))
+		}
 		opts.Backends = map[string]grants.Backend{
-			grants.BackendSTS:   awsgrant.NewSTS(awsCfg, opts.Logger),
+			grants.BackendSTS:   awsgrant.NewSTS(awsCfg, opts.Logger, stsOpts...),
 			grants.BackendGroup: awsgrant.NewGroup(awsCfg, opts.Logger),
 		}
 	}

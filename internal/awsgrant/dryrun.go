@@ -73,18 +73,17 @@ func (d *DryRun) Revoke(ctx context.Context, g grants.Grant) (grants.Revocation,
 	)
 	switch g.Backend {
 	case grants.BackendSTS:
-		now := d.now()
-		in, err := denyInput(g, now)
-		if err != nil {
-			return grants.Revocation{}, err
-		}
-		if in == nil {
+		rd := denyOf(g, d.now())
+		if rd == nil {
 			calls = []string{"no AWS call: the session policy ended the access at " + g.Expires.UTC().Format(time.RFC3339)}
 			break
 		}
-		calls = []string{fmt.Sprintf("iam:PutRolePolicy RoleName=%s PolicyName=%s (denies everything to the sessions tagged %s=%s)",
-			aws.ToString(in.RoleName), aws.ToString(in.PolicyName), tagRequest, tagValue(string(g.RequestID)))}
-		cleanup = credsEnd(g, now).Add(cleanupMargin)
+		calls = []string{
+			fmt.Sprintf("iam:GetRolePolicy RoleName=%s PolicyName=%s (reads the role's revoke deny)", rd.role, revokedPolicyName),
+			fmt.Sprintf("iam:PutRolePolicy RoleName=%s PolicyName=%s (adds %s=%s to the sessions it denies everything, in statement %s%s)",
+				rd.role, revokedPolicyName, tagRequest, rd.id, sidPrefix, rd.hour.UTC().Format(hourLayout)),
+		}
+		cleanup = rd.cleanup
 	case grants.BackendGroup:
 		in := removeInput(g)
 		if in == nil {
@@ -98,14 +97,22 @@ func (d *DryRun) Revoke(ctx context.Context, g grants.Grant) (grants.Revocation,
 	return grants.Revocation{CleanupAt: cleanup, DryRun: calls}, nil
 }
 
-// Cleanup logs the call that would remove an early revocation's deny.
+// Cleanup logs the calls that would lift an early revocation's deny.
 func (d *DryRun) Cleanup(ctx context.Context, g grants.Grant) error {
 	if g.Backend != grants.BackendSTS {
 		return nil
 	}
-	if in := cleanupInput(g); in != nil {
-		d.record(ctx, g, []string{fmt.Sprintf("iam:DeleteRolePolicy RoleName=%s PolicyName=%s", aws.ToString(in.RoleName), aws.ToString(in.PolicyName))})
+	role, err := parseRoleARN(g.Target)
+	if err != nil {
+		return nil
 	}
+	d.record(ctx, g, []string{
+		fmt.Sprintf("iam:GetRolePolicy RoleName=%s PolicyName=%s (reads the role's revoke deny)", role.name, revokedPolicyName),
+		fmt.Sprintf("iam:PutRolePolicy RoleName=%s PolicyName=%s (takes %s=%s out; iam:DeleteRolePolicy instead when it was the last)",
+			role.name, revokedPolicyName, tagRequest, tagValue(string(g.RequestID))),
+		fmt.Sprintf("iam:DeleteRolePolicy RoleName=%s PolicyName=%s (the deny of a revocation made before %s, if any)",
+			role.name, legacyPolicyName(g.RequestID), revokedPolicyName),
+	})
 	return nil
 }
 

@@ -133,16 +133,31 @@ func TestDryRunShowsWhatTheBackendsSend(t *testing.T) {
 		if err := real.Cleanup(ctx, g); err != nil {
 			t.Fatalf("real Cleanup: %v", err)
 		}
+		get := e.proxy.Calls("GetRolePolicy")[0].Params
 		put := onlyCall(t, e.proxy, "PutRolePolicy").Params
-		del := onlyCall(t, e.proxy, "DeleteRolePolicy").Params
+		dels := e.proxy.Calls("DeleteRolePolicy")
+		if len(dels) != 2 {
+			t.Fatalf("real Cleanup sent %d DeleteRolePolicy, want the deny's and the old form's", len(dels))
+		}
 
 		rev, err := dry.Revoke(ctx, g)
 		if err != nil {
 			t.Fatalf("dry Revoke: %v", err)
 		}
-		want := "iam:PutRolePolicy RoleName=" + put.Get("RoleName") + " PolicyName=" + put.Get("PolicyName") + " "
-		if len(rev.DryRun) != 1 || !strings.HasPrefix(rev.DryRun[0], want) {
-			t.Errorf("DryRun = %q, want one call starting %q", rev.DryRun, want)
+		wantGet := "iam:GetRolePolicy RoleName=" + get.Get("RoleName") + " PolicyName=" + get.Get("PolicyName") + " "
+		wantPut := "iam:PutRolePolicy RoleName=" + put.Get("RoleName") + " PolicyName=" + put.Get("PolicyName") + " "
+		if len(rev.DryRun) != 2 || !strings.HasPrefix(rev.DryRun[0], wantGet) || !strings.HasPrefix(rev.DryRun[1], wantPut) {
+			t.Errorf("DryRun = %q, want calls starting %q and %q", rev.DryRun, wantGet, wantPut)
+		}
+		// The line names the request and the statement it goes in, as sent.
+		var doc struct{ Statement []struct{ Sid string } }
+		if err := json.Unmarshal([]byte(put.Get("PolicyDocument")), &doc); err != nil || len(doc.Statement) != 1 {
+			t.Fatalf("PutRolePolicy sent %q (%v), want one statement", put.Get("PolicyDocument"), err)
+		}
+		for _, want := range []string{"jit-request=" + string(g.RequestID), "statement " + doc.Statement[0].Sid + ")"} {
+			if len(rev.DryRun) == 2 && !strings.Contains(rev.DryRun[1], want) {
+				t.Errorf("PutRolePolicy line %q lacks %q", rev.DryRun[1], want)
+			}
 		}
 		if !rev.CleanupAt.Equal(realRev.CleanupAt) {
 			t.Errorf("dry CleanupAt = %v, real %v", rev.CleanupAt, realRev.CleanupAt)
@@ -151,9 +166,17 @@ func TestDryRunShowsWhatTheBackendsSend(t *testing.T) {
 			t.Fatalf("dry Cleanup: %v", err)
 		}
 		got := wouldCall(log.records(t))
-		wantLog := []string{rev.DryRun[0], "iam:DeleteRolePolicy RoleName=" + del.Get("RoleName") + " PolicyName=" + del.Get("PolicyName")}
-		if !slices.Equal(got, wantLog) {
-			t.Errorf("logged %q, want %q", got, wantLog)
+		if len(got) != 5 || !slices.Equal(got[:2], rev.DryRun) {
+			t.Fatalf("logged %q, want the revocation's two calls and the clean-up's three", got)
+		}
+		for i, want := range []string{
+			wantGet,
+			"iam:PutRolePolicy RoleName=" + put.Get("RoleName") + " PolicyName=" + put.Get("PolicyName") + " (takes jit-request=" + string(g.RequestID) + " out; iam:DeleteRolePolicy instead",
+			"iam:DeleteRolePolicy RoleName=" + dels[1].Params.Get("RoleName") + " PolicyName=" + dels[1].Params.Get("PolicyName") + " ",
+		} {
+			if !strings.HasPrefix(got[2+i], want) {
+				t.Errorf("clean-up call %d = %q, want it to start %q", i, got[2+i], want)
+			}
 		}
 	})
 

@@ -102,10 +102,21 @@ func (e *env) members(t *testing.T, group string) []string {
 // IAM (and moto) return the document URL-encoded.
 func (e *env) rolePolicy(t *testing.T, role, name string) (policyDoc, bool) {
 	t.Helper()
+	text, ok := e.rolePolicyText(t, role, name)
+	if !ok {
+		return policyDoc{}, false
+	}
+	return parsePolicy(t, text), true
+}
+
+// rolePolicyText returns a role's inline policy as IAM has it, decoded,
+// and whether it exists.
+func (e *env) rolePolicyText(t *testing.T, role, name string) (string, bool) {
+	t.Helper()
 	out, err := e.admin.GetRolePolicy(t.Context(), &iam.GetRolePolicyInput{RoleName: aws.String(role), PolicyName: aws.String(name)})
 	var nse *iamtypes.NoSuchEntityException
 	if errors.As(err, &nse) {
-		return policyDoc{}, false
+		return "", false
 	}
 	if err != nil {
 		t.Fatalf("get policy %s of role %s: %v", name, role, err)
@@ -114,7 +125,7 @@ func (e *env) rolePolicy(t *testing.T, role, name string) (policyDoc, bool) {
 	if err != nil {
 		t.Fatalf("policy %s of role %s is not URL-encoded: %v", name, role, err)
 	}
-	return parsePolicy(t, text), true
+	return text, true
 }
 
 // callerARN is the identity that creds have, per sts:GetCallerIdentity.
@@ -232,4 +243,44 @@ func slogText(t *testing.T, key string, value any) string {
 	var b strings.Builder
 	slog.New(slog.NewTextHandler(&b, nil)).Info("test", key, value)
 	return b.String()
+}
+
+// revokeDeny reads a role's jit-revoked policy: for each request ID it
+// denies, the Sid of its statement, and the policy's size in characters.
+// ok is false when the role has no such policy. Every statement must be a
+// deny of everything keyed on the jit-request tag.
+func (e *env) revokeDeny(t *testing.T, role string) (ids map[string]string, size int, ok bool) {
+	t.Helper()
+	text, ok := e.rolePolicyText(t, role, "jit-revoked")
+	if !ok {
+		return nil, 0, false
+	}
+	var doc struct {
+		Version   string
+		Statement []struct {
+			Sid, Effect, Action, Resource string
+			Condition                     map[string]map[string][]string
+		}
+	}
+	if err := json.Unmarshal([]byte(text), &doc); err != nil {
+		t.Fatalf("policy jit-revoked of role %s: %v\n%s", role, err, text)
+	}
+	ids = map[string]string{}
+	for _, st := range doc.Statement {
+		if st.Effect != "Deny" || st.Action != "*" || st.Resource != "*" || len(st.Condition) != 1 || len(st.Condition["StringEquals"]) != 1 {
+			t.Fatalf("policy jit-revoked of role %s has a statement that is not a deny of everything by jit-request: %s", role, text)
+		}
+		for _, id := range st.Condition["StringEquals"]["aws:PrincipalTag/jit-request"] {
+			ids[id] = st.Sid
+		}
+	}
+	return ids, len(text), true
+}
+
+// denied reports whether role's revoke deny names the request.
+func (e *env) denied(t *testing.T, role string, id grants.RequestID) bool {
+	t.Helper()
+	ids, _, _ := e.revokeDeny(t, role)
+	_, ok := ids[string(id)]
+	return ok
 }

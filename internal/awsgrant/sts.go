@@ -2,11 +2,11 @@ package awsgrant
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -41,22 +41,38 @@ const (
 
 // STS is the aws_sts backend. It needs sts:AssumeRole (with sts:TagSession
 // and sts:SetSourceIdentity allowed by each target role's trust policy) and,
-// on the target roles, iam:GetRole, iam:PutRolePolicy and
-// iam:DeleteRolePolicy. Target roles must be in jitbot's own account,
+// on the target roles, iam:GetRole, iam:GetRolePolicy, iam:PutRolePolicy
+// and iam:DeleteRolePolicy. Target roles must be in jitbot's own account,
 // because an early revocation writes an inline policy on the role.
 type STS struct {
-	sts *sts.Client
-	iam *iam.Client
-	log *slog.Logger
-	now func() time.Time
+	sts    *sts.Client
+	iam    *iam.Client
+	log    *slog.Logger
+	now    func() time.Time
+	locker Locker // nil: this process is the only writer
+
+	mu     sync.Mutex
+	queues map[string]*roleQueue // by role name
 }
 
 var _ grants.Backend = (*STS)(nil)
 
+// STSOption configures an STS backend.
+type STSOption func(*STS)
+
+// WithLocker has the backend hold l's lock of a role while it rewrites the
+// role's revoke deny, for deployments where several jitbot processes may
+// revoke grants of the same role at once.
+func WithLocker(l Locker) STSOption { return func(s *STS) { s.locker = l } }
+
 // NewSTS returns the aws_sts backend. cfg is the SDK configuration (in
 // production from config.LoadDefaultConfig, which honours AWS_ENDPOINT_URL).
-func NewSTS(cfg aws.Config, log *slog.Logger) *STS {
-	return &STS{sts: sts.NewFromConfig(cfg), iam: iam.NewFromConfig(cfg), log: log, now: time.Now}
+func NewSTS(cfg aws.Config, log *slog.Logger, opts ...STSOption) *STS {
+	s := &STS{sts: sts.NewFromConfig(cfg), iam: iam.NewFromConfig(cfg), log: log, now: time.Now, queues: map[string]*roleQueue{}}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
 }
 
 // Grant assumes g.Target for the requester. The session lasts the grant's
@@ -144,93 +160,80 @@ func assumeRoleInput(g grants.Grant) (roleARN, *sts.AssumeRoleInput, error) {
 }
 
 // Revoke ends the access of g early. Issued STS credentials cannot be
-// recalled, so it writes an inline policy on the role that denies
-// everything to sessions tagged with this request; Cleanup removes it once
-// the credentials have expired by themselves. At or after g.Expires the
+// recalled, so it adds the request to the role's revoke deny, the inline
+// policy jit-revoked that denies everything to sessions tagged with any of
+// the requests it names; Cleanup takes the request out once the
+// credentials have expired by themselves. At or after g.Expires the
 // session policy has already ended the access, so there is nothing to do
 // and no AWS call is made. A role that no longer exists counts as revoked:
 // its sessions lost every permission with it.
 func (s *STS) Revoke(ctx context.Context, g grants.Grant) (grants.Revocation, error) {
-	now := s.now()
-	in, err := denyInput(g, now)
-	if in == nil || err != nil {
-		return grants.Revocation{}, err
+	d := denyOf(g, s.now())
+	if d == nil {
+		return grants.Revocation{}, nil
 	}
-	role := aws.ToString(in.RoleName)
-	out, err := s.iam.PutRolePolicy(ctx, in)
-	var nse *iamtypes.NoSuchEntityException
-	if errors.As(err, &nse) {
+	r := s.edit(ctx, d.role, &change{id: d.id, hour: d.hour})
+	if r.gone {
 		s.log.InfoContext(ctx, "role is gone, so is the session", "request_id", g.RequestID, "role_arn", g.Target)
 		return grants.Revocation{}, nil
 	}
-	if err != nil {
-		return grants.Revocation{}, fmt.Errorf("deny session of %s on role %s: %w", g.RequestID, role, err)
+	if r.err != nil {
+		return grants.Revocation{}, fmt.Errorf("deny session of %s on role %s: %w", g.RequestID, d.role, r.err)
 	}
-	reqID := requestID(out.ResultMetadata)
-	s.log.InfoContext(ctx, "denied session on role", "request_id", g.RequestID, "role_arn", g.Target, "aws_request_id", reqID)
-	return grants.Revocation{CleanupAt: credsEnd(g, now).Add(cleanupMargin), AWSRequestID: reqID}, nil
+	s.log.InfoContext(ctx, "denied session on role", "request_id", g.RequestID, "role_arn", g.Target,
+		"policy", revokedPolicyName, "until", d.hour, "aws_request_id", r.reqID)
+	return grants.Revocation{CleanupAt: d.cleanup, AWSRequestID: r.reqID}, nil
 }
 
-// denyInput is the PutRolePolicy call that ends g early, or nil when no
-// call is needed: at or after g's expiry the session policy has already
-// ended the access, and a target that is not a role ARN was never issued
-// (Grant refuses it before calling AWS). Revoke sends it; DryRun shows it.
-func denyInput(g grants.Grant, now time.Time) (*iam.PutRolePolicyInput, error) {
+// revokeDeny is what an early revocation of a grant adds to its role's
+// revoke deny.
+type revokeDeny struct {
+	role    string    // the role's name
+	id      string    // the jit-request tag value of the grant's sessions
+	cleanup time.Time // when the credentials have expired, with a margin
+	hour    time.Time // the statement it goes in: untilHour(cleanup)
+}
+
+// denyOf is what Revoke adds to end g early, or nil when nothing is
+// needed: at or after g's expiry the session policy has already ended the
+// access, and a target that is not a role ARN was never issued (Grant
+// refuses it before calling AWS). Revoke makes it; DryRun shows it.
+func denyOf(g grants.Grant, now time.Time) *revokeDeny {
 	// A zero Expires means the grant was never recorded as issued (a failed
 	// Grant whose AssumeRole may still have succeeded unseen), so its end is
 	// unknown and the deny is written to be safe.
 	if !g.Expires.IsZero() && !now.Before(g.Expires) {
-		return nil, nil
+		return nil
 	}
 	if !g.CredsExpire.IsZero() && !now.Before(g.CredsExpire) {
-		return nil, nil
+		return nil
 	}
 	role, err := parseRoleARN(g.Target)
 	if err != nil {
-		return nil, nil
-	}
-	policy, err := json.Marshal(policyDoc{Version: policyVersion, Statement: []any{statement{
-		Effect:    "Deny",
-		Action:    "*",
-		Resource:  "*",
-		Condition: map[string]map[string]string{"StringEquals": {"aws:PrincipalTag/" + tagRequest: tagValue(string(g.RequestID))}},
-	}}})
-	if err != nil {
-		return nil, err
-	}
-	return &iam.PutRolePolicyInput{
-		RoleName:       aws.String(role.name),
-		PolicyName:     aws.String(revokePolicyName(g.RequestID)),
-		PolicyDocument: aws.String(string(policy)),
-	}, nil
-}
-
-// Cleanup deletes the deny policy that an early Revoke wrote. A policy or
-// role that is already gone counts as deleted.
-func (s *STS) Cleanup(ctx context.Context, g grants.Grant) error {
-	in := cleanupInput(g)
-	if in == nil {
 		return nil
 	}
-	_, err := s.iam.DeleteRolePolicy(ctx, in)
+	cleanup := credsEnd(g, now).Add(cleanupMargin)
+	return &revokeDeny{role: role.name, id: tagValue(string(g.RequestID)), cleanup: cleanup, hour: untilHour(cleanup)}
+}
+
+// Cleanup takes g's request out of the role's revoke deny, deleting the
+// policy when it was the last, and deletes the policy of its own that a
+// jitbot before jit-revoked wrote for an early revocation, if any. A
+// policy or role that is already gone counts as cleaned up.
+func (s *STS) Cleanup(ctx context.Context, g grants.Grant) error {
+	role, err := parseRoleARN(g.Target)
+	if err != nil {
+		return nil // nothing was ever written on it
+	}
+	if r := s.edit(ctx, role.name, &change{id: tagValue(string(g.RequestID))}); r.err != nil {
+		return fmt.Errorf("lift the deny of %s on role %s: %w", g.RequestID, role.name, r.err)
+	}
+	_, err = s.iam.DeleteRolePolicy(ctx, &iam.DeleteRolePolicyInput{RoleName: aws.String(role.name), PolicyName: aws.String(legacyPolicyName(g.RequestID))})
 	var nse *iamtypes.NoSuchEntityException
 	if err != nil && !errors.As(err, &nse) {
-		return fmt.Errorf("delete deny policy of %s from role %s: %w", g.RequestID, aws.ToString(in.RoleName), err)
+		return fmt.Errorf("delete the old deny policy of %s from role %s: %w", g.RequestID, role.name, err)
 	}
 	return nil
-}
-
-// cleanupInput is the DeleteRolePolicy call of Cleanup, or nil when the
-// target is not a role ARN (nothing was ever written on it).
-func cleanupInput(g grants.Grant) *iam.DeleteRolePolicyInput {
-	role, err := parseRoleARN(g.Target)
-	if err != nil {
-		return nil
-	}
-	return &iam.DeleteRolePolicyInput{
-		RoleName:   aws.String(role.name),
-		PolicyName: aws.String(revokePolicyName(g.RequestID)),
-	}
 }
 
 // checkRole makes sure that the role exists, is in jitbot's account (or an
@@ -313,7 +316,9 @@ func credsEnd(g grants.Grant, now time.Time) time.Time {
 	return now.Add(maxSessionSeconds * time.Second)
 }
 
-func revokePolicyName(id grants.RequestID) string {
+// legacyPolicyName is the policy that a jitbot before jit-revoked wrote
+// for each early revocation.
+func legacyPolicyName(id grants.RequestID) string {
 	const prefix = "jit-revoke-"
 	return prefix + sanitizeName(string(id), maxPolicyName-len(prefix))
 }

@@ -3,6 +3,7 @@ package awsgrant_test
 import (
 	"errors"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -34,8 +35,7 @@ func TestSTSConformance(t *testing.T) {
 			if got := e.callerARN(t, issued.Credentials); !strings.HasSuffix(got, want) {
 				t.Fatalf("issued credentials are %s, want the session %s", got, want)
 			}
-			_, denied := e.rolePolicy(t, role, "jit-revoke-"+string(g.RequestID))
-			return !denied
+			return !e.denied(t, role, g.RequestID)
 		},
 		MissingTarget: func(t *testing.T) grants.Grant {
 			return stsGrant("arn:aws:iam::" + motoAccount + ":role/jit/" + uniqueName("no-such-role"))
@@ -219,12 +219,15 @@ func grantedSTS(t *testing.T) (*env, *awsgrant.STS, grants.Grant) {
 
 func TestSTSEarlyRevoke(t *testing.T) {
 	e, b, g := grantedSTS(t)
-	policyName := "jit-revoke-" + string(g.RequestID)
+	const policyName = "jit-revoked"
 
 	e.proxy.Reset()
 	rev, err := b.Revoke(t.Context(), g)
 	if err != nil {
 		t.Fatalf("Revoke: %v", err)
+	}
+	if got := e.proxy.Calls("GetRolePolicy")[0].Params; got.Get("RoleName") != "prod-admin" || got.Get("PolicyName") != policyName {
+		t.Errorf("GetRolePolicy on role %q, policy %q; want prod-admin, %s", got.Get("RoleName"), got.Get("PolicyName"), policyName)
 	}
 	put := onlyCall(t, e.proxy, "PutRolePolicy").Params
 	if put.Get("RoleName") != "prod-admin" || put.Get("PolicyName") != policyName {
@@ -233,24 +236,37 @@ func TestSTSEarlyRevoke(t *testing.T) {
 	if want := g.CredsExpire.Add(time.Minute); !rev.CleanupAt.Equal(want) {
 		t.Errorf("CleanupAt = %v, want CredsExpire + 1m = %v", rev.CleanupAt, want)
 	}
-	doc, ok := e.rolePolicy(t, "prod-admin", policyName)
+	// The statement is named for the hour after which it may go, the
+	// first whole hour at or after CleanupAt.
+	until := rev.CleanupAt.UTC().Truncate(time.Hour)
+	if until.Before(rev.CleanupAt) {
+		until = until.Add(time.Hour)
+	}
+	doc, ok := e.rolePolicyText(t, "prod-admin", policyName)
 	if !ok {
 		t.Fatalf("role has no policy %s after Revoke", policyName)
 	}
-	want := policyDoc{Version: "2012-10-17", Statement: []policyStatement{{
-		Effect: "Deny", Action: "*", Resource: "*",
-		Condition: map[string]map[string]string{"StringEquals": {"aws:PrincipalTag/jit-request": string(g.RequestID)}},
-	}}}
-	if !reflect.DeepEqual(doc, want) {
-		t.Errorf("deny policy = %+v\nwant %+v", doc, want)
+	want := `{"Version":"2012-10-17","Statement":[{"Sid":"Until` + until.Format("2006010215") +
+		`","Effect":"Deny","Action":"*","Resource":"*","Condition":{"StringEquals":{"aws:PrincipalTag/jit-request":["` + string(g.RequestID) + `"]}}}]}`
+	if doc != want {
+		t.Errorf("deny policy = %s\nwant %s", doc, want)
 	}
 
 	e.proxy.Reset()
 	if err := b.Cleanup(t.Context(), g); err != nil {
 		t.Fatalf("Cleanup: %v", err)
 	}
-	if del := onlyCall(t, e.proxy, "DeleteRolePolicy").Params; del.Get("PolicyName") != policyName {
-		t.Errorf("DeleteRolePolicy of %q, want %s", del.Get("PolicyName"), policyName)
+	// The last request out deletes the policy; the policy of the old,
+	// one-per-revocation form is deleted too, in case it is there.
+	var deleted []string
+	for _, c := range e.proxy.Calls("DeleteRolePolicy") {
+		deleted = append(deleted, c.Params.Get("PolicyName"))
+	}
+	if want := []string{policyName, "jit-revoke-" + string(g.RequestID)}; !slices.Equal(deleted, want) {
+		t.Errorf("DeleteRolePolicy of %q, want %q", deleted, want)
+	}
+	if n := e.proxy.Count("PutRolePolicy"); n != 0 {
+		t.Errorf("Cleanup of the only revocation sent %d PutRolePolicy, want it to delete the policy", n)
 	}
 	if _, ok := e.rolePolicy(t, "prod-admin", policyName); ok {
 		t.Errorf("policy %s still on the role after Cleanup", policyName)
@@ -315,7 +331,7 @@ func TestSTSRevokeAfterExpiry(t *testing.T) {
 				t.Fatalf("Revoke: %v", err)
 			}
 			calls := len(e.proxy.Calls(""))
-			if tt.wantCall && calls != 1 {
+			if tt.wantCall && e.proxy.Count("PutRolePolicy") != 1 {
 				t.Errorf("Revoke before expiry sent %v, want one PutRolePolicy", actions(e.proxy))
 			}
 			if !tt.wantCall && (calls != 0 || !reflect.DeepEqual(rev, grants.Revocation{})) {

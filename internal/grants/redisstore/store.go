@@ -15,6 +15,7 @@
 //	{<prefix>}:refs:<id>   HASH  where the request's Slack messages are (see refs.go)
 //	{<prefix>}:seen:<key>  STRING  Slack envelopes already handled, for 10 minutes
 //	{<prefix>}:limit:<key> ZSET  uses of a sliding-window limit (break-glass per role and user)
+//	{<prefix>}:lock:<key>  STRING  a lock (lock.go): a random token of its holder, with a TTL
 //
 // A record is finished when its state is terminal and nothing is scheduled
 // for it; it then leaves the open set and both queues and expires after
@@ -53,6 +54,9 @@ type Options struct {
 	// MinKeyLen bytes. Without keys the store signs with a random key of
 	// its own, which no other process can verify.
 	SigningKeys [][]byte
+	// LockTTL is how long a lock taken with Lock lasts if its holder
+	// never releases it. Default DefaultLockTTL.
+	LockTTL time.Duration
 }
 
 // Store is a grants.Store on Redis. It is safe for concurrent use by many
@@ -60,6 +64,7 @@ type Options struct {
 type Store struct {
 	client    redis.UniversalClient
 	retention time.Duration
+	lockTTL   time.Duration
 	seal      sealer
 
 	tag       string // "{prefix}"
@@ -88,6 +93,9 @@ func New(client redis.UniversalClient, opts Options) *Store {
 	if opts.Retention <= 0 {
 		opts.Retention = DefaultRetention
 	}
+	if opts.LockTTL <= 0 {
+		opts.LockTTL = DefaultLockTTL
+	}
 	seal, err := newSealer(opts.SigningKeys)
 	if err != nil {
 		panic("redisstore: " + err.Error())
@@ -96,6 +104,7 @@ func New(client redis.UniversalClient, opts Options) *Store {
 	return &Store{
 		client:    client,
 		retention: opts.Retention,
+		lockTTL:   opts.LockTTL,
 		seal:      seal,
 		tag:       tag,
 		open:      tag + ":open",
