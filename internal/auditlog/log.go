@@ -2,6 +2,9 @@ package auditlog
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,9 +23,9 @@ import (
 //
 //	{<prefix>}:audit        STREAM  field e = an Entry's JSON, in chain order
 //	{<prefix>}:audit:head   STRING  "<seq> <hash>" of the last entry
-//	{<prefix>}:audit:ev:<request>#<note>  STRING  stream ID of a journaled
-//	                        event's entry, for a day, so an event handed
-//	                        over twice is appended once
+//	{<prefix>}:audit:ev:<request>#<note>  STRING  the fingerprint of a
+//	                        journaled event (eventPrint), for a day, so an
+//	                        event handed over twice is appended once
 //
 // Both keys share the store's hash tag, so the append script works on
 // Cluster. Appends from several replicas are serialised by compare-and-set
@@ -54,9 +57,11 @@ func New(client redis.UniversalClient, prefix string, log *slog.Logger) *Log {
 // appendScript adds an entry if the head is still what the caller chained
 // it to, and moves the head, in one step. With an event key (KEYS[3],
 // ARGV[4] its lifetime in ms) it appends nothing if the key exists, and
-// sets it otherwise.
+// sets it otherwise. The key holds the event's fingerprint (ARGV[5]): only
+// the same event keeps itself out, not another one that a Redis writer or
+// a replayed record numbered alike.
 var appendScript = redis.NewScript(`
-if ARGV[4] ~= '' and redis.call('EXISTS', KEYS[3]) == 1 then
+if ARGV[4] ~= '' and redis.call('GET', KEYS[3]) == ARGV[5] then
 	return 'appended before'
 end
 local head = redis.call('GET', KEYS[2]) or ''
@@ -66,7 +71,7 @@ end
 local id = redis.call('XADD', KEYS[1], '*', 'e', ARGV[2])
 redis.call('SET', KEYS[2], ARGV[3])
 if ARGV[4] ~= '' then
-	redis.call('SET', KEYS[3], id, 'PX', ARGV[4])
+	redis.call('SET', KEYS[3], ARGV[5], 'PX', ARGV[4])
 end
 return id
 `)
@@ -82,21 +87,36 @@ var ErrAppended = errors.New("audit entry of this event appended before")
 // Append chains en to the log and returns it as stored (with Seq, Prev,
 // Hash).
 func (l *Log) Append(ctx context.Context, en Entry) (Entry, error) {
-	return l.append(ctx, en, "")
+	return l.append(ctx, en, "", "")
 }
 
 // AppendEvent appends the entry of the journaled event e once: when e was
 // appended before it returns ErrAppended. Events that are not journaled
 // (e.Note == 0) are appended every time.
 func (l *Log) AppendEvent(ctx context.Context, e grants.Event) (Entry, error) {
-	key := ""
+	key, print := "", ""
 	if e.Note > 0 {
 		key = l.stream + ":ev:" + string(e.Request.ID) + "#" + strconv.Itoa(e.Note)
+		print = l.eventPrint(e)
 	}
-	return l.append(ctx, FromEvent(e), key)
+	return l.append(ctx, FromEvent(e), key, print)
 }
 
-func (l *Log) append(ctx context.Context, en Entry, eventKey string) (Entry, error) {
+// eventPrint names one journaled event: the same event handed over again
+// has the same one (its note carries type, time and actor), and under the
+// signing key nobody without it can compute one to set ahead of the event.
+func (l *Log) eventPrint(e grants.Event) string {
+	msg := fmt.Sprintf("jitbot-audit-event-v1|%s|%d|%s|%d|%s", e.Request.ID, e.Note, e.Type, e.At.UnixNano(), e.Actor)
+	if l.key == nil {
+		h := sha256.Sum256([]byte(msg))
+		return hex.EncodeToString(h[:])
+	}
+	m := hmac.New(sha256.New, l.key)
+	m.Write([]byte(msg))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+func (l *Log) append(ctx context.Context, en Entry, eventKey, print string) (Entry, error) {
 	ttl := ""
 	if eventKey != "" {
 		ttl = strconv.FormatInt(eventKeyTTL.Milliseconds(), 10)
@@ -119,7 +139,7 @@ func (l *Log) append(ctx context.Context, en Entry, eventKey string) (Entry, err
 			return Entry{}, err
 		}
 		next := strconv.FormatInt(en.Seq, 10) + " " + en.Hash
-		res, err := appendScript.Run(ctx, l.client, []string{l.stream, l.head, eventKey}, head, body, next, ttl).Result()
+		res, err := appendScript.Run(ctx, l.client, []string{l.stream, l.head, eventKey}, head, body, next, ttl, print).Result()
 		if errors.Is(err, redis.Nil) {
 			continue // another replica appended first: chain to its entry
 		}

@@ -96,7 +96,11 @@ func (s *Service) quarantine(ctx context.Context, id RequestID) {
 		if !r.Tampered {
 			return ErrStale
 		}
-		r.Quarantine(s.opts.DryRun, now)
+		// The record's dry_run flag is not to be trusted, nor is this
+		// process's mode a guide: a dry-run process also finishes the live
+		// grants made before it (Service.backend). Revoke for real; a
+		// membership that was imaginary is removed harmlessly.
+		r.Quarantine(false, now)
 		return nil
 	})
 	switch {

@@ -313,8 +313,8 @@ func (r *Request) RetryCleanup(cause error, now time.Time, backoff func(attempt 
 // Quarantine handles a record that failed its integrity check: someone
 // without jitbot's signing key wrote it, so none of its fields is trusted.
 // Nothing is granted from it. A pending record fails; a record that holds,
-// or may hold, access is revoked, with the backend of this jitbot's mode
-// (dryRun) rather than the record's. A finished one stays finished. The
+// or may hold, access is revoked, with the real backend unless dryRun
+// (the service always passes false: see Service.quarantine). A finished one stays finished. The
 // record's own journal is dropped: its events are not jitbot's.
 // No process holds a lease on it: the scheduler revokes it at once.
 func (r *Request) Quarantine(dryRun bool, now time.Time) {

@@ -204,12 +204,23 @@ func (s *Store) load(ctx context.Context, ids []string) ([]*grants.Request, erro
 // decode reads the record id from its stored JSON and MAC. A record whose
 // MAC does not match is still returned, marked Tampered: the service never
 // grants from it, but must see it to take away whatever it may hold.
+//
+// A record that fails its MAC and does not even parse is tampered with
+// too, not an error: an error would fail every Open and every Holders it
+// is listed in (the lifecycle pass, and the revocation of a shared
+// membership), and nothing would ever quarantine it. Nothing of it can be
+// read, so it reads as a failed record with its ID only: there is nothing
+// known to revoke (reconciliation finds what it may have held).
 func (s *Store) decode(id grants.RequestID, data, sum string) (*grants.Request, error) {
+	sealed := s.seal.verify(s.tag, id, data, sum)
 	var r grants.Request
 	if err := json.Unmarshal([]byte(data), &r); err != nil {
-		return nil, fmt.Errorf("decode %s: %w", id, err)
+		if sealed {
+			return nil, fmt.Errorf("decode %s: %w", id, err)
+		}
+		return &grants.Request{ID: id, State: grants.Failed, Failure: grants.ReasonTampered, Tampered: true}, nil
 	}
-	r.Tampered = !s.seal.verify(s.tag, id, data, sum) || r.ID != id
+	r.Tampered = !sealed || r.ID != id
 	return &r, nil
 }
 
