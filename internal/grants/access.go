@@ -119,12 +119,14 @@ func expiry(backend string, t time.Time) time.Time {
 // it schedules a retry with capped exponential backoff and raises an alert
 // after AlertAfter consecutive failures; nothing is ever dropped.
 func (s *Service) revoke(ctx context.Context, r *Request) (*Request, error) {
-	backend, err := s.backend(r)
-	if err != nil {
-		return r, err
-	}
+	// A backend this process does not have is a failed attempt like any
+	// other: retried, and alerted after AlertAfter, never a silent skip.
+	backend, revokeErr := s.backend(r)
 	var rev Revocation
-	overlap, revokeErr := s.overlapping(ctx, r)
+	var overlap RequestID
+	if revokeErr == nil {
+		overlap, revokeErr = s.overlapping(ctx, r)
+	}
 	if revokeErr == nil && overlap == "" {
 		callCtx, cancel := context.WithTimeout(ctx, s.opts.Lease/2)
 		rev, revokeErr = backend.Revoke(callCtx, grantOf(r))

@@ -2,6 +2,7 @@ package grants_test
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -74,4 +75,34 @@ func stateOf(t *testing.T, e *env, id grants.RequestID) grants.State {
 		t.Fatal(err)
 	}
 	return r.State
+}
+
+// TestRevocationOnAnUnknownBackendAlerts: a record whose backend this
+// process does not have (a forged name on a record whose role left the
+// catalog, or a backend taken out of the configuration) cannot be revoked.
+// That is a failed attempt like any other: retried and alerted, never
+// skipped in silence with the record still revoking.
+func TestRevocationOnAnUnknownBackendAlerts(t *testing.T) {
+	e := newEnv(t)
+	r := e.approveAll(t, e.request(t, "UALICE", "prod-admin"))
+	if _, err := e.store.Update(t.Context(), r.ID, func(r *grants.Request) error {
+		r.Backend = "aws_retired"
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.Revoke(t.Context(), r.ID, "UALICE", "done"); err != nil {
+		t.Fatalf("revoke: %v", err)
+	}
+	for range 8 {
+		e.runDue(t, time.Minute)
+	}
+	got := e.get(t, r.ID)
+	if got.State != grants.Revoking || got.Attempts < 5 {
+		t.Errorf("record %s after %d attempts, want still revoking after at least 5", got.State, got.Attempts)
+	}
+	alerts := eventsOf(e.events, r.ID, grants.EventRevokeFailed)
+	if len(alerts) != 1 || !strings.Contains(alerts[0].Err, `unknown backend "aws_retired"`) {
+		t.Fatalf("revoke_failed alerts %v, want one naming the unknown backend", alerts)
+	}
 }

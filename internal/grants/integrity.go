@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 )
 
 // Nothing in the store alone can grant (docs/design.md §4.3). Two checks
@@ -92,6 +93,10 @@ func tamperedErr(id RequestID) error {
 func (s *Service) quarantine(ctx context.Context, id RequestID) {
 	ctx = context.WithoutCancel(ctx)
 	now := s.now()
+	var access *Hold
+	if raw, err := s.opts.Store.Get(ctx, id); err == nil && raw.Tampered {
+		access = s.catalogAccess(ctx, raw, now)
+	}
 	r, err := s.opts.Store.Update(ctx, id, func(r *Request) error {
 		if !r.Tampered {
 			return ErrStale
@@ -101,6 +106,9 @@ func (s *Service) quarantine(ctx context.Context, id RequestID) {
 		// grants made before it (Service.backend). Revoke for real; a
 		// membership that was imaginary is removed harmlessly.
 		r.Quarantine(false, now)
+		if access != nil && r.State == Revoking {
+			r.Backend, r.Target, r.Principal = access.Backend, access.Target, access.Principal
+		}
 		return nil
 	})
 	switch {
@@ -113,4 +121,34 @@ func (s *Service) quarantine(ctx context.Context, id RequestID) {
 	s.log.ErrorContext(ctx, "a record failed its integrity check: quarantined", "request_id", id, "state", r.State)
 	s.publish(ctx, r, r.Journal, nil)
 	s.poke()
+}
+
+// catalogAccess is what the catalog in force grants for r's role to r's
+// requester: what a tampered record's revocation takes away, rather than
+// the backend, target and IAM user the record names, which whoever
+// tampered with it chose. It is nil when the role is gone or the requester
+// cannot be looked up; the record's own fields are all there is then, and
+// reconcile: enforce removes what they miss.
+func (s *Service) catalogAccess(ctx context.Context, r *Request, now time.Time) *Hold {
+	role, ok := s.Catalog().Role(r.Role)
+	if !ok {
+		return nil
+	}
+	switch role.Backend {
+	case BackendSTS:
+		return &Hold{Backend: BackendSTS, Target: role.RoleARN}
+	case BackendGroup:
+		requester, err := s.dir.User(Fresh(ctx), r.Requester.ID)
+		if err != nil {
+			s.log.WarnContext(ctx, "a tampered record's requester could not be looked up: revoking what the record names", "request_id", r.ID, "err", err)
+			return nil
+		}
+		principal, err := role.IAMUserName(requester, r.ruleInput(), now)
+		if err != nil || principal == "" {
+			s.log.WarnContext(ctx, "a tampered record's IAM user could not be derived: revoking what the record names", "request_id", r.ID, "err", err)
+			return nil
+		}
+		return &Hold{Backend: BackendGroup, Target: role.Group, Principal: principal}
+	}
+	return nil
 }
