@@ -23,6 +23,7 @@ import (
 	"github.com/jitbot/jitbot/internal/grants/redisstore"
 	"github.com/jitbot/jitbot/internal/metrics"
 	"github.com/jitbot/jitbot/internal/rules"
+	"github.com/jitbot/jitbot/internal/slackapp/directory"
 	"github.com/jitbot/jitbot/internal/slackapp/handlers"
 	"github.com/jitbot/jitbot/internal/slackapp/notify"
 	"github.com/jitbot/jitbot/internal/slackapp/queue"
@@ -68,6 +69,7 @@ type App struct {
 	api        *slack.Client
 	queue      *queue.Queue
 	dir        grants.Directory
+	people     *directory.Directory // Slack's side of dir, whose group list Run keeps fresh
 	onCallDown func() bool
 	evidence   *auditlog.Log
 	exporter   *s3export.Exporter // nil unless JIT_AUDIT_S3_BUCKET is set

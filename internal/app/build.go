@@ -102,11 +102,12 @@ func (a *App) checkSlack(ctx context.Context) error {
 // PagerDuty when JIT_PAGERDUTY_TOKEN is set. onCallDown reports that
 // PagerDuty cannot be reached.
 func (a *App) directory() (dir grants.Directory, onCallDown func() bool) {
-	dir = directory.New(a.api, 0, 0)
+	a.people = directory.New(a.api, 0, 0)
+	dir = a.people
 	if a.cfg.PagerDutyToken == "" {
 		return dir, func() bool { return false }
 	}
-	od := oncall.NewDirectory(dir, oncall.NewPagerDuty(a.cfg.PagerDutyAPIURL, a.cfg.PagerDutyToken, nil, a.log), 0, a.log)
+	od := oncall.NewDirectory(a.people, oncall.NewPagerDuty(a.cfg.PagerDutyAPIURL, a.cfg.PagerDutyToken, nil, a.log), 0, a.log)
 	a.log.Info("PagerDuty is the on-call source (user.oncall, user.oncall_schedules)")
 	return od, od.Unavailable
 }

@@ -58,8 +58,8 @@ func (a *App) Run(ctx context.Context) error {
 
 // startProducers starts everything that makes Slack writes, except the
 // Socket Mode handler: the scheduler, reconciliation, the S3 export, the
-// audit anchors, the CloudTrail watcher, the catalog watcher and the
-// HTTP-mode handler.
+// audit anchors, the CloudTrail watcher, the catalog watcher, the refresh
+// of the user groups listings read, and the HTTP-mode handler.
 func (a *App) startProducers(ctx context.Context, producers *errgroup.Group) {
 	producers.Go(func() error { return a.svc.Run(ctx) })
 	producers.Go(func() error { return a.reconcileLoop(ctx, time.Duration(a.cfg.ReconcileInterval)) })
@@ -74,6 +74,10 @@ func (a *App) startProducers(ctx context.Context, producers *errgroup.Group) {
 		producers.Go(func() error { return a.watcher.Run(ctx, poll) })
 	}
 	producers.Go(func() error { return a.watchCatalog(ctx, a.catalog.SHA256) })
+	producers.Go(func() error {
+		a.people.KeepListing(ctx, func(err error) { a.log.Warn("refresh the user groups for listings", "err", err) })
+		return nil
+	})
 	if a.slackLn != nil {
 		a.log.Info("serving Slack's requests over HTTP", "slack_addr", a.slackLn.Addr().String(),
 			"paths", []string{handlers.PathCommands, handlers.PathInteractivity, handlers.PathEvents})

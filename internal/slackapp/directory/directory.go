@@ -59,6 +59,7 @@ type Directory struct {
 	home   *slack.AuthTestResponse // this workspace, from auth.test once it answers
 	users  map[string]cached[slack.User]
 	groups cached[[]slack.UserGroup] // every group, with members
+	kept   bool                      // KeepListing refreshes groups
 }
 
 type cached[T any] struct {
@@ -205,6 +206,9 @@ func (d *Directory) allGroups(ctx context.Context) ([]slack.UserGroup, error) {
 	ttl := d.groupTTL
 	if isListing(ctx) {
 		ttl = max(ttl, ListingTTL)
+		if d.keeping() {
+			ttl = keptListingTTL
+		}
 	}
 	if !c.at.IsZero() && d.now().Sub(c.at) < ttl && !grants.IsFresh(ctx) {
 		return c.v, nil
@@ -217,4 +221,42 @@ func (d *Directory) allGroups(ctx context.Context) ([]slack.UserGroup, error) {
 	d.groups = cached[[]slack.UserGroup]{v: groups, at: d.now()}
 	d.mu.Unlock()
 	return groups, nil
+}
+
+// keptListingTTL is how old a kept group list a listing still uses: a few
+// missed refreshes (Slack briefly down) before a listing asks Slack itself.
+const keptListingTTL = 5 * ListingTTL
+
+// KeepListing refreshes the group list every ListingTTL until ctx ends, so
+// that a listing never calls Slack itself: however many people type /jit
+// report or open App Home, the user-group calls stay one a minute, made
+// here. A refresh that fails is logged by the caller through onErr and
+// tried again at the next tick.
+func (d *Directory) KeepListing(ctx context.Context, onErr func(error)) {
+	d.mu.Lock()
+	d.kept = true
+	d.mu.Unlock()
+	defer func() {
+		d.mu.Lock()
+		d.kept = false
+		d.mu.Unlock()
+	}()
+	tick := time.NewTicker(ListingTTL)
+	defer tick.Stop()
+	for {
+		if _, err := d.allGroups(grants.Fresh(ctx)); err != nil && ctx.Err() == nil {
+			onErr(err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+func (d *Directory) keeping() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.kept
 }

@@ -1,8 +1,11 @@
 package directory_test
 
 import (
+	"context"
 	"slices"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/slack-go/slack"
 
@@ -146,4 +149,57 @@ func TestExternalByOrganisation(t *testing.T) {
 			t.Errorf("%s: External = %v, want %v", tt.name, got, tt.external)
 		}
 	}
+}
+
+// TestKeptListingAsksSlackNothing: with KeepListing running, however many
+// listings are read, and however long after the last refresh (a few
+// missed), none calls Slack: the refresh loop alone does. A list gone
+// stale (five refreshes missed) is read afresh; a decision always is.
+func TestKeptListingAsksSlackNothing(t *testing.T) {
+	d, s := newDirectory(t)
+	var mu sync.Mutex
+	now := time.Now()
+	d.SetNow(func() time.Time { mu.Lock(); defer mu.Unlock(); return now })
+	advance := func(by time.Duration) { mu.Lock(); now = now.Add(by); mu.Unlock() }
+
+	ctx, stop := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { defer close(done); d.KeepListing(ctx, func(err error) { t.Error(err) }) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for len(s.Calls("usergroups.list")) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("KeepListing made no usergroups.list call")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	calls := func() int { return len(s.Calls("usergroups.list")) + len(s.Calls("usergroups.users.list")) }
+	before := calls()
+
+	advance(3 * directory.ListingTTL)
+	listing := directory.Listing(t.Context())
+	for range 100 {
+		if _, err := d.GroupMembers(listing, "platform-leads"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := calls() - before; n != 0 {
+		t.Errorf("100 listings three minutes after the last refresh made %d user-group calls, want 0", n)
+	}
+	if _, err := d.GroupMembers(t.Context(), "platform-leads"); err != nil {
+		t.Fatal(err)
+	}
+	if n := calls() - before; n == 0 {
+		t.Errorf("a decision read the kept list instead of asking Slack")
+	}
+
+	advance(6 * directory.ListingTTL)
+	before = calls()
+	if _, err := d.GroupMembers(listing, "platform-leads"); err != nil {
+		t.Fatal(err)
+	}
+	if n := calls() - before; n != 1 {
+		t.Errorf("a listing on a list six minutes stale made %d calls, want 1 (read afresh)", n)
+	}
+	stop()
+	<-done
 }
