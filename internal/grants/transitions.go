@@ -42,7 +42,16 @@ func (r *Request) Approve(approver string, now time.Time, lease time.Duration) e
 	}
 	r.Approvals = append(r.Approvals, Approval{Approver: approver, At: now})
 	if len(r.Approvals) >= r.ApprovalsRequired {
-		r.startGranting(now, lease)
+		// Concurrent clicks take their time before they queue for the
+		// record, so an earlier approval may carry a later time than
+		// this one. The decision comes after every approval it counts.
+		decided := now
+		for _, a := range r.Approvals {
+			if a.At.After(decided) {
+				decided = a.At
+			}
+		}
+		r.startGranting(decided, lease)
 	}
 	r.note(EventApproved, now, approver, "")
 	return nil

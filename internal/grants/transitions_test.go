@@ -309,3 +309,23 @@ func clone(t *testing.T, r *grants.Request) *grants.Request {
 	}
 	return &c
 }
+
+// TestDecisionComesAfterEveryApproval: two approvers click at once; the one
+// whose click took the later time reaches the record first. The decision
+// must not predate the approval it counts, or the check before the AWS
+// call drops that approval and refuses the grant.
+func TestDecisionComesAfterEveryApproval(t *testing.T) {
+	r := inState(grants.Pending)
+	r.Approvals[0].At = t0.Add(time.Millisecond) // the first to land, timed later
+	if err := r.Approve("USECOND", t0, lease); err != nil {
+		t.Fatal(err)
+	}
+	if r.State != grants.Granting {
+		t.Fatalf("state %s, want granting", r.State)
+	}
+	for _, a := range r.Approvals {
+		if a.At.After(r.DecidedAt) {
+			t.Errorf("approval by %s at %s is after the decision at %s", a.Approver, a.At.Format(time.RFC3339Nano), r.DecidedAt.Format(time.RFC3339Nano))
+		}
+	}
+}
