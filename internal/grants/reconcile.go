@@ -111,7 +111,9 @@ func (s *Service) removeStray(ctx context.Context, backend Backend, role *rules.
 	if _, err := backend.Revoke(ctx, stray); err != nil {
 		return fmt.Errorf("remove %s from %s: %w", member, role.Group, err)
 	}
-	live, err := s.liveGrant(ctx, role.Group, member)
+	// Only a grant that may hold the membership now puts it back; one
+	// being revoked or overdue would have it removed again.
+	live, err := s.holderOf(ctx, role.Group, member, s.mayHold)
 	if err != nil || live == nil {
 		return err
 	}
@@ -123,11 +125,22 @@ func (s *Service) removeStray(ctx context.Context, backend Backend, role *rules.
 }
 
 // liveGrant returns a record that gives member the group now or is about
-// to (granting), or is taking it away (revoking: jitbot is on it already).
-// Active and granting records count only while they may hold (mayHold),
-// so an old signed version written back to the store cannot shelter a
-// stray, nor have it put back.
+// to (granting), or whose access jitbot is taking away (revoking, or active
+// and overdue by less than approvalsGoodFor: a revocation a killed process
+// left to the scheduler). Active and granting records count only while
+// they may hold (mayHold), and an overdue one only briefly, so an old
+// signed version written back to the store cannot shelter a stray.
 func (s *Service) liveGrant(ctx context.Context, group, member string) (*Request, error) {
+	now := s.now()
+	return s.holderOf(ctx, group, member, func(r *Request) bool {
+		overdue := r.State == Active && now.Sub(r.ExpiresAt) < s.approvalsGoodFor()
+		return r.State == Revoking || overdue || s.mayHold(r)
+	})
+}
+
+// holderOf returns the first record holding member's membership of group
+// that counts.
+func (s *Service) holderOf(ctx context.Context, group, member string, counts func(*Request) bool) (*Request, error) {
 	h := Hold{Backend: BackendGroup, Target: group, Principal: member}
 	holders, err := s.store.Holders(ctx, h)
 	if err != nil {
@@ -135,7 +148,7 @@ func (s *Service) liveGrant(ctx context.Context, group, member string) (*Request
 	}
 	i := slices.IndexFunc(holders, func(r *Request) bool {
 		rh, live := HoldOf(r)
-		return live && rh == h && (r.State == Revoking || s.mayHold(r))
+		return live && rh == h && counts(r)
 	})
 	if i < 0 {
 		return nil, nil

@@ -162,3 +162,24 @@ func TestReconcileIgnoresAReplayedGrant(t *testing.T) {
 		t.Errorf("members after enforce = %v: the replayed grant sheltered bob", m)
 	}
 }
+
+// TestReconcileLeavesAnOverdueGrantToTheScheduler: a grant whose expiry
+// passed while no process ran the scheduler (one was killed, the next has
+// not yet taken over) is jitbot's to revoke, not a stray: reconciliation
+// neither reports nor removes its member, and the scheduler then revokes
+// it as expired.
+func TestReconcileLeavesAnOverdueGrantToTheScheduler(t *testing.T) {
+	e := reconcileEnv(t, "enforce")
+	grant := e.approveAll(t, e.request(t, "UBOB", "prod-admin"))
+	e.clock.Advance(grant.ExpiresAt.Sub(e.clock.Now()) + 10*time.Second)
+	if err := e.svc.Reconcile(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if got := reconciled(e); len(got) != 0 {
+		t.Errorf("reconciliation of an overdue grant: %v, want nothing", got)
+	}
+	e.runDue(t, 0)
+	if got := e.get(t, grant.ID); got.State != grants.Revoked || got.RevokeReason != grants.ReasonExpired {
+		t.Errorf("overdue grant %s (%s), want revoked as expired", got.State, got.RevokeReason)
+	}
+}
