@@ -42,6 +42,7 @@ func TestSlackReportOfNonApproverAsksNoGroups(t *testing.T) {
 	b.slack.WaitFor(t, "the bot's own refresh of the user groups", 10*time.Second, func() bool {
 		return len(b.slack.Calls("usergroups.list")) > listed
 	})
+	time.Sleep(300 * time.Millisecond) // for its answer to reach the bot, over loopback
 	groupCalls := func() int {
 		return len(b.slack.Calls("usergroups.users.list")) + len(b.slack.Calls("usergroups.list"))
 	}

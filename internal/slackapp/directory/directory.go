@@ -59,7 +59,10 @@ type Directory struct {
 	home   *slack.AuthTestResponse // this workspace, from auth.test once it answers
 	users  map[string]cached[slack.User]
 	groups cached[[]slack.UserGroup] // every group, with members
-	kept   bool                      // KeepListing refreshes groups
+	kept   bool                      // KeepListing is refreshing listing
+	// listing is the group list KeepListing keeps for listings alone:
+	// reads that decide (user.groups, approvers) never take it.
+	listing cached[[]slack.UserGroup]
 }
 
 type cached[T any] struct {
@@ -201,14 +204,14 @@ func (d *Directory) slackUser(ctx context.Context, id string) (slack.User, error
 
 func (d *Directory) allGroups(ctx context.Context) ([]slack.UserGroup, error) {
 	d.mu.Lock()
-	c := d.groups
+	c, kept, l := d.groups, d.kept, d.listing
 	d.mu.Unlock()
 	ttl := d.groupTTL
 	if isListing(ctx) {
-		ttl = max(ttl, ListingTTL)
-		if d.keeping() {
-			ttl = keptListingTTL
+		if kept && !l.at.IsZero() && d.now().Sub(l.at) < keptListingTTL {
+			return l.v, nil
 		}
+		ttl = max(ttl, ListingTTL)
 	}
 	if !c.at.IsZero() && d.now().Sub(c.at) < ttl && !grants.IsFresh(ctx) {
 		return c.v, nil
@@ -244,8 +247,14 @@ func (d *Directory) KeepListing(ctx context.Context, onErr func(error)) {
 	tick := time.NewTicker(ListingTTL)
 	defer tick.Stop()
 	for {
-		if _, err := d.allGroups(grants.Fresh(ctx)); err != nil && ctx.Err() == nil {
-			onErr(err)
+		groups, err := d.api.GetUserGroupsContext(ctx, slack.GetUserGroupsOptionIncludeUsers(true))
+		switch {
+		case err == nil:
+			d.mu.Lock()
+			d.listing = cached[[]slack.UserGroup]{v: groups, at: d.now()}
+			d.mu.Unlock()
+		case ctx.Err() == nil:
+			onErr(fmt.Errorf("usergroups.list: %w", err))
 		}
 		select {
 		case <-ctx.Done():
@@ -253,10 +262,4 @@ func (d *Directory) KeepListing(ctx context.Context, onErr func(error)) {
 		case <-tick.C:
 		}
 	}
-}
-
-func (d *Directory) keeping() bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.kept
 }
