@@ -165,19 +165,9 @@ func parseMultiHost(scheme, rest string) (*redis.UniversalOptions, error) {
 	if scheme == "redis-sentinel" {
 		defaultPort = "26379"
 	}
-	var addrs []string
-	for h := range strings.SplitSeq(hostList, ",") {
-		if h == "" {
-			return nil, fail("empty host in the host list")
-		}
-		if !strings.Contains(h, ":") || strings.HasSuffix(h, "]") {
-			h = net.JoinHostPort(strings.Trim(h, "[]"), defaultPort)
-		}
-		host, port, err := net.SplitHostPort(h)
-		if err != nil || host == "" || port == "" {
-			return nil, fail("bad host %q: want host:port", h)
-		}
-		addrs = append(addrs, h)
+	addrs, err := hostPorts(hostList, defaultPort)
+	if err != nil {
+		return nil, fail("%v", err)
 	}
 
 	query, err := url.ParseQuery(rawQuery)
@@ -235,6 +225,26 @@ func parseMultiHost(scheme, rest string) (*redis.UniversalOptions, error) {
 		uo.IsClusterMode = true
 	}
 	return uo, nil
+}
+
+// hostPorts splits a comma-separated host list into host:port addresses,
+// with defaultPort where a host has none.
+func hostPorts(hostList, defaultPort string) ([]string, error) {
+	var addrs []string
+	for h := range strings.SplitSeq(hostList, ",") {
+		if h == "" {
+			return nil, errors.New("empty host in the host list")
+		}
+		if !strings.Contains(h, ":") || strings.HasSuffix(h, "]") {
+			h = net.JoinHostPort(strings.Trim(h, "[]"), defaultPort)
+		}
+		host, port, err := net.SplitHostPort(h)
+		if err != nil || host == "" || port == "" {
+			return nil, fmt.Errorf("bad host %q: want host:port", h)
+		}
+		addrs = append(addrs, h)
+	}
+	return addrs, nil
 }
 
 // universal copies what redis.ParseURL can set into UniversalOptions.
