@@ -42,8 +42,10 @@ func (s State) Terminal() bool {
 
 // Backend kinds, as written in the role catalog.
 const (
-	BackendSTS   = "aws_sts"
-	BackendGroup = "aws_iam_group"
+	BackendSTS      = "aws_sts"
+	BackendGroup    = "aws_iam_group"
+	BackendSSO      = "aws_sso"       // an Identity Center permission set assigned in an account
+	BackendSSOGroup = "aws_sso_group" // membership of an Identity Center group
 )
 
 // Approval is one approver's yes.
