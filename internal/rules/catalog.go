@@ -43,7 +43,7 @@ type Defaults struct {
 // Role is one requestable role.
 type Role struct {
 	Name, Description string
-	Backend           string // "aws_sts" or "aws_iam_group"
+	Backend           string // "aws_sts", "aws_iam_group", "aws_sso" or "aws_sso_group"
 	RoleARN           string // aws_sts
 	SessionPolicy     string // aws_sts, optional JSON policy
 	// AllowRoleChaining lets an aws_sts grant's session assume further
@@ -52,7 +52,15 @@ type Role struct {
 	// so an early revocation still reaches them.
 	AllowRoleChaining bool
 	Group             string // aws_iam_group
-	Reconcile         string // "off", "report" or "enforce"; aws_iam_group only
+	Reconcile         string // "off", "report" or "enforce"; aws_iam_group, aws_sso and aws_sso_group
+
+	// aws_sso: the permission set (name or ARN) assigned in one of
+	// Accounts; aws_sso_group: the Identity Center group. SSOUser is CEL
+	// giving the Identity Center user name (default user.email).
+	PermissionSet string
+	Accounts      []Account
+	SSOGroup      string
+	SSOUser       string
 
 	MaxDuration, DefaultDuration, RequestTTL time.Duration
 
@@ -76,7 +84,7 @@ type Role struct {
 	// "" lets every approver decide.
 	ApproverRule string
 
-	eligible, autoApprove, iamUser, approverRule *program
+	eligible, autoApprove, iamUser, approverRule, ssoUser *program
 }
 
 // Role returns the role with the given name.

@@ -86,7 +86,7 @@ func TestParseProblems(t *testing.T) {
 		{name: "unknown top-level key", old: "defaults:", new: "default:", want: `roles.yaml:1: unknown key "default" (the catalog has defaults and roles)`},
 		{name: "unknown defaults key", old: "  request_ttl: 30m", new: "  request_tll: 30m", want: `roles.yaml:4: unknown key "request_tll" in defaults`},
 		{name: "unknown role key", old: "    approvals_required: 2", new: "    approvals_needed: 2", want: `roles.yaml:17: role prod-admin: unknown key "approvals_needed"`},
-		{name: "unknown backend", old: "backend: aws_sts", new: "backend: aws_sso", want: `roles.yaml:7: role prod-readonly: unknown backend "aws_sso" (known: aws_sts, aws_iam_group)`},
+		{name: "unknown backend", old: "backend: aws_sts", new: "backend: aws_ssm", want: `roles.yaml:7: role prod-readonly: unknown backend "aws_ssm" (known: aws_sts, aws_iam_group, aws_sso, aws_sso_group)`},
 		{name: "missing backend", old: "    backend: aws_sts\n", new: "", want: `roles.yaml:6: role prod-readonly: missing backend`},
 		{name: "missing role_arn", old: "    role_arn: arn:aws:iam::111111111111:role/prod-readonly\n", new: "", want: `roles.yaml:7: role prod-readonly: backend aws_sts needs role_arn`},
 		{name: "missing group", old: "    group: jit-prod-admin\n", new: "", want: `roles.yaml:12: role prod-admin: backend aws_iam_group needs group`},
@@ -169,7 +169,7 @@ func TestParseProblems(t *testing.T) {
 
 func TestParseReportsEveryProblem(t *testing.T) {
 	src := strings.NewReplacer(
-		"backend: aws_sts", "backend: aws_sso",
+		"backend: aws_sts", "backend: aws_ssm",
 		"approvals_required: 2", "approvals_required: 0",
 		`'"sre" in user.groups'`, `'user.emial'`,
 	).Replace(good)

@@ -58,6 +58,7 @@ type celUser struct {
 
 type celRequest struct {
 	Role     string        `cel:"role"`
+	Account  string        `cel:"account"`
 	Duration time.Duration `cel:"duration"`
 	Reason   string        `cel:"reason"`
 	Incident string        `cel:"incident"`
@@ -262,12 +263,14 @@ const (
 	readsDuration
 	readsReason
 	readsIncident
-	readsWholeRequest = readsRole | readsDuration | readsReason | readsIncident
+	readsAccount
+	readsWholeRequest = readsRole | readsDuration | readsReason | readsIncident | readsAccount
 )
 
 // requestField maps celRequest's CEL field names to their bit.
 var requestField = map[string]requestFields{
 	"role": readsRole, "duration": readsDuration, "reason": readsReason, "incident": readsIncident,
+	"account": readsAccount,
 }
 
 // only returns r with the fields outside f zeroed: what a decision on r
@@ -285,6 +288,9 @@ func (f requestFields) only(r celRequest) celRequest {
 	}
 	if f&readsIncident != 0 {
 		k.Incident = r.Incident
+	}
+	if f&readsAccount != 0 {
+		k.Account = r.Account
 	}
 	return k
 }
@@ -353,7 +359,7 @@ func (v *vars) ResolveName(name string) (any, bool) {
 func (v *vars) Parent() interpreter.Activation { return nil }
 
 func (p *program) eval(u User, in Input, now time.Time) (any, error) {
-	req := celRequest{Role: in.Role, Duration: in.Duration, Reason: in.Reason, Incident: in.Incident}
+	req := celRequest{Role: in.Role, Duration: in.Duration, Reason: in.Reason, Incident: in.Incident, Account: in.Account}
 	if pu := u.prepared; pu != nil && sameCEL(pu.from, u) {
 		return pu.eval(p, req, now)
 	}

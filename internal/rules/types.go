@@ -32,4 +32,5 @@ type Input struct {
 	Duration time.Duration `cel:"duration"`
 	Reason   string        `cel:"reason"`
 	Incident string        `cel:"incident"`
+	Account  string        `cel:"account"` // aws_sso: the account ID asked for
 }

@@ -72,10 +72,19 @@ func (l *loader) checkBackend(r *Role, at *ast.MappingValueNode, keys map[string
 				l.addf(keys[k].Key, "role %s: %s applies only to backend aws_sts", name, k)
 			}
 		}
+	case "aws_sso", "aws_sso_group":
+		l.checkSSO(r, keys, node)
 	case "":
-		l.addf(at.Key, "role %s: missing backend (aws_sts or aws_iam_group)", name)
+		l.addf(at.Key, "role %s: missing backend (aws_sts, aws_iam_group, aws_sso or aws_sso_group)", name)
 	default:
-		l.addf(node("backend"), "role %s: unknown backend %q (known: aws_sts, aws_iam_group)", name, r.Backend)
+		l.addf(node("backend"), "role %s: unknown backend %q (known: aws_sts, aws_iam_group, aws_sso, aws_sso_group)", name, r.Backend)
+	}
+	if r.Backend != "aws_sso" && r.Backend != "aws_sso_group" {
+		for _, k := range []string{"permission_set", "accounts", "sso_group", "sso_user"} {
+			if keys[k] != nil {
+				l.addf(keys[k].Key, "role %s: %s applies only to the Identity Center backends (aws_sso, aws_sso_group)", name, k)
+			}
+		}
 	}
 	if r.RoleARN != "" && !roleARNRE.MatchString(r.RoleARN) {
 		l.addf(node("role_arn"), "role %s: role_arn %q is not an IAM role ARN (arn:aws:iam::<12-digit account>:role/<name>)", name, r.RoleARN)

@@ -1,0 +1,135 @@
+package rules
+
+import (
+	"fmt"
+	"regexp"
+	"time"
+
+	"github.com/goccy/go-yaml/ast"
+)
+
+// Account is one AWS account an aws_sso role may be granted in.
+type Account struct {
+	ID    string // 12 digits
+	Alias string // optional, what people type and read
+}
+
+// String is the account as people read it: "prod (111111111111)".
+func (a Account) String() string {
+	if a.Alias == "" {
+		return a.ID
+	}
+	return a.Alias + " (" + a.ID + ")"
+}
+
+// DefaultSSOUser is the sso_user rule of a role that sets none: the
+// Identity Center user name is the Slack email.
+const DefaultSSOUser = "user.email"
+
+var (
+	accountIDRE     = regexp.MustCompile(`^[0-9]{12}$`)
+	accountAliasRE  = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+	permissionSetRE = regexp.MustCompile(`^(arn:aws[a-z-]*:sso:::permissionSet/ssoins-[0-9a-f]{16}/ps-[0-9a-f]{16}|[\w+=,.@-]{1,32})$`)
+	ssoGroupRE      = regexp.MustCompile(`^[\p{L}\p{M}\p{S}\p{N}\p{P} ]+$`)
+)
+
+// FindAccount returns the role's account with this ID or alias.
+func (r *Role) FindAccount(idOrAlias string) (Account, bool) {
+	for _, a := range r.Accounts {
+		if a.ID == idOrAlias || (a.Alias != "" && a.Alias == idOrAlias) {
+			return a, true
+		}
+	}
+	return Account{}, false
+}
+
+// SSOUserName evaluates the role's sso_user rule: the Identity Center
+// user name of the requester.
+func (r *Role) SSOUserName(u User, in Input, now time.Time) (string, error) {
+	if r.ssoUser == nil {
+		return "", fmt.Errorf("role %s has no sso_user rule", r.Name)
+	}
+	return r.ssoUser.evalString(u, in, now)
+}
+
+// accounts reads an accounts list: each entry an account ID, or a mapping
+// with id and alias.
+func (l *loader) accounts(kv *ast.MappingValueNode, role string) []Account {
+	seq, ok := unwrap(kv.Value).(*ast.SequenceNode)
+	if !ok {
+		l.addf(kv.Value, `role %s: accounts must be a list, e.g. ["111111111111", {id: "222222222222", alias: prod}]`, role)
+		return nil
+	}
+	var out []Account
+	for _, v := range seq.Values {
+		var a Account
+		switch n := unwrap(v).(type) {
+		case *ast.MappingNode:
+			for _, f := range n.Values {
+				text, _ := scalar(unwrap(f.Value))
+				switch keyOf(f) {
+				case "id":
+					a.ID = text
+				case "alias":
+					a.Alias = text
+				default:
+					l.addf(f.Key, "role %s: unknown key %q in an account (id, alias)", role, keyOf(f))
+				}
+			}
+		default:
+			a.ID, _ = scalar(n)
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+// checkSSO checks the keys of the aws_sso and aws_sso_group backends.
+func (l *loader) checkSSO(r *Role, keys map[string]*ast.MappingValueNode, node func(string) ast.Node) {
+	name := r.Name
+	if r.SSOUser == "" {
+		r.SSOUser = DefaultSSOUser
+	}
+	r.ssoUser = l.compile(r, "sso_user", r.SSOUser, stringType, keys)
+	for _, k := range []string{"role_arn", "session_policy", "allow_role_chaining", "group", "iam_user"} {
+		if keys[k] != nil {
+			l.addf(keys[k].Key, "role %s: %s does not apply to backend %s", name, k, r.Backend)
+		}
+	}
+	ssoKeys := map[string][]string{
+		"aws_sso":       {"sso_group"},
+		"aws_sso_group": {"permission_set", "accounts"},
+	}
+	for _, k := range ssoKeys[r.Backend] {
+		if keys[k] != nil {
+			l.addf(keys[k].Key, "role %s: %s does not apply to backend %s", name, k, r.Backend)
+		}
+	}
+	if r.Backend == "aws_sso_group" {
+		if r.SSOGroup == "" || !ssoGroupRE.MatchString(r.SSOGroup) {
+			l.addf(node("backend"), "role %s: backend aws_sso_group needs sso_group (the Identity Center group's display name)", name)
+		}
+		return
+	}
+	if !permissionSetRE.MatchString(r.PermissionSet) {
+		l.addf(node("permission_set"), "role %s: backend aws_sso needs permission_set, a permission set name or ARN (arn:aws:sso:::permissionSet/ssoins-…/ps-…), got %q", name, r.PermissionSet)
+	}
+	if len(r.Accounts) == 0 {
+		l.addf(node("backend"), "role %s: backend aws_sso needs accounts, the account IDs it may be granted in", name)
+	}
+	seen := map[string]bool{}
+	for _, a := range r.Accounts {
+		switch {
+		case !accountIDRE.MatchString(a.ID):
+			l.addf(node("accounts"), "role %s: account %q is not a 12-digit AWS account ID (quote it in YAML)", name, a.ID)
+		case a.Alias != "" && !accountAliasRE.MatchString(a.Alias):
+			l.addf(node("accounts"), "role %s: account alias %q must be lower-case letters, digits and dashes", name, a.Alias)
+		case seen[a.ID] || (a.Alias != "" && seen[a.Alias]):
+			l.addf(node("accounts"), "role %s: account %s is listed twice", name, a)
+		}
+		seen[a.ID] = true
+		if a.Alias != "" {
+			seen[a.Alias] = true
+		}
+	}
+}

@@ -1,0 +1,95 @@
+package rules_test
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jitbot/jitbot/internal/rules"
+)
+
+const ssoCatalog = `roles:
+  prod-admin-sso:
+    backend: aws_sso
+    permission_set: AdministratorAccess
+    accounts:
+      - "111111111111"
+      - 222222222222
+      - {id: "333333333333", alias: prod}
+    approvers: [U0APPROVER1]
+    eligible: 'request.account != "333333333333" || "sre" in user.groups'
+  billing-sso:
+    backend: aws_sso_group
+    sso_group: Billing Admins
+    sso_user: 'user.name'
+    approvers: [U0APPROVER1]
+    eligible: 'true'
+`
+
+func TestParseSSORoles(t *testing.T) {
+	c, err := rules.Parse("roles.yaml", []byte(ssoCatalog))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, _ := c.Role("prod-admin-sso")
+	want := []rules.Account{{ID: "111111111111"}, {ID: "222222222222"}, {ID: "333333333333", Alias: "prod"}}
+	if r.Backend != "aws_sso" || r.PermissionSet != "AdministratorAccess" || !slices.Equal(r.Accounts, want) {
+		t.Fatalf("aws_sso role = %s %q %v", r.Backend, r.PermissionSet, r.Accounts)
+	}
+	if a, ok := r.FindAccount("prod"); !ok || a.ID != "333333333333" || a.String() != "prod (333333333333)" {
+		t.Errorf("FindAccount(prod) = %v, %v", a, ok)
+	}
+	if _, ok := r.FindAccount("444444444444"); ok {
+		t.Errorf("FindAccount found an account the role does not list")
+	}
+	alice := rules.User{ID: "UALICE", Name: "alice", Email: "alice@example.com"}
+	now := time.Now()
+	if name, err := r.SSOUserName(alice, rules.Input{}, now); err != nil || name != "alice@example.com" {
+		t.Errorf("default sso_user = %q, %v; want the email", name, err)
+	}
+	for account, want := range map[string]bool{"111111111111": true, "333333333333": false} {
+		ok, err := r.IsEligible(alice, rules.Input{Role: r.Name, Account: account}, now)
+		if err != nil || ok != want {
+			t.Errorf("eligible for %s = %v, %v; want %v (request.account)", account, ok, err, want)
+		}
+	}
+	g, _ := c.Role("billing-sso")
+	if name, _ := g.SSOUserName(alice, rules.Input{}, now); g.SSOGroup != "Billing Admins" || name != "alice" {
+		t.Errorf("aws_sso_group role: group %q user %q", g.SSOGroup, name)
+	}
+}
+
+func TestParseSSOProblems(t *testing.T) {
+	tests := []struct{ name, old, new, want string }{
+		{"no accounts", `    accounts:
+      - "111111111111"
+      - 222222222222
+      - {id: "333333333333", alias: prod}
+`, "", "backend aws_sso needs accounts"},
+		{"bad account", `"111111111111"`, `"11111"`, `account "11111" is not a 12-digit AWS account ID`},
+		{"twice", `222222222222`, `"111111111111"`, "account 111111111111 is listed twice"},
+		{"unknown account key", `alias: prod}`, `name: prod}`, `unknown key "name" in an account`},
+		{"no permission set", "    permission_set: AdministratorAccess\n", "", "backend aws_sso needs permission_set"},
+		{"no group", "    sso_group: Billing Admins\n", "", "backend aws_sso_group needs sso_group"},
+		{"iam key on sso", "    permission_set: AdministratorAccess\n", "    permission_set: AdministratorAccess\n    group: jit-x\n", "group does not apply to backend aws_sso"},
+		{"sso key on group", "    sso_group: Billing Admins\n", "    sso_group: Billing Admins\n    accounts: [\"111111111111\"]\n", "accounts does not apply to backend aws_sso_group"},
+		{"bad sso_user", "sso_user: 'user.name'", "sso_user: 'user.nmae'", "sso_user"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src := strings.Replace(ssoCatalog, tt.old, tt.new, 1)
+			if src == ssoCatalog {
+				t.Fatalf("the edit %q changed nothing", tt.old)
+			}
+			_, err := rules.Parse("roles.yaml", []byte(src))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("err = %v, want one containing %q", err, tt.want)
+			}
+		})
+	}
+	iam := strings.Replace(good, "    iam_user: 'user.email'\n", "    iam_user: 'user.email'\n    accounts: [\"111111111111\"]\n", 1)
+	if _, err := rules.Parse("roles.yaml", []byte(iam)); err == nil || !strings.Contains(err.Error(), "accounts applies only to the Identity Center backends") {
+		t.Errorf("accounts on an IAM group role: %v", err)
+	}
+}
