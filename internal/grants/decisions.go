@@ -234,7 +234,7 @@ func (s *Service) refused(ctx context.Context, r *Request, id RequestID, actor s
 
 // ruleInput is what the role's rules see of r.
 func (r *Request) ruleInput() rules.Input {
-	return rules.Input{Role: r.Role, Duration: r.Duration, Reason: r.Reason, Incident: r.Incident}
+	return rules.Input{Role: r.Role, Duration: r.Duration, Reason: r.Reason, Incident: r.Incident, Account: r.Account}
 }
 
 func truncate(s string, n int) string {

@@ -54,7 +54,7 @@ func (e *env) serviceWith(t *testing.T, store grants.Store, dryRun bool, dry gra
 	t.Helper()
 	svc, err := grants.New(grants.Options{
 		Store:         store,
-		Backends:      map[string]grants.Backend{grants.BackendSTS: e.backend, grants.BackendGroup: e.backend},
+		Backends:      map[string]grants.Backend{grants.BackendSTS: e.backend, grants.BackendGroup: e.backend, grants.BackendSSO: e.backend, grants.BackendSSOGroup: e.backend},
 		DryRun:        dryRun,
 		DryRunBackend: dry,
 		Directory:     e.dir,

@@ -191,7 +191,7 @@ func (b *fakeBackend) Grant(_ context.Context, g grants.Grant) (grants.Issued, e
 		return grants.Issued{}, errAWSDown
 	}
 	b.holders[g.RequestID] = true
-	if g.Backend == grants.BackendGroup && !slices.Contains(b.groups[g.Target], g.Principal) {
+	if g.Principal != "" && !slices.Contains(b.groups[g.Target], g.Principal) {
 		b.groups[g.Target] = append(b.groups[g.Target], g.Principal)
 	}
 	return grants.Issued{
@@ -215,7 +215,7 @@ func (b *fakeBackend) Revoke(_ context.Context, g grants.Grant) (grants.Revocati
 		return grants.Revocation{}, errAWSDown
 	}
 	delete(b.holders, g.RequestID)
-	if g.Backend == grants.BackendGroup {
+	if g.Principal != "" {
 		b.groups[g.Target] = slices.DeleteFunc(b.groups[g.Target], func(p string) bool { return p == g.Principal })
 	}
 	return grants.Revocation{CleanupAt: b.revokeAt}, nil

@@ -17,11 +17,14 @@ type RequestInput struct {
 	Duration time.Duration // zero: the role's default_duration
 	Reason   string
 	Incident string
+	// Account is the account ID or alias asked for (aws_sso roles); empty
+	// for a role with one account. Request replaces it with the ID.
+	Account string
 }
 
 // ruleInput is what the role's rules see of the request.
 func (in RequestInput) ruleInput() rules.Input {
-	return rules.Input{Role: in.Role, Duration: in.Duration, Reason: in.Reason, Incident: in.Incident}
+	return rules.Input{Role: in.Role, Duration: in.Duration, Reason: in.Reason, Incident: in.Incident, Account: in.Account}
 }
 
 // Request checks a request against the catalog and records it. When the
@@ -50,7 +53,7 @@ func (s *Service) Extend(ctx context.Context, id RequestID, userID string, d tim
 	if d <= 0 {
 		return nil, userErr(ErrInvalidInput, fmt.Sprintf("say how much more time you need, as in /jit extend %s 30m", id))
 	}
-	in := RequestInput{UserID: userID, Role: orig.Role, Duration: d, Reason: orig.Reason, Incident: orig.Incident}
+	in := RequestInput{UserID: userID, Role: orig.Role, Duration: d, Reason: orig.Reason, Incident: orig.Incident, Account: orig.Account}
 	return s.request(ctx, in, orig)
 }
 
@@ -105,6 +108,9 @@ func (s *Service) admit(ctx context.Context, in *RequestInput, extends *Request,
 	}
 	in.Reason = strings.TrimSpace(in.Reason)
 	in.Incident = strings.TrimSpace(in.Incident)
+	if in.Account, err = chooseAccount(role, strings.TrimSpace(in.Account)); err != nil {
+		return nil, rules.User{}, err
+	}
 	if err := s.checkInput(role, *in); err != nil {
 		return nil, rules.User{}, err
 	}
@@ -164,6 +170,7 @@ func (s *Service) newRecord(role *rules.Role, user rules.User, in rules.Input, n
 		Duration:          in.Duration,
 		Reason:            in.Reason,
 		Incident:          in.Incident,
+		Account:           in.Account,
 		Rule:              role.Eligible,
 		ApprovalsRequired: role.ApprovalsRequired,
 		CreatedAt:         now,
@@ -186,10 +193,49 @@ func (s *Service) newRecord(role *rules.Role, user rules.User, in rules.Input, n
 			return nil, userErr(ErrIneligible, fmt.Sprintf("%s has no IAM user name for you (its iam_user rule gave an empty name); ask the role's owners", role.Name))
 		}
 		r.Principal = principal
+	case BackendSSO, BackendSSOGroup:
+		r.Target = role.SSOGroup
+		if role.Backend == BackendSSO {
+			r.Target = SSOTarget(in.Account, role.PermissionSet)
+		}
+		principal, err := role.SSOUserName(user, in, now)
+		if err != nil {
+			return nil, fmt.Errorf("evaluate sso_user of %s: %w", role.Name, err)
+		}
+		if principal == "" {
+			return nil, userErr(ErrIneligible, fmt.Sprintf("%s has no Identity Center user name for you (its sso_user rule gave an empty name); ask the role's owners", role.Name))
+		}
+		r.Principal = principal
 	default:
 		return nil, fmt.Errorf("role %s has unknown backend %q", role.Name, role.Backend)
 	}
 	return r, nil
+}
+
+// chooseAccount returns the ID of the account asked for: the one named by
+// ID or alias, or a role's only account when none is named. Only aws_sso
+// roles are granted per account.
+func chooseAccount(role *rules.Role, asked string) (string, error) {
+	if role.Backend != BackendSSO {
+		if asked != "" {
+			return "", userErr(ErrInvalidInput, fmt.Sprintf("%s is not granted per account: leave out --account", role.Name))
+		}
+		return "", nil
+	}
+	if asked == "" && len(role.Accounts) == 1 {
+		return role.Accounts[0].ID, nil
+	}
+	if a, ok := role.FindAccount(asked); ok {
+		return a.ID, nil
+	}
+	names := make([]string, len(role.Accounts))
+	for i, a := range role.Accounts {
+		names[i] = a.String()
+	}
+	if asked == "" {
+		return "", userErr(ErrInvalidInput, fmt.Sprintf("%s is granted in several accounts; name one with --account: %s", role.Name, strings.Join(names, ", ")))
+	}
+	return "", userErr(ErrInvalidInput, fmt.Sprintf("%s is not granted in account %q; its accounts: %s", role.Name, asked, strings.Join(names, ", ")))
 }
 
 // create stores r under a fresh ID, drawing again on the rare collision.

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/jitbot/jitbot/internal/rules"
 )
 
 // Nothing in the store alone can grant (docs/design.md §4.3). Two checks
@@ -149,6 +151,29 @@ func (s *Service) catalogAccess(ctx context.Context, r *Request, now time.Time) 
 			return nil
 		}
 		return &Hold{Backend: BackendGroup, Target: role.Group, Principal: principal}
+	case BackendSSO, BackendSSOGroup:
+		return s.catalogSSOAccess(ctx, role, r, now)
 	}
 	return nil
+}
+
+// catalogSSOAccess is catalogAccess for the Identity Center backends. The
+// account comes from the record, but only if the role lists it.
+func (s *Service) catalogSSOAccess(ctx context.Context, role *rules.Role, r *Request, now time.Time) *Hold {
+	target := role.SSOGroup
+	if role.Backend == BackendSSO {
+		if _, ok := role.FindAccount(r.Account); !ok {
+			return nil
+		}
+		target = SSOTarget(r.Account, role.PermissionSet)
+	}
+	requester, err := s.dir.User(Fresh(ctx), r.Requester.ID)
+	if err != nil {
+		return nil
+	}
+	principal, err := role.SSOUserName(requester, r.ruleInput(), now)
+	if err != nil || principal == "" {
+		return nil
+	}
+	return &Hold{Backend: role.Backend, Target: target, Principal: principal}
 }

@@ -66,7 +66,11 @@ type Request struct {
 	Backend   string     `json:"backend"`
 	// Target is the role ARN (aws_sts) or the IAM group name (aws_iam_group).
 	Target string `json:"target"`
-	// Principal is the IAM user name for aws_iam_group, from the role's iam_user rule.
+	// Account is the account ID of an aws_sso grant, also in Target.
+	Account string `json:"account,omitempty"`
+	// Principal is the IAM user name for aws_iam_group, from the role's
+	// iam_user rule, or the Identity Center user name for aws_sso and
+	// aws_sso_group, from its sso_user rule.
 	Principal     string        `json:"principal,omitempty"`
 	SessionPolicy string        `json:"session_policy,omitempty"`
 	Duration      time.Duration `json:"duration"`

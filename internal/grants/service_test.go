@@ -83,7 +83,7 @@ func (e *env) serviceOn(t *testing.T, store grants.Store, n grants.Notifier, b g
 	t.Helper()
 	svc, err := grants.New(grants.Options{
 		Store:     store,
-		Backends:  map[string]grants.Backend{grants.BackendSTS: b, grants.BackendGroup: b},
+		Backends:  map[string]grants.Backend{grants.BackendSTS: b, grants.BackendGroup: b, grants.BackendSSO: b, grants.BackendSSOGroup: b},
 		Directory: e.dir,
 		Notifier:  n,
 		Catalog:   e.catalog,

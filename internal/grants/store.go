@@ -50,18 +50,20 @@ type Store interface {
 }
 
 // Hold is one thing a grant gives in AWS that several grants can give at
-// once: membership of Principal in the IAM group Target. Revoking it is
+// once: membership of Principal in the IAM or Identity Center group
+// Target, or the assignment of a permission set in an account (Target,
+// SSOTarget) to the Identity Center user Principal. Revoking it is
 // removing it, so a revocation must first know who else holds it.
 type Hold struct {
 	Backend, Target, Principal string
 }
 
 // HoldOf returns what r holds and whether it holds it now (granting,
-// active or revoking). Only aws_iam_group grants share what they hold; an
+// active or revoking). Only memberships and assignments are shared; an
 // STS session is its grant's alone. A dry run's membership is imaginary,
 // so it is a hold of its own kind.
 func HoldOf(r *Request) (h Hold, live bool) {
-	if r.Backend != BackendGroup || r.Principal == "" {
+	if !sharedAccess(r.Backend) || r.Principal == "" {
 		return Hold{}, false
 	}
 	h = Hold{Backend: r.Backend, Target: r.Target, Principal: r.Principal}
@@ -77,4 +79,15 @@ func HoldOf(r *Request) (h Hold, live bool) {
 // store could forget in a failover would be a standing privilege.
 type Syncer interface {
 	Sync(ctx context.Context, r *Request) error
+}
+
+// sharedAccess reports whether the backend's access is one fact that two
+// grants can give the same person (a membership, an account assignment),
+// removed only when the last of them ends.
+func sharedAccess(backend string) bool {
+	switch backend {
+	case BackendGroup, BackendSSO, BackendSSOGroup:
+		return true
+	}
+	return false
 }

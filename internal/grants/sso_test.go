@@ -1,0 +1,172 @@
+package grants_test
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jitbot/jitbot/internal/grants"
+	"github.com/jitbot/jitbot/internal/rules"
+)
+
+const ssoRoles = `
+  sso-admin:
+    backend: aws_sso
+    permission_set: AdministratorAccess
+    accounts: ["111111111111", {id: "222222222222", alias: prod}]
+    reconcile: enforce
+    approvers: ["@platform-leads"]
+    eligible: 'request.account != "222222222222" || "oncall" in user.groups'
+  sso-one:
+    backend: aws_sso
+    permission_set: ReadOnlyAccess
+    accounts: ["333333333333"]
+    approvers: ["@platform-leads"]
+    eligible: 'true'
+  sso-billing:
+    backend: aws_sso_group
+    sso_group: Billing Admins
+    sso_user: 'user.name'
+    approvers: ["@platform-leads"]
+    eligible: 'true'
+`
+
+func ssoEnv(t *testing.T) *env {
+	t.Helper()
+	e := newEnv(t)
+	cat, err := rules.Parse("roles.yaml", []byte(testCatalog+ssoRoles))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.catalog = cat
+	e.svc.SetCatalog(cat)
+	return e
+}
+
+func (e *env) requestIn(t *testing.T, user, role, account string) (*grants.Request, error) {
+	t.Helper()
+	return e.svc.Request(t.Context(), grants.RequestInput{UserID: user, Role: role, Account: account, Duration: time.Hour, Reason: "fixing INC-42 replica lag"})
+}
+
+// TestSSOAccountIsChosen: a role with several accounts needs one named by
+// ID or alias, one it lists; a role with one account needs none; a role
+// not granted per account refuses one. request.account reaches the rules.
+func TestSSOAccountIsChosen(t *testing.T) {
+	e := ssoEnv(t)
+	refusals := []struct{ user, role, account, want string }{
+		{"UBOB", "sso-admin", "", "name one with --account: 111111111111, prod (222222222222)"},
+		{"UBOB", "sso-admin", "444444444444", `not granted in account "444444444444"`},
+		{"UBOB", "prod-readonly", "prod", "not granted per account"},
+		{"UALICE", "sso-admin", "prod", "not eligible"},
+	}
+	for _, tt := range refusals {
+		_, err := e.requestIn(t, tt.user, tt.role, tt.account)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s asks %s in %q: %v, want %q", tt.user, tt.role, tt.account, err, tt.want)
+		}
+	}
+	if open, _ := e.store.Open(t.Context()); len(open) != 0 {
+		t.Errorf("%d records after refusals, want none", len(open))
+	}
+	r, err := e.requestIn(t, "UBOB", "sso-admin", "prod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Account != "222222222222" || r.Target != "222222222222/AdministratorAccess" || r.Principal != "bob@example.com" {
+		t.Errorf("record account %q target %q principal %q", r.Account, r.Target, r.Principal)
+	}
+	one, err := e.requestIn(t, "UALICE", "sso-one", "")
+	if err != nil || one.Account != "333333333333" {
+		t.Fatalf("the only account: %v, %v", one, err)
+	}
+	g, err := e.requestIn(t, "UALICE", "sso-billing", "")
+	if err != nil || g.Target != "Billing Admins" || g.Principal != "alice" || g.Account != "" {
+		t.Fatalf("group role: %+v, %v", g, err)
+	}
+}
+
+// TestSSOAssignmentSharedUntilTheLastGrantEnds: two grants of the same
+// permission set in the same account to the same person are one
+// assignment, removed only when the second ends.
+func TestSSOAssignmentSharedUntilTheLastGrantEnds(t *testing.T) {
+	e := ssoEnv(t)
+	const target = "111111111111/AdministratorAccess"
+	first, _ := e.requestIn(t, "UALICE", "sso-admin", "111111111111")
+	e.approveOne(t, first)
+	e.runDue(t, 30*time.Minute)
+	second, _ := e.requestIn(t, "UALICE", "sso-admin", "111111111111")
+	e.approveOne(t, second)
+	e.runDue(t, 31*time.Minute) // the first has ended
+	if got := e.get(t, first.ID); got.State != grants.Revoked {
+		t.Fatalf("first grant %s, want revoked", got.State)
+	}
+	if !slices.Contains(e.backend.groups[target], "alice@example.com") {
+		t.Fatalf("assignment %v removed while the second grant is active", e.backend.groups[target])
+	}
+	e.runDue(t, time.Hour)
+	if slices.Contains(e.backend.groups[target], "alice@example.com") {
+		t.Errorf("assignment %v left after both grants ended", e.backend.groups[target])
+	}
+}
+
+// TestSSORecordMustNameTheRolesAccount: a signed record whose account is
+// not one of its role's, or whose target does not match its account, is
+// not issued.
+func TestSSORecordMustNameTheRolesAccount(t *testing.T) {
+	edits := map[string]func(*grants.Request){
+		"account not the role's": func(r *grants.Request) {
+			r.Account, r.Target = "999999999999", "999999999999/AdministratorAccess"
+		},
+		"target in another account": func(r *grants.Request) { r.Target = "222222222222/AdministratorAccess" },
+		"another user":              func(r *grants.Request) { r.Principal = "mallory@example.com" },
+	}
+	for name, edit := range edits {
+		t.Run(name, func(t *testing.T) {
+			e := ssoEnv(t)
+			r, _ := e.requestIn(t, "UALICE", "sso-admin", "111111111111")
+			if _, err := e.store.Update(t.Context(), r.ID, func(r *grants.Request) error { edit(r); return nil }); err != nil {
+				t.Fatal(err)
+			}
+			_, err := e.svc.Approve(t.Context(), r.ID, "ULEAD1")
+			if err == nil || !strings.Contains(err.Error(), "jitbot refused to issue it") {
+				t.Errorf("approve: %v, want a refusal to issue", err)
+			}
+			if got := e.get(t, r.ID); got.State == grants.Active || got.Failure == "" {
+				t.Errorf("record %s failure %q, want refused before the AWS call", got.State, got.Failure)
+			}
+			for target, members := range e.backend.groups {
+				if len(members) != 0 {
+					t.Errorf("%s has %v: an edited record was issued", target, members)
+				}
+			}
+		})
+	}
+}
+
+// TestSSOReconcileRemovesAStrayAssignment: an assignment of a reconciled
+// aws_sso role without a grant is removed, and the audit says what it was.
+func TestSSOReconcileRemovesAStrayAssignment(t *testing.T) {
+	e := ssoEnv(t)
+	r, _ := e.requestIn(t, "UBOB", "sso-admin", "prod")
+	e.approveOne(t, r)
+	e.backend.groups["222222222222/AdministratorAccess"] = append(e.backend.groups["222222222222/AdministratorAccess"], "mallory@example.com")
+	if err := e.svc.Reconcile(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.backend.groups["222222222222/AdministratorAccess"]; !slices.Equal(got, []string{"bob@example.com"}) {
+		t.Errorf("assigned after enforce: %v, want bob alone", got)
+	}
+	want := "Identity Center user mallory@example.com was assigned AdministratorAccess in account 222222222222 without a grant from jitbot and has been removed (reconcile: enforce)"
+	if got := reconciled(e); !slices.Equal(got, []string{want}) {
+		t.Errorf("reconciled = %q, want %q", got, want)
+	}
+}
+
+func (e *env) approveOne(t *testing.T, r *grants.Request) {
+	t.Helper()
+	got, err := e.svc.Approve(t.Context(), r.ID, "ULEAD1")
+	if err != nil || got.State != grants.Active {
+		t.Fatalf("approve %s: %v (%v)", r.ID, err, got)
+	}
+}
