@@ -49,6 +49,7 @@ type Command struct {
 	Role     string        // request: lower-case catalog key, e.g. prod-readonly
 	Duration time.Duration // request (0 = the role's default_duration); extend (always > 0); report (0 = 30d)
 	Incident string        // request: the --incident reference, as typed
+	Account  string        // request: the --account ID or alias, lower-cased
 	Reason   string        // request: as typed, ends trimmed, inner whitespace kept; never escaped
 	ID       string        // revoke, extend: upper-case request ID, e.g. JIT-7K3QX2
 	Filter   string        // roles: the words a role must match, as typed, white space folded; never escaped
@@ -78,7 +79,7 @@ const synopsis = "/jit [help | request | roles | list | revoke | extend | report
 var usages = map[Kind]string{
 	Modal:   "/jit",
 	Help:    "/jit help",
-	Request: "/jit request <role> [<duration>] [--incident <ref>] <reason…>",
+	Request: "/jit request <role> [<duration>] [--account <id-or-alias>] [--incident <ref>] <reason…>",
 	Roles:   "/jit roles [<words…>]",
 	List:    "/jit list",
 	Revoke:  "/jit revoke <id>",
@@ -100,8 +101,8 @@ func Examples() []string {
 	return []string{
 		"/jit request prod-readonly 1h investigating INC-42 latency in checkout",
 		"/jit request prod-admin 30m --incident INC-42 restart the stuck replica",
+		"/jit request admin-sso 1h --account prod rotate the leaked key",
 		"/jit roles prod",
-		"/jit list",
 		"/jit extend JIT-7K3QX2 30m",
 		"/jit revoke JIT-7K3QX2",
 	}

@@ -110,7 +110,7 @@ func TestParse(t *testing.T) {
 			want: command.Command{Kind: command.Request, Role: "prod-admin", Incident: strings.Repeat("é", 100), Reason: "fixing replica lag"},
 		},
 		{name: "incident control character", in: "request prod-admin --incident INC\x00 fixing replica lag", wantErr: "the incident reference contains a control character"},
-		{name: "unknown flag", in: "request prod-admin --duration 1h fixing replica lag", wantErr: `unknown flag "--duration"; the only flag is --incident <ref>`},
+		{name: "unknown flag", in: "request prod-admin --duration 1h fixing replica lag", wantErr: `unknown flag "--duration"; the flags are --account <id-or-alias> and --incident <ref>`},
 		{name: "no role", in: "request", wantErr: "say which role you need"},
 		{name: "no role, only spaces", in: "request   ", wantErr: "say which role you need"},
 		{name: "flag instead of role", in: "request --incident INC-1 fixing the lag", wantErr: `say which role you need before "--incident"`},
@@ -261,7 +261,7 @@ func TestErrorUsage(t *testing.T) {
 			name: "request",
 			in:   "request prod-admin 1h fix",
 			want: "the reason needs at least 10 characters (got 3): say what you will do with the access\n" +
-				"Usage: /jit request <role> [<duration>] [--incident <ref>] <reason…>",
+				"Usage: /jit request <role> [<duration>] [--account <id-or-alias>] [--incident <ref>] <reason…>",
 		},
 		{
 			name: "extend",
@@ -305,7 +305,7 @@ func TestUsage(t *testing.T) {
 	}{
 		{command.Modal, "/jit"},
 		{command.Help, "/jit help"},
-		{command.Request, "/jit request <role> [<duration>] [--incident <ref>] <reason…>"},
+		{command.Request, "/jit request <role> [<duration>] [--account <id-or-alias>] [--incident <ref>] <reason…>"},
 		{command.Roles, "/jit roles [<words…>]"},
 		{command.List, "/jit list"},
 		{command.Revoke, "/jit revoke <id>"},

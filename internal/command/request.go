@@ -12,9 +12,9 @@ import (
 
 // parseRequest parses what follows "/jit request":
 //
-//	<role> [<duration>] [--incident <ref>] <reason…>
+//	<role> [<duration>] [--account <id-or-alias>] [--incident <ref>] <reason…>
 //
-// The duration and the flag may come in either order. A word that
+// The duration and the flags may come in any order. A word that
 // rules.ParseDuration accepts is the duration; any other word begins the
 // reason (docs/design.md §2.2: without a duration the role's default_duration
 // applies), so "2x fixing it" is a reason, not a bad duration.
@@ -32,7 +32,7 @@ func parseRequest(rest string) (Command, *Error) {
 	for {
 		word, after := cut(rest)
 		if f, ok := flag(word); ok {
-			if rest, err = c.incidentFlag(f, after); err != nil {
+			if rest, err = c.requestFlag(f, after); err != nil {
 				return Command{}, err
 			}
 			continue
@@ -54,35 +54,79 @@ func parseRequest(rest string) (Command, *Error) {
 	return c, nil
 }
 
-// incidentFlag records --incident, taking its value from the next word
-// unless it came as --incident=<ref>. f is the flag without its dashes.
-// It returns the text after the flag and its reference.
-func (c *Command) incidentFlag(f, after string) (string, *Error) {
+// requestFlag records --incident or --account, taking its value from the
+// next word unless it came as --name=<value>. f is the flag without its
+// dashes. It returns the text after the flag and its value.
+func (c *Command) requestFlag(f, after string) (string, *Error) {
 	u := Usage(Request)
-	name, ref, hasValue := strings.Cut(f, "=")
-	if asciiLower(name) != "incident" {
-		return "", errorf(u, "unknown flag %s; the only flag is --incident <ref>", quote("--"+name))
+	name, value, hasValue := strings.Cut(f, "=")
+	name = asciiLower(name)
+	if name != "incident" && name != "account" {
+		return "", errorf(u, "unknown flag %s; the flags are --account <id-or-alias> and --incident <ref>", quote("--"+name))
 	}
-	if c.Incident != "" {
-		return "", errorf(u, "--incident is given twice; give one incident reference")
+	if (name == "incident" && c.Incident != "") || (name == "account" && c.Account != "") {
+		return "", errorf(u, "--%s is given twice; give it once", name)
 	}
 	if !hasValue {
-		ref, after = cut(after)
-		if _, isFlag := flag(ref); isFlag {
-			ref = ""
+		value, after = cut(after)
+		if _, isFlag := flag(value); isFlag {
+			value = ""
 		}
 	}
+	if name == "account" {
+		return after, c.accountFlag(value)
+	}
+	return after, c.incidentFlag(value)
+}
+
+// incidentFlag checks and records an --incident reference.
+func (c *Command) incidentFlag(ref string) *Error {
+	u := Usage(Request)
 	if ref == "" {
-		return "", errorf(u, "--incident needs a reference, as in --incident INC-42")
+		return errorf(u, "--incident needs a reference, as in --incident INC-42")
 	}
 	if n, fit := grants.MeasureIncident(ref); fit == grants.TooLong {
-		return "", errorf(u, "the incident reference is %d characters; the limit is %d", n, MaxIncident)
+		return errorf(u, "the incident reference is %d characters; the limit is %d", n, MaxIncident)
 	}
 	if strings.IndexFunc(ref, unicode.IsControl) >= 0 {
-		return "", errorf(u, "the incident reference contains a control character; write it as INC-42 or a link")
+		return errorf(u, "the incident reference contains a control character; write it as INC-42 or a link")
 	}
 	c.Incident = ref
-	return after, nil
+	return nil
+}
+
+// accountFlag checks and records an --account: a 12-digit account ID or
+// an alias from the catalog (lower-case letters, digits and dashes).
+// Whether the role has it is for the domain to say.
+func (c *Command) accountFlag(account string) *Error {
+	u := Usage(Request)
+	account = asciiLower(account)
+	if account == "" {
+		return errorf(u, "--account needs an account ID or alias, as in --account prod or --account 111111111111")
+	}
+	if !validAccount(account) {
+		return errorf(u, "%s is not an account: give a 12-digit account ID or an alias of the role's (a-z, 0-9 and '-'); /jit roles lists them", quote(account))
+	}
+	c.Account = account
+	return nil
+}
+
+// validAccount reports whether s matches ^[a-z0-9][a-z0-9-]{0,62}$, the
+// form of account IDs and of the catalog's aliases.
+func validAccount(s string) bool {
+	if s == "" || len(s) > 63 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z', '0' <= c && c <= '9':
+		case i > 0 && c == '-':
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // flag reports whether word is a flag, "--name" or "--name=value", and

@@ -36,7 +36,7 @@ func (h *Handler) command(ctx context.Context, sc slack.SlashCommand) {
 		h.tell(ctx, to, blockkit.Help(command.Examples()))
 	case command.Request:
 		r, err := h.svc.Request(ctx, grants.RequestInput{
-			UserID: sc.UserID, Role: cmd.Role, Duration: cmd.Duration, Reason: cmd.Reason, Incident: cmd.Incident,
+			UserID: sc.UserID, Role: cmd.Role, Duration: cmd.Duration, Reason: cmd.Reason, Incident: cmd.Incident, Account: cmd.Account,
 		})
 		h.acknowledge(ctx, to, r, withUsage(err, command.Request))
 	case command.Roles:
