@@ -96,6 +96,8 @@ func access(r *grants.Request) string {
 		return s
 	case grants.BackendSTS:
 		return "role " + code(r.Target, 300)
+	case grants.BackendSSO, grants.BackendSSOGroup:
+		return ssoAccess(r)
 	}
 	return code(r.Backend, 50) + " " + code(r.Target, 300)
 }

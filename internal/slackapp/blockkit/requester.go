@@ -216,8 +216,11 @@ func Revoked(r *grants.Request) []slack.Block {
 		s = fmt.Sprintf(":lock: Your access to %s (%s) has ended early: %s.", roleName(r.Role), reqID(r.ID), revokeWhy(r))
 	}
 	gone := "The credentials no longer work."
-	if r.Backend == grants.BackendGroup {
+	switch r.Backend {
+	case grants.BackendGroup:
 		gone = "Your IAM user " + code(r.Principal, 200) + " is out of the group " + code(r.Target, 200) + "."
+	case grants.BackendSSO, grants.BackendSSOGroup:
+		gone = "jitbot has removed the " + ssoAccess(r) + "."
 	}
 	if r.DryRun {
 		bs := []slack.Block{section(s)}

@@ -61,6 +61,7 @@ func renderings(r *grants.Request) []rendering {
 		{"ReviewRequest", ReviewRequest(r)},
 		{"ReviewOutcome", ReviewOutcome(r)},
 		{"ReviewReminder", ReviewReminder(r)},
+		{"GrantedSSO", GrantedSSO(r, Portal{StartURL: "https://acme.awsapps.com/start", Region: "eu-west-1"})},
 	}
 	for _, typ := range allEventTypes {
 		out = append(out, rendering{"AuditEvent " + string(typ), AuditEvent(grants.Event{Type: typ, At: now, Request: *r, Actor: "U0MALLORY", Err: evil})})

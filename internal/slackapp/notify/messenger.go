@@ -26,6 +26,10 @@ type Messenger struct {
 	refs Refs
 	log  *slog.Logger
 	now  func() time.Time
+
+	// Portal is where Identity Center grants are used; set it before
+	// subscribing the Messenger.
+	Portal blockkit.Portal
 }
 
 // Records is what Messenger reads from the service: a request as it is
@@ -68,6 +72,9 @@ func (m *Messenger) Notify(_ context.Context, e grants.Event) {
 	switch e.Type {
 	case grants.EventGranted:
 		blocks = blockkit.Granted(&r, e.Credentials)
+		if r.Backend == grants.BackendSSO || r.Backend == grants.BackendSSOGroup {
+			blocks = blockkit.GrantedSSO(&r, m.Portal)
+		}
 		// The approvers' copies show "granted" rather than "approving".
 		m.q.Do(approvers, "update approval DMs", func(ctx context.Context) error { return m.updateApprovers(ctx, &r) })
 	case grants.EventDenied:

@@ -1,0 +1,39 @@
+package blockkit
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jitbot/jitbot/internal/grants"
+)
+
+// TestGrantedSSOSaysWhereToSignIn: an Identity Center grant's DM names the
+// permission set, the account and the user, the portal, and a profile for
+// aws sso login; it carries no credentials.
+func TestGrantedSSOSaysWhereToSignIn(t *testing.T) {
+	r := &grants.Request{
+		ID: "JIT-SSO001", State: grants.Active, Role: "admin-sso", Backend: grants.BackendSSO,
+		Account: "222222222222", Target: grants.SSOTarget("222222222222", "AdministratorAccess"),
+		Principal: "alice@example.com", ExpiresAt: time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC),
+	}
+	got := allText(t, GrantedSSO(r, Portal{StartURL: "https://acme.awsapps.com/start", Region: "eu-west-1"}))
+	for _, want := range []string{
+		"permission set `AdministratorAccess` in account `222222222222` for `alice@example.com`",
+		"https://acme.awsapps.com/start", "aws sso login",
+		"[profile jit-admin-sso-222222222222]", "sso_account_id = 222222222222", "sso_role_name = AdministratorAccess",
+		"sso_start_url = https://acme.awsapps.com/start", "sso_region = eu-west-1",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("DM lacks %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "AWS_SECRET_ACCESS_KEY") {
+		t.Errorf("an Identity Center DM shows credentials:\n%s", got)
+	}
+	r.Backend, r.Account, r.Target = grants.BackendSSOGroup, "", "Billing Admins"
+	got = allText(t, GrantedSSO(r, Portal{StartURL: "https://acme.awsapps.com/start"}))
+	if !strings.Contains(got, "Identity Center group `Billing Admins`") || strings.Contains(got, "[profile") {
+		t.Errorf("group DM:\n%s", got)
+	}
+}
