@@ -69,7 +69,7 @@ func buildBot(ctx context.Context, dir string, withPprof bool, userOverlay strin
 		if err := os.WriteFile(src, []byte(pprofFile), 0o644); err != nil {
 			return "", err
 		}
-		replace[filepath.Join(root, "cmd", "bot", "zz_jitbench_pprof.go")] = src
+		replace[filepath.Join(root, "cmd", "jitbot", "zz_jitbench_pprof.go")] = src
 	}
 	if len(replace) > 0 {
 		overlay, _ := json.Marshal(map[string]any{"Replace": replace})
