@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -136,6 +138,19 @@ func (m *Messenger) rememberGrantDM(ctx context.Context, r *grants.Request, ch, 
 // requester's own DM are rewritten: a place forged in Redis must not make
 // jitbot overwrite another message (an audit parent, someone else's DM).
 func (m *Messenger) scrubGrantDMs(ctx context.Context, r *grants.Request) error {
+	// Only STS grant DMs carry a secret, and only a recorded one can be
+	// rewritten: the others cost no Slack call (a burst of 1,000 group
+	// expiries made 1,000 conversations.open for nothing).
+	if r.Backend != grants.BackendSTS {
+		return nil
+	}
+	refs, err := m.refs.Refs(ctx, r.ID)
+	if err != nil {
+		return fmt.Errorf("find the grant DMs of %s: %w", r.ID, err)
+	}
+	if !slices.ContainsFunc(slices.Collect(maps.Keys(refs)), func(k string) bool { return strings.HasPrefix(k, grantKey) }) {
+		return nil
+	}
 	dm, _, _, err := m.api.OpenConversationContext(ctx, &slack.OpenConversationParameters{Users: []string{r.Requester.ID}, ReturnIM: true})
 	if err != nil {
 		return fmt.Errorf("find the DM of %s to scrub %s: %w", r.Requester.ID, r.ID, err)
