@@ -14,7 +14,7 @@ const ssoRoles = `
   sso-admin:
     backend: aws_sso
     permission_set: AdministratorAccess
-    accounts: ["111111111111", {id: "222222222222", alias: prod}]
+    accounts: {main: "111111111111", prod: "222222222222"}
     reconcile: enforce
     approvers: ["@platform-leads"]
     eligible: 'request.account != "222222222222" || "oncall" in user.groups'
@@ -55,7 +55,7 @@ func (e *env) requestIn(t *testing.T, user, role, account string) (*grants.Reque
 func TestSSOAccountIsChosen(t *testing.T) {
 	e := ssoEnv(t)
 	refusals := []struct{ user, role, account, want string }{
-		{"UBOB", "sso-admin", "", "name one with --account: 111111111111, prod (222222222222)"},
+		{"UBOB", "sso-admin", "", "name one with --account: main (111111111111), prod (222222222222)"},
 		{"UBOB", "sso-admin", "444444444444", `not granted in account "444444444444"`},
 		{"UBOB", "prod-readonly", "prod", "not granted per account"},
 		{"UALICE", "sso-admin", "prod", "not eligible"},

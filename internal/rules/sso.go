@@ -52,34 +52,31 @@ func (r *Role) SSOUserName(u User, in Input, now time.Time) (string, error) {
 	return r.ssoUser.evalString(u, in, now)
 }
 
-// accounts reads an accounts list: each entry an account ID, or a mapping
-// with id and alias.
+// accounts reads the accounts of an aws_sso role: a list of account IDs,
+// or a map of alias to account ID.
 func (l *loader) accounts(kv *ast.MappingValueNode, role string) []Account {
-	seq, ok := unwrap(kv.Value).(*ast.SequenceNode)
-	if !ok {
-		l.addf(kv.Value, `role %s: accounts must be a list, e.g. ["111111111111", {id: "222222222222", alias: prod}]`, role)
-		return nil
-	}
 	var out []Account
-	for _, v := range seq.Values {
-		var a Account
-		switch n := unwrap(v).(type) {
-		case *ast.MappingNode:
-			for _, f := range n.Values {
-				text, _ := scalar(unwrap(f.Value))
-				switch keyOf(f) {
-				case "id":
-					a.ID = text
-				case "alias":
-					a.Alias = text
-				default:
-					l.addf(f.Key, "role %s: unknown key %q in an account (id, alias)", role, keyOf(f))
-				}
+	switch n := unwrap(kv.Value).(type) {
+	case *ast.SequenceNode:
+		for _, v := range n.Values {
+			id, ok := scalar(unwrap(v))
+			if !ok {
+				l.addf(v, "role %s: every entry of accounts must be an account ID", role)
+				continue
 			}
-		default:
-			a.ID, _ = scalar(n)
+			out = append(out, Account{ID: id})
 		}
-		out = append(out, a)
+	case *ast.MappingNode:
+		for _, v := range n.Values {
+			id, ok := scalar(unwrap(v.Value))
+			if !ok {
+				l.addf(v.Value, "role %s: account alias %s must map to an account ID", role, keyOf(v))
+				continue
+			}
+			out = append(out, Account{ID: id, Alias: keyOf(v)})
+		}
+	default:
+		l.addf(kv.Value, `role %s: accounts must be a list of account IDs, or a map of alias to account ID, e.g. {prod: "111111111111"}`, role)
 	}
 	return out
 }

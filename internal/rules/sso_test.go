@@ -13,12 +13,15 @@ const ssoCatalog = `roles:
   prod-admin-sso:
     backend: aws_sso
     permission_set: AdministratorAccess
-    accounts:
-      - "111111111111"
-      - 222222222222
-      - {id: "333333333333", alias: prod}
+    accounts: {dev: "111111111111", staging: 222222222222, prod: "333333333333"}
     approvers: [U0APPROVER1]
     eligible: 'request.account != "333333333333" || "sre" in user.groups'
+  readonly-sso:
+    backend: aws_sso
+    permission_set: ReadOnlyAccess
+    accounts: ["111111111111", 222222222222]
+    approvers: [U0APPROVER1]
+    eligible: 'true'
   billing-sso:
     backend: aws_sso_group
     sso_group: Billing Admins
@@ -33,7 +36,7 @@ func TestParseSSORoles(t *testing.T) {
 		t.Fatal(err)
 	}
 	r, _ := c.Role("prod-admin-sso")
-	want := []rules.Account{{ID: "111111111111"}, {ID: "222222222222"}, {ID: "333333333333", Alias: "prod"}}
+	want := []rules.Account{{ID: "111111111111", Alias: "dev"}, {ID: "222222222222", Alias: "staging"}, {ID: "333333333333", Alias: "prod"}}
 	if r.Backend != "aws_sso" || r.PermissionSet != "AdministratorAccess" || !slices.Equal(r.Accounts, want) {
 		t.Fatalf("aws_sso role = %s %q %v", r.Backend, r.PermissionSet, r.Accounts)
 	}
@@ -42,6 +45,10 @@ func TestParseSSORoles(t *testing.T) {
 	}
 	if _, ok := r.FindAccount("444444444444"); ok {
 		t.Errorf("FindAccount found an account the role does not list")
+	}
+	ro, _ := c.Role("readonly-sso")
+	if want := []rules.Account{{ID: "111111111111"}, {ID: "222222222222"}}; !slices.Equal(ro.Accounts, want) {
+		t.Errorf("a list of IDs = %v, want %v", ro.Accounts, want)
 	}
 	alice := rules.User{ID: "UALICE", Name: "alice", Email: "alice@example.com"}
 	now := time.Now()
@@ -62,14 +69,12 @@ func TestParseSSORoles(t *testing.T) {
 
 func TestParseSSOProblems(t *testing.T) {
 	tests := []struct{ name, old, new, want string }{
-		{"no accounts", `    accounts:
-      - "111111111111"
-      - 222222222222
-      - {id: "333333333333", alias: prod}
+		{"no accounts", `    accounts: {dev: "111111111111", staging: 222222222222, prod: "333333333333"}
 `, "", "backend aws_sso needs accounts"},
-		{"bad account", `"111111111111"`, `"11111"`, `account "11111" is not a 12-digit AWS account ID`},
-		{"twice", `222222222222`, `"111111111111"`, "account 111111111111 is listed twice"},
-		{"unknown account key", `alias: prod}`, `name: prod}`, `unknown key "name" in an account`},
+		{"bad account", `dev: "111111111111"`, `dev: "11111"`, `account "11111" is not a 12-digit AWS account ID`},
+		{"twice", `staging: 222222222222`, `staging: "111111111111"`, "account staging (111111111111) is listed twice"},
+		{"bad alias", `dev: "111111111111"`, `Dev_1: "111111111111"`, `account alias "Dev_1" must be lower-case`},
+		{"not a list", `accounts: ["111111111111", 222222222222]`, `accounts: "111111111111"`, "accounts must be a list of account IDs, or a map"},
 		{"no permission set", "    permission_set: AdministratorAccess\n", "", "backend aws_sso needs permission_set"},
 		{"no group", "    sso_group: Billing Admins\n", "", "backend aws_sso_group needs sso_group"},
 		{"iam key on sso", "    permission_set: AdministratorAccess\n", "    permission_set: AdministratorAccess\n    group: jit-x\n", "group does not apply to backend aws_sso"},
