@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -82,6 +83,12 @@ type Config struct {
 	// AuditAnchorInterval is how often the head of the audit chain is
 	// posted to the audit channel, out of a Redis writer's reach.
 	AuditAnchorInterval Duration `envconfig:"JIT_AUDIT_ANCHOR_INTERVAL" default:"1h"`
+	// SSOInstanceARN is the IAM Identity Center instance of the aws_sso
+	// and aws_sso_group roles; empty: the account's only instance, found
+	// with ListInstances. SSOStartURL is the AWS access portal people
+	// sign in through, named in their grant DMs.
+	SSOInstanceARN string `envconfig:"JIT_SSO_INSTANCE_ARN"`
+	SSOStartURL    string `envconfig:"JIT_SSO_START_URL"`
 }
 
 // MinSigningKey is the shortest JIT_SIGNING_KEY accepted, in bytes.
@@ -205,6 +212,9 @@ func (c Config) check() error {
 		}
 	}
 	if err := c.checkSigningKeys(); err != nil {
+		return err
+	}
+	if err := c.checkSSO(); err != nil {
 		return err
 	}
 	if c.AuditAnchorInterval < Duration(10*time.Second) {
@@ -347,6 +357,21 @@ func (c Config) checkSigningKeys() error {
 	}
 	if c.SigningKeyPrevious != "" && c.SigningKeyPrevious == c.SigningKey {
 		return &Error{"JIT_SIGNING_KEY_PREVIOUS", "is the same as JIT_SIGNING_KEY; expected the key being rotated out"}
+	}
+	return nil
+}
+
+var ssoInstanceRE = regexp.MustCompile(`^arn:aws[a-z-]*:sso:::instance/(sso)?ins-[a-zA-Z0-9.-]{16}$`)
+
+// checkSSO checks the Identity Center settings.
+func (c *Config) checkSSO() error {
+	if c.SSOInstanceARN != "" && !ssoInstanceRE.MatchString(c.SSOInstanceARN) {
+		return &Error{"JIT_SSO_INSTANCE_ARN", fmt.Sprintf("expected an Identity Center instance ARN such as arn:aws:sso:::instance/ssoins-1234567890abcdef, got %q", c.SSOInstanceARN)}
+	}
+	if c.SSOStartURL != "" {
+		if u, err := url.Parse(c.SSOStartURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return &Error{"JIT_SSO_START_URL", fmt.Sprintf("expected the AWS access portal URL such as https://acme.awsapps.com/start, got %q", c.SSOStartURL)}
+		}
 	}
 	return nil
 }

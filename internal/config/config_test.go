@@ -16,7 +16,7 @@ import (
 // environment whatever the machine has set.
 var vars = []string{"SLACK_APP_TOKEN", "SLACK_BOT_TOKEN", "SLACK_API_URL", "JIT_RULES", "JIT_AUDIT_CHANNEL",
 	"REDIS_URL", "JIT_REDIS_PREFIX", "JIT_MIN_DURATION", "JIT_HTTP_ADDR", "JIT_LOG_LEVEL",
-	"JIT_RECONCILE_INTERVAL", "JIT_PAGERDUTY_TOKEN", "JIT_PAGERDUTY_API_URL", "JIT_USAGE_LOOKUP", "JIT_USAGE_DELAY",
+	"JIT_RECONCILE_INTERVAL", "JIT_PAGERDUTY_TOKEN", "JIT_PAGERDUTY_API_URL", "JIT_SSO_INSTANCE_ARN", "JIT_SSO_START_URL", "JIT_USAGE_LOOKUP", "JIT_USAGE_DELAY",
 	"JIT_AUDIT_S3_BUCKET", "JIT_AUDIT_S3_PREFIX", "JIT_AUDIT_S3_INTERVAL", "JIT_REQUEST_LIMIT", "JIT_LEASE", "JIT_DRY_RUN",
 	"JIT_SLACK_MODE", "SLACK_SIGNING_SECRET", "JIT_SLACK_ADDR", "JIT_SIGNING_KEY", "JIT_SIGNING_KEY_PREVIOUS", "JIT_AUDIT_ANCHOR_INTERVAL"}
 
@@ -82,6 +82,8 @@ func TestMalformed(t *testing.T) {
 		{name: "previous key alone", variable: "JIT_SIGNING_KEY_PREVIOUS", value: signingKey, wantErr: "JIT_SIGNING_KEY_PREVIOUS: set without JIT_SIGNING_KEY: during a rotation the new key signs and the previous one only verifies"},
 		{name: "anchor interval", variable: "JIT_AUDIT_ANCHOR_INTERVAL", value: "1s", wantErr: "JIT_AUDIT_ANCHOR_INTERVAL: expected at least 10s, got 1s"},
 		{name: "usage lookup", variable: "JIT_USAGE_LOOKUP", value: "yes please", wantErr: `JIT_USAGE_LOOKUP: expected true or false, got "yes please"`},
+		{name: "sso instance", variable: "JIT_SSO_INSTANCE_ARN", value: "ssoins-1234567890abcdef", wantErr: `JIT_SSO_INSTANCE_ARN: expected an Identity Center instance ARN such as arn:aws:sso:::instance/ssoins-1234567890abcdef, got "ssoins-1234567890abcdef"`},
+		{name: "sso start url", variable: "JIT_SSO_START_URL", value: "acme.awsapps.com/start", wantErr: `JIT_SSO_START_URL: expected the AWS access portal URL such as https://acme.awsapps.com/start, got "acme.awsapps.com/start"`},
 		{name: "pagerduty url", variable: "JIT_PAGERDUTY_API_URL", value: "api.pagerduty.com", wantErr: `JIT_PAGERDUTY_API_URL: expected an http(s) URL such as https://api.pagerduty.com, got "api.pagerduty.com"`},
 	}
 	for _, tt := range tests {
