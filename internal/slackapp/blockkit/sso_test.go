@@ -1,11 +1,15 @@
 package blockkit
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/slack-go/slack"
+
 	"github.com/jitbot/jitbot/internal/grants"
+	"github.com/jitbot/jitbot/internal/rules"
 )
 
 // TestGrantedSSOSaysWhereToSignIn: an Identity Center grant's DM names the
@@ -35,5 +39,35 @@ func TestGrantedSSOSaysWhereToSignIn(t *testing.T) {
 	got = allText(t, GrantedSSO(r, Portal{StartURL: "https://acme.awsapps.com/start"}))
 	if !strings.Contains(got, "Identity Center group `Billing Admins`") || strings.Contains(got, "[profile") {
 		t.Errorf("group DM:\n%s", got)
+	}
+}
+
+// TestRequestModalOffersAccounts: the request form offers the accounts of
+// the Identity Center roles granted in several, each once; without such a
+// role there is no account field.
+func TestRequestModalOffersAccounts(t *testing.T) {
+	sts := &rules.Role{Name: "readonly", Backend: grants.BackendSTS}
+	one := &rules.Role{Name: "sso-one", Backend: grants.BackendSSO, Accounts: []rules.Account{{ID: "111111111111"}}}
+	two := &rules.Role{Name: "sso-two", Backend: grants.BackendSSO, Accounts: []rules.Account{{ID: "111111111111"}, {ID: "222222222222", Alias: "prod"}}}
+	accountsOf := func(roles ...*rules.Role) []string {
+		var out []string
+		for _, b := range RequestModal(roles).Blocks.BlockSet {
+			if in, ok := b.(*slack.InputBlock); ok && in.BlockID == InputAccount {
+				for _, o := range in.Element.(*slack.SelectBlockElement).Options {
+					out = append(out, o.Value+"="+o.Text.Text)
+				}
+				if !in.Optional {
+					t.Errorf("the account field is required; a role with one account needs none")
+				}
+			}
+		}
+		return out
+	}
+	if got := accountsOf(sts, one); got != nil {
+		t.Errorf("accounts offered without a role of several: %v", got)
+	}
+	want := []string{"111111111111=111111111111", "222222222222=prod (222222222222)"}
+	if got := accountsOf(sts, one, two); !slices.Equal(got, want) {
+		t.Errorf("accounts offered = %v, want %v", got, want)
 	}
 }

@@ -42,20 +42,52 @@ func RequestModal(roles []*rules.Role) slack.ModalViewRequest {
 	reason := slack.NewPlainTextInputBlockElement(plain("What will you do with the access, and why?", MaxPlainText), InputReason).
 		WithMultiline(true).WithMinLength(grants.MinReason).WithMaxLength(grants.MaxReason)
 
+	blocks := []slack.Block{
+		section("Ask for short-lived AWS access for one task. The role's approvers get your request; you get a DM when they decide."),
+		input(InputRole, "Role", "", sel, false),
+	}
+	if accounts := accountSelect(roles); accounts != nil {
+		blocks = append(blocks, input(InputAccount, "Account", "For an Identity Center role granted in several accounts: where you need it.", accounts, true))
+	}
+	blocks = append(blocks,
+		input(InputDuration, "Duration", "Like 90s, 15m, 1h30m, 2h or 1d; at most the role's maximum.", duration, true),
+		input(InputIncident, "Incident", "An incident reference, if this is for one.", incident, true),
+		input(InputReason, "Reason", "Approvers and the audit channel see it as you write it.", reason, false),
+	)
 	return slack.ModalViewRequest{
 		Type:       slack.VTModal,
 		CallbackID: ViewRequest,
 		Title:      plain("Request access", MaxTitleText),
 		Submit:     plain("Request", MaxTitleText),
 		Close:      plain("Cancel", MaxTitleText),
-		Blocks: slack.Blocks{BlockSet: []slack.Block{
-			section("Ask for short-lived AWS access for one task. The role's approvers get your request; you get a DM when they decide."),
-			input(InputRole, "Role", "", sel, false),
-			input(InputDuration, "Duration", "Like 90s, 15m, 1h30m, 2h or 1d; at most the role's maximum.", duration, true),
-			input(InputIncident, "Incident", "An incident reference, if this is for one.", incident, true),
-			input(InputReason, "Reason", "Approvers and the audit channel see it as you write it.", reason, false),
-		}},
+		Blocks:     slack.Blocks{BlockSet: blocks},
 	}
+}
+
+// accountSelect offers the accounts of the aws_sso roles among roles, each
+// once, by alias and ID; nil when none has more than one (a role with one
+// account needs no choice).
+func accountSelect(roles []*rules.Role) *slack.SelectBlockElement {
+	sel := slack.NewOptionsSelectBlockElement(slack.OptTypeStatic, plain("Choose an account", MaxPlainText), InputAccount)
+	seen := map[string]bool{}
+	several := false
+	for _, r := range roles {
+		if r.Backend != grants.BackendSSO {
+			continue
+		}
+		several = several || len(r.Accounts) > 1
+		for _, a := range r.Accounts {
+			if seen[a.ID] || len(sel.Options) == MaxOptions {
+				continue
+			}
+			seen[a.ID] = true
+			sel.Options = append(sel.Options, slack.NewOptionBlockObject(a.ID, plain(a.String(), MaxOptionText), nil))
+		}
+	}
+	if !several {
+		return nil
+	}
+	return sel
 }
 
 func roleOption(r *rules.Role) *slack.OptionBlockObject {

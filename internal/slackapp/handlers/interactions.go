@@ -148,6 +148,7 @@ func (h *Handler) requestForm(user string, st *slack.ViewState) (grants.RequestI
 		Role:     selected(st, blockkit.InputRole),
 		Reason:   strings.TrimSpace(value(st, blockkit.InputReason)),
 		Incident: strings.TrimSpace(value(st, blockkit.InputIncident)),
+		Account:  selected(st, blockkit.InputAccount),
 	}
 	role, ok := h.svc.Catalog().Role(in.Role)
 	if !ok {
