@@ -137,6 +137,15 @@ func appendRoleLine(b []byte, r *rules.Role) []byte {
 	if r.AutoApprove != "" {
 		b = append(b, " · :rotating_light: break-glass possible"...)
 	}
+	if len(r.Accounts) > 0 {
+		b = append(b, " · accounts "...)
+		for i, a := range r.Accounts {
+			if i > 0 {
+				b = append(b, ", "...)
+			}
+			b = append(b, inline(a.String(), 80)...)
+		}
+	}
 	return b
 }
 

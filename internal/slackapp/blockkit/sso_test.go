@@ -71,3 +71,13 @@ func TestRequestModalOffersAccounts(t *testing.T) {
 		t.Errorf("accounts offered = %v, want %v", got, want)
 	}
 }
+
+// TestRolesNameTheAccounts: /jit roles says where an Identity Center role
+// is granted, so people know what --account takes.
+func TestRolesNameTheAccounts(t *testing.T) {
+	r := &rules.Role{Name: "sso-two", Backend: grants.BackendSSO, MaxDuration: time.Hour, DefaultDuration: time.Hour,
+		Accounts: []rules.Account{{ID: "111111111111"}, {ID: "222222222222", Alias: "prod"}}}
+	if got := allText(t, Roles([]*rules.Role{r}, "")); !strings.Contains(got, "accounts 111111111111, prod (222222222222)") {
+		t.Errorf("/jit roles:\n%s", got)
+	}
+}
