@@ -35,8 +35,9 @@ type Entry struct {
 
 	Role      string `json:"role,omitempty"`
 	Backend   string `json:"backend,omitempty"`
-	Target    string `json:"target,omitempty"`    // role ARN or IAM group
-	Principal string `json:"principal,omitempty"` // IAM user, for aws_iam_group
+	Target    string `json:"target,omitempty"`    // role ARN, IAM or Identity Center group, or <account>/<permission set>
+	Principal string `json:"principal,omitempty"` // IAM user, or Identity Center user name
+	Account   string `json:"account,omitempty"`   // aws_sso: the account ID
 	Duration  string `json:"duration,omitempty"`
 	Extends   string `json:"extends,omitempty"`
 	Reason    string `json:"reason,omitempty"`
@@ -91,7 +92,7 @@ func FromEvent(e grants.Event) Entry {
 		Type: string(e.Type), At: e.At.UTC(),
 		RequestID: string(r.ID), Requester: r.Requester.ID, RequesterEmail: r.Requester.Email,
 		ThirdParty: r.Requester.IsGuest || r.Requester.IsExternal, Actor: e.Actor,
-		Role: r.Role, Backend: r.Backend, Target: r.Target, Principal: r.Principal,
+		Role: r.Role, Backend: r.Backend, Target: r.Target, Principal: r.Principal, Account: r.Account,
 		Extends: string(r.Extends), Reason: r.Reason, Incident: r.Incident,
 		Rule: r.Rule, CatalogSHA256: e.CatalogSHA256, AutoApproved: r.AutoApproved, DryRun: r.DryRun, ReviewedBy: r.ReviewedBy,
 		State: string(r.State), GrantedAt: r.GrantedAt.UTC(), ExpiresAt: r.ExpiresAt.UTC(), EndedAt: r.RevokedAt.UTC(),
