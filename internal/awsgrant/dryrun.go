@@ -59,6 +59,13 @@ func (d *DryRun) Grant(ctx context.Context, g grants.Grant) (grants.Issued, erro
 		calls := []string{fmt.Sprintf("iam:AddUserToGroup GroupName=%s UserName=%s", aws.ToString(in.GroupName), aws.ToString(in.UserName))}
 		d.record(ctx, g, calls, "group", g.Target, "user", g.Principal)
 		return grants.Issued{DryRun: calls}, nil
+	case grants.BackendSSO, grants.BackendSSOGroup:
+		calls, err := ssoDryCalls(g, true)
+		if err != nil {
+			return grants.Issued{}, err
+		}
+		d.record(ctx, g, calls, "target", g.Target, "user", g.Principal)
+		return grants.Issued{DryRun: calls}, nil
 	}
 	return grants.Issued{}, fmt.Errorf("dry run of %s: unknown backend %q", g.RequestID, g.Backend)
 }
@@ -90,6 +97,11 @@ func (d *DryRun) Revoke(ctx context.Context, g grants.Grant) (grants.Revocation,
 			break
 		}
 		calls = []string{fmt.Sprintf("iam:RemoveUserFromGroup GroupName=%s UserName=%s", aws.ToString(in.GroupName), aws.ToString(in.UserName))}
+	case grants.BackendSSO, grants.BackendSSOGroup:
+		var err error
+		if calls, err = ssoDryCalls(g, false); err != nil {
+			return grants.Revocation{}, err
+		}
 	default:
 		return grants.Revocation{}, fmt.Errorf("dry run of %s: unknown backend %q", g.RequestID, g.Backend)
 	}
@@ -164,4 +176,23 @@ func policyEnd(policy string) string {
 		return t
 	}
 	return "an unknown time"
+}
+
+// ssoDryCalls are the Identity Center calls that would add (or remove) g.
+func ssoDryCalls(g grants.Grant, add bool) ([]string, error) {
+	user := fmt.Sprintf("identitystore:GetUserId UserName=%s", g.Principal)
+	if g.Backend == grants.BackendSSOGroup {
+		if add {
+			return []string{user, "identitystore:GetGroupId DisplayName=" + g.Target, "identitystore:CreateGroupMembership (the user in the group)"}, nil
+		}
+		return []string{user, "identitystore:GetGroupId DisplayName=" + g.Target, "identitystore:GetGroupMembershipId, then DeleteGroupMembership"}, nil
+	}
+	account, ps, err := grants.ParseSSOTarget(g.Target)
+	if err != nil {
+		return nil, err
+	}
+	if add {
+		return []string{user, fmt.Sprintf("sso:CreateAccountAssignment TargetId=%s PermissionSet=%s PrincipalType=USER, then DescribeAccountAssignmentCreationStatus until it succeeds", account, ps)}, nil
+	}
+	return []string{user, fmt.Sprintf("sso:DeleteAccountAssignment TargetId=%s PermissionSet=%s PrincipalType=USER, then DescribeAccountAssignmentDeletionStatus until it succeeds", account, ps)}, nil
 }

@@ -259,3 +259,25 @@ func bigPolicy() string {
 	return `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::` +
 		strings.Repeat("b", 2100) + `/*"}]}`
 }
+
+// TestDryRunIdentityCenter: a dry run of an Identity Center grant says the
+// calls it would make and calls nothing.
+func TestDryRunIdentityCenter(t *testing.T) {
+	d := awsgrant.NewDryRun(slog.New(slog.DiscardHandler))
+	g := grants.Grant{RequestID: "JIT-DRY001", Backend: grants.BackendSSO, Target: grants.SSOTarget("222222222222", "AdministratorAccess"), Principal: "alice@example.com"}
+	issued, err := d.Grant(t.Context(), g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(issued.DryRun, "\n"); !strings.Contains(got, "sso:CreateAccountAssignment TargetId=222222222222 PermissionSet=AdministratorAccess") || !strings.Contains(got, "UserName=alice@example.com") {
+		t.Errorf("dry-run grant calls:\n%s", got)
+	}
+	rev, err := d.Revoke(t.Context(), g)
+	if err != nil || !strings.Contains(strings.Join(rev.DryRun, "\n"), "sso:DeleteAccountAssignment TargetId=222222222222") {
+		t.Errorf("dry-run revoke calls %v, %v", rev.DryRun, err)
+	}
+	g.Backend, g.Target = grants.BackendSSOGroup, "Billing Admins"
+	if issued, err := d.Grant(t.Context(), g); err != nil || !strings.Contains(strings.Join(issued.DryRun, "\n"), "GetGroupId DisplayName=Billing Admins") {
+		t.Errorf("dry-run group grant calls %v, %v", issued.DryRun, err)
+	}
+}
