@@ -36,7 +36,13 @@ type ssoEnv struct {
 
 func newSSOEnv(t *testing.T) *ssoEnv {
 	t.Helper()
-	e := &ssoEnv{env: newEnv(t)}
+	return ssoEnvOn(t, newEnv(t))
+}
+
+// ssoEnvOn is the ssoEnv of an env already started.
+func ssoEnvOn(t *testing.T, base *env) *ssoEnv {
+	t.Helper()
+	e := &ssoEnv{env: base}
 	e.admin = ssoadmin.NewFromConfig(e.direct)
 	e.store = identitystore.NewFromConfig(e.direct)
 	out, err := e.admin.ListInstances(t.Context(), &ssoadmin.ListInstancesInput{})
