@@ -16,7 +16,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/identitystore"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/ssoadmin"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 )
 
@@ -78,10 +80,18 @@ var iamName = map[string]string{
 // sdkClients are the AWS services jitbot's code may import, by the last
 // element of their import path.
 var sdkClients = map[string]reflect.Type{
-	"cloudtrail": reflect.TypeFor[*cloudtrail.Client](),
-	"iam":        reflect.TypeFor[*iam.Client](),
-	"s3":         reflect.TypeFor[*s3.Client](),
-	"sts":        reflect.TypeFor[*sts.Client](),
+	"cloudtrail":    reflect.TypeFor[*cloudtrail.Client](),
+	"iam":           reflect.TypeFor[*iam.Client](),
+	"identitystore": reflect.TypeFor[*identitystore.Client](),
+	"s3":            reflect.TypeFor[*s3.Client](),
+	"ssoadmin":      reflect.TypeFor[*ssoadmin.Client](),
+	"sts":           reflect.TypeFor[*sts.Client](),
+}
+
+// iamPrefix is the IAM service prefix of an SDK service, where the two
+// differ: Identity Center's admin API authorises as sso:.
+var iamPrefix = map[string]string{
+	"ssoadmin": "sso",
 }
 
 // operations lists a client's API operations: its methods that take a
@@ -191,7 +201,11 @@ func awsCalls(t *testing.T) []apiCall {
 							if !ops[svc][op] {
 								continue
 							}
-							action := svc + ":" + op
+							prefix := svc
+							if p, ok := iamPrefix[svc]; ok {
+								prefix = p
+							}
+							action := prefix + ":" + op
 							if v, ok := iamName[action]; ok {
 								action = v
 							}
@@ -240,25 +254,31 @@ var auditorCommands = map[string]string{
 // groups, the audit prefix in S3.
 func TestBotPolicyAllowsExactlyWhatTheCodeCalls(t *testing.T) {
 	doc := readPolicy(t, botPolicyFile)
-	allowed := map[string]string{} // action → resource
+	allowed := map[string][]string{} // action → resources, sorted
 	for _, s := range doc.Statement {
 		if s.Effect == "Deny" && s.Sid != "" && s.Principal == nil {
 			continue // the boundary guards; TestBotPolicyKeepsJitRolesBounded checks them
 		}
-		// The one condition allowed: PutRolePolicy only on roles that
-		// carry the permissions boundary.
+		// The conditions allowed: PutRolePolicy only on roles that carry
+		// the permissions boundary; account assignments only of
+		// permission sets tagged jit-managed=true.
 		bounded := reflect.DeepEqual(s.Condition, boundaryCondition("ArnLike")) && slices.Equal(s.Action, []string{"iam:PutRolePolicy"})
-		if s.Effect != "Allow" || s.Sid == "" || (len(s.Condition) > 0 && !bounded) || s.Principal != nil {
+		tagged := reflect.DeepEqual(s.Condition, jitManaged) && s.Resource == permissionSets && slices.Equal(slices.Sorted(slices.Values(s.Action)), jitManagedActions)
+		if s.Effect != "Allow" || s.Sid == "" || (len(s.Condition) > 0 && !bounded && !tagged) || s.Principal != nil {
 			t.Errorf("statement %+v: want a named Allow without conditions or principal", s)
 		}
 		for _, a := range s.Action {
 			if strings.Contains(a, "*") {
 				t.Errorf("statement %s allows %s; name each action", s.Sid, a)
 			}
-			if _, dup := allowed[a]; dup {
-				t.Errorf("%s is allowed twice", a)
+			// An action may appear in several statements, one for each
+			// kind of resource it needs (Identity Center's need up to
+			// four), but never twice on the same resource.
+			if slices.Contains(allowed[a], s.Resource) {
+				t.Errorf("%s is allowed twice on %s", a, s.Resource)
 			}
-			allowed[a] = s.Resource
+			allowed[a] = append(allowed[a], s.Resource)
+			slices.Sort(allowed[a])
 		}
 	}
 
@@ -295,29 +315,60 @@ func TestBotPolicyAllowsExactlyWhatTheCodeCalls(t *testing.T) {
 
 	// Where each action may act. IAM actions on roles and groups are
 	// limited to names starting with jit-; GetUser only names a missing
-	// user, so any user; LookupEvents has no resource-level permissions.
+	// user, so any user; LookupEvents and ListInstances have no
+	// resource-level permissions. Identity Center actions need every kind
+	// of resource they touch allowed: assignments need the instance, the
+	// account and the permission set (the last only if tagged
+	// jit-managed=true, see jitManaged); identity store calls need the
+	// store and each user, group or membership. Identity store groups
+	// carry no tags, so group membership cannot be narrowed further here.
 	s3Prefix := envDefault(t, "JIT_AUDIT_S3_PREFIX")
-	want := map[string]string{
-		"sts:AssumeRole":          "arn:aws:iam::*:role/jit-*",
-		"sts:TagSession":          "arn:aws:iam::*:role/jit-*",
-		"sts:SetSourceIdentity":   "arn:aws:iam::*:role/jit-*",
-		"iam:GetRole":             "arn:aws:iam::*:role/jit-*",
-		"iam:GetRolePolicy":       "arn:aws:iam::*:role/jit-*",
-		"iam:PutRolePolicy":       "arn:aws:iam::*:role/jit-*",
-		"iam:DeleteRolePolicy":    "arn:aws:iam::*:role/jit-*",
-		"iam:AddUserToGroup":      "arn:aws:iam::*:group/jit-*",
-		"iam:RemoveUserFromGroup": "arn:aws:iam::*:group/jit-*",
-		"iam:GetGroup":            "arn:aws:iam::*:group/jit-*",
-		"iam:GetUser":             "arn:aws:iam::*:user/*",
-		"cloudtrail:LookupEvents": "*",
-		"s3:PutObject":            "arn:aws:s3:::jit-audit-evidence/" + s3Prefix + "/*",
+	const (
+		instance    = "arn:aws:sso:::instance/*"
+		accounts    = "arn:aws:sso:::account/*"
+		store       = "arn:aws:identitystore::*:identitystore/*"
+		users       = "arn:aws:identitystore:::user/*"
+		groups      = "arn:aws:identitystore:::group/*"
+		memberships = "arn:aws:identitystore:::membership/*"
+	)
+	want := map[string][]string{
+		"sts:AssumeRole":          {"arn:aws:iam::*:role/jit-*"},
+		"sts:TagSession":          {"arn:aws:iam::*:role/jit-*"},
+		"sts:SetSourceIdentity":   {"arn:aws:iam::*:role/jit-*"},
+		"iam:GetRole":             {"arn:aws:iam::*:role/jit-*"},
+		"iam:GetRolePolicy":       {"arn:aws:iam::*:role/jit-*"},
+		"iam:PutRolePolicy":       {"arn:aws:iam::*:role/jit-*"},
+		"iam:DeleteRolePolicy":    {"arn:aws:iam::*:role/jit-*"},
+		"iam:AddUserToGroup":      {"arn:aws:iam::*:group/jit-*"},
+		"iam:RemoveUserFromGroup": {"arn:aws:iam::*:group/jit-*"},
+		"iam:GetGroup":            {"arn:aws:iam::*:group/jit-*"},
+		"iam:GetUser":             {"arn:aws:iam::*:user/*"},
+		"cloudtrail:LookupEvents": {"*"},
+		"s3:PutObject":            {"arn:aws:s3:::jit-audit-evidence/" + s3Prefix + "/*"},
+
+		"sso:ListInstances":                           {"*"},
+		"sso:ListPermissionSets":                      {instance},
+		"sso:DescribePermissionSet":                   {instance, permissionSets},
+		"sso:DescribeAccountAssignmentCreationStatus": {instance},
+		"sso:DescribeAccountAssignmentDeletionStatus": {instance},
+		"sso:CreateAccountAssignment":                 {accounts, instance, permissionSets},
+		"sso:DeleteAccountAssignment":                 {accounts, instance, permissionSets},
+		"sso:ListAccountAssignments":                  {accounts, instance, permissionSets},
+
+		"identitystore:GetUserId":                     {store, users},
+		"identitystore:DescribeUser":                  {store, users},
+		"identitystore:GetGroupId":                    {store, groups},
+		"identitystore:CreateGroupMembership":         {store, groups, users},
+		"identitystore:DeleteGroupMembership":         {store, groups, memberships, users},
+		"identitystore:ListGroupMemberships":          {store, groups, memberships},
+		"identitystore:ListGroupMembershipsForMember": {store, memberships, users},
 	}
 	for a, res := range allowed {
 		w, ok := want[a]
 		switch {
 		case !ok:
 			t.Errorf("%s: no expected resource in this test; add one", a)
-		case res != w:
+		case !slices.Equal(res, slices.Sorted(slices.Values(w))):
 			t.Errorf("%s on %q; want %q", a, res, w)
 		}
 	}

@@ -4,9 +4,13 @@ import (
 	"encoding/json"
 	"os"
 	"path"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/identitystore"
+	"github.com/aws/aws-sdk-go-v2/service/ssoadmin"
 
 	"github.com/jitbot/jitbot/internal/awsgrant"
 )
@@ -54,6 +58,8 @@ func TestDeployPolicyAllowsEveryCall(t *testing.T) {
 		t.Fatalf("group Grant for a missing user succeeded")
 	}
 
+	driveIdentityCenter(t, e)
+
 	allowed := deployPolicyActions(t)
 	seen := map[string]bool{}
 	for _, c := range e.proxy.Calls("") {
@@ -78,7 +84,7 @@ func TestDeployPolicyAllowsEveryCall(t *testing.T) {
 	}
 	for a := range allowed {
 		service, action, _ := strings.Cut(a, ":")
-		if (service == "iam" || service == "sts") && !seen[action] && !implied[a] {
+		if (service == "iam" || service == "sts" || service == "sso" || service == "identitystore") && !seen[action] && !implied[a] {
 			t.Errorf("deploy/iam/iam-policy.json allows %s, which the backends never called; least privilege: remove it", a)
 		}
 	}
@@ -86,11 +92,64 @@ func TestDeployPolicyAllowsEveryCall(t *testing.T) {
 
 // iamAction is the IAM policy name of an API action seen on the wire.
 func iamAction(action string) string {
-	switch action {
-	case "AssumeRole", "GetCallerIdentity":
+	switch {
+	case action == "AssumeRole", action == "GetCallerIdentity":
 		return "sts:" + action
+	case hasOperation[*ssoadmin.Client](action):
+		return "sso:" + action
+	case hasOperation[*identitystore.Client](action):
+		return "identitystore:" + action
 	}
 	return "iam:" + action
+}
+
+// hasOperation reports whether the SDK client C has an API operation op.
+func hasOperation[C any](op string) bool {
+	m, ok := reflect.TypeFor[C]().MethodByName(op)
+	return ok && m.Type.NumIn() >= 3 && m.Type.In(2).Kind() == reflect.Pointer && m.Type.In(2).Elem().Name() == op+"Input"
+}
+
+// driveIdentityCenter runs both Identity Center backends through grant,
+// revoke, members and a missing user. Assignments are rewritten to
+// IN_PROGRESS so the status calls, which moto never needs, are made too.
+func driveIdentityCenter(t *testing.T, base *env) {
+	t.Helper()
+	e := ssoEnvOn(t, base)
+	ctx := t.Context()
+	e.createPermissionSet(t, "JitPolicyCheck")
+	e.createSSOUser(t, "policy-sso@example.com")
+	e.createSSOGroup(t, "jit-policy-check")
+	rw, cfg := e.rewritten(t)
+	rw.Rewrite("CreateAccountAssignment", setStatus("AccountAssignmentCreationStatus", "IN_PROGRESS", ""))
+	rw.Rewrite("DeleteAccountAssignment", setStatus("AccountAssignmentDeletionStatus", "IN_PROGRESS", ""))
+
+	sso := awsgrant.NewSSO(cfg, "", testLogger(t))
+	awsgrant.SetSSOPolling(sso, 5*time.Second, time.Millisecond, time.Millisecond)
+	g := ssoGrant("policy-sso@example.com", motoAccount, "JitPolicyCheck")
+	if _, err := sso.Grant(ctx, g); err != nil {
+		t.Fatalf("sso Grant: %v", err)
+	}
+	if _, err := sso.Members(ctx, g.Target); err != nil {
+		t.Fatalf("sso Members: %v", err)
+	}
+	if _, err := sso.Revoke(ctx, g); err != nil {
+		t.Fatalf("sso Revoke: %v", err)
+	}
+	if _, err := sso.Grant(ctx, ssoGrant("policy-ghost@example.com", motoAccount, "JitPolicyCheck")); err == nil {
+		t.Fatalf("sso Grant for a missing user succeeded")
+	}
+
+	group := awsgrant.NewSSOGroup(cfg, "", testLogger(t))
+	gg := ssoGroupGrant("policy-sso@example.com", "jit-policy-check")
+	if _, err := group.Grant(ctx, gg); err != nil {
+		t.Fatalf("sso group Grant: %v", err)
+	}
+	if _, err := group.Members(ctx, gg.Target); err != nil {
+		t.Fatalf("sso group Members: %v", err)
+	}
+	if _, err := group.Revoke(ctx, gg); err != nil {
+		t.Fatalf("sso group Revoke: %v", err)
+	}
 }
 
 // deployPolicyActions is every action the Allow statements of

@@ -1,0 +1,166 @@
+package awsgrant_test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jitbot/jitbot/internal/awsgrant"
+	"github.com/jitbot/jitbot/internal/grants"
+)
+
+// moto answers CreateAccountAssignment and DeleteAccountAssignment with
+// SUCCEEDED at once, as AWS never does. These tests rewrite the answer to
+// IN_PROGRESS, so the backend follows the request through moto's real
+// DescribeAccountAssignment{Creation,Deletion}Status, and rewrite those to
+// show a FAILED request and one that never finishes.
+
+func TestSSOFollowsAssignmentRequests(t *testing.T) {
+	e := newSSOEnv(t)
+	psARN := e.createPermissionSet(t, "JitSlow")
+	id := e.createSSOUser(t, "dave@example.com")
+	rw, cfg := e.rewritten(t)
+	b := awsgrant.NewSSO(cfg, "", testLogger(t))
+	awsgrant.SetSSOPolling(b, 5*time.Second, time.Millisecond, 4*time.Millisecond)
+	g := ssoGrant("dave@example.com", motoAccount, "JitSlow")
+
+	rw.Rewrite("CreateAccountAssignment", setStatus("AccountAssignmentCreationStatus", "IN_PROGRESS", ""))
+	rw.Rewrite("DeleteAccountAssignment", setStatus("AccountAssignmentDeletionStatus", "IN_PROGRESS", ""))
+	if _, err := b.Grant(t.Context(), g); err != nil {
+		t.Fatalf("Grant: %v", err)
+	}
+	if n := e.proxy.Count("DescribeAccountAssignmentCreationStatus"); n != 1 {
+		t.Errorf("Grant sent %d DescribeAccountAssignmentCreationStatus calls, want 1 (moto says SUCCEEDED on the first)", n)
+	}
+	if !slices.Contains(e.assignedUsers(t, motoAccount, psARN), id) {
+		t.Fatalf("not assigned after Grant")
+	}
+	if _, err := b.Revoke(t.Context(), g); err != nil {
+		t.Fatalf("Revoke: %v", err)
+	}
+	if n := e.proxy.Count("DescribeAccountAssignmentDeletionStatus"); n != 1 {
+		t.Errorf("Revoke sent %d DescribeAccountAssignmentDeletionStatus calls, want 1", n)
+	}
+	if slices.Contains(e.assignedUsers(t, motoAccount, psARN), id) {
+		t.Fatalf("still assigned after Revoke")
+	}
+
+	// A FAILED request is an error with AWS's reason, and not the
+	// requester's fault. moto records the assignment anyway; only its
+	// absence makes FAILED a failure, so the listing hides it.
+	fail := ssoGrant("dave@example.com", motoAccount, "JitSlow")
+	rw.Rewrite("CreateAccountAssignment", setStatus("AccountAssignmentCreationStatus", "FAILED", "Received a 404 status error: the permission set is not provisioned"))
+	rw.Rewrite("ListAccountAssignments", func(body map[string]any) { body["AccountAssignments"] = []any{} })
+	_, err := b.Grant(t.Context(), fail)
+	if err == nil || errors.Is(err, grants.ErrInvalidTarget) || !strings.Contains(err.Error(), "the permission set is not provisioned") {
+		t.Errorf("Grant of a FAILED request = %v, want an error with AWS's reason, not ErrInvalidTarget", err)
+	}
+	rw.Rewrite("ListAccountAssignments", nil)
+	rw.Rewrite("CreateAccountAssignment", nil)
+
+	// FAILED while the assignment stands (a concurrent grant won) is
+	// success.
+	rw.Rewrite("CreateAccountAssignment", setStatus("AccountAssignmentCreationStatus", "FAILED", "ConflictException: in progress"))
+	if _, err := b.Revoke(t.Context(), fail); err != nil {
+		t.Fatalf("Revoke: %v", err)
+	}
+	if _, err := b.Grant(t.Context(), fail); err != nil {
+		t.Errorf("Grant whose request FAILED while the assignment is there = %v, want success", err)
+	}
+}
+
+func TestSSOGivesUpOnARequestThatNeverFinishes(t *testing.T) {
+	e := newSSOEnv(t)
+	e.createPermissionSet(t, "JitStuck")
+	e.createSSOUser(t, "erin@example.com")
+	rw, cfg := e.rewritten(t)
+	b := awsgrant.NewSSO(cfg, "", testLogger(t))
+	rw.Rewrite("CreateAccountAssignment", setStatus("AccountAssignmentCreationStatus", "IN_PROGRESS", ""))
+	rw.Rewrite("DescribeAccountAssignmentCreationStatus", setStatus("AccountAssignmentCreationStatus", "IN_PROGRESS", ""))
+	g := ssoGrant("erin@example.com", motoAccount, "JitStuck")
+
+	awsgrant.SetSSOPolling(b, 50*time.Millisecond, time.Millisecond, 4*time.Millisecond)
+	start := time.Now()
+	_, err := b.Grant(t.Context(), g)
+	if err == nil || !strings.Contains(err.Error(), "still IN_PROGRESS after 50ms") {
+		t.Errorf("Grant of a request that stays IN_PROGRESS = %v, want a timeout", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("Grant gave up after %v, want about 50ms", d)
+	}
+	if n := e.proxy.Count("DescribeAccountAssignmentCreationStatus"); n < 3 {
+		t.Errorf("%d status polls in 50ms at 1-4ms apart, want several", n)
+	}
+
+	// The context bounds it too.
+	awsgrant.SetSSOPolling(b, time.Minute, time.Millisecond, 4*time.Millisecond)
+	rw.Rewrite("ListAccountAssignments", func(body map[string]any) { body["AccountAssignments"] = []any{} })
+	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+	defer cancel()
+	if _, err := b.Grant(ctx, g); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Grant past its context's deadline = %v, want DeadlineExceeded", err)
+	}
+}
+
+func TestSSOInstance(t *testing.T) {
+	e := newSSOEnv(t)
+	e.createPermissionSet(t, "JitInstance")
+	e.createSSOUser(t, "frank@example.com")
+	g := ssoGrant("frank@example.com", motoAccount, "JitInstance")
+
+	t.Run("discovered once, on first use", func(t *testing.T) {
+		e.proxy.Reset()
+		b := awsgrant.NewSSO(e.cfg, "", testLogger(t))
+		if n := len(e.proxy.Calls("")); n != 0 {
+			t.Fatalf("NewSSO made %d AWS calls, want none", n)
+		}
+		for range 2 {
+			if _, err := b.Grant(t.Context(), g); err != nil {
+				t.Fatalf("Grant: %v", err)
+			}
+		}
+		if n := e.proxy.Count("ListInstances"); n != 1 {
+			t.Errorf("two Grants sent %d ListInstances calls, want 1", n)
+		}
+		if _, err := b.Revoke(t.Context(), g); err != nil {
+			t.Fatalf("Revoke: %v", err)
+		}
+	})
+	t.Run("configured", func(t *testing.T) {
+		if _, err := awsgrant.NewSSO(e.cfg, e.instance, testLogger(t)).Grant(t.Context(), g); err != nil {
+			t.Errorf("Grant with JIT_SSO_INSTANCE_ARN set: %v", err)
+		}
+		other := "arn:aws:sso:::instance/ssoins-0000000000000000"
+		_, err := awsgrant.NewSSO(e.cfg, other, testLogger(t)).Grant(t.Context(), g)
+		if err == nil || !strings.Contains(err.Error(), other+" (JIT_SSO_INSTANCE_ARN) is not among") {
+			t.Errorf("Grant with an unknown JIT_SSO_INSTANCE_ARN = %v, want an error naming it", err)
+		}
+	})
+
+	// moto always has exactly one instance; the rewriter shows none and two.
+	rw, cfg := e.rewritten(t)
+	t.Run("none", func(t *testing.T) {
+		rw.Rewrite("ListInstances", func(body map[string]any) { body["Instances"] = []any{} })
+		_, err := awsgrant.NewSSO(cfg, "", testLogger(t)).Grant(t.Context(), g)
+		if err == nil || !strings.Contains(err.Error(), "no Identity Center instance") || !strings.Contains(err.Error(), "JIT_SSO_INSTANCE_ARN") {
+			t.Errorf("Grant with no instance = %v, want an error saying so and naming JIT_SSO_INSTANCE_ARN", err)
+		}
+	})
+	t.Run("two", func(t *testing.T) {
+		rw.Rewrite("ListInstances", func(body map[string]any) {
+			list := body["Instances"].([]any)
+			second := map[string]any{"InstanceArn": "arn:aws:sso:::instance/ssoins-1111111111111111", "IdentityStoreId": "d-1111111111"}
+			body["Instances"] = append(list, second)
+		})
+		_, err := awsgrant.NewSSO(cfg, "", testLogger(t)).Grant(t.Context(), g)
+		if err == nil || !strings.Contains(err.Error(), "2 Identity Center instances") || !strings.Contains(err.Error(), "JIT_SSO_INSTANCE_ARN") {
+			t.Errorf("Grant with two instances = %v, want an error saying so and naming JIT_SSO_INSTANCE_ARN", err)
+		}
+		if _, err := awsgrant.NewSSO(cfg, e.instance, testLogger(t)).Grant(t.Context(), g); err != nil {
+			t.Errorf("Grant with two instances and JIT_SSO_INSTANCE_ARN set: %v", err)
+		}
+	})
+}
