@@ -53,7 +53,7 @@ func makeTemplate(ctx context.Context, store grants.Store, cat *rules.Catalog, d
 	log := slog.New(slog.DiscardHandler)
 	svc, err := app.NewService(awsCfg, grants.Options{
 		Store: store, Catalog: cat, Directory: dir, Logger: log, MinDuration: time.Second,
-	})
+	}, "")
 	if err != nil {
 		return nil, err
 	}

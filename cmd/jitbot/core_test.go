@@ -117,7 +117,7 @@ func (s *stack) start(t *testing.T) {
 	}
 	opts := s.opts
 	opts.Store = store
-	svc, err := app.NewService(testenv.AWSConfig(t, s.proxy.URL()), opts)
+	svc, err := app.NewService(testenv.AWSConfig(t, s.proxy.URL()), opts, "")
 	if err != nil {
 		t.Fatalf("new service: %v", err)
 	}

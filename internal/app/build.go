@@ -130,7 +130,7 @@ func (a *App) buildService() error {
 	if a.opts.Tune != nil {
 		a.opts.Tune(&opts)
 	}
-	svc, err := NewService(a.awsCfg, opts)
+	svc, err := NewService(a.awsCfg, opts, a.cfg.SSOInstanceARN)
 	if err != nil {
 		return err
 	}
@@ -146,16 +146,19 @@ var _ awsgrant.Locker = (*redisstore.Store)(nil)
 // backend is always there, so that dry-run grants still live when
 // JIT_DRY_RUN is turned off end without calling AWS. A store that can
 // lock (redisstore's) serialises the rewrites of a role's revoke deny
-// across the replicas that share it.
-func NewService(awsCfg aws.Config, opts grants.Options) (*grants.Service, error) {
+// across the replicas that share it. ssoInstance is JIT_SSO_INSTANCE_ARN
+// (empty: the account's only Identity Center instance, found at first use).
+func NewService(awsCfg aws.Config, opts grants.Options, ssoInstance string) (*grants.Service, error) {
 	if opts.Backends == nil {
 		var stsOpts []awsgrant.STSOption
 		if l, ok := opts.Store.(awsgrant.Locker); ok {
 			stsOpts = append(stsOpts, awsgrant.WithLocker(l))
 		}
 		opts.Backends = map[string]grants.Backend{
-			grants.BackendSTS:   awsgrant.NewSTS(awsCfg, opts.Logger, stsOpts...),
-			grants.BackendGroup: awsgrant.NewGroup(awsCfg, opts.Logger),
+			grants.BackendSTS:      awsgrant.NewSTS(awsCfg, opts.Logger, stsOpts...),
+			grants.BackendGroup:    awsgrant.NewGroup(awsCfg, opts.Logger),
+			grants.BackendSSO:      awsgrant.NewSSO(awsCfg, ssoInstance, opts.Logger),
+			grants.BackendSSOGroup: awsgrant.NewSSOGroup(awsCfg, ssoInstance, opts.Logger),
 		}
 	}
 	opts.DryRunBackend = awsgrant.NewDryRun(opts.Logger)

@@ -15,6 +15,7 @@ import (
 	"github.com/jitbot/jitbot/internal/grants"
 	"github.com/jitbot/jitbot/internal/grants/redisstore"
 	"github.com/jitbot/jitbot/internal/report"
+	"github.com/jitbot/jitbot/internal/slackapp/blockkit"
 	"github.com/jitbot/jitbot/internal/slackapp/handlers"
 	"github.com/jitbot/jitbot/internal/slackapp/notify"
 )
@@ -39,6 +40,7 @@ func (a *App) openAuditLog() {
 // anything is posted to Slack.
 func (a *App) subscribe() {
 	messenger := notify.NewMessenger(a.svc, a.api, a.queue, a.store, a.log)
+	messenger.Portal = blockkit.Portal{StartURL: a.cfg.SSOStartURL, Region: a.awsCfg.Region}
 	a.trail = notify.NewAuditChannel(a.api, a.cfg.AuditChannel, a.store, a.queue, a.svc, a.log)
 	notifiers := grants.Notifiers{a.evidence, a.metrics, a.trail, messenger}
 	if a.cfg.UsageLookup {
