@@ -117,7 +117,7 @@ func TestRulesCheck(t *testing.T) {
 	want := []string{
 		bad + ":7: role prod-admin: approvals_required must be at least 1, got 0",
 		bad + ":8: role prod-admin: eligible: undefined field 'emial' (column 5 of the expression)",
-		bad + `:10: role prod-ro: unknown backend "aws_ssm" (known: aws_sts, aws_iam_group)`,
+		bad + `:10: role prod-ro: unknown backend "aws_ssm" (known: aws_sts, aws_iam_group, aws_sso, aws_sso_group)`,
 		"3 problems",
 	}
 	if r.code != 1 || strings.TrimSpace(r.stderr) != strings.Join(want, "\n") {
