@@ -1,15 +1,6 @@
 package awsgrant_test
 
 import (
-	"bytes"
-	"encoding/json"
-	"io"
-	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
-	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -158,70 +149,6 @@ func ssoGroupGrant(user, group string) grants.Grant {
 	return g
 }
 
-// rewriter sits in front of an AWS endpoint and rewrites the JSON answers
-// of chosen operations, to show a backend what moto never says: an
-// assignment still IN_PROGRESS, one that FAILED, no instance or two.
-type rewriter struct {
-	srv *httptest.Server
-	mu  sync.Mutex
-	fix map[string]func(body map[string]any)
-}
-
-func startRewriter(t *testing.T, upstream string) *rewriter {
-	t.Helper()
-	target, err := url.Parse(upstream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rw := &rewriter{fix: map[string]func(map[string]any){}}
-	rp := httputil.NewSingleHostReverseProxy(target)
-	rp.ModifyResponse = rw.modify
-	rw.srv = httptest.NewServer(rp)
-	t.Cleanup(rw.srv.Close)
-	return rw
-}
-
-// Rewrite makes every answer to operation pass through fix; nil stops it.
-func (rw *rewriter) Rewrite(operation string, fix func(body map[string]any)) {
-	rw.mu.Lock()
-	defer rw.mu.Unlock()
-	if fix == nil {
-		delete(rw.fix, operation)
-		return
-	}
-	rw.fix[operation] = fix
-}
-
-func (rw *rewriter) modify(resp *http.Response) error {
-	target := resp.Request.Header.Get("X-Amz-Target")
-	op := target[bytes.LastIndexByte([]byte(target), '.')+1:]
-	rw.mu.Lock()
-	fix := rw.fix[op]
-	rw.mu.Unlock()
-	if fix == nil || resp.StatusCode != http.StatusOK {
-		return nil
-	}
-	raw, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err != nil {
-		return err
-	}
-	body := map[string]any{}
-	if err := json.Unmarshal(raw, &body); err != nil {
-		return err
-	}
-	fix(body)
-	raw, err = json.Marshal(body)
-	if err != nil {
-		return err
-	}
-	resp.Body = io.NopCloser(bytes.NewReader(raw))
-	resp.ContentLength = int64(len(raw))
-	resp.Header.Set("Content-Length", strconv.Itoa(len(raw)))
-	resp.Header.Del("X-Amz-Crc32")
-	return nil
-}
-
 // setStatus returns a fix that sets the Status (and FailureReason, when
 // given) of the operation status object key.
 func setStatus(key, status, reason string) func(map[string]any) {
@@ -237,10 +164,10 @@ func setStatus(key, status, reason string) func(map[string]any) {
 	}
 }
 
-// rewriteEnv is an ssoEnv whose backends talk through a rewriter in front
-// of the recording proxy.
-func (e *ssoEnv) rewritten(t *testing.T) (*rewriter, aws.Config) {
+// rewritten is a second proxy in front of e's recording one, for backends
+// whose answers a test rewrites while the others' stay as moto gives them.
+func (e *ssoEnv) rewritten(t *testing.T) (*testenv.Proxy, aws.Config) {
 	t.Helper()
-	rw := startRewriter(t, e.proxy.URL())
-	return rw, testenv.AWSConfig(t, rw.srv.URL)
+	rw := testenv.StartProxy(t, e.proxy.URL())
+	return rw, testenv.AWSConfig(t, rw.URL())
 }

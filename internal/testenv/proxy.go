@@ -17,7 +17,8 @@ import (
 // Proxy is a recording fault proxy in front of an AWS endpoint (moto). It
 // records every call it receives, so tests can assert what the bot sent
 // (moto ignores SourceIdentity, session tags and session-policy conditions),
-// and it can fail or stall calls to imitate an AWS outage.
+// it can fail or stall calls to imitate an AWS outage, and it can hold
+// chosen calls and rewrite chosen answers (proxyrewrite.go).
 type Proxy struct {
 	srv       *httptest.Server
 	rp        *httputil.ReverseProxy
@@ -31,6 +32,9 @@ type Proxy struct {
 	failN    int // calls failed while fail is on; picks the failure kind
 	failNext map[string]int
 	stall    time.Duration
+	rewrite  map[string]func(body map[string]any)
+	hold     map[string]chan struct{} // closed on release
+	held     map[string]int
 }
 
 // Call is one recorded AWS call.
@@ -78,8 +82,12 @@ func NewProxy(upstream string) (*Proxy, error) {
 		transport: transport,
 		done:      make(chan struct{}),
 		failNext:  map[string]int{},
+		rewrite:   map[string]func(map[string]any){},
+		hold:      map[string]chan struct{}{},
+		held:      map[string]int{},
 	}
 	p.rp.Transport = p.transport
+	p.rp.ModifyResponse = p.modify
 	p.srv = httptest.NewServer(http.HandlerFunc(p.serve))
 	return p, nil
 }
@@ -197,6 +205,11 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 			p.record(start, Call{Action: action, Params: params, Status: 0})
 			return
 		}
+	}
+
+	if !p.wait(r, action) {
+		p.record(start, Call{Action: action, Params: params, Status: 0})
+		return
 	}
 
 	switch f {

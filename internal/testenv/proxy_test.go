@@ -167,3 +167,63 @@ func TestProxyConcurrentCalls(t *testing.T) {
 		t.Errorf("Count = %d after 20 concurrent calls", n)
 	}
 }
+
+// TestProxyHoldAndRewrite: a held action waits, unforwarded, until it is
+// released, while other actions pass; a rewritten JSON answer reaches the
+// caller changed, and only for its operation.
+func TestProxyHoldAndRewrite(t *testing.T) {
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, `{"Status":"SUCCEEDED"}`)
+	}))
+	t.Cleanup(upstream.Close)
+	p := testenv.StartProxy(t, upstream.URL)
+	call := func(op string) (string, error) {
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, p.URL(), strings.NewReader("{}"))
+		req.Header.Set("X-Amz-Target", "SWBExternalService."+op)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return "", err
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		return string(b), err
+	}
+
+	release := p.Hold("DescribeStatus")
+	got := make(chan string, 1)
+	go func() { body, _ := call("DescribeStatus"); got <- body }()
+	deadline := time.Now().Add(5 * time.Second)
+	for p.Held("DescribeStatus") != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the held call never reached the proxy")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if body, err := call("Other"); err != nil || body != `{"Status":"SUCCEEDED"}` {
+		t.Errorf("another action while one is held = %q, %v", body, err)
+	}
+	select {
+	case body := <-got:
+		t.Fatalf("the held call was answered before its release: %q", body)
+	case <-time.After(100 * time.Millisecond):
+	}
+	release()
+	if body := <-got; body != `{"Status":"SUCCEEDED"}` {
+		t.Errorf("the released call = %q", body)
+	}
+	if n := p.Held("DescribeStatus"); n != 0 {
+		t.Errorf("Held = %d after the release", n)
+	}
+
+	p.Rewrite("Create", func(body map[string]any) { body["Status"] = "IN_PROGRESS" })
+	if body, _ := call("Create"); body != `{"Status":"IN_PROGRESS"}` {
+		t.Errorf("rewritten answer = %q", body)
+	}
+	if body, _ := call("Other"); body != `{"Status":"SUCCEEDED"}` {
+		t.Errorf("an answer not rewritten = %q", body)
+	}
+	p.Rewrite("Create", nil)
+	if body, _ := call("Create"); body != `{"Status":"SUCCEEDED"}` {
+		t.Errorf("answer after Rewrite(nil) = %q", body)
+	}
+}
