@@ -51,7 +51,14 @@ type ssoBot struct {
 
 func startSSOBot(t *testing.T, users ...string) *ssoBot {
 	t.Helper()
-	b := &ssoBot{bot: startBot(t, "JIT_MIN_DURATION=1s", "JIT_SSO_START_URL="+portal), users: map[string]string{}}
+	return startSSOBotWith(t, nil, users...)
+}
+
+// startSSOBotWith is startSSOBot with env added to the bot's environment.
+func startSSOBotWith(t *testing.T, env []string, users ...string) *ssoBot {
+	t.Helper()
+	env = append([]string{"JIT_MIN_DURATION=1s", "JIT_SSO_START_URL=" + portal}, env...)
+	b := &ssoBot{bot: startBot(t, env...), users: map[string]string{}}
 	cfg := testenv.AWSConfig(t, b.moto.URL())
 	b.admin, b.ids = ssoadmin.NewFromConfig(cfg), identitystore.NewFromConfig(cfg)
 	ctx := t.Context()
