@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -42,7 +43,8 @@ type Call struct {
 	// Action is the query-protocol Action (iam, sts), or the operation of
 	// an X-Amz-Target (JSON protocols).
 	Action string
-	// Params are the decoded form parameters, e.g. Tags.member.1.Key.
+	// Params are the decoded form parameters, e.g. Tags.member.1.Key, or
+	// a JSON call's top-level strings, e.g. PrincipalId.
 	Params url.Values
 	// Status is the HTTP status the caller got; 0 when the proxy closed
 	// the connection instead of answering.
@@ -243,14 +245,28 @@ func (p *Proxy) record(start time.Time, c Call) {
 	p.calls = append(p.calls, c)
 }
 
-// parseCall names the AWS operation of a request. Query-protocol services
-// (iam, sts) send it as the form field Action; JSON protocols send it in
-// the X-Amz-Target header as Service.Operation.
+// parseCall names the AWS operation of a request and its parameters.
+// Query-protocol services (iam, sts) send the operation as the form field
+// Action; JSON protocols send it in the X-Amz-Target header as
+// Service.Operation, and their parameters as a JSON object, of which the
+// top-level strings are kept.
 func parseCall(r *http.Request, body []byte) (string, url.Values) {
 	params := url.Values{}
 	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
 		if v, err := url.ParseQuery(string(body)); err == nil {
 			params = v
+		}
+	}
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-amz-json") {
+		// The top-level strings of a JSON call name what it is about
+		// (an account assignment's TargetId and PrincipalId, say).
+		var fields map[string]any
+		if json.Unmarshal(body, &fields) == nil {
+			for k, v := range fields {
+				if s, ok := v.(string); ok {
+					params.Set(k, s)
+				}
+			}
 		}
 	}
 	for k, vs := range r.URL.Query() {

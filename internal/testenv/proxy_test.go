@@ -170,7 +170,8 @@ func TestProxyConcurrentCalls(t *testing.T) {
 
 // TestProxyHoldAndRewrite: a held action waits, unforwarded, until it is
 // released, while other actions pass; a rewritten JSON answer reaches the
-// caller changed, and only for its operation.
+// caller changed, and only for its operation; a JSON call's top-level
+// strings are its recorded parameters.
 func TestProxyHoldAndRewrite(t *testing.T) {
 	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, `{"Status":"SUCCEEDED"}`)
@@ -178,8 +179,9 @@ func TestProxyHoldAndRewrite(t *testing.T) {
 	t.Cleanup(upstream.Close)
 	p := testenv.StartProxy(t, upstream.URL)
 	call := func(op string) (string, error) {
-		req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, p.URL(), strings.NewReader("{}"))
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, p.URL(), strings.NewReader(`{"PrincipalId":"u-1","MaxResults":2}`))
 		req.Header.Set("X-Amz-Target", "SWBExternalService."+op)
+		req.Header.Set("Content-Type", "application/x-amz-json-1.1")
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			return "", err
@@ -213,6 +215,9 @@ func TestProxyHoldAndRewrite(t *testing.T) {
 	}
 	if n := p.Held("DescribeStatus"); n != 0 {
 		t.Errorf("Held = %d after the release", n)
+	}
+	if c := p.Calls("DescribeStatus"); len(c) != 1 || c[0].Params.Get("PrincipalId") != "u-1" || c[0].Params.Has("MaxResults") {
+		t.Errorf("recorded JSON call = %+v, want PrincipalId u-1 and no MaxResults (not a string)", c)
 	}
 
 	p.Rewrite("Create", func(body map[string]any) { body["Status"] = "IN_PROGRESS" })
