@@ -6,8 +6,8 @@ import (
 )
 
 // The bench's world: G IAM groups (one aws_iam_group role each), U
-// engineers with IAM users of the same name, one aws_sts role, and filler
-// aws_sts roles up to the catalog size. A grant is a (group, user) pair,
+// engineers with IAM users of the same name, one aws_sts role, one aws_sso
+// role (sso.go), and filler aws_sts roles up to the catalog size. A grant is a (group, user) pair,
 // so no two seeded grants share a membership.
 const (
 	account      = "123456789012" // moto's default account
@@ -74,7 +74,22 @@ func catalogYAML(l layout) string {
     approvers: [%s]
     eligible: 'user.email.endsWith("@example.com")'
 `, stsRole, stsRoleARN, approverID)
-	for i := range max(0, l.roles-l.groups-1) {
+	fmt.Fprintf(&b, `  %s:
+    description: Bench Identity Center permission set
+    backend: aws_sso
+    permission_set: %s
+    accounts: [`, ssoRole, ssoPermissionSet)
+	for i := range ssoAccounts {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, `"%s"`, ssoAccount(i))
+	}
+	fmt.Fprintf(&b, `]
+    approvers: [%s]
+    eligible: 'user.email.endsWith("@example.com")'
+`, approverID)
+	for i := range max(0, l.roles-l.groups-2) {
 		fmt.Fprintf(&b, `  svc-%04d:
     description: Filler role %d of a large catalog
     backend: aws_sts

@@ -65,6 +65,8 @@ type config struct {
 	rolesRuns     int
 	lifecycles    int
 	rttSamples    int
+	ssoGrants     int
+	ssoWindow     time.Duration
 
 	args []string // the command line, for the report
 }
@@ -91,6 +93,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.rolesRuns, "roles-runs", 200, "/jit roles commands measured one at a time")
 	fs.IntVar(&c.lifecycles, "lifecycles", 10, "whole request lifecycles whose Redis round trips are counted")
 	fs.IntVar(&c.rttSamples, "rtt-samples", 100, "round trips measured per emulator")
+	fs.IntVar(&c.ssoGrants, "sso-grants", 300, "active aws_sso grants expiring over -sso-window (aws_sso revocation lag)")
+	fs.DurationVar(&c.ssoWindow, "sso-window", 20*time.Second, "the window over which the -sso-grants grants expire")
 	if err := fs.Parse(args); err != nil {
 		return c, usageError{err}
 	}
@@ -99,16 +103,16 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		err := fmt.Errorf("unexpected arguments %q", fs.Args())
 		fmt.Fprintln(stderr, err)
 		return c, usageError{err}
-	case c.grants < 1 || c.burst < 1 || c.requests < 1 || c.approvals < 1 || c.rolesRuns < 1 || c.lifecycles < 1 || c.rttSamples < 1:
-		err := errors.New("-grants, -burst, -requests, -approvals, -roles-runs, -lifecycles and -rtt-samples must be at least 1")
+	case c.grants < 1 || c.burst < 1 || c.requests < 1 || c.approvals < 1 || c.rolesRuns < 1 || c.lifecycles < 1 || c.rttSamples < 1 || c.ssoGrants < 1:
+		err := errors.New("-grants, -burst, -requests, -approvals, -roles-runs, -lifecycles, -rtt-samples and -sso-grants must be at least 1")
 		fmt.Fprintln(stderr, err)
 		return c, usageError{err}
 	case c.roles < 4:
 		err := errors.New("-roles must be at least 4")
 		fmt.Fprintln(stderr, err)
 		return c, usageError{err}
-	case c.window < time.Second || c.requestWindow <= 0:
-		err := errors.New("-window must be at least 1s and -request-window positive")
+	case c.window < time.Second || c.ssoWindow < time.Second || c.requestWindow <= 0:
+		err := errors.New("-window and -sso-window must be at least 1s and -request-window positive")
 		fmt.Fprintln(stderr, err)
 		return c, usageError{err}
 	case c.restartAt >= 1 || c.restartAt*float64(c.window) <= -float64(seedLead):
@@ -127,7 +131,9 @@ type bench struct {
 	cat         *rules.Catalog
 	catalogPath string
 	requesters  []rules.User
-	template    *grants.Request
+	template    *grants.Request // of an aws_iam_group grant
+	ssoTemplate *grants.Request // of an aws_sso grant
+	sso         *ssoWorld
 	httpPort    int
 	extraEnv    []string
 	prof        *profiler
@@ -276,6 +282,7 @@ func (b *bench) botBinary(ctx context.Context, work string) (string, error) {
 func (b *bench) setUp(ctx context.Context, work, bin string) (*stack, error) {
 	cfg := b.cfg
 	lay := newLayout(max(cfg.grants, cfg.burst), cfg.roles)
+	lay.users = max(lay.users, ssoUsers(cfg.ssoGrants))
 	b.logf("starting redis-server, moto_server and the Slack fake; %d IAM groups, %d IAM users", lay.groups, lay.users)
 	st, err := newStack(ctx, work, lay)
 	if err != nil {
@@ -295,9 +302,15 @@ func (b *bench) setUp(ctx context.Context, work, bin string) (*stack, error) {
 	if err := b.identities(ctx); err != nil {
 		return st, err
 	}
-	b.template, err = makeTemplate(ctx, st.store, b.cat, directory.New(st.api, 0, 0), testenv.StaticAWSConfig(st.moto.URL()))
-	if err != nil {
+	if b.sso, err = st.ssoFixtures(ctx, ssoUsers(cfg.ssoGrants)); err != nil {
 		return st, err
+	}
+	awsCfg, dir := testenv.StaticAWSConfig(st.moto.URL()), directory.New(st.api, 0, 0)
+	if b.template, err = makeTemplate(ctx, st.store, b.cat, dir, awsCfg, groupRole(0), ""); err != nil {
+		return st, err
+	}
+	if b.ssoTemplate, err = makeTemplate(ctx, st.store, b.cat, dir, awsCfg, ssoRole, ssoAccount(0)); err != nil {
+		return st, fmt.Errorf("aws_sso template: %w", err)
 	}
 	st.bot = &bot{bin: bin, dir: work, slack: st.slack, env: st.botEnv(b.catalogPath, st.redis.URL(), b.httpPort, b.extraEnv...)}
 	if err := st.bot.start(); err != nil {
@@ -316,6 +329,7 @@ func (b *bench) runPhases(ctx context.Context) error {
 		{"emulator round trips", b.emulatorRTTs},
 		{"revocation lag", b.revocationLag},
 		{"burst of expiries", b.burst},
+		{"aws_sso revocation lag", b.ssoRevocationLag},
 		{"/jit roles", b.rolesCommand},
 		{"Approve → credentials", b.approveToCredentials},
 		{"Redis round trips per lifecycle", b.lifecycles},

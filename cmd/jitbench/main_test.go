@@ -25,7 +25,7 @@ func TestTinyRun(t *testing.T) {
 	args := []string{
 		"-grants", "60", "-window", "3s", "-restart-at", "-1", "-burst", "40",
 		"-requests", "20", "-request-window", "1s", "-approvals", "3", "-roles", "12", "-roles-runs", "5",
-		"-lifecycles", "1", "-rtt-samples", "5", "-work", filepath.Join(dir, "work"), "-out", md, "-json", js,
+		"-lifecycles", "1", "-rtt-samples", "5", "-sso-grants", "20", "-sso-window", "2s", "-work", filepath.Join(dir, "work"), "-out", md, "-json", js,
 	}
 	var stdout, stderr bytes.Buffer
 	start := time.Now()
@@ -35,12 +35,12 @@ func TestTinyRun(t *testing.T) {
 	t.Logf("tiny run took %v", time.Since(start))
 
 	want := []string{
-		"moto_rtt", "slack_rtt", "redis_rtt", "store_open", "revocation_lag", "rss_10k_grants", "burst_revocation_lag",
+		"moto_rtt", "slack_rtt", "redis_rtt", "store_open", "revocation_lag", "rss_10k_grants", "burst_revocation_lag", "revocation_lag_sso",
 		"roles_answer", "roles_ack", "approve_to_credentials_own", "approve_to_credentials_total",
 		"redis_round_trips_per_lifecycle", "slash_ack", "slash_answer",
 	}
 	targets := map[string]string{ // docs/design.md §6: figure → its JSON target field
-		"revocation_lag": "target_ms", "slash_ack": "target_ms", "approve_to_credentials_own": "target_ms",
+		"revocation_lag": "target_ms", "revocation_lag_sso": "target_ms", "slash_ack": "target_ms", "approve_to_credentials_own": "target_ms",
 		"roles_answer": "target_ms", "rss_10k_grants": "target_mib",
 	}
 	data, err := os.ReadFile(js)
@@ -101,6 +101,9 @@ func TestTinyRun(t *testing.T) {
 	}
 	if n := doc.Figures["revocation_lag"]["n"]; n != float64(60) {
 		t.Errorf("revocation_lag measured %v grants, want 60", n)
+	}
+	if sso := doc.Figures["revocation_lag_sso"]; sso["n"] != float64(20) || sso["aws_calls_per_revocation"] == nil {
+		t.Errorf("revocation_lag_sso = %v, want 20 grants and their AWS calls counted", sso)
 	}
 	if m := doc.Figures["burst_revocation_lag"]["max_in_flight_remove"]; m == nil || m.(float64) < 1 {
 		t.Errorf("burst: max_in_flight_remove = %v", m)

@@ -6,6 +6,9 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/jitbot/jitbot/internal/grants"
+	"github.com/jitbot/jitbot/internal/testenv"
 )
 
 // seedLead is how long before the first seeded expiry the records are
@@ -19,9 +22,7 @@ const seedLead = 12 * time.Second
 // its expiry.
 func (b *bench) revocationLag(ctx context.Context) error {
 	n, window := b.cfg.grants, b.cfg.window
-	t0, grantsSeeded, err := b.seedExpiring(ctx, "revocation lag", n, func(t0 time.Time, k int) time.Time {
-		return t0.Add(time.Duration(int64(window) * int64(k) / int64(n))).Truncate(time.Millisecond)
-	})
+	t0, grantsSeeded, err := b.seedExpiring(ctx, "revocation lag", b.iamGrants(), n, spread(n, window))
 	if err != nil {
 		return err
 	}
@@ -62,7 +63,7 @@ func (b *bench) revocationLag(ctx context.Context) error {
 	} else {
 		b.profileCPU("revocation", time.Until(t0.Add(window))+5*time.Second)
 	}
-	done := b.waitRevoked(ctx, grantsSeeded)
+	done := b.waitRevoked(ctx, b.iamGrants(), grantsSeeded)
 	restarted.Wait()
 	rss := mem.stop()
 	if restartErr != nil {
@@ -80,23 +81,7 @@ func (b *bench) revocationLag(ctx context.Context) error {
 	if missing > 0 {
 		f.Note = fmt.Sprintf("%d grants not revoked when the bench gave up waiting; counted as revoked then", missing)
 	}
-	late := 0
-	var last time.Time
-	for _, g := range grantsSeeded {
-		if end, ok := done[g.group+"/"+g.user]; ok && end.After(last) {
-			last = end
-		}
-	}
-	for _, l := range lags {
-		if l > 1000 {
-			late++
-		}
-	}
-	f.addExtra("grants_later_than_1s", float64(late))
-	if !last.IsZero() {
-		f.addExtra("revocations_per_second", float64(len(done))/last.Sub(t0).Seconds())
-		f.addExtra("aws_busy_fraction", b.awsBusy(t0, last))
-	}
+	b.addPace(&f, t0, lags, done)
 	b.add(f)
 	b.add(figure{Name: "rss_10k_grants", Unit: unitMiB, Sum: summarize(rss), Target: 100, TargetOnMax: true,
 		What: fmt.Sprintf("VmRSS of jitbot sampled every 250 ms while %d grants were active and expiring (max = peak seen)", n)})
@@ -113,13 +98,13 @@ func (b *bench) restartOffset() time.Duration {
 // takes to drain them, and how many AWS calls it has in flight at once.
 func (b *bench) burst(ctx context.Context) error {
 	n := b.cfg.burst
-	at, grantsSeeded, err := b.seedExpiring(ctx, "burst", n, func(t0 time.Time, _ int) time.Time { return t0 })
+	at, grantsSeeded, err := b.seedExpiring(ctx, "burst", b.iamGrants(), n, func(t0 time.Time, _ int) time.Time { return t0 })
 	if err != nil {
 		return err
 	}
 	b.logf("burst: %d grants expire at %s", n, at.Format(time.TimeOnly))
 	b.profileCPU("burst", time.Until(at)+10*time.Second)
-	done := b.waitRevoked(ctx, grantsSeeded)
+	done := b.waitRevoked(ctx, b.iamGrants(), grantsSeeded)
 	lags, missing := lagsOf(grantsSeeded, done)
 	var removes, all []interval
 	for _, c := range b.st.aws.Calls("") {
@@ -162,12 +147,77 @@ func (b *bench) awsBusy(from, to time.Time) float64 {
 	return float64(covered(ivs, from, to)) / float64(to.Sub(from))
 }
 
-// seedExpiring puts the users of n pairs into their groups in moto and
-// seeds their grants, pair k expiring at expiry(t0, k), where t0 is the
-// whole second seedLead from now. The AWS proxy's record starts afresh.
-func (b *bench) seedExpiring(ctx context.Context, phase string, n int, expiry func(t0 time.Time, k int) time.Time) (time.Time, []seeded, error) {
-	b.logf("%s: adding %d IAM memberships in moto", phase, n)
-	awsIDs, err := b.st.addMembers(ctx, n)
+// addPace adds to f how many grants were revoked more than a second
+// late and, from the first expiry at t0 to the last revocation in done,
+// how fast revocations went and how busy AWS was.
+func (b *bench) addPace(f *figure, t0 time.Time, lags []float64, done map[string]time.Time) {
+	late := 0
+	for _, l := range lags {
+		if l > 1000 {
+			late++
+		}
+	}
+	f.addExtra("grants_later_than_1s", float64(late))
+	var last time.Time
+	for _, end := range done {
+		if end.After(last) {
+			last = end
+		}
+	}
+	if !last.IsZero() {
+		f.addExtra("revocations_per_second", float64(len(done))/last.Sub(t0).Seconds())
+		f.addExtra("aws_busy_fraction", b.awsBusy(t0, last))
+	}
+}
+
+// spread has n grants expire evenly over window from t0.
+func spread(n int, window time.Duration) func(t0 time.Time, k int) time.Time {
+	return func(t0 time.Time, k int) time.Time {
+		return t0.Add(time.Duration(int64(window) * int64(k) / int64(n))).Truncate(time.Millisecond)
+	}
+}
+
+// grantKind is the grants of a phase: one backend's template record, how
+// their access is given in moto, and how their revocation shows at the
+// proxy.
+type grantKind struct {
+	access string // what add gives, for the log
+	tmpl   *grants.Request
+	// add gives pairs [0, n) their access, straight in moto, and returns
+	// the AWS request ID of each.
+	add  func(ctx context.Context, n int) ([]string, error)
+	spec func(k int) grantSpec
+	// revocation is the call that takes the access away; revoked is the
+	// key of the grant a recorded call of it revoked, and whether it did.
+	revocation string
+	revoked    func(c testenv.Call) (key string, ok bool)
+}
+
+// iamGrants are aws_iam_group grants, one per (group, user) pair. A 404
+// (NoSuchEntity: the user is no longer a member) is a revocation too, as
+// it is to the bot: a call cut off by the SIGKILL may have removed the
+// member in moto while the proxy recorded it as failed, and the bot's
+// retry after the restart then confirms the removal.
+func (b *bench) iamGrants() grantKind {
+	return grantKind{
+		access: "IAM memberships", tmpl: b.template, add: b.st.addMembers,
+		spec: func(k int) grantSpec {
+			gi, ui := b.st.lay.pair(k)
+			return grantSpec{role: groupRole(gi), requester: ui, principal: iamUser(ui), target: groupName(gi), key: groupName(gi) + "/" + iamUser(ui)}
+		},
+		revocation: "RemoveUserFromGroup",
+		revoked: func(c testenv.Call) (string, bool) {
+			return c.Params.Get("GroupName") + "/" + c.Params.Get("UserName"), c.Status == http.StatusOK || c.Status == http.StatusNotFound
+		},
+	}
+}
+
+// seedExpiring gives n pairs of kind their access in moto and seeds their
+// grants, pair k expiring at expiry(t0, k), where t0 is the whole second
+// seedLead from now. The AWS proxy's record starts afresh.
+func (b *bench) seedExpiring(ctx context.Context, phase string, kind grantKind, n int, expiry func(t0 time.Time, k int) time.Time) (time.Time, []seeded, error) {
+	b.logf("%s: adding %d %s in moto", phase, n, kind.access)
+	awsIDs, err := kind.add(ctx, n)
 	if err != nil {
 		return time.Time{}, nil, err
 	}
@@ -178,31 +228,27 @@ func (b *bench) seedExpiring(ctx context.Context, phase string, n int, expiry fu
 	}
 	b.st.aws.Reset()
 	b.logf("%s: seeding %d grants expiring from %s to %s", phase, n, expires[0].Format(time.TimeOnly), expires[n-1].Format(time.TimeOnly))
-	gs, err := b.st.seed(ctx, b.template, b.cat, b.requesters, expires, awsIDs)
+	gs, err := b.st.seed(ctx, kind, b.cat, b.requesters, expires, awsIDs)
 	return t0, gs, err
 }
 
-// waitRevoked waits until every grant has a successful RemoveUserFromGroup
-// at the proxy, and returns the end of the first successful call per
-// grant. A 404 (NoSuchEntity: the user is no longer a member) is success
-// too, as it is to the bot: a call cut off by the SIGKILL may have removed
-// the member in moto while the proxy recorded it as failed, and the bot's
-// retry after the restart then confirms the removal. It gives up when no
-// grant has been revoked for stallAfter, or after maxWait.
-func (b *bench) waitRevoked(ctx context.Context, gs []seeded) map[string]time.Time {
+// waitRevoked waits until every grant has a successful revocation call of
+// its kind at the proxy, and returns the end of the first one per grant.
+// It gives up when no grant has been revoked for stallAfter, or after
+// maxWait.
+func (b *bench) waitRevoked(ctx context.Context, kind grantKind, gs []seeded) map[string]time.Time {
 	const stallAfter, maxWait = 2 * time.Minute, 30 * time.Minute
 	want := make(map[string]bool, len(gs))
 	for _, g := range gs {
-		want[g.group+"/"+g.user] = true
+		want[g.key] = true
 	}
 	done := map[string]time.Time{}
 	seen := 0
 	start, progress := time.Now(), time.Now()
 	for ctx.Err() == nil && len(done) < len(want) {
-		calls := b.st.aws.Calls("RemoveUserFromGroup")
+		calls := b.st.aws.Calls(kind.revocation)
 		for _, c := range calls[seen:] {
-			key := c.Params.Get("GroupName") + "/" + c.Params.Get("UserName")
-			if (c.Status == http.StatusOK || c.Status == http.StatusNotFound) && want[key] {
+			if key, ok := kind.revoked(c); ok && want[key] {
 				if _, ok := done[key]; !ok {
 					done[key] = c.End
 					progress = time.Now()
@@ -223,7 +269,7 @@ func (b *bench) waitRevoked(ctx context.Context, gs []seeded) map[string]time.Ti
 func lagsOf(gs []seeded, done map[string]time.Time) (lags []float64, missing int) {
 	now := time.Now()
 	for _, g := range gs {
-		end, ok := done[g.group+"/"+g.user]
+		end, ok := done[g.key]
 		if !ok {
 			missing++
 			end = now

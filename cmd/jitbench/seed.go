@@ -41,15 +41,27 @@ const (
 
 // seeded is one grant written by the bench.
 type seeded struct {
-	id          grants.RequestID
-	group, user string // IAM group and user
-	expires     time.Time
+	id      grants.RequestID
+	key     string // grantSpec.key
+	expires time.Time
 }
 
-// makeTemplate grants one aws_iam_group request of the first group role
+// grantSpec is what makes seeded grant k its own.
+type grantSpec struct {
+	role      string
+	requester int // the engineer's index
+	principal string
+	target    string
+	account   string // aws_sso only
+	// key names the access at the proxy: "group/user" for an IAM
+	// membership, "account/user ID" for an account assignment.
+	key string
+}
+
+// makeTemplate grants one request of role (in account, for aws_sso)
 // through the real service, revokes it, and returns the record as it was
 // when active.
-func makeTemplate(ctx context.Context, store grants.Store, cat *rules.Catalog, dir grants.Directory, awsCfg aws.Config) (*grants.Request, error) {
+func makeTemplate(ctx context.Context, store grants.Store, cat *rules.Catalog, dir grants.Directory, awsCfg aws.Config, role, account string) (*grants.Request, error) {
 	log := slog.New(slog.DiscardHandler)
 	svc, err := app.NewService(awsCfg, grants.Options{
 		Store: store, Catalog: cat, Directory: dir, Logger: log, MinDuration: time.Second,
@@ -57,7 +69,7 @@ func makeTemplate(ctx context.Context, store grants.Store, cat *rules.Catalog, d
 	if err != nil {
 		return nil, err
 	}
-	req, err := svc.Request(ctx, grants.RequestInput{UserID: templateUserID, Role: groupRole(0), Duration: templateDuration, Reason: "bench: the template of the seeded grants"})
+	req, err := svc.Request(ctx, grants.RequestInput{UserID: templateUserID, Role: role, Account: account, Duration: templateDuration, Reason: "bench: the template of the seeded grants"})
 	if err != nil {
 		return nil, fmt.Errorf("template request: %w", err)
 	}
@@ -77,9 +89,10 @@ func makeTemplate(ctx context.Context, store grants.Store, cat *rules.Catalog, d
 	return active, nil
 }
 
-// cloneGrant is tmpl as a grant of role to requester (IAM user principal)
-// expiring at expires, with the AWS request ID of its AddUserToGroup.
-func cloneGrant(tmpl *grants.Request, role *rules.Role, requester rules.User, principal string, expires time.Time, awsRequestID string) (*grants.Request, error) {
+// cloneGrant is tmpl as a grant of role to requester, of spec's principal
+// and target, expiring at expires, with the AWS request ID of the call
+// that gave the access.
+func cloneGrant(tmpl *grants.Request, role *rules.Role, requester rules.User, spec grantSpec, expires time.Time, awsRequestID string) (*grants.Request, error) {
 	data, err := json.Marshal(tmpl)
 	if err != nil {
 		return nil, err
@@ -91,7 +104,7 @@ func cloneGrant(tmpl *grants.Request, role *rules.Role, requester rules.User, pr
 	shiftTimes(reflect.ValueOf(&r).Elem(), expires.Sub(tmpl.ExpiresAt))
 	r.ID = grants.NewRequestID()
 	r.Requester = requester
-	r.Role, r.Target, r.Principal = role.Name, role.Group, principal
+	r.Role, r.Target, r.Principal, r.Account = role.Name, spec.target, spec.principal, spec.account
 	r.Rule, r.ApprovalsRequired, r.SessionPolicy = role.Eligible, role.ApprovalsRequired, role.SessionPolicy
 	r.GrantAWSRequestID = awsRequestID
 	return &r, nil
@@ -122,22 +135,22 @@ func shiftTimes(v reflect.Value, d time.Duration) {
 	}
 }
 
-// seed writes one granted record per pair [0, len(expires)), pair k
-// expiring at expires[k]. requesters[u] is engineer u as the bot's
-// directory sees them; awsIDs[k] is the request ID of pair k's
-// AddUserToGroup.
-func (s *stack) seed(ctx context.Context, tmpl *grants.Request, catalog *rules.Catalog, requesters []rules.User, expires []time.Time, awsIDs []string) ([]seeded, error) {
+// seed writes one granted record of kind per pair [0, len(expires)),
+// pair k expiring at expires[k]. requesters[u] is engineer u as the bot's
+// directory sees them; awsIDs[k] is the request ID of the call that gave
+// pair k its access.
+func (s *stack) seed(ctx context.Context, kind grantKind, catalog *rules.Catalog, requesters []rules.User, expires []time.Time, awsIDs []string) ([]seeded, error) {
 	out := make([]seeded, len(expires))
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(16)
 	for k, at := range expires {
-		gi, ui := s.lay.pair(k)
-		role, ok := catalog.Role(groupRole(gi))
+		spec := kind.spec(k)
+		role, ok := catalog.Role(spec.role)
 		if !ok {
-			return nil, fmt.Errorf("catalog has no role %s", groupRole(gi))
+			return nil, fmt.Errorf("catalog has no role %s", spec.role)
 		}
 		g.Go(func() error {
-			r, err := cloneGrant(tmpl, role, requesters[ui], iamUser(ui), at, awsIDs[k])
+			r, err := cloneGrant(kind.tmpl, role, requesters[spec.requester], spec, at, awsIDs[k])
 			if err != nil {
 				return err
 			}
@@ -152,7 +165,7 @@ func (s *stack) seed(ctx context.Context, tmpl *grants.Request, catalog *rules.C
 			if err != nil {
 				return fmt.Errorf("seed grant %d: %w", k, err)
 			}
-			out[k] = seeded{id: r.ID, group: groupName(gi), user: iamUser(ui), expires: at}
+			out[k] = seeded{id: r.ID, key: spec.key, expires: at}
 			return nil
 		})
 	}

@@ -51,7 +51,7 @@ func TestSeededGrantsAreCopiesOfARealOne(t *testing.T) {
 		approverID:     {ID: approverID, Name: "lead", Email: "lead@example.com"},
 	}
 
-	tmpl, err := makeTemplate(ctx, store, cat, dir, cfg)
+	tmpl, err := makeTemplate(ctx, store, cat, dir, cfg, groupRole(0), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +71,7 @@ func TestSeededGrantsAreCopiesOfARealOne(t *testing.T) {
 
 	role, _ := cat.Role(groupRole(1))
 	expires := time.Now().Add(time.Minute).Truncate(time.Second)
-	clone, err := cloneGrant(tmpl, role, requester, iamUser(0), expires, "aws-request-1")
+	clone, err := cloneGrant(tmpl, role, requester, grantSpec{principal: iamUser(0), target: groupName(1)}, expires, "aws-request-1")
 	if err != nil {
 		t.Fatal(err)
 	}
