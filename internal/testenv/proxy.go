@@ -19,7 +19,8 @@ import (
 // records every call it receives, so tests can assert what the bot sent
 // (moto ignores SourceIdentity, session tags and session-policy conditions),
 // it can fail or stall calls to imitate an AWS outage, and it can hold
-// chosen calls and rewrite chosen answers (proxyrewrite.go).
+// chosen calls, answer them with a chosen AWS error and rewrite chosen
+// answers (proxyrewrite.go).
 type Proxy struct {
 	srv       *httptest.Server
 	rp        *httputil.ReverseProxy
@@ -36,6 +37,7 @@ type Proxy struct {
 	rewrite  map[string]func(body map[string]any)
 	hold     map[string]chan struct{} // closed on release
 	held     map[string]int
+	errNext  map[string]injected
 }
 
 // Call is one recorded AWS call.
@@ -87,6 +89,7 @@ func NewProxy(upstream string) (*Proxy, error) {
 		rewrite:   map[string]func(map[string]any){},
 		hold:      map[string]chan struct{}{},
 		held:      map[string]int{},
+		errNext:   map[string]injected{},
 	}
 	p.rp.Transport = p.transport
 	p.rp.ModifyResponse = p.modify
@@ -211,6 +214,10 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 
 	if !p.wait(r, action) {
 		p.record(start, Call{Action: action, Params: params, Status: 0})
+		return
+	}
+	if status, ok := p.answerError(w, r, action); ok {
+		p.record(start, Call{Action: action, Params: params, Status: status})
 		return
 	}
 

@@ -232,3 +232,34 @@ func TestProxyHoldAndRewrite(t *testing.T) {
 		t.Errorf("answer after Rewrite(nil) = %q", body)
 	}
 }
+
+// TestProxyErrorNext: the next n calls of an action get the chosen AWS
+// error, unforwarded; the call after them and other actions are
+// forwarded.
+func TestProxyErrorNext(t *testing.T) {
+	p := testenv.StartProxy(t, echo(t).URL)
+	p.ErrorNext("DeleteAccountAssignment", 1, http.StatusBadRequest, "ConflictException")
+	call := func(op string) (int, string) {
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, p.URL(), strings.NewReader("{}"))
+		req.Header.Set("X-Amz-Target", "SWBExternalService."+op)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, resp.Header.Get("X-Amzn-ErrorType") + " " + string(b)
+	}
+	if s, body := call("Other"); s != http.StatusOK {
+		t.Errorf("another action = %d %s, want it forwarded", s, body)
+	}
+	if s, body := call("DeleteAccountAssignment"); s != http.StatusBadRequest || !strings.Contains(body, `ConflictException {"__type":"ConflictException"`) {
+		t.Errorf("first call = %d %s, want 400 ConflictException", s, body)
+	}
+	if s, body := call("DeleteAccountAssignment"); s != http.StatusOK || body != " {}" {
+		t.Errorf("second call = %d %q, want it forwarded", s, body)
+	}
+	if st := p.Calls("DeleteAccountAssignment"); len(st) != 2 || st[0].Status != http.StatusBadRequest {
+		t.Errorf("recorded %+v", st)
+	}
+}

@@ -43,6 +43,50 @@ func (p *Proxy) Hold(action string) (release func()) {
 	}
 }
 
+// injected is an AWS error the proxy answers the next n calls of an
+// action with.
+type injected struct {
+	n      int
+	status int
+	code   string
+}
+
+// ErrorNext makes the proxy answer the next n calls of action itself,
+// unforwarded, with the AWS error code (e.g. ConflictException) and HTTP
+// status: what AWS says and moto never does.
+func (p *Proxy) ErrorNext(action string, n, status int, code string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.errNext[action] = injected{n: n, status: status, code: code}
+}
+
+// answerError answers r with the error ErrorNext set for action, if one
+// is left, in the JSON protocols' form when r is one of theirs and in the
+// query protocol's XML otherwise.
+func (p *Proxy) answerError(w http.ResponseWriter, r *http.Request, action string) (status int, ok bool) {
+	p.mu.Lock()
+	inj := p.errNext[action]
+	if inj.n > 0 {
+		p.errNext[action] = injected{n: inj.n - 1, status: inj.status, code: inj.code}
+	}
+	p.mu.Unlock()
+	if inj.n <= 0 {
+		return 0, false
+	}
+	const msg = "injected by testenv.Proxy"
+	if r.Header.Get("X-Amz-Target") != "" {
+		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+		w.Header().Set("X-Amzn-ErrorType", inj.code)
+		w.WriteHeader(inj.status)
+		fmt.Fprintf(w, `{"__type":%q,"Message":%q}`, inj.code, msg)
+		return inj.status, true
+	}
+	w.Header().Set("Content-Type", "text/xml")
+	w.WriteHeader(inj.status)
+	fmt.Fprintf(w, `<ErrorResponse><Error><Type>Sender</Type><Code>%s</Code><Message>%s</Message></Error><RequestId>proxy-fault</RequestId></ErrorResponse>`, inj.code, msg)
+	return inj.status, true
+}
+
 // Held is how many calls of action are waiting at the proxy now.
 func (p *Proxy) Held(action string) int {
 	p.mu.Lock()
