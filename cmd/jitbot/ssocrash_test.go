@@ -1,12 +1,15 @@
 package main
 
 import (
+	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ssoadmin"
+
+	"github.com/jitbot/jitbot/internal/testenv"
 )
 
 // TestSlackSSOKilledBeforeTheStatusIsFinished kills jitbot (SIGKILL) after
@@ -19,7 +22,9 @@ import (
 //
 // moto finishes assignment requests at once; the proxy says IN_PROGRESS
 // instead, as AWS does, so jitbot follows the request, and holds the
-// status call until the kill.
+// status call until the kill. It also makes the next process see what AWS
+// shows while the killed process's request is under way: no assignment
+// listed yet, and a ConflictException for another one.
 func TestSlackSSOKilledBeforeTheStatusIsFinished(t *testing.T) {
 	const lease = 6 * time.Second // how long the next process waits before taking over
 	b := startSSOBotWith(t, []string{"JIT_LEASE=" + lease.String()}, "bob@example.com")
@@ -35,10 +40,23 @@ func TestSlackSSOKilledBeforeTheStatusIsFinished(t *testing.T) {
 	if n := len(b.grantDMs(id)); n != 0 {
 		t.Fatalf("%d grant DMs before the assignment was seen to succeed", n)
 	}
+	// As AWS does while the killed process's request is under way (here:
+	// until 250 ms after the next process first hears of it), the next
+	// process's listings lack the assignment and its
+	// CreateAccountAssignment gets a ConflictException.
+	b.proxy.ErrorNext("CreateAccountAssignment", 2, http.StatusBadRequest, "ConflictException")
+	b.proxy.Rewrite("ListAccountAssignments", func(body map[string]any) {
+		if c := b.conflicts(); len(c) == 0 || time.Since(c[0].End) < 250*time.Millisecond {
+			body["AccountAssignments"] = []any{}
+		}
+	})
 	b.start(t)
 	b.slack.WaitFor(t, "the next process issues the grant", 3*lease, func() bool { return len(b.grantDMs(id)) > 0 })
-	if n := b.proxy.Count("CreateAccountAssignment"); n != 1 {
-		t.Errorf("CreateAccountAssignment called %d times, want once: the next process found the assignment made", n)
+	if n := b.proxy.Count("CreateAccountAssignment") - len(b.conflicts()); n != 1 {
+		t.Errorf("CreateAccountAssignment reached AWS %d times, want once, by the killed process", n)
+	}
+	if len(b.conflicts()) == 0 {
+		t.Errorf("the next process never called CreateAccountAssignment, so never met the conflict")
 	}
 	if n := b.assignments(t, "111111111111", bob); n != 1 {
 		t.Errorf("%d assignments of AdministratorAccess to bob in staging, want 1", n)
@@ -87,6 +105,18 @@ func (b *ssoBot) killWhileHeld(t *testing.T, held, call string) {
 	if n := b.proxy.Count(call); n != 1 {
 		t.Fatalf("%s called %d times before the kill, want once", call, n)
 	}
+}
+
+// conflicts are the CreateAccountAssignment calls the proxy answered with
+// a ConflictException.
+func (b *ssoBot) conflicts() []testenv.Call {
+	var out []testenv.Call
+	for _, c := range b.proxy.Calls("CreateAccountAssignment") {
+		if c.Status == http.StatusBadRequest {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // grantDMs are the DMs that told bob grant id is issued.

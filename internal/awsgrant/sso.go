@@ -90,25 +90,13 @@ func (b *SSO) Grant(ctx context.Context, g grants.Grant) (grants.Issued, error) 
 		return grants.Issued{}, err
 	}
 	log := b.log.With("request_id", g.RequestID, "account", a.account, "permission_set", a.permissionSet, "user", g.Principal)
-	// Check first: CreateAccountAssignment is not idempotent everywhere
-	// (moto records a second copy), and an existing assignment needs no
-	// asynchronous request to follow.
-	present, reqID, err := b.assigned(ctx, a)
-	if err != nil {
-		return grants.Issued{}, err
-	}
-	if present {
-		log.InfoContext(ctx, "permission set already assigned", "aws_request_id", reqID)
-		return grants.Issued{AWSRequestID: reqID}, nil
-	}
-	out, err := b.ic.admin.CreateAccountAssignment(ctx, a.createInput())
-	var conflict *ssotypes.ConflictException
-	if errors.As(err, &conflict) {
-		// Another request for the same assignment is under way or done.
-		return b.confirmAssigned(ctx, log, a, err)
-	}
+	out, reqID, err := b.create(ctx, a)
 	if err != nil {
 		return grants.Issued{}, fmt.Errorf("assign permission set %s in account %s to %s: %w", a.permissionSet, a.account, g.Principal, err)
+	}
+	if out == nil {
+		log.InfoContext(ctx, "permission set already assigned", "aws_request_id", reqID)
+		return grants.Issued{AWSRequestID: reqID}, nil
 	}
 	reqID = requestID(out.ResultMetadata)
 	err = b.await(ctx, "assignment", out.AccountAssignmentCreationStatus, b.creationStatus(a))
@@ -124,8 +112,44 @@ func (b *SSO) Grant(ctx context.Context, g grants.Grant) (grants.Issued, error) 
 	return grants.Issued{AWSRequestID: reqID}, nil
 }
 
-// confirmAssigned turns a failed or conflicting CreateAccountAssignment
-// into success when the assignment is there after all.
+// create calls CreateAccountAssignment unless the assignment exists,
+// when it returns no output and the request ID of the listing that showed
+// it. Checking first matters: CreateAccountAssignment is not idempotent
+// everywhere (moto records a second copy), and an existing assignment
+// needs no asynchronous request to follow.
+//
+// A ConflictException means another request for the same assignment is
+// under way: a concurrent grant's, or that of a process killed while it
+// followed its own, which this grant is issued again after. AWS may list
+// the assignment only once that request is done, and says to retry the
+// conflict with backoff; failing instead would fail a grant that is about
+// to exist. So create checks again and retries, backing off like await,
+// for at most statusTimeout.
+func (b *SSO) create(ctx context.Context, a assignment) (*ssoadmin.CreateAccountAssignmentOutput, string, error) {
+	deadline := time.Now().Add(b.statusTimeout)
+	delay := b.firstPoll
+	for {
+		present, reqID, err := b.assigned(ctx, a)
+		if err != nil || present {
+			return nil, reqID, err
+		}
+		out, err := b.ic.admin.CreateAccountAssignment(ctx, a.createInput())
+		var conflict *ssotypes.ConflictException
+		if !errors.As(err, &conflict) {
+			return out, "", err
+		}
+		if time.Now().Add(delay).After(deadline) {
+			return nil, "", fmt.Errorf("another request for the assignment still under way after %v: %w", b.statusTimeout, err)
+		}
+		if serr := sleep(ctx, delay); serr != nil {
+			return nil, "", fmt.Errorf("another request for the assignment under way: %w (%w)", err, serr)
+		}
+		delay = min(2*delay, b.maxPoll)
+	}
+}
+
+// confirmAssigned turns a failed CreateAccountAssignment request into
+// success when the assignment is there after all.
 func (b *SSO) confirmAssigned(ctx context.Context, log *slog.Logger, a assignment, cause error) (grants.Issued, error) {
 	present, reqID, err := b.assigned(ctx, a)
 	if err != nil {

@@ -164,12 +164,8 @@ func (b *SSO) await(ctx context.Context, what string, st *ssotypes.AccountAssign
 		if time.Now().Add(delay).After(deadline) {
 			return fmt.Errorf("%s (request %s) still %s after %v; it may yet finish", what, id, st.Status, b.statusTimeout)
 		}
-		t := time.NewTimer(delay)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return fmt.Errorf("%s (request %s) still %s: %w", what, id, st.Status, ctx.Err())
-		case <-t.C:
+		if err := sleep(ctx, delay); err != nil {
+			return fmt.Errorf("%s (request %s) still %s: %w", what, id, st.Status, err)
 		}
 		next, err := status(ctx, id)
 		if err != nil {
@@ -177,5 +173,17 @@ func (b *SSO) await(ctx context.Context, what string, st *ssotypes.AccountAssign
 		}
 		st = next
 		delay = min(2*delay, b.maxPoll)
+	}
+}
+
+// sleep waits for d, or until ctx is done, which it returns the error of.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
 	}
 }

@@ -3,10 +3,16 @@ package awsgrant_test
 import (
 	"context"
 	"errors"
+	"net/http"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ssoadmin"
+	ssotypes "github.com/aws/aws-sdk-go-v2/service/ssoadmin/types"
 
 	"github.com/jitbot/jitbot/internal/awsgrant"
 	"github.com/jitbot/jitbot/internal/grants"
@@ -163,4 +169,58 @@ func TestSSOInstance(t *testing.T) {
 			t.Errorf("Grant with two instances and JIT_SSO_INSTANCE_ARN set: %v", err)
 		}
 	})
+}
+
+// TestSSOGrantAgainWhileTheFirstRequestIsInProgress is a grant issued
+// again by the next process after one killed while it followed its
+// assignment request: AWS may not list the assignment until that request
+// is done, and answers another CreateAccountAssignment for it with a
+// ConflictException, which it says to retry with backoff. The grant
+// waits for it instead of failing (the proxy hides the assignment from
+// the first two listings and answers the first two creations with the
+// conflict; moto never sees those).
+func TestSSOGrantAgainWhileTheFirstRequestIsInProgress(t *testing.T) {
+	e := newSSOEnv(t)
+	psARN := e.createPermissionSet(t, "JitAgain")
+	id := e.createSSOUser(t, "gina@example.com")
+	rw, cfg := e.rewritten(t)
+	b := awsgrant.NewSSO(cfg, "", testLogger(t))
+	awsgrant.SetSSOPolling(b, 5*time.Second, time.Millisecond, 4*time.Millisecond)
+	if _, err := e.admin.CreateAccountAssignment(t.Context(), &ssoadmin.CreateAccountAssignmentInput{ // the killed process's
+		InstanceArn: aws.String(e.instance), PermissionSetArn: aws.String(psARN),
+		TargetType: ssotypes.TargetTypeAwsAccount, TargetId: aws.String(motoAccount),
+		PrincipalType: ssotypes.PrincipalTypeUser, PrincipalId: aws.String(id),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var hidden atomic.Int32
+	hidden.Store(2)
+	rw.Rewrite("ListAccountAssignments", func(body map[string]any) {
+		if hidden.Add(-1) >= 0 {
+			body["AccountAssignments"] = []any{}
+		}
+	})
+	rw.ErrorNext("CreateAccountAssignment", 2, http.StatusBadRequest, "ConflictException")
+	if _, err := b.Grant(t.Context(), ssoGrant("gina@example.com", motoAccount, "JitAgain")); err != nil {
+		t.Fatalf("Grant while the first request is in progress: %v", err)
+	}
+	if n := rw.Count("CreateAccountAssignment"); n != 2 {
+		t.Errorf("%d CreateAccountAssignment calls, want 2: one, and one retry after the conflict", n)
+	}
+	if n := e.proxy.Count("CreateAccountAssignment"); n != 0 {
+		t.Errorf("%d CreateAccountAssignment calls reached moto, which would make a second copy", n)
+	}
+	if got := e.assignedUsers(t, motoAccount, psARN); !slices.Equal(got, []string{id}) {
+		t.Errorf("assigned %v, want gina once", got)
+	}
+
+	// A conflict that never ends (the assignment never shows) is an error
+	// once the status timeout passes.
+	awsgrant.SetSSOPolling(b, 50*time.Millisecond, time.Millisecond, 4*time.Millisecond)
+	rw.Rewrite("ListAccountAssignments", func(body map[string]any) { body["AccountAssignments"] = []any{} })
+	rw.ErrorNext("CreateAccountAssignment", 1000, http.StatusBadRequest, "ConflictException")
+	_, err := b.Grant(t.Context(), ssoGrant("gina@example.com", motoAccount, "JitAgain"))
+	if err == nil || !strings.Contains(err.Error(), "ConflictException") || !strings.Contains(err.Error(), "50ms") {
+		t.Errorf("Grant against a conflict that never ends = %v, want an error naming the conflict and the timeout", err)
+	}
 }
