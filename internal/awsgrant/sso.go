@@ -117,32 +117,47 @@ func (b *SSO) Grant(ctx context.Context, g grants.Grant) (grants.Issued, error) 
 // it. Checking first matters: CreateAccountAssignment is not idempotent
 // everywhere (moto records a second copy), and an existing assignment
 // needs no asynchronous request to follow.
+func (b *SSO) create(ctx context.Context, a assignment) (out *ssoadmin.CreateAccountAssignmentOutput, reqID string, err error) {
+	_, reqID, err = b.retryConflicts(ctx,
+		func() (bool, string, error) { return b.assigned(ctx, a) },
+		func() (err error) {
+			out, err = b.ic.admin.CreateAccountAssignment(ctx, a.createInput())
+			return err
+		})
+	return out, reqID, err
+}
+
+// retryConflicts makes an assignment change: it calls attempt unless
+// settled says the assignment already is as wanted (returning true and
+// the request ID of the call that said so), and again while attempt meets
+// a ConflictException.
 //
-// A ConflictException means another request for the same assignment is
-// under way: a concurrent grant's, or that of a process killed while it
-// followed its own, which this grant is issued again after. AWS may list
-// the assignment only once that request is done, and says to retry the
-// conflict with backoff; failing instead would fail a grant that is about
-// to exist. So create checks again and retries, backing off like await,
-// for at most statusTimeout.
-func (b *SSO) create(ctx context.Context, a assignment) (*ssoadmin.CreateAccountAssignmentOutput, string, error) {
+// A conflict means another request for the same assignment is under way:
+// a concurrent grant's, or that of a process killed while it followed its
+// own, whose record this call finishes. AWS may list the assignment as
+// it was until that request is done, and says to retry the conflict with
+// backoff; failing instead would fail a grant that is about to exist, or
+// retry a revocation on the scheduler's slower clock. So it backs off as
+// await polls, checking settled before each retry, for at most
+// statusTimeout.
+func (b *SSO) retryConflicts(ctx context.Context, settled func() (bool, string, error), attempt func() error) (bool, string, error) {
 	deadline := time.Now().Add(b.statusTimeout)
 	delay := b.firstPoll
 	for {
-		present, reqID, err := b.assigned(ctx, a)
-		if err != nil || present {
-			return nil, reqID, err
+		done, reqID, err := settled()
+		if err != nil || done {
+			return done, reqID, err
 		}
-		out, err := b.ic.admin.CreateAccountAssignment(ctx, a.createInput())
+		err = attempt()
 		var conflict *ssotypes.ConflictException
 		if !errors.As(err, &conflict) {
-			return out, "", err
+			return false, "", err
 		}
 		if time.Now().Add(delay).After(deadline) {
-			return nil, "", fmt.Errorf("another request for the assignment still under way after %v: %w", b.statusTimeout, err)
+			return false, "", fmt.Errorf("another request for the assignment still under way after %v: %w", b.statusTimeout, err)
 		}
 		if serr := sleep(ctx, delay); serr != nil {
-			return nil, "", fmt.Errorf("another request for the assignment under way: %w (%w)", err, serr)
+			return false, "", fmt.Errorf("another request for the assignment under way: %w (%w)", err, serr)
 		}
 		delay = min(2*delay, b.maxPoll)
 	}
@@ -176,15 +191,20 @@ func (b *SSO) Revoke(ctx context.Context, g grants.Grant) (grants.Revocation, er
 		return grants.Revocation{}, err
 	}
 	log := b.log.With("request_id", g.RequestID, "account", a.account, "permission_set", a.permissionSet, "user", g.Principal)
-	present, reqID, err := b.assigned(ctx, a)
-	if err != nil {
-		return grants.Revocation{}, err
-	}
-	if !present {
+	var out *ssoadmin.DeleteAccountAssignmentOutput
+	gone, reqID, err := b.retryConflicts(ctx,
+		func() (bool, string, error) {
+			present, reqID, err := b.assigned(ctx, a)
+			return !present, reqID, err
+		},
+		func() (err error) {
+			out, err = b.ic.admin.DeleteAccountAssignment(ctx, a.deleteInput())
+			return err
+		})
+	if gone {
 		log.InfoContext(ctx, "permission set already not assigned", "aws_request_id", reqID)
 		return grants.Revocation{}, nil
 	}
-	out, err := b.ic.admin.DeleteAccountAssignment(ctx, a.deleteInput())
 	var nf *ssotypes.ResourceNotFoundException
 	if errors.As(err, &nf) {
 		log.InfoContext(ctx, "permission set already not assigned")

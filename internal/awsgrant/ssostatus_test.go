@@ -224,3 +224,34 @@ func TestSSOGrantAgainWhileTheFirstRequestIsInProgress(t *testing.T) {
 		t.Errorf("Grant against a conflict that never ends = %v, want an error naming the conflict and the timeout", err)
 	}
 }
+
+// TestSSORevokeAgainWhileTheFirstRemovalIsInProgress is the revocation's
+// side: the next process revokes again while the killed one's
+// DeleteAccountAssignment is under way. AWS still lists the assignment
+// and answers the second removal with a ConflictException; once the
+// first is done (here: the proxy lists nothing after the conflict) the
+// revocation is finished, without a second removal reaching AWS.
+func TestSSORevokeAgainWhileTheFirstRemovalIsInProgress(t *testing.T) {
+	e := newSSOEnv(t)
+	e.createPermissionSet(t, "JitGone")
+	e.createSSOUser(t, "hana@example.com")
+	rw, cfg := e.rewritten(t)
+	b := awsgrant.NewSSO(cfg, "", testLogger(t))
+	awsgrant.SetSSOPolling(b, 5*time.Second, time.Millisecond, 4*time.Millisecond)
+	g := ssoGrant("hana@example.com", motoAccount, "JitGone")
+	if _, err := b.Grant(t.Context(), g); err != nil {
+		t.Fatal(err)
+	}
+	rw.ErrorNext("DeleteAccountAssignment", 1, http.StatusBadRequest, "ConflictException")
+	rw.Rewrite("ListAccountAssignments", func(body map[string]any) {
+		if rw.Count("DeleteAccountAssignment") > 0 {
+			body["AccountAssignments"] = []any{}
+		}
+	})
+	if _, err := b.Revoke(t.Context(), g); err != nil {
+		t.Fatalf("Revoke while the first removal is in progress: %v", err)
+	}
+	if n := e.proxy.Count("DeleteAccountAssignment"); n != 0 {
+		t.Errorf("%d DeleteAccountAssignment calls reached AWS, want none: the first removal was under way", n)
+	}
+}
