@@ -13,6 +13,8 @@ import (
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/middleware"
+
+	"github.com/jitbot/jitbot/internal/wait"
 )
 
 // Locker serialises the writers of one role's revoke deny across jitbot
@@ -240,10 +242,8 @@ func (s *STS) readDeny(ctx context.Context, role string) (doc denyDoc, found boo
 func (s *STS) verify(ctx context.Context, role string, batch []*change, results []result) (bool, error) {
 	for i := range verifyReads {
 		if i > 0 {
-			select {
-			case <-ctx.Done():
-				return false, ctx.Err()
-			case <-time.After(time.Duration(i) * verifyWait):
+			if err := wait.Sleep(ctx, time.Duration(i)*verifyWait); err != nil {
+				return false, err
 			}
 		}
 		doc, _, err := s.readDeny(ctx, role)

@@ -13,6 +13,7 @@ import (
 	ssotypes "github.com/aws/aws-sdk-go-v2/service/ssoadmin/types"
 
 	"github.com/jitbot/jitbot/internal/grants"
+	"github.com/jitbot/jitbot/internal/wait"
 )
 
 // SSO is the aws_sso backend: a grant is an Identity Center account
@@ -156,7 +157,7 @@ func (b *SSO) retryConflicts(ctx context.Context, settled func() (bool, string, 
 		if time.Now().Add(delay).After(deadline) {
 			return false, "", fmt.Errorf("another request for the assignment still under way after %v: %w", b.statusTimeout, err)
 		}
-		if serr := sleep(ctx, delay); serr != nil {
+		if serr := wait.Sleep(ctx, delay); serr != nil {
 			return false, "", fmt.Errorf("another request for the assignment under way: %w (%w)", err, serr)
 		}
 		delay = min(2*delay, b.maxPoll)

@@ -12,6 +12,7 @@ import (
 	ssotypes "github.com/aws/aws-sdk-go-v2/service/ssoadmin/types"
 
 	"github.com/jitbot/jitbot/internal/grants"
+	"github.com/jitbot/jitbot/internal/wait"
 )
 
 // errAssignmentFailed marks an assignment request that Identity Center
@@ -164,7 +165,7 @@ func (b *SSO) await(ctx context.Context, what string, st *ssotypes.AccountAssign
 		if time.Now().Add(delay).After(deadline) {
 			return fmt.Errorf("%s (request %s) still %s after %v; it may yet finish", what, id, st.Status, b.statusTimeout)
 		}
-		if err := sleep(ctx, delay); err != nil {
+		if err := wait.Sleep(ctx, delay); err != nil {
 			return fmt.Errorf("%s (request %s) still %s: %w", what, id, st.Status, err)
 		}
 		next, err := status(ctx, id)
@@ -173,17 +174,5 @@ func (b *SSO) await(ctx context.Context, what string, st *ssotypes.AccountAssign
 		}
 		st = next
 		delay = min(2*delay, b.maxPoll)
-	}
-}
-
-// sleep waits for d, or until ctx is done, which it returns the error of.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
 	}
 }

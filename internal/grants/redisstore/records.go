@@ -13,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/jitbot/jitbot/internal/grants"
+	"github.com/jitbot/jitbot/internal/wait"
 )
 
 // Update gives up with grants.ErrConflict after this many lost races. Each
@@ -75,7 +76,7 @@ func (s *Store) Update(ctx context.Context, id grants.RequestID, fn func(*grants
 	key := s.recordKey(id)
 	for try := 0; try < updateTries; try++ {
 		if try > 0 {
-			if err := sleep(ctx, backoff(try)); err != nil {
+			if err := wait.Sleep(ctx, backoff(try)); err != nil {
 				return nil, fmt.Errorf("update %s: %w", id, err)
 			}
 		}
@@ -229,15 +230,4 @@ func (s *Store) decode(id grants.RequestID, data, sum string) (*grants.Request, 
 func backoff(try int) time.Duration {
 	limit := min(updateBackoffMin<<min(try, 16), updateBackoffMax)
 	return time.Duration(rand.Int64N(int64(limit))) + 1
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
