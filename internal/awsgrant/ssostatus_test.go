@@ -16,6 +16,7 @@ import (
 
 	"github.com/jitbot/jitbot/internal/awsgrant"
 	"github.com/jitbot/jitbot/internal/grants"
+	"github.com/jitbot/jitbot/internal/testenv"
 )
 
 // moto answers CreateAccountAssignment and DeleteAccountAssignment with
@@ -24,14 +25,33 @@ import (
 // DescribeAccountAssignment{Creation,Deletion}Status, and rewrite those to
 // show a FAILED request and one that never finishes.
 
-func TestSSOFollowsAssignmentRequests(t *testing.T) {
-	e := newSSOEnv(t)
-	psARN := e.createPermissionSet(t, "JitSlow")
-	id := e.createSSOUser(t, "dave@example.com")
+// rewrittenSSO is the setting of these tests: moto's Identity Center with
+// a permission set and a user, and an aws_sso backend that talks to it
+// through a rewriting proxy and polls every few milliseconds.
+type rewrittenSSO struct {
+	*ssoEnv
+	rw     *testenv.Proxy
+	b      *awsgrant.SSO
+	g      grants.Grant // of the permission set in motoAccount to the user
+	psARN  string
+	userID string
+}
+
+func newRewrittenSSO(t *testing.T, permissionSet, user string) *rewrittenSSO {
+	t.Helper()
+	e := &rewrittenSSO{ssoEnv: newSSOEnv(t)}
+	e.psARN = e.createPermissionSet(t, permissionSet)
+	e.userID = e.createSSOUser(t, user)
 	rw, cfg := e.rewritten(t)
-	b := awsgrant.NewSSO(cfg, "", testLogger(t))
-	awsgrant.SetSSOPolling(b, 5*time.Second, time.Millisecond, 4*time.Millisecond)
-	g := ssoGrant("dave@example.com", motoAccount, "JitSlow")
+	e.rw, e.b = rw, awsgrant.NewSSO(cfg, "", testLogger(t))
+	awsgrant.SetSSOPolling(e.b, 5*time.Second, time.Millisecond, 4*time.Millisecond)
+	e.g = ssoGrant(user, motoAccount, permissionSet)
+	return e
+}
+
+func TestSSOFollowsAssignmentRequests(t *testing.T) {
+	e := newRewrittenSSO(t, "JitSlow", "dave@example.com")
+	rw, b, g, psARN, id := e.rw, e.b, e.g, e.psARN, e.userID
 
 	rw.Rewrite("CreateAccountAssignment", setStatus("AccountAssignmentCreationStatus", "IN_PROGRESS", ""))
 	rw.Rewrite("DeleteAccountAssignment", setStatus("AccountAssignmentDeletionStatus", "IN_PROGRESS", ""))
@@ -79,14 +99,10 @@ func TestSSOFollowsAssignmentRequests(t *testing.T) {
 }
 
 func TestSSOGivesUpOnARequestThatNeverFinishes(t *testing.T) {
-	e := newSSOEnv(t)
-	e.createPermissionSet(t, "JitStuck")
-	e.createSSOUser(t, "erin@example.com")
-	rw, cfg := e.rewritten(t)
-	b := awsgrant.NewSSO(cfg, "", testLogger(t))
+	e := newRewrittenSSO(t, "JitStuck", "erin@example.com")
+	rw, b, g := e.rw, e.b, e.g
 	rw.Rewrite("CreateAccountAssignment", setStatus("AccountAssignmentCreationStatus", "IN_PROGRESS", ""))
 	rw.Rewrite("DescribeAccountAssignmentCreationStatus", setStatus("AccountAssignmentCreationStatus", "IN_PROGRESS", ""))
-	g := ssoGrant("erin@example.com", motoAccount, "JitStuck")
 
 	awsgrant.SetSSOPolling(b, 50*time.Millisecond, time.Millisecond, 4*time.Millisecond)
 	start := time.Now()
@@ -180,12 +196,8 @@ func TestSSOInstance(t *testing.T) {
 // the first two listings and answers the first two creations with the
 // conflict; moto never sees those).
 func TestSSOGrantAgainWhileTheFirstRequestIsInProgress(t *testing.T) {
-	e := newSSOEnv(t)
-	psARN := e.createPermissionSet(t, "JitAgain")
-	id := e.createSSOUser(t, "gina@example.com")
-	rw, cfg := e.rewritten(t)
-	b := awsgrant.NewSSO(cfg, "", testLogger(t))
-	awsgrant.SetSSOPolling(b, 5*time.Second, time.Millisecond, 4*time.Millisecond)
+	e := newRewrittenSSO(t, "JitAgain", "gina@example.com")
+	rw, b, psARN, id := e.rw, e.b, e.psARN, e.userID
 	if _, err := e.admin.CreateAccountAssignment(t.Context(), &ssoadmin.CreateAccountAssignmentInput{ // the killed process's
 		InstanceArn: aws.String(e.instance), PermissionSetArn: aws.String(psARN),
 		TargetType: ssotypes.TargetTypeAwsAccount, TargetId: aws.String(motoAccount),
@@ -232,13 +244,8 @@ func TestSSOGrantAgainWhileTheFirstRequestIsInProgress(t *testing.T) {
 // first is done (here: the proxy lists nothing after the conflict) the
 // revocation is finished, without a second removal reaching AWS.
 func TestSSORevokeAgainWhileTheFirstRemovalIsInProgress(t *testing.T) {
-	e := newSSOEnv(t)
-	e.createPermissionSet(t, "JitGone")
-	e.createSSOUser(t, "hana@example.com")
-	rw, cfg := e.rewritten(t)
-	b := awsgrant.NewSSO(cfg, "", testLogger(t))
-	awsgrant.SetSSOPolling(b, 5*time.Second, time.Millisecond, 4*time.Millisecond)
-	g := ssoGrant("hana@example.com", motoAccount, "JitGone")
+	e := newRewrittenSSO(t, "JitGone", "hana@example.com")
+	rw, b, g := e.rw, e.b, e.g
 	if _, err := b.Grant(t.Context(), g); err != nil {
 		t.Fatal(err)
 	}
