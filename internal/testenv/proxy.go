@@ -30,7 +30,14 @@ type Proxy struct {
 	fail     bool
 	failN    int // calls failed while fail is on; picks the failure kind
 	failNext map[string]int
+	refusals []refusal
 	stall    time.Duration
+}
+
+// refusal is a call that the proxy answers with AccessDenied itself.
+type refusal struct {
+	action string
+	match  func(url.Values) bool
 }
 
 // Call is one recorded AWS call.
@@ -140,6 +147,16 @@ func (p *Proxy) FailNext(action string, n int) {
 	p.failNext[action] = n
 }
 
+// Refuse answers every later call of action whose parameters match with
+// AWS's 403 AccessDenied, as AWS does when a policy (a trust policy, say)
+// does not allow it; moto allows everything. The call is recorded, and
+// not forwarded.
+func (p *Proxy) Refuse(action string, match func(url.Values) bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.refusals = append(p.refusals, refusal{action: action, match: match})
+}
+
 // Stall delays every call by d before it is forwarded; zero turns it off.
 // A stalled call ends early when its caller gives up (context cancelled)
 // or the proxy is closed.
@@ -155,6 +172,7 @@ const (
 	noFault fault = iota
 	fault503
 	faultDrop
+	faultDenied
 )
 
 func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
@@ -175,6 +193,8 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 	case p.failNext[action] > 0:
 		p.failNext[action]--
 		f = fault503
+	case p.refused(action, params):
+		f = faultDenied
 	case p.fail:
 		p.failN++
 		f = fault503
@@ -207,6 +227,13 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 			`<Message>injected by testenv.Proxy</Message></Error><RequestId>proxy-fault</RequestId></ErrorResponse>`)
 		p.record(start, Call{Action: action, Params: params, Status: http.StatusServiceUnavailable})
 		return
+	case faultDenied:
+		w.Header().Set("Content-Type", "text/xml")
+		w.WriteHeader(http.StatusForbidden)
+		io.WriteString(w, `<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code>`+
+			`<Message>refused by testenv.Proxy</Message></Error><RequestId>proxy-refusal</RequestId></ErrorResponse>`)
+		p.record(start, Call{Action: action, Params: params, Status: http.StatusForbidden})
+		return
 	case faultDrop:
 		p.record(start, Call{Action: action, Params: params, Status: 0})
 		if hj, ok := w.(http.Hijacker); ok {
@@ -221,6 +248,16 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 	p.rp.ServeHTTP(rec, r)
 	p.record(start, Call{Action: action, Params: params, Status: rec.status})
+}
+
+// refused reports whether a Refuse matches the call; p.mu is held.
+func (p *Proxy) refused(action string, params url.Values) bool {
+	for _, r := range p.refusals {
+		if r.action == action && r.match(params) {
+			return true
+		}
+	}
+	return false
 }
 
 func (p *Proxy) record(start time.Time, c Call) {

@@ -167,3 +167,25 @@ func TestProxyConcurrentCalls(t *testing.T) {
 		t.Errorf("Count = %d after 20 concurrent calls", n)
 	}
 }
+
+// TestProxyRefuse: only the matching calls of the action are refused,
+// with AWS's AccessDenied, recorded and not forwarded.
+func TestProxyRefuse(t *testing.T) {
+	p := testenv.StartProxy(t, echo(t).URL)
+	p.Refuse("AssumeRole", func(v url.Values) bool { return strings.HasSuffix(v.Get("RoleArn"), ":role/jitbot-member") })
+	member := url.Values{"Action": {"AssumeRole"}, "RoleArn": {"arn:aws:iam::222222222222:role/jitbot-member"}}
+	if status, body := post(t.Context(), t, p.URL(), member); status != http.StatusForbidden || !strings.Contains(body, "<Code>AccessDenied</Code>") {
+		t.Errorf("refused call = %d %q, want 403 AccessDenied", status, body)
+	}
+	other := url.Values{"Action": {"AssumeRole"}, "RoleArn": {"arn:aws:iam::222222222222:role/jit-x"}}
+	if status, body := post(t.Context(), t, p.URL(), other); status != http.StatusOK || body != other.Encode() {
+		t.Errorf("another role's AssumeRole = %d %q, want it forwarded", status, body)
+	}
+	if status, _ := post(t.Context(), t, p.URL(), url.Values{"Action": {"GetRole"}, "RoleArn": member["RoleArn"]}); status != http.StatusOK {
+		t.Errorf("another action = %d, want it forwarded", status)
+	}
+	calls := p.Calls("AssumeRole")
+	if len(calls) != 2 || calls[0].Status != http.StatusForbidden || calls[1].Status != http.StatusOK {
+		t.Errorf("recorded %+v", calls)
+	}
+}
