@@ -86,9 +86,9 @@ func (d *DryRun) Revoke(ctx context.Context, g grants.Grant) (grants.Revocation,
 			break
 		}
 		calls = []string{
-			fmt.Sprintf("iam:GetRolePolicy RoleName=%s PolicyName=%s (reads the role's revoke deny)", rd.role, revokedPolicyName),
+			fmt.Sprintf("iam:GetRolePolicy RoleName=%s PolicyName=%s (reads the role's revoke deny)", rd.role.name, revokedPolicyName),
 			fmt.Sprintf("iam:PutRolePolicy RoleName=%s PolicyName=%s (adds %s=%s to the sessions it denies everything, in statement %s%s)",
-				rd.role, revokedPolicyName, tagRequest, rd.id, sidPrefix, rd.hour.UTC().Format(hourLayout)),
+				rd.role.name, revokedPolicyName, tagRequest, rd.id, sidPrefix, rd.hour.UTC().Format(hourLayout)),
 		}
 		cleanup = rd.cleanup
 	case grants.BackendGroup:
