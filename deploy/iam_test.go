@@ -77,6 +77,19 @@ var iamName = map[string]string{
 	"s3:ListObjectsV2": "s3:ListBucket",
 }
 
+// credentialProviders are SDK functions outside the service clients that
+// call AWS with jitbot's credentials, by import path and name: the
+// provider of jitbot-member's credentials assumes it.
+var credentialProviders = map[string]string{
+	"github.com/aws/aws-sdk-go-v2/credentials/stscreds.NewAssumeRoleProvider": "sts:AssumeRole",
+}
+
+// needsNoPermission are the actions AWS allows every principal whatever
+// its policies say: a policy naming them would mislead.
+var needsNoPermission = map[string]string{
+	"sts:GetCallerIdentity": "how the aws_sts backend learns jitbot's own account",
+}
+
 // sdkClients are the AWS services jitbot's code may import, by the last
 // element of their import path.
 var sdkClients = map[string]reflect.Type{
@@ -138,6 +151,7 @@ func awsCalls(t *testing.T) []apiCall {
 		}
 		var files []*ast.File
 		services := map[string]string{} // local name → service, over the package
+		imported := map[string]string{} // local name → import path, over the package
 		for _, name := range names {
 			if strings.HasSuffix(name, "_test.go") {
 				continue
@@ -149,6 +163,11 @@ func awsCalls(t *testing.T) []apiCall {
 			files = append(files, f)
 			for _, imp := range f.Imports {
 				p, _ := strconv.Unquote(imp.Path.Value)
+				if imp.Name != nil {
+					imported[imp.Name.Name] = p
+				} else {
+					imported[p[strings.LastIndexByte(p, '/')+1:]] = p
+				}
 				if rest, ok := strings.CutPrefix(p, module); ok {
 					queue = append(queue, rest)
 				}
@@ -191,6 +210,11 @@ func awsCalls(t *testing.T) []apiCall {
 						sel, ok := n.Fun.(*ast.SelectorExpr)
 						if !ok {
 							return true
+						}
+						if x, ok := sel.X.(*ast.Ident); ok {
+							if action, ok := credentialProviders[imported[x.Name]+"."+sel.Sel.Name]; ok {
+								calls = append(calls, apiCall{action: action, pkg: pkg, fn: fn, pos: fset.Position(n.Pos()).String()})
+							}
 						}
 						for local, svc := range services {
 							op := sel.Sel.Name
@@ -263,9 +287,17 @@ func TestBotPolicyAllowsExactlyWhatTheCodeCalls(t *testing.T) {
 		// the permissions boundary; account assignments only of
 		// permission sets tagged jit-managed=true.
 		bounded := reflect.DeepEqual(s.Condition, boundaryCondition("ArnLike")) && slices.Equal(s.Action, []string{"iam:PutRolePolicy"})
+		// sts:AssumeRole (and its tags) on jit-* roles and jitbot-member of
+		// other accounts only within jitbot's organisation.
+		orgWide := reflect.DeepEqual(s.Condition, organisationCondition) &&
+			!slices.ContainsFunc(s.Action, func(a string) bool { return !slices.Contains(issueActions, a) })
 		tagged := reflect.DeepEqual(s.Condition, jitManaged) && s.Resource == permissionSets && slices.Equal(slices.Sorted(slices.Values(s.Action)), jitManagedActions)
-		if s.Effect != "Allow" || s.Sid == "" || (len(s.Condition) > 0 && !bounded && !tagged) || s.Principal != nil {
+		if s.Effect != "Allow" || s.Sid == "" || (len(s.Condition) > 0 && !bounded && !tagged && !orgWide) || s.Principal != nil {
 			t.Errorf("statement %+v: want a named Allow without conditions or principal", s)
+		}
+		resource := s.Resource
+		if orgWide {
+			resource += inTheOrganisation
 		}
 		for _, a := range s.Action {
 			if strings.Contains(a, "*") {
@@ -274,10 +306,10 @@ func TestBotPolicyAllowsExactlyWhatTheCodeCalls(t *testing.T) {
 			// An action may appear in several statements, one for each
 			// kind of resource it needs (Identity Center's need up to
 			// four), but never twice on the same resource.
-			if slices.Contains(allowed[a], s.Resource) {
-				t.Errorf("%s is allowed twice on %s", a, s.Resource)
+			if slices.Contains(allowed[a], resource) {
+				t.Errorf("%s is allowed twice on %s", a, resource)
 			}
-			allowed[a] = append(allowed[a], s.Resource)
+			allowed[a] = append(allowed[a], resource)
 			slices.Sort(allowed[a])
 		}
 	}
@@ -287,6 +319,10 @@ func TestBotPolicyAllowsExactlyWhatTheCodeCalls(t *testing.T) {
 	for _, c := range calls {
 		if why, ok := notTheBot[c.pkg+"."+c.fn]; ok {
 			t.Logf("%s in %s.%s: not the bot's (%s)", c.action, c.pkg, c.fn, why)
+			continue
+		}
+		if why, ok := needsNoPermission[c.action]; ok {
+			t.Logf("%s in %s: needs no permission (%s)", c.action, c.fn, why)
 			continue
 		}
 		used[c.action] = append(used[c.action], c)
@@ -332,9 +368,9 @@ func TestBotPolicyAllowsExactlyWhatTheCodeCalls(t *testing.T) {
 		memberships = "arn:aws:identitystore:::membership/*"
 	)
 	want := map[string][]string{
-		"sts:AssumeRole":          {"arn:aws:iam::*:role/jit-*"},
-		"sts:TagSession":          {"arn:aws:iam::*:role/jit-*"},
-		"sts:SetSourceIdentity":   {"arn:aws:iam::*:role/jit-*"},
+		"sts:AssumeRole":          {"arn:aws:iam::*:role/jit-*", "arn:aws:iam::*:role/jit-*" + inTheOrganisation, "arn:aws:iam::*:role/jitbot-member" + inTheOrganisation},
+		"sts:TagSession":          {"arn:aws:iam::*:role/jit-*", "arn:aws:iam::*:role/jit-*" + inTheOrganisation},
+		"sts:SetSourceIdentity":   {"arn:aws:iam::*:role/jit-*", "arn:aws:iam::*:role/jit-*" + inTheOrganisation},
 		"iam:GetRole":             {"arn:aws:iam::*:role/jit-*"},
 		"iam:GetRolePolicy":       {"arn:aws:iam::*:role/jit-*"},
 		"iam:PutRolePolicy":       {"arn:aws:iam::*:role/jit-*"},

@@ -34,6 +34,7 @@ const (
 )
 
 type tfModule struct {
+	dir       string
 	vars      map[string]cty.Value // defaults, converted to their types
 	types     map[string]cty.Type
 	locals    map[string]hcl.Expression
@@ -42,13 +43,17 @@ type tfModule struct {
 	bodies    []*hclsyntax.Body
 }
 
-func loadModule(t *testing.T) *tfModule {
+func loadModule(t *testing.T) *tfModule { return loadModuleIn(t, tfDir) }
+
+// loadModuleIn loads the module in dir; the variables named in required
+// are the ones it may leave without a default.
+func loadModuleIn(t *testing.T, dir string, required ...string) *tfModule {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join(tfDir, "*.tf"))
+	files, err := filepath.Glob(filepath.Join(dir, "*.tf"))
 	if err != nil || len(files) == 0 {
-		t.Fatalf("no .tf files in %s: %v", tfDir, err)
+		t.Fatalf("no .tf files in %s: %v", dir, err)
 	}
-	m := &tfModule{vars: map[string]cty.Value{}, types: map[string]cty.Type{}, locals: map[string]hcl.Expression{},
+	m := &tfModule{dir: dir, vars: map[string]cty.Value{}, types: map[string]cty.Type{}, locals: map[string]hcl.Expression{},
 		resources: map[string]*hclsyntax.Body{}, outputs: map[string]hcl.Expression{}}
 	p := hclparse.NewParser()
 	for _, name := range files {
@@ -69,6 +74,9 @@ func loadModule(t *testing.T) *tfModule {
 				}
 				m.types[b.Labels[0]] = typ
 				a, ok := b.Body.Attributes["default"]
+				if !ok && slices.Contains(required, b.Labels[0]) {
+					continue
+				}
 				if !ok {
 					t.Errorf("variable %s has no default; the module should work with the defaults of everything but who runs jitbot", b.Labels[0])
 					continue
@@ -130,18 +138,20 @@ func (m *tfModule) eval(t *testing.T, vars map[string]cty.Value) *moduleEval {
 	e.ctx = &hcl.EvalContext{
 		Variables: map[string]cty.Value{
 			"var":  cty.ObjectVal(v),
-			"path": cty.ObjectVal(map[string]cty.Value{"module": cty.StringVal(tfDir)}),
+			"path": cty.ObjectVal(map[string]cty.Value{"module": cty.StringVal(m.dir)}),
 			"data": cty.ObjectVal(map[string]cty.Value{"aws_caller_identity": cty.ObjectVal(map[string]cty.Value{
 				"current": cty.ObjectVal(map[string]cty.Value{"account_id": cty.StringVal(tfAccount)})})}),
 			"aws_iam_role": cty.ObjectVal(map[string]cty.Value{"bot": cty.ObjectVal(map[string]cty.Value{
-				"arn": cty.StringVal(tfBotARN), "id": cty.StringVal("jitbot"), "name": cty.StringVal("jitbot")})}),
+				"arn": cty.StringVal(tfBotARN), "id": cty.StringVal("jitbot"), "name": cty.StringVal("jitbot")}),
+				"member": cty.ObjectVal(map[string]cty.Value{"arn": cty.StringVal("arn:aws:iam::" + tfAccount + ":role/jitbot-member"),
+					"id": cty.StringVal("jitbot-member"), "name": cty.StringVal("jitbot-member")})}),
 		},
 		// Terraform's functions of these names are go-cty's stdlib.
 		Functions: map[string]function.Function{
 			"file": file, "jsondecode": stdlib.JSONDecodeFunc, "jsonencode": stdlib.JSONEncodeFunc,
 			"merge": stdlib.MergeFunc, "replace": stdlib.ReplaceFunc, "concat": stdlib.ConcatFunc,
 			"compact": stdlib.CompactFunc, "element": stdlib.ElementFunc, "split": stdlib.SplitFunc,
-			"length": stdlib.LengthFunc, "lookup": stdlib.LookupFunc,
+			"length": stdlib.LengthFunc, "lookup": stdlib.LookupFunc, "regexall": stdlib.RegexAllFunc,
 		},
 	}
 	locals := map[string]cty.Value{}
@@ -187,7 +197,7 @@ func (m *tfModule) attr(t *testing.T, e *moduleEval, resource string, path ...st
 	t.Helper()
 	body, ok := m.resources[resource]
 	if !ok {
-		t.Fatalf("no resource %s in %s", resource, tfDir)
+		t.Fatalf("no resource %s in %s", resource, m.dir)
 	}
 	for _, name := range path[:len(path)-1] {
 		i := slices.IndexFunc(body.Blocks, func(b *hclsyntax.Block) bool { return b.Type == name })
@@ -268,12 +278,24 @@ func TestTerraformAppliesTheTestedPolicies(t *testing.T) {
 					res = strings.Replace(res, "arn:aws:s3:::jit-audit-evidence/jitbot/audit/", "arn:aws:s3:::"+tt.bucket+"/", 1)
 				}
 				st["Resource"] = res
+				// The account goes into every IAM ARN, Resource and the
+				// permissions boundary conditions, but those of the
+				// statements that reach the whole organisation.
+				if !inOrganisation(st) {
+					st = jsonOf(t, strings.ReplaceAll(pretty(st), "arn:aws:iam::*:", "arn:aws:iam::"+tfAccount+":"))
+				}
 				kept = append(kept, st)
 			}
 			want["Statement"] = kept
-			// The account goes into every IAM ARN: Resource and the
-			// permissions boundary conditions.
-			want = jsonOf(t, strings.ReplaceAll(pretty(want), "arn:aws:iam::*:", "arn:aws:iam::"+tfAccount+":"))
+			var orgWide []string
+			for _, st := range got["Statement"].([]any) {
+				if st := st.(map[string]any); inOrganisation(st) && strings.HasPrefix(st["Resource"].(string), "arn:aws:iam::*:role/") {
+					orgWide = append(orgWide, st["Resource"].(string))
+				}
+			}
+			if !slices.Equal(orgWide, []string{"arn:aws:iam::*:role/jit-*", "arn:aws:iam::*:role/jitbot-member"}) {
+				t.Errorf("statements reaching every account of the organisation: %q; want jit-* and jitbot-member", orgWide)
+			}
 			if !reflect.DeepEqual(got, want) {
 				t.Errorf("policy on jitbot's role:\n%s\nwant %s with the account and bucket filled in:\n%s", pretty(got), botPolicyFile, pretty(want))
 			}
@@ -291,6 +313,14 @@ func TestTerraformAppliesTheTestedPolicies(t *testing.T) {
 			}
 		})
 	}
+}
+
+// inOrganisation reports whether a statement is limited to the roles of
+// jitbot's organisation: its resource's account stays "*".
+func inOrganisation(st map[string]any) bool {
+	cond, _ := st["Condition"].(map[string]any)
+	eq, _ := cond["StringEquals"].(map[string]any)
+	return eq["aws:ResourceOrgID"] == "${aws:PrincipalOrgID}"
 }
 
 // TestTerraformExamplesAndWiring checks the module's resources: the example
@@ -323,6 +353,14 @@ func TestTerraformExamplesAndWiring(t *testing.T) {
 		t.Errorf("the policy is put on role %q; want jitbot's", got)
 	}
 
+	m.checkReferences(t)
+}
+
+// checkReferences fails the test for every reference that names no
+// declared variable, local or resource: what terraform validate would
+// say, without the provider.
+func (m *tfModule) checkReferences(t *testing.T) {
+	t.Helper()
 	declared := map[string]bool{"var": true, "local": true, "path": true, "data": true, "count": true}
 	for _, body := range m.bodies {
 		for _, b := range body.Blocks {

@@ -29,17 +29,28 @@ locals {
     ExportAuditLogWhenJitAuditS3BucketIsSet = var.audit_s3_bucket != ""
   }
 
-  # Every IAM ARN of the policy, in Resource and in the boundary
-  # conditions alike, gets this account in place of "*".
+  # The statements that reach the jit-* roles and jitbot-member of every
+  # account of the organisation (their condition keeps them inside it);
+  # see member/ for what a member account needs.
+  organisation_statements = {
+    IssueStsGrantsInTheOrganisation      = true
+    ReachMemberAccountsInTheOrganisation = true
+  }
+
   bot_policy_doc = jsondecode(file("${path.module}/../iam-policy.json"))
-  bot_policy = replace(jsonencode(merge(local.bot_policy_doc, {
+  bot_statements = [
+    for s in local.bot_policy_doc.Statement : merge(s, {
+      Resource = replace(s.Resource, "arn:aws:s3:::jit-audit-evidence/jitbot/audit/", "arn:aws:s3:::${var.audit_s3_bucket}/${var.audit_s3_prefix}/")
+    })
+    if lookup(local.optional_statements, s.Sid, true)
+  ]
+  # Every IAM ARN of the other statements, in Resource and in the boundary
+  # conditions alike, gets this account in place of "*".
+  bot_policy = jsonencode(merge(local.bot_policy_doc, {
     Statement = [
-      for s in local.bot_policy_doc.Statement : merge(s, {
-        Resource = replace(s.Resource, "arn:aws:s3:::jit-audit-evidence/jitbot/audit/", "arn:aws:s3:::${var.audit_s3_bucket}/${var.audit_s3_prefix}/")
-      })
-      if lookup(local.optional_statements, s.Sid, true)
+      for s in local.bot_statements : lookup(local.organisation_statements, s.Sid, false) ? s : jsondecode(replace(jsonencode(s), "arn:aws:iam::*:", "arn:aws:iam::${local.account_id}:"))
     ]
-  })), "arn:aws:iam::*:", "arn:aws:iam::${local.account_id}:")
+  }))
 
   # The permissions boundary every jit-* role must carry: jitbot may write
   # its revoke deny only on roles that have it, and may never remove or
