@@ -45,7 +45,7 @@ func (d *DryRun) Grant(ctx context.Context, g grants.Grant) (grants.Issued, erro
 		}
 		secs := aws.ToInt32(in.DurationSeconds)
 		calls := []string{
-			fmt.Sprintf("iam:GetRole RoleName=%s (checks that the role exists, is in jitbot's account and allows %d s sessions)", role.name, secs),
+			fmt.Sprintf("iam:GetRole RoleName=%s (checks that the role exists and allows %d s sessions; in another account of the organisation as its jitbot-member)", role.name, secs),
 			describeAssumeRole(in, g.SessionPolicy != ""),
 		}
 		d.record(ctx, g, calls, "role_arn", g.Target, "session", aws.ToString(in.RoleSessionName),
