@@ -145,22 +145,11 @@ func awsCalls(t *testing.T) []apiCall {
 			continue
 		}
 		seen[pkg] = true
-		names, err := filepath.Glob(filepath.Join("..", pkg, "*.go"))
-		if err != nil || len(names) == 0 {
-			t.Fatalf("package %s: no Go files (%v)", pkg, err)
-		}
-		var files []*ast.File
+		files := goFiles(t, fset, filepath.Join("..", pkg))
 		services := map[string]string{} // local name → service, over the package
 		imported := map[string]string{} // local name → import path, over the package
-		for _, name := range names {
-			if strings.HasSuffix(name, "_test.go") {
-				continue
-			}
-			f, err := parser.ParseFile(fset, name, nil, parser.SkipObjectResolution)
-			if err != nil {
-				t.Fatal(err)
-			}
-			files = append(files, f)
+		for _, f := range files {
+			name := fset.File(f.Pos()).Name()
 			for _, imp := range f.Imports {
 				p, _ := strconv.Unquote(imp.Path.Value)
 				if imp.Name != nil {
@@ -252,6 +241,27 @@ func awsCalls(t *testing.T) []apiCall {
 		}
 	}
 	return calls
+}
+
+// goFiles parses the Go files of the package in dir, tests left out.
+func goFiles(t *testing.T, fset *token.FileSet, dir string) []*ast.File {
+	t.Helper()
+	names, err := filepath.Glob(filepath.Join(dir, "*.go"))
+	if err != nil || len(names) == 0 {
+		t.Fatalf("package %s: no Go files (%v)", dir, err)
+	}
+	var files []*ast.File
+	for _, name := range names {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, name, nil, parser.SkipObjectResolution)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, f)
+	}
+	return files
 }
 
 // notTheBot are functions in jitbot's packages that call AWS but are never

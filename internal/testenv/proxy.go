@@ -221,17 +221,11 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 
 	switch f {
 	case fault503:
-		w.Header().Set("Content-Type", "text/xml")
-		w.WriteHeader(http.StatusServiceUnavailable)
-		io.WriteString(w, `<ErrorResponse><Error><Type>Receiver</Type><Code>ServiceUnavailable</Code>`+
-			`<Message>injected by testenv.Proxy</Message></Error><RequestId>proxy-fault</RequestId></ErrorResponse>`)
+		awsError(w, http.StatusServiceUnavailable, "Receiver", "ServiceUnavailable", "injected by testenv.Proxy", "proxy-fault")
 		p.record(start, Call{Action: action, Params: params, Status: http.StatusServiceUnavailable})
 		return
 	case faultDenied:
-		w.Header().Set("Content-Type", "text/xml")
-		w.WriteHeader(http.StatusForbidden)
-		io.WriteString(w, `<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code>`+
-			`<Message>refused by testenv.Proxy</Message></Error><RequestId>proxy-refusal</RequestId></ErrorResponse>`)
+		awsError(w, http.StatusForbidden, "Sender", "AccessDenied", "refused by testenv.Proxy", "proxy-refusal")
 		p.record(start, Call{Action: action, Params: params, Status: http.StatusForbidden})
 		return
 	case faultDrop:
@@ -248,6 +242,14 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 	p.rp.ServeHTTP(rec, r)
 	p.record(start, Call{Action: action, Params: params, Status: rec.status})
+}
+
+// awsError answers as a query-protocol AWS service answers an error.
+func awsError(w http.ResponseWriter, status int, typ, code, msg, requestID string) {
+	w.Header().Set("Content-Type", "text/xml")
+	w.WriteHeader(status)
+	fmt.Fprintf(w, `<ErrorResponse><Error><Type>%s</Type><Code>%s</Code><Message>%s</Message></Error><RequestId>%s</RequestId></ErrorResponse>`,
+		typ, code, msg, requestID)
 }
 
 // refused reports whether a Refuse matches the call; p.mu is held.
