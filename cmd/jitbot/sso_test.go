@@ -1,7 +1,6 @@
 package main
 
 import (
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -83,12 +82,7 @@ func startSSOBot(t *testing.T, users ...string) *ssoBot {
 		}
 		b.users[u] = aws.ToString(out.UserId)
 	}
-	catalog := filepath.Join(t.TempDir(), "roles.yaml")
-	writeFile(t, catalog, slackCatalog+ssoRoles)
-	b.env = append(b.env, "JIT_RULES="+catalog)
-	b.cmd.Process.Kill()
-	b.cmd.Wait()
-	b.start(t)
+	b.restartWithRoles(t, ssoRoles)
 	return b
 }
 

@@ -30,19 +30,16 @@ const memberRoles = `  member-readonly:
     eligible: '"sre" in user.groups'
 `
 
-// asAccount returns an AWS configuration straight to moto with the
-// credentials of a role in account, as that account's administrator.
-func asAccount(t *testing.T, b *bot, account string) aws.Config {
+// restartWithRoles restarts the bot with roles added to slackCatalog, for
+// roles whose AWS fixtures the test makes after startBot.
+func (b *bot) restartWithRoles(t *testing.T, roles string) {
 	t.Helper()
-	cfg := testenv.AWSConfig(t, b.moto.URL())
-	out, err := sts.NewFromConfig(cfg).AssumeRole(t.Context(), &sts.AssumeRoleInput{
-		RoleArn: aws.String("arn:aws:iam::" + account + ":role/admin"), RoleSessionName: aws.String("test-fixture")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := out.Credentials
-	cfg.Credentials = credentials.NewStaticCredentialsProvider(aws.ToString(c.AccessKeyId), aws.ToString(c.SecretAccessKey), aws.ToString(c.SessionToken))
-	return cfg
+	catalog := filepath.Join(t.TempDir(), "roles.yaml")
+	writeFile(t, catalog, slackCatalog+roles)
+	b.env = append(b.env, "JIT_RULES="+catalog)
+	b.cmd.Process.Kill()
+	b.cmd.Wait()
+	b.start(t)
 }
 
 // revokeDenyNames reports whether role's jit-revoked policy, as client
@@ -64,7 +61,7 @@ func revokeDenyNames(t *testing.T, client *iam.Client, role, id string) bool {
 // same name in jitbot's own account.
 func TestSlackSTSInAMemberAccount(t *testing.T) {
 	b := startBot(t)
-	member := iam.NewFromConfig(asAccount(t, b, memberAccount))
+	member := iam.NewFromConfig(b.moto.AccountConfig(t, memberAccount))
 	trust := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + account + `:root"},"Action":["sts:AssumeRole","sts:TagSession","sts:SetSourceIdentity"]}]}`
 	out, err := member.CreateRole(t.Context(), &iam.CreateRoleInput{RoleName: aws.String("jit-readonly"), AssumeRolePolicyDocument: aws.String(trust)})
 	if err != nil {
@@ -73,12 +70,7 @@ func TestSlackSTSInAMemberAccount(t *testing.T) {
 	if arn := aws.ToString(out.Role.Arn); arn != "arn:aws:iam::"+memberAccount+":role/jit-readonly" {
 		t.Fatalf("the fixture role is %s: moto no longer acts in the assumed role's account", arn)
 	}
-	catalog := filepath.Join(t.TempDir(), "roles.yaml")
-	writeFile(t, catalog, slackCatalog+memberRoles)
-	b.env = append(b.env, "JIT_RULES="+catalog)
-	b.cmd.Process.Kill()
-	b.cmd.Wait()
-	b.start(t)
+	b.restartWithRoles(t, memberRoles)
 
 	g := b.grantSTS(t, "request member-readonly 1h checking the member account's replica")
 	cfg := testenv.AWSConfig(t, b.moto.URL())

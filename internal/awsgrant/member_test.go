@@ -11,9 +11,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/jitbot/jitbot/internal/awsgrant"
 	"github.com/jitbot/jitbot/internal/grants"
@@ -31,15 +29,7 @@ const memberRole = "arn:aws:iam::" + memberAccount + ":role/" + awsgrant.MemberR
 // as an administrator of that account would.
 func (e *env) memberAdmin(t *testing.T, account string) *iam.Client {
 	t.Helper()
-	out, err := sts.NewFromConfig(e.direct).AssumeRole(t.Context(), &sts.AssumeRoleInput{
-		RoleArn: aws.String("arn:aws:iam::" + account + ":role/admin"), RoleSessionName: aws.String("test-fixture")})
-	if err != nil {
-		t.Fatalf("assume an administrator of %s: %v", account, err)
-	}
-	cfg := e.direct.Copy()
-	c := out.Credentials
-	cfg.Credentials = credentials.NewStaticCredentialsProvider(aws.ToString(c.AccessKeyId), aws.ToString(c.SecretAccessKey), aws.ToString(c.SessionToken))
-	return iam.NewFromConfig(cfg)
+	return iam.NewFromConfig(e.moto.AccountConfig(t, account))
 }
 
 // createRoleIn creates a role named name in account with the test trust
