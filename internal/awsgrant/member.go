@@ -55,10 +55,11 @@ func newAccounts(cfg aws.Config, stsClient *sts.Client) *accounts {
 }
 
 // iamFor returns the IAM client for role's account. A member account
-// whose jitbot-member jitbot cannot assume is an error that says so; it
-// wraps grants.ErrInvalidTarget when AWS refused (retrying cannot help
-// until someone deploys the member-account module there), and not when
-// AWS could not be reached.
+// whose jitbot-member jitbot cannot assume is an error that says so. When
+// STS refused (AccessDenied: no such role, or it does not trust jitbot)
+// it wraps grants.ErrInvalidTarget and says what to deploy, since
+// retrying cannot help until someone does; any other failure (STS out of
+// reach, say) is a plain error.
 func (a *accounts) iamFor(ctx context.Context, role roleARN) (*iam.Client, error) {
 	own, err := a.ownAccount(ctx)
 	if err != nil {
@@ -69,13 +70,12 @@ func (a *accounts) iamFor(ctx context.Context, role roleARN) (*iam.Client, error
 	}
 	m := a.member(role)
 	if _, err := m.creds.Retrieve(ctx); err != nil {
-		msg := fmt.Sprintf("jitbot cannot reach account %s: assume %s: %v; deploy the member-account module (deploy/iam/terraform/member) there",
-			role.account, m.arn, err)
 		var api smithy.APIError
-		if errors.As(err, &api) {
-			return nil, fmt.Errorf("%w: %s", grants.ErrInvalidTarget, msg)
+		if errors.As(err, &api) && api.ErrorCode() == "AccessDenied" {
+			return nil, fmt.Errorf("%w: jitbot cannot reach account %s: assume %s: %v; deploy the member-account module (deploy/iam/terraform/member) there",
+				grants.ErrInvalidTarget, role.account, m.arn, err)
 		}
-		return nil, errors.New(msg)
+		return nil, fmt.Errorf("jitbot cannot reach account %s: assume %s: %w", role.account, m.arn, err)
 	}
 	return m.iam, nil
 }

@@ -218,3 +218,25 @@ func TestSTSOwnAccountNeverAssumesMember(t *testing.T) {
 		}
 	}
 }
+
+// TestSTSMemberAccountOutage: STS failing to answer jitbot-member's
+// AssumeRole is no reason to blame the member account: the grant fails
+// without ErrInvalidTarget and without the advice to deploy anything,
+// and the next attempt assumes jitbot-member afresh.
+func TestSTSMemberAccountOutage(t *testing.T) {
+	e := newEnv(t)
+	b := awsgrant.NewSTS(e.cfg, testLogger(t))
+	target := createRoleIn(t, e.memberAdmin(t, memberAccount), "jit-flaky")
+	if _, err := b.Grant(t.Context(), stsGrant(e.createRole(t, "jit-own", maxSession))); err != nil {
+		t.Fatalf("Grant in jitbot's own account: %v", err) // its account is known before the outage
+	}
+	e.proxy.FailNext("AssumeRole", 3) // every attempt the SDK makes
+	_, err := b.Grant(t.Context(), stsGrant(target))
+	if err == nil || errors.Is(err, grants.ErrInvalidTarget) || strings.Contains(err.Error(), "deploy") ||
+		!strings.Contains(err.Error(), "jitbot cannot reach account "+memberAccount+": assume "+memberRole) {
+		t.Fatalf("Grant during an STS outage = %v; want a plain error naming the account", err)
+	}
+	if _, err := b.Grant(t.Context(), stsGrant(target)); err != nil {
+		t.Fatalf("Grant once STS answers again: %v", err)
+	}
+}
