@@ -24,6 +24,13 @@ const ssoRoles = `
     accounts: ["333333333333"]
     approvers: ["@platform-leads"]
     eligible: 'true'
+  sso-owned:
+    backend: aws_sso
+    permission_set: PowerUserAccess
+    accounts: {dev: "111111111111", prod: "222222222222"}
+    approvers: ["@platform-leads"]
+    account_approvers: {prod: [UAPPROVER1]}
+    eligible: 'true'
   sso-billing:
     backend: aws_sso_group
     sso_group: Billing Admins
@@ -168,5 +175,47 @@ func (e *env) approveOne(t *testing.T, r *grants.Request) {
 	got, err := e.svc.Approve(t.Context(), r.ID, "ULEAD1")
 	if err != nil || got.State != grants.Active {
 		t.Fatalf("approve %s: %v (%v)", r.ID, err, got)
+	}
+}
+
+// TestSSOApproversPerAccount: account_approvers replace the role's
+// approvers for requests in that account, for who is asked, who may click
+// and whose list shows the request; elsewhere the role's approvers decide.
+func TestSSOApproversPerAccount(t *testing.T) {
+	e := ssoEnv(t)
+	prod, err := e.requestIn(t, "UBOB", "sso-owned", "prod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev, err := e.requestIn(t, "UBOB", "sso-owned", "dev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		r    *grants.Request
+		want []string
+	}{{prod, []string{"UAPPROVER1"}}, {dev, []string{"ULEAD1", "ULEAD2", "UALICE"}}} {
+		if got, err := e.svc.Approvers(t.Context(), tt.r); err != nil || !slices.Equal(got, tt.want) {
+			t.Errorf("approvers in %s = %v, %v; want %v", tt.r.Account, got, err, tt.want)
+		}
+	}
+	if _, err := e.svc.Approve(t.Context(), prod.ID, "ULEAD1"); err == nil || !strings.Contains(err.Error(), "not an approver of sso-owned") {
+		t.Errorf("a role approver approved in an account with its own approvers: %v", err)
+	}
+	if _, err := e.svc.Approve(t.Context(), dev.ID, "UAPPROVER1"); err == nil || !strings.Contains(err.Error(), "not an approver of sso-owned") {
+		t.Errorf("prod's approver approved in dev: %v", err)
+	}
+	l, err := e.svc.List(t.Context(), "UAPPROVER1")
+	if err != nil || len(l.Awaiting) != 1 || l.Awaiting[0].ID != prod.ID {
+		t.Errorf("prod approver's list awaits %v, %v; want only %s", l.Awaiting, err, prod.ID)
+	}
+	if roles, err := e.svc.ApproverOf(t.Context(), "UAPPROVER1"); err != nil || !slices.Contains(roles, "sso-owned") {
+		t.Errorf("ApproverOf(UAPPROVER1) = %v, %v; want sso-owned among them", roles, err)
+	}
+	if r, err := e.svc.Approve(t.Context(), prod.ID, "UAPPROVER1"); err != nil || r.State != grants.Active {
+		t.Fatalf("prod's approver: %v, %v", r, err)
+	}
+	if r, err := e.svc.Approve(t.Context(), dev.ID, "ULEAD1"); err != nil || r.State != grants.Active {
+		t.Fatalf("a role approver in dev: %v, %v", r, err)
 	}
 }

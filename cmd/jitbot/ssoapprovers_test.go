@@ -1,0 +1,56 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestSlackSSOApproversPerAccount: a role's account_approvers, put in
+// force by a catalog reload, decide the requests in that account: only
+// they are asked, a click of the role's other approvers is refused and
+// audited, and their approval assigns the permission set there.
+func TestSlackSSOApproversPerAccount(t *testing.T) {
+	b := startSSOBot(t, "bob@example.com")
+	var catalog string
+	for _, kv := range b.env {
+		if v, ok := strings.CutPrefix(kv, "JIT_RULES="); ok {
+			catalog = v
+		}
+	}
+	owned := strings.Replace(ssoRoles, `    reconcile: enforce
+    approvers: ["@platform-leads"]
+`, `    reconcile: enforce
+    approvers: ["@platform-leads"]
+    account_approvers: {prod: [ULEAD2]}
+`, 1)
+	if owned == ssoRoles {
+		t.Fatal("the test's catalog edit did not apply")
+	}
+	writeFile(t, catalog, slackCatalog+owned)
+	b.slack.WaitFor(t, "the reload is announced", 15*time.Second, func() bool { return b.auditHas("Role catalog reloaded") })
+
+	id := requestID(t, b.command(t, "UBOB", "request admin-sso 1h --account prod checking the prod replica"))
+	dm := b.approvalDM(t, "ULEAD2", id)
+	if c := b.approvalCopy("ULEAD1", id); c.TS != "" {
+		t.Errorf("lead1, not an approver of prod, was asked to approve")
+	}
+	n := len(b.slack.Ephemerals("ULEAD1"))
+	b.slack.ForgedClick(t, "ULEAD1", dm.Channel, dm.TS, "jit_approve", id)
+	b.slack.WaitFor(t, "lead1's click refused", 10*time.Second, func() bool {
+		e := b.slack.Ephemerals("ULEAD1")
+		return len(e) > n && strings.Contains(e[n].Text, "you are not an approver of admin-sso")
+	})
+	b.slack.WaitFor(t, "lead1's refusal audited", 10*time.Second, func() bool {
+		return strings.Contains(b.auditText(id), "ULEAD1")
+	})
+	if got := b.assigned(t, "222222222222"); len(got) != 0 {
+		t.Fatalf("a refused click assigned the permission set: %v", got)
+	}
+	b.click(t, "ULEAD2", dm, "jit_approve", id)
+	b.dmWith(t, "UBOB", id, "AdministratorAccess")
+	b.waitAssigned(t, "bob assigned in prod on prod's approver's word", "222222222222", b.users["bob@example.com"])
+
+	staging := requestID(t, b.command(t, "UBOB", "request admin-sso 1h --account staging checking the staging replica"))
+	b.approvalDM(t, "ULEAD1", staging) // the role's approvers decide the other accounts
+}
