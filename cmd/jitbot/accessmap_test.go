@@ -169,3 +169,32 @@ func TestAccessMapCommandErrors(t *testing.T) {
 		}
 	})
 }
+
+// TestAccessMapNamesTheAccount: through the binary, an Identity Center
+// role is mapped per account, in the catalog's order, with the account's
+// own approvers and the requesters its rules admit there.
+func TestAccessMapNamesTheAccount(t *testing.T) {
+	_, catalog, env := accessMapSetup(t)
+	writeFile(t, catalog, `roles:
+  admin-sso:
+    backend: aws_sso
+    permission_set: AdministratorAccess
+    accounts: {staging: "111111111111", prod: "222222222222"}
+    approvers: ["@platform-leads"]
+    account_approvers: {prod: [U0DAN]}
+    eligible: '"sre" in user.groups && (request.account != "222222222222" || "oncall" in user.groups)'
+`)
+	r := runBinary(t, env, "access-map")
+	want := strings.Join([]string{
+		"role admin-sso in staging (111111111111): aws_sso AdministratorAccess, approvals_required 1",
+		"  approve: alice <alice@example.com> (U0ALICE)",
+		"  request: alice <alice@example.com> (U0ALICE)",
+		"  request: bob <bob@example.com> (U0BOB)",
+		"role admin-sso in prod (222222222222): aws_sso AdministratorAccess, approvals_required 1",
+		"  approve: dan <dan@example.com> (U0DAN)",
+		"  request: bob <bob@example.com> (U0BOB)",
+	}, "\n")
+	if r.code != 0 || !strings.Contains(r.stdout, want) {
+		t.Errorf("exit %d\nstdout:\n%s\nstderr:\n%s\nwant it to hold:\n%s", r.code, r.stdout, r.stderr, want)
+	}
+}
