@@ -9,7 +9,8 @@ import (
 // TestSlackSSOApproversPerAccount: a role's account_approvers, put in
 // force by a catalog reload, decide the requests in that account: only
 // they are asked, a click of the role's other approvers is refused and
-// audited, and their approval assigns the permission set there.
+// audited, and their approval assigns the permission set there. /jit
+// report then counts the grant under its account.
 func TestSlackSSOApproversPerAccount(t *testing.T) {
 	b := startSSOBot(t, "bob@example.com")
 	var catalog string
@@ -50,6 +51,10 @@ func TestSlackSSOApproversPerAccount(t *testing.T) {
 	b.click(t, "ULEAD2", dm, "jit_approve", id)
 	b.dmWith(t, "UBOB", id, "AdministratorAccess")
 	b.waitAssigned(t, "bob assigned in prod on prod's approver's word", "222222222222", b.users["bob@example.com"])
+	// The report of an approver breaks the role down by account.
+	if got := b.command(t, "ULEAD2", "report 1h"); !strings.Contains(got, "in 222222222222   requests 1, granted 1") {
+		t.Errorf("/jit report does not name the account:\n%s", got)
+	}
 
 	staging := requestID(t, b.command(t, "UBOB", "request admin-sso 1h --account staging checking the staging replica"))
 	b.approvalDM(t, "ULEAD1", staging) // the role's approvers decide the other accounts
