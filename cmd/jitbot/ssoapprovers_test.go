@@ -36,15 +36,7 @@ func TestSlackSSOApproversPerAccount(t *testing.T) {
 	if c := b.approvalCopy("ULEAD1", id); c.TS != "" {
 		t.Errorf("lead1, not an approver of prod, was asked to approve")
 	}
-	n := len(b.slack.Ephemerals("ULEAD1"))
-	b.slack.ForgedClick(t, "ULEAD1", dm.Channel, dm.TS, "jit_approve", id)
-	b.slack.WaitFor(t, "lead1's click refused", 10*time.Second, func() bool {
-		e := b.slack.Ephemerals("ULEAD1")
-		return len(e) > n && strings.Contains(e[n].Text, "you are not an approver of admin-sso")
-	})
-	b.slack.WaitFor(t, "lead1's refusal audited", 10*time.Second, func() bool {
-		return strings.Contains(b.auditText(id), "ULEAD1")
-	})
+	b.refusedClick(t, "ULEAD1", dm, "jit_approve", id, "you are not an approver of admin-sso")
 	if got := b.assigned(t, "222222222222"); len(got) != 0 {
 		t.Fatalf("a refused click assigned the permission set: %v", got)
 	}

@@ -180,35 +180,14 @@ func (s *Service) newRecord(role *rules.Role, user rules.User, in rules.Input, n
 	if ThirdParty(user) {
 		r.ApprovalsRequired = max(r.ApprovalsRequired, guestApprovals)
 	}
-	switch role.Backend {
-	case BackendSTS:
-		r.Target = role.RoleARN
-	case BackendGroup:
-		r.Target = role.Group
-		principal, err := role.IAMUserName(user, in, now)
-		if err != nil {
-			return nil, fmt.Errorf("evaluate iam_user of %s: %w", role.Name, err)
-		}
-		if principal == "" {
-			return nil, userErr(ErrIneligible, fmt.Sprintf("%s has no IAM user name for you (its iam_user rule gave an empty name); ask the role's owners", role.Name))
-		}
-		r.Principal = principal
-	case BackendSSO, BackendSSOGroup:
-		r.Target = role.SSOGroup
-		if role.Backend == BackendSSO {
-			r.Target = SSOTarget(in.Account, role.PermissionSet)
-		}
-		principal, err := role.SSOUserName(user, in, now)
-		if err != nil {
-			return nil, fmt.Errorf("evaluate sso_user of %s: %w", role.Name, err)
-		}
-		if principal == "" {
-			return nil, userErr(ErrIneligible, fmt.Sprintf("%s has no Identity Center user name for you (its sso_user rule gave an empty name); ask the role's owners", role.Name))
-		}
-		r.Principal = principal
-	default:
-		return nil, fmt.Errorf("role %s has unknown backend %q", role.Name, role.Backend)
+	target, principal, err := catalogGrant(role, user, in, now)
+	if err != nil {
+		return nil, err
 	}
+	if pr, named := principalRule[role.Backend]; named && principal == "" {
+		return nil, userErr(ErrIneligible, fmt.Sprintf("%s has no %s name for you (its %s rule gave an empty name); ask the role's owners", role.Name, pr.name, pr.key))
+	}
+	r.Target, r.Principal = target, principal
 	return r, nil
 }
 
