@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/identitystore"
+	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/ssoadmin"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
@@ -83,6 +84,7 @@ var sdkClients = map[string]reflect.Type{
 	"cloudtrail":    reflect.TypeFor[*cloudtrail.Client](),
 	"iam":           reflect.TypeFor[*iam.Client](),
 	"identitystore": reflect.TypeFor[*identitystore.Client](),
+	"organizations": reflect.TypeFor[*organizations.Client](),
 	"s3":            reflect.TypeFor[*s3.Client](),
 	"ssoadmin":      reflect.TypeFor[*ssoadmin.Client](),
 	"sts":           reflect.TypeFor[*sts.Client](),
@@ -316,7 +318,8 @@ func TestBotPolicyAllowsExactlyWhatTheCodeCalls(t *testing.T) {
 	// Where each action may act. IAM actions on roles and groups are
 	// limited to names starting with jit-; GetUser only names a missing
 	// user, so any user; LookupEvents and ListInstances have no
-	// resource-level permissions. Identity Center actions need every kind
+	// resource-level permissions, and the two Organizations listings get
+	// "*" too (jitbot reads whichever OU the catalog names). Identity Center actions need every kind
 	// of resource they touch allowed: assignments need the instance, the
 	// account and the permission set (the last only if tagged
 	// jit-managed=true, see jitManaged); identity store calls need the
@@ -362,6 +365,9 @@ func TestBotPolicyAllowsExactlyWhatTheCodeCalls(t *testing.T) {
 		"identitystore:DeleteGroupMembership":         {store, groups, memberships, users},
 		"identitystore:ListGroupMemberships":          {store, groups, memberships},
 		"identitystore:ListGroupMembershipsForMember": {store, memberships, users},
+
+		"organizations:ListAccountsForParent":            {"*"},
+		"organizations:ListOrganizationalUnitsForParent": {"*"},
 	}
 	for a, res := range allowed {
 		w, ok := want[a]

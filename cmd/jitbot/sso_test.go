@@ -51,6 +51,14 @@ type ssoBot struct {
 
 func startSSOBot(t *testing.T, users ...string) *ssoBot {
 	t.Helper()
+	return startSSOBotWith(t, func(*ssoBot) string { return ssoRoles }, users...)
+}
+
+// startSSOBotWith is startSSOBot with the Identity Center roles that
+// roles gives, called once the Identity Center fixtures exist, so that it
+// can make more in moto (an organization) and name them.
+func startSSOBotWith(t *testing.T, roles func(*ssoBot) string, users ...string) *ssoBot {
+	t.Helper()
 	b := &ssoBot{bot: startBot(t, "JIT_MIN_DURATION=1s", "JIT_SSO_START_URL="+portal), users: map[string]string{}}
 	cfg := testenv.AWSConfig(t, b.moto.URL())
 	b.admin, b.ids = ssoadmin.NewFromConfig(cfg), identitystore.NewFromConfig(cfg)
@@ -84,8 +92,8 @@ func startSSOBot(t *testing.T, users ...string) *ssoBot {
 		b.users[u] = aws.ToString(out.UserId)
 	}
 	catalog := filepath.Join(t.TempDir(), "roles.yaml")
-	writeFile(t, catalog, slackCatalog+ssoRoles)
-	b.env = append(b.env, "JIT_RULES="+catalog)
+	writeFile(t, catalog, slackCatalog+roles(b))
+	b.env, b.catalog = append(b.env, "JIT_RULES="+catalog), catalog
 	b.cmd.Process.Kill()
 	b.cmd.Wait()
 	b.start(t)

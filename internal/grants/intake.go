@@ -201,6 +201,9 @@ func chooseAccount(role *rules.Role, asked string) (string, error) {
 		}
 		return "", nil
 	}
+	if len(role.Accounts) == 0 && role.OrganizationalUnit != "" {
+		return "", userErr(ErrInvalidInput, fmt.Sprintf("%s has no accounts yet: its organizational unit %s could not be read from AWS Organizations, or holds no active account; ask jitbot's operators", role.Name, role.OrganizationalUnit))
+	}
 	if asked == "" && len(role.Accounts) == 1 {
 		return role.Accounts[0].ID, nil
 	}
@@ -213,6 +216,9 @@ func chooseAccount(role *rules.Role, asked string) (string, error) {
 	}
 	if asked == "" {
 		return "", userErr(ErrInvalidInput, fmt.Sprintf("%s is granted in several accounts; name one with --account: %s", role.Name, strings.Join(names, ", ")))
+	}
+	if role.OrganizationalUnit != "" {
+		return "", userErr(ErrInvalidInput, fmt.Sprintf("%s is not granted in account %q; its accounts (with those of organizational unit %s as last read): %s", role.Name, asked, role.OrganizationalUnit, strings.Join(names, ", ")))
 	}
 	return "", userErr(ErrInvalidInput, fmt.Sprintf("%s is not granted in account %q; its accounts: %s", role.Name, asked, strings.Join(names, ", ")))
 }

@@ -93,6 +93,39 @@ func TestSSOAccountIsChosen(t *testing.T) {
 	}
 }
 
+// TestSSOOrganizationalUnitAccounts: a role whose organizational unit has
+// not been read has no account yet and says why; once read, its accounts
+// are granted like listed ones, and another account is refused with the
+// OU named.
+func TestSSOOrganizationalUnitAccounts(t *testing.T) {
+	e := newEnv(t)
+	cat, err := rules.Parse("roles.yaml", []byte(testCatalog+`
+  sso-ou:
+    backend: aws_sso
+    permission_set: AdministratorAccess
+    organizational_unit: ou-ab12-12345678
+    approvers: ["@platform-leads"]
+    eligible: 'true'
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.svc.SetCatalog(cat)
+	_, err = e.requestIn(t, "UBOB", "sso-ou", "")
+	if want := "sso-ou has no accounts yet: its organizational unit ou-ab12-12345678 could not be read from AWS Organizations"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("before the OU is read: %v, want %q", err, want)
+	}
+	e.svc.SetCatalog(cat.WithOrganizationalUnits(map[string][]rules.Account{"ou-ab12-12345678": {{ID: "444444444444", Alias: "sandbox"}}}))
+	r, err := e.requestIn(t, "UBOB", "sso-ou", "sandbox")
+	if err != nil || r.Account != "444444444444" || r.Target != "444444444444/AdministratorAccess" {
+		t.Fatalf("an account of the OU: %+v, %v", r, err)
+	}
+	_, err = e.requestIn(t, "UBOB", "sso-ou", "555555555555")
+	if want := `sso-ou is not granted in account "555555555555"; its accounts (with those of organizational unit ou-ab12-12345678 as last read): sandbox (444444444444)`; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("an account outside the OU: %v, want %q", err, want)
+	}
+}
+
 // TestSSOAssignmentSharedUntilTheLastGrantEnds: two grants of the same
 // permission set in the same account to the same person are one
 // assignment, removed only when the second ends.

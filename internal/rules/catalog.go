@@ -57,10 +57,15 @@ type Role struct {
 	// aws_sso: the permission set (name or ARN) assigned in one of
 	// Accounts; aws_sso_group: the Identity Center group. SSOUser is CEL
 	// giving the Identity Center user name (default user.email).
-	PermissionSet string
-	Accounts      []Account
-	SSOGroup      string
-	SSOUser       string
+	// OrganizationalUnit (an OU ID or a root ID) adds the active accounts
+	// under it to Accounts, read from AWS Organizations by the app: see
+	// Catalog.WithOrganizationalUnits. As parsed, Accounts holds only the
+	// accounts the file lists.
+	PermissionSet      string
+	Accounts           []Account
+	OrganizationalUnit string
+	SSOGroup           string
+	SSOUser            string
 
 	MaxDuration, DefaultDuration, RequestTTL time.Duration
 

@@ -80,7 +80,7 @@ func (l *loader) checkBackend(r *Role, at *ast.MappingValueNode, keys map[string
 		l.addf(node("backend"), "role %s: unknown backend %q (known: aws_sts, aws_iam_group, aws_sso, aws_sso_group)", name, r.Backend)
 	}
 	if r.Backend != "aws_sso" && r.Backend != "aws_sso_group" {
-		for _, k := range []string{"permission_set", "accounts", "sso_group", "sso_user"} {
+		for _, k := range []string{"permission_set", "accounts", "organizational_unit", "sso_group", "sso_user"} {
 			if keys[k] != nil {
 				l.addf(keys[k].Key, "role %s: %s applies only to the Identity Center backends (aws_sso, aws_sso_group)", name, k)
 			}
