@@ -130,7 +130,7 @@ func Build(ctx context.Context, cat *rules.Catalog, dir Directory, now time.Time
 	for _, name := range cat.Names() {
 		role := cat.Roles[name]
 		accounts := []rules.Account{{}}
-		if role.Backend == grants.BackendSSO {
+		if role.Backend == grants.BackendSSO && len(role.Accounts) > 0 {
 			accounts = role.Accounts
 		}
 		for _, account := range accounts {
@@ -188,6 +188,9 @@ func (b *builder) roleAccess(ctx context.Context, role *rules.Role, account rule
 	}
 	if active < role.ApprovalsRequired {
 		ra.Errors = append(ra.Errors, fmt.Sprintf("approvals_required is %d but only %d approver(s) are active users", role.ApprovalsRequired, active))
+	}
+	if role.Backend == grants.BackendSSO && account.ID == "" {
+		ra.Errors = append(ra.Errors, fmt.Sprintf("no accounts: those of organizational unit %s were not read; requesters are judged without an account", role.OrganizationalUnit))
 	}
 	for _, u := range b.users {
 		may, auto, errs := evaluate(role, account.ID, u, b.now)
