@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/identitystore"
+	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/ssoadmin"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
@@ -55,6 +56,7 @@ var sdkClients = map[string]reflect.Type{
 	"cloudtrail":    reflect.TypeFor[*cloudtrail.Client](),
 	"iam":           reflect.TypeFor[*iam.Client](),
 	"identitystore": reflect.TypeFor[*identitystore.Client](),
+	"organizations": reflect.TypeFor[*organizations.Client](),
 	"s3":            reflect.TypeFor[*s3.Client](),
 	"ssoadmin":      reflect.TypeFor[*ssoadmin.Client](),
 	"sts":           reflect.TypeFor[*sts.Client](),

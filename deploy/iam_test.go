@@ -154,7 +154,8 @@ func TestBotPolicyAllowsExactlyWhatTheCodeCalls(t *testing.T) {
 	// Where each action may act. IAM actions on roles and groups are
 	// limited to names starting with jit-; GetUser only names a missing
 	// user, so any user; LookupEvents and ListInstances have no
-	// resource-level permissions. Identity Center actions need every kind
+	// resource-level permissions, and the two Organizations listings get
+	// "*" too (jitbot reads whichever OU the catalog names). Identity Center actions need every kind
 	// of resource they touch allowed: assignments need the instance, the
 	// account and the permission set (the last only if tagged
 	// jit-managed=true, see jitManaged); identity store calls need the
@@ -200,6 +201,9 @@ func TestBotPolicyAllowsExactlyWhatTheCodeCalls(t *testing.T) {
 		"identitystore:DeleteGroupMembership":         {store, groups, memberships, users},
 		"identitystore:ListGroupMemberships":          {store, groups, memberships},
 		"identitystore:ListGroupMembershipsForMember": {store, memberships, users},
+
+		"organizations:ListAccountsForParent":            {"*"},
+		"organizations:ListOrganizationalUnitsForParent": {"*"},
 	}
 	for a, res := range allowed {
 		w, ok := want[a]

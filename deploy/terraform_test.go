@@ -34,12 +34,13 @@ func TestTerraformAppliesTheTestedPolicies(t *testing.T) {
 	tests := []struct {
 		name     string
 		vars     map[string]cty.Value
-		optional bool // usage lookups and audit export on
+		optional bool // usage lookups, audit export and OU listing on
 		bucket   string
 	}{
 		{name: "defaults"},
 		{name: "usage and export on", optional: true, bucket: "evidence/team-a/audit", vars: map[string]cty.Value{
-			"usage_lookup": cty.True, "audit_s3_bucket": cty.StringVal("evidence"), "audit_s3_prefix": cty.StringVal("team-a/audit")}},
+			"usage_lookup": cty.True, "audit_s3_bucket": cty.StringVal("evidence"), "audit_s3_prefix": cty.StringVal("team-a/audit"),
+			"organizational_units": cty.True}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -51,7 +52,8 @@ func TestTerraformAppliesTheTestedPolicies(t *testing.T) {
 			for _, s := range want["Statement"].([]any) {
 				st := s.(map[string]any)
 				actions := st["Action"].([]any)
-				if !tt.optional && (slices.Contains(actions, any("cloudtrail:LookupEvents")) || slices.Contains(actions, any("s3:PutObject"))) {
+				if !tt.optional && (slices.Contains(actions, any("cloudtrail:LookupEvents")) || slices.Contains(actions, any("s3:PutObject")) ||
+					slices.Contains(actions, any("organizations:ListAccountsForParent"))) {
 					continue
 				}
 				res := st["Resource"].(string)

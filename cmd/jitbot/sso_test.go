@@ -50,6 +50,14 @@ type ssoBot struct {
 
 func startSSOBot(t *testing.T, users ...string) *ssoBot {
 	t.Helper()
+	return startSSOBotWith(t, func(*ssoBot) string { return ssoRoles }, users...)
+}
+
+// startSSOBotWith is startSSOBot with the Identity Center roles that
+// roles gives, called once the Identity Center fixtures exist, so that it
+// can make more in moto (an organization) and name them.
+func startSSOBotWith(t *testing.T, roles func(*ssoBot) string, users ...string) *ssoBot {
+	t.Helper()
 	b := &ssoBot{bot: startBot(t, "JIT_MIN_DURATION=1s", "JIT_SSO_START_URL="+portal), users: map[string]string{}}
 	cfg := testenv.AWSConfig(t, b.moto.URL())
 	b.admin, b.ids = ssoadmin.NewFromConfig(cfg), identitystore.NewFromConfig(cfg)
@@ -82,7 +90,7 @@ func startSSOBot(t *testing.T, users ...string) *ssoBot {
 		}
 		b.users[u] = aws.ToString(out.UserId)
 	}
-	b.restartWithRoles(t, ssoRoles)
+	b.restartWithRoles(t, roles(b))
 	return b
 }
 

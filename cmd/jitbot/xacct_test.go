@@ -36,7 +36,7 @@ func (b *bot) restartWithRoles(t *testing.T, roles string) {
 	t.Helper()
 	catalog := filepath.Join(t.TempDir(), "roles.yaml")
 	writeFile(t, catalog, slackCatalog+roles)
-	b.env = append(b.env, "JIT_RULES="+catalog)
+	b.env, b.catalog = append(b.env, "JIT_RULES="+catalog), catalog
 	b.cmd.Process.Kill()
 	b.cmd.Wait()
 	b.start(t)

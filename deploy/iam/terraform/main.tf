@@ -25,8 +25,9 @@ locals {
   # ../iam-policy.json names its optional statements by Sid; the others
   # are always kept.
   optional_statements = {
-    SummariseUsageWhenJitUsageLookupIsOn    = var.usage_lookup
-    ExportAuditLogWhenJitAuditS3BucketIsSet = var.audit_s3_bucket != ""
+    SummariseUsageWhenJitUsageLookupIsOn               = var.usage_lookup
+    ExportAuditLogWhenJitAuditS3BucketIsSet            = var.audit_s3_bucket != ""
+    ListAccountsOfOrganizationalUnitsWhenARoleNamesOne = var.organizational_units
   }
 
   # The statements that reach the jit-* roles and jitbot-member of every

@@ -55,6 +55,12 @@ variable "audit_s3_prefix" {
   default     = "jitbot/audit"
 }
 
+variable "organizational_units" {
+  description = "Allow organizations:ListAccountsForParent and organizations:ListOrganizationalUnitsForParent, which aws_sso roles with organizational_unit need. Organizations answers only the management account or a delegated administrator."
+  type        = bool
+  default     = false
+}
+
 variable "create_examples" {
   description = "Create the example target role jit-example-readonly and the example group jit-example-admins."
   type        = bool
