@@ -21,6 +21,8 @@ const (
 	tfAccount  = "123456789012"
 	tfBotARN   = "arn:aws:iam::" + tfAccount + ":role/jitbot"
 	tfOIDCHost = "oidc.eks.eu-west-1.amazonaws.com/id/EXAMPLE"
+	tfInstance = "arn:aws:sso:::instance/ssoins-0123456789abcdef"
+	tfStore    = "d-9067abcdef"
 )
 
 // TestTerraformAppliesTheTestedPolicies evaluates the module and checks
@@ -36,8 +38,29 @@ func TestTerraformAppliesTheTestedPolicies(t *testing.T) {
 		vars     map[string]cty.Value
 		optional bool // usage lookups, audit export and OU listing on
 		bucket   string
+		sso      map[string]any // the Identity Center ARNs of the file → what the module puts in their place; nil: left out
 	}{
 		{name: "defaults"},
+		{name: "identity center, any account and group", vars: map[string]cty.Value{
+			"identity_center_instance_arn": cty.StringVal(tfInstance), "identity_store_id": cty.StringVal(tfStore)},
+			sso: map[string]any{
+				"arn:aws:sso:::instance/*":                 tfInstance,
+				"arn:aws:sso:::permissionSet/*/*":          "arn:aws:sso:::permissionSet/ssoins-0123456789abcdef/*",
+				"arn:aws:sso:::account/*":                  "arn:aws:sso:::account/*",
+				"arn:aws:identitystore::*:identitystore/*": "arn:aws:identitystore::" + tfAccount + ":identitystore/" + tfStore,
+				"arn:aws:identitystore:::group/*":          "arn:aws:identitystore:::group/*",
+			}},
+		{name: "identity center, listed accounts and groups", vars: map[string]cty.Value{
+			"identity_center_instance_arn": cty.StringVal(tfInstance), "identity_store_id": cty.StringVal(tfStore),
+			"identity_center_accounts":     cty.ListVal([]cty.Value{cty.StringVal("111111111111"), cty.StringVal("222222222222")}),
+			"identity_center_group_ids":    cty.ListVal([]cty.Value{cty.StringVal("g-billing")})},
+			sso: map[string]any{
+				"arn:aws:sso:::instance/*":                 tfInstance,
+				"arn:aws:sso:::permissionSet/*/*":          "arn:aws:sso:::permissionSet/ssoins-0123456789abcdef/*",
+				"arn:aws:sso:::account/*":                  []any{"arn:aws:sso:::account/111111111111", "arn:aws:sso:::account/222222222222"},
+				"arn:aws:identitystore::*:identitystore/*": "arn:aws:identitystore::" + tfAccount + ":identitystore/" + tfStore,
+				"arn:aws:identitystore:::group/*":          "arn:aws:identitystore:::group/g-billing",
+			}},
 		{name: "usage and export on", optional: true, bucket: "evidence/team-a/audit", vars: map[string]cty.Value{
 			"usage_lookup": cty.True, "audit_s3_bucket": cty.StringVal("evidence"), "audit_s3_prefix": cty.StringVal("team-a/audit"),
 			"organizational_units": cty.True}},
@@ -57,6 +80,16 @@ func TestTerraformAppliesTheTestedPolicies(t *testing.T) {
 					continue
 				}
 				res := st["Resource"].(string)
+				if identityCenter(actions) {
+					if tt.sso == nil {
+						continue
+					}
+					if narrowed, ok := tt.sso[res]; ok {
+						st["Resource"] = narrowed
+						kept = append(kept, st)
+						continue
+					}
+				}
 				if tt.bucket != "" {
 					res = strings.Replace(res, "arn:aws:s3:::jit-audit-evidence/jitbot/audit/", "arn:aws:s3:::"+tt.bucket+"/", 1)
 				}
@@ -96,6 +129,14 @@ func TestTerraformAppliesTheTestedPolicies(t *testing.T) {
 			}
 		})
 	}
+}
+
+// identityCenter reports whether a statement is one of the Identity
+// Center statements, which the module keeps only with an instance.
+func identityCenter(actions []any) bool {
+	return slices.ContainsFunc(actions, func(a any) bool {
+		return strings.HasPrefix(a.(string), "sso:") || strings.HasPrefix(a.(string), "identitystore:")
+	})
 }
 
 // inOrganisation reports whether a statement is limited to the roles of
@@ -198,6 +239,16 @@ func TestTerraformWhoRunsAsJitbot(t *testing.T) {
 	}}
 	if got := trust(other); !reflect.DeepEqual(got, want) {
 		t.Errorf("principal trust:\n%s\nwant\n%s", pretty(got), pretty(want))
+	}
+
+	for _, tt := range []struct {
+		instance, store string
+		ok              bool
+	}{{"", "", true}, {tfInstance, tfStore, true}, {tfInstance, "", false}, {"ssoins-0123456789abcdef", tfStore, false}} {
+		e := m.eval(t, map[string]cty.Value{"identity_center_instance_arn": cty.StringVal(tt.instance), "identity_store_id": cty.StringVal(tt.store)})
+		if ok := m.attr(t, e, "aws_iam_role_policy.bot", "lifecycle", "precondition", "condition"); ok.True() != tt.ok {
+			t.Errorf("instance %q and store %q: the policy's precondition holds = %v, want %v", tt.instance, tt.store, ok.True(), tt.ok)
+		}
 	}
 
 	none := m.eval(t, nil)
