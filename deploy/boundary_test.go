@@ -94,8 +94,13 @@ func glob(pattern, s string) bool {
 // boundary, and may never change the boundary policy itself. moto does not
 // evaluate IAM policies, so this evaluates deploy/iam's documents offline
 // with the few IAM rules they use.
-func TestBotPolicyKeepsJitRolesBounded(t *testing.T) {
-	bot := readPolicy(t, botPolicyFile)
+func TestBotPolicyKeepsJitRolesBounded(t *testing.T) { keepsJitRolesBounded(t, botPolicyFile) }
+
+// keepsJitRolesBounded attacks the policy in file with what its holder
+// could do to a jit-* role, and fails the test where the policy lets them.
+func keepsJitRolesBounded(t *testing.T, file string) {
+	t.Helper()
+	bot := readPolicy(t, file)
 	role := "arn:aws:iam::" + testAccount + ":role/jit-prod-admin"
 	bounded := "arn:aws:iam::" + testAccount + ":policy/jit-boundary"
 	other := "arn:aws:iam::" + testAccount + ":policy/jit-anything-goes"
@@ -122,7 +127,7 @@ func TestBotPolicyKeepsJitRolesBounded(t *testing.T) {
 	}
 	for _, tt := range tests {
 		if got := decide(t, bot, tt.r); got != tt.want {
-			t.Errorf("jitbot's policy: %s on %s (boundary %q) allowed=%v, want %v", tt.r.action, tt.r.resource, tt.r.boundary, got, tt.want)
+			t.Errorf("%s: %s on %s (boundary %q) allowed=%v, want %v", file, tt.r.action, tt.r.resource, tt.r.boundary, got, tt.want)
 		}
 	}
 
@@ -136,7 +141,7 @@ func TestBotPolicyKeepsJitRolesBounded(t *testing.T) {
 			continue // only the boundary guards are explicit denies; a bounded role stays capped, and reading changes nothing
 		}
 		if decide(t, admin, tt.r) {
-			t.Errorf("jitbot's policy plus AdministratorAccess allows %s on %s (boundary %q); it must be an explicit deny", tt.r.action, tt.r.resource, tt.r.boundary)
+			t.Errorf("%s plus AdministratorAccess allows %s on %s (boundary %q); it must be an explicit deny", file, tt.r.action, tt.r.resource, tt.r.boundary)
 		}
 	}
 }

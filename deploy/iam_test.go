@@ -13,13 +13,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-
-	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
-	"github.com/aws/aws-sdk-go-v2/service/iam"
-	"github.com/aws/aws-sdk-go-v2/service/identitystore"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/aws-sdk-go-v2/service/ssoadmin"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
 )
 
 const (
@@ -63,173 +56,6 @@ func readPolicy(t *testing.T, path string) policyDoc {
 	return doc
 }
 
-// apiCall is an AWS API operation the code calls, and where.
-type apiCall struct {
-	action string // IAM name, e.g. iam:AddUserToGroup
-	pkg    string // package path inside the module
-	fn     string // enclosing function
-	pos    string
-}
-
-// iamName maps an SDK operation to the IAM action that authorises it,
-// where the two differ.
-var iamName = map[string]string{
-	"s3:ListObjectsV2": "s3:ListBucket",
-}
-
-// sdkClients are the AWS services jitbot's code may import, by the last
-// element of their import path.
-var sdkClients = map[string]reflect.Type{
-	"cloudtrail":    reflect.TypeFor[*cloudtrail.Client](),
-	"iam":           reflect.TypeFor[*iam.Client](),
-	"identitystore": reflect.TypeFor[*identitystore.Client](),
-	"s3":            reflect.TypeFor[*s3.Client](),
-	"ssoadmin":      reflect.TypeFor[*ssoadmin.Client](),
-	"sts":           reflect.TypeFor[*sts.Client](),
-}
-
-// iamPrefix is the IAM service prefix of an SDK service, where the two
-// differ: Identity Center's admin API authorises as sso:.
-var iamPrefix = map[string]string{
-	"ssoadmin": "sso",
-}
-
-// operations lists a client's API operations: its methods that take a
-// *<Operation>Input after the context.
-func operations(client reflect.Type) map[string]bool {
-	ops := map[string]bool{}
-	for i := range client.NumMethod() {
-		m := client.Method(i)
-		if m.Type.NumIn() >= 3 && m.Type.In(2).Kind() == reflect.Pointer && m.Type.In(2).Elem().Name() == m.Name+"Input" {
-			ops[m.Name] = true
-		}
-	}
-	return ops
-}
-
-// awsCalls finds every AWS operation that the code of `jitbot` (cmd/jitbot
-// and the module packages it imports, tests excluded) calls: in a package
-// that imports an AWS service, a call of a method named like one of the
-// service's operations, or of its New<Operation>Paginator. (A name shared
-// with one of jitbot's own methods would count too: the scan errs towards
-// asking for a permission, never towards missing one.) AssumeRole with
-// session tags and a source identity also needs sts:TagSession and
-// sts:SetSourceIdentity.
-func awsCalls(t *testing.T) []apiCall {
-	t.Helper()
-	var calls []apiCall
-	ops := map[string]map[string]bool{}
-	for svc, client := range sdkClients {
-		ops[svc] = operations(client)
-	}
-	fset := token.NewFileSet()
-	seen := map[string]bool{}
-	queue := []string{"cmd/jitbot"}
-	for len(queue) > 0 {
-		pkg := queue[0]
-		queue = queue[1:]
-		if seen[pkg] {
-			continue
-		}
-		seen[pkg] = true
-		names, err := filepath.Glob(filepath.Join("..", pkg, "*.go"))
-		if err != nil || len(names) == 0 {
-			t.Fatalf("package %s: no Go files (%v)", pkg, err)
-		}
-		var files []*ast.File
-		services := map[string]string{} // local name → service, over the package
-		for _, name := range names {
-			if strings.HasSuffix(name, "_test.go") {
-				continue
-			}
-			f, err := parser.ParseFile(fset, name, nil, parser.SkipObjectResolution)
-			if err != nil {
-				t.Fatal(err)
-			}
-			files = append(files, f)
-			for _, imp := range f.Imports {
-				p, _ := strconv.Unquote(imp.Path.Value)
-				if rest, ok := strings.CutPrefix(p, module); ok {
-					queue = append(queue, rest)
-				}
-				svc, ok := strings.CutPrefix(p, sdkService)
-				if !ok || strings.Contains(svc, "/") {
-					continue
-				}
-				if sdkClients[svc] == nil {
-					t.Fatalf("%s imports the AWS service %s; add its client to sdkClients", name, svc)
-				}
-				local := svc
-				if imp.Name != nil {
-					local = imp.Name.Name
-				}
-				services[local] = svc
-			}
-		}
-		if len(services) == 0 {
-			continue
-		}
-		first := len(calls) // this package's calls start here
-		sendsTags, sendsSourceIdentity := false, false
-		for _, f := range files {
-			for _, decl := range f.Decls {
-				fn := "(package level)"
-				if fd, ok := decl.(*ast.FuncDecl); ok {
-					fn = fd.Name.Name
-				}
-				ast.Inspect(decl, func(n ast.Node) bool {
-					switch n := n.(type) {
-					case *ast.KeyValueExpr:
-						if k, ok := n.Key.(*ast.Ident); ok && k.Name == "Tags" {
-							sendsTags = true
-						}
-					case *ast.SelectorExpr:
-						if n.Sel.Name == "SourceIdentity" {
-							sendsSourceIdentity = true
-						}
-					case *ast.CallExpr:
-						sel, ok := n.Fun.(*ast.SelectorExpr)
-						if !ok {
-							return true
-						}
-						for local, svc := range services {
-							op := sel.Sel.Name
-							if x, ok := sel.X.(*ast.Ident); ok && x.Name == local {
-								// svc.NewXxxPaginator(client, …) calls Xxx.
-								op = strings.TrimSuffix(strings.TrimPrefix(op, "New"), "Paginator")
-							}
-							if !ops[svc][op] {
-								continue
-							}
-							prefix := svc
-							if p, ok := iamPrefix[svc]; ok {
-								prefix = p
-							}
-							action := prefix + ":" + op
-							if v, ok := iamName[action]; ok {
-								action = v
-							}
-							calls = append(calls, apiCall{action: action, pkg: pkg, fn: fn, pos: fset.Position(n.Pos()).String()})
-						}
-					}
-					return true
-				})
-			}
-		}
-		for _, c := range slices.Clone(calls[first:]) {
-			if c.action == "sts:AssumeRole" {
-				if sendsTags {
-					calls = append(calls, apiCall{action: "sts:TagSession", pkg: pkg, fn: c.fn, pos: c.pos})
-				}
-				if sendsSourceIdentity {
-					calls = append(calls, apiCall{action: "sts:SetSourceIdentity", pkg: pkg, fn: c.fn, pos: c.pos})
-				}
-			}
-		}
-	}
-	return calls
-}
-
 // notTheBot are functions in jitbot's packages that call AWS but are never
 // run under jitbot's role: they are libraries for auditors, who use their
 // own credentials. TestBotPolicyAllowsExactlyWhatTheCodeCalls fails if
@@ -263,9 +89,17 @@ func TestBotPolicyAllowsExactlyWhatTheCodeCalls(t *testing.T) {
 		// the permissions boundary; account assignments only of
 		// permission sets tagged jit-managed=true.
 		bounded := reflect.DeepEqual(s.Condition, boundaryCondition("ArnLike")) && slices.Equal(s.Action, []string{"iam:PutRolePolicy"})
+		// sts:AssumeRole (and its tags) on jit-* roles and jitbot-member of
+		// other accounts only within jitbot's organisation.
+		orgWide := reflect.DeepEqual(s.Condition, organisationCondition) &&
+			!slices.ContainsFunc(s.Action, func(a string) bool { return !slices.Contains(issueActions, a) })
 		tagged := reflect.DeepEqual(s.Condition, jitManaged) && s.Resource == permissionSets && slices.Equal(slices.Sorted(slices.Values(s.Action)), jitManagedActions)
-		if s.Effect != "Allow" || s.Sid == "" || (len(s.Condition) > 0 && !bounded && !tagged) || s.Principal != nil {
+		if s.Effect != "Allow" || s.Sid == "" || (len(s.Condition) > 0 && !bounded && !tagged && !orgWide) || s.Principal != nil {
 			t.Errorf("statement %+v: want a named Allow without conditions or principal", s)
+		}
+		resource := s.Resource
+		if orgWide {
+			resource += inTheOrganisation
 		}
 		for _, a := range s.Action {
 			if strings.Contains(a, "*") {
@@ -274,10 +108,10 @@ func TestBotPolicyAllowsExactlyWhatTheCodeCalls(t *testing.T) {
 			// An action may appear in several statements, one for each
 			// kind of resource it needs (Identity Center's need up to
 			// four), but never twice on the same resource.
-			if slices.Contains(allowed[a], s.Resource) {
-				t.Errorf("%s is allowed twice on %s", a, s.Resource)
+			if slices.Contains(allowed[a], resource) {
+				t.Errorf("%s is allowed twice on %s", a, resource)
 			}
-			allowed[a] = append(allowed[a], s.Resource)
+			allowed[a] = append(allowed[a], resource)
 			slices.Sort(allowed[a])
 		}
 	}
@@ -287,6 +121,10 @@ func TestBotPolicyAllowsExactlyWhatTheCodeCalls(t *testing.T) {
 	for _, c := range calls {
 		if why, ok := notTheBot[c.pkg+"."+c.fn]; ok {
 			t.Logf("%s in %s.%s: not the bot's (%s)", c.action, c.pkg, c.fn, why)
+			continue
+		}
+		if why, ok := needsNoPermission[c.action]; ok {
+			t.Logf("%s in %s: needs no permission (%s)", c.action, c.fn, why)
 			continue
 		}
 		used[c.action] = append(used[c.action], c)
@@ -316,7 +154,8 @@ func TestBotPolicyAllowsExactlyWhatTheCodeCalls(t *testing.T) {
 	// Where each action may act. IAM actions on roles and groups are
 	// limited to names starting with jit-; GetUser only names a missing
 	// user, so any user; LookupEvents and ListInstances have no
-	// resource-level permissions. Identity Center actions need every kind
+	// resource-level permissions, and the two Organizations listings get
+	// "*" too (jitbot reads whichever OU the catalog names). Identity Center actions need every kind
 	// of resource they touch allowed: assignments need the instance, the
 	// account and the permission set (the last only if tagged
 	// jit-managed=true, see jitManaged); identity store calls need the
@@ -332,9 +171,9 @@ func TestBotPolicyAllowsExactlyWhatTheCodeCalls(t *testing.T) {
 		memberships = "arn:aws:identitystore:::membership/*"
 	)
 	want := map[string][]string{
-		"sts:AssumeRole":          {"arn:aws:iam::*:role/jit-*"},
-		"sts:TagSession":          {"arn:aws:iam::*:role/jit-*"},
-		"sts:SetSourceIdentity":   {"arn:aws:iam::*:role/jit-*"},
+		"sts:AssumeRole":          {"arn:aws:iam::*:role/jit-*", "arn:aws:iam::*:role/jit-*" + inTheOrganisation, "arn:aws:iam::*:role/jitbot-member" + inTheOrganisation},
+		"sts:TagSession":          {"arn:aws:iam::*:role/jit-*", "arn:aws:iam::*:role/jit-*" + inTheOrganisation},
+		"sts:SetSourceIdentity":   {"arn:aws:iam::*:role/jit-*", "arn:aws:iam::*:role/jit-*" + inTheOrganisation},
 		"iam:GetRole":             {"arn:aws:iam::*:role/jit-*"},
 		"iam:GetRolePolicy":       {"arn:aws:iam::*:role/jit-*"},
 		"iam:PutRolePolicy":       {"arn:aws:iam::*:role/jit-*"},
@@ -362,6 +201,9 @@ func TestBotPolicyAllowsExactlyWhatTheCodeCalls(t *testing.T) {
 		"identitystore:DeleteGroupMembership":         {store, groups, memberships, users},
 		"identitystore:ListGroupMemberships":          {store, groups, memberships},
 		"identitystore:ListGroupMembershipsForMember": {store, memberships, users},
+
+		"organizations:ListAccountsForParent":            {"*"},
+		"organizations:ListOrganizationalUnitsForParent": {"*"},
 	}
 	for a, res := range allowed {
 		w, ok := want[a]

@@ -5,15 +5,19 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
 	"time"
 
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	"github.com/slack-go/slack"
 	"github.com/spf13/cobra"
 
 	"github.com/jitbot/jitbot/internal/accessmap"
+	"github.com/jitbot/jitbot/internal/awsorg"
 	"github.com/jitbot/jitbot/internal/config"
 	"github.com/jitbot/jitbot/internal/rules"
 	"github.com/jitbot/jitbot/internal/slackapp/directory"
@@ -24,6 +28,8 @@ const accessMapUsage = `usage: jitbot access-map [--format text|json]
 For every role of the catalog ($JIT_RULES), who may approve it and who may
 request it, read from Slack with SLACK_BOT_TOKEN. The text format is sorted
 and has no timestamp, so a diff of two runs shows who gained or lost access.
+The accounts of a role's organizational_unit are read from AWS Organizations
+with the AWS configuration of the environment, as jitbot serve does.
 `
 
 // accessMapTimeout bounds each Slack call, so an address that swallows packets
@@ -72,6 +78,7 @@ func accessMapCmd(ctx context.Context, format string, stdout, stderr io.Writer) 
 		return exitError{2}
 	}
 
+	catalog = withOrganizationalUnits(ctx, catalog, stderr)
 	api := slack.New(cfg.SlackBotToken, slack.OptionAPIURL(cfg.SlackAPIURL),
 		slack.OptionHTTPClient(&http.Client{Timeout: accessMapTimeout}))
 	m, err := accessmap.Build(ctx, catalog, directory.New(api, 0, 0), time.Now())
@@ -100,4 +107,26 @@ func accessMapCmd(ctx context.Context, format string, stdout, stderr io.Writer) 
 		fmt.Fprintf(stderr, "jitbot: access-map: %d problem(s) found; see the roles' errors in the map\n", problems)
 	}
 	return nil
+}
+
+// withOrganizationalUnits is catalog with the accounts of its
+// organizational units, read from AWS Organizations as jitbot serve reads
+// them. A map without them is still worth having: when they cannot be
+// read, stderr says so and the roles keep the accounts the catalog lists.
+func withOrganizationalUnits(ctx context.Context, catalog *rules.Catalog, stderr io.Writer) *rules.Catalog {
+	ous := catalog.OrganizationalUnits()
+	if len(ous) == 0 {
+		return catalog
+	}
+	ctx, cancel := context.WithTimeout(ctx, accessMapTimeout)
+	defer cancel()
+	cfg, err := awsconfig.LoadDefaultConfig(ctx)
+	if err == nil {
+		r := awsorg.NewResolver(organizations.NewFromConfig(cfg), slog.New(slog.DiscardHandler))
+		if err = r.Refresh(ctx, ous); err == nil {
+			return catalog.WithOrganizationalUnits(r.Accounts())
+		}
+	}
+	fmt.Fprintf(stderr, "jitbot: access-map: the accounts of organizational units %v could not be read from AWS Organizations, so their roles show only the accounts the catalog lists: %v\n", ous, err)
+	return catalog
 }

@@ -169,3 +169,66 @@ func TestAccessMapCommandErrors(t *testing.T) {
 		}
 	})
 }
+
+// TestAccessMapNamesTheAccount: through the binary, an Identity Center
+// role is mapped per account, in the catalog's order, with the account's
+// own approvers and the requesters its rules admit there.
+func TestAccessMapNamesTheAccount(t *testing.T) {
+	_, catalog, env := accessMapSetup(t)
+	writeFile(t, catalog, `roles:
+  admin-sso:
+    backend: aws_sso
+    permission_set: AdministratorAccess
+    accounts: {staging: "111111111111", prod: "222222222222"}
+    approvers: ["@platform-leads"]
+    account_approvers: {prod: [U0DAN]}
+    eligible: '"sre" in user.groups && (request.account != "222222222222" || "oncall" in user.groups)'
+`)
+	r := runBinary(t, env, "access-map")
+	want := strings.Join([]string{
+		"role admin-sso in staging (111111111111): aws_sso AdministratorAccess, approvals_required 1",
+		"  approve: alice <alice@example.com> (U0ALICE)",
+		"  request: alice <alice@example.com> (U0ALICE)",
+		"  request: bob <bob@example.com> (U0BOB)",
+		"role admin-sso in prod (222222222222): aws_sso AdministratorAccess, approvals_required 1",
+		"  approve: dan <dan@example.com> (U0DAN)",
+		"  request: bob <bob@example.com> (U0BOB)",
+	}, "\n")
+	if r.code != 0 || !strings.Contains(r.stdout, want) {
+		t.Errorf("exit %d\nstdout:\n%s\nstderr:\n%s\nwant it to hold:\n%s", r.code, r.stdout, r.stderr, want)
+	}
+}
+
+const ouMapCatalog = `roles:
+  ou-admin:
+    backend: aws_sso
+    permission_set: AdministratorAccess
+    organizational_unit: %s
+    approvers: ["@platform-leads"]
+    eligible: '"sre" in user.groups'
+`
+
+// TestAccessMapReadsOrganizationalUnits: access-map reads the accounts of
+// an organizational unit as jitbot serve does, and one it cannot read is
+// said on stderr, the role still mapped and its entry saying why.
+func TestAccessMapReadsOrganizationalUnits(t *testing.T) {
+	_, catalog, env := accessMapSetup(t)
+	moto := testenv.StartMoto(t)
+	org := testenv.CreateOrganization(t, testenv.AWSConfig(t, moto.URL()))
+	ou := org.OU(t, org.Root, "workloads")
+	prod := org.Account(t, "Workload Prod", ou)
+	writeFile(t, catalog, fmt.Sprintf(ouMapCatalog, ou))
+	aws := append(env, "AWS_ENDPOINT_URL="+moto.URL(), "AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test")
+	r := runBinary(t, aws, "access-map")
+	if want := "role ou-admin in workload-prod (" + prod + "): aws_sso AdministratorAccess"; r.code != 0 || !strings.Contains(r.stdout, want) {
+		t.Errorf("exit %d\nstdout:\n%s\nstderr:\n%s\nwant a line %q", r.code, r.stdout, r.stderr, want)
+	}
+
+	writeFile(t, catalog, fmt.Sprintf(ouMapCatalog, "ou-zzzz-zzzzzzzz"))
+	r = runBinary(t, aws, "access-map")
+	if r.code != 0 || !strings.Contains(r.stderr, "could not be read from AWS Organizations") ||
+		!strings.Contains(r.stdout, "role ou-admin: aws_sso AdministratorAccess") ||
+		!strings.Contains(r.stdout, "error: no accounts: those of organizational unit ou-zzzz-zzzzzzzz were not read") {
+		t.Errorf("an unreadable OU: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+}

@@ -29,15 +29,7 @@ func TestSlackUntrustedApproversRefused(t *testing.T) {
 		{"UVAL", "jit_approve", "you cannot approve " + id + ": people from other organisations cannot decide requests"},
 		{"UDAN", "jit_approve", "you cannot approve " + id + ": deactivated accounts cannot decide requests"},
 	} {
-		n := len(b.slack.Ephemerals(c.user))
-		b.slack.ForgedClick(t, c.user, lead2Copy.Channel, lead2Copy.TS, c.action, id)
-		b.slack.WaitFor(t, c.user+"'s "+c.action+" refused", 10*time.Second, func() bool {
-			e := b.slack.Ephemerals(c.user)
-			return len(e) > n && strings.Contains(e[n].Text, c.want)
-		})
-		b.slack.WaitFor(t, c.user+"'s refusal audited", 10*time.Second, func() bool {
-			return strings.Contains(b.auditText(id), c.user)
-		})
+		b.refusedClick(t, c.user, lead2Copy, c.action, id, c.want)
 	}
 	if r := b.approvalCopy("ULEAD2", id); !strings.Contains(string(r.Blocks), "jit_approve") {
 		t.Errorf("a refused click decided the request: lead2's copy has no buttons")
@@ -91,15 +83,7 @@ func TestSlackApproverRuleRefuses(t *testing.T) {
 		t.Errorf("lead2, whom the approver_rule refuses, was DMed to approve")
 	}
 	// A click is checked all the same, wherever the button was.
-	n := len(b.slack.Ephemerals("ULEAD2"))
-	b.slack.ForgedClick(t, "ULEAD2", lead1Copy.Channel, lead1Copy.TS, "jit_approve", id)
-	b.slack.WaitFor(t, "lead2 refused by the approver_rule", 10*time.Second, func() bool {
-		e := b.slack.Ephemerals("ULEAD2")
-		return len(e) > n && strings.Contains(e[n].Text, "the approver_rule of readonly refuses this approver")
-	})
-	b.slack.WaitFor(t, "the refusal is audited", 10*time.Second, func() bool {
-		return strings.Contains(b.auditText(id), "ULEAD2")
-	})
+	b.refusedClick(t, "ULEAD2", lead1Copy, "jit_approve", id, "the approver_rule of readonly refuses this approver")
 	if b.proxy.Count("AssumeRole") != 0 {
 		t.Errorf("a refused click reached AWS")
 	}

@@ -506,6 +506,22 @@ func (b *bot) approvalCopy(user, id string) slackfake.Message {
 	return slackfake.Message{}
 }
 
+// refusedClick has user click action on the message m, a button that
+// Slack may never have shown them, and waits for the refusal saying want
+// and for it in the request's audit thread.
+func (b *bot) refusedClick(t *testing.T, user string, m slackfake.Message, action, id, want string) {
+	t.Helper()
+	n := len(b.slack.Ephemerals(user))
+	b.slack.ForgedClick(t, user, m.Channel, m.TS, action, id)
+	b.slack.WaitFor(t, user+"'s "+action+" refused", 10*time.Second, func() bool {
+		e := b.slack.Ephemerals(user)
+		return len(e) > n && strings.Contains(e[n].Text, want)
+	})
+	b.slack.WaitFor(t, user+"'s refusal audited", 10*time.Second, func() bool {
+		return strings.Contains(b.auditText(id), user)
+	})
+}
+
 // TestSlackNoSelfApprovalAndStaleApprovers covers the two ways someone who
 // may not decide could reach a button. A requester who is also an approver
 // never gets one for their own request (the domain would refuse it anyway,
@@ -535,15 +551,7 @@ func TestSlackNoSelfApprovalAndStaleApprovers(t *testing.T) {
 		{"ULEAD1", "you cannot approve your own request"},
 		{"UEVE", "you are not an approver of readonly"},
 	} {
-		n := len(b.slack.Ephemerals(forged.user))
-		b.slack.ForgedClick(t, forged.user, lead2Copy.Channel, lead2Copy.TS, "jit_approve", id)
-		b.slack.WaitFor(t, forged.user+"'s forged click refused", 10*time.Second, func() bool {
-			e := b.slack.Ephemerals(forged.user)
-			return len(e) > n && strings.Contains(e[n].Text, forged.want)
-		})
-		b.slack.WaitFor(t, forged.user+"'s forged click audited", 10*time.Second, func() bool {
-			return strings.Contains(b.auditText(id), forged.user)
-		})
+		b.refusedClick(t, forged.user, lead2Copy, "jit_approve", id, forged.want)
 	}
 	if r := b.approvalCopy("ULEAD2", id); !strings.Contains(string(r.Blocks), "jit_approve") {
 		t.Errorf("a refused click decided the request: lead2's copy has no buttons")

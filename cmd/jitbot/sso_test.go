@@ -1,7 +1,6 @@
 package main
 
 import (
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -51,14 +50,15 @@ type ssoBot struct {
 
 func startSSOBot(t *testing.T, users ...string) *ssoBot {
 	t.Helper()
-	return startSSOBotWith(t, nil, users...)
+	return startSSOBotWith(t, func(*ssoBot) string { return ssoRoles }, users...)
 }
 
-// startSSOBotWith is startSSOBot with env added to the bot's environment.
-func startSSOBotWith(t *testing.T, env []string, users ...string) *ssoBot {
+// startSSOBotWith is startSSOBot with the Identity Center roles that
+// roles gives, called once the Identity Center fixtures exist, so that it
+// can make more in moto (an organization) and name them.
+func startSSOBotWith(t *testing.T, roles func(*ssoBot) string, users ...string) *ssoBot {
 	t.Helper()
-	env = append([]string{"JIT_MIN_DURATION=1s", "JIT_SSO_START_URL=" + portal}, env...)
-	b := &ssoBot{bot: startBot(t, env...), users: map[string]string{}}
+	b := &ssoBot{bot: startBot(t, "JIT_MIN_DURATION=1s", "JIT_SSO_START_URL="+portal), users: map[string]string{}}
 	cfg := testenv.AWSConfig(t, b.moto.URL())
 	b.admin, b.ids = ssoadmin.NewFromConfig(cfg), identitystore.NewFromConfig(cfg)
 	ctx := t.Context()
@@ -90,12 +90,7 @@ func startSSOBotWith(t *testing.T, env []string, users ...string) *ssoBot {
 		}
 		b.users[u] = aws.ToString(out.UserId)
 	}
-	catalog := filepath.Join(t.TempDir(), "roles.yaml")
-	writeFile(t, catalog, slackCatalog+ssoRoles)
-	b.env = append(b.env, "JIT_RULES="+catalog)
-	b.cmd.Process.Kill()
-	b.cmd.Wait()
-	b.start(t)
+	b.restartWithRoles(t, roles(b))
 	return b
 }
 

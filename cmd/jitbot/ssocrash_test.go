@@ -27,7 +27,10 @@ import (
 // listed yet, and a ConflictException for another one.
 func TestSlackSSOKilledBeforeTheStatusIsFinished(t *testing.T) {
 	const lease = 6 * time.Second // how long the next process waits before taking over
-	b := startSSOBotWith(t, []string{"JIT_LEASE=" + lease.String()}, "bob@example.com")
+	b := startSSOBotWith(t, func(b *ssoBot) string {
+		b.env = append(b.env, "JIT_LEASE="+lease.String()) // taken up by the restart that loads the roles
+		return ssoRoles
+	}, "bob@example.com")
 	bob := b.users["bob@example.com"]
 	b.proxy.Rewrite("CreateAccountAssignment", inProgress("AccountAssignmentCreationStatus"))
 	b.proxy.Rewrite("DeleteAccountAssignment", inProgress("AccountAssignmentDeletionStatus"))

@@ -47,10 +47,17 @@ type Map struct {
 // are never nil, so that JSON shows an empty list as [], and are sorted by
 // Person.Name, then Person.ID.
 type RoleAccess struct {
-	Role    string `json:"role"`
-	Backend string `json:"backend"`
-	// Target is what a grant gives: the role ARN (aws_sts) or the IAM group
-	// (aws_iam_group).
+	Role string `json:"role"`
+	// Account is the AWS account ID of an aws_sso role's entry: such a
+	// role has one entry per account, since the rules may admit other
+	// people in each (request.account) and account_approvers may name
+	// other approvers. AccountAlias is its alias in the catalog, if any.
+	Account      string `json:"account,omitempty"`
+	AccountAlias string `json:"account_alias,omitempty"`
+	Backend      string `json:"backend"`
+	// Target is what a grant gives: the role ARN (aws_sts), the IAM group
+	// (aws_iam_group), the permission set (aws_sso) or the Identity Center
+	// group (aws_sso_group).
 	Target string `json:"target"`
 	// Approvers are the listed user IDs and the current members of the
 	// listed user groups.
@@ -118,68 +125,98 @@ func Build(ctx context.Context, cat *rules.Catalog, dir Directory, now time.Time
 	for _, u := range users {
 		byID[u.ID] = u
 	}
-	// Ask for each group once, however many roles it approves.
-	members := map[string][]string{}
+	b := builder{dir: dir, users: users, byID: byID, members: map[string][]string{}, now: now}
 	m := Map{CatalogSHA256: cat.SHA256, Generated: now.UTC(), Roles: []RoleAccess{}}
 	for _, name := range cat.Names() {
-		if err := ctx.Err(); err != nil {
-			return Map{}, err
-		}
 		role := cat.Roles[name]
-		ra := RoleAccess{
-			Role: name, Backend: role.Backend, Target: target(role),
-			ApprovalsRequired: role.ApprovalsRequired,
-			Approvers:         []Person{}, Requesters: []Person{}, AutoApproved: []Person{},
+		accounts := []rules.Account{{}}
+		if role.Backend == grants.BackendSSO && len(role.Accounts) > 0 {
+			accounts = role.Accounts
 		}
-		ids := role.Users()
-		for _, h := range role.Groups() {
-			got, ok := members[h]
-			if !ok {
-				if got, err = dir.GroupMembers(ctx, h); err != nil {
-					return Map{}, fmt.Errorf("members of @%s: %w", h, err)
-				}
-				members[h] = got
+		for _, account := range accounts {
+			if err := ctx.Err(); err != nil {
+				return Map{}, err
 			}
-			ids = append(ids, got...)
-		}
-		slices.Sort(ids)
-		active := 0
-		for _, id := range slices.Compact(ids) {
-			u, ok := byID[id]
-			ra.Approvers = append(ra.Approvers, person(u, ok, id))
-			if ok && !u.Deleted && !u.IsBot {
-				active++
+			ra, err := b.roleAccess(ctx, role, account)
+			if err != nil {
+				return Map{}, err
 			}
+			m.Roles = append(m.Roles, ra)
 		}
-		if active < role.ApprovalsRequired {
-			ra.Errors = append(ra.Errors, fmt.Sprintf("approvals_required is %d but only %d approver(s) are active users", role.ApprovalsRequired, active))
-		}
-		for _, u := range users {
-			may, auto, errs := evaluate(role, u, now)
-			ra.Errors = append(ra.Errors, errs...)
-			if may {
-				ra.Requesters = append(ra.Requesters, person(u, true, u.ID))
-			}
-			if auto {
-				ra.AutoApproved = append(ra.AutoApproved, person(u, true, u.ID))
-			}
-		}
-		for _, l := range [][]Person{ra.Approvers, ra.Requesters, ra.AutoApproved} {
-			slices.SortFunc(l, func(a, b Person) int { return cmp.Or(strings.Compare(a.Name, b.Name), strings.Compare(a.ID, b.ID)) })
-		}
-		slices.Sort(ra.Errors)
-		m.Roles = append(m.Roles, ra)
 	}
 	return m, nil
 }
 
+// builder holds what Build has read of the workspace.
+type builder struct {
+	dir     Directory
+	users   []rules.User
+	byID    map[string]rules.User
+	members map[string][]string // by handle: each group is asked for once, however many roles it approves
+	now     time.Time
+}
+
+// roleAccess is who may approve and request role in account (the zero
+// Account for roles not granted per account).
+func (b *builder) roleAccess(ctx context.Context, role *rules.Role, account rules.Account) (RoleAccess, error) {
+	ra := RoleAccess{
+		Role: role.Name, Account: account.ID, AccountAlias: account.Alias, Backend: role.Backend, Target: target(role),
+		ApprovalsRequired: role.ApprovalsRequired,
+		Approvers:         []Person{}, Requesters: []Person{}, AutoApproved: []Person{},
+	}
+	list := role.ApproversIn(account.ID)
+	ids := rules.UserIDs(list)
+	for _, h := range rules.GroupHandles(list) {
+		got, ok := b.members[h]
+		if !ok {
+			var err error
+			if got, err = b.dir.GroupMembers(ctx, h); err != nil {
+				return RoleAccess{}, fmt.Errorf("members of @%s: %w", h, err)
+			}
+			b.members[h] = got
+		}
+		ids = append(ids, got...)
+	}
+	slices.Sort(ids)
+	active := 0
+	for _, id := range slices.Compact(ids) {
+		u, ok := b.byID[id]
+		ra.Approvers = append(ra.Approvers, person(u, ok, id))
+		if ok && !u.Deleted && !u.IsBot {
+			active++
+		}
+	}
+	if active < role.ApprovalsRequired {
+		ra.Errors = append(ra.Errors, fmt.Sprintf("approvals_required is %d but only %d approver(s) are active users", role.ApprovalsRequired, active))
+	}
+	if role.Backend == grants.BackendSSO && account.ID == "" {
+		ra.Errors = append(ra.Errors, fmt.Sprintf("no accounts: those of organizational unit %s were not read; requesters are judged without an account", role.OrganizationalUnit))
+	}
+	for _, u := range b.users {
+		may, auto, errs := evaluate(role, account.ID, u, b.now)
+		ra.Errors = append(ra.Errors, errs...)
+		if may {
+			ra.Requesters = append(ra.Requesters, person(u, true, u.ID))
+		}
+		if auto {
+			ra.AutoApproved = append(ra.AutoApproved, person(u, true, u.ID))
+		}
+	}
+	for _, l := range [][]Person{ra.Approvers, ra.Requesters, ra.AutoApproved} {
+		slices.SortFunc(l, func(a, b Person) int { return cmp.Or(strings.Compare(a.Name, b.Name), strings.Compare(a.ID, b.ID)) })
+	}
+	slices.Sort(ra.Errors)
+	return ra, nil
+}
+
 // evaluate decides whether u may request role and whether they would be
-// auto-approved, by the rules grants.Service decides a request with
+// auto-approved in account (an ID, or ""), by the rules grants.Service
+// decides a request with
 // (grants.CheckEligible, then grants.AutoApproves), so that the map and
 // the service cannot disagree. errs are the rules that failed to evaluate,
 // each naming u.
-func evaluate(role *rules.Role, u rules.User, now time.Time) (may, auto bool, errs []string) {
-	in := rules.Input{Role: role.Name, Duration: role.DefaultDuration, Reason: ProbeReason}
+func evaluate(role *rules.Role, account string, u rules.User, now time.Time) (may, auto bool, errs []string) {
+	in := rules.Input{Role: role.Name, Account: account, Duration: role.DefaultDuration, Reason: ProbeReason}
 	if grants.ThirdParty(u) {
 		in.Duration = min(in.Duration, role.GuestMaxDuration)
 	}
@@ -244,8 +281,13 @@ func person(u rules.User, known bool, id string) Person {
 }
 
 func target(r *rules.Role) string {
-	if r.Backend == "aws_iam_group" {
+	switch r.Backend {
+	case grants.BackendGroup:
 		return r.Group
+	case grants.BackendSSO:
+		return r.PermissionSet
+	case grants.BackendSSOGroup:
+		return r.SSOGroup
 	}
 	return r.RoleARN
 }

@@ -6,6 +6,8 @@ import (
 	"io"
 	"strconv"
 	"strings"
+
+	"github.com/jitbot/jitbot/internal/rules"
 )
 
 // WriteText writes m for people and for diff: the catalog's hash, then for
@@ -23,12 +25,18 @@ import (
 //	  error: U0CAROL: eligible: evaluate "…": no such key: …
 //
 // A role nobody may approve or request says "(nobody)" on that line; the
-// auto-approve lines appear only when someone would be auto-approved.
+// auto-approve lines appear only when someone would be auto-approved. An
+// aws_sso role has one header per account: "role admin-sso in prod
+// (222222222222): aws_sso AdministratorAccess, approvals_required 1".
 func (m Map) WriteText(w io.Writer) error {
 	bw := bufio.NewWriter(w)
 	bw.WriteString("catalog sha256 " + m.CatalogSHA256 + "\n")
 	for _, r := range m.Roles {
-		bw.WriteString("role " + r.Role + ": " + r.Backend + " " + oneLine(r.Target) +
+		in := ""
+		if r.Account != "" {
+			in = " in " + rules.Account{ID: r.Account, Alias: r.AccountAlias}.String()
+		}
+		bw.WriteString("role " + r.Role + in + ": " + r.Backend + " " + oneLine(r.Target) +
 			", approvals_required " + strconv.Itoa(r.ApprovalsRequired) + "\n")
 		writePeople(bw, "approve", r.Approvers, true)
 		writePeople(bw, "request", r.Requesters, true)

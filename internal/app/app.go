@@ -17,6 +17,7 @@ import (
 
 	"github.com/jitbot/jitbot/internal/auditlog"
 	"github.com/jitbot/jitbot/internal/auditlog/s3export"
+	"github.com/jitbot/jitbot/internal/awsorg"
 	"github.com/jitbot/jitbot/internal/cloudtrail"
 	"github.com/jitbot/jitbot/internal/config"
 	"github.com/jitbot/jitbot/internal/grants"
@@ -61,7 +62,12 @@ type App struct {
 	log  *slog.Logger
 	opts Options
 
+	// catalog is the catalog as its file gives it; the service runs it
+	// with the accounts of its OUs added (withOUs). After New only the
+	// catalog watcher changes it, and orgs and ouFailing.
 	catalog    *rules.Catalog
+	orgs       *awsorg.Resolver // nil until a catalog names an organizational unit
+	ouFailing  bool             // the last reading of the OUs failed
 	store      *redisstore.Store
 	closeStore func() error
 	awsCfg     aws.Config
@@ -121,6 +127,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 		return nil, err
 	}
 	a.subscribe()
+	a.svc.SetCatalog(a.withOUs(ctx, a.catalog)) // after subscribe: a failure is announced
 	a.handler = a.newHandler()
 	if err = a.listen(); err != nil {
 		return nil, err

@@ -45,7 +45,7 @@ func (d *DryRun) Grant(ctx context.Context, g grants.Grant) (grants.Issued, erro
 		}
 		secs := aws.ToInt32(in.DurationSeconds)
 		calls := []string{
-			fmt.Sprintf("iam:GetRole RoleName=%s (checks that the role exists, is in jitbot's account and allows %d s sessions)", role.name, secs),
+			fmt.Sprintf("iam:GetRole RoleName=%s (checks that the role exists and allows %d s sessions; in another account of the organisation as its jitbot-member)", role.name, secs),
 			describeAssumeRole(in, g.SessionPolicy != ""),
 		}
 		d.record(ctx, g, calls, "role_arn", g.Target, "session", aws.ToString(in.RoleSessionName),
@@ -86,9 +86,9 @@ func (d *DryRun) Revoke(ctx context.Context, g grants.Grant) (grants.Revocation,
 			break
 		}
 		calls = []string{
-			fmt.Sprintf("iam:GetRolePolicy RoleName=%s PolicyName=%s (reads the role's revoke deny)", rd.role, revokedPolicyName),
+			fmt.Sprintf("iam:GetRolePolicy RoleName=%s PolicyName=%s (reads the role's revoke deny)", rd.role.name, revokedPolicyName),
 			fmt.Sprintf("iam:PutRolePolicy RoleName=%s PolicyName=%s (adds %s=%s to the sessions it denies everything, in statement %s%s)",
-				rd.role, revokedPolicyName, tagRequest, rd.id, sidPrefix, rd.hour.UTC().Format(hourLayout)),
+				rd.role.name, revokedPolicyName, tagRequest, rd.id, sidPrefix, rd.hour.UTC().Format(hourLayout)),
 		}
 		cleanup = rd.cleanup
 	case grants.BackendGroup:

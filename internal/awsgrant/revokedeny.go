@@ -57,13 +57,39 @@ type roleQueue struct {
 	pending []*change
 }
 
-func (s *STS) queue(role string) *roleQueue {
+// denyTarget is a role whose revoke deny is edited, and the IAM client
+// that reaches its account.
+type denyTarget struct {
+	name string // the role's name, as IAM's calls take it
+	// key names the role's queue and cross-process lock, and the role in
+	// errors: its name in jitbot's own account (as before roles of other
+	// accounts were allowed, so older replicas still share the lock),
+	// ACCOUNT:NAME in another, so that same-named roles of two accounts
+	// are written independently. IAM role names never hold a colon.
+	key string
+	iam *iam.Client
+}
+
+// denyTarget resolves role to the client of its account.
+func (s *STS) denyTarget(ctx context.Context, role roleARN) (denyTarget, error) {
+	client, err := s.accounts.iamFor(ctx, role)
+	if err != nil {
+		return denyTarget{}, err
+	}
+	key := role.name
+	if client != s.accounts.own {
+		key = role.account + ":" + role.name
+	}
+	return denyTarget{name: role.name, key: key, iam: client}, nil
+}
+
+func (s *STS) queue(key string) *roleQueue {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	q := s.queues[role]
+	q := s.queues[key]
 	if q == nil {
 		q = &roleQueue{token: make(chan struct{}, 1)}
-		s.queues[role] = q
+		s.queues[key] = q
 	}
 	return q
 }
@@ -73,8 +99,8 @@ func (s *STS) queue(role string) *roleQueue {
 // the callers waiting behind it, in one read-modify-write. A caller whose
 // ctx ends first gets its error; its change may still be written later,
 // which is harmless: denying or lifting again is the same.
-func (s *STS) edit(ctx context.Context, role string, c *change) result {
-	q := s.queue(role)
+func (s *STS) edit(ctx context.Context, role denyTarget, c *change) result {
+	q := s.queue(role.key)
 	c.done = make(chan result, 1)
 	q.mu.Lock()
 	q.pending = append(q.pending, c)
@@ -102,11 +128,11 @@ func (s *STS) edit(ctx context.Context, role string, c *change) result {
 
 // commit writes batch on role's deny policy under the cross-process lock,
 // then reads it back until it shows the changes.
-func (s *STS) commit(ctx context.Context, role string, batch []*change) []result {
+func (s *STS) commit(ctx context.Context, role denyTarget, batch []*change) []result {
 	if s.locker != nil {
-		unlock, err := s.locker.Lock(ctx, "revoke-deny:"+role)
+		unlock, err := s.locker.Lock(ctx, "revoke-deny:"+role.key)
 		if err != nil {
-			return fill(batch, result{err: fmt.Errorf("lock the revoke deny of role %s: %w", role, err)})
+			return fill(batch, result{err: fmt.Errorf("lock the revoke deny of role %s: %w", role.key, err)})
 		}
 		defer unlock()
 	}
@@ -118,14 +144,14 @@ func (s *STS) commit(ctx context.Context, role string, batch []*change) []result
 		ok, err := s.verify(ctx, role, batch, results)
 		switch {
 		case err != nil:
-			return fill(batch, result{err: fmt.Errorf("read back the revoke deny of role %s: %w", role, err)})
+			return fill(batch, result{err: fmt.Errorf("read back the revoke deny of role %s: %w", role.key, err)})
 		case ok:
 			return results
 		case attempt == commitAttempts:
 			return fill(batch, result{err: fmt.Errorf("policy %s of role %s still lacks the change after %d writes: another writer keeps replacing it",
-				revokedPolicyName, role, attempt)})
+				revokedPolicyName, role.key, attempt)})
 		}
-		s.log.WarnContext(ctx, "the revoke deny lost a change after it was written; writing it again", "role", role, "attempt", attempt)
+		s.log.WarnContext(ctx, "the revoke deny lost a change after it was written; writing it again", "role", role.key, "attempt", attempt)
 	}
 }
 
@@ -133,7 +159,7 @@ func (s *STS) commit(ctx context.Context, role string, batch []*change) []result
 // false when nothing was sent (an error, a gone role, or no change).
 // Revocations that would take the policy over IAM's quota fail; the
 // clean-ups of the batch are still made.
-func (s *STS) write(ctx context.Context, role string, batch []*change) (results []result, written bool) {
+func (s *STS) write(ctx context.Context, role denyTarget, batch []*change) (results []result, written bool) {
 	doc, found, err := s.readDeny(ctx, role)
 	if err != nil {
 		return fill(batch, result{err: err}), false
@@ -158,7 +184,7 @@ func (s *STS) write(ctx context.Context, role string, batch []*change) (results 
 	text, size, err := doc.encode()
 	if err == nil && size > maxRolePolicySize {
 		err = fmt.Errorf("policy %s of role %s would be %d characters, over IAM's quota of %d characters for a role's inline policies",
-			revokedPolicyName, role, size, maxRolePolicySize)
+			revokedPolicyName, role.key, size, maxRolePolicySize)
 		for i, c := range batch {
 			if !c.hour.IsZero() {
 				results[i].err = err
@@ -182,19 +208,19 @@ func (s *STS) write(ctx context.Context, role string, batch []*change) (results 
 }
 
 // put writes the role's deny policy, or deletes it when it is empty.
-func (s *STS) put(ctx context.Context, role, text string, empty bool) result {
+func (s *STS) put(ctx context.Context, role denyTarget, text string, empty bool) result {
 	var (
 		md  middleware.Metadata
 		err error
 	)
 	if empty {
-		out, e := s.iam.DeleteRolePolicy(ctx, &iam.DeleteRolePolicyInput{RoleName: aws.String(role), PolicyName: aws.String(revokedPolicyName)})
+		out, e := role.iam.DeleteRolePolicy(ctx, &iam.DeleteRolePolicyInput{RoleName: aws.String(role.name), PolicyName: aws.String(revokedPolicyName)})
 		if err = e; e == nil {
 			md = out.ResultMetadata
 		}
 	} else {
-		out, e := s.iam.PutRolePolicy(ctx, &iam.PutRolePolicyInput{
-			RoleName: aws.String(role), PolicyName: aws.String(revokedPolicyName), PolicyDocument: aws.String(text)})
+		out, e := role.iam.PutRolePolicy(ctx, &iam.PutRolePolicyInput{
+			RoleName: aws.String(role.name), PolicyName: aws.String(revokedPolicyName), PolicyDocument: aws.String(text)})
 		if err = e; e == nil {
 			md = out.ResultMetadata
 		}
@@ -208,23 +234,23 @@ func (s *STS) put(ctx context.Context, role, text string, empty bool) result {
 		return result{gone: true}
 	case errors.As(err, &api) && api.ErrorCode() == "LimitExceeded":
 		return result{err: fmt.Errorf("write policy %s (%d characters) on role %s: the role's inline policies together exceed IAM's quota of %d characters: %w",
-			revokedPolicyName, len(text), role, maxRolePolicySize, err)}
+			revokedPolicyName, len(text), role.key, maxRolePolicySize, err)}
 	case err != nil:
-		return result{err: fmt.Errorf("write policy %s on role %s: %w", revokedPolicyName, role, err)}
+		return result{err: fmt.Errorf("write policy %s on role %s: %w", revokedPolicyName, role.key, err)}
 	}
 	return result{reqID: requestID(md)}
 }
 
 // readDeny reads the role's deny policy. A policy (or role) that does not
 // exist is an empty deny.
-func (s *STS) readDeny(ctx context.Context, role string) (doc denyDoc, found bool, err error) {
-	out, err := s.iam.GetRolePolicy(ctx, &iam.GetRolePolicyInput{RoleName: aws.String(role), PolicyName: aws.String(revokedPolicyName)})
+func (s *STS) readDeny(ctx context.Context, role denyTarget) (doc denyDoc, found bool, err error) {
+	out, err := role.iam.GetRolePolicy(ctx, &iam.GetRolePolicyInput{RoleName: aws.String(role.name), PolicyName: aws.String(revokedPolicyName)})
 	var nse *iamtypes.NoSuchEntityException
 	if errors.As(err, &nse) {
 		return denyDoc{hours: map[time.Time][]string{}}, false, nil
 	}
 	if err != nil {
-		return denyDoc{}, false, fmt.Errorf("read policy %s of role %s: %w", revokedPolicyName, role, err)
+		return denyDoc{}, false, fmt.Errorf("read policy %s of role %s: %w", revokedPolicyName, role.key, err)
 	}
 	// IAM returns the document URL-encoded, per RFC 3986.
 	text, err := url.PathUnescape(aws.ToString(out.PolicyDocument))
@@ -232,14 +258,14 @@ func (s *STS) readDeny(ctx context.Context, role string) (doc denyDoc, found boo
 		doc, err = parseDenyDoc(text)
 	}
 	if err != nil {
-		return denyDoc{}, false, fmt.Errorf("read policy %s of role %s: %w", revokedPolicyName, role, err)
+		return denyDoc{}, false, fmt.Errorf("read policy %s of role %s: %w", revokedPolicyName, role.key, err)
 	}
 	return doc, true, nil
 }
 
 // verify reads the policy back until every change that was written shows,
 // waiting a little between reads for IAM's eventual consistency.
-func (s *STS) verify(ctx context.Context, role string, batch []*change, results []result) (bool, error) {
+func (s *STS) verify(ctx context.Context, role denyTarget, batch []*change, results []result) (bool, error) {
 	for i := range verifyReads {
 		if i > 0 {
 			if err := wait.Sleep(ctx, time.Duration(i)*verifyWait); err != nil {

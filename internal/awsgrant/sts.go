@@ -42,17 +42,19 @@ const (
 // STS is the aws_sts backend. It needs sts:AssumeRole (with sts:TagSession
 // and sts:SetSourceIdentity allowed by each target role's trust policy) and,
 // on the target roles, iam:GetRole, iam:GetRolePolicy, iam:PutRolePolicy
-// and iam:DeleteRolePolicy. Target roles must be in jitbot's own account,
-// because an early revocation writes an inline policy on the role.
+// and iam:DeleteRolePolicy. A target role in another account of the
+// organisation gets those IAM calls as that account's jitbot-member (see
+// MemberRoleName), since an early revocation writes an inline policy on
+// the role.
 type STS struct {
-	sts    *sts.Client
-	iam    *iam.Client
-	log    *slog.Logger
-	now    func() time.Time
-	locker Locker // nil: this process is the only writer
+	sts      *sts.Client
+	accounts *accounts
+	log      *slog.Logger
+	now      func() time.Time
+	locker   Locker // nil: this process is the only writer
 
 	mu     sync.Mutex
-	queues map[string]*roleQueue // by role name
+	queues map[string]*roleQueue // by denyTarget.key
 }
 
 var _ grants.Backend = (*STS)(nil)
@@ -68,7 +70,8 @@ func WithLocker(l Locker) STSOption { return func(s *STS) { s.locker = l } }
 // NewSTS returns the aws_sts backend. cfg is the SDK configuration (in
 // production from config.LoadDefaultConfig, which honours AWS_ENDPOINT_URL).
 func NewSTS(cfg aws.Config, log *slog.Logger, opts ...STSOption) *STS {
-	s := &STS{sts: sts.NewFromConfig(cfg), iam: iam.NewFromConfig(cfg), log: log, now: time.Now, queues: map[string]*roleQueue{}}
+	client := sts.NewFromConfig(cfg)
+	s := &STS{sts: client, accounts: newAccounts(cfg, client), log: log, now: time.Now, queues: map[string]*roleQueue{}}
 	for _, o := range opts {
 		o(s)
 	}
@@ -79,10 +82,10 @@ func NewSTS(cfg aws.Config, log *slog.Logger, opts ...STSOption) *STS {
 // length rounded up to whole seconds and to STS's 900 s minimum, and its
 // session policy denies everything after g.Expires, so AWS itself ends the
 // access at the exact second even for grants shorter than 15 minutes and
-// even if jitbot is down. A role that does not exist, is in another
-// account, cannot be assumed by jitbot or allows shorter sessions than the
-// grant needs is an error wrapping grants.ErrInvalidTarget, with a message
-// fit for the requester.
+// even if jitbot is down. A role that does not exist, is in an account
+// whose jitbot-member jitbot cannot assume, cannot be assumed by jitbot or
+// allows shorter sessions than the grant needs is an error wrapping
+// grants.ErrInvalidTarget, with a message fit for the requester.
 func (s *STS) Grant(ctx context.Context, g grants.Grant) (grants.Issued, error) {
 	role, in, err := assumeRoleInput(g)
 	if err != nil {
@@ -172,13 +175,17 @@ func (s *STS) Revoke(ctx context.Context, g grants.Grant) (grants.Revocation, er
 	if d == nil {
 		return grants.Revocation{}, nil
 	}
-	r := s.edit(ctx, d.role, &change{id: d.id, hour: d.hour})
+	target, err := s.denyTarget(ctx, d.role)
+	if err != nil {
+		return grants.Revocation{}, fmt.Errorf("deny session of %s on role %s: %w", g.RequestID, d.role.arn, err)
+	}
+	r := s.edit(ctx, target, &change{id: d.id, hour: d.hour})
 	if r.gone {
 		s.log.InfoContext(ctx, "role is gone, so is the session", "request_id", g.RequestID, "role_arn", g.Target)
 		return grants.Revocation{}, nil
 	}
 	if r.err != nil {
-		return grants.Revocation{}, fmt.Errorf("deny session of %s on role %s: %w", g.RequestID, d.role, r.err)
+		return grants.Revocation{}, fmt.Errorf("deny session of %s on role %s: %w", g.RequestID, d.role.arn, r.err)
 	}
 	s.log.InfoContext(ctx, "denied session on role", "request_id", g.RequestID, "role_arn", g.Target,
 		"policy", revokedPolicyName, "until", d.hour, "aws_request_id", r.reqID)
@@ -188,7 +195,7 @@ func (s *STS) Revoke(ctx context.Context, g grants.Grant) (grants.Revocation, er
 // revokeDeny is what an early revocation of a grant adds to its role's
 // revoke deny.
 type revokeDeny struct {
-	role    string    // the role's name
+	role    roleARN
 	id      string    // the jit-request tag value of the grant's sessions
 	cleanup time.Time // when the credentials have expired, with a margin
 	hour    time.Time // the statement it goes in: untilHour(cleanup)
@@ -213,7 +220,7 @@ func denyOf(g grants.Grant, now time.Time) *revokeDeny {
 		return nil
 	}
 	cleanup := credsEnd(g, now).Add(cleanupMargin)
-	return &revokeDeny{role: role.name, id: tagValue(string(g.RequestID)), cleanup: cleanup, hour: untilHour(cleanup)}
+	return &revokeDeny{role: role, id: tagValue(string(g.RequestID)), cleanup: cleanup, hour: untilHour(cleanup)}
 }
 
 // Cleanup takes g's request out of the role's revoke deny, deleting the
@@ -225,22 +232,31 @@ func (s *STS) Cleanup(ctx context.Context, g grants.Grant) error {
 	if err != nil {
 		return nil // nothing was ever written on it
 	}
-	if r := s.edit(ctx, role.name, &change{id: tagValue(string(g.RequestID))}); r.err != nil {
-		return fmt.Errorf("lift the deny of %s on role %s: %w", g.RequestID, role.name, r.err)
+	target, err := s.denyTarget(ctx, role)
+	if err != nil {
+		return fmt.Errorf("lift the deny of %s on role %s: %w", g.RequestID, role.arn, err)
 	}
-	_, err = s.iam.DeleteRolePolicy(ctx, &iam.DeleteRolePolicyInput{RoleName: aws.String(role.name), PolicyName: aws.String(legacyPolicyName(g.RequestID))})
+	if r := s.edit(ctx, target, &change{id: tagValue(string(g.RequestID))}); r.err != nil {
+		return fmt.Errorf("lift the deny of %s on role %s: %w", g.RequestID, role.arn, r.err)
+	}
+	_, err = target.iam.DeleteRolePolicy(ctx, &iam.DeleteRolePolicyInput{RoleName: aws.String(role.name), PolicyName: aws.String(legacyPolicyName(g.RequestID))})
 	var nse *iamtypes.NoSuchEntityException
 	if err != nil && !errors.As(err, &nse) {
-		return fmt.Errorf("delete the old deny policy of %s from role %s: %w", g.RequestID, role.name, err)
+		return fmt.Errorf("delete the old deny policy of %s from role %s: %w", g.RequestID, role.arn, err)
 	}
 	return nil
 }
 
-// checkRole makes sure that the role exists, is in jitbot's account (or an
-// early revocation could not write on it) and allows sessions as long as
-// the grant's, so the requester gets a clear reason instead of AWS's.
+// checkRole makes sure that jitbot reaches the role's account (or an
+// early revocation could not write on it), and that the role exists there
+// and allows sessions as long as the grant's, so the requester gets a
+// clear reason instead of AWS's.
 func (s *STS) checkRole(ctx context.Context, role roleARN, secs int32) error {
-	out, err := s.iam.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(role.name)})
+	client, err := s.accounts.iamFor(ctx, role)
+	if err != nil {
+		return err
+	}
+	out, err := client.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(role.name)})
 	var nse *iamtypes.NoSuchEntityException
 	if errors.As(err, &nse) {
 		return fmt.Errorf("%w: IAM role %q does not exist", grants.ErrInvalidTarget, role.arn)
@@ -254,8 +270,9 @@ func (s *STS) checkRole(ctx context.Context, role roleARN, secs int32) error {
 		s.log.WarnContext(ctx, "role has no permissions boundary; an early revocation will be refused by IAM", "role_arn", role.arn)
 	}
 	if got, err := parseRoleARN(aws.ToString(out.Role.Arn)); err == nil && got.account != role.account {
-		return fmt.Errorf("%w: IAM role %q is not in jitbot's AWS account %s; jitbot can only revoke sessions of its own account's roles",
-			grants.ErrInvalidTarget, role.arn, got.account)
+		// The revoke deny would be written on a namesake in the wrong
+		// account and end nothing.
+		return fmt.Errorf("%w: IAM role %q: jitbot's credentials for account %s reach account %s", grants.ErrInvalidTarget, role.arn, role.account, got.account)
 	}
 	if limit := aws.ToInt32(out.Role.MaxSessionDuration); limit > 0 && secs > limit {
 		return fmt.Errorf("%w: IAM role %q allows sessions of at most %s (its MaxSessionDuration) but this grant needs %s",
@@ -324,7 +341,7 @@ func legacyPolicyName(id grants.RequestID) string {
 }
 
 type roleARN struct {
-	arn, account, name string
+	arn, partition, account, name string
 }
 
 // parseRoleARN splits arn:PARTITION:iam::ACCOUNT:role/PATH/NAME. IAM APIs
@@ -338,7 +355,7 @@ func parseRoleARN(arn string) (roleARN, error) {
 	if name == "" {
 		return roleARN{}, fmt.Errorf("%w: %q is not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)", grants.ErrInvalidTarget, arn)
 	}
-	return roleARN{arn: arn, account: parts[4], name: name}, nil
+	return roleARN{arn: arn, partition: parts[1], account: parts[4], name: name}, nil
 }
 
 func requestID(md middleware.Metadata) string {

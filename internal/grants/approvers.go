@@ -3,23 +3,25 @@ package grants
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/jitbot/jitbot/internal/rules"
 )
 
-// eachApprover resolves the approvers of role now, so that somebody who
-// has left an approving user group can no longer approve: it calls yield
-// with the role's listed users, then with the current members of each of
-// its user groups, in catalog order, until yield returns false. Groups
-// after that are not asked for.
-func (s *Service) eachApprover(ctx context.Context, role *rules.Role, yield func(id string) bool) error {
-	for _, id := range role.Users() {
+// eachApprover resolves the approvers of role in account now (see
+// rules.Role.ApproversIn), so that somebody who has left an approving user
+// group can no longer approve: it calls yield with the listed users, then
+// with the current members of each user group, in catalog order, until
+// yield returns false. Groups after that are not asked for.
+func (s *Service) eachApprover(ctx context.Context, role *rules.Role, account string, yield func(id string) bool) error {
+	list := role.ApproversIn(account)
+	for _, id := range rules.UserIDs(list) {
 		if !yield(id) {
 			return nil
 		}
 	}
-	for _, g := range role.Groups() {
+	for _, g := range rules.GroupHandles(list) {
 		members, err := s.dir.GroupMembers(ctx, g)
 		if err != nil {
 			return fmt.Errorf("resolve approvers of %s in @%s: %w", role.Name, g, err)
@@ -33,8 +35,8 @@ func (s *Service) eachApprover(ctx context.Context, role *rules.Role, yield func
 	return nil
 }
 
-// Approvers returns who may decide r now: the role's listed users and the
-// current members of its user groups, in catalog order, without the
+// Approvers returns who may decide r now: the listed users and the
+// current members of the user groups of its role (in its account), in catalog order, without the
 // requester and without repeats, and without those a click would refuse:
 // people who are not full members of the workspace or whom the role's
 // approver_rule does not admit. They are not asked (nor DMed).
@@ -44,7 +46,7 @@ func (s *Service) Approvers(ctx context.Context, r *Request) ([]string, error) {
 		return nil, nil
 	}
 	var out []string
-	err := s.eachApprover(ctx, role, func(id string) bool {
+	err := s.eachApprover(ctx, role, r.Account, func(id string) bool {
 		if id != r.Requester.ID && !slices.Contains(out, id) && s.mayBeAsked(ctx, role, r, id) {
 			out = append(out, id)
 		}
@@ -56,29 +58,40 @@ func (s *Service) Approvers(ctx context.Context, r *Request) ([]string, error) {
 	return out, nil
 }
 
-// ApproverOf returns the roles userID may approve now, by name.
+// ApproverOf returns the roles userID may approve now, in some account or
+// in all, by name.
 func (s *Service) ApproverOf(ctx context.Context, userID string) ([]string, error) {
 	var out []string
-	for _, name := range s.Catalog().Names() {
-		ok, err := s.isApprover(ctx, name, userID)
-		if err != nil {
-			return nil, err
-		}
-		if ok {
-			out = append(out, name)
+	for role := range s.Catalog().All() {
+		accounts := append([]string{""}, slices.Sorted(maps.Keys(role.AccountApprovers))...)
+		for _, account := range accounts {
+			ok, err := s.approves(ctx, role, account, userID)
+			if err != nil {
+				return nil, err
+			}
+			if ok {
+				out = append(out, role.Name)
+				break
+			}
 		}
 	}
 	return out, nil
 }
 
-// isApprover reports whether userID is an approver of the role now.
-func (s *Service) isApprover(ctx context.Context, roleName, userID string) (bool, error) {
-	role, ok := s.Catalog().Role(roleName)
+// isApprover reports whether userID is an approver of r's role, in r's
+// account, now.
+func (s *Service) isApprover(ctx context.Context, r *Request, userID string) (bool, error) {
+	role, ok := s.Catalog().Role(r.Role)
 	if !ok {
 		return false, nil
 	}
+	return s.approves(ctx, role, r.Account, userID)
+}
+
+// approves reports whether userID is an approver of role in account now.
+func (s *Service) approves(ctx context.Context, role *rules.Role, account, userID string) (bool, error) {
 	found := false
-	err := s.eachApprover(ctx, role, func(id string) bool {
+	err := s.eachApprover(ctx, role, account, func(id string) bool {
 		found = id == userID
 		return !found
 	})

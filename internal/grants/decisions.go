@@ -19,6 +19,7 @@ import (
 // longer count are dropped (see staleApprovals). The requester must still
 // be eligible; otherwise the request is denied.
 func (s *Service) Approve(ctx context.Context, id RequestID, approverID string) (*Request, error) {
+	ctx = Fresh(ctx)
 	r, err := s.Get(ctx, id)
 	if err != nil {
 		return nil, err
@@ -92,6 +93,7 @@ func (s *Service) stillEligible(r *Request, requester rules.User, now time.Time)
 // Deny closes a pending request. Only a current approver may deny; a
 // requester who denies their own request cancels it.
 func (s *Service) Deny(ctx context.Context, id RequestID, approverID, reason string) (*Request, error) {
+	ctx = Fresh(ctx)
 	r, err := s.Get(ctx, id)
 	if err != nil {
 		return nil, err
@@ -131,6 +133,7 @@ func (s *Service) Cancel(ctx context.Context, id RequestID, userID string) (*Req
 // gone or, if AWS is failing, once the revocation is recorded: the
 // scheduler retries it until it succeeds.
 func (s *Service) Revoke(ctx context.Context, id RequestID, userID, reason string) (*Request, error) {
+	ctx = Fresh(ctx)
 	r, err := s.Get(ctx, id)
 	if err != nil {
 		return nil, err
@@ -172,6 +175,7 @@ func (s *Service) Revoke(ctx context.Context, id RequestID, userID, reason strin
 // break-glass grant, which nobody approved before it was issued. It stops
 // the escalation. The requester cannot review their own grant.
 func (s *Service) Acknowledge(ctx context.Context, id RequestID, userID string) (*Request, error) {
+	ctx = Fresh(ctx)
 	r, err := s.Get(ctx, id)
 	if err != nil {
 		return nil, err

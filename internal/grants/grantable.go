@@ -87,51 +87,14 @@ func (s *Service) matchesCatalog(role *rules.Role, r *Request, requester rules.U
 	case r.Duration <= 0 || r.Duration > role.MaxDuration:
 		return fmt.Sprintf("its duration %s is outside the role's max of %s", rules.FormatDuration(r.Duration), rules.FormatDuration(role.MaxDuration)), nil
 	}
-	switch role.Backend {
-	case BackendSTS:
-		if r.Target != role.RoleARN || r.Principal != "" {
-			return "its target is not the role's role_arn", nil
-		}
-	case BackendGroup:
-		if r.Target != role.Group {
-			return "its target is not the role's group", nil
-		}
-		principal, err := role.IAMUserName(requester, r.ruleInput(), now)
-		if err != nil {
-			return "", fmt.Errorf("evaluate iam_user of %s: %w", role.Name, err)
-		}
-		if principal == "" || r.Principal != principal {
-			return "its IAM user is not the one the role's iam_user rule gives the requester", nil
-		}
-	case BackendSSO, BackendSSOGroup:
-		return s.matchesSSO(role, r, requester, now)
+	target, principal, err := catalogGrant(role, requester, r.ruleInput(), now)
+	if mis, ok := errors.AsType[*accountMismatch](err); ok {
+		return mis.why, nil
 	}
-	return "", nil
-}
-
-// matchesSSO checks an Identity Center grant: an account of the role, its
-// permission set or group, and the user its sso_user rule gives.
-func (s *Service) matchesSSO(role *rules.Role, r *Request, requester rules.User, now time.Time) (string, error) {
-	want := role.SSOGroup
-	if role.Backend == BackendSSO {
-		if _, ok := role.FindAccount(r.Account); !ok || r.Account == "" {
-			return fmt.Sprintf("its account %q is not one of the role's", r.Account), nil
-		}
-		want = SSOTarget(r.Account, role.PermissionSet)
-	} else if r.Account != "" {
-		return "it names an account, and the role's group is not granted per account", nil
-	}
-	if r.Target != want {
-		return "its target is not the role's permission set or group", nil
-	}
-	principal, err := role.SSOUserName(requester, r.ruleInput(), now)
 	if err != nil {
-		return "", fmt.Errorf("evaluate sso_user of %s: %w", role.Name, err)
+		return "", err
 	}
-	if principal == "" || r.Principal != principal {
-		return "its Identity Center user is not the one the role's sso_user rule gives the requester", nil
-	}
-	return "", nil
+	return mismatch(role.Backend, r, target, principal), nil
 }
 
 // approvedEnough checks that r's approvals come from enough distinct

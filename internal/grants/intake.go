@@ -180,35 +180,14 @@ func (s *Service) newRecord(role *rules.Role, user rules.User, in rules.Input, n
 	if ThirdParty(user) {
 		r.ApprovalsRequired = max(r.ApprovalsRequired, guestApprovals)
 	}
-	switch role.Backend {
-	case BackendSTS:
-		r.Target = role.RoleARN
-	case BackendGroup:
-		r.Target = role.Group
-		principal, err := role.IAMUserName(user, in, now)
-		if err != nil {
-			return nil, fmt.Errorf("evaluate iam_user of %s: %w", role.Name, err)
-		}
-		if principal == "" {
-			return nil, userErr(ErrIneligible, fmt.Sprintf("%s has no IAM user name for you (its iam_user rule gave an empty name); ask the role's owners", role.Name))
-		}
-		r.Principal = principal
-	case BackendSSO, BackendSSOGroup:
-		r.Target = role.SSOGroup
-		if role.Backend == BackendSSO {
-			r.Target = SSOTarget(in.Account, role.PermissionSet)
-		}
-		principal, err := role.SSOUserName(user, in, now)
-		if err != nil {
-			return nil, fmt.Errorf("evaluate sso_user of %s: %w", role.Name, err)
-		}
-		if principal == "" {
-			return nil, userErr(ErrIneligible, fmt.Sprintf("%s has no Identity Center user name for you (its sso_user rule gave an empty name); ask the role's owners", role.Name))
-		}
-		r.Principal = principal
-	default:
-		return nil, fmt.Errorf("role %s has unknown backend %q", role.Name, role.Backend)
+	target, principal, err := catalogGrant(role, user, in, now)
+	if err != nil {
+		return nil, err
 	}
+	if pr, named := principalRule[role.Backend]; named && principal == "" {
+		return nil, userErr(ErrIneligible, fmt.Sprintf("%s has no %s name for you (its %s rule gave an empty name); ask the role's owners", role.Name, pr.name, pr.key))
+	}
+	r.Target, r.Principal = target, principal
 	return r, nil
 }
 
@@ -222,6 +201,9 @@ func chooseAccount(role *rules.Role, asked string) (string, error) {
 		}
 		return "", nil
 	}
+	if len(role.Accounts) == 0 && role.OrganizationalUnit != "" {
+		return "", userErr(ErrInvalidInput, fmt.Sprintf("%s has no accounts yet: its organizational unit %s could not be read from AWS Organizations, or holds no active account; ask jitbot's operators", role.Name, role.OrganizationalUnit))
+	}
 	if asked == "" && len(role.Accounts) == 1 {
 		return role.Accounts[0].ID, nil
 	}
@@ -234,6 +216,9 @@ func chooseAccount(role *rules.Role, asked string) (string, error) {
 	}
 	if asked == "" {
 		return "", userErr(ErrInvalidInput, fmt.Sprintf("%s is granted in several accounts; name one with --account: %s", role.Name, strings.Join(names, ", ")))
+	}
+	if role.OrganizationalUnit != "" {
+		return "", userErr(ErrInvalidInput, fmt.Sprintf("%s is not granted in account %q; its accounts (with those of organizational unit %s as last read): %s", role.Name, asked, role.OrganizationalUnit, strings.Join(names, ", ")))
 	}
 	return "", userErr(ErrInvalidInput, fmt.Sprintf("%s is not granted in account %q; its accounts: %s", role.Name, asked, strings.Join(names, ", ")))
 }

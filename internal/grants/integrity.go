@@ -136,43 +136,17 @@ func (s *Service) catalogAccess(ctx context.Context, r *Request, now time.Time) 
 	if !ok {
 		return nil
 	}
-	switch role.Backend {
-	case BackendSTS:
-		return &Hold{Backend: BackendSTS, Target: role.RoleARN}
-	case BackendGroup:
-		requester, err := s.dir.User(Fresh(ctx), r.Requester.ID)
-		if err != nil {
+	var requester rules.User
+	if role.Backend != BackendSTS {
+		var err error
+		if requester, err = s.dir.User(Fresh(ctx), r.Requester.ID); err != nil {
 			s.log.WarnContext(ctx, "a tampered record's requester could not be looked up: revoking what the record names", "request_id", r.ID, "err", err)
 			return nil
 		}
-		principal, err := role.IAMUserName(requester, r.ruleInput(), now)
-		if err != nil || principal == "" {
-			s.log.WarnContext(ctx, "a tampered record's IAM user could not be derived: revoking what the record names", "request_id", r.ID, "err", err)
-			return nil
-		}
-		return &Hold{Backend: BackendGroup, Target: role.Group, Principal: principal}
-	case BackendSSO, BackendSSOGroup:
-		return s.catalogSSOAccess(ctx, role, r, now)
 	}
-	return nil
-}
-
-// catalogSSOAccess is catalogAccess for the Identity Center backends. The
-// account comes from the record, but only if the role lists it.
-func (s *Service) catalogSSOAccess(ctx context.Context, role *rules.Role, r *Request, now time.Time) *Hold {
-	target := role.SSOGroup
-	if role.Backend == BackendSSO {
-		if _, ok := role.FindAccount(r.Account); !ok {
-			return nil
-		}
-		target = SSOTarget(r.Account, role.PermissionSet)
-	}
-	requester, err := s.dir.User(Fresh(ctx), r.Requester.ID)
-	if err != nil {
-		return nil
-	}
-	principal, err := role.SSOUserName(requester, r.ruleInput(), now)
-	if err != nil || principal == "" {
+	target, principal, err := catalogGrant(role, requester, r.ruleInput(), now)
+	if _, named := principalRule[role.Backend]; err != nil || (named && principal == "") {
+		s.log.WarnContext(ctx, "what the catalog grants a tampered record's requester could not be derived: revoking what the record names", "request_id", r.ID, "err", err)
 		return nil
 	}
 	return &Hold{Backend: role.Backend, Target: target, Principal: principal}

@@ -197,10 +197,12 @@ func (s *Service) GroupChanged(ctx context.Context, handle string, added, remove
 
 // namesGroup reports whether role names the user group handle: among its
 // approvers, or as a quoted string in its eligible or auto_approve rule
-// (as in '"sre" in user.groups').
+// (as in '"sre" in user.groups'), in any account.
 func namesGroup(role *rules.Role, handle string) bool {
-	if slices.Contains(role.Groups(), handle) {
-		return true
+	for _, list := range role.ApproverLists() {
+		if slices.Contains(rules.GroupHandles(list), handle) {
+			return true
+		}
 	}
 	quoted := []string{`"` + handle + `"`, `'` + handle + `'`}
 	for _, src := range []string{role.Eligible, role.AutoApprove} {

@@ -25,7 +25,7 @@ func (s *Service) List(ctx context.Context, userID string) (Listing, error) {
 	slices.SortFunc(open, func(a, b *Request) int { return a.CreatedAt.Compare(b.CreatedAt) })
 	var l Listing
 	now := s.now()
-	approverOf := map[string]bool{}
+	approverOf := map[[2]string]bool{} // by role and account
 	for _, r := range open {
 		if r.State.Terminal() {
 			continue
@@ -37,12 +37,13 @@ func (s *Service) List(ctx context.Context, userID string) (Listing, error) {
 		if r.decidable(userID, now) != nil {
 			continue
 		}
-		ok, seen := approverOf[r.Role]
+		key := [2]string{r.Role, r.Account}
+		ok, seen := approverOf[key]
 		if !seen {
-			if ok, err = s.isApprover(ctx, r.Role, userID); err != nil {
+			if ok, err = s.isApprover(ctx, r, userID); err != nil {
 				return Listing{}, err
 			}
-			approverOf[r.Role] = ok
+			approverOf[key] = ok
 		}
 		if ok {
 			l.Awaiting = append(l.Awaiting, r)

@@ -24,6 +24,13 @@ const ssoRoles = `
     accounts: ["333333333333"]
     approvers: ["@platform-leads"]
     eligible: 'true'
+  sso-owned:
+    backend: aws_sso
+    permission_set: PowerUserAccess
+    accounts: {dev: "111111111111", prod: "222222222222"}
+    approvers: ["@platform-leads"]
+    account_approvers: {prod: [UAPPROVER1]}
+    eligible: 'true'
   sso-billing:
     backend: aws_sso_group
     sso_group: Billing Admins
@@ -83,6 +90,39 @@ func TestSSOAccountIsChosen(t *testing.T) {
 	g, err := e.requestIn(t, "UALICE", "sso-billing", "")
 	if err != nil || g.Target != "Billing Admins" || g.Principal != "alice" || g.Account != "" {
 		t.Fatalf("group role: %+v, %v", g, err)
+	}
+}
+
+// TestSSOOrganizationalUnitAccounts: a role whose organizational unit has
+// not been read has no account yet and says why; once read, its accounts
+// are granted like listed ones, and another account is refused with the
+// OU named.
+func TestSSOOrganizationalUnitAccounts(t *testing.T) {
+	e := newEnv(t)
+	cat, err := rules.Parse("roles.yaml", []byte(testCatalog+`
+  sso-ou:
+    backend: aws_sso
+    permission_set: AdministratorAccess
+    organizational_unit: ou-ab12-12345678
+    approvers: ["@platform-leads"]
+    eligible: 'true'
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.svc.SetCatalog(cat)
+	_, err = e.requestIn(t, "UBOB", "sso-ou", "")
+	if want := "sso-ou has no accounts yet: its organizational unit ou-ab12-12345678 could not be read from AWS Organizations"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("before the OU is read: %v, want %q", err, want)
+	}
+	e.svc.SetCatalog(cat.WithOrganizationalUnits(map[string][]rules.Account{"ou-ab12-12345678": {{ID: "444444444444", Alias: "sandbox"}}}))
+	r, err := e.requestIn(t, "UBOB", "sso-ou", "sandbox")
+	if err != nil || r.Account != "444444444444" || r.Target != "444444444444/AdministratorAccess" {
+		t.Fatalf("an account of the OU: %+v, %v", r, err)
+	}
+	_, err = e.requestIn(t, "UBOB", "sso-ou", "555555555555")
+	if want := `sso-ou is not granted in account "555555555555"; its accounts (with those of organizational unit ou-ab12-12345678 as last read): sandbox (444444444444)`; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("an account outside the OU: %v, want %q", err, want)
 	}
 }
 
@@ -168,5 +208,47 @@ func (e *env) approveOne(t *testing.T, r *grants.Request) {
 	got, err := e.svc.Approve(t.Context(), r.ID, "ULEAD1")
 	if err != nil || got.State != grants.Active {
 		t.Fatalf("approve %s: %v (%v)", r.ID, err, got)
+	}
+}
+
+// TestSSOApproversPerAccount: account_approvers replace the role's
+// approvers for requests in that account, for who is asked, who may click
+// and whose list shows the request; elsewhere the role's approvers decide.
+func TestSSOApproversPerAccount(t *testing.T) {
+	e := ssoEnv(t)
+	prod, err := e.requestIn(t, "UBOB", "sso-owned", "prod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev, err := e.requestIn(t, "UBOB", "sso-owned", "dev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		r    *grants.Request
+		want []string
+	}{{prod, []string{"UAPPROVER1"}}, {dev, []string{"ULEAD1", "ULEAD2", "UALICE"}}} {
+		if got, err := e.svc.Approvers(t.Context(), tt.r); err != nil || !slices.Equal(got, tt.want) {
+			t.Errorf("approvers in %s = %v, %v; want %v", tt.r.Account, got, err, tt.want)
+		}
+	}
+	if _, err := e.svc.Approve(t.Context(), prod.ID, "ULEAD1"); err == nil || !strings.Contains(err.Error(), "not an approver of sso-owned") {
+		t.Errorf("a role approver approved in an account with its own approvers: %v", err)
+	}
+	if _, err := e.svc.Approve(t.Context(), dev.ID, "UAPPROVER1"); err == nil || !strings.Contains(err.Error(), "not an approver of sso-owned") {
+		t.Errorf("prod's approver approved in dev: %v", err)
+	}
+	l, err := e.svc.List(t.Context(), "UAPPROVER1")
+	if err != nil || len(l.Awaiting) != 1 || l.Awaiting[0].ID != prod.ID {
+		t.Errorf("prod approver's list awaits %v, %v; want only %s", l.Awaiting, err, prod.ID)
+	}
+	if roles, err := e.svc.ApproverOf(t.Context(), "UAPPROVER1"); err != nil || !slices.Contains(roles, "sso-owned") {
+		t.Errorf("ApproverOf(UAPPROVER1) = %v, %v; want sso-owned among them", roles, err)
+	}
+	if r, err := e.svc.Approve(t.Context(), prod.ID, "UAPPROVER1"); err != nil || r.State != grants.Active {
+		t.Fatalf("prod's approver: %v, %v", r, err)
+	}
+	if r, err := e.svc.Approve(t.Context(), dev.ID, "ULEAD1"); err != nil || r.State != grants.Active {
+		t.Fatalf("a role approver in dev: %v, %v", r, err)
 	}
 }

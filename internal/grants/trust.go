@@ -33,7 +33,7 @@ func untrusted(u rules.User) string {
 // be a current approver of its role, a full member of the workspace, as
 // the directory knows them this moment, and pass the role's approver_rule.
 func (s *Service) mayStillApprove(ctx context.Context, r *Request, userID string) (string, error) {
-	ok, err := s.isApprover(ctx, r.Role, userID)
+	ok, err := s.isApprover(ctx, r, userID)
 	if err != nil {
 		return "", err
 	}

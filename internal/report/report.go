@@ -11,6 +11,7 @@ package report
 
 import (
 	"cmp"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -77,6 +78,18 @@ type RoleStats struct {
 	// is the same.
 	ElevatedHours float64     `json:"elevated_hours"`
 	TopRequesters []Requester `json:"top_requesters"`
+	// Accounts break the figures of a role granted per account (aws_sso)
+	// down by AWS account, sorted by account ID; empty for other roles.
+	Accounts []AccountStats `json:"accounts,omitempty"`
+}
+
+// AccountStats is one account's share of a role's figures, counted as
+// the role's are.
+type AccountStats struct {
+	Account       string  `json:"account"` // the AWS account ID
+	Requests      int     `json:"requests"`
+	Granted       int     `json:"granted"`
+	ElevatedHours float64 `json:"elevated_hours"`
 }
 
 // Latency summarises time-to-approval samples with nearest-rank
@@ -156,12 +169,16 @@ func Build(entries []auditlog.Entry, roles []string, since, now time.Time) Repor
 	for h, d := range elevated(latest, since, now) {
 		role(h.role).elevated += d
 		total.elevated += d
+		if h.account != "" {
+			role(h.role).account(h.account).ElevatedHours += d.Hours()
+		}
 	}
 	return assemble(accs, total, roles, since, now)
 }
 
-// holder is one requester of one role.
-type holder struct{ role, requester string }
+// holder is one requester of one role, in one account for a role granted
+// per account (grants in two accounts are two accesses).
+type holder struct{ role, account, requester string }
 
 // elevated is how long each holder held the role within [since, now]:
 // one interval per grant (latest: its last entry), clipped to the window,
@@ -178,7 +195,7 @@ func elevated(latest map[string]auditlog.Entry, since, now time.Time) map[holder
 		}
 		iv := interval{maxTime(e.GrantedAt, since), minTime(end, now)}
 		if iv.end.After(iv.start) {
-			h := holder{e.Role, e.Requester}
+			h := holder{e.Role, e.Account, e.Requester}
 			held[h] = append(held[h], iv)
 		}
 	}
@@ -228,10 +245,21 @@ type acc struct {
 	elevated   time.Duration
 	requesters map[string]*Requester
 	neverUsed  map[string]bool // by request ID: the latest usage look found nothing
+	accounts   map[string]*AccountStats
+}
+
+// account is the role's figures in the AWS account id.
+func (a *acc) account(id string) *AccountStats {
+	s := a.accounts[id]
+	if s == nil {
+		s = &AccountStats{Account: id}
+		a.accounts[id] = s
+	}
+	return s
 }
 
 func newAcc(role string) *acc {
-	return &acc{RoleStats: RoleStats{Role: role}, requesters: map[string]*Requester{}, neverUsed: map[string]bool{}}
+	return &acc{RoleStats: RoleStats{Role: role}, requesters: map[string]*Requester{}, neverUsed: map[string]bool{}, accounts: map[string]*AccountStats{}}
 }
 
 // count adds one entry of a counted type.
@@ -239,6 +267,9 @@ func (a *acc) count(e auditlog.Entry) {
 	switch grants.EventType(e.Type) {
 	case grants.EventRequested:
 		a.Requests++
+		if e.Account != "" {
+			a.account(e.Account).Requests++
+		}
 		if e.Extends != "" {
 			a.Extensions++
 		}
@@ -260,6 +291,9 @@ func (a *acc) count(e auditlog.Entry) {
 		a.Refused++
 	case grants.EventGranted:
 		a.Granted++
+		if e.Account != "" {
+			a.account(e.Account).Granted++
+		}
 	case grants.EventAutoApproved:
 		a.BreakGlass++
 	case grants.EventDenied:
@@ -294,6 +328,11 @@ func (a *acc) stats() RoleStats {
 	})
 	if len(s.TopRequesters) > TopRequesters {
 		s.TopRequesters = s.TopRequesters[:TopRequesters]
+	}
+	if s.Role != "" { // the total adds up roles, not accounts
+		for _, id := range slices.Sorted(maps.Keys(a.accounts)) {
+			s.Accounts = append(s.Accounts, *a.accounts[id])
+		}
 	}
 	return s
 }

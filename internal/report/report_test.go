@@ -475,7 +475,7 @@ func TestReportElevatedHours(t *testing.T) {
 // Slack IDs and emails. A new string field must be looked at here before
 // it is added, so that nothing that could hold a secret slips in.
 func TestReportNoSecretField(t *testing.T) {
-	allowed := map[string]bool{"RoleStats.Role": true, "Report.NeverRequested": true, "Requester.ID": true, "Requester.Email": true}
+	allowed := map[string]bool{"RoleStats.Role": true, "Report.NeverRequested": true, "Requester.ID": true, "Requester.Email": true, "AccountStats.Account": true}
 	var walk func(reflect.Type)
 	seen := map[reflect.Type]bool{}
 	walk = func(ty reflect.Type) {
@@ -614,5 +614,44 @@ func TestNeverUsedGrants(t *testing.T) {
 	}
 	if !strings.Contains(Text(got), "never used        2 of 3 grants looked up in CloudTrail") {
 		t.Errorf("text lacks the never-used line:\n%s", Text(got))
+	}
+}
+
+// TestReportPerAccount: a role granted per account is broken down by
+// account; the same person's grants in two accounts are two accesses, so
+// their hours add up instead of merging.
+func TestReportPerAccount(t *testing.T) {
+	in := func(r req, account string, entries ...auditlog.Entry) []auditlog.Entry {
+		for i := range entries {
+			entries[i].Account, entries[i].Backend = account, "aws_sso"
+		}
+		return entries
+	}
+	prod := req{id: "JIT-P1", role: "admin-sso", who: "UALICE"}
+	prod2 := req{id: "JIT-P2", role: "admin-sso", who: "UBOB"}
+	staging := req{id: "JIT-S1", role: "admin-sso", who: "UALICE"}
+	var entries []auditlog.Entry
+	entries = append(entries, in(prod, "222222222222", prod.entry("requested", 10), prod.grant("granted", 20, 20, 80, -1, false), prod.grant("expired", 80, 20, 80, 80, false))...)
+	entries = append(entries, in(prod2, "222222222222", prod2.entry("requested", 30), prod2.entry("denied", 35))...)
+	entries = append(entries, in(staging, "111111111111", staging.entry("requested", 40), staging.grant("granted", 50, 50, 80, -1, false), staging.grant("expired", 80, 50, 80, 80, false))...)
+	r := Build(entries, []string{"admin-sso"}, since, now)
+	if len(r.Roles) != 1 {
+		t.Fatalf("roles: %+v", r.Roles)
+	}
+	want := []AccountStats{
+		{Account: "111111111111", Requests: 1, Granted: 1, ElevatedHours: 0.5},
+		{Account: "222222222222", Requests: 2, Granted: 1, ElevatedHours: 1},
+	}
+	if got := r.Roles[0].Accounts; !reflect.DeepEqual(got, want) {
+		t.Errorf("accounts = %+v, want %+v", got, want)
+	}
+	if got := r.Roles[0].ElevatedHours; got != 1.5 {
+		t.Errorf("role's elevated hours = %v, want 1.5 (alice's hours in two accounts add up)", got)
+	}
+	if r.Total.Accounts != nil {
+		t.Errorf("the total breaks down by account: %+v", r.Total.Accounts)
+	}
+	if text := Text(r); !strings.Contains(text, "  in 222222222222   requests 2, granted 1, elevated hours 1.0\n") {
+		t.Errorf("text lacks prod's line:\n%s", text)
 	}
 }

@@ -21,6 +21,7 @@ import (
 //	  not granted       denied 0, timed out 0, cancelled 0, failed 0
 //	  time to approval  median 4m30s, p95 12m (2 samples)
 //	  elevated hours    1.5
+//	  in 222222222222   requests 2, granted 2, elevated hours 1.0
 //	  top requesters    2  UALICE alice@example.com
 //	                    1  UBOB bob@example.com
 //
@@ -74,6 +75,9 @@ func writeRole(b *strings.Builder, name string, s RoleStats) {
 		line("time to approval", "-")
 	}
 	line("elevated hours", "%.1f", s.ElevatedHours)
+	for _, a := range s.Accounts {
+		line("in "+oneLine(a.Account), "requests %d, granted %d, elevated hours %.1f", a.Requests, a.Granted, a.ElevatedHours)
+	}
 	if s.UsageLooked > 0 {
 		line("never used", "%d of %d grants looked up in CloudTrail", s.NeverUsed, s.UsageLooked)
 	}

@@ -57,14 +57,22 @@ type Role struct {
 	// aws_sso: the permission set (name or ARN) assigned in one of
 	// Accounts; aws_sso_group: the Identity Center group. SSOUser is CEL
 	// giving the Identity Center user name (default user.email).
-	PermissionSet string
-	Accounts      []Account
-	SSOGroup      string
-	SSOUser       string
+	// OrganizationalUnit (an OU ID or a root ID) adds the active accounts
+	// under it to Accounts, read from AWS Organizations by the app: see
+	// Catalog.WithOrganizationalUnits. As parsed, Accounts holds only the
+	// accounts the file lists.
+	PermissionSet      string
+	Accounts           []Account
+	OrganizationalUnit string
+	SSOGroup           string
+	SSOUser            string
 
 	MaxDuration, DefaultDuration, RequestTTL time.Duration
 
-	Approvers         []string // Slack user IDs and "@handle" user groups
+	Approvers []string // Slack user IDs and "@handle" user groups
+	// AccountApprovers, of an aws_sso role, replace Approvers for the
+	// requests in an account: account ID → approvers.
+	AccountApprovers  map[string][]string
 	ApprovalsRequired int
 
 	Eligible, AutoApprove, IAMUser string // CEL source ("" when absent)
@@ -143,27 +151,11 @@ func sortedNames(roles map[string]*Role) []string {
 	return names
 }
 
-// Users returns the approvers that are Slack user IDs.
-func (r *Role) Users() []string {
-	var out []string
-	for _, a := range r.Approvers {
-		if !strings.HasPrefix(a, "@") {
-			out = append(out, a)
-		}
-	}
-	return out
-}
+// Users returns the role's approvers that are Slack user IDs.
+func (r *Role) Users() []string { return UserIDs(r.Approvers) }
 
-// Groups returns the approving user-group handles, without the @.
-func (r *Role) Groups() []string {
-	var out []string
-	for _, a := range r.Approvers {
-		if h, ok := strings.CutPrefix(a, "@"); ok {
-			out = append(out, h)
-		}
-	}
-	return out
-}
+// Groups returns the role's approving user-group handles, without the @.
+func (r *Role) Groups() []string { return GroupHandles(r.Approvers) }
 
 // IsEligible evaluates the role's eligible rule.
 func (r *Role) IsEligible(u User, in Input, now time.Time) (bool, error) {

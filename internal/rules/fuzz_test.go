@@ -3,6 +3,7 @@ package rules_test
 import (
 	"errors"
 	"os"
+	"slices"
 	"testing"
 	"time"
 
@@ -35,6 +36,9 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("roles: &x\n  a: *x\n"))
 	f.Add([]byte("defaults: {max_duration: 1d}\nroles: {r: {backend: aws_iam_group, group: g, iam_user: 'user.id', approvers: ['@a'], eligible: 'true'}}\n"))
 	f.Add([]byte("roles: {r: {backend: aws_iam_group, group: g, iam_user: 'user.id', approvers: ['@a'], eligible: 'true', approver_rule: '\"sre\" in approver.groups'}}\n"))
+	f.Add([]byte("roles: {s: {backend: aws_sso, permission_set: Admin, organizational_unit: ou-ab12-12345678, approvers: [U1], eligible: 'true'}}\n"))
+	f.Add([]byte("roles: {s: {backend: aws_sso, permission_set: Admin, organizational_unit: r-ab12, accounts: {prod: '111111111111'}, approvers: [U1], eligible: 'true'}}\n"))
+	f.Add([]byte("roles: {s: {backend: aws_sso_group, sso_group: Billing, approvers: [U1], eligible: 'true'}}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := rules.Parse("fuzz.yaml", data)
 		if err != nil {
@@ -50,10 +54,14 @@ func FuzzParse(f *testing.F) {
 		}
 		for name, r := range c.Roles {
 			switch {
-			case r.Backend != "aws_sts" && r.Backend != "aws_iam_group":
+			case !slices.Contains([]string{"aws_sts", "aws_iam_group", "aws_sso", "aws_sso_group"}, r.Backend):
 				t.Fatalf("%s: backend %q", name, r.Backend)
-			case r.Backend == "aws_sts" && r.RoleARN == "", r.Backend == "aws_iam_group" && (r.Group == "" || r.IAMUser == ""):
+			case r.Backend == "aws_sts" && r.RoleARN == "", r.Backend == "aws_iam_group" && (r.Group == "" || r.IAMUser == ""),
+				r.Backend == "aws_sso" && (r.PermissionSet == "" || len(r.Accounts) == 0 && r.OrganizationalUnit == ""),
+				r.Backend == "aws_sso_group" && r.SSOGroup == "":
 				t.Fatalf("%s: target missing", name)
+			case r.Backend != "aws_sso" && (len(r.Accounts) > 0 || r.OrganizationalUnit != ""):
+				t.Fatalf("%s: accounts on backend %s", name, r.Backend)
 			case r.ApprovalsRequired < 1 || len(r.Approvers) == 0:
 				t.Fatalf("%s: approvals %d of %v", name, r.ApprovalsRequired, r.Approvers)
 			case r.MaxDuration <= 0 || r.DefaultDuration <= 0 || r.DefaultDuration > r.MaxDuration || r.RequestTTL <= 0:

@@ -58,7 +58,7 @@ var roleNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
 var roleKeys = []string{"description", "backend", "role_arn", "session_policy", "group", "iam_user", "reconcile",
 	"max_duration", "default_duration", "request_ttl", "approvers", "approvals_required", "eligible", "auto_approve", "approver_rule",
 	"incident_pattern", "breakglass_limit", "review_within", "allow_guests", "guest_max_duration", "allow_role_chaining",
-	"permission_set", "accounts", "sso_group", "sso_user"}
+	"permission_set", "accounts", "organizational_unit", "account_approvers", "sso_group", "sso_user"}
 
 // parse state: the problems found so far, the CEL environment and what
 // it compiled.
@@ -291,6 +291,10 @@ func (l *loader) setting(r *Role, key string, kv *ast.MappingValueNode, defaultS
 		r.PermissionSet = l.str(kv, name)
 	case "accounts":
 		r.Accounts = l.accounts(kv, name)
+	case "account_approvers":
+		r.AccountApprovers = l.accountApprovers(kv, name)
+	case "organizational_unit":
+		r.OrganizationalUnit = l.str(kv, name)
 	case "sso_group":
 		r.SSOGroup = l.str(kv, name)
 	case "sso_user":

@@ -31,7 +31,14 @@ var (
 	accountAliasRE  = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
 	permissionSetRE = regexp.MustCompile(`^(arn:aws[a-z-]*:sso:::permissionSet/ssoins-[0-9a-f]{16}/ps-[0-9a-f]{16}|[\w+=,.@-]{1,32})$`)
 	ssoGroupRE      = regexp.MustCompile(`^[\p{L}\p{M}\p{S}\p{N}\p{P} ]+$`)
+	// An OU ID or a root ID, as AWS Organizations writes them.
+	organizationalUnitRE = regexp.MustCompile(`^(ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}|r-[0-9a-z]{4,32})$`)
 )
+
+// ValidAlias reports whether s may be an account alias: what the catalog
+// accepts, so that an alias made from elsewhere (an account's name in AWS
+// Organizations) is one people can type as --account.
+func ValidAlias(s string) bool { return accountAliasRE.MatchString(s) }
 
 // FindAccount returns the role's account with this ID or alias.
 func (r *Role) FindAccount(idOrAlias string) (Account, bool) {
@@ -95,7 +102,7 @@ func (l *loader) checkSSO(r *Role, keys map[string]*ast.MappingValueNode, node f
 	}
 	ssoKeys := map[string][]string{
 		"aws_sso":       {"sso_group"},
-		"aws_sso_group": {"permission_set", "accounts"},
+		"aws_sso_group": {"permission_set", "accounts", "organizational_unit"},
 	}
 	for _, k := range ssoKeys[r.Backend] {
 		if keys[k] != nil {
@@ -111,8 +118,11 @@ func (l *loader) checkSSO(r *Role, keys map[string]*ast.MappingValueNode, node f
 	if !permissionSetRE.MatchString(r.PermissionSet) {
 		l.addf(node("permission_set"), "role %s: backend aws_sso needs permission_set, a permission set name or ARN (arn:aws:sso:::permissionSet/ssoins-…/ps-…), got %q", name, r.PermissionSet)
 	}
-	if len(r.Accounts) == 0 {
-		l.addf(node("backend"), "role %s: backend aws_sso needs accounts, the account IDs it may be granted in", name)
+	if len(r.Accounts) == 0 && keys["organizational_unit"] == nil {
+		l.addf(node("backend"), "role %s: backend aws_sso needs accounts (the account IDs it may be granted in) or organizational_unit (an OU whose active accounts it may be granted in), or both", name)
+	}
+	if keys["organizational_unit"] != nil && !organizationalUnitRE.MatchString(r.OrganizationalUnit) {
+		l.addf(node("organizational_unit"), "role %s: organizational_unit %q is not an AWS Organizations OU ID (ou-xxxx-xxxxxxxx) or root ID (r-xxxx)", name, r.OrganizationalUnit)
 	}
 	seen := map[string]bool{}
 	for _, a := range r.Accounts {

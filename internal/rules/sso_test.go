@@ -68,7 +68,7 @@ func TestParseSSORoles(t *testing.T) {
 }
 
 func TestParseSSOProblems(t *testing.T) {
-	tests := []struct{ name, old, new, want string }{
+	checkEdits(t, ssoCatalog, []catalogEdit{
 		{"no accounts", `    accounts: {dev: "111111111111", staging: 222222222222, prod: "333333333333"}
 `, "", "backend aws_sso needs accounts"},
 		{"bad account", `dev: "111111111111"`, `dev: "11111"`, `account "11111" is not a 12-digit AWS account ID`},
@@ -80,11 +80,24 @@ func TestParseSSOProblems(t *testing.T) {
 		{"iam key on sso", "    permission_set: AdministratorAccess\n", "    permission_set: AdministratorAccess\n    group: jit-x\n", "group does not apply to backend aws_sso"},
 		{"sso key on group", "    sso_group: Billing Admins\n", "    sso_group: Billing Admins\n    accounts: [\"111111111111\"]\n", "accounts does not apply to backend aws_sso_group"},
 		{"bad sso_user", "sso_user: 'user.name'", "sso_user: 'user.nmae'", "sso_user"},
+	})
+	iam := strings.Replace(good, "    iam_user: 'user.email'\n", "    iam_user: 'user.email'\n    accounts: [\"111111111111\"]\n", 1)
+	if _, err := rules.Parse("roles.yaml", []byte(iam)); err == nil || !strings.Contains(err.Error(), "accounts applies only to the Identity Center backends") {
+		t.Errorf("accounts on an IAM group role: %v", err)
 	}
-	for _, tt := range tests {
+}
+
+// catalogEdit is a change to a catalog that must make it fail to load
+// with a problem containing want.
+type catalogEdit struct{ name, old, new, want string }
+
+// checkEdits applies each edit to base alone and checks the problem.
+func checkEdits(t *testing.T, base string, edits []catalogEdit) {
+	t.Helper()
+	for _, tt := range edits {
 		t.Run(tt.name, func(t *testing.T) {
-			src := strings.Replace(ssoCatalog, tt.old, tt.new, 1)
-			if src == ssoCatalog {
+			src := strings.Replace(base, tt.old, tt.new, 1)
+			if src == base {
 				t.Fatalf("the edit %q changed nothing", tt.old)
 			}
 			_, err := rules.Parse("roles.yaml", []byte(src))
@@ -92,9 +105,5 @@ func TestParseSSOProblems(t *testing.T) {
 				t.Errorf("err = %v, want one containing %q", err, tt.want)
 			}
 		})
-	}
-	iam := strings.Replace(good, "    iam_user: 'user.email'\n", "    iam_user: 'user.email'\n    accounts: [\"111111111111\"]\n", 1)
-	if _, err := rules.Parse("roles.yaml", []byte(iam)); err == nil || !strings.Contains(err.Error(), "accounts applies only to the Identity Center backends") {
-		t.Errorf("accounts on an IAM group role: %v", err)
 	}
 }

@@ -80,7 +80,7 @@ func (l *loader) checkBackend(r *Role, at *ast.MappingValueNode, keys map[string
 		l.addf(node("backend"), "role %s: unknown backend %q (known: aws_sts, aws_iam_group, aws_sso, aws_sso_group)", name, r.Backend)
 	}
 	if r.Backend != "aws_sso" && r.Backend != "aws_sso_group" {
-		for _, k := range []string{"permission_set", "accounts", "sso_group", "sso_user"} {
+		for _, k := range []string{"permission_set", "accounts", "organizational_unit", "sso_group", "sso_user"} {
 			if keys[k] != nil {
 				l.addf(keys[k].Key, "role %s: %s applies only to the Identity Center backends (aws_sso, aws_sso_group)", name, k)
 			}
@@ -134,24 +134,40 @@ func (l *loader) checkDurations(r *Role, keys map[string]*ast.MappingValueNode, 
 }
 
 func (l *loader) checkApprovers(r *Role, keys map[string]*ast.MappingValueNode, node func(string) ast.Node) {
-	name := r.Name
 	if len(r.Approvers) == 0 {
-		l.addf(node("approvers"), "role %s: approvers is empty: list Slack user IDs (U…) or user groups (@handle)", name)
+		l.addf(node("approvers"), "role %s: approvers is empty: list Slack user IDs (U…) or user groups (@handle)", r.Name)
+	}
+	l.checkApproverList(r, "approvers", r.Approvers, node("approvers"), node("approvals_required"))
+	if r.ApprovalsRequired < 1 {
+		l.addf(node("approvals_required"), "role %s: approvals_required must be at least 1, got %d", r.Name, r.ApprovalsRequired)
+	}
+	l.checkAccountApprovers(r, keys, node)
+}
+
+// checkApproverList checks one list of approvers (what is the key it came
+// from, at where it is): Slack user IDs or @handles, none twice, and
+// enough of them for approvals_required (at countAt) when they are all
+// users.
+func (l *loader) checkApproverList(r *Role, what string, list []string, at, countAt ast.Node) {
+	in := ""
+	if what != "approvers" {
+		in = " in " + what
 	}
 	seen := map[string]bool{}
-	for _, a := range r.Approvers {
+	for _, a := range list {
 		switch {
 		case seen[a]:
-			l.addf(node("approvers"), "role %s: approver %s is listed twice", name, a)
+			l.addf(at, "role %s: approver %s is listed twice%s", r.Name, a, in)
 		case !userIDRE.MatchString(a) && !handleRE.MatchString(a):
-			l.addf(node("approvers"), "role %s: approver %q is neither a Slack user ID (U…) nor a user group (@handle)", name, a)
+			l.addf(at, "role %s: approver %q%s is neither a Slack user ID (U…) nor a user group (@handle)", r.Name, a, in)
 		}
 		seen[a] = true
 	}
-	if r.ApprovalsRequired < 1 {
-		l.addf(node("approvals_required"), "role %s: approvals_required must be at least 1, got %d", name, r.ApprovalsRequired)
-	} else if users := len(r.Users()); len(r.Groups()) == 0 && len(r.Approvers) > 0 && r.ApprovalsRequired > users {
-		l.addf(node("approvals_required"), "role %s: approvals_required is %d but only %d approver(s) are listed", name, r.ApprovalsRequired, users)
+	if len(list) == 0 && what != "approvers" {
+		l.addf(at, "role %s: %s is empty: list Slack user IDs (U…) or user groups (@handle)", r.Name, what)
+	}
+	if users := len(UserIDs(list)); r.ApprovalsRequired >= 1 && len(GroupHandles(list)) == 0 && len(list) > 0 && r.ApprovalsRequired > users {
+		l.addf(countAt, "role %s: approvals_required is %d but only %d approver(s) are listed%s", r.Name, r.ApprovalsRequired, users, in)
 	}
 }
 

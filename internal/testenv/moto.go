@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go/logging"
 )
 
@@ -168,6 +169,23 @@ func AWSConfig(t testing.TB, endpoint string) aws.Config {
 	// in fact succeeded explains an otherwise puzzling "already exists".
 	cfg.ClientLogMode = aws.LogRetries
 	cfg.Logger = testLogger(t)
+	return cfg
+}
+
+// AccountConfig is AWSConfig straight to m acting in account, as that
+// account's administrator would. moto keeps one IAM per account and acts
+// in the account of the role whose AssumeRole issued the access key; it
+// neither needs that role to exist nor checks its trust policy.
+func (m *Moto) AccountConfig(t testing.TB, account string) aws.Config {
+	t.Helper()
+	cfg := AWSConfig(t, m.URL())
+	out, err := sts.NewFromConfig(cfg).AssumeRole(t.Context(), &sts.AssumeRoleInput{
+		RoleArn: aws.String("arn:aws:iam::" + account + ":role/admin"), RoleSessionName: aws.String("test-fixture")})
+	if err != nil {
+		t.Fatalf("credentials of account %s from moto: %v", account, err)
+	}
+	c := out.Credentials
+	cfg.Credentials = credentials.NewStaticCredentialsProvider(aws.ToString(c.AccessKeyId), aws.ToString(c.SecretAccessKey), aws.ToString(c.SessionToken))
 	return cfg
 }
 

@@ -46,3 +46,23 @@ func TestMoto(t *testing.T) {
 		t.Errorf("moto_server still accepts connections on %s after the test ended", addr)
 	}
 }
+
+// TestMotoAccounts: what the multi-account tests rely on. Credentials of
+// AccountConfig act in that account, whose IAM is its own; the default
+// credentials act in moto's default account.
+func TestMotoAccounts(t *testing.T) {
+	m := testenv.StartMoto(t)
+	member := m.AccountConfig(t, "222222222222")
+	id, err := sts.NewFromConfig(member).GetCallerIdentity(t.Context(), &sts.GetCallerIdentityInput{})
+	if err != nil || aws.ToString(id.Account) != "222222222222" {
+		t.Fatalf("GetCallerIdentity with AccountConfig = %v, %v; want account 222222222222", id, err)
+	}
+	if _, err := iam.NewFromConfig(member).CreateUser(t.Context(), &iam.CreateUserInput{UserName: aws.String("bob")}); err != nil {
+		t.Fatalf("CreateUser in 222222222222: %v", err)
+	}
+	_, err = iam.NewFromConfig(testenv.AWSConfig(t, m.URL())).GetUser(t.Context(), &iam.GetUserInput{UserName: aws.String("bob")})
+	var nse *iamtypes.NoSuchEntityException
+	if !errors.As(err, &nse) {
+		t.Errorf("GetUser of 222222222222's user in the default account = %v, want NoSuchEntity", err)
+	}
+}

@@ -33,11 +33,18 @@ type Proxy struct {
 	fail     bool
 	failN    int // calls failed while fail is on; picks the failure kind
 	failNext map[string]int
+	refusals []refusal
 	stall    time.Duration
 	rewrite  map[string]func(body map[string]any)
 	hold     map[string]chan struct{} // closed on release
 	held     map[string]int
 	errNext  map[string]injected
+}
+
+// refusal is a call that the proxy answers with AccessDenied itself.
+type refusal struct {
+	action string
+	match  func(url.Values) bool
 }
 
 // Call is one recorded AWS call.
@@ -153,6 +160,16 @@ func (p *Proxy) FailNext(action string, n int) {
 	p.failNext[action] = n
 }
 
+// Refuse answers every later call of action whose parameters match with
+// AWS's 403 AccessDenied, as AWS does when a policy (a trust policy, say)
+// does not allow it; moto allows everything. The call is recorded, and
+// not forwarded.
+func (p *Proxy) Refuse(action string, match func(url.Values) bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.refusals = append(p.refusals, refusal{action: action, match: match})
+}
+
 // Stall delays every call by d before it is forwarded; zero turns it off.
 // A stalled call ends early when its caller gives up (context cancelled)
 // or the proxy is closed.
@@ -168,6 +185,7 @@ const (
 	noFault fault = iota
 	fault503
 	faultDrop
+	faultDenied
 )
 
 func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
@@ -188,6 +206,8 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 	case p.failNext[action] > 0:
 		p.failNext[action]--
 		f = fault503
+	case p.refused(action, params):
+		f = faultDenied
 	case p.fail:
 		p.failN++
 		f = fault503
@@ -223,11 +243,12 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 
 	switch f {
 	case fault503:
-		w.Header().Set("Content-Type", "text/xml")
-		w.WriteHeader(http.StatusServiceUnavailable)
-		io.WriteString(w, `<ErrorResponse><Error><Type>Receiver</Type><Code>ServiceUnavailable</Code>`+
-			`<Message>injected by testenv.Proxy</Message></Error><RequestId>proxy-fault</RequestId></ErrorResponse>`)
+		awsError(w, http.StatusServiceUnavailable, "Receiver", "ServiceUnavailable", "injected by testenv.Proxy", "proxy-fault")
 		p.record(start, Call{Action: action, Params: params, Status: http.StatusServiceUnavailable})
+		return
+	case faultDenied:
+		awsError(w, http.StatusForbidden, "Sender", "AccessDenied", "refused by testenv.Proxy", "proxy-refusal")
+		p.record(start, Call{Action: action, Params: params, Status: http.StatusForbidden})
 		return
 	case faultDrop:
 		p.record(start, Call{Action: action, Params: params, Status: 0})
@@ -243,6 +264,24 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 	p.rp.ServeHTTP(rec, r)
 	p.record(start, Call{Action: action, Params: params, Status: rec.status})
+}
+
+// awsError answers as a query-protocol AWS service answers an error.
+func awsError(w http.ResponseWriter, status int, typ, code, msg, requestID string) {
+	w.Header().Set("Content-Type", "text/xml")
+	w.WriteHeader(status)
+	fmt.Fprintf(w, `<ErrorResponse><Error><Type>%s</Type><Code>%s</Code><Message>%s</Message></Error><RequestId>%s</RequestId></ErrorResponse>`,
+		typ, code, msg, requestID)
+}
+
+// refused reports whether a Refuse matches the call; p.mu is held.
+func (p *Proxy) refused(action string, params url.Values) bool {
+	for _, r := range p.refusals {
+		if r.action == action && r.match(params) {
+			return true
+		}
+	}
+	return false
 }
 
 func (p *Proxy) record(start time.Time, c Call) {

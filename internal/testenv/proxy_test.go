@@ -226,8 +226,8 @@ func TestProxyHoldAndRewrite(t *testing.T) {
 }
 
 // TestProxyErrorNext: the next n calls of an action get the chosen AWS
-// error, unforwarded; the call after them and other actions are
-// forwarded.
+// error, unforwarded, in the form of the call's protocol; the call after
+// them and other actions are forwarded.
 func TestProxyErrorNext(t *testing.T) {
 	p := testenv.StartProxy(t, echo(t).URL)
 	p.ErrorNext("DeleteAccountAssignment", 1, http.StatusBadRequest, "ConflictException")
@@ -250,6 +250,10 @@ func TestProxyErrorNext(t *testing.T) {
 	if st := p.Calls("DeleteAccountAssignment"); len(st) != 2 || st[0].Status != http.StatusBadRequest {
 		t.Errorf("recorded %+v", st)
 	}
+	p.ErrorNext("RemoveUserFromGroup", 1, http.StatusConflict, "ConcurrentModification")
+	if s, body := post(t.Context(), t, p.URL(), url.Values{"Action": {"RemoveUserFromGroup"}}); s != http.StatusConflict || !strings.Contains(body, "<Code>ConcurrentModification</Code>") {
+		t.Errorf("query-protocol call = %d %q, want 409 and the code in AWS's XML", s, body)
+	}
 }
 
 // jsonCall sends p a call of operation op as the JSON protocols do, and
@@ -268,4 +272,26 @@ func jsonCall(t *testing.T, p *testenv.Proxy, op string) (*http.Response, string
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	return resp, string(b), err
+}
+
+// TestProxyRefuse: only the matching calls of the action are refused,
+// with AWS's AccessDenied, recorded and not forwarded.
+func TestProxyRefuse(t *testing.T) {
+	p := testenv.StartProxy(t, echo(t).URL)
+	p.Refuse("AssumeRole", func(v url.Values) bool { return strings.HasSuffix(v.Get("RoleArn"), ":role/jitbot-member") })
+	member := url.Values{"Action": {"AssumeRole"}, "RoleArn": {"arn:aws:iam::222222222222:role/jitbot-member"}}
+	if status, body := post(t.Context(), t, p.URL(), member); status != http.StatusForbidden || !strings.Contains(body, "<Code>AccessDenied</Code>") {
+		t.Errorf("refused call = %d %q, want 403 AccessDenied", status, body)
+	}
+	other := url.Values{"Action": {"AssumeRole"}, "RoleArn": {"arn:aws:iam::222222222222:role/jit-x"}}
+	if status, body := post(t.Context(), t, p.URL(), other); status != http.StatusOK || body != other.Encode() {
+		t.Errorf("another role's AssumeRole = %d %q, want it forwarded", status, body)
+	}
+	if status, _ := post(t.Context(), t, p.URL(), url.Values{"Action": {"GetRole"}, "RoleArn": member["RoleArn"]}); status != http.StatusOK {
+		t.Errorf("another action = %d, want it forwarded", status)
+	}
+	calls := p.Calls("AssumeRole")
+	if len(calls) != 2 || calls[0].Status != http.StatusForbidden || calls[1].Status != http.StatusOK {
+		t.Errorf("recorded %+v", calls)
+	}
 }

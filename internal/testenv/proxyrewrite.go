@@ -81,9 +81,7 @@ func (p *Proxy) answerError(w http.ResponseWriter, r *http.Request, action strin
 		fmt.Fprintf(w, `{"__type":%q,"Message":%q}`, inj.code, msg)
 		return inj.status, true
 	}
-	w.Header().Set("Content-Type", "text/xml")
-	w.WriteHeader(inj.status)
-	fmt.Fprintf(w, `<ErrorResponse><Error><Type>Sender</Type><Code>%s</Code><Message>%s</Message></Error><RequestId>proxy-fault</RequestId></ErrorResponse>`, inj.code, msg)
+	awsError(w, inj.status, "Sender", inj.code, msg, "proxy-fault")
 	return inj.status, true
 }
 

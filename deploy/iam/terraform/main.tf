@@ -25,21 +25,61 @@ locals {
   # ../iam-policy.json names its optional statements by Sid; the others
   # are always kept.
   optional_statements = {
-    SummariseUsageWhenJitUsageLookupIsOn    = var.usage_lookup
-    ExportAuditLogWhenJitAuditS3BucketIsSet = var.audit_s3_bucket != ""
+    SummariseUsageWhenJitUsageLookupIsOn               = var.usage_lookup
+    ExportAuditLogWhenJitAuditS3BucketIsSet            = var.audit_s3_bucket != ""
+    ListAccountsOfOrganizationalUnitsWhenARoleNamesOne = var.organizational_units
+    FindTheIdentityCenterInstance                      = local.identity_center
+    AssignPermissionSetsInTheIdentityCenterInstance    = local.identity_center
+    FindPermissionSetsByName                           = local.identity_center
+    AssignOnlyJitManagedPermissionSets                 = local.identity_center
+    AssignPermissionSetsInAccounts                     = local.identity_center
+    UseTheIdentityStore                                = local.identity_center
+    FindIdentityCenterUsers                            = local.identity_center
+    ManageIdentityCenterGroupMembers                   = local.identity_center
+    ReadAndEndIdentityCenterMemberships                = local.identity_center
   }
 
-  # Every IAM ARN of the policy, in Resource and in the boundary
-  # conditions alike, gets this account in place of "*".
+  # The Identity Center statements, kept when identity_center_instance_arn
+  # is set, are narrowed to that instance and its identity store and, when
+  # given, to the accounts and groups listed: the policy file cannot know
+  # them. Users and memberships are named by IDs made at grant time, so
+  # they stay "*" (the tag condition on permission sets still holds).
+  identity_center = var.identity_center_instance_arn != ""
+  sso_instance_id = local.identity_center ? element(split("/", var.identity_center_instance_arn), 1) : ""
+  sso_resources = {
+    "arn:aws:sso:::instance/*"                 = [var.identity_center_instance_arn]
+    "arn:aws:sso:::permissionSet/*/*"          = ["arn:aws:sso:::permissionSet/${local.sso_instance_id}/*"]
+    "arn:aws:sso:::account/*"                  = length(var.identity_center_accounts) > 0 ? [for a in var.identity_center_accounts : "arn:aws:sso:::account/${a}"] : ["arn:aws:sso:::account/*"]
+    "arn:aws:identitystore::*:identitystore/*" = ["arn:aws:identitystore::${local.account_id}:identitystore/${var.identity_store_id}"]
+    "arn:aws:identitystore:::group/*"          = length(var.identity_center_group_ids) > 0 ? [for g in var.identity_center_group_ids : "arn:aws:identitystore:::group/${g}"] : ["arn:aws:identitystore:::group/*"]
+  }
+  # As JSON, so that one expression can give a statement a list where the
+  # file has a string.
+  sso_resources_json = { for k, v in local.sso_resources : k => length(v) == 1 ? jsonencode(v[0]) : jsonencode(v) }
+
+  # The statements that reach the jit-* roles and jitbot-member of every
+  # account of the organisation (their condition keeps them inside it);
+  # see member/ for what a member account needs.
+  organisation_statements = {
+    IssueStsGrantsInTheOrganisation      = true
+    ReachMemberAccountsInTheOrganisation = true
+  }
+
   bot_policy_doc = jsondecode(file("${path.module}/../iam-policy.json"))
-  bot_policy = replace(jsonencode(merge(local.bot_policy_doc, {
+  bot_statements = [
+    for s in local.bot_policy_doc.Statement : merge(s, {
+      Resource = jsondecode(lookup(local.sso_resources_json, s.Resource,
+      jsonencode(replace(s.Resource, "arn:aws:s3:::jit-audit-evidence/jitbot/audit/", "arn:aws:s3:::${var.audit_s3_bucket}/${var.audit_s3_prefix}/"))))
+    })
+    if lookup(local.optional_statements, s.Sid, true)
+  ]
+  # Every IAM ARN of the other statements, in Resource and in the boundary
+  # conditions alike, gets this account in place of "*".
+  bot_policy = jsonencode(merge(local.bot_policy_doc, {
     Statement = [
-      for s in local.bot_policy_doc.Statement : merge(s, {
-        Resource = replace(s.Resource, "arn:aws:s3:::jit-audit-evidence/jitbot/audit/", "arn:aws:s3:::${var.audit_s3_bucket}/${var.audit_s3_prefix}/")
-      })
-      if lookup(local.optional_statements, s.Sid, true)
+      for s in local.bot_statements : lookup(local.organisation_statements, s.Sid, false) ? s : jsondecode(replace(jsonencode(s), "arn:aws:iam::*:", "arn:aws:iam::${local.account_id}:"))
     ]
-  })), "arn:aws:iam::*:", "arn:aws:iam::${local.account_id}:")
+  }))
 
   # The permissions boundary every jit-* role must carry: jitbot may write
   # its revoke deny only on roles that have it, and may never remove or
@@ -102,6 +142,14 @@ resource "aws_iam_role_policy" "bot" {
   name   = "jitbot"
   role   = aws_iam_role.bot.id
   policy = local.bot_policy
+
+  lifecycle {
+    precondition {
+      condition = !local.identity_center || (length(regexall("^arn:aws[a-z-]*:sso:::instance/ssoins-[0-9a-f]{16}$", var.identity_center_instance_arn)) > 0 &&
+      length(regexall("^d-[0-9a-z]{10}$", var.identity_store_id)) > 0)
+      error_message = "identity_center_instance_arn must be an instance ARN (arn:aws:sso:::instance/ssoins-…) and identity_store_id its identity store (d-…), as aws sso-admin list-instances shows them."
+    }
+  }
 }
 
 resource "aws_eks_pod_identity_association" "bot" {

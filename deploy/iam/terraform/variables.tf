@@ -55,6 +55,36 @@ variable "audit_s3_prefix" {
   default     = "jitbot/audit"
 }
 
+variable "organizational_units" {
+  description = "Allow organizations:ListAccountsForParent and organizations:ListOrganizationalUnitsForParent, which aws_sso roles with organizational_unit need. Organizations answers only the management account or a delegated administrator."
+  type        = bool
+  default     = false
+}
+
+variable "identity_center_instance_arn" {
+  description = "The IAM Identity Center instance (arn:aws:sso:::instance/ssoins-…) of aws_sso and aws_sso_group roles; JIT_SSO_INSTANCE_ARN. Empty: no Identity Center permission."
+  type        = string
+  default     = ""
+}
+
+variable "identity_store_id" {
+  description = "The instance's identity store (d-…), whose users and groups jitbot reads and changes. Required with identity_center_instance_arn."
+  type        = string
+  default     = ""
+}
+
+variable "identity_center_accounts" {
+  description = "The account IDs aws_sso roles may be granted in. Empty: any account of the instance."
+  type        = list(string)
+  default     = []
+}
+
+variable "identity_center_group_ids" {
+  description = "The Identity Center group IDs aws_sso_group roles name. Empty: any group of the identity store (groups carry no tags to narrow by)."
+  type        = list(string)
+  default     = []
+}
+
 variable "create_examples" {
   description = "Create the example target role jit-example-readonly and the example group jit-example-admins."
   type        = bool

@@ -145,6 +145,10 @@ func appendRoleLine(b []byte, r *rules.Role) []byte {
 			}
 			b = append(b, inline(a.String(), 80)...)
 		}
+	} else if r.OrganizationalUnit != "" {
+		b = append(b, " · no accounts yet (organizational unit "...)
+		b = append(b, inline(r.OrganizationalUnit, 80)...)
+		b = append(b, " not read)"...)
 	}
 	return b
 }

@@ -18,7 +18,7 @@ func dry(r *grants.Request) *grants.Request {
 	case grants.BackendSTS:
 		if r.State != grants.Pending {
 			r.DryRunGrant = []string{
-				"iam:GetRole RoleName=" + r.Target[strings.LastIndexByte(r.Target, '/')+1:] + " (checks that the role exists, is in jitbot's account and allows 1800 s sessions)",
+				"iam:GetRole RoleName=" + r.Target[strings.LastIndexByte(r.Target, '/')+1:] + " (checks that the role exists and allows 1800 s sessions; in another account of the organisation as its jitbot-member)",
 				"sts:AssumeRole RoleArn=" + r.Target + " RoleSessionName=jit-alice-" + string(r.ID) + " DurationSeconds=1800 SourceIdentity=alice@example.com " +
 					"Tags=jit-request=" + string(r.ID) + ",jit-approver=U0BOB0002 Policy=(allows what the role allows, and denies everything after 2025-03-14T09:29:00Z)",
 			}

@@ -81,3 +81,17 @@ func TestRolesNameTheAccounts(t *testing.T) {
 		t.Errorf("/jit roles:\n%s", got)
 	}
 }
+
+// TestRolesSayAnUnreadOrganizationalUnit: a role whose organizational unit
+// has given no account yet says so, rather than listing nothing.
+func TestRolesSayAnUnreadOrganizationalUnit(t *testing.T) {
+	r := &rules.Role{Name: "sso-ou", Backend: grants.BackendSSO, MaxDuration: time.Hour, DefaultDuration: time.Hour,
+		OrganizationalUnit: "ou-ab12-12345678"}
+	if got := allText(t, Roles([]*rules.Role{r}, "")); !strings.Contains(got, "no accounts yet (organizational unit ou-ab12-12345678 not read)") {
+		t.Errorf("/jit roles:\n%s", got)
+	}
+	r.Accounts = []rules.Account{{ID: "111111111111", Alias: "sandbox"}}
+	if got := allText(t, Roles([]*rules.Role{r}, "")); !strings.Contains(got, "accounts sandbox (111111111111)") || strings.Contains(got, "not read") {
+		t.Errorf("/jit roles with the OU read:\n%s", got)
+	}
+}

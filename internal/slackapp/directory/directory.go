@@ -55,11 +55,14 @@ type Directory struct {
 	groupTTL time.Duration
 	now      func() time.Time
 
-	mu     sync.Mutex
-	home   *slack.AuthTestResponse // this workspace, from auth.test once it answers
-	users  map[string]cached[slack.User]
-	groups cached[[]slack.UserGroup] // every group, with members
-	kept   bool                      // KeepListing is refreshing listing
+	mu    sync.Mutex
+	home  *slack.AuthTestResponse // this workspace, from auth.test once it answers
+	users map[string]cached[slack.User]
+	// members are the user-group members read for the latest decision
+	// that asked, by handle: outside a decision they are always read anew.
+	members map[string]cached[[]string]
+	groups  cached[[]slack.UserGroup] // every group, with members
+	kept    bool                      // KeepListing is refreshing listing
 	// listing is the group list KeepListing keeps for listings alone:
 	// reads that decide (user.groups, approvers) never take it.
 	listing cached[[]slack.UserGroup]
@@ -68,6 +71,19 @@ type Directory struct {
 type cached[T any] struct {
 	v  T
 	at time.Time
+	by *grants.Decision // the decision it was read for; nil for other reads
+}
+
+// current reports whether c may answer a read in ctx: within ttl, or for
+// a decision (grants.Fresh), only if it was read for that same decision.
+func (c cached[T]) current(ctx context.Context, now time.Time, ttl time.Duration) bool {
+	if c.at.IsZero() {
+		return false
+	}
+	if dec := grants.DecisionOf(ctx); dec != nil {
+		return c.by == dec
+	}
+	return now.Sub(c.at) < ttl
 }
 
 // New returns a Directory that reuses answers for userTTL (users.info) and
@@ -81,7 +97,7 @@ func New(api *slack.Client, userTTL, groupTTL time.Duration) *Directory {
 	}
 	return &Directory{
 		api: api, userTTL: userTTL, groupTTL: groupTTL, now: time.Now,
-		users: map[string]cached[slack.User]{},
+		users: map[string]cached[slack.User]{}, members: map[string]cached[[]string]{},
 	}
 }
 
@@ -178,18 +194,29 @@ func (d *Directory) GroupMembers(ctx context.Context, handle string) ([]string, 
 	if isListing(ctx) {
 		return slices.Clone(groups[i].Users), nil
 	}
+	d.mu.Lock()
+	c, ok := d.members[handle]
+	d.mu.Unlock()
+	if dec := grants.DecisionOf(ctx); ok && dec != nil && c.by == dec {
+		return slices.Clone(c.v), nil // this decision read it already
+	}
 	members, err := d.api.GetUserGroupMembersContext(ctx, groups[i].ID)
 	if err != nil {
 		return nil, fmt.Errorf("usergroups.users.list @%s: %w", handle, err)
 	}
-	return members, nil
+	if dec := grants.DecisionOf(ctx); dec != nil {
+		d.mu.Lock()
+		d.members[handle] = cached[[]string]{v: members, at: d.now(), by: dec}
+		d.mu.Unlock()
+	}
+	return slices.Clone(members), nil
 }
 
 func (d *Directory) slackUser(ctx context.Context, id string) (slack.User, error) {
 	d.mu.Lock()
 	c, ok := d.users[id]
 	d.mu.Unlock()
-	if ok && d.now().Sub(c.at) < d.userTTL && !grants.IsFresh(ctx) {
+	if ok && c.current(ctx, d.now(), d.userTTL) {
 		return c.v, nil
 	}
 	u, err := d.api.GetUserInfoContext(ctx, id)
@@ -197,7 +224,7 @@ func (d *Directory) slackUser(ctx context.Context, id string) (slack.User, error
 		return slack.User{}, fmt.Errorf("users.info %s: %w", id, err)
 	}
 	d.mu.Lock()
-	d.users[id] = cached[slack.User]{v: *u, at: d.now()}
+	d.users[id] = cached[slack.User]{v: *u, at: d.now(), by: grants.DecisionOf(ctx)}
 	d.mu.Unlock()
 	return *u, nil
 }
@@ -213,7 +240,7 @@ func (d *Directory) allGroups(ctx context.Context) ([]slack.UserGroup, error) {
 		}
 		ttl = max(ttl, ListingTTL)
 	}
-	if !c.at.IsZero() && d.now().Sub(c.at) < ttl && !grants.IsFresh(ctx) {
+	if c.current(ctx, d.now(), ttl) {
 		return c.v, nil
 	}
 	groups, err := d.api.GetUserGroupsContext(ctx, slack.GetUserGroupsOptionIncludeUsers(true))
@@ -221,7 +248,7 @@ func (d *Directory) allGroups(ctx context.Context) ([]slack.UserGroup, error) {
 		return nil, fmt.Errorf("usergroups.list: %w", err)
 	}
 	d.mu.Lock()
-	d.groups = cached[[]slack.UserGroup]{v: groups, at: d.now()}
+	d.groups = cached[[]slack.UserGroup]{v: groups, at: d.now(), by: grants.DecisionOf(ctx)}
 	d.mu.Unlock()
 	return groups, nil
 }

@@ -203,3 +203,41 @@ func TestKeptListingAsksSlackNothing(t *testing.T) {
 	stop()
 	<-done
 }
+
+// TestOneDecisionReadsEachThingOnce: a decision reads a user and a group
+// from Slack once, however often it asks, and the next decision reads them
+// again, so a change between two clicks always counts.
+func TestOneDecisionReadsEachThingOnce(t *testing.T) {
+	d, s := newDirectory(t)
+	calls := func() [3]int {
+		return [3]int{len(s.Calls("users.info")), len(s.Calls("usergroups.list")), len(s.Calls("usergroups.users.list"))}
+	}
+	// Warm the caches a plain read would take: a decision must not.
+	d.User(t.Context(), "UALICE")
+	d.GroupMembers(t.Context(), "platform-leads")
+	start := calls()
+	decision := grants.Fresh(t.Context())
+	if grants.Fresh(decision) != decision {
+		t.Fatalf("Fresh on a decision's context started another decision")
+	}
+	for range 3 {
+		if _, err := d.User(grants.Fresh(decision), "UALICE"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := d.GroupMembers(decision, "platform-leads"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := calls(); got != [3]int{start[0] + 1, start[1] + 1, start[2] + 1} {
+		t.Errorf("one decision: users.info, usergroups.list, usergroups.users.list went from %v to %v; want one more of each", start, got)
+	}
+
+	s.SetUserGroupMembers("platform-leads")
+	next := grants.Fresh(t.Context())
+	if got, _ := d.GroupMembers(next, "platform-leads"); len(got) != 0 {
+		t.Errorf("the next decision saw the last one's members: %v", got)
+	}
+	if u, _ := d.User(next, "UALICE"); slices.Contains(u.Groups, "platform-leads") {
+		t.Errorf("the next decision saw alice in platform-leads, which she left: %v", u.Groups)
+	}
+}
