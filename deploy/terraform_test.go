@@ -52,8 +52,8 @@ func TestTerraformAppliesTheTestedPolicies(t *testing.T) {
 			}},
 		{name: "identity center, listed accounts and groups", vars: map[string]cty.Value{
 			"identity_center_instance_arn": cty.StringVal(tfInstance), "identity_store_id": cty.StringVal(tfStore),
-			"identity_center_accounts":     cty.ListVal([]cty.Value{cty.StringVal("111111111111"), cty.StringVal("222222222222")}),
-			"identity_center_group_ids":    cty.ListVal([]cty.Value{cty.StringVal("g-billing")})},
+			"identity_center_accounts":  cty.ListVal([]cty.Value{cty.StringVal("111111111111"), cty.StringVal("222222222222")}),
+			"identity_center_group_ids": cty.ListVal([]cty.Value{cty.StringVal("g-billing")})},
 			sso: map[string]any{
 				"arn:aws:sso:::instance/*":                 tfInstance,
 				"arn:aws:sso:::permissionSet/*/*":          "arn:aws:sso:::permissionSet/ssoins-0123456789abcdef/*",
