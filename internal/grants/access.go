@@ -123,17 +123,24 @@ func (s *Service) revoke(ctx context.Context, r *Request) (*Request, error) {
 	// other: retried, and alerted after AlertAfter, never a silent skip.
 	backend, revokeErr := s.backend(r)
 	var rev Revocation
-	var overlap RequestID
-	if revokeErr == nil {
-		overlap, revokeErr = s.overlapping(ctx, r)
-	}
-	if revokeErr == nil && overlap == "" {
+	for i, g := range s.revocationsOf(r) {
+		if revokeErr != nil {
+			break
+		}
+		var overlap RequestID
+		if overlap, revokeErr = s.overlapping(ctx, g); revokeErr != nil {
+			break
+		}
+		if overlap != "" {
+			s.log.InfoContext(ctx, "access kept for another grant", "request_id", g.ID, "kept_for", overlap, "target", g.Target, "principal", g.Principal)
+			continue
+		}
 		callCtx, cancel := context.WithTimeout(ctx, s.opts.Lease/2)
-		rev, revokeErr = backend.Revoke(callCtx, grantOf(r))
+		rv, err := backend.Revoke(callCtx, grantOf(g))
 		cancel()
-	}
-	if overlap != "" {
-		s.log.InfoContext(ctx, "access kept for another grant", "request_id", r.ID, "kept_for", overlap, "target", r.Target, "principal", r.Principal)
+		if revokeErr = err; i == 0 {
+			rev = rv
+		}
 	}
 	now := s.now()
 	if revokeErr != nil {
@@ -156,6 +163,29 @@ func (s *Service) revoke(ctx context.Context, r *Request) (*Request, error) {
 		s.poke()
 	}
 	return done, nil
+}
+
+// revocationsOf is what revoking r takes away: r's own grant, and for a
+// quarantined aws_sso record the same permission set to the same person
+// in each other account of its role. A tampered record's account was
+// chosen by whoever wrote it, and no field of it says which account the
+// assignment was really made in: revoking in the account it names alone
+// let an edited account keep the real assignment (catalogAccess). Each is
+// still kept where another live grant holds it.
+func (s *Service) revocationsOf(r *Request) []*Request {
+	out := []*Request{r}
+	role, ok := s.Catalog().Role(r.Role)
+	if r.RevokeReason != ReasonTampered || r.Backend != BackendSSO || !ok || role.Backend != BackendSSO {
+		return out
+	}
+	for _, a := range role.Accounts {
+		if t := SSOTarget(a.ID, role.PermissionSet); t != r.Target {
+			g := *r
+			g.Account, g.Target = a.ID, t
+			out = append(out, &g)
+		}
+	}
+	return out
 }
 
 // overlapping returns the ID of another live grant of the same IAM group to
