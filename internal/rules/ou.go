@@ -25,18 +25,28 @@ func (c *Catalog) OrganizationalUnits() []string {
 // so everything else, SHA256 included, is the catalog's own. An account
 // the role lists itself keeps its entry and alias; a resolved alias that
 // is already another account's alias or ID is dropped (the account stays,
-// by ID), so --account names one account only. An OU missing from
+// by ID), so --account names one account only. So is one the catalog
+// gives another account in any role: an account named "prod" in the OU
+// must not pass for the account the file calls prod. An OU missing from
 // resolved adds nothing: its roles keep their static accounts. c is not
 // changed.
 func (c *Catalog) WithOrganizationalUnits(resolved map[string][]Account) *Catalog {
 	out := *c
 	out.Roles = maps.Clone(c.Roles)
+	aliases := map[string]string{} // the file's aliases, to their account
+	for _, r := range c.Roles {
+		for _, a := range r.Accounts {
+			if a.Alias != "" {
+				aliases[a.Alias] = a.ID
+			}
+		}
+	}
 	for name, r := range c.Roles {
 		if r.OrganizationalUnit == "" {
 			continue
 		}
 		role := *r
-		role.Accounts = mergeAccounts(r.Accounts, resolved[r.OrganizationalUnit])
+		role.Accounts = mergeAccounts(r.Accounts, resolved[r.OrganizationalUnit], aliases)
 		out.Roles[name] = &role
 	}
 	return &out
@@ -44,8 +54,8 @@ func (c *Catalog) WithOrganizationalUnits(resolved map[string][]Account) *Catalo
 
 // mergeAccounts is static followed by the accounts of extra it does not
 // already hold, in extra's order, without aliases that would name two
-// accounts.
-func mergeAccounts(static, extra []Account) []Account {
+// accounts, nor aliases the file gives another account (fileAliases).
+func mergeAccounts(static, extra []Account, fileAliases map[string]string) []Account {
 	out := slices.Clone(static)
 	ids, names := map[string]bool{}, map[string]bool{}
 	for _, a := range slices.Concat(static, extra) {
@@ -62,7 +72,7 @@ func mergeAccounts(static, extra []Account) []Account {
 			continue
 		}
 		ids[a.ID] = true
-		if a.Alias != "" && names[a.Alias] {
+		if id, ok := fileAliases[a.Alias]; a.Alias != "" && (names[a.Alias] || ok && id != a.ID) {
 			a.Alias = ""
 		}
 		if a.Alias != "" {

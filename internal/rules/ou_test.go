@@ -114,6 +114,29 @@ func TestWithOrganizationalUnits(t *testing.T) {
 	}
 }
 
+// TestOrganizationalUnitAliasNeverNamesTheFilesOtherAccount: whoever names
+// an account of the organisation "prod" must not make --account prod of a
+// role with that OU reach it, when the catalog calls another account prod
+// (here in another role): the alias is dropped, and the account the file
+// calls prod keeps it where the OU holds that one too.
+func TestOrganizationalUnitAliasNeverNamesTheFilesOtherAccount(t *testing.T) {
+	c, err := rules.Parse("roles.yaml", []byte(ouCatalog))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := c.WithOrganizationalUnits(map[string][]rules.Account{
+		"ou-ab12-12345678": {{ID: "777777777777", Alias: "prod"}, {ID: "888888888888", Alias: "legacy"}, {ID: "111111111111", Alias: "prod"}},
+	})
+	admin, _ := got.Role("ou-admin")
+	want := []rules.Account{{ID: "777777777777"}, {ID: "888888888888"}, {ID: "111111111111", Alias: "prod"}}
+	if !slices.Equal(admin.Accounts, want) {
+		t.Errorf("accounts:\n got %v\nwant %v", admin.Accounts, want)
+	}
+	if a, ok := admin.FindAccount("prod"); !ok || a.ID != "111111111111" {
+		t.Errorf("FindAccount(prod) = %v, %v; want 111111111111, the file's prod", a, ok)
+	}
+}
+
 func TestValidAlias(t *testing.T) {
 	for s, want := range map[string]bool{"prod": true, "prod-eu-1": true, "": false, "-prod": false, "Prod": false, strings.Repeat("a", 64): false} {
 		if got := rules.ValidAlias(s); got != want {
