@@ -59,11 +59,19 @@ func (s *Service) Approvers(ctx context.Context, r *Request) ([]string, error) {
 }
 
 // ApproverOf returns the roles userID may approve now, in some account or
-// in all, by name.
+// in all, by name. The role's own approvers count only while some account
+// of it is left to them: where account_approvers names every account,
+// they approve nothing.
 func (s *Service) ApproverOf(ctx context.Context, userID string) ([]string, error) {
 	var out []string
 	for role := range s.Catalog().All() {
-		accounts := append([]string{""}, slices.Sorted(maps.Keys(role.AccountApprovers))...)
+		accounts := slices.Sorted(maps.Keys(role.AccountApprovers))
+		if len(role.Accounts) == 0 || slices.ContainsFunc(role.Accounts, func(a rules.Account) bool {
+			_, own := role.AccountApprovers[a.ID]
+			return !own
+		}) {
+			accounts = append([]string{""}, accounts...)
+		}
 		for _, account := range accounts {
 			ok, err := s.approves(ctx, role, account, userID)
 			if err != nil {

@@ -31,6 +31,13 @@ const ssoRoles = `
     approvers: ["@platform-leads"]
     account_approvers: {prod: [UAPPROVER1]}
     eligible: 'true'
+  sso-all-owned:
+    backend: aws_sso
+    permission_set: ViewOnlyAccess
+    accounts: {dev: "111111111111", prod: "222222222222"}
+    approvers: ["@platform-leads"]
+    account_approvers: {dev: [UAPPROVER1], prod: [UAPPROVER1]}
+    eligible: 'true'
   sso-billing:
     backend: aws_sso_group
     sso_group: Billing Admins
@@ -250,5 +257,21 @@ func TestSSOApproversPerAccount(t *testing.T) {
 	}
 	if r, err := e.svc.Approve(t.Context(), dev.ID, "ULEAD1"); err != nil || r.State != grants.Active {
 		t.Fatalf("a role approver in dev: %v, %v", r, err)
+	}
+}
+
+// TestApproverOfLeavesOutRoleApproversLeftNoAccount: where
+// account_approvers names every account of a role, the role's own
+// approvers approve none of its requests, so it is not among the roles
+// they approve (which opens /jit report to them); the accounts' approvers
+// have it.
+func TestApproverOfLeavesOutRoleApproversLeftNoAccount(t *testing.T) {
+	e := ssoEnv(t)
+	lead, err := e.svc.ApproverOf(t.Context(), "ULEAD1")
+	if err != nil || slices.Contains(lead, "sso-all-owned") || !slices.Contains(lead, "sso-owned") {
+		t.Errorf("ApproverOf(ULEAD1) = %v, %v; want sso-owned (its dev account) and not sso-all-owned", lead, err)
+	}
+	if owner, err := e.svc.ApproverOf(t.Context(), "UAPPROVER1"); err != nil || !slices.Contains(owner, "sso-all-owned") {
+		t.Errorf("ApproverOf(UAPPROVER1) = %v, %v; want sso-all-owned among them", owner, err)
 	}
 }
