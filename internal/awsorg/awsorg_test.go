@@ -113,6 +113,10 @@ func TestAlias(t *testing.T) {
 		"":                      "",
 		strings.Repeat("a", 63): strings.Repeat("a", 63),
 		strings.Repeat("a", 64): "",
+
+		// Slack mrkdwn, a mention and control characters in a name
+		// someone in the organisation chose: none of it reaches Slack.
+		"<!channel> *prod*\n\u202e`x`": "channel-prod-x",
 	} {
 		if got := awsorg.Alias(name); got != want {
 			t.Errorf("Alias(%q) = %q, want %q", name, got, want)
