@@ -61,8 +61,17 @@ func (s *Service) Approvers(ctx context.Context, r *Request) ([]string, error) {
 // ApproverOf returns the roles userID may approve now, in some account or
 // in all, by name. The role's own approvers count only while some account
 // of it is left to them: where account_approvers names every account,
-// they approve nothing.
+// they approve nothing. Someone who may decide nothing (a guest, a
+// deactivated account: see untrusted) approves no role, whatever group
+// they sit in.
 func (s *Service) ApproverOf(ctx context.Context, userID string) ([]string, error) {
+	u, err := s.dir.User(ctx, userID)
+	if err != nil {
+		return nil, fmt.Errorf("look up %s: %w", userID, err)
+	}
+	if untrusted(u) != "" {
+		return nil, nil
+	}
 	var out []string
 	for role := range s.Catalog().All() {
 		accounts := slices.Sorted(maps.Keys(role.AccountApprovers))

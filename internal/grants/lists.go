@@ -16,7 +16,8 @@ type Listing struct {
 }
 
 // List returns the user's open requests and grants and, for approvers, the
-// pending requests they can decide, oldest first.
+// pending requests they can decide (those they would be asked to: see
+// Approvers), oldest first.
 func (s *Service) List(ctx context.Context, userID string) (Listing, error) {
 	open, err := s.store.Open(ctx)
 	if err != nil {
@@ -45,7 +46,9 @@ func (s *Service) List(ctx context.Context, userID string) (Listing, error) {
 			}
 			approverOf[key] = ok
 		}
-		if ok {
+		// Who would be refused the click (a guest in an approving group,
+		// say) is not shown the request either, as they are not asked.
+		if role, found := s.Catalog().Role(r.Role); ok && found && s.mayBeAsked(ctx, role, r, userID) {
 			l.Awaiting = append(l.Awaiting, r)
 		}
 	}

@@ -650,3 +650,27 @@ func TestRecordJSONRoundTrip(t *testing.T) {
 		t.Errorf("round trip lost data: %+v", back)
 	}
 }
+
+// TestListAndApproverOfLeaveOutWhoCannotDecide: a guest (or a deactivated
+// account) put in an approving user group is refused every click, so
+// /jit list must not show them the requests awaiting the group, nor
+// ApproverOf make them an approver (which opens /jit report to them).
+func TestListAndApproverOfLeaveOutWhoCannotDecide(t *testing.T) {
+	e := newEnv(t)
+	e.dir.groups["platform-leads"] = append(e.dir.groups["platform-leads"], "UGUEST", "UGONE")
+	r := e.request(t, "UBOB", "prod-admin")
+	for _, id := range []string{"UGUEST", "UGONE"} {
+		if l, err := e.svc.List(t.Context(), id); err != nil || len(l.Awaiting) != 0 {
+			t.Errorf("%s's list awaits %v, %v; want nothing", id, l.Awaiting, err)
+		}
+		if roles, err := e.svc.ApproverOf(t.Context(), id); err != nil || len(roles) != 0 {
+			t.Errorf("ApproverOf(%s) = %v, %v; want none", id, roles, err)
+		}
+		if _, err := e.svc.Approve(t.Context(), r.ID, id); err == nil {
+			t.Errorf("%s approved %s", id, r.ID)
+		}
+	}
+	if l, err := e.svc.List(t.Context(), "ULEAD1"); err != nil || len(l.Awaiting) != 1 {
+		t.Errorf("a lead's list awaits %v, %v; want %s", l.Awaiting, err, r.ID)
+	}
+}
