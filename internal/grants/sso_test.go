@@ -275,3 +275,39 @@ func TestApproverOfLeavesOutRoleApproversLeftNoAccount(t *testing.T) {
 		t.Errorf("ApproverOf(UAPPROVER1) = %v, %v; want sso-all-owned among them", owner, err)
 	}
 }
+
+// TestSSOExtensionFollowsTheAccountsApproversInForce: a prod grant's
+// extension goes to prod's approvers as the catalog now lists them, not to
+// whoever approved the grant before account_approvers changed.
+func TestSSOExtensionFollowsTheAccountsApproversInForce(t *testing.T) {
+	e := ssoEnv(t)
+	r, err := e.requestIn(t, "UBOB", "sso-owned", "prod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := e.svc.Approve(t.Context(), r.ID, "UAPPROVER1"); err != nil || got.State != grants.Active {
+		t.Fatalf("approve: %v, %v", got, err)
+	}
+	changed := strings.Replace(ssoRoles, "account_approvers: {prod: [UAPPROVER1]}", "account_approvers: {prod: [ULEAD2]}", 1)
+	if changed == ssoRoles {
+		t.Fatal("the catalog edit did not apply")
+	}
+	cat, err := rules.Parse("roles.yaml", []byte(testCatalog+changed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.svc.SetCatalog(cat)
+	ext, err := e.svc.Extend(t.Context(), r.ID, "UBOB", 30*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := e.svc.Approvers(t.Context(), ext); err != nil || !slices.Equal(got, []string{"ULEAD2"}) {
+		t.Errorf("extension's approvers = %v, %v; want [ULEAD2]", got, err)
+	}
+	if _, err := e.svc.Approve(t.Context(), ext.ID, "UAPPROVER1"); err == nil || !strings.Contains(err.Error(), "not an approver of sso-owned") {
+		t.Errorf("prod's former approver approved the extension: %v", err)
+	}
+	if got, err := e.svc.Approve(t.Context(), ext.ID, "ULEAD2"); err != nil || got.State != grants.Active {
+		t.Errorf("prod's approver now: %v, %v", got, err)
+	}
+}
