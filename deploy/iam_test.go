@@ -93,13 +93,17 @@ func TestBotPolicyAllowsExactlyWhatTheCodeCalls(t *testing.T) {
 		// other accounts only within jitbot's organisation.
 		orgWide := reflect.DeepEqual(s.Condition, organisationCondition) &&
 			!slices.ContainsFunc(s.Action, func(a string) bool { return !slices.Contains(issueActions, a) })
+		ownAccount := reflect.DeepEqual(s.Condition, ownAccountCondition) && slices.Equal(s.Action, issueActions)
 		tagged := reflect.DeepEqual(s.Condition, jitManaged) && s.Resource == permissionSets && slices.Equal(slices.Sorted(slices.Values(s.Action)), jitManagedActions)
-		if s.Effect != "Allow" || s.Sid == "" || (len(s.Condition) > 0 && !bounded && !tagged && !orgWide) || s.Principal != nil {
+		if s.Effect != "Allow" || s.Sid == "" || (len(s.Condition) > 0 && !bounded && !tagged && !orgWide && !ownAccount) || s.Principal != nil {
 			t.Errorf("statement %+v: want a named Allow without conditions or principal", s)
 		}
 		resource := s.Resource
 		if orgWide {
 			resource += inTheOrganisation
+		}
+		if ownAccount {
+			resource += inOwnAccount
 		}
 		for _, a := range s.Action {
 			if strings.Contains(a, "*") {
@@ -171,9 +175,9 @@ func TestBotPolicyAllowsExactlyWhatTheCodeCalls(t *testing.T) {
 		memberships = "arn:aws:identitystore:::membership/*"
 	)
 	want := map[string][]string{
-		"sts:AssumeRole":          {"arn:aws:iam::*:role/jit-*", "arn:aws:iam::*:role/jit-*" + inTheOrganisation, "arn:aws:iam::*:role/jitbot-member" + inTheOrganisation},
-		"sts:TagSession":          {"arn:aws:iam::*:role/jit-*", "arn:aws:iam::*:role/jit-*" + inTheOrganisation},
-		"sts:SetSourceIdentity":   {"arn:aws:iam::*:role/jit-*", "arn:aws:iam::*:role/jit-*" + inTheOrganisation},
+		"sts:AssumeRole":          {"arn:aws:iam::*:role/jit-*" + inOwnAccount, "arn:aws:iam::*:role/jit-*" + inTheOrganisation, "arn:aws:iam::*:role/jitbot-member" + inTheOrganisation},
+		"sts:TagSession":          {"arn:aws:iam::*:role/jit-*" + inOwnAccount, "arn:aws:iam::*:role/jit-*" + inTheOrganisation},
+		"sts:SetSourceIdentity":   {"arn:aws:iam::*:role/jit-*" + inOwnAccount, "arn:aws:iam::*:role/jit-*" + inTheOrganisation},
 		"iam:GetRole":             {"arn:aws:iam::*:role/jit-*"},
 		"iam:GetRolePolicy":       {"arn:aws:iam::*:role/jit-*"},
 		"iam:PutRolePolicy":       {"arn:aws:iam::*:role/jit-*"},

@@ -31,6 +31,34 @@ const (
 // organisation, whatever their account.
 var organisationCondition = map[string]map[string]any{"StringEquals": {"aws:ResourceOrgID": "${aws:PrincipalOrgID}"}}
 
+// ownAccountCondition limits a statement to resources of jitbot's own
+// account, so that the policy file holds without the Terraform module
+// putting the account in its ARNs.
+var ownAccountCondition = map[string]map[string]any{"StringEquals": {"aws:ResourceAccount": "${aws:PrincipalAccount}"}}
+
+// inOwnAccount marks, in TestBotPolicyAllowsExactlyWhatTheCodeCalls, a
+// resource allowed under ownAccountCondition.
+const inOwnAccount = " in jitbot's account"
+
+// TestBotPolicyAssumesRolesOnlyInItsAccountOrOrganisation: whoever holds
+// jitbot's credentials must not assume a jit-* role (or any role) of an
+// account outside jitbot's organisation. Every statement that allows
+// sts:AssumeRole is bounded to jitbot's own account or its organisation
+// in the policy file itself: the Terraform module narrows the ARNs too,
+// but the file is also applied as it is. IssueStsGrants allowed
+// arn:aws:iam::*:role/jit-* with no condition, which made
+// IssueStsGrantsInTheOrganisation's bound moot.
+func TestBotPolicyAssumesRolesOnlyInItsAccountOrOrganisation(t *testing.T) {
+	for _, s := range readPolicy(t, botPolicyFile).Statement {
+		if s.Effect != "Allow" || !slices.ContainsFunc(s.Action, func(a string) bool { return strings.HasPrefix(a, "sts:") }) {
+			continue
+		}
+		if !reflect.DeepEqual(s.Condition, ownAccountCondition) && !reflect.DeepEqual(s.Condition, organisationCondition) {
+			t.Errorf("statement %s allows %v on %s in any account: want it bounded by aws:ResourceAccount or aws:ResourceOrgID", s.Sid, s.Action, s.Resource)
+		}
+	}
+}
+
 // inTheOrganisation marks, in TestBotPolicyAllowsExactlyWhatTheCodeCalls,
 // a resource allowed under organisationCondition.
 const inTheOrganisation = " in the organisation"
