@@ -126,3 +126,33 @@ func TestRedisWriterCannotKeepAGrant(t *testing.T) {
 		t.Errorf("%d RemoveUserFromGroup calls, want the real removal", n)
 	}
 }
+
+// TestRedisWriterCannotKeepAGrantByNamingSomeoneElse: a Redis writer edits
+// alice's live membership grant to name bob as its requester and IAM
+// user, so that its quarantine would remove bob (who holds nothing) and
+// leave alice in the group for good. The audit log, signed when the grant
+// was made, says it was alice's: she is removed. The role only reports
+// strays, so no reconciliation does it instead.
+func TestRedisWriterCannotKeepAGrantByNamingSomeoneElse(t *testing.T) {
+	b := startBot(t)
+	id := requestID(t, b.command(t, "UALICE", "request admin 1h fixing INC-42 replica lag"))
+	for _, lead := range []string{"ULEAD1", "ULEAD2"} {
+		b.click(t, lead, b.approvalDM(t, lead, id), "jit_approve", id)
+	}
+	b.dmWith(t, "UALICE", id, "jit-admins")
+	if m := b.groupMembers(t, "jit-admins"); !slices.Equal(m, []string{"alice"}) {
+		t.Fatalf("jit-admins members = %v, want [alice]", m)
+	}
+	b.forge(t, id, time.Time{}, func(rec map[string]any) {
+		requester := rec["requester"].(map[string]any)
+		requester["id"], requester["name"], requester["email"] = "UBOB", "bob", "bob@example.com"
+		rec["principal"] = "bob"
+	})
+	b.command(t, "UALICE", "list")
+	b.slack.WaitFor(t, "alice removed from jit-admins", 30*time.Second, func() bool {
+		return len(b.groupMembers(t, "jit-admins")) == 0
+	})
+	b.slack.WaitFor(t, "the forged record alerted in the audit channel", 10*time.Second, func() bool {
+		return b.auditHas("changed outside jitbot")
+	})
+}

@@ -121,6 +121,7 @@ func (a *App) buildService() error {
 		RequestLimit: a.cfg.RequestLimit,
 		Lease:        time.Duration(a.cfg.Lease),
 		Directory:    a.dir,
+		Ledger:       a.evidence,
 		Catalog:      a.catalog,
 		Logger:       a.log,
 		MinDuration:  time.Duration(a.cfg.MinDuration),

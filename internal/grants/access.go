@@ -123,7 +123,7 @@ func (s *Service) revoke(ctx context.Context, r *Request) (*Request, error) {
 	// other: retried, and alerted after AlertAfter, never a silent skip.
 	backend, revokeErr := s.backend(r)
 	var rev Revocation
-	for i, g := range s.revocationsOf(r) {
+	for i, g := range s.revocationsOf(ctx, r) {
 		if revokeErr != nil {
 			break
 		}
@@ -165,27 +165,32 @@ func (s *Service) revoke(ctx context.Context, r *Request) (*Request, error) {
 	return done, nil
 }
 
-// revocationsOf is what revoking r takes away: r's own grant, and for a
+// revocationsOf is what revoking r takes away: r's own grant and, for a
+// quarantined record, whatever the ledger says it was granted, and for a
 // quarantined aws_sso record the same permission set to the same person
-// in each other account of its role. A tampered record's account was
-// chosen by whoever wrote it, and no field of it says which account the
-// assignment was really made in: revoking in the account it names alone
-// let an edited account keep the real assignment (catalogAccess). Each is
-// still kept where another live grant holds it.
-func (s *Service) revocationsOf(r *Request) []*Request {
+// in each other account of its role. A tampered record's fields were
+// chosen by whoever wrote it: revoking what they name alone let an edited
+// account, requester or principal keep the real access (catalogAccess,
+// Ledger). Each is still kept where another live grant holds it.
+func (s *Service) revocationsOf(ctx context.Context, r *Request) []*Request {
 	out := []*Request{r}
-	role, ok := s.Catalog().Role(r.Role)
-	if r.RevokeReason != ReasonTampered || r.Backend != BackendSSO || !ok || role.Backend != BackendSSO {
+	if r.RevokeReason != ReasonTampered {
 		return out
 	}
-	for _, a := range role.Accounts {
-		if t := SSOTarget(a.ID, role.PermissionSet); t != r.Target {
-			g := *r
-			g.Account, g.Target = a.ID, t
-			out = append(out, &g)
+	role, ok := s.Catalog().Role(r.Role)
+	if !ok {
+		return s.ledgerRevocations(ctx, r, r.Backend, unknownRoleGrant, out)
+	}
+	if r.Backend == BackendSSO && role.Backend == BackendSSO {
+		for _, a := range role.Accounts {
+			if t := SSOTarget(a.ID, role.PermissionSet); t != r.Target {
+				g := *r
+				g.Account, g.Target = a.ID, t
+				out = append(out, &g)
+			}
 		}
 	}
-	return out
+	return s.ledgerRevocations(ctx, r, r.Backend, role.MaxDuration, out)
 }
 
 // overlapping returns the ID of another live grant of the same IAM group to

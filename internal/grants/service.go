@@ -19,8 +19,11 @@ type Options struct {
 	Backends  map[string]Backend // by backend kind: BackendSTS, BackendGroup
 	Directory Directory
 	Notifier  Notifier // the first subscriber (see Subscribe); may be nil
-	Catalog   *rules.Catalog
-	Logger    *slog.Logger
+	// Ledger is the durable, keyed record of what was granted (the audit
+	// log); may be nil. A tampered record is also revoked by what it says.
+	Ledger  Ledger
+	Catalog *rules.Catalog
+	Logger  *slog.Logger
 
 	MinDuration time.Duration // shortest grant; default 1m (JIT_MIN_DURATION)
 	// Lease is how long a worker may hold a record while it calls AWS
