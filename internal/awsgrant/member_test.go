@@ -195,6 +195,21 @@ func TestSTSMemberAccountUnreachable(t *testing.T) {
 	if n := e.proxy.Count("PutRolePolicy"); n != 0 {
 		t.Errorf("%d PutRolePolicy calls; the deny cannot be written in the member account and must not go elsewhere", n)
 	}
+
+	// The failed grant was never recorded as issued: once any session it
+	// could have made has ended by itself, its revocation is done, and an
+	// account out of reach no longer holds it up.
+	stale := g
+	stale.Expires, stale.CredsExpire = time.Time{}, time.Time{}
+	stale.IssuedBy = time.Now().Add(-13 * time.Hour)
+	if _, err := b.Revoke(t.Context(), stale); err != nil {
+		t.Errorf("Revoke of a failed grant whose sessions have all ended = %v, want done", err)
+	}
+	recent := stale
+	recent.IssuedBy = time.Now().Add(-time.Hour)
+	if _, err := b.Revoke(t.Context(), recent); err == nil {
+		t.Errorf("Revoke of a failed grant whose session may still run succeeded without writing its deny")
+	}
 }
 
 // TestSTSOwnAccountNeverAssumesMember: a role in jitbot's own account is

@@ -207,8 +207,9 @@ type revokeDeny struct {
 // refuses it before calling AWS). Revoke makes it; DryRun shows it.
 func denyOf(g grants.Grant, now time.Time) *revokeDeny {
 	// A zero Expires means the grant was never recorded as issued (a failed
-	// Grant whose AssumeRole may still have succeeded unseen), so its end is
-	// unknown and the deny is written to be safe.
+	// Grant whose AssumeRole may still have succeeded unseen), so the deny
+	// is written to be safe until such a session would have ended
+	// (credsEnd).
 	if !g.Expires.IsZero() && !now.Before(g.Expires) {
 		return nil
 	}
@@ -219,7 +220,14 @@ func denyOf(g grants.Grant, now time.Time) *revokeDeny {
 	if err != nil {
 		return nil
 	}
-	cleanup := credsEnd(g, now).Add(cleanupMargin)
+	end := credsEnd(g, now)
+	if !now.Before(end) {
+		// A failed grant's session, if its AssumeRole succeeded unseen,
+		// has ended by itself: a member account jitbot can no longer
+		// reach does not hold its revocation up for ever.
+		return nil
+	}
+	cleanup := end.Add(cleanupMargin)
 	return &revokeDeny{role: role, id: tagValue(string(g.RequestID)), cleanup: cleanup, hour: untilHour(cleanup)}
 }
 
@@ -322,7 +330,8 @@ func sessionSeconds(start, expires time.Time) (int32, error) {
 
 // credsEnd is when the credentials of g stop working by themselves: the
 // recorded expiry, else what Grant asked STS for, else (the grant was never
-// recorded as issued) the longest session STS issues.
+// recorded as issued) the longest session STS issues, from the last moment
+// it could have been issued if that is known, or from now.
 func credsEnd(g grants.Grant, now time.Time) time.Time {
 	if !g.CredsExpire.IsZero() {
 		return g.CredsExpire
@@ -330,7 +339,11 @@ func credsEnd(g grants.Grant, now time.Time) time.Time {
 	if secs, err := sessionSeconds(g.Start, g.Expires); err == nil && !g.Start.IsZero() {
 		return g.Start.Add(time.Duration(secs) * time.Second)
 	}
-	return now.Add(maxSessionSeconds * time.Second)
+	longest := now
+	if !g.IssuedBy.IsZero() && g.IssuedBy.Before(now) {
+		longest = g.IssuedBy
+	}
+	return longest.Add(maxSessionSeconds * time.Second)
 }
 
 // legacyPolicyName is the policy that a jitbot before jit-revoked wrote

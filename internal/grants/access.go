@@ -36,7 +36,7 @@ func (s *Service) issue(ctx context.Context, r *Request) (*Request, error) {
 		}
 	}
 	start := s.now()
-	g := grantOf(r)
+	g := s.grantOf(r)
 	end, err := s.end(ctx, r, start)
 	if err != nil {
 		return r, err
@@ -136,7 +136,7 @@ func (s *Service) revoke(ctx context.Context, r *Request) (*Request, error) {
 			continue
 		}
 		callCtx, cancel := context.WithTimeout(ctx, s.opts.Lease/2)
-		rv, err := backend.Revoke(callCtx, grantOf(g))
+		rv, err := backend.Revoke(callCtx, s.grantOf(g))
 		cancel()
 		if revokeErr = err; i == 0 {
 			rev = rv
@@ -240,7 +240,7 @@ func (s *Service) cleanup(ctx context.Context, r *Request) error {
 		return err
 	}
 	callCtx, cancel := context.WithTimeout(ctx, s.opts.Lease/2)
-	cleanErr := backend.Cleanup(callCtx, grantOf(r))
+	cleanErr := backend.Cleanup(callCtx, s.grantOf(r))
 	cancel()
 	now := s.now()
 	_, err = s.store.Update(ctx, r.ID, func(r *Request) error {
@@ -280,7 +280,7 @@ func (s *Service) backend(r *Request) (Backend, error) {
 	return b, nil
 }
 
-func grantOf(r *Request) Grant {
+func (s *Service) grantOf(r *Request) Grant {
 	ids := r.approvers()
 	if r.AutoApproved {
 		ids = []string{"auto"}
@@ -297,7 +297,17 @@ func grantOf(r *Request) Grant {
 		Start:          r.GrantedAt,
 		Expires:        r.ExpiresAt,
 		CredsExpire:    r.CredsExpire,
+		IssuedBy:       s.issuedBy(r),
 
 		AllowRoleChaining: r.AllowRoleChaining,
 	}
+}
+
+// issuedBy is Grant.IssuedBy of r: a record in Granting is issued only
+// within approvalsGoodFor of its decision (grantable).
+func (s *Service) issuedBy(r *Request) time.Time {
+	if r.DecidedAt.IsZero() {
+		return time.Time{}
+	}
+	return r.DecidedAt.Add(s.approvalsGoodFor())
 }

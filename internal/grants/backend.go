@@ -29,6 +29,12 @@ type Grant struct {
 	// CredsExpire is when issued STS credentials stop working by
 	// themselves (zero for IAM groups).
 	CredsExpire time.Time
+	// IssuedBy is the latest moment a grant never recorded as issued (a
+	// failed grant, whose AWS call may have succeeded unseen) could have
+	// been: its decision plus the time a granting record may still be
+	// issued. Zero when unknown. Whatever it issued has ended by IssuedBy
+	// plus the longest session.
+	IssuedBy time.Time
 	// AllowRoleChaining lets an STS session assume further roles.
 	AllowRoleChaining bool
 }

@@ -151,7 +151,7 @@ func (s *Service) removeStray(ctx context.Context, backend Backend, h Hold) erro
 		return err
 	}
 	s.log.WarnContext(ctx, "a grant went live while reconciling; putting the member back", "request_id", live.ID, "principal", h.Principal, "target", h.Target)
-	if _, err := backend.Grant(ctx, grantOf(live)); err != nil {
+	if _, err := backend.Grant(ctx, s.grantOf(live)); err != nil {
 		return fmt.Errorf("put %s back in %s for %s: %w", h.Principal, h.Target, live.ID, err)
 	}
 	return nil
