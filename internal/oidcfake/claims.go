@@ -1,0 +1,152 @@
+package oidcfake
+
+import (
+	"strings"
+	"time"
+)
+
+// The claim helpers return the claims each provider puts in its workload
+// tokens, with the names and JSON types the providers use (GitHub's OIDC
+// reference and the actions-oidc-debugger output, GitLab's "ID token
+// authentication" page, Kubernetes' projected service account tokens),
+// issued by i for aud, valid from now for TokenLifetime. Tests change the
+// map before signing it to make the case they need.
+
+// TokenLifetime is how long the helpers' tokens are valid: GitHub's and
+// GitLab's default job token lifetimes are minutes, Kubernetes' at least
+// ten minutes.
+const TokenLifetime = 10 * time.Minute
+
+// GitHub's nbf is five minutes before iat, to absorb runners' clock skew.
+const githubNotBeforeSlack = 5 * time.Minute
+
+// Workflow facts the GitHub and GitLab helpers share, so tests can compare
+// a verified identity with them.
+const (
+	Repository  = "acme/infra"
+	Environment = "production"
+	Actor       = "octocat"
+	RunID       = "8222997048"
+)
+
+// times returns iat, nbf and exp as JSON numbers of seconds, as JWTs carry
+// them (RFC 7519 NumericDate).
+func times(notBeforeSlack time.Duration) (iat, nbf, exp int64) {
+	now := time.Now()
+	return now.Unix(), now.Add(-notBeforeSlack).Unix(), now.Add(TokenLifetime).Unix()
+}
+
+// GitHubActionsClaims are the claims of a GitHub Actions job token for a
+// push to main of acme/infra, deploying to the production environment.
+// GitHub sends every custom claim as a string, ids included. The sub is
+// the ref form "repo:OWNER/REPO:ref:REF"; GitHub uses
+// "repo:OWNER/REPO:environment:NAME" instead for a job that names an
+// environment, so a test of that case sets sub itself.
+func (i *Issuer) GitHubActionsClaims(aud string) map[string]any {
+	iat, nbf, exp := times(githubNotBeforeSlack)
+	const workflowFile = Repository + "/.github/workflows/deploy.yml@refs/heads/main"
+	return map[string]any{
+		"iss":                   i.URL,
+		"aud":                   aud,
+		"sub":                   "repo:" + Repository + ":ref:refs/heads/main",
+		"jti":                   "4a576b35-ff09-41c5-af2c-ca62dd89b76a",
+		"iat":                   iat,
+		"nbf":                   nbf,
+		"exp":                   exp,
+		"repository":            Repository,
+		"repository_id":         "580291742",
+		"repository_owner":      strings.Split(Repository, "/")[0],
+		"repository_owner_id":   "1342004",
+		"repository_visibility": "private",
+		"ref":                   "refs/heads/main",
+		"ref_type":              "branch",
+		"ref_protected":         "true",
+		"sha":                   "7f93a73b8273af5d35fcd70661704c1cadc57054",
+		"environment":           Environment,
+		"workflow":              "Deploy",
+		"workflow_ref":          workflowFile,
+		"workflow_sha":          "7f93a73b8273af5d35fcd70661704c1cadc57054",
+		"job_workflow_ref":      workflowFile,
+		"job_workflow_sha":      "7f93a73b8273af5d35fcd70661704c1cadc57054",
+		"event_name":            "push",
+		"run_id":                RunID,
+		"run_number":            "412",
+		"run_attempt":           "1",
+		"actor":                 Actor,
+		"actor_id":              "583231",
+		"runner_environment":    "github-hosted",
+	}
+}
+
+// GitLabCIClaims are the claims of a GitLab CI job token (id_tokens) for a
+// pipeline on branch main of acme/infra deploying to production. GitLab
+// sends most ids as strings but runner_id as a number.
+func (i *Issuer) GitLabCIClaims(aud string) map[string]any {
+	iat, nbf, exp := times(0)
+	return map[string]any{
+		"iss":                   i.URL,
+		"aud":                   aud,
+		"sub":                   "project_path:" + Repository + ":ref_type:branch:ref:main",
+		"jti":                   "0e4fa2a5-5e08-4a8b-a4d5-1c8c1e2a9b33",
+		"iat":                   iat,
+		"nbf":                   nbf,
+		"exp":                   exp,
+		"namespace_id":          "68413579",
+		"namespace_path":        strings.Split(Repository, "/")[0],
+		"project_id":            "46573356",
+		"project_path":          Repository,
+		"project_visibility":    "private",
+		"user_id":               "184239",
+		"user_login":            Actor,
+		"user_email":            Actor + "@example.com",
+		"user_access_level":     "maintainer",
+		"pipeline_id":           RunID,
+		"pipeline_source":       "push",
+		"job_id":                "8222997049",
+		"ref":                   "main",
+		"ref_type":              "branch",
+		"ref_path":              "refs/heads/main",
+		"ref_protected":         "true",
+		"environment":           Environment,
+		"environment_protected": "true",
+		"deployment_tier":       "production",
+		"environment_action":    "start",
+		"runner_id":             12270835,
+		"runner_environment":    "gitlab-hosted",
+		"sha":                   "8fe1b322a576d59fe6257052a4107df7dc1b8c78",
+		"ci_config_ref_uri":     "gitlab.example.com/" + Repository + "//.gitlab-ci.yml@refs/heads/main",
+		"ci_config_sha":         "8fe1b322a576d59fe6257052a4107df7dc1b8c78",
+	}
+}
+
+// KubernetesClaims are the claims of a projected service account token for
+// namespace/serviceAccount, bound to a pod. Kubernetes sends aud as a list
+// and keeps its own claims under "kubernetes.io".
+func (i *Issuer) KubernetesClaims(aud, namespace, serviceAccount string) map[string]any {
+	iat, nbf, exp := times(0)
+	return map[string]any{
+		"iss": i.URL,
+		"aud": []string{aud},
+		"sub": "system:serviceaccount:" + namespace + ":" + serviceAccount,
+		"jti": "a6a8e3a5-1d4c-4f3e-9a39-6c0f3c5a8d11",
+		"iat": iat,
+		"nbf": nbf,
+		"exp": exp,
+		"kubernetes.io": map[string]any{
+			"namespace": namespace,
+			"node": map[string]any{
+				"name": "ip-10-0-1-23.ec2.internal",
+				"uid":  "6f1d0a7e-4b53-4d6c-9a0e-2f8e5f1c7b42",
+			},
+			"pod": map[string]any{
+				"name": serviceAccount + "-7d9c5b6f4-x2k8q",
+				"uid":  "900f80ed-bafe-49f0-9ae2-c5f0a3ac2cbe",
+			},
+			"serviceaccount": map[string]any{
+				"name": serviceAccount,
+				"uid":  "a709ef71-30e2-489a-bd19-ade97031b9db",
+			},
+			"warnafter": nbf + 3000,
+		},
+	}
+}
