@@ -70,3 +70,5 @@ func (c *offsetClock) advance(d time.Duration) { c.offset.Add(int64(d)) }
 
 // unix is t as a JWT NumericDate.
 func unix(t time.Time) int64 { return t.Unix() }
+
+func isInvalid(err error) bool { return errors.Is(err, ErrInvalidToken) }
