@@ -29,11 +29,19 @@ const (
 	RunID       = "8222997048"
 )
 
-// times returns iat, nbf and exp as JSON numbers of seconds, as JWTs carry
-// them (RFC 7519 NumericDate).
-func times(notBeforeSlack time.Duration) (iat, nbf, exp int64) {
+// withRegistered adds to claims the registered claims every provider
+// sends: iss, aud, sub, jti, and iat, nbf (notBeforeSlack before iat) and
+// exp as JSON numbers of seconds (RFC 7519 NumericDate).
+func (i *Issuer) withRegistered(claims map[string]any, aud any, sub, jti string, notBeforeSlack time.Duration) map[string]any {
 	now := time.Now()
-	return now.Unix(), now.Add(-notBeforeSlack).Unix(), now.Add(TokenLifetime).Unix()
+	claims["iss"] = i.URL
+	claims["aud"] = aud
+	claims["sub"] = sub
+	claims["jti"] = jti
+	claims["iat"] = now.Unix()
+	claims["nbf"] = now.Add(-notBeforeSlack).Unix()
+	claims["exp"] = now.Add(TokenLifetime).Unix()
+	return claims
 }
 
 // GitHubActionsClaims are the claims of a GitHub Actions job token for a
@@ -43,16 +51,8 @@ func times(notBeforeSlack time.Duration) (iat, nbf, exp int64) {
 // "repo:OWNER/REPO:environment:NAME" instead for a job that names an
 // environment, so a test of that case sets sub itself.
 func (i *Issuer) GitHubActionsClaims(aud string) map[string]any {
-	iat, nbf, exp := times(githubNotBeforeSlack)
 	const workflowFile = Repository + "/.github/workflows/deploy.yml@refs/heads/main"
-	return map[string]any{
-		"iss":                   i.URL,
-		"aud":                   aud,
-		"sub":                   "repo:" + Repository + ":ref:refs/heads/main",
-		"jti":                   "4a576b35-ff09-41c5-af2c-ca62dd89b76a",
-		"iat":                   iat,
-		"nbf":                   nbf,
-		"exp":                   exp,
+	return i.withRegistered(map[string]any{
 		"repository":            Repository,
 		"repository_id":         "580291742",
 		"repository_owner":      strings.Split(Repository, "/")[0],
@@ -75,22 +75,14 @@ func (i *Issuer) GitHubActionsClaims(aud string) map[string]any {
 		"actor":                 Actor,
 		"actor_id":              "583231",
 		"runner_environment":    "github-hosted",
-	}
+	}, aud, "repo:"+Repository+":ref:refs/heads/main", "4a576b35-ff09-41c5-af2c-ca62dd89b76a", githubNotBeforeSlack)
 }
 
 // GitLabCIClaims are the claims of a GitLab CI job token (id_tokens) for a
 // pipeline on branch main of acme/infra deploying to production. GitLab
 // sends most ids as strings but runner_id as a number.
 func (i *Issuer) GitLabCIClaims(aud string) map[string]any {
-	iat, nbf, exp := times(0)
-	return map[string]any{
-		"iss":                   i.URL,
-		"aud":                   aud,
-		"sub":                   "project_path:" + Repository + ":ref_type:branch:ref:main",
-		"jti":                   "0e4fa2a5-5e08-4a8b-a4d5-1c8c1e2a9b33",
-		"iat":                   iat,
-		"nbf":                   nbf,
-		"exp":                   exp,
+	return i.withRegistered(map[string]any{
 		"namespace_id":          "68413579",
 		"namespace_path":        strings.Split(Repository, "/")[0],
 		"project_id":            "46573356",
@@ -116,22 +108,14 @@ func (i *Issuer) GitLabCIClaims(aud string) map[string]any {
 		"sha":                   "8fe1b322a576d59fe6257052a4107df7dc1b8c78",
 		"ci_config_ref_uri":     "gitlab.example.com/" + Repository + "//.gitlab-ci.yml@refs/heads/main",
 		"ci_config_sha":         "8fe1b322a576d59fe6257052a4107df7dc1b8c78",
-	}
+	}, aud, "project_path:"+Repository+":ref_type:branch:ref:main", "0e4fa2a5-5e08-4a8b-a4d5-1c8c1e2a9b33", 0)
 }
 
 // KubernetesClaims are the claims of a projected service account token for
 // namespace/serviceAccount, bound to a pod. Kubernetes sends aud as a list
 // and keeps its own claims under "kubernetes.io".
 func (i *Issuer) KubernetesClaims(aud, namespace, serviceAccount string) map[string]any {
-	iat, nbf, exp := times(0)
-	return map[string]any{
-		"iss": i.URL,
-		"aud": []string{aud},
-		"sub": "system:serviceaccount:" + namespace + ":" + serviceAccount,
-		"jti": "a6a8e3a5-1d4c-4f3e-9a39-6c0f3c5a8d11",
-		"iat": iat,
-		"nbf": nbf,
-		"exp": exp,
+	return i.withRegistered(map[string]any{
 		"kubernetes.io": map[string]any{
 			"namespace": namespace,
 			"node": map[string]any{
@@ -146,7 +130,8 @@ func (i *Issuer) KubernetesClaims(aud, namespace, serviceAccount string) map[str
 				"name": serviceAccount,
 				"uid":  "a709ef71-30e2-489a-bd19-ade97031b9db",
 			},
-			"warnafter": nbf + 3000,
+			// When the kubelet should fetch a new token.
+			"warnafter": time.Now().Add(TokenLifetime * 4 / 5).Unix(),
 		},
-	}
+	}, []string{aud}, "system:serviceaccount:"+namespace+":"+serviceAccount, "a6a8e3a5-1d4c-4f3e-9a39-6c0f3c5a8d11", 0)
 }

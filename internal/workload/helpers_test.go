@@ -19,6 +19,13 @@ func trust(name string, fake *oidcfake.Issuer) Issuer {
 	return Issuer{Name: name, URL: fake.URL, Audience: audience}
 }
 
+// trustedFake starts a fake issuer and a verifier trusting it as name.
+func trustedFake(t *testing.T, name string) (*oidcfake.Issuer, *Verifier) {
+	t.Helper()
+	fake := oidcfake.Start(t)
+	return fake, newVerifier(t, []Issuer{trust(name, fake)})
+}
+
 func newVerifier(t *testing.T, issuers []Issuer, opts ...Option) *Verifier {
 	t.Helper()
 	v, err := NewVerifier(context.Background(), issuers, opts...)

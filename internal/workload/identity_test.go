@@ -11,8 +11,7 @@ import (
 )
 
 func TestVerifyGitHubActionsToken(t *testing.T) {
-	gh := oidcfake.Start(t)
-	v := newVerifier(t, []Issuer{trust("github", gh)})
+	gh, v := trustedFake(t, "github")
 	claims := gh.GitHubActionsClaims(audience)
 	id := verify(t, v, gh.Token(claims))
 	want := Identity{
@@ -36,8 +35,7 @@ func TestVerifyGitHubActionsToken(t *testing.T) {
 }
 
 func TestVerifyGitLabCIToken(t *testing.T) {
-	gl := oidcfake.Start(t)
-	v := newVerifier(t, []Issuer{trust("gitlab", gl)})
+	gl, v := trustedFake(t, "gitlab")
 	id := verify(t, v, gl.Token(gl.GitLabCIClaims(audience)))
 	checkIdentity(t, id, Identity{
 		Issuer:      gl.URL,
@@ -57,8 +55,7 @@ func TestVerifyGitLabCIToken(t *testing.T) {
 }
 
 func TestVerifyKubernetesToken(t *testing.T) {
-	k8s := oidcfake.Start(t)
-	v := newVerifier(t, []Issuer{trust("eks-prod", k8s)})
+	k8s, v := trustedFake(t, "eks-prod")
 	id := verify(t, v, k8s.Token(k8s.KubernetesClaims(audience, "ci", "deployer")))
 	checkIdentity(t, id, Identity{
 		Issuer:         k8s.URL,
@@ -83,8 +80,7 @@ func checkIdentity(t *testing.T, got, want Identity) {
 }
 
 func TestNumericClaimsComeOutAsStrings(t *testing.T) {
-	fake := oidcfake.Start(t)
-	v := newVerifier(t, []Issuer{trust("ci", fake)})
+	fake, v := trustedFake(t, "ci")
 	gh := fake.GitHubActionsClaims(audience)
 	gh["run_id"] = 8222997048123 // past float32, and int64 in JSON
 	if got := verify(t, v, fake.Token(gh)).RunID; got != "8222997048123" {

@@ -68,8 +68,7 @@ func TestDiscoveryIsLazyAndRetried(t *testing.T) {
 // TestConcurrentFirstTokens has many first tokens arrive at once: one
 // discovery, one JWKS fetch, all verified.
 func TestConcurrentFirstTokens(t *testing.T) {
-	fake := oidcfake.Start(t)
-	v := newVerifier(t, []Issuer{trust("github", fake)})
+	fake, v := trustedFake(t, "github")
 	token := fake.Token(fake.GitHubActionsClaims(audience))
 	var wg sync.WaitGroup
 	for range 8 {
@@ -84,8 +83,7 @@ func TestConcurrentFirstTokens(t *testing.T) {
 // TestWaitingForDiscoveryHonoursContext: a call queued behind a discovery
 // in flight gives up when its context ends.
 func TestWaitingForDiscoveryHonoursContext(t *testing.T) {
-	fake := oidcfake.Start(t)
-	v := newVerifier(t, []Issuer{trust("github", fake)})
+	fake, v := trustedFake(t, "github")
 	is := v.issuers[fake.URL]
 	is.discovering <- struct{}{} // a discovery in flight that never ends
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
@@ -102,8 +100,7 @@ func TestWaitingForDiscoveryHonoursContext(t *testing.T) {
 // stands behind the one in route: its verifier must refuse "none" and an
 // HS256 token keyed with the public key even when handed them directly.
 func TestGoOIDCRefusesNoneAndHMAC(t *testing.T) {
-	fake := oidcfake.Start(t)
-	v := newVerifier(t, []Issuer{trust("github", fake)})
+	fake, v := trustedFake(t, "github")
 	idv, err := v.idTokenVerifier(t.Context(), v.issuers[fake.URL])
 	if err != nil {
 		t.Fatal(err)

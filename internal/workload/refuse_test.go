@@ -11,8 +11,7 @@ import (
 // TestRefusesBadTokens holds the attacks and mistakes a token can carry,
 // each refused with ErrInvalidToken and an error naming the check.
 func TestRefusesBadTokens(t *testing.T) {
-	fake := oidcfake.Start(t)
-	v := newVerifier(t, []Issuer{trust("github", fake)})
+	fake, v := trustedFake(t, "github")
 	now := time.Now()
 	good := func(change func(map[string]any)) map[string]any {
 		c := fake.GitHubActionsClaims(audience)
@@ -46,8 +45,7 @@ func TestRefusesBadTokens(t *testing.T) {
 // TestAcceptsWithinClockSkew shows the other side of the skew: a token
 // just expired or not quite valid yet by jitbot's clock still verifies.
 func TestAcceptsWithinClockSkew(t *testing.T) {
-	fake := oidcfake.Start(t)
-	v := newVerifier(t, []Issuer{trust("github", fake)})
+	fake, v := trustedFake(t, "github")
 	now := time.Now()
 	for name, change := range map[string]func(map[string]any){
 		"nbf within skew": func(c map[string]any) { c["nbf"] = unix(now.Add(ClockSkew - 20*time.Second)) },
