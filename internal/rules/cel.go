@@ -359,7 +359,7 @@ func (v *vars) ResolveName(name string) (any, bool) {
 func (v *vars) Parent() interpreter.Activation { return nil }
 
 func (p *program) eval(u User, in Input, now time.Time) (any, error) {
-	req := celRequest{Role: in.Role, Duration: in.Duration, Reason: in.Reason, Incident: in.Incident, Account: in.Account}
+	req := toCELRequest(in)
 	if pu := u.prepared; pu != nil && sameCEL(pu.from, u) {
 		return pu.eval(p, req, now)
 	}
@@ -378,7 +378,11 @@ func (p *program) result(out ref.Val, _ *cel.EvalDetails, err error) (any, error
 }
 
 func (p *program) evalBool(u User, in Input, now time.Time) (bool, error) {
-	v, err := p.eval(u, in, now)
+	return p.boolOf(p.eval(u, in, now))
+}
+
+// boolOf is the outcome of an evaluation that must give a bool.
+func (p *program) boolOf(v any, err error) (bool, error) {
 	if err != nil {
 		return false, err
 	}
