@@ -395,6 +395,8 @@ func FuzzParseTests(f *testing.F) {
 	}
 	f.Add([]byte("cases:\n  - &c {name: a, user: {<<: *c}, request: {role: x}, expect: {eligible: true}}\n"))
 	f.Add([]byte("cases: &x [*x]\n"))
+	f.Add([]byte("cases:\n  - {name: w, workload: {issuer_name: github, ref: refs/heads/main, claims: &c {a: [1, {b: *c}]}}, request: {role: admin}, expect: {eligible: false}}\n"))
+	f.Add([]byte("cases:\n  - {name: w, workload: {<<: {issuer: 'https://x'}, claims: {n: 1e3, s: x, z: null}}, request: {role: readonly}, expect: {auto_approve: false}}\n"))
 	c, err := rules.Load("testdata/ruletest/catalog.yaml")
 	if err != nil {
 		f.Fatal(err)
