@@ -91,9 +91,11 @@ func TestWorkloadIssuers(t *testing.T) {
 	if got := c.WithOrganizationalUnits(nil).WorkloadIssuers(); !slices.Equal(got, want) {
 		t.Errorf("WithOrganizationalUnits dropped the issuers: %v", got)
 	}
-	local := strings.Replace(workloadCatalog, "https://token.actions.githubusercontent.com", "http://127.0.0.1:8080/issuer", 1)
-	if _, err := rules.Parse("roles.yaml", []byte(local)); err != nil {
-		t.Errorf("an http issuer on a loopback address, for tests: %v", err)
+	for _, url := range []string{"http://127.0.0.1:8080/issuer", "http://[::1]:8080", "http://127.0.0.2"} {
+		local := strings.Replace(workloadCatalog, "https://token.actions.githubusercontent.com", url, 1)
+		if _, err := rules.Parse("roles.yaml", []byte(local)); err != nil {
+			t.Errorf("an http issuer on a loopback address, for tests, %s: %v", url, err)
+		}
 	}
 }
 
@@ -197,6 +199,10 @@ func TestWorkloadProblems(t *testing.T) {
 		{"http issuer", "https://token.actions.githubusercontent.com", "http://token.actions.githubusercontent.com",
 			`roles.yaml:3: workload issuer github: issuer "http://token.actions.githubusercontent.com" must be an https URL (http only for a loopback address`},
 		{"http on a name, not a loopback address", "https://token.actions.githubusercontent.com", "http://localhost.example.com:8080", "must be an https URL"},
+		{"empty issuer", "https://token.actions.githubusercontent.com", "''", `roles.yaml:3: workload issuer github: issuer "" is empty`},
+		{"null issuer", "https://token.actions.githubusercontent.com", "", `roles.yaml:3: workload issuer github: issuer "" is empty`},
+		{"issuer not a string", "https://token.actions.githubusercontent.com", "[https://x]", `roles.yaml:3: workload issuer github: issuer must be a string`},
+		{"http on localhost, a name", "https://token.actions.githubusercontent.com", "http://localhost:8080", "must be an https URL"},
 		{"relative issuer", "https://token.actions.githubusercontent.com", "token.actions.githubusercontent.com", "is not an absolute URL with a host"},
 		{"issuer with a query", "https://token.actions.githubusercontent.com", "https://token.actions.githubusercontent.com?x=1", "must have no query or fragment"},
 		{"issuer with a fragment", "https://token.actions.githubusercontent.com", "https://token.actions.githubusercontent.com#x", "must have no query or fragment"},

@@ -81,10 +81,9 @@ func (l *loader) workloadIssuer(e *ast.MappingValueNode) (wi WorkloadIssuer, ok 
 			wi.Audience = strings.TrimSpace(s)
 		}
 	}
-	switch {
-	case keys["issuer"] == nil:
+	if keys["issuer"] == nil {
 		l.addf(e.Key, "%s: missing issuer (the https URL its tokens name as iss, e.g. https://token.actions.githubusercontent.com)", what)
-	case wi.URL != "" || isNull(keys["issuer"].Value):
+	} else if _, isText := scalar(unwrap(keys["issuer"].Value)); isText {
 		if msg := issuerURLProblem(wi.URL); msg != "" {
 			l.addf(keys["issuer"].Value, "%s: issuer %q %s", what, wi.URL, msg)
 		}
