@@ -67,26 +67,35 @@ type celRequest struct {
 // celEnv is the CEL environment of every catalog. Building one registers the
 // native types and the string library, the same work for every load and
 // reload; a cel.Env is safe for concurrent use.
-var celEnv = sync.OnceValues(func() (*cel.Env, error) { return newEnv("user") })
+var celEnv = sync.OnceValues(func() (*cel.Env, error) {
+	return newEnv("user", reflect.TypeFor[celUser](), withPrepared)
+})
 
 // celApproverEnv is that of approver_rule, which is about who approves:
 // the same fields, named approver, and no user, so that a rule cannot mix
 // up the two.
-var celApproverEnv = sync.OnceValues(func() (*cel.Env, error) { return newEnv("approver") })
+var celApproverEnv = sync.OnceValues(func() (*cel.Env, error) {
+	return newEnv("approver", reflect.TypeFor[celUser](), withPrepared)
+})
 
-func newEnv(person string) (*cel.Env, error) {
+// newEnv declares who (user, approver or workload) as the native type of,
+// beside request and now; wrap wraps the native types' provider to serve
+// some fields its own way.
+func newEnv(who string, of reflect.Type, wrap func(types.Provider) types.Provider) (*cel.Env, error) {
 	return cel.NewEnv(
-		ext.NativeTypes(reflect.TypeFor[celUser](), reflect.TypeFor[celRequest](), ext.ParseStructTags(true)),
+		ext.NativeTypes(of, reflect.TypeFor[celRequest](), ext.ParseStructTags(true)),
 		ext.Strings(),
-		cel.Variable(person, cel.ObjectType("rules.celUser")),
+		cel.Variable(who, cel.ObjectType("rules."+of.Name())),
 		cel.Variable("request", cel.ObjectType("rules.celRequest")),
 		cel.Variable("now", cel.TimestampType),
 		// After NativeTypes, whose provider it wraps.
 		func(e *cel.Env) (*cel.Env, error) {
-			return cel.CustomTypeProvider(preparedFields{e.CELTypeProvider()})(e)
+			return cel.CustomTypeProvider(wrap(e.CELTypeProvider()))(e)
 		},
 	)
 }
+
+func withPrepared(p types.Provider) types.Provider { return preparedFields{p} }
 
 // preparedFields serves the fields of a Prepared user from its converted
 // values and everything else from the native types it wraps.

@@ -11,7 +11,6 @@ import (
 
 	"github.com/google/cel-go/cel"
 	"github.com/google/cel-go/common/types"
-	"github.com/google/cel-go/ext"
 	"github.com/google/cel-go/interpreter"
 )
 
@@ -94,17 +93,7 @@ type celWorkload struct {
 // request and now, and no user, so that a workload rule cannot be written
 // about a person nor a person's rule about a workload.
 var celWorkloadEnv = sync.OnceValues(func() (*cel.Env, error) {
-	return cel.NewEnv(
-		ext.NativeTypes(reflect.TypeFor[celWorkload](), reflect.TypeFor[celRequest](), ext.ParseStructTags(true)),
-		ext.Strings(),
-		cel.Variable("workload", cel.ObjectType("rules.celWorkload")),
-		cel.Variable("request", cel.ObjectType("rules.celRequest")),
-		cel.Variable("now", cel.TimestampType),
-		// After NativeTypes, whose provider it wraps.
-		func(e *cel.Env) (*cel.Env, error) {
-			return cel.CustomTypeProvider(claimsField{e.CELTypeProvider()})(e)
-		},
-	)
+	return newEnv("workload", reflect.TypeFor[celWorkload](), func(p types.Provider) types.Provider { return claimsField{p} })
 })
 
 // claimsField declares workload.claims, a map(string, dyn): the native
