@@ -174,16 +174,20 @@ func toCEL(u User) *celUser {
 
 // vars are the variables of one evaluation. CEL asks for a variable only
 // when the rule uses it, and reads the fields of user and request in place.
+// A workload rule has a workload instead of a user.
 type vars struct {
-	user    *celUser
-	request celRequest
-	now     time.Time
+	user     *celUser
+	workload *celWorkload
+	request  celRequest
+	now      time.Time
 }
 
 func (v *vars) ResolveName(name string) (any, bool) {
 	switch name {
 	case "user", "approver":
 		return v.user, true
+	case "workload":
+		return v.workload, true
 	case "request":
 		return &v.request, true
 	case "now":
@@ -199,7 +203,12 @@ func (p *program) eval(u User, in Input, now time.Time) (any, error) {
 	if pu := u.prepared; pu != nil && sameCEL(pu.from, u) {
 		return pu.eval(p, req, now)
 	}
-	v := &vars{user: toCEL(u), request: req, now: now}
+	return p.timedEval(&vars{user: toCEL(u), request: req, now: now})
+}
+
+// timedEval evaluates p over v, stopped by evalTimeout as well as by the
+// cost limit.
+func (p *program) timedEval(v *vars) (any, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), evalTimeout)
 	defer cancel()
 	return p.result(p.prg.ContextEval(ctx, v))

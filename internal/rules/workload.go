@@ -1,7 +1,6 @@
 package rules
 
 import (
-	"context"
 	"fmt"
 	"reflect"
 	"slices"
@@ -11,7 +10,6 @@ import (
 
 	"github.com/google/cel-go/cel"
 	"github.com/google/cel-go/common/types"
-	"github.com/google/cel-go/interpreter"
 )
 
 // Workload is the CEL variable `workload`: a CI job or an agent that
@@ -128,34 +126,10 @@ func toCELWorkload(w Workload) *celWorkload {
 		Namespace: w.Namespace, ServiceAccount: w.ServiceAccount, Claims: claims}
 }
 
-// workloadVars are the variables of one evaluation of a workload rule.
-type workloadVars struct {
-	workload *celWorkload
-	request  celRequest
-	now      time.Time
-}
-
-func (v *workloadVars) ResolveName(name string) (any, bool) {
-	switch name {
-	case "workload":
-		return v.workload, true
-	case "request":
-		return &v.request, true
-	case "now":
-		return types.Timestamp{Time: v.now}, true
-	}
-	return nil, false
-}
-
-func (v *workloadVars) Parent() interpreter.Activation { return nil }
-
 // evalWorkloadBool evaluates a workload rule under the same cost limit and
 // timer as a person's rule that is not Prepared.
 func (p *program) evalWorkloadBool(w Workload, in Input, now time.Time) (bool, error) {
-	v := &workloadVars{workload: toCELWorkload(w), request: toCELRequest(in), now: now}
-	ctx, cancel := context.WithTimeout(context.Background(), evalTimeout)
-	defer cancel()
-	return p.boolOf(p.result(p.prg.ContextEval(ctx, v)))
+	return p.boolOf(p.timedEval(&vars{workload: toCELWorkload(w), request: toCELRequest(in), now: now}))
 }
 
 // undeclaredHint adds to a compile error about a variable the rule's
