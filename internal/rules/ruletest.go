@@ -137,12 +137,14 @@ func (tc TestCase) run(c *Catalog) TestResult {
 	if in.Duration == 0 {
 		in.Duration = role.DefaultDuration
 	}
-	checks := []ruleCheck{
-		{"eligible", role.Eligible, tc.Expect.Eligible, func() (bool, error) { return role.IsEligible(tc.User, in, tc.Now) }},
-		{"auto_approve", role.AutoApprove, tc.Expect.AutoApprove, func() (bool, error) { return role.IsAutoApproved(tc.User, in, tc.Now) }},
-	}
+	var checks []ruleCheck
 	if tc.Workload != nil {
 		checks = tc.workloadChecks(c, role, in)
+	} else {
+		checks = []ruleCheck{
+			{"eligible", role.Eligible, tc.Expect.Eligible, func() (bool, error) { return role.IsEligible(tc.User, in, tc.Now) }},
+			{"auto_approve", role.AutoApprove, tc.Expect.AutoApprove, func() (bool, error) { return role.IsAutoApproved(tc.User, in, tc.Now) }},
+		}
 	}
 	checks = append(checks, ruleCheck{"approver_rule", role.ApproverRule, tc.Expect.MayApprove,
 		func() (bool, error) { return role.ApproverAllowed(tc.Approver, in, tc.Now) }})
