@@ -130,3 +130,54 @@ cases:
 		})
 	}
 }
+
+// TestRulesTestWorkload: a workload case runs the role's workloads rules,
+// a wrong expectation fails (exit 1) naming them, and a workload from an
+// issuer the catalog does not trust is a problem of the file (exit 2).
+func TestRulesTestWorkload(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "roles.yaml"), `workload_issuers:
+  github: {issuer: "https://token.actions.githubusercontent.com", audience: jitbot}
+roles:
+  infra-readonly:
+    backend: aws_sts
+    role_arn: arn:aws:iam::111111111111:role/infra-readonly
+    approvers: ["@platform-leads"]
+    eligible: '"sre" in user.groups'
+    workloads:
+      eligible: 'workload.repository == "acme/infra"'
+      auto_approve: 'workload.ref == "refs/heads/main"'
+`)
+	tests := filepath.Join(dir, "roles_test.yaml")
+	writeFile(t, tests, `catalog: roles.yaml
+cases:
+  - name: main is read-only at once
+    workload: {issuer_name: github, repository: acme/infra, ref: refs/heads/main}
+    request: {role: infra-readonly}
+    expect: {eligible: true, auto_approve: true}
+  - name: a branch too
+    workload: {issuer_name: github, repository: acme/infra, ref: refs/heads/x}
+    request: {role: infra-readonly}
+    expect: {auto_approve: true}
+`)
+	r := runBinary(t, cleanEnv(), "rules", "test", tests)
+	want := `PASS  main is read-only at once
+FAIL  a branch too: workloads.auto_approve = false, want true (workloads.auto_approve: 'workload.ref == "refs/heads/main"')
+1 passed, 1 failed
+`
+	if r.code != 1 || r.stdout != want || r.stderr != "" {
+		t.Errorf("exit %d\nstdout:\n%s\nstderr:\n%s\nwant exit 1 and\n%s", r.code, r.stdout, r.stderr, want)
+	}
+
+	writeFile(t, tests, `catalog: roles.yaml
+cases:
+  - name: gitlab is not trusted
+    workload: {issuer_name: gitlab, repository: acme/infra}
+    request: {role: infra-readonly}
+    expect: {eligible: false}
+`)
+	r = runBinary(t, cleanEnv(), "rules", "test", tests)
+	if r.code != 2 || r.stdout != "" || !strings.Contains(r.stderr, tests+`:4: case "gitlab is not trusted": workload: issuer_name "gitlab" and issuer "" are not a workload issuer of `) {
+		t.Errorf("untrusted issuer: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+}

@@ -33,6 +33,8 @@ type Catalog struct {
 	Roles    map[string]*Role
 
 	names []string // sorted once by Parse: /jit roles lists them at every call
+	// workloadIssuers are the OIDC issuers of workload_issuers, by name.
+	workloadIssuers []WorkloadIssuer
 }
 
 // Defaults apply to every role that does not set its own.
@@ -91,6 +93,10 @@ type Role struct {
 	// request: who among the role's approvers may decide this request.
 	// "" lets every approver decide.
 	ApproverRule string
+
+	// Workloads are the rules for CI jobs and agents that request the
+	// role with an OIDC token; nil when the role refuses every workload.
+	Workloads *WorkloadRules
 
 	eligible, autoApprove, iamUser, approverRule, ssoUser *program
 }

@@ -83,7 +83,7 @@ func TestParseProblems(t *testing.T) {
 		want    string // the problem, as file:line: message
 		catalog string // a whole catalog instead of an edit of good
 	}{
-		{name: "unknown top-level key", old: "defaults:", new: "default:", want: `roles.yaml:1: unknown key "default" (the catalog has defaults and roles)`},
+		{name: "unknown top-level key", old: "defaults:", new: "default:", want: `roles.yaml:1: unknown key "default" (the catalog has defaults, workload_issuers and roles)`},
 		{name: "unknown defaults key", old: "  request_ttl: 30m", new: "  request_tll: 30m", want: `roles.yaml:4: unknown key "request_tll" in defaults`},
 		{name: "unknown role key", old: "    approvals_required: 2", new: "    approvals_needed: 2", want: `roles.yaml:17: role prod-admin: unknown key "approvals_needed"`},
 		{name: "unknown backend", old: "backend: aws_sts", new: "backend: aws_ssm", want: `roles.yaml:7: role prod-readonly: unknown backend "aws_ssm" (known: aws_sts, aws_iam_group, aws_sso, aws_sso_group)`},

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"reflect"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -67,73 +66,32 @@ type celRequest struct {
 // celEnv is the CEL environment of every catalog. Building one registers the
 // native types and the string library, the same work for every load and
 // reload; a cel.Env is safe for concurrent use.
-var celEnv = sync.OnceValues(func() (*cel.Env, error) { return newEnv("user") })
+var celEnv = sync.OnceValues(func() (*cel.Env, error) {
+	return newEnv("user", reflect.TypeFor[celUser](), withPrepared)
+})
 
 // celApproverEnv is that of approver_rule, which is about who approves:
 // the same fields, named approver, and no user, so that a rule cannot mix
 // up the two.
-var celApproverEnv = sync.OnceValues(func() (*cel.Env, error) { return newEnv("approver") })
+var celApproverEnv = sync.OnceValues(func() (*cel.Env, error) {
+	return newEnv("approver", reflect.TypeFor[celUser](), withPrepared)
+})
 
-func newEnv(person string) (*cel.Env, error) {
+// newEnv declares who (user, approver or workload) as the native type of,
+// beside request and now; wrap wraps the native types' provider to serve
+// some fields its own way.
+func newEnv(who string, of reflect.Type, wrap func(types.Provider) types.Provider) (*cel.Env, error) {
 	return cel.NewEnv(
-		ext.NativeTypes(reflect.TypeFor[celUser](), reflect.TypeFor[celRequest](), ext.ParseStructTags(true)),
+		ext.NativeTypes(of, reflect.TypeFor[celRequest](), ext.ParseStructTags(true)),
 		ext.Strings(),
-		cel.Variable(person, cel.ObjectType("rules.celUser")),
+		cel.Variable(who, cel.ObjectType("rules."+of.Name())),
 		cel.Variable("request", cel.ObjectType("rules.celRequest")),
 		cel.Variable("now", cel.TimestampType),
 		// After NativeTypes, whose provider it wraps.
 		func(e *cel.Env) (*cel.Env, error) {
-			return cel.CustomTypeProvider(preparedFields{e.CELTypeProvider()})(e)
+			return cel.CustomTypeProvider(wrap(e.CELTypeProvider()))(e)
 		},
 	)
-}
-
-// preparedFields serves the fields of a Prepared user from its converted
-// values and everything else from the native types it wraps.
-type preparedFields struct{ types.Provider }
-
-func (p preparedFields) FindStructFieldType(structType, fieldName string) (*types.FieldType, bool) {
-	ft, ok := p.Provider.FindStructFieldType(structType, fieldName)
-	if !ok || structType != "rules.celUser" {
-		return ft, ok
-	}
-	native := ft.GetFrom
-	fast := *ft
-	fast.GetFrom = func(obj any) (any, error) {
-		if u, ok := obj.(*celUser); ok && u.converted != nil {
-			if v, ok := u.converted[fieldName]; ok {
-				return v, nil
-			}
-		}
-		return native(obj)
-	}
-	return &fast, true
-}
-
-// convert returns the CEL fields of u as CEL values, as the native types
-// would convert them at each use, except that lists of strings hold their
-// elements already converted, so that `"sre" in user.groups` converts none.
-func convert(a types.Adapter, u *celUser) map[string]ref.Val {
-	rv := reflect.ValueOf(u).Elem()
-	m := make(map[string]ref.Val, rv.NumField())
-	for i := range rv.NumField() {
-		f := rv.Type().Field(i)
-		name := f.Tag.Get("cel")
-		if !f.IsExported() || name == "" {
-			continue
-		}
-		switch v := rv.Field(i).Interface().(type) {
-		case []string:
-			elems := make([]ref.Val, len(v))
-			for i, s := range v {
-				elems[i] = types.String(s)
-			}
-			m[name] = types.NewRefValList(a, elems)
-		default:
-			m[name] = a.NativeToValue(v)
-		}
-	}
-	return m
 }
 
 // program is one compiled expression of a role.
@@ -209,128 +167,6 @@ func compile(env *cel.Env, src string, want *cel.Type) (*program, error) {
 	return p, nil
 }
 
-// Prepare returns u ready for evaluating the rules of many roles in one
-// call, as /jit roles does over the whole catalog. Its CEL form is built
-// once, instead of at every rule, and it remembers each decision, so a rule
-// that many roles share is evaluated once for them all (a rule's decision
-// depends only on its text, the user, and the request and moment if it
-// reads them). Rules evaluated with the returned User decide as they do
-// with u, but without a timer each: the cost limit stops each evaluation
-// and the caller bounds the call (see CallTimeout). A copy whose fields
-// are changed afterwards is evaluated afresh and timed as usual. The
-// returned User is safe for concurrent use.
-func Prepare(u User) User {
-	env, err := celEnv()
-	if err != nil {
-		return u // no catalog loads either
-	}
-	// Its own copy of the lists, so that a list changed in place later is
-	// seen as a change.
-	from := u
-	from.Groups, from.OnCallSchedules = slices.Clone(u.Groups), slices.Clone(u.OnCallSchedules)
-	from.prepared = nil
-	plain := toCEL(from)
-	converted := *plain
-	converted.converted = convert(env.CELTypeAdapter(), plain)
-	u.prepared = &preparedUser{from: from, plain: plain, converted: &converted, decided: map[decisionKey]decision{}}
-	return u
-}
-
-// preparedUser is a User's CEL form, with and without its fields
-// converted, the fields it was made from, and the decisions made for it.
-type preparedUser struct {
-	from             User
-	plain, converted *celUser
-
-	mu      sync.Mutex
-	decided map[decisionKey]decision
-}
-
-// decisionKey is what a decision depends on: the rule, the fields of the
-// request it reads (the others zero), and the moment if it reads it (zero
-// otherwise).
-type decisionKey struct {
-	p       *program
-	request celRequest
-	now     time.Time
-}
-
-// requestFields is a set of the fields of request.
-type requestFields uint8
-
-const (
-	readsRole requestFields = 1 << iota
-	readsDuration
-	readsReason
-	readsIncident
-	readsAccount
-	readsWholeRequest = readsRole | readsDuration | readsReason | readsIncident | readsAccount
-)
-
-// requestField maps celRequest's CEL field names to their bit.
-var requestField = map[string]requestFields{
-	"role": readsRole, "duration": readsDuration, "reason": readsReason, "incident": readsIncident,
-	"account": readsAccount,
-}
-
-// only returns r with the fields outside f zeroed: what a decision on r
-// depends on.
-func (f requestFields) only(r celRequest) celRequest {
-	var k celRequest
-	if f&readsRole != 0 {
-		k.Role = r.Role
-	}
-	if f&readsDuration != 0 {
-		k.Duration = r.Duration
-	}
-	if f&readsReason != 0 {
-		k.Reason = r.Reason
-	}
-	if f&readsIncident != 0 {
-		k.Incident = r.Incident
-	}
-	if f&readsAccount != 0 {
-		k.Account = r.Account
-	}
-	return k
-}
-
-type decision struct {
-	out any
-	err error
-}
-
-func (pu *preparedUser) eval(p *program, req celRequest, now time.Time) (any, error) {
-	k := decisionKey{p: p, request: p.reads.only(req)}
-	if p.usesNow {
-		k.now = now
-	}
-	pu.mu.Lock()
-	d, ok := pu.decided[k]
-	pu.mu.Unlock()
-	if ok {
-		return d.out, d.err
-	}
-	v := &vars{user: pu.converted, request: req, now: now}
-	if p.usesWholeUser {
-		v.user = pu.plain
-	}
-	d.out, d.err = p.result(p.prg.Eval(v))
-	pu.mu.Lock()
-	pu.decided[k] = d
-	pu.mu.Unlock()
-	return d.out, d.err
-}
-
-// sameCEL reports whether CEL sees a and b alike. Strings that share
-// memory compare in constant time, so for a prepared user this costs a
-// few comparisons.
-func sameCEL(a, b User) bool {
-	return a.ID == b.ID && a.Name == b.Name && a.Email == b.Email && a.IsGuest == b.IsGuest &&
-		a.IsExternal == b.IsExternal && a.OnCall == b.OnCall &&
-		slices.Equal(a.Groups, b.Groups) && slices.Equal(a.OnCallSchedules, b.OnCallSchedules)
-}
-
 func toCEL(u User) *celUser {
 	return &celUser{ID: u.ID, Name: u.Name, Email: u.Email, Groups: nonNil(u.Groups), IsGuest: u.IsGuest,
 		IsExternal: u.IsExternal, OnCall: u.OnCall, OnCallSchedules: nonNil(u.OnCallSchedules)}
@@ -338,16 +174,20 @@ func toCEL(u User) *celUser {
 
 // vars are the variables of one evaluation. CEL asks for a variable only
 // when the rule uses it, and reads the fields of user and request in place.
+// A workload rule has a workload instead of a user.
 type vars struct {
-	user    *celUser
-	request celRequest
-	now     time.Time
+	user     *celUser
+	workload *celWorkload
+	request  celRequest
+	now      time.Time
 }
 
 func (v *vars) ResolveName(name string) (any, bool) {
 	switch name {
 	case "user", "approver":
 		return v.user, true
+	case "workload":
+		return v.workload, true
 	case "request":
 		return &v.request, true
 	case "now":
@@ -359,11 +199,16 @@ func (v *vars) ResolveName(name string) (any, bool) {
 func (v *vars) Parent() interpreter.Activation { return nil }
 
 func (p *program) eval(u User, in Input, now time.Time) (any, error) {
-	req := celRequest{Role: in.Role, Duration: in.Duration, Reason: in.Reason, Incident: in.Incident, Account: in.Account}
+	req := toCELRequest(in)
 	if pu := u.prepared; pu != nil && sameCEL(pu.from, u) {
 		return pu.eval(p, req, now)
 	}
-	v := &vars{user: toCEL(u), request: req, now: now}
+	return p.timedEval(&vars{user: toCEL(u), request: req, now: now})
+}
+
+// timedEval evaluates p over v, stopped by evalTimeout as well as by the
+// cost limit.
+func (p *program) timedEval(v *vars) (any, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), evalTimeout)
 	defer cancel()
 	return p.result(p.prg.ContextEval(ctx, v))
@@ -378,7 +223,11 @@ func (p *program) result(out ref.Val, _ *cel.EvalDetails, err error) (any, error
 }
 
 func (p *program) evalBool(u User, in Input, now time.Time) (bool, error) {
-	v, err := p.eval(u, in, now)
+	return p.boolOf(p.eval(u, in, now))
+}
+
+// boolOf is the outcome of an evaluation that must give a bool.
+func (p *program) boolOf(v any, err error) (bool, error) {
 	if err != nil {
 		return false, err
 	}

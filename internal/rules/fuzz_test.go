@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -39,6 +40,10 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("roles: {s: {backend: aws_sso, permission_set: Admin, organizational_unit: ou-ab12-12345678, approvers: [U1], eligible: 'true'}}\n"))
 	f.Add([]byte("roles: {s: {backend: aws_sso, permission_set: Admin, organizational_unit: r-ab12, accounts: {prod: '111111111111'}, approvers: [U1], eligible: 'true'}}\n"))
 	f.Add([]byte("roles: {s: {backend: aws_sso_group, sso_group: Billing, approvers: [U1], eligible: 'true'}}\n"))
+	f.Add([]byte(workloadCatalog))
+	f.Add([]byte("workload_issuers: {gh: {issuer: 'http://[::1]:8080/x', audience: a}}\nroles: {r: {backend: aws_sts, role_arn: 'arn:aws:iam::111111111111:role/r', approvers: [U0A], eligible: 'true', workloads: {eligible: 'workload.claims.x == 1.0', auto_approve: 'workload.ref == \"\"'}}}\n"))
+	f.Add([]byte("workload_issuers: {a: {issuer: 'https://x', audience: b}, b: {issuer: 'HTTPS://X/', audience: b}}\nroles: {r: {backend: aws_sts, role_arn: 'arn:aws:iam::111111111111:role/r', approvers: [U0A], eligible: 'true', workloads: {eligible: 'user.id == \"\"'}}}\n"))
+	f.Add([]byte("roles: {r: {backend: aws_sts, role_arn: 'arn:aws:iam::111111111111:role/r', approvers: [U0A], eligible: 'workload.subject != \"\"', workloads: {auto_approve: 'true'}}}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := rules.Parse("fuzz.yaml", data)
 		if err != nil {
@@ -72,6 +77,34 @@ func FuzzParse(f *testing.F) {
 			in := rules.Input{Role: name, Duration: time.Hour, Reason: "fuzzing it"}
 			_, _ = r.IsEligible(u, in, time.Now())
 			_, _ = r.IsAutoApproved(u, in, time.Now())
+			checkWorkloadRole(t, c, r, in)
 		}
 	})
+}
+
+// checkWorkloadRole checks what the fuzzed catalog says about workloads: a
+// role takes them only with an eligible rule and trusted issuers, each an
+// https (or loopback http) URL with an audience, and evaluating the rules
+// never panics.
+func checkWorkloadRole(t *testing.T, c *rules.Catalog, r *rules.Role, in rules.Input) {
+	t.Helper()
+	issuers := c.WorkloadIssuers()
+	for _, wi := range issuers {
+		if wi.Audience == "" || !strings.HasPrefix(strings.ToLower(wi.URL), "https://") && !strings.HasPrefix(strings.ToLower(wi.URL), "http://") {
+			t.Fatalf("workload issuer %+v", wi)
+		}
+	}
+	if r.Workloads == nil {
+		if ok, err := r.WorkloadEligible(rules.Workload{}, in, time.Now()); ok || err != nil {
+			t.Fatalf("%s: no workloads, yet WorkloadEligible = %v, %v", r.Name, ok, err)
+		}
+		return
+	}
+	if strings.TrimSpace(r.Workloads.Eligible) == "" || len(issuers) == 0 {
+		t.Fatalf("%s: workloads %+v with issuers %v", r.Name, r.Workloads, issuers)
+	}
+	w := rules.Workload{IssuerName: issuers[0].Name, Issuer: issuers[0].URL, Repository: "acme/infra",
+		Claims: map[string]any{"x": 1.0, "l": []any{"a", nil}, "m": map[string]any{"k": true}}}
+	_, _ = r.WorkloadEligible(w, in, time.Now())
+	_, _ = r.WorkloadAutoApproves(w, in, time.Now())
 }

@@ -58,7 +58,7 @@ var roleNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
 var roleKeys = []string{"description", "backend", "role_arn", "session_policy", "group", "iam_user", "reconcile",
 	"max_duration", "default_duration", "request_ttl", "approvers", "approvals_required", "eligible", "auto_approve", "approver_rule",
 	"incident_pattern", "breakglass_limit", "review_within", "allow_guests", "guest_max_duration", "allow_role_chaining",
-	"permission_set", "accounts", "organizational_unit", "account_approvers", "sso_group", "sso_user"}
+	"permission_set", "accounts", "organizational_unit", "account_approvers", "sso_group", "sso_user", "workloads"}
 
 // parse state: the problems found so far, the CEL environment and what
 // it compiled.
@@ -71,6 +71,9 @@ type loader struct {
 	// few rules over many roles, and compiling is most of a load's work.
 	// Programs hold no state between evaluations, so roles share them.
 	compiled map[compileKey]compiled
+	// workloadRoles are the workloads keys of the roles, which need
+	// workload_issuers in the catalog.
+	workloadRoles []workloadRole
 }
 
 type compileKey struct {
@@ -119,15 +122,18 @@ func Parse(name string, data []byte) (*Catalog, error) {
 		l.problems = append(l.problems, Problem{File: name, Line: 1, Msg: "the catalog is empty: it needs a roles section"})
 		return nil, &LoadError{Problems: l.problems}
 	}
-	var rolesNode *ast.MappingValueNode
+	var rolesNode, issuersNode *ast.MappingValueNode
 	for _, kv := range root.Values {
 		switch key := keyOf(kv); key {
 		case "defaults":
 			l.defaults(kv.Value, &c.Defaults)
+		case "workload_issuers":
+			issuersNode = kv
+			c.workloadIssuers = l.workloadIssuers(kv)
 		case "roles":
 			rolesNode = kv
 		default:
-			l.addf(kv.Key, "unknown key %q (the catalog has defaults and roles)", key)
+			l.addf(kv.Key, "unknown key %q (the catalog has defaults, workload_issuers and roles)", key)
 		}
 	}
 	switch {
@@ -155,6 +161,7 @@ func Parse(name string, data []byte) (*Catalog, error) {
 			}
 		}
 	}
+	l.checkWorkloadRoles(issuersNode)
 	if len(l.problems) > 0 {
 		sort.SliceStable(l.problems, func(i, j int) bool { return l.problems[i].Line < l.problems[j].Line })
 		return nil, &LoadError{Problems: l.problems}
@@ -299,5 +306,7 @@ func (l *loader) setting(r *Role, key string, kv *ast.MappingValueNode, defaultS
 		r.SSOGroup = l.str(kv, name)
 	case "sso_user":
 		r.SSOUser = l.str(kv, name)
+	case "workloads":
+		r.Workloads = l.workloads(kv, r)
 	}
 }

@@ -24,6 +24,9 @@ package rules
 //     a user the directory knows little about; the key itself is required.
 //     request: role is required; a missing duration is the role's
 //     default_duration, what the bot uses when a request names none.
+//   - A case may give a workload (a CI job or agent) instead of a user; its
+//     eligible and auto_approve are then the role's workloads rules (see
+//     ruletestworkload.go).
 //   - expect gives eligible, auto_approve or both; one left out is not checked.
 //   - A case tests the role's own rules, exactly what Role.IsEligible and
 //     Role.IsAutoApproved return. The fixed checks package grants applies on
@@ -42,6 +45,7 @@ package rules
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -67,12 +71,16 @@ type TestCase struct {
 	Line int       // where the case starts in the file
 	Now  time.Time // the file's now unless the case sets its own
 	User User
+	// Workload, when not nil, is the requester instead of User: the case
+	// tests the role's workloads rules.
+	Workload *Workload
 	// Approver is who decides, for expect: may_approve (approver_rule).
 	Approver User
 	Request  Input // Duration 0 means the role's default_duration
 	Expect   Expectation
 
-	roleLine int // where request.role is, for Check
+	roleLine     int // where request.role is, for Check
+	workloadLine int // where workload is, for Check
 }
 
 // Expectation is what a case expects; nil means not checked.
@@ -100,7 +108,9 @@ func (f *TestFile) Check(c *Catalog) error {
 				Msg: fmt.Sprintf("case %q: unknown role %q (%s has %s)", tc.Name, tc.Request.Role, c.Path, strings.Join(c.Names(), ", "))})
 		}
 	}
+	problems = append(problems, f.workloadCaseProblems(c)...)
 	if problems != nil {
+		slices.SortStableFunc(problems, func(a, b Problem) int { return a.Line - b.Line })
 		return &LoadError{Problems: problems}
 	}
 	return nil
@@ -127,26 +137,36 @@ func (tc TestCase) run(c *Catalog) TestResult {
 	if in.Duration == 0 {
 		in.Duration = role.DefaultDuration
 	}
-	if want := tc.Expect.Eligible; want != nil {
-		got, err := role.IsEligible(tc.User, in, tc.Now)
-		if msg := verdict("eligible", role.Eligible, role.Name, got, *want, err); msg != "" {
-			res.Failures = append(res.Failures, msg)
+	var checks []ruleCheck
+	if tc.Workload != nil {
+		checks = tc.workloadChecks(c, role, in)
+	} else {
+		checks = []ruleCheck{
+			{"eligible", role.Eligible, tc.Expect.Eligible, func() (bool, error) { return role.IsEligible(tc.User, in, tc.Now) }},
+			{"auto_approve", role.AutoApprove, tc.Expect.AutoApprove, func() (bool, error) { return role.IsAutoApproved(tc.User, in, tc.Now) }},
 		}
 	}
-	if want := tc.Expect.AutoApprove; want != nil {
-		got, err := role.IsAutoApproved(tc.User, in, tc.Now)
-		if msg := verdict("auto_approve", role.AutoApprove, role.Name, got, *want, err); msg != "" {
-			res.Failures = append(res.Failures, msg)
+	checks = append(checks, ruleCheck{"approver_rule", role.ApproverRule, tc.Expect.MayApprove,
+		func() (bool, error) { return role.ApproverAllowed(tc.Approver, in, tc.Now) }})
+	for _, ch := range checks {
+		if ch.want == nil {
+			continue
 		}
-	}
-	if want := tc.Expect.MayApprove; want != nil {
-		got, err := role.ApproverAllowed(tc.Approver, in, tc.Now)
-		if msg := verdict("approver_rule", role.ApproverRule, role.Name, got, *want, err); msg != "" {
+		got, err := ch.eval()
+		if msg := verdict(ch.key, ch.src, role.Name, got, *ch.want, err); msg != "" {
 			res.Failures = append(res.Failures, msg)
 		}
 	}
 	res.Pass = len(res.Failures) == 0
 	return res
+}
+
+// ruleCheck is one expectation of a case: the rule (its key and source),
+// what it must give (nil: not checked) and how to evaluate it.
+type ruleCheck struct {
+	key, src string
+	want     *bool
+	eval     func() (bool, error)
 }
 
 // verdict describes a failed expectation, or returns "" when it holds.

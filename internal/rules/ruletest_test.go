@@ -163,7 +163,7 @@ cases:
 	}{
 		{name: "unknown top-level key", old: "catalog:", new: "catalogue:", want: `t.yaml:1: unknown key "catalogue" (known: catalog, now, cases)`},
 		{name: "bad now", old: "2026-11-23T10:00:00Z", new: "monday", want: `t.yaml:2: now: "monday" is not a time: use RFC 3339, e.g. 2026-11-23T10:00:00Z`},
-		{name: "unknown case key", old: "    expect:", new: "    expected:", want: `t.yaml:7: case "sre asks for admin": unknown key "expected" (known: name, now, user, approver, request, expect)`},
+		{name: "unknown case key", old: "    expect:", new: "    expected:", want: `t.yaml:7: case "sre asks for admin": unknown key "expected" (known: name, now, user, workload, approver, request, expect)`},
 		{name: "unknown user key", old: "email:", new: "emial:", want: `t.yaml:5: case "sre asks for admin": user: unknown key "emial" (known: id, name, email, groups, is_guest, is_external, oncall, oncall_schedules)`},
 		{name: "groups not a list", old: "groups: [sre]", new: "groups: sre", want: `t.yaml:5: case "sre asks for admin": user: groups must be a list, e.g. [sre, oncall]`},
 		{name: "is_guest not a bool", old: "groups: [sre]", new: "is_guest: no way", want: `t.yaml:5: case "sre asks for admin": user: is_guest must be true or false, got "no way"`},
@@ -395,6 +395,8 @@ func FuzzParseTests(f *testing.F) {
 	}
 	f.Add([]byte("cases:\n  - &c {name: a, user: {<<: *c}, request: {role: x}, expect: {eligible: true}}\n"))
 	f.Add([]byte("cases: &x [*x]\n"))
+	f.Add([]byte("cases:\n  - {name: w, workload: {issuer_name: github, ref: refs/heads/main, claims: &c {a: [1, {b: *c}]}}, request: {role: admin}, expect: {eligible: false}}\n"))
+	f.Add([]byte("cases:\n  - {name: w, workload: {<<: {issuer: 'https://x'}, claims: {n: 1e3, s: x, z: null}}, request: {role: readonly}, expect: {auto_approve: false}}\n"))
 	c, err := rules.Load("testdata/ruletest/catalog.yaml")
 	if err != nil {
 		f.Fatal(err)

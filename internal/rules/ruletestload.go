@@ -25,7 +25,7 @@ func LoadTests(path string) (*TestFile, error) {
 
 var (
 	testFileKeys = []string{"catalog", "now", "cases"}
-	testCaseKeys = []string{"name", "now", "user", "approver", "request", "expect"}
+	testCaseKeys = []string{"name", "now", "user", "workload", "approver", "request", "expect"}
 	testUserKeys = []string{"id", "name", "email", "groups", "is_guest", "is_external", "oncall", "oncall_schedules"}
 	testReqKeys  = []string{"role", "duration", "reason", "incident"}
 	testExpKeys  = []string{"eligible", "auto_approve", "may_approve"}
@@ -155,6 +155,9 @@ func (l *testLoader) testCase(n ast.Node, i int, now time.Time) (tc TestCase, ok
 			l.timestamp(kv, what+": now", &tc.Now)
 		case "user":
 			tc.User = l.user(kv, what)
+		case "workload":
+			w := l.workload(kv, what)
+			tc.Workload, tc.workloadLine = &w, line(kv.Key)
 		case "approver":
 			tc.Approver = l.user(kv, what)
 		case "request":
@@ -168,10 +171,16 @@ func (l *testLoader) testCase(n ast.Node, i int, now time.Time) (tc TestCase, ok
 	if tc.Name == "" {
 		l.addf(n, "%s: missing name: say what the case shows, e.g. \"sre asks for prod-admin\"", what)
 	}
-	for _, k := range []string{"user", "request", "expect"} {
+	for _, k := range []string{"request", "expect"} {
 		if keys[k] == nil {
 			l.addf(n, "%s: missing %s", what, k)
 		}
+	}
+	switch {
+	case keys["user"] == nil && keys["workload"] == nil:
+		l.addf(n, "%s: missing user (or workload, for a CI job or agent)", what)
+	case keys["user"] != nil && keys["workload"] != nil:
+		l.addf(keys["workload"].Key, "%s: give user or workload, not both: a request comes from a person or a workload", what)
 	}
 	if tc.Expect.MayApprove != nil && keys["approver"] == nil {
 		l.addf(n, "%s: expect: may_approve needs an approver", what)

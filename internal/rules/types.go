@@ -34,3 +34,9 @@ type Input struct {
 	Incident string        `cel:"incident"`
 	Account  string        `cel:"account"` // aws_sso: the account ID asked for
 }
+
+// toCELRequest is what CEL sees of in, the same for the rules of people
+// and of workloads.
+func toCELRequest(in Input) celRequest {
+	return celRequest{Role: in.Role, Duration: in.Duration, Reason: in.Reason, Incident: in.Incident, Account: in.Account}
+}

@@ -191,7 +191,8 @@ func (l *loader) compileIn(env *cel.Env, r *Role, key, src string, want *cel.Typ
 	p, err := c.p, c.err
 	if err != nil {
 		n := keys[key].Value
-		ln, msg := line(n), err.Error()
+		wenv, _ := celWorkloadEnv()
+		ln, msg := line(n), undeclaredHint(err.Error(), env == wenv)
 		var ee *exprError
 		if errors.As(err, &ee) {
 			// A block scalar (| or >) starts on the line after its indicator.
