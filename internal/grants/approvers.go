@@ -39,7 +39,8 @@ func (s *Service) eachApprover(ctx context.Context, role *rules.Role, account st
 // current members of the user groups of its role (in its account), in catalog order, without the
 // requester and without repeats, and without those a click would refuse:
 // people who are not full members of the workspace or whom the role's
-// approver_rule does not admit. They are not asked (nor DMed).
+// approver_rule does not admit, or who triggered the run of a workload's
+// request (see triggeredBy). They are not asked (nor DMed).
 func (s *Service) Approvers(ctx context.Context, r *Request) ([]string, error) {
 	role, ok := s.Catalog().Role(r.Role)
 	if !ok {
@@ -47,7 +48,7 @@ func (s *Service) Approvers(ctx context.Context, r *Request) ([]string, error) {
 	}
 	var out []string
 	err := s.eachApprover(ctx, role, r.Account, func(id string) bool {
-		if id != r.Requester.ID && !slices.Contains(out, id) && s.mayBeAsked(ctx, role, r, id) {
+		if !r.requestedBy(id) && !slices.Contains(out, id) && s.mayBeAsked(ctx, role, r, id) {
 			out = append(out, id)
 		}
 		return true

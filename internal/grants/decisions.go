@@ -30,12 +30,8 @@ func (s *Service) Approve(ctx context.Context, id RequestID, approverID string) 
 	if err := s.approvableExtension(ctx, r); err != nil {
 		return r, err
 	}
-	requester, err := s.dir.User(Fresh(ctx), r.Requester.ID)
-	if err != nil {
-		return r, fmt.Errorf("look up requester %s: %w", r.Requester.ID, err)
-	}
 	now := s.now()
-	stillEligible, err := s.stillEligible(r, requester, now)
+	stillEligible, err := s.requesterEligible(ctx, r, now)
 	if err != nil {
 		return r, err
 	}
@@ -71,6 +67,24 @@ func (s *Service) Approve(ctx context.Context, id RequestID, approverID string) 
 	return s.issue(ctx, r)
 }
 
+// requesterEligible checks r's requester as it is now: a person as the
+// directory knows them (stillEligible), a workload as recorded against
+// the role's workloads rules. It returns why they no longer qualify, or nil.
+func (s *Service) requesterEligible(ctx context.Context, r *Request, now time.Time) (*UserError, error) {
+	if r.ByWorkload() {
+		role, ok := s.Catalog().Role(r.Role)
+		if !ok {
+			return &UserError{Msg: fmt.Sprintf("the catalog has no role %s", r.Role), Err: ErrIneligible}, nil
+		}
+		return workloadEligible(role, *r.Workload, r.ruleInput(), now)
+	}
+	requester, err := s.dir.User(Fresh(ctx), r.Requester.ID)
+	if err != nil {
+		return nil, fmt.Errorf("look up requester %s: %w", r.Requester.ID, err)
+	}
+	return s.stillEligible(r, requester, now)
+}
+
 // stillEligible checks r's requester, as the directory knows them this
 // moment, against the rules in force. It returns why they no longer
 // qualify, or nil; err is for a rule that failed.
@@ -98,7 +112,7 @@ func (s *Service) Deny(ctx context.Context, id RequestID, approverID, reason str
 	if err != nil {
 		return nil, err
 	}
-	if approverID == r.Requester.ID {
+	if r.requestedBy(approverID) {
 		return s.Cancel(ctx, id, approverID)
 	}
 	if err := s.mayDecide(ctx, r, approverID, "deny"); err != nil {
@@ -138,17 +152,17 @@ func (s *Service) Revoke(ctx context.Context, id RequestID, userID, reason strin
 	if err != nil {
 		return nil, err
 	}
-	if r.State == Pending && r.Requester.ID == userID {
+	if r.State == Pending && r.requestedBy(userID) {
 		return s.Cancel(ctx, id, userID)
 	}
-	if r.Requester.ID != userID {
+	if !r.requestedBy(userID) {
 		if err := s.mayDecide(ctx, r, userID, "revoke"); err != nil {
 			return r, err
 		}
 	}
 	if reason = truncate(strings.TrimSpace(reason), MaxReason); reason == "" {
 		reason = "revoked by the requester"
-		if userID != r.Requester.ID {
+		if !r.requestedBy(userID) {
 			reason = "revoked by an approver"
 		}
 	}
@@ -205,10 +219,22 @@ func (s *Service) Acknowledge(ctx context.Context, id RequestID, userID string) 
 // approve, deny, revoke or review alike, since a deny or a revoke by
 // someone outside is as much a decision as a yes.
 func (s *Service) mayDecide(ctx context.Context, r *Request, userID, verb string) error {
-	if userID == r.Requester.ID && verb == "approve" {
+	if r.requestedBy(userID) && verb == "approve" {
 		err := userErr(ErrSelfApproval, fmt.Sprintf("you cannot approve your own request %s", r.ID))
 		s.emit(ctx, Event{Type: EventRefused, Request: *r, Actor: userID, Err: err.Error()})
 		return err
+	}
+	if verb == "approve" || verb == "deny" {
+		// The one who triggered a workload's run is its requester in all
+		// but name: deciding on it is deciding on their own request.
+		if mine, err := s.triggered(ctx, r, userID); mine || err != nil {
+			if err != nil {
+				return err
+			}
+			err := errTriggered()
+			s.emit(ctx, Event{Type: EventRefused, Request: *r, Actor: userID, Err: err.Error()})
+			return err
+		}
 	}
 	why, err := s.mayStillApprove(ctx, r, userID)
 	switch {

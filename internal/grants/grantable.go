@@ -38,6 +38,9 @@ func (s *Service) grantable(ctx context.Context, r *Request) (why string, err er
 	if !ok {
 		return fmt.Sprintf("the catalog has no role %s", r.Role), nil
 	}
+	if r.ByWorkload() {
+		return s.workloadGrantable(ctx, role, r, now)
+	}
 	requester, err := s.dir.User(Fresh(ctx), r.Requester.ID)
 	if err != nil {
 		return "", fmt.Errorf("look up requester %s: %w", r.Requester.ID, err)
@@ -98,7 +101,8 @@ func (s *Service) matchesCatalog(role *rules.Role, r *Request, requester rules.U
 }
 
 // approvedEnough checks that r's approvals come from enough distinct
-// people, none of them the requester, each of whom may approve it now.
+// people, none of them the requester (nor, for a workload's request, who
+// triggered its run), each of whom may approve it now.
 func (s *Service) approvedEnough(ctx context.Context, role *rules.Role, r *Request, requester rules.User) (string, error) {
 	need := role.ApprovalsRequired
 	if ThirdParty(requester) || ThirdParty(r.Requester) {
@@ -106,7 +110,13 @@ func (s *Service) approvedEnough(ctx context.Context, role *rules.Role, r *Reque
 	}
 	seen := map[string]bool{}
 	for _, a := range r.Approvals {
-		if a.Approver == r.Requester.ID || seen[a.Approver] || a.At.After(r.DecidedAt) {
+		if r.requestedBy(a.Approver) || seen[a.Approver] || a.At.After(r.DecidedAt) {
+			continue
+		}
+		if mine, err := s.triggered(ctx, r, a.Approver); mine || err != nil {
+			if err != nil {
+				return "", err
+			}
 			continue
 		}
 		why, err := s.mayStillApprove(ctx, r, a.Approver)

@@ -20,6 +20,10 @@ type RequestInput struct {
 	// Account is the account ID or alias asked for (aws_sso roles); empty
 	// for a role with one account. Request replaces it with the ID.
 	Account string
+	// Workload, when set, is the requester instead of a Slack user: a CI
+	// job or agent whose OIDC token the caller verified. UserID must then
+	// be empty (see workload.go).
+	Workload *rules.Workload
 }
 
 // ruleInput is what the role's rules see of the request.
@@ -31,6 +35,9 @@ func (in RequestInput) ruleInput() rules.Input {
 // role's auto_approve rule holds, access is issued at once (break-glass);
 // otherwise the record waits for approvers.
 func (s *Service) Request(ctx context.Context, in RequestInput) (*Request, error) {
+	if in.Workload != nil {
+		return s.requestWorkload(ctx, in)
+	}
 	return s.request(ctx, in, nil)
 }
 
@@ -44,7 +51,10 @@ func (s *Service) Extend(ctx context.Context, id RequestID, userID string, d tim
 	if err != nil {
 		return nil, err
 	}
-	if orig.Requester.ID != userID {
+	if orig.ByWorkload() {
+		return nil, userErr(ErrNotAllowed, fmt.Sprintf("%s was requested by a workload, and a workload's grant cannot be extended yet; the job can request again", id))
+	}
+	if !orig.requestedBy(userID) {
 		return nil, userErr(ErrNotAllowed, fmt.Sprintf("only the requester can extend %s", id))
 	}
 	if orig.State != Active {
@@ -83,6 +93,12 @@ func (s *Service) request(ctx context.Context, in RequestInput, extends *Request
 			return nil, err
 		}
 	}
+	return s.file(ctx, r, auto)
+}
+
+// file stores the new record r and hands over its events; auto, it is
+// issued at once, otherwise it waits for the approvers.
+func (s *Service) file(ctx context.Context, r *Request, auto bool) (*Request, error) {
 	if err := s.create(ctx, r); err != nil {
 		return nil, err
 	}

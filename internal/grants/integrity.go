@@ -137,6 +137,11 @@ func (s *Service) catalogAccess(ctx context.Context, r *Request, now time.Time) 
 		return nil
 	}
 	var requester rules.User
+	if r.ByWorkload() && role.Backend != BackendSTS {
+		// A workload holds only aws_sts credentials; the role's other
+		// backend would grant it nothing to take away.
+		return nil
+	}
 	if role.Backend != BackendSTS {
 		var err error
 		if requester, err = s.dir.User(Fresh(ctx), r.Requester.ID); err != nil {

@@ -34,7 +34,7 @@ func (s *Service) Deactivated(ctx context.Context, userID string) (bool, error) 
 	}
 	var errs []error
 	for _, r := range open {
-		if r.Requester.ID == userID {
+		if r.requestedBy(userID) {
 			errs = append(errs, s.terminate(ctx, r, ReasonDeactivated))
 		}
 	}
@@ -55,6 +55,10 @@ func (s *Service) Sweep(ctx context.Context) error {
 	deleted := map[string]bool{}
 	for _, r := range open {
 		if r.State != Pending && r.State != Active {
+			continue
+		}
+		if r.ByWorkload() {
+			// No Slack account to be deactivated, and no extensions.
 			continue
 		}
 		id := r.Requester.ID

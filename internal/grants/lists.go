@@ -31,7 +31,7 @@ func (s *Service) List(ctx context.Context, userID string) (Listing, error) {
 		if r.State.Terminal() {
 			continue
 		}
-		if r.Requester.ID == userID {
+		if r.requestedBy(userID) {
 			l.Mine = append(l.Mine, r)
 			continue
 		}

@@ -59,11 +59,17 @@ type Approval struct {
 // that must use the rules in force (eligibility, who may approve), so a role
 // removed from the catalog is still revoked on time.
 type Request struct {
-	ID        RequestID  `json:"id"`
-	State     State      `json:"state"`
+	ID    RequestID `json:"id"`
+	State State     `json:"state"`
+	// Requester is the Slack user who asked. For a workload's request its
+	// ID is empty and its Name is "<issuer_name>:<subject>", which no
+	// Slack user ID can equal (see requestedBy).
 	Requester rules.User `json:"requester"`
-	Role      string     `json:"role"`
-	Backend   string     `json:"backend"`
+	// Workload is the CI job or agent that asked, as its verified token
+	// described it; nil for a person's request.
+	Workload *rules.Workload `json:"workload,omitempty"`
+	Role     string          `json:"role"`
+	Backend  string          `json:"backend"`
 	// Target is the role ARN (aws_sts) or the IAM group name (aws_iam_group).
 	Target string `json:"target"`
 	// Account is the account ID of an aws_sso grant, also in Target.

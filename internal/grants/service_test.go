@@ -49,10 +49,7 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	cat, err := rules.Parse("roles.yaml", []byte(testCatalog))
-	if err != nil {
-		t.Fatalf("parse test catalog: %v", err)
-	}
+	cat := parseCatalog(t, testCatalog)
 	e := &env{
 		store:   newMemStore(),
 		backend: newFakeBackend(),

@@ -114,7 +114,7 @@ func (r *Request) Withdraw(why string, now time.Time) error {
 // Cancel withdraws a pending request; only its requester may. Unlike a
 // decision it is allowed after the deadline, until the timeout is recorded.
 func (r *Request) Cancel(user string, now time.Time) error {
-	if r.Requester.ID != user {
+	if !r.requestedBy(user) {
 		return userErr(ErrNotAllowed, fmt.Sprintf("only the requester can cancel %s", r.ID))
 	}
 	if r.State != Pending {
@@ -199,7 +199,7 @@ func (r *Request) Revoke(user, reason string, now time.Time, lease time.Duration
 	}
 	r.startRevoking(reason, now, lease)
 	r.RevokedBy = user
-	if r.AutoApproved && r.ReviewedBy == "" && user != "" && user != r.Requester.ID {
+	if r.AutoApproved && r.ReviewedBy == "" && user != "" && !r.requestedBy(user) {
 		r.ReviewedBy, r.ReviewedAt, r.ReviewDue = user, now, time.Time{}
 	}
 	return nil
@@ -374,7 +374,10 @@ func (r *Request) reviewable(reviewer string) error {
 	if !r.AutoApproved {
 		return userErr(ErrNotAllowed, fmt.Sprintf("%s was approved by people before it was granted; there is nothing to review", r.ID))
 	}
-	if reviewer == r.Requester.ID {
+	if r.ByWorkload() {
+		return userErr(ErrNotAllowed, fmt.Sprintf("%s was granted to a workload by its role's workloads rules, not by break-glass; there is nothing to review", r.ID))
+	}
+	if r.requestedBy(reviewer) {
 		return userErr(ErrSelfApproval, fmt.Sprintf("you cannot review your own break-glass access %s", r.ID))
 	}
 	return nil
@@ -391,7 +394,7 @@ func (r *Request) decidable(approver string, now time.Time) error {
 		// deadline holds from the moment it passes.
 		return userErr(ErrDecided, fmt.Sprintf("%s timed out before anyone decided", r.ID))
 	}
-	if approver == r.Requester.ID {
+	if r.requestedBy(approver) {
 		return userErr(ErrSelfApproval, fmt.Sprintf("you cannot approve your own request %s", r.ID))
 	}
 	for _, a := range r.Approvals {

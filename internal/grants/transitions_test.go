@@ -266,9 +266,10 @@ func TestTransitionTable(t *testing.T) {
 			})
 		}
 	}
-	// Every method that changes a record is in the table.
+	// Every method that changes a record is in the table; Schedule and
+	// ByWorkload only read it.
 	for m := range reflect.TypeFor[*grants.Request]().Methods() {
-		if m.Name != "Schedule" && !tested[m.Name] {
+		if m.Name != "Schedule" && m.Name != "ByWorkload" && !tested[m.Name] {
 			t.Errorf("Request.%s is not in the transition table", m.Name)
 		}
 	}

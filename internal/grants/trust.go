@@ -69,7 +69,7 @@ func (s *Service) mayBeAsked(ctx context.Context, role *rules.Role, r *Request, 
 	if err != nil {
 		return true
 	}
-	if untrusted(u) != "" {
+	if untrusted(u) != "" || r.triggeredBy(u) {
 		return false
 	}
 	ok, err := role.ApproverAllowed(u, r.ruleInput(), s.now())
