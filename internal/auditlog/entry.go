@@ -38,10 +38,13 @@ type Entry struct {
 	Target    string `json:"target,omitempty"`    // role ARN, IAM or Identity Center group, or <account>/<permission set>
 	Principal string `json:"principal,omitempty"` // IAM user, or Identity Center user name
 	Account   string `json:"account,omitempty"`   // aws_sso: the account ID
-	Duration  string `json:"duration,omitempty"`
-	Extends   string `json:"extends,omitempty"`
-	Reason    string `json:"reason,omitempty"`
-	Incident  string `json:"incident,omitempty"`
+	// Workload is the CI job or agent that made the request, when one did
+	// (Requester is then empty): who it proved to be, and its run.
+	Workload *Workload `json:"workload,omitempty"`
+	Duration string    `json:"duration,omitempty"`
+	Extends  string    `json:"extends,omitempty"`
+	Reason   string    `json:"reason,omitempty"`
+	Incident string    `json:"incident,omitempty"`
 
 	// Rule is the CEL expression that made the requester eligible or, for
 	// a break-glass grant, the auto_approve rule; CatalogSHA256 names the
@@ -103,6 +106,10 @@ func FromEvent(e grants.Event) Entry {
 	if r.Duration > 0 {
 		en.Duration = r.Duration.String()
 	}
+	if w := r.Workload; w != nil {
+		en.Workload = &Workload{Issuer: w.Issuer, IssuerName: w.IssuerName, Subject: w.Subject, Repository: w.Repository, Ref: w.Ref,
+			Environment: w.Environment, Workflow: w.Workflow, RunID: w.RunID, Actor: w.Actor, Namespace: w.Namespace, ServiceAccount: w.ServiceAccount}
+	}
 	for _, a := range r.Approvals {
 		en.Approvals = append(en.Approvals, Approval{Approver: a.Approver, At: a.At.UTC()})
 	}
@@ -158,4 +165,20 @@ func Rehash(raw []byte, key []byte) ([]byte, error) {
 	e.Keyed = key != nil
 	e.Hash = e.sum(key)
 	return json.Marshal(e)
+}
+
+// Workload is a workload requester as the log keeps it: the verified
+// identity and the run, without the token's other claims.
+type Workload struct {
+	Issuer         string `json:"issuer"`
+	IssuerName     string `json:"issuer_name"`
+	Subject        string `json:"subject"`
+	Repository     string `json:"repository,omitempty"`
+	Ref            string `json:"ref,omitempty"`
+	Environment    string `json:"environment,omitempty"`
+	Workflow       string `json:"workflow,omitempty"`
+	RunID          string `json:"run_id,omitempty"`
+	Actor          string `json:"actor,omitempty"`
+	Namespace      string `json:"namespace,omitempty"`
+	ServiceAccount string `json:"service_account,omitempty"`
 }

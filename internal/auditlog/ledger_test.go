@@ -3,6 +3,7 @@ package auditlog_test
 import (
 	"encoding/json"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 
 	"github.com/jitbot/jitbot/internal/auditlog"
 	"github.com/jitbot/jitbot/internal/grants"
+	"github.com/jitbot/jitbot/internal/rules"
 )
 
 // TestLedgerSaysWhatWasGranted: Granted finds a request's granted entries,
@@ -53,5 +55,36 @@ func TestLedgerSaysWhatWasGranted(t *testing.T) {
 	}
 	if got, err := l.Granted(t.Context(), "JIT-A", time.Now().Add(time.Hour)); err != nil || len(got) != 0 {
 		t.Errorf("entries before since were read: %v, %v", got, err)
+	}
+}
+
+// TestWorkloadIsRecorded: a workload's request is logged with who the
+// workload proved to be and its run, and without the token's other
+// claims; the entry verifies under the key.
+func TestWorkloadIsRecorded(t *testing.T) {
+	plain, _ := newLog(t)
+	l := plain.WithKey(keyNew)
+	e := event(grants.EventRequested, "JIT-W", 0)
+	e.Request.Requester = rules.User{Name: "github:repo:acme/infra:ref:refs/heads/main"}
+	e.Request.Workload = &rules.Workload{Issuer: "https://token.actions.githubusercontent.com", IssuerName: "github",
+		Subject: "repo:acme/infra:ref:refs/heads/main", Repository: "acme/infra", Ref: "refs/heads/main", RunID: "42", Actor: "octocat",
+		Claims: map[string]any{"runner_environment": "github-hosted"}}
+	if _, err := l.AppendEvent(t.Context(), e); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := l.Since(t.Context(), time.Time{})
+	if err != nil || len(entries) != 1 {
+		t.Fatalf("entries %v, %v", entries, err)
+	}
+	w := entries[0].Entry.Workload
+	if w == nil || w.IssuerName != "github" || w.Subject != "repo:acme/infra:ref:refs/heads/main" || w.Repository != "acme/infra" || w.RunID != "42" || w.Actor != "octocat" {
+		t.Errorf("logged workload = %+v", w)
+	}
+	if strings.Contains(string(entries[0].Raw), "runner_environment") {
+		t.Errorf("the token's other claims were logged: %s", entries[0].Raw)
+	}
+	seq, hash, _ := l.Head(t.Context())
+	if _, br := auditlog.Verify(entries, seq, hash, keyNew); br != nil {
+		t.Errorf("verify: %v", br)
 	}
 }

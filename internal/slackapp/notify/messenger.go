@@ -66,7 +66,7 @@ func (m *Messenger) Notify(_ context.Context, e grants.Event) {
 	case grants.EventApproved, grants.EventDenied, grants.EventCancelled, grants.EventTimedOut, grants.EventTampered:
 		m.q.Do(approvers, "update approval DMs", func(ctx context.Context) error { return m.updateApprovers(ctx, &r) })
 	}
-	if r.AutoApproved {
+	if r.AutoApproved && !r.ByWorkload() { // a workload's auto-approval is its rules', not break-glass
 		m.review(e)
 	}
 
@@ -96,6 +96,12 @@ func (m *Messenger) Notify(_ context.Context, e grants.Event) {
 	case grants.EventExpiring:
 		blocks = blockkit.Expiring(&r, m.now())
 	default:
+		return
+	}
+	if r.ByWorkload() {
+		// A workload has no Slack account: it learns the outcome, and
+		// receives its credentials, through the API alone. Nothing of its
+		// grant is posted to a DM.
 		return
 	}
 	text := blockkit.Text(&r)
