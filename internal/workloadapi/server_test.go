@@ -27,7 +27,9 @@ func TestServerServesUntilCancelled(t *testing.T) {
 	f := newFixture(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- NewServer("", New(Options{Verifier: countingVerifier{nil, &f.verifies}, Service: f.svc}), 0).Serve(ctx, ln) }()
+	go func() {
+		done <- NewServer("", New(Options{Verifier: countingVerifier{nil, &f.verifies}, Service: f.svc}), 0).Serve(ctx, ln)
+	}()
 	f.url = "http://" + ln.Addr().String()
 	wantStatus(t, f.do("PUT", "/v1/requests", "", ""), http.StatusMethodNotAllowed)
 	cancel()
