@@ -180,24 +180,22 @@ func (s *fakeService) find(id grants.RequestID, caller rules.Workload) (*fakeEnt
 }
 
 func (s *fakeService) WorkloadRequest(_ context.Context, id grants.RequestID, caller rules.Workload) (*grants.Request, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	e, err := s.find(id, caller)
-	if err != nil {
-		return nil, err
-	}
-	r := e.req
-	return &r, nil
+	return s.update(id, caller, func(*grants.Request) {})
 }
 
 func (s *fakeService) Release(_ context.Context, id grants.RequestID, caller rules.Workload) (*grants.Request, error) {
+	return s.update(id, caller, func(r *grants.Request) { r.State = grants.Revoked })
+}
+
+// update applies change to caller's request id and returns a copy.
+func (s *fakeService) update(id grants.RequestID, caller rules.Workload, change func(*grants.Request)) (*grants.Request, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e, err := s.find(id, caller)
 	if err != nil {
 		return nil, err
 	}
-	e.req.State = grants.Revoked
+	change(&e.req)
 	r := e.req
 	return &r, nil
 }
