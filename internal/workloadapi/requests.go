@@ -39,10 +39,13 @@ func (a *api) create(w http.ResponseWriter, r *http.Request, caller rules.Worklo
 	writeJSON(w, http.StatusAccepted, createdView{ID: req.ID, State: req.State, Approvers: approvers})
 }
 
-// get serves GET /v1/requests/{id}[?wait=…]. With wait, it answers as
-// soon as the request's state differs from the one it found first, or
-// when wait (at most Limits.MaxWait) is over, by reading the request
-// every Limits.PollInterval: simple, and the store is built for reads.
+// get serves GET /v1/requests/{id}[?wait=…]. With wait, a request on its
+// way (pending, granting, revoking) is answered as soon as its state
+// differs from the one found first, or when wait (at most
+// Limits.MaxWait) is over, by reading it every Limits.PollInterval:
+// simple, and the store is built for reads. A request that has arrived
+// (active, or ended) is answered at once: a job polling for its
+// credentials in a loop must not sit out the wait each time.
 func (a *api) get(w http.ResponseWriter, r *http.Request, caller rules.Workload) {
 	wait, err := parseWait(r, a.limits.MaxWait)
 	if err != nil {
@@ -55,7 +58,7 @@ func (a *api) get(w http.ResponseWriter, r *http.Request, caller rules.Workload)
 		a.fail(w, r, caller, err)
 		return
 	}
-	if wait > 0 {
+	if wait > 0 && onItsWay(req.State) {
 		if req, err = a.waitForChange(r.Context(), req, caller, wait); err != nil {
 			a.fail(w, r, caller, err)
 			return
@@ -75,6 +78,10 @@ func (a *api) get(w http.ResponseWriter, r *http.Request, caller rules.Workload)
 		}
 	}
 	writeJSON(w, http.StatusOK, view)
+}
+
+func onItsWay(s grants.State) bool {
+	return s == grants.Pending || s == grants.Granting || s == grants.Revoking
 }
 
 // waitForChange reads the request until its state is no longer req's or

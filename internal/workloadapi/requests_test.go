@@ -135,6 +135,14 @@ func TestWaitEndsAtTheBound(t *testing.T) {
 		t.Errorf("after %v: %d %s, want pending at the 300ms bound", took, r.status, r.body)
 	}
 	wantStatus(t, f.do("GET", "/v1/requests/"+string(id)+"?wait=soon", tok, ""), http.StatusBadRequest)
+
+	// An active request has nothing left to wait for.
+	f.svc.setState(id, grants.Active)
+	start = time.Now()
+	r = f.do("GET", "/v1/requests/"+string(id)+"?wait=60s", tok, "")
+	if took := time.Since(start); r.status != http.StatusOK || took >= 300*time.Millisecond {
+		t.Errorf("active request answered after %v (%d %s), want at once", took, r.status, r.body)
+	}
 }
 
 func TestDeleteReleases(t *testing.T) {
