@@ -3,6 +3,7 @@ package workloadapi
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"time"
@@ -47,7 +48,7 @@ func NewServer(addr string, h http.Handler, maxWait time.Duration) *Server {
 func (s *Server) Run(ctx context.Context) error {
 	ln, err := net.Listen("tcp", s.srv.Addr)
 	if err != nil {
-		return err
+		return fmt.Errorf("workload API: %w", err)
 	}
 	return s.Serve(ctx, ln)
 }
@@ -64,7 +65,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
 	defer cancel()
 	if err := s.srv.Shutdown(sctx); err != nil {
-		return err
+		return fmt.Errorf("workload API: shutting down: %w", err)
 	}
 	if err := <-done; !errors.Is(err, http.ErrServerClosed) {
 		return err
