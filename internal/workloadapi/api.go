@@ -29,22 +29,17 @@ type Verifier interface {
 	Verify(ctx context.Context, raw string) (workload.Identity, error)
 }
 
-// Service is what the API needs of the grants service.
-//
-// Request takes the caller apart from the input because grants.RequestInput
-// has no Workload field on main yet: with the caller a parameter, a
-// service that would take the request for a person's (empty UserID)
-// does not compile in. Once RequestInput.Workload exists, the method
-// becomes Request(ctx, grants.RequestInput) with in.Workload set in
-// createRequest, and *grants.Service satisfies the interface as it is.
+// Service is what the API needs of the grants service; *grants.Service
+// satisfies it. Request receives the caller's workload in in.Workload.
 //
 // WorkloadRequest and Release must answer an error wrapping
 // grants.ErrNotFound (or grants.ErrNotAllowed) unless caller has the same
 // Issuer and Subject as the request's requester: the API relies on it to
-// hand credentials only to the workload that asked for them. Both are
-// answered with the same 404, so a caller cannot probe others' ids.
+// hand credentials only to the workload that asked for them (and checks
+// the record's workload again itself). Both are answered with the same
+// 404, so a caller cannot probe others' ids.
 type Service interface {
-	Request(ctx context.Context, in grants.RequestInput, caller rules.Workload) (*grants.Request, error)
+	Request(ctx context.Context, in grants.RequestInput) (*grants.Request, error)
 	WorkloadRequest(ctx context.Context, id grants.RequestID, caller rules.Workload) (*grants.Request, error)
 	Release(ctx context.Context, id grants.RequestID, caller rules.Workload) (*grants.Request, error)
 	Approvers(ctx context.Context, r *grants.Request) ([]string, error)
@@ -169,3 +164,6 @@ func New(o Options) http.Handler {
 	})
 	return mux
 }
+
+// The grants service is what the API runs on.
+var _ Service = (*grants.Service)(nil)

@@ -154,7 +154,8 @@ func newFakeService() *fakeService {
 	return &fakeService{reqs: map[grants.RequestID]*fakeEntry{}, approvers: []string{"U0APPROVER"}}
 }
 
-func (s *fakeService) Request(_ context.Context, in grants.RequestInput, caller rules.Workload) (*grants.Request, error) {
+func (s *fakeService) Request(_ context.Context, in grants.RequestInput) (*grants.Request, error) {
+	caller := *in.Workload
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.inputs = append(s.inputs, in)
@@ -165,7 +166,7 @@ func (s *fakeService) Request(_ context.Context, in grants.RequestInput, caller 
 	s.seq++
 	id := grants.RequestID(fmt.Sprintf("r%d", s.seq))
 	s.reqs[id] = &fakeEntry{owner: caller, req: grants.Request{ID: id, State: grants.Pending, Role: in.Role,
-		Reason: in.Reason, Duration: in.Duration, CreatedAt: time.Now()}}
+		Reason: in.Reason, Duration: in.Duration, CreatedAt: time.Now(), Workload: in.Workload}}
 	s.lastID = id
 	r := s.reqs[id].req
 	return &r, nil

@@ -18,8 +18,8 @@ func (a *api) create(w http.ResponseWriter, r *http.Request, caller rules.Worklo
 		a.fail(w, r, caller, err)
 		return
 	}
-	in := grants.RequestInput{Role: body.Role, Duration: body.Duration, Reason: body.Reason, Account: body.Account}
-	req, err := a.service.Request(r.Context(), in, caller)
+	in := grants.RequestInput{Role: body.Role, Duration: body.Duration, Reason: body.Reason, Account: body.Account, Workload: &caller}
+	req, err := a.service.Request(r.Context(), in)
 	if err != nil {
 		a.fail(w, r, caller, err)
 		return
@@ -66,8 +66,9 @@ func (a *api) get(w http.ResponseWriter, r *http.Request, caller rules.Workload)
 	}
 	view := newRequestView(req)
 	// WorkloadRequest answered, so caller has the requester's issuer and
-	// subject (see Service); credentials are only for a grant in force.
-	if req.State == grants.Active && a.credentials != nil {
+	// subject (see Service); the record says so too before any
+	// credentials, which are only for a grant in force.
+	if req.State == grants.Active && a.credentials != nil && ownedBy(req, caller) {
 		creds, ok, err := a.credentials.Credentials(r.Context(), req.ID)
 		if err != nil {
 			a.fail(w, r, caller, err)
@@ -161,4 +162,10 @@ func userErrorStatus(ue *grants.UserError) int {
 		return http.StatusTooManyRequests
 	}
 	return http.StatusBadRequest // unknown role, invalid input, …
+}
+
+// ownedBy reports whether caller is the workload that made req.
+func ownedBy(req *grants.Request, caller rules.Workload) bool {
+	w := req.Workload
+	return w != nil && w.Issuer == caller.Issuer && w.Subject == caller.Subject
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jitbot/jitbot/internal/grants"
+	"github.com/jitbot/jitbot/internal/rules"
 )
 
 // The requester is the token's workload, never something the body says.
@@ -220,4 +221,21 @@ func TestWrongMethodAndPath(t *testing.T) {
 		}
 	}
 	wantStatus(t, f.do("GET", "/v2/things", "", ""), http.StatusNotFound)
+}
+
+// TestCredentialsFollowTheRecordsWorkload: even a service that answered
+// another workload's record (a bug the API must not turn into a leak)
+// gets no credentials handed out: the record's own workload decides.
+func TestCredentialsFollowTheRecordsWorkload(t *testing.T) {
+	f := newFixture(t)
+	tok := f.token(jobSub)
+	id := f.create(tok)
+	f.creds.put(id, grants.Credentials{AccessKeyID: "ASIAEXAMPLE", SecretAccessKey: "s3cr3t-key-value", SessionToken: "session-token-value"})
+	f.svc.setState(id, grants.Active)
+	f.svc.mu.Lock()
+	f.svc.reqs[id].req.Workload = &rules.Workload{Issuer: "https://elsewhere.example", Subject: "someone-else"}
+	f.svc.mu.Unlock()
+	if r := f.do("GET", "/v1/requests/"+string(id), tok, ""); strings.Contains(r.body, "s3cr3t-key-value") {
+		t.Errorf("credentials handed out for a record that names another workload: %s", r.body)
+	}
 }
