@@ -224,6 +224,7 @@ func TestGroupGrantAppearsAndEndsAtExpiry(t *testing.T) {
 	if n := s.proxy.Count("RemoveUserFromGroup"); n != 1 {
 		t.Errorf("RemoveUserFromGroup called %d times, want 1", n)
 	}
+	s.events.Wait(t, r.ID, grants.EventRevoked, 2*time.Second) // handed over after the record is stored
 	s.events.Want(t, r.ID, grants.EventRequested, grants.EventApproved, grants.EventGranted, grants.EventRevoked)
 }
 
@@ -411,6 +412,8 @@ func TestUnansweredRequestTimesOut(t *testing.T) {
 	s := startStack(t)
 	r := s.request(t, "UALICE", "quick", time.Hour)
 	r = s.waitState(t, r.ID, grants.TimedOut, 4*time.Second)
+	// The record is stored before its event is handed over: wait for it.
+	s.events.Wait(t, r.ID, grants.EventTimedOut, 4*time.Second)
 	s.events.Want(t, r.ID, grants.EventRequested, grants.EventTimedOut)
 	if _, err := s.svc.Approve(t.Context(), r.ID, "ULEAD1"); !errors.Is(err, grants.ErrDecided) {
 		t.Errorf("approving a timed-out request: %v", err)
