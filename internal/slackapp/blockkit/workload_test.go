@@ -14,32 +14,34 @@ import (
 // githubJob is pendingSTS asked for by a GitHub Actions job whose
 // repository and actor carry mrkdwn and a broadcast.
 func githubJob() *grants.Request {
-	r := pendingSTS()
-	r.ID = "JIT-WL1GH2"
-	w := &rules.Workload{
+	r := asWorkload(pendingSTS(), &rules.Workload{
 		Issuer: "https://token.actions.githubusercontent.com", IssuerName: "github",
 		Subject:    "repo:acme/infra:ref:refs/heads/main",
 		Repository: "acme/infra<!channel>", Ref: "refs/heads/main", Environment: "prod",
 		Workflow: "deploy *bold*", RunID: "1234567890", Actor: "*bold* <!channel>",
-	}
-	r.Workload = w
-	r.Requester = rules.User{Name: w.IssuerName + ":" + w.Subject}
+	})
+	r.ID = "JIT-WL1GH2"
 	r.Rule = `workload.repository == "acme/infra"`
 	return r
 }
 
 // k8sJob is a Kubernetes service account's request, approved and granted.
 func k8sJob() *grants.Request {
-	r := activeSTS()
-	r.ID = "JIT-WL3K8S"
-	w := &rules.Workload{
+	r := asWorkload(activeSTS(), &rules.Workload{
 		Issuer: "https://oidc.eks.example", IssuerName: "eks",
 		Subject:   "system:serviceaccount:batch:nightly-report",
 		Namespace: "batch", ServiceAccount: "nightly-report",
-	}
+	})
+	r.ID = "JIT-WL3K8S"
+	r.SessionName = "jit-eks-JIT-WL3K8S"
+	return r
+}
+
+// asWorkload makes w r's requester, as the service records a workload's
+// request: no Slack user, and the name "<issuer name>:<subject>".
+func asWorkload(r *grants.Request, w *rules.Workload) *grants.Request {
 	r.Workload = w
 	r.Requester = rules.User{Name: w.IssuerName + ":" + w.Subject}
-	r.SessionName = "jit-eks-JIT-WL3K8S"
 	return r
 }
 
