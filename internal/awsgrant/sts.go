@@ -33,10 +33,16 @@ const (
 const cleanupMargin = time.Minute
 
 // Tag keys of the STS session. The revoke deny statement matches
-// jit-request, so it hits exactly one grant's sessions.
+// jit-request, so it hits exactly one grant's sessions. jit-repository and
+// jit-run name the CI job behind a workload's session (workloadTags), so
+// CloudTrail shows which repository and which run made each call. They
+// are all here because deploy's tests read this block to check that the
+// trust policy allows exactly these keys.
 const (
-	tagRequest  = "jit-request"
-	tagApprover = "jit-approver"
+	tagRequest    = "jit-request"
+	tagApprover   = "jit-approver"
+	tagRepository = "jit-repository"
+	tagRun        = "jit-run"
 )
 
 // STS is the aws_sts backend. It needs sts:AssumeRole (with sts:TagSession
@@ -154,9 +160,8 @@ func assumeRoleInput(g grants.Grant) (roleARN, *sts.AssumeRoleInput, error) {
 		// revoke deny, or an SCP) reaches the chained sessions too.
 		in.TransitiveTagKeys = []string{tagRequest}
 	}
-	// SourceIdentity makes CloudTrail name the human on every call of the
-	// session, and of any role chained from it; STS wants 2 to 64 chars.
-	if id := sanitizeName(g.RequesterEmail, maxSourceIdentity); len(id) >= 2 {
+	in.Tags = append(in.Tags, workloadTags(g)...)
+	if id := sourceIdentity(g); id != "" {
 		in.SourceIdentity = aws.String(id)
 	}
 	return role, in, nil

@@ -300,6 +300,7 @@ func (s *Service) grantOf(r *Request) Grant {
 		IssuedBy:       s.issuedBy(r),
 
 		AllowRoleChaining: r.AllowRoleChaining,
+		Workload:          r.Workload,
 	}
 }
 

@@ -7,6 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"time"
+
+	"github.com/jitbot/jitbot/internal/rules"
 )
 
 // ErrInvalidTarget marks a backend failure that retrying cannot fix: the IAM
@@ -37,6 +39,11 @@ type Grant struct {
 	IssuedBy time.Time
 	// AllowRoleChaining lets an STS session assume further roles.
 	AllowRoleChaining bool
+	// Workload is the CI job or agent the grant is for, nil for a person.
+	// The backend binds the credentials to it (aws_sts: SourceIdentity
+	// and session tags), so CloudTrail names the job as it names a
+	// person by email.
+	Workload *rules.Workload
 }
 
 // Credentials are STS session credentials. They travel once, from the

@@ -140,6 +140,7 @@ type fakeBackend struct {
 	revokes  int
 	cleanups int
 	holders  map[grants.RequestID]bool // who has access right now
+	issued   []grants.Grant            // every Grant call's grant, in order
 	failNext int                       // fail this many calls
 	grantErr error
 	revokeAt time.Time // CleanupAt to return from Revoke
@@ -184,6 +185,7 @@ func (b *fakeBackend) Grant(_ context.Context, g grants.Grant) (grants.Issued, e
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.grants++
+	b.issued = append(b.issued, g)
 	if b.grantErr != nil {
 		return grants.Issued{}, b.grantErr
 	}

@@ -12,33 +12,33 @@ import (
 // value is r.ID alone. While a request needs more approvals, re-render it
 // with this to show the count; once it has moved on, use ApprovalOutcome.
 func ApprovalRequest(r *grants.Request) []slack.Block {
-	asks := who(r.Requester) + " asks for " + what(r) + "." + reasonLine(r)
+	asks := requester(r) + " asks for " + what(r) + "." + reasonLine(r)
 	if isThirdParty(r) {
 		asks = thirdParty + ": a guest or someone from another organisation.\n" + asks
 	}
-	return markDryRun(r, []slack.Block{
-		header(approvalTitle(r)),
-		section(asks),
+	bs := []slack.Block{header(approvalTitle(r)), section(asks)}
+	bs = append(bs, workloadBlocks(r)...)
+	return markDryRun(r, append(bs,
 		fields(details(r, true)...),
 		actions(
 			button("Approve", ActionApprove, string(r.ID), slack.StylePrimary),
 			button("Deny", ActionDeny, string(r.ID), slack.StyleDanger),
 		),
-		note("Requested " + date(r.CreatedAt) + ". One click decides; the requester cannot approve their own request."),
-	})
+		note("Requested "+date(r.CreatedAt)+". One click decides; the requester cannot approve their own request."),
+	))
 }
 
 // ApprovalOutcome is the approver's DM once the request has been decided
 // or has moved on: approved (granted, failed, ended), denied with the
 // reason, timed out or cancelled, and by whom. It has no buttons.
 func ApprovalOutcome(r *grants.Request) []slack.Block {
-	return markDryRun(r, []slack.Block{
+	bs := []slack.Block{
 		header(approvalTitle(r)),
 		section(stateEmoji(r.State) + " " + outcome(r)),
-		section(who(r.Requester) + " asked for " + what(r) + "." + reasonLine(r)),
-		fields(details(r, false)...),
-		note("Requested " + date(r.CreatedAt) + "."),
-	})
+		section(requester(r) + " asked for " + what(r) + "." + reasonLine(r)),
+	}
+	bs = append(bs, workloadBlocks(r)...)
+	return markDryRun(r, append(bs, fields(details(r, false)...), note("Requested "+date(r.CreatedAt)+".")))
 }
 
 func approvalTitle(r *grants.Request) string {
@@ -62,17 +62,20 @@ func ApprovalText(r *grants.Request) string {
 // grant was issued without them: what was granted, to whom, why and under
 // which rule, with Acknowledge and Revoke now buttons (value r.ID alone).
 func ReviewRequest(r *grants.Request) []slack.Block {
-	return markDryRun(r, []slack.Block{
+	bs := []slack.Block{
 		header("Review break-glass " + string(r.ID)),
-		section(breakGlass + ": " + who(r.Requester) + " was granted " + what(r) + " without approval, under the rule " +
+		section(breakGlass + ": " + requester(r) + " was granted " + what(r) + " without approval, under the rule " +
 			code(r.Rule, maxRuleShown) + "." + reasonLine(r)),
+	}
+	bs = append(bs, workloadBlocks(r)...)
+	return markDryRun(r, append(bs,
 		fields(details(r, false)...),
 		actions(
 			button("Acknowledge", ActionAcknowledge, string(r.ID), slack.StylePrimary),
 			button("Revoke now", ActionRevoke, string(r.ID), slack.StyleDanger),
 		),
-		note("Please review by " + date(r.ReviewDue) + ". Acknowledge if the access was right; Revoke now ends it at once."),
-	})
+		note("Please review by "+date(r.ReviewDue)+". Acknowledge if the access was right; Revoke now ends it at once."),
+	))
 }
 
 // ReviewOutcome is the owner's review DM once someone reviewed the grant
@@ -82,19 +85,20 @@ func ReviewOutcome(r *grants.Request) []slack.Block {
 	if r.ReviewedBy != "" {
 		state += "\n:eyes: Reviewed by " + Mention(r.ReviewedBy) + " " + date(r.ReviewedAt) + "."
 	}
-	return markDryRun(r, []slack.Block{
+	bs := []slack.Block{
 		header("Review break-glass " + string(r.ID)),
 		section(state),
-		section(who(r.Requester) + " was granted " + what(r) + " without approval." + reasonLine(r)),
-		fields(details(r, false)...),
-	})
+		section(requester(r) + " was granted " + what(r) + " without approval." + reasonLine(r)),
+	}
+	bs = append(bs, workloadBlocks(r)...)
+	return markDryRun(r, append(bs, fields(details(r, false)...)))
 }
 
 // ReviewReminder is the DM that escalates a break-glass grant nobody
 // reviewed in time.
 func ReviewReminder(r *grants.Request) []slack.Block {
 	return markDryRun(r, []slack.Block{
-		section(":warning: Nobody has reviewed break-glass access " + reqID(r.ID) + " (" + who(r.Requester) + ", " + what(r) +
+		section(":warning: Nobody has reviewed break-glass access " + reqID(r.ID) + " (" + requester(r) + ", " + what(r) +
 			") yet. Please review it: the original message has the buttons."),
 		actions(
 			button("Acknowledge", ActionAcknowledge, string(r.ID), slack.StylePrimary),

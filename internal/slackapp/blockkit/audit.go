@@ -29,12 +29,13 @@ func AuditParent(r *grants.Request) (text string, blocks []slack.Block) {
 		blocks = append(blocks, section(breakGlass+": access without human approval, under the rule "+
 			code(r.Rule, maxRuleShown)+". The role's owners must review it."))
 	}
+	blocks = append(blocks, section(auditBadge(r)+" "+reqID(r.ID)+" "+requester(r)+" → "+what(r)+reasonLine(r)))
+	blocks = append(blocks, workloadBlocks(r)...)
 	blocks = append(blocks,
-		section(auditBadge(r)+" "+reqID(r.ID)+" "+who(r.Requester)+" → "+what(r)+reasonLine(r)),
 		fields(auditFacts(r)...),
 		note(outcome(r)),
 	)
-	text = fallback(lead, auditBadge(r), " ", reqID(r.ID), " ", Mention(r.Requester.ID), " → ", what(r))
+	text = fallback(lead, auditBadge(r), " ", reqID(r.ID), " ", requesterMention(r), " → ", what(r))
 	return text, blocks
 }
 
@@ -127,7 +128,7 @@ func eventLine(e grants.Event) (line string, ok bool) {
 	r := &e.Request
 	switch e.Type {
 	case grants.EventRequested:
-		s := fmt.Sprintf("%s requested %s", Mention(r.Requester.ID), what(r))
+		s := fmt.Sprintf("%s requested %s", requesterMention(r), what(r))
 		if r.Incident != "" {
 			s += " (incident " + inline(r.Incident, 200) + ")"
 		}
@@ -184,7 +185,7 @@ func eventLine(e grants.Event) (line string, ok bool) {
 		if !e.At.IsZero() {
 			s += ", in " + timeLeft(r.ExpiresAt.Sub(e.At))
 		}
-		return s + "; " + Mention(r.Requester.ID) + " was offered an extension", true
+		return s + "; " + requesterMention(r) + " was offered an extension", true
 	}
 	return "", false
 }

@@ -255,7 +255,10 @@ func mineItem(r *grants.Request, now time.Time) []slack.Block {
 
 // awaitingItem shows a request the caller may decide.
 func awaitingItem(r *grants.Request, now time.Time) []slack.Block {
-	s := ":raising_hand: " + who(r.Requester) + " asks for " + what(r) + "."
+	s := ":raising_hand: " + requester(r) + " asks for " + what(r) + "."
+	if w := workloadLine(r); w != "" {
+		s += "\n" + w
+	}
 	if r.DryRun {
 		s = dryRun + " " + s
 	}
