@@ -73,9 +73,14 @@ func (m *Messenger) Notify(_ context.Context, e grants.Event) {
 	var blocks []slack.Block
 	switch e.Type {
 	case grants.EventGranted:
-		blocks = blockkit.Granted(&r, e.Credentials)
-		if r.Backend == grants.BackendSSO || r.Backend == grants.BackendSSOGroup {
+		switch {
+		case r.ByWorkload():
+			// Its credentials go to the workload through the API alone;
+			// they are not even rendered here.
+		case r.Backend == grants.BackendSSO || r.Backend == grants.BackendSSOGroup:
 			blocks = blockkit.GrantedSSO(&r, m.Portal)
+		default:
+			blocks = blockkit.Granted(&r, e.Credentials)
 		}
 		// The approvers' copies show "granted" rather than "approving".
 		m.q.Do(approvers, "update approval DMs", func(ctx context.Context) error { return m.updateApprovers(ctx, &r) })
