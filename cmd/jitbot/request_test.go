@@ -121,7 +121,9 @@ func checkFormat(t *testing.T, format, out string) {
 	case "json":
 		var v struct {
 			ID, State   string
-			Credentials struct{ AccessKeyID string `json:"AccessKeyId"` }
+			Credentials struct {
+				AccessKeyID string `json:"AccessKeyId"`
+			}
 		}
 		if err := json.Unmarshal([]byte(out), &v); err != nil || v.State != "active" || v.Credentials.AccessKeyID != "ASIATESTKEY" || v.ID == "" {
 			t.Errorf("stdout %q (%v), want the active request with its credentials", out, err)
