@@ -1,15 +1,18 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -280,4 +283,34 @@ func (s *wlService) made() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.seq
+}
+
+// TestRequestInterrupted: SIGTERM while waiting (a cancelled CI job) exits
+// 1 and names the request, so the job's cleanup can release it.
+func TestRequestInterrupted(t *testing.T) {
+	f := newWLFixture(t)
+	cmd := exec.CommandContext(t.Context(), binary, "request", "--server", f.url, "--role", "deploy", "--reason", "x", "--wait")
+	cmd.Env = cleanEnv("JITBOT_TOKEN=" + f.token)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-f.svc.created:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no request was made")
+	}
+	time.Sleep(300 * time.Millisecond) // into the GET's wait
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	err := cmd.Wait()
+	code := -1
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	}
+	if code != 1 || stdout.Len() != 0 || !strings.Contains(stderr.String(), "jitbot release r1") {
+		t.Errorf("exit %d (%v), stdout %q, stderr %q; want exit 1 naming the request to release", code, err, stdout.String(), stderr.String())
+	}
 }
