@@ -148,11 +148,11 @@ func connect(command, server string, t *tokenFlags) (*apiClient, error) {
 	if err != nil {
 		return nil, err
 	}
-	tok, err := t.read()
-	if err != nil {
+	// Read once now so that a missing token fails before anything is sent.
+	if _, err := t.read(); err != nil {
 		return nil, err
 	}
-	return newAPIClient(u, tok), nil
+	return newAPIClient(u, t.read), nil
 }
 
 func requestCmd(ctx context.Context, f *requestFlags, stdout, stderr io.Writer) error {

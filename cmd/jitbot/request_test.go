@@ -34,7 +34,7 @@ type wlFixture struct {
 	token  string
 }
 
-func newWLFixture(t *testing.T) *wlFixture {
+func newWLFixture(t *testing.T, limits ...workloadapi.Limits) *wlFixture {
 	t.Helper()
 	f := &wlFixture{issuer: oidcfake.Start(t), svc: &wlService{reqs: map[grants.RequestID]*grants.Request{},
 		creds: map[grants.RequestID]grants.Credentials{}, created: make(chan grants.RequestID, 10)}}
@@ -44,7 +44,7 @@ func newWLFixture(t *testing.T) *wlFixture {
 	}
 	srv := httptest.NewServer(workloadapi.New(workloadapi.Options{
 		Verifier: v, Service: f.svc, Credentials: f.svc,
-		Logger: slog.New(slog.DiscardHandler),
+		Logger: slog.New(slog.DiscardHandler), Limits: append(limits, workloadapi.Limits{})[0],
 	}))
 	t.Cleanup(srv.Close)
 	f.url = srv.URL
@@ -312,5 +312,32 @@ func TestRequestInterrupted(t *testing.T) {
 	}
 	if code != 1 || stdout.Len() != 0 || !strings.Contains(stderr.String(), "jitbot release r1") {
 		t.Errorf("exit %d (%v), stdout %q, stderr %q; want exit 1 naming the request to release", code, err, stdout.String(), stderr.String())
+	}
+}
+
+// TestRequestRereadsTokenFile: each poll reads --token-file again, as a
+// kubelet renews a projected token during a long wait. The token written
+// mid-wait is of an issuer jitbot does not trust, so the next poll is
+// refused: proof that it was read.
+func TestRequestRereadsTokenFile(t *testing.T) {
+	f := newWLFixture(t, workloadapi.Limits{MaxWait: 200 * time.Millisecond})
+	file := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(file, []byte(f.token), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	other := oidcfake.Start(t)
+	go func() {
+		<-f.svc.created
+		if err := os.WriteFile(file, []byte(other.Token(other.GitHubActionsClaims(wlAudience))), 0o600); err != nil {
+			t.Error(err)
+		}
+	}()
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, "request", "--server", f.url, "--role", "deploy", "--reason", "x", "--wait", "--token-file", file)
+	cmd.Env = cleanEnv()
+	out, _ := cmd.CombinedOutput()
+	if code := cmd.ProcessState.ExitCode(); code != 1 || !strings.Contains(string(out), "invalid token") {
+		t.Errorf("exit %d, output %q; want exit 1 and invalid token once the file holds a bad token", code, out)
 	}
 }

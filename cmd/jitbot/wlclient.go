@@ -26,8 +26,10 @@ const (
 // apiClient calls jitbot's workload API (internal/workloadapi) with a
 // workload's token.
 type apiClient struct {
-	base  *url.URL
-	token string
+	base *url.URL
+	// token is read again for each call: a Kubernetes projected token
+	// file is renewed by the kubelet, and a wait may outlast one token.
+	token func() (string, error)
 	http  *http.Client
 }
 
@@ -81,7 +83,7 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-func newAPIClient(base *url.URL, token string) *apiClient {
+func newAPIClient(base *url.URL, token func() (string, error)) *apiClient {
 	tr := &http.Transport{
 		Proxy:               http.ProxyFromEnvironment,
 		DialContext:         (&net.Dialer{Timeout: dialTimeout}).DialContext,
@@ -115,7 +117,11 @@ func (c *apiClient) do(ctx context.Context, method, path string, body any) (*api
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("Authorization", "Bearer "+c.token)
+	tok, err := c.token()
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+tok)
 	req.Header.Set("Accept", "application/json")
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
