@@ -212,11 +212,15 @@ type wlService struct {
 	reqs    map[grants.RequestID]*grants.Request
 	creds   map[grants.RequestID]grants.Credentials
 	created chan grants.RequestID
+	refuse  error // what Request answers, when set
 }
 
 func (s *wlService) Request(_ context.Context, in grants.RequestInput) (*grants.Request, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.refuse != nil {
+		return nil, s.refuse
+	}
 	s.seq++
 	id := grants.RequestID(fmt.Sprintf("r%d", s.seq))
 	s.reqs[id] = &grants.Request{ID: id, State: grants.Pending, Role: in.Role, Reason: in.Reason,
@@ -340,4 +344,32 @@ func TestRequestRereadsTokenFile(t *testing.T) {
 	if code := cmd.ProcessState.ExitCode(); code != 1 || !strings.Contains(string(out), "invalid token") {
 		t.Errorf("exit %d, output %q; want exit 1 and invalid token once the file holds a bad token", code, out)
 	}
+}
+
+// TestRequestRefused: a 403 is exit 1 with the server's message.
+func TestRequestRefused(t *testing.T) {
+	f := newWLFixture(t)
+	f.svc.refuse = &grants.UserError{Msg: "this workload may not request deploy", Err: grants.ErrIneligible}
+	r := f.request(t, "--wait")
+	if r.code != 1 || r.stdout != "" || !strings.Contains(r.stderr, "403: this workload may not request deploy") {
+		t.Errorf("exit %d, stdout %q, stderr %q; want exit 1 and the server's refusal", r.code, r.stdout, r.stderr)
+	}
+}
+
+// TestRequestWaitsOutRateLimit: told 429 while polling, the client waits
+// the Retry-After and polls again rather than giving up the request.
+func TestRequestWaitsOutRateLimit(t *testing.T) {
+	// One call a second per workload: the POST spends it, the first GET
+	// is refused with Retry-After: 1.
+	f := newWLFixture(t, workloadapi.Limits{PerSubject: 60, Burst: 1})
+	f.then(t, grants.Active)
+	start := time.Now()
+	r := f.request(t, "--wait", "--format", "credential_process")
+	if r.code != 0 {
+		t.Fatalf("exit %d, stderr %q; want the grant after waiting out the 429", r.code, r.stderr)
+	}
+	if time.Since(start) < time.Second {
+		t.Errorf("done in %v: the 429 was not waited out, or never came", time.Since(start))
+	}
+	checkFormat(t, "credential_process", r.stdout)
 }
