@@ -349,7 +349,11 @@ func TestRequestRereadsTokenFile(t *testing.T) {
 // TestRequestRefused: a 403 is exit 1 with the server's message.
 func TestRequestRefused(t *testing.T) {
 	f := newWLFixture(t)
+	// Under the lock: the race detector cannot see that the server reads it
+	// only after the binary, started later, has called.
+	f.svc.mu.Lock()
 	f.svc.refuse = &grants.UserError{Msg: "this workload may not request deploy", Err: grants.ErrIneligible}
+	f.svc.mu.Unlock()
 	r := f.request(t, "--wait")
 	if r.code != 1 || r.stdout != "" || !strings.Contains(r.stderr, "403: this workload may not request deploy") {
 		t.Errorf("exit %d, stdout %q, stderr %q; want exit 1 and the server's refusal", r.code, r.stdout, r.stderr)
