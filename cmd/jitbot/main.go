@@ -7,6 +7,7 @@
 //	jitbot access-map          who may request and approve each role
 //	jitbot report              access report per role from the audit log
 //	jitbot demo                watch jitbot work: a scripted story on a fake Slack, dry run
+//	jitbot request|release     a workload (CI job, pod) asks for AWS access, and ends it
 //	jitbot version             print the version
 //	jitbot completion SHELL    print a shell completion script
 //
@@ -46,6 +47,8 @@ commands:
   audit verify        recompute the audit log's hash chain (from REDIS_URL or --file) and name the first break
   report              access report per role from the audit log (--since 30d, --format text|json)
   demo                watch jitbot work: a scripted request, approval, expiry and break-glass on a fake Slack, in a dry run
+  request             a workload (CI job, pod) asks for access with its OIDC token (--wait prints credentials)
+  release ID          a workload ends its grant now; see docs/pipelines.md
   version             print the version (also: jitbot --version)
   completion SHELL    print the completion script for bash, zsh, fish or powershell
   help [COMMAND]      print the usage of jitbot or of COMMAND (also: jitbot COMMAND --help)
@@ -141,7 +144,7 @@ func rootCommand() *cobra.Command {
 	})
 	root.SetFlagErrorFunc(flagError)
 	root.AddCommand(serveCommand(), rulesCommand(), auditCommand(), accessMapCommand(), reportCommand(), demoCommand(),
-		versionCommand(), completionCommand())
+		requestCommand(), releaseCommand(), versionCommand(), completionCommand())
 	root.SetHelpCommand(helpCommand())
 	root.InitDefaultHelpCmd() // cobra would add it in Execute; now the tree is whole for the tests that walk it
 	return root
