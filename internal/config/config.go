@@ -29,7 +29,10 @@ type Config struct {
 	RedisPrefix   string   `envconfig:"JIT_REDIS_PREFIX" default:"jitbot"`
 	MinDuration   Duration `envconfig:"JIT_MIN_DURATION" default:"1m"`
 	HTTPAddr      string   `envconfig:"JIT_HTTP_ADDR" default:":8080"`
-	LogLevel      string   `envconfig:"JIT_LOG_LEVEL" default:"info"`
+	// APIAddr is the workload API's address; empty (the default) turns
+	// the API off.
+	APIAddr  string `envconfig:"JIT_API_ADDR"`
+	LogLevel string `envconfig:"JIT_LOG_LEVEL" default:"info"`
 
 	// SlackMode is how Slack reaches jitbot: socket (Socket Mode: jitbot
 	// dials out and needs no public endpoint) or http (Slack posts
@@ -223,6 +226,9 @@ func (c Config) check() error {
 	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
 		return &Error{"JIT_HTTP_ADDR", fmt.Sprintf("expected host:port such as :8080, got %q", c.HTTPAddr)}
 	}
+	if err := c.checkAPIAddr(); err != nil {
+		return err
+	}
 	if err := c.checkSlackMode(); err != nil {
 		return err
 	}
@@ -304,6 +310,23 @@ func (c Config) checkSlackMode() error {
 	}
 	if _, httpPort, _ := net.SplitHostPort(c.HTTPAddr); port == httpPort && port != "0" {
 		return &Error{"JIT_SLACK_ADDR", fmt.Sprintf("expected a port other than JIT_HTTP_ADDR's %s: Slack's endpoints are public, the probes and /metrics are not", port)}
+	}
+	return nil
+}
+
+// checkAPIAddr checks JIT_API_ADDR when it is set. The workload API is
+// reached by CI runners, so it must not share the private port of the
+// probes and /metrics.
+func (c *Config) checkAPIAddr() error {
+	if c.APIAddr == "" {
+		return nil
+	}
+	_, port, err := net.SplitHostPort(c.APIAddr)
+	if err != nil {
+		return &Error{"JIT_API_ADDR", fmt.Sprintf("expected host:port such as :8443, or empty to turn the workload API off, got %q", c.APIAddr)}
+	}
+	if _, httpPort, _ := net.SplitHostPort(c.HTTPAddr); port == httpPort && port != "0" {
+		return &Error{"JIT_API_ADDR", fmt.Sprintf("expected a port other than JIT_HTTP_ADDR's %s: the workload API is reached by CI runners, the probes and /metrics are private", port)}
 	}
 	return nil
 }
