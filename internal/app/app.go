@@ -20,6 +20,7 @@ import (
 	"github.com/jitbot/jitbot/internal/awsorg"
 	"github.com/jitbot/jitbot/internal/cloudtrail"
 	"github.com/jitbot/jitbot/internal/config"
+	"github.com/jitbot/jitbot/internal/credvault"
 	"github.com/jitbot/jitbot/internal/grants"
 	"github.com/jitbot/jitbot/internal/grants/redisstore"
 	"github.com/jitbot/jitbot/internal/metrics"
@@ -85,6 +86,9 @@ type App struct {
 	handler    *handlers.Handler
 	slackLn    net.Listener // nil in Socket Mode
 	httpLn     net.Listener
+	apiLn      net.Listener     // nil unless JIT_API_ADDR is set
+	vault      *credvault.Vault // nil unless JIT_API_ADDR is set
+	verifier   *issuerVerifier  // nil unless JIT_API_ADDR is set
 }
 
 // New builds jitbot from cfg: it loads the catalog, opens the store,
@@ -126,10 +130,16 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 	if err = a.buildService(); err != nil {
 		return nil, err
 	}
+	if err = a.openWorkloadAPI(ctx); err != nil {
+		return nil, err
+	}
 	a.subscribe()
 	a.svc.SetCatalog(a.withOUs(ctx, a.catalog)) // after subscribe: a failure is announced
 	a.handler = a.newHandler()
 	if err = a.listen(); err != nil {
+		return nil, err
+	}
+	if err = a.listenWorkloadAPI(); err != nil {
 		return nil, err
 	}
 	return a, nil
@@ -139,7 +149,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 // instead of Run.
 func (a *App) Close() error {
 	var errs []error
-	for _, ln := range []net.Listener{a.slackLn, a.httpLn} {
+	for _, ln := range []net.Listener{a.slackLn, a.httpLn, a.apiLn} {
 		// Run's HTTP server closes its listener itself.
 		if ln != nil {
 			if err := ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {

@@ -100,6 +100,7 @@ func (a *App) reloadCatalog(ctx context.Context, path string) bool {
 	}
 	a.catalog = c
 	a.svc.SetCatalog(a.withOUs(ctx, c))
+	a.reloadWorkloadIssuers(ctx, c)
 	a.log.Info("catalog reloaded", "catalog", path, "catalog_sha256", c.SHA256, "roles", len(c.Roles))
 	a.trail.Announce(fmt.Sprintf("Role catalog reloaded: %d roles, sha256 %s.", len(c.Roles), c.SHA256))
 	return true

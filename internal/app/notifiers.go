@@ -37,12 +37,17 @@ func (a *App) openAuditLog() {
 
 // subscribe registers the notifiers on the service, which the Slack ones
 // read. The durable audit log comes first: its entry is in Redis before
-// anything is posted to Slack.
+// anything is posted to Slack. The credential vault comes next, so a
+// workload's credentials are fetchable before Slack hears of its grant.
 func (a *App) subscribe() {
 	messenger := notify.NewMessenger(a.svc, a.api, a.queue, a.store, a.log)
 	messenger.Portal = blockkit.Portal{StartURL: a.cfg.SSOStartURL, Region: a.awsCfg.Region}
 	a.trail = notify.NewAuditChannel(a.api, a.cfg.AuditChannel, a.store, a.queue, a.svc, a.log)
-	notifiers := grants.Notifiers{a.evidence, a.metrics, a.trail, messenger}
+	notifiers := grants.Notifiers{a.evidence}
+	if a.vault != nil {
+		notifiers = append(notifiers, a.vault)
+	}
+	notifiers = append(notifiers, a.metrics, a.trail, messenger)
 	if a.cfg.UsageLookup {
 		// Summaries go to the evidence and the audit thread, like events.
 		a.watcher = cloudtrail.NewWatcher(a.store.Client(), a.cfg.RedisPrefix, cloudtrail.NewLookup(a.awsCfg), a.store, grants.Notifiers{a.evidence, a.trail}, a.log)

@@ -78,6 +78,9 @@ func (a *App) startProducers(ctx context.Context, producers *errgroup.Group) {
 		a.people.KeepListing(ctx, func(err error) { a.log.Warn("refresh the user groups for listings", "err", err) })
 		return nil
 	})
+	if a.apiLn != nil {
+		producers.Go(func() error { return a.serveWorkloadAPI(ctx) })
+	}
 	if a.slackLn != nil {
 		a.log.Info("serving Slack's requests over HTTP", "slack_addr", a.slackLn.Addr().String(),
 			"paths", []string{handlers.PathCommands, handlers.PathInteractivity, handlers.PathEvents})

@@ -29,7 +29,10 @@ type Config struct {
 	RedisPrefix   string   `envconfig:"JIT_REDIS_PREFIX" default:"jitbot"`
 	MinDuration   Duration `envconfig:"JIT_MIN_DURATION" default:"1m"`
 	HTTPAddr      string   `envconfig:"JIT_HTTP_ADDR" default:":8080"`
-	LogLevel      string   `envconfig:"JIT_LOG_LEVEL" default:"info"`
+	// APIAddr is the workload API's address; empty (the default) turns
+	// the API off.
+	APIAddr  string `envconfig:"JIT_API_ADDR"`
+	LogLevel string `envconfig:"JIT_LOG_LEVEL" default:"info"`
 
 	// SlackMode is how Slack reaches jitbot: socket (Socket Mode: jitbot
 	// dials out and needs no public endpoint) or http (Slack posts
@@ -223,6 +226,9 @@ func (c Config) check() error {
 	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
 		return &Error{"JIT_HTTP_ADDR", fmt.Sprintf("expected host:port such as :8080, got %q", c.HTTPAddr)}
 	}
+	if err := c.checkAPIAddr(); err != nil {
+		return err
+	}
 	if err := c.checkSlackMode(); err != nil {
 		return err
 	}
@@ -298,14 +304,34 @@ func (c Config) checkSlackMode() error {
 	default:
 		return &Error{"JIT_SLACK_MODE", fmt.Sprintf("expected socket or http, got %q", c.SlackMode)}
 	}
-	_, port, err := net.SplitHostPort(c.SlackAddr)
+	return c.checkPublicAddr("JIT_SLACK_ADDR", c.SlackAddr, "host:port such as :3000",
+		"Slack's endpoints are public, the probes and /metrics are not")
+}
+
+// checkPublicAddr checks the address of a listener others reach: it must
+// parse (example says what it should look like), and it must not be on
+// the port of JIT_HTTP_ADDR, whose /metrics must stay private (why says
+// so in the variable's own terms).
+func (c Config) checkPublicAddr(name, addr, example, why string) error {
+	_, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		return &Error{"JIT_SLACK_ADDR", fmt.Sprintf("expected host:port such as :3000, got %q", c.SlackAddr)}
+		return &Error{name, fmt.Sprintf("expected %s, got %q", example, addr)}
 	}
 	if _, httpPort, _ := net.SplitHostPort(c.HTTPAddr); port == httpPort && port != "0" {
-		return &Error{"JIT_SLACK_ADDR", fmt.Sprintf("expected a port other than JIT_HTTP_ADDR's %s: Slack's endpoints are public, the probes and /metrics are not", port)}
+		return &Error{name, fmt.Sprintf("expected a port other than JIT_HTTP_ADDR's %s: %s", port, why)}
 	}
 	return nil
+}
+
+// checkAPIAddr checks JIT_API_ADDR when it is set. The workload API is
+// reached by CI runners, so it must not share the private port of the
+// probes and /metrics.
+func (c Config) checkAPIAddr() error {
+	if c.APIAddr == "" {
+		return nil
+	}
+	return c.checkPublicAddr("JIT_API_ADDR", c.APIAddr, "host:port such as :8443, or empty to turn the workload API off",
+		"the workload API is reached by CI runners, the probes and /metrics are private")
 }
 
 // checkSigningSecret refuses what is clearly not a signing secret, so

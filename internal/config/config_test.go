@@ -18,7 +18,7 @@ var vars = []string{"SLACK_APP_TOKEN", "SLACK_BOT_TOKEN", "SLACK_API_URL", "JIT_
 	"REDIS_URL", "JIT_REDIS_PREFIX", "JIT_MIN_DURATION", "JIT_HTTP_ADDR", "JIT_LOG_LEVEL",
 	"JIT_RECONCILE_INTERVAL", "JIT_PAGERDUTY_TOKEN", "JIT_PAGERDUTY_API_URL", "JIT_SSO_INSTANCE_ARN", "JIT_SSO_START_URL", "JIT_USAGE_LOOKUP", "JIT_USAGE_DELAY",
 	"JIT_AUDIT_S3_BUCKET", "JIT_AUDIT_S3_PREFIX", "JIT_AUDIT_S3_INTERVAL", "JIT_REQUEST_LIMIT", "JIT_LEASE", "JIT_DRY_RUN",
-	"JIT_SLACK_MODE", "SLACK_SIGNING_SECRET", "JIT_SLACK_ADDR", "JIT_SIGNING_KEY", "JIT_SIGNING_KEY_PREVIOUS", "JIT_AUDIT_ANCHOR_INTERVAL"}
+	"JIT_SLACK_MODE", "SLACK_SIGNING_SECRET", "JIT_SLACK_ADDR", "JIT_SIGNING_KEY", "JIT_SIGNING_KEY_PREVIOUS", "JIT_AUDIT_ANCHOR_INTERVAL", "JIT_API_ADDR"}
 
 func setEnv(t *testing.T, env map[string]string) {
 	t.Helper()
@@ -68,6 +68,8 @@ func TestMalformed(t *testing.T) {
 		{name: "redis scheme", variable: "REDIS_URL", value: "http://localhost:6379", wantErr: `REDIS_URL: expected a redis://, rediss://, redis-sentinel://, rediss-sentinel://, redis-cluster:// or rediss-cluster:// URL, got scheme "http"`},
 		{name: "redis url that does not parse", variable: "REDIS_URL", value: "redis://:s3cret%zz@h:6379", wantErr: "REDIS_URL: expected a URL such as redis://host:6379/0; the value does not parse as a URL"},
 		{name: "http addr", variable: "JIT_HTTP_ADDR", value: "8080", wantErr: `JIT_HTTP_ADDR: expected host:port such as :8080, got "8080"`},
+		{name: "api addr", variable: "JIT_API_ADDR", value: "8443", wantErr: `JIT_API_ADDR: expected host:port such as :8443, or empty to turn the workload API off, got "8443"`},
+		{name: "api addr on the probes' port", variable: "JIT_API_ADDR", value: "0.0.0.0:8080", wantErr: "JIT_API_ADDR: expected a port other than JIT_HTTP_ADDR's 8080: the workload API is reached by CI runners, the probes and /metrics are private"},
 		{name: "channel", variable: "JIT_AUDIT_CHANNEL", value: "#audit", wantErr: `JIT_AUDIT_CHANNEL: expected a Slack channel ID such as C0123456789, got "#audit"`},
 		{name: "prefix", variable: "JIT_REDIS_PREFIX", value: "a{b}", wantErr: `JIT_REDIS_PREFIX: expected a non-empty key prefix without braces or spaces, got "a{b}"`},
 		{name: "log level", variable: "JIT_LOG_LEVEL", value: "loud", wantErr: `JIT_LOG_LEVEL: expected debug, info, warn or error, got "loud"`},
