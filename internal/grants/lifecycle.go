@@ -58,7 +58,9 @@ func (s *Service) Sweep(ctx context.Context) error {
 			continue
 		}
 		if r.ByWorkload() {
-			// No Slack account to be deactivated, and no extensions.
+			// No Slack account to be deactivated, and no extensions; but
+			// the catalog may no longer admit it.
+			errs = append(errs, s.sweepWorkload(ctx, r))
 			continue
 		}
 		id := r.Requester.ID

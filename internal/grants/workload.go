@@ -266,3 +266,29 @@ func (s *Service) Release(ctx context.Context, id RequestID, caller rules.Worklo
 	}
 	return done, nil
 }
+
+// ReasonWorkloadRefused is the RevokeReason of a workload's grant, and
+// the DenyReason of its request, once the catalog no longer admits the
+// workload: its role lost its workloads rules, or they refuse it now.
+const ReasonWorkloadRefused = "the catalog no longer admits this workload"
+
+// sweepWorkload ends r, a workload's pending request or active grant, when
+// the catalog in force no longer admits its workload: taking a subject
+// out of a role's workloads rules takes its access away at the next sweep,
+// as deactivating a person in Slack does. A role gone from the catalog
+// ends it too. A rule that fails to evaluate changes nothing and is
+// reported, like any look-up that fails.
+func (s *Service) sweepWorkload(ctx context.Context, r *Request) error {
+	role, ok := s.Catalog().Role(r.Role)
+	if ok {
+		why, err := workloadEligible(role, *r.Workload, r.ruleInput(), s.now())
+		if err != nil {
+			return fmt.Errorf("check workload of %s: %w", r.ID, err)
+		}
+		if why == nil {
+			return nil
+		}
+	}
+	s.log.InfoContext(ctx, "ending a workload's access the catalog no longer admits", "request_id", r.ID, "role", r.Role, "workload", r.Requester.Name)
+	return s.terminate(ctx, r, ReasonWorkloadRefused)
+}

@@ -405,3 +405,38 @@ func TestWorkloadNoSlackUser(t *testing.T) {
 		t.Errorf("the empty ID's own requests: %v, %v", l.Mine, err)
 	}
 }
+
+// TestWorkloadAccessEndsWhenTheCatalogDropsIt: once the catalog no longer
+// admits a workload, the next sweep revokes its grant and denies its
+// pending request, as deactivating a person does; workloads it still
+// admits keep theirs.
+func TestWorkloadAccessEndsWhenTheCatalogDropsIt(t *testing.T) {
+	e := newWorkloadEnv(t)
+	active := e.mustRequestAs(t, job("refs/heads/main"), "ci-deploy")
+	pending := e.mustRequestAs(t, job("refs/heads/feature"), "ci-deploy")
+	web := rules.Workload{Issuer: ghIssuer, IssuerName: "github", Subject: "repo:acme/web:ref:refs/heads/main", Repository: "acme/web", Ref: "refs/heads/main"}
+	kept := e.mustRequestAs(t, web, "ci-deploy")
+	if active.State != grants.Active || pending.State != grants.Pending || kept.State != grants.Active {
+		t.Fatalf("states %s %s %s, want active, pending, active", active.State, pending.State, kept.State)
+	}
+	if err := e.svc.Sweep(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.get(t, active.ID); got.State != grants.Active {
+		t.Fatalf("a sweep under the same catalog ended %s: %s", active.ID, got.State)
+	}
+
+	e.svc.SetCatalog(parseCatalog(t, strings.Replace(workloadCatalog, `.startsWith("acme/")`, ` == "acme/web"`, 1)))
+	if err := e.svc.Sweep(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.get(t, active.ID); got.State != grants.Revoked || got.RevokeReason != grants.ReasonWorkloadRefused {
+		t.Errorf("acme/infra's grant: state %s reason %q, want revoked for %q", got.State, got.RevokeReason, grants.ReasonWorkloadRefused)
+	}
+	if got := e.get(t, pending.ID); got.State != grants.Denied || got.DenyReason != grants.ReasonWorkloadRefused {
+		t.Errorf("acme/infra's request: state %s reason %q, want denied for %q", got.State, got.DenyReason, grants.ReasonWorkloadRefused)
+	}
+	if got := e.get(t, kept.ID); got.State != grants.Active {
+		t.Errorf("acme/web, still admitted, lost its grant: %s", got.State)
+	}
+}
