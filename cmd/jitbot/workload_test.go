@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/jitbot/jitbot/internal/auditlog"
 	"github.com/jitbot/jitbot/internal/oidcfake"
 	"github.com/jitbot/jitbot/internal/testenv"
 )
@@ -160,6 +162,17 @@ func TestWorkloadAPIEndToEnd(t *testing.T) {
 	forged := issuer.ForgedToken(issuer.GitHubActionsClaims("jitbot"))
 	if code, v := call(t, http.MethodGet, api+"/v1/requests/"+created.ID, forged, ""); code != http.StatusUnauthorized || v.Error != "invalid token" {
 		t.Errorf("forged token: %d %+v; want 401 invalid token", code, v)
+	}
+	// ... and the attempt is in the durable audit log, without the token.
+	entries, err := auditlog.New(rdb, "jitbot", nil).Since(t.Context(), time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := slices.IndexFunc(entries, func(s auditlog.Stored) bool { return s.Entry.Type == auditlog.TypeTokenRefused })
+	if refused < 0 {
+		t.Errorf("the forged token left no %s entry in the audit log", auditlog.TypeTokenRefused)
+	} else if e := entries[refused]; !strings.HasPrefix(e.Entry.Actor, "ip:127.0.0.1") || !strings.Contains(e.Entry.Outcome, "/v1/requests/"+created.ID) || strings.Contains(string(e.Raw), forged) {
+		t.Errorf("refusal entry %s", e.Raw)
 	}
 
 	if code, v := call(t, http.MethodDelete, api+"/v1/requests/"+created.ID, onMain, ""); code >= 300 {

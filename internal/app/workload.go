@@ -6,6 +6,7 @@ import (
 	"net"
 	"sync/atomic"
 
+	"github.com/jitbot/jitbot/internal/auditlog"
 	"github.com/jitbot/jitbot/internal/credvault"
 	"github.com/jitbot/jitbot/internal/rules"
 	"github.com/jitbot/jitbot/internal/workload"
@@ -100,7 +101,19 @@ func (a *App) listenWorkloadAPI() error {
 // producer: its requests make approval DMs, so it stops before the Slack
 // write queue closes.
 func (a *App) serveWorkloadAPI(ctx context.Context) error {
-	h := workloadapi.New(workloadapi.Options{Verifier: a.verifier, Service: a.svc, Credentials: a.vault, Logger: a.log})
+	h := workloadapi.New(workloadapi.Options{Verifier: a.verifier, Service: a.svc, Credentials: a.vault, Logger: a.log, OnRefused: a.auditRefusal})
 	a.log.Info("workload API listening", "api_addr", a.apiLn.Addr().String())
 	return workloadapi.NewServer(a.cfg.APIAddr, h, 0).Serve(ctx, a.apiLn)
+}
+
+// auditRefusal keeps a refused workload token in the durable audit log:
+// who tried (the client address), what, and which check failed. The API's
+// limit on failed authentications per address bounds how many one caller
+// can write.
+func (a *App) auditRefusal(ctx context.Context, r workloadapi.Refusal) {
+	en := auditlog.Entry{Type: auditlog.TypeTokenRefused, At: r.At.UTC(), Actor: "ip:" + r.ClientIP,
+		Outcome: fmt.Sprintf("workload API %s %s: %s", r.Method, r.Path, r.Reason)}
+	if _, err := a.evidence.Append(context.WithoutCancel(ctx), en); err != nil {
+		a.log.Error("AUDIT ENTRY NOT WRITTEN", "type", en.Type, "client_ip", r.ClientIP, "err", err)
+	}
 }

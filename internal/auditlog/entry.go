@@ -87,6 +87,11 @@ type Approval struct {
 	At       time.Time `json:"at"`
 }
 
+// TypeTokenRefused is the entry of a workload token the API refused; it
+// belongs to no request (Actor is the client address, Outcome which check
+// failed).
+const TypeTokenRefused = "token_refused"
+
 // FromEvent turns a domain event into an entry (without its place in the
 // chain). e.Credentials is never read.
 func FromEvent(e grants.Event) Entry {

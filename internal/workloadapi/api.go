@@ -119,6 +119,18 @@ type Options struct {
 	Logger      *slog.Logger
 	Now         func() time.Time
 	Limits      Limits
+	// OnRefused, if set, is told of every token refused, so that the
+	// attempt is audited where the log of this process is not enough.
+	// It runs on the request's goroutine: it must not block for long.
+	OnRefused func(context.Context, Refusal)
+}
+
+// Refusal is one refused token: when, from where, what was asked, and
+// which check failed (never the token itself).
+type Refusal struct {
+	At                     time.Time
+	ClientIP, Method, Path string
+	Reason                 string
 }
 
 // api serves the routes; it is safe for concurrent use.
@@ -129,6 +141,7 @@ type api struct {
 	log         *slog.Logger
 	now         func() time.Time
 	limits      Limits
+	onRefused   func(context.Context, Refusal)
 	perSubject  *limiter // by issuer and subject
 	failedAuth  *limiter // by client IP
 }
@@ -148,7 +161,7 @@ func New(o Options) http.Handler {
 	l := o.Limits.withDefaults()
 	a := &api{
 		verifier: o.Verifier, service: o.Service, credentials: o.Credentials,
-		log: o.Logger, now: o.Now, limits: l,
+		log: o.Logger, now: o.Now, limits: l, onRefused: o.OnRefused,
 		perSubject: newLimiter(l.PerSubject, l.Burst, o.Now),
 		failedAuth: newLimiter(l.FailedAuthPerIP, l.FailedAuthBurst, o.Now),
 	}

@@ -61,6 +61,9 @@ func (a *api) authenticate(w http.ResponseWriter, r *http.Request) (rules.Worklo
 	if err != nil {
 		a.failedAuth.spend(ip)
 		a.log.Warn("workload api: token refused", "client_ip", ip, "method", r.Method, "path", r.URL.Path, "reason", err)
+		if a.onRefused != nil {
+			a.onRefused(r.Context(), Refusal{At: a.now(), ClientIP: ip, Method: r.Method, Path: r.URL.Path, Reason: err.Error()})
+		}
 		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
 		writeError(w, http.StatusUnauthorized, "invalid token")
 		return rules.Workload{}, false

@@ -1,9 +1,11 @@
 package workloadapi
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -130,5 +132,31 @@ func TestWorkloadOfCopiesEveryField(t *testing.T) {
 	if w.Repository != oidcfake.Repository || w.Ref != "refs/heads/main" || w.Environment != oidcfake.Environment ||
 		w.Workflow == "" || w.RunID != oidcfake.RunID || w.Actor != oidcfake.Actor {
 		t.Errorf("workload %+v does not match the GitHub token", w)
+	}
+}
+
+// TestRefusedTokensAreReported: every refused token is handed to
+// OnRefused with where it came from and which check failed, never the
+// token; a valid one is not.
+func TestRefusedTokensAreReported(t *testing.T) {
+	var mu sync.Mutex
+	var got []Refusal
+	f := newFixture(t, func(o *Options) {
+		o.OnRefused = func(_ context.Context, r Refusal) { mu.Lock(); got = append(got, r); mu.Unlock() }
+	})
+	forged := f.ci.ForgedToken(f.ci.GitHubActionsClaims(audience))
+	wantStatus(t, f.do("GET", "/v1/requests/r1", forged, ""), http.StatusUnauthorized)
+	f.create(f.token(jobSub))
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 1 {
+		t.Fatalf("refusals reported: %+v, want the forged token's only", got)
+	}
+	r := got[0]
+	if r.ClientIP != "127.0.0.1" || r.Method != "GET" || r.Path != "/v1/requests/r1" || r.Reason == "" || r.At.IsZero() {
+		t.Errorf("refusal %+v", r)
+	}
+	if strings.Contains(r.Reason, forged) || strings.Contains(r.Reason, strings.Split(forged, ".")[2]) {
+		t.Errorf("the refusal holds the token: %q", r.Reason)
 	}
 }
