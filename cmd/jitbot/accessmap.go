@@ -122,9 +122,10 @@ func withOrganizationalUnits(ctx context.Context, catalog *rules.Catalog, stderr
 	defer cancel()
 	cfg, err := awsconfig.LoadDefaultConfig(ctx)
 	if err == nil {
+		var resolved *rules.Catalog
 		r := awsorg.NewResolver(organizations.NewFromConfig(cfg), slog.New(slog.DiscardHandler))
-		if err = r.Refresh(ctx, ous); err == nil {
-			return catalog.WithOrganizationalUnits(r.Accounts())
+		if resolved, err = r.Apply(ctx, catalog); err == nil {
+			return resolved
 		}
 	}
 	fmt.Fprintf(stderr, "jitbot: access-map: the accounts of organizational units %v could not be read from AWS Organizations, so their roles show only the accounts the catalog lists: %v\n", ous, err)

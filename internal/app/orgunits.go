@@ -39,9 +39,9 @@ func (a *App) withOUs(ctx context.Context, c *rules.Catalog) *rules.Catalog {
 	}
 	ctx, cancel := context.WithTimeout(ctx, ouReadTimeout)
 	defer cancel()
-	err := a.orgs.Refresh(ctx, ous)
+	resolved, err := a.orgs.Apply(ctx, c)
 	a.reportOUs(ous, err)
-	return c.WithOrganizationalUnits(a.orgs.Accounts())
+	return resolved
 }
 
 // reportOUs tells the audit channel when reading the OUs starts failing

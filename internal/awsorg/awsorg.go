@@ -163,3 +163,16 @@ func (r *Resolver) Accounts() map[string][]rules.Account {
 	}
 	return out
 }
+
+// Apply reads the organizational units of c again and returns c with
+// their accounts (see Refresh for an OU that cannot be read); c itself
+// when no role names one. serve and access-map both resolve a catalog
+// this way.
+func (r *Resolver) Apply(ctx context.Context, c *rules.Catalog) (*rules.Catalog, error) {
+	ous := c.OrganizationalUnits()
+	if len(ous) == 0 {
+		return c, nil
+	}
+	err := r.Refresh(ctx, ous)
+	return c.WithOrganizationalUnits(r.Accounts()), err
+}
