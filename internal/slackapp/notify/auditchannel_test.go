@@ -20,7 +20,17 @@ import (
 
 const channel = "C0AUDIT001"
 
-func newTrail(t *testing.T) (*notify.AuditChannel, *slackfake.Server, *queue.Queue) {
+// notifierParts are what a notifier is built on in these tests: the
+// Slack fake and a client of it, an embedded store, a fast queue, a log.
+type notifierParts struct {
+	slack *slackfake.Server
+	api   *slack.Client
+	store *redisstore.Store
+	q     *queue.Queue
+	log   *slog.Logger
+}
+
+func newNotifierParts(t *testing.T) notifierParts {
 	t.Helper()
 	s := testenv.StartSlack(t)
 	store, closeStore, err := redisstore.NewEmbedded(redisstore.Options{})
@@ -31,8 +41,13 @@ func newTrail(t *testing.T) (*notify.AuditChannel, *slackfake.Server, *queue.Que
 	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	q := queue.New(log)
 	q.InitialInterval = 10 * time.Millisecond
-	api := slack.New(s.BotToken(), slack.OptionAPIURL(s.APIURL()))
-	return notify.NewAuditChannel(api, channel, store, q, nil, log), s, q
+	return notifierParts{slack: s, api: slack.New(s.BotToken(), slack.OptionAPIURL(s.APIURL())), store: store, q: q, log: log}
+}
+
+func newTrail(t *testing.T) (*notify.AuditChannel, *slackfake.Server, *queue.Queue) {
+	t.Helper()
+	p := newNotifierParts(t)
+	return notify.NewAuditChannel(p.api, channel, p.store, p.q, nil, p.log), p.slack, p.q
 }
 
 func breakGlass() grants.Request {

@@ -2,18 +2,12 @@ package notify_test
 
 import (
 	"context"
-	"log/slog"
 	"testing"
 	"time"
 
-	"github.com/slack-go/slack"
-
 	"github.com/jitbot/jitbot/internal/grants"
-	"github.com/jitbot/jitbot/internal/grants/redisstore"
 	"github.com/jitbot/jitbot/internal/rules"
 	"github.com/jitbot/jitbot/internal/slackapp/notify"
-	"github.com/jitbot/jitbot/internal/slackapp/queue"
-	"github.com/jitbot/jitbot/internal/testenv"
 )
 
 // noRecords answers that nothing has approvers: a workload's grant must
@@ -30,16 +24,9 @@ func (noRecords) Approvers(context.Context, *grants.Request) ([]string, error) {
 // denied and revoked events post no DM and no review DM, credentials or
 // not.
 func TestWorkloadGrantIsNeverPostedToADM(t *testing.T) {
-	s := testenv.StartSlack(t)
-	store, closeStore, err := redisstore.NewEmbedded(redisstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { closeStore() })
-	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
-	q := queue.New(log)
-	q.InitialInterval = 10 * time.Millisecond
-	m := notify.NewMessenger(noRecords{}, slack.New(s.BotToken(), slack.OptionAPIURL(s.APIURL())), q, store, log)
+	p := newNotifierParts(t)
+	s, q := p.slack, p.q
+	m := notify.NewMessenger(noRecords{}, p.api, q, p.store, p.log)
 
 	r := breakGlass()
 	r.Requester = rules.User{Name: "github:repo:acme/infra:ref:refs/heads/main"}
