@@ -143,8 +143,10 @@ func TestWorkloadAPIEndToEnd(t *testing.T) {
 		t.Fatalf("POST: %d %+v; want 202 with an id", code, created)
 	}
 	first := activeWithCredentials(t, api, onMain, created.ID)
-	if arn := assumedRole(t, b, first); !strings.Contains(arn, ":assumed-role/jit-readonly/") {
-		t.Errorf("the credentials are %s; want the assumed jit-readonly role", arn)
+	// GetCallerIdentity names the role and, in the session name, the job.
+	wantARN := ":assumed-role/jit-readonly/jit-github-repo-acme-infra-ref-refs-heads-main-" + created.ID
+	if arn := assumedRole(t, b, first); !strings.HasSuffix(arn, wantARN) {
+		t.Errorf("the credentials are %s; want the assumed jit-readonly role ending %s", arn, wantARN)
 	}
 	rdb := redis.NewClient(&redis.Options{Addr: b.redis.Addr()})
 	t.Cleanup(func() { rdb.Close() })

@@ -32,11 +32,25 @@ func SessionName(email string, id grants.RequestID) string {
 	if i := strings.LastIndexByte(email, '@'); i >= 0 {
 		local = email[:i]
 	}
+	return sessionName(local, id)
+}
+
+// WorkloadSessionName is SessionName for a CI job or agent: the issuer's
+// catalog name and the token's subject stand where a person's email would,
+// e.g. "jit-github-repo-acme-infra-ref-refs-heads-main-JIT-7K3QX2", so
+// GetCallerIdentity and CloudTrail's userIdentity name the job, not only
+// the SourceIdentity that AWS shows in fewer places.
+func WorkloadSessionName(issuerName, subject string, id grants.RequestID) string {
+	return sessionName(issuerName+"-"+subject, id)
+}
+
+// sessionName is "jit-<who>-<id>", who cut so that the ID survives whole.
+func sessionName(who string, id grants.RequestID) string {
 	suffix := "-" + sanitizeName(string(id), maxSessionName)
-	local = sanitizeName(local, max(maxSessionName-len("jit-")-len(suffix), 0))
+	who = sanitizeName(who, max(maxSessionName-len("jit-")-len(suffix), 0))
 	name := "jit"
-	if local != "" {
-		name += "-" + local
+	if who != "" {
+		name += "-" + who
 	}
 	return cut(name+suffix, maxSessionName)
 }

@@ -43,3 +43,26 @@ func TestSessionName(t *testing.T) {
 		})
 	}
 }
+
+func TestWorkloadSessionName(t *testing.T) {
+	tests := []struct {
+		name, issuer, subject string
+		want                  string
+	}{
+		{name: "github", issuer: "github", subject: "repo:acme/infra:ref:refs/heads/main",
+			want: "jit-github-repo-acme-infra-ref-refs-heads-main-JIT-7K3QX2"},
+		{name: "kubernetes", issuer: "k8s-prod", subject: "system:serviceaccount:deploy:deployer",
+			want: "jit-k8s-prod-system-serviceaccount-deploy-deployer-JIT-7K3QX2"},
+		{name: "long subject is cut, ID kept", issuer: "gitlab", subject: "project_path:" + strings.Repeat("g", 80) + ":ref_type:branch:ref:main",
+			want: "jit-gitlab-project_path-" + strings.Repeat("g", 29) + "-JIT-7K3QX2"},
+	}
+	valid := regexp.MustCompile(`^[\w+=,.@-]{2,64}$`)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := awsgrant.WorkloadSessionName(tt.issuer, tt.subject, "JIT-7K3QX2")
+			if got != tt.want || !valid.MatchString(got) {
+				t.Errorf("WorkloadSessionName(%q, %q) = %q, want %q (a valid RoleSessionName)", tt.issuer, tt.subject, got, tt.want)
+			}
+		})
+	}
+}

@@ -137,7 +137,9 @@ func assumeRoleInput(g grants.Grant) (roleARN, *sts.AssumeRoleInput, error) {
 		return roleARN{}, nil, err
 	}
 	name := sanitizeName(g.SessionName, maxSessionName)
-	if name == "" {
+	if name == "" && g.Workload != nil {
+		name = WorkloadSessionName(g.Workload.IssuerName, g.Workload.Subject, g.RequestID)
+	} else if name == "" {
 		name = SessionName(g.RequesterEmail, g.RequestID)
 	}
 	approvers := strings.Join(g.Approvers, " ")

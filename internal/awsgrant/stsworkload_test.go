@@ -14,7 +14,9 @@ import (
 // TestSTSWorkloadSession checks at the proxy that a workload's session
 // is bound to its job: SourceIdentity names issuer and subject, and the
 // jit-repository and jit-run tags name the repository and run, in STS's
-// alphabets and lengths; a person's session has neither tag.
+// alphabets and lengths; the session name names the job too, since
+// GetCallerIdentity shows it and not SourceIdentity; a person's session
+// has neither tag.
 func TestSTSWorkloadSession(t *testing.T) {
 	e := newEnv(t)
 	b := awsgrant.NewSTS(e.cfg, testLogger(t))
@@ -26,21 +28,25 @@ func TestSTSWorkloadSession(t *testing.T) {
 		workload *rules.Workload
 		email    string
 		wantID   string
+		wantName string
 		wantTags map[string]string
 	}{
-		{name: "person", email: "alice@example.com", wantID: "alice@example.com",
+		{name: "person", email: "alice@example.com", wantID: "alice@example.com", wantName: "jit-alice-JIT-WL0001",
 			wantTags: map[string]string{}},
 		{name: "github job", workload: &rules.Workload{IssuerName: "github",
 			Subject: "repo:acme/infra:ref:refs/heads/main", Repository: "acme/infra<!channel>", RunID: "1234567890"},
 			wantID:   "github-repo-acme-infra-ref-refs-heads-main",
+			wantName: "jit-github-repo-acme-infra-ref-refs-heads-main-JIT-WL0001",
 			wantTags: map[string]string{"jit-repository": "acme/infra__channel_", "jit-run": "1234567890"}},
 		{name: "kubernetes workload has no repository or run", workload: &rules.Workload{IssuerName: "eks",
 			Subject: "system:serviceaccount:batch:nightly-report", Namespace: "batch", ServiceAccount: "nightly-report"},
 			wantID:   "eks-system-serviceaccount-batch-nightly-report",
+			wantName: "jit-eks-system-serviceaccount-batch-nightly-report-JIT-WL0001",
 			wantTags: map[string]string{}},
 		{name: "long claims are cut", workload: &rules.Workload{IssuerName: "github",
 			Subject: "repo:" + longRepo + ":ref:refs/heads/main", Repository: longRepo, RunID: "7"},
 			wantID:   ("github-repo-acme-" + strings.Repeat("r", 64))[:64],
+			wantName: "jit-" + ("github-repo-acme-" + strings.Repeat("r", 64))[:49] + "-JIT-WL0001",
 			wantTags: map[string]string{"jit-repository": longRepo[:256], "jit-run": "7"}},
 	}
 	start := time.Now().UTC().Truncate(time.Second)
@@ -49,7 +55,7 @@ func TestSTSWorkloadSession(t *testing.T) {
 			e.proxy.Reset()
 			g := grants.Grant{
 				RequestID: "JIT-WL0001", Backend: grants.BackendSTS, Target: arn,
-				RequesterEmail: tt.email, SessionName: "jit-wl-JIT-WL0001", Approvers: []string{"auto"},
+				RequesterEmail: tt.email, Approvers: []string{"auto"},
 				Start: start, Expires: start.Add(time.Hour), Workload: tt.workload,
 			}
 			if _, err := b.Grant(t.Context(), g); err != nil {
@@ -58,6 +64,9 @@ func TestSTSWorkloadSession(t *testing.T) {
 			p := onlyCall(t, e.proxy, "AssumeRole").Params
 			if got := p.Get("SourceIdentity"); got != tt.wantID {
 				t.Errorf("SourceIdentity = %q, want %q", got, tt.wantID)
+			}
+			if got := p.Get("RoleSessionName"); got != tt.wantName {
+				t.Errorf("RoleSessionName = %q, want %q", got, tt.wantName)
 			}
 			got := tags(p)
 			if got["jit-request"] != "JIT-WL0001" || got["jit-approver"] != "auto" {
