@@ -89,6 +89,7 @@ type App struct {
 	apiLn      net.Listener     // nil unless JIT_API_ADDR is set
 	vault      *credvault.Vault // nil unless JIT_API_ADDR is set
 	verifier   *issuerVerifier  // nil unless JIT_API_ADDR is set
+	refusals   *refusalDigest   // nil unless JIT_API_ADDR is set
 }
 
 // New builds jitbot from cfg: it loads the catalog, opens the store,

@@ -80,6 +80,7 @@ func (a *App) startProducers(ctx context.Context, producers *errgroup.Group) {
 	})
 	if a.apiLn != nil {
 		producers.Go(func() error { return a.serveWorkloadAPI(ctx) })
+		producers.Go(func() error { return a.refusals.run(ctx) })
 	}
 	if a.slackLn != nil {
 		a.log.Info("serving Slack's requests over HTTP", "slack_addr", a.slackLn.Addr().String(),

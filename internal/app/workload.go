@@ -9,6 +9,7 @@ import (
 	"github.com/jitbot/jitbot/internal/auditlog"
 	"github.com/jitbot/jitbot/internal/credvault"
 	"github.com/jitbot/jitbot/internal/rules"
+	"github.com/jitbot/jitbot/internal/tokenuse"
 	"github.com/jitbot/jitbot/internal/workload"
 	"github.com/jitbot/jitbot/internal/workloadapi"
 )
@@ -56,6 +57,9 @@ func (a *App) openWorkloadAPI(ctx context.Context) error {
 		return &ConfigError{Err: fmt.Errorf("%s: workload_issuers: %w", a.cfg.Rules, err)}
 	}
 	a.vault, a.verifier = vault, &issuerVerifier{}
+	// a.trail is made later, by subscribe; refusals reach it only once
+	// the API serves.
+	a.refusals = newRefusalDigest(refusalFold, func(text string) { a.trail.Announce(text) })
 	a.verifier.v.Store(v)
 	a.warnNoIssuers(a.catalog)
 	return nil
@@ -101,19 +105,21 @@ func (a *App) listenWorkloadAPI() error {
 // producer: its requests make approval DMs, so it stops before the Slack
 // write queue closes.
 func (a *App) serveWorkloadAPI(ctx context.Context) error {
-	h := workloadapi.New(workloadapi.Options{Verifier: a.verifier, Service: a.svc, Credentials: a.vault, Logger: a.log, OnRefused: a.auditRefusal})
+	h := workloadapi.New(workloadapi.Options{Verifier: a.verifier, Service: a.svc, Credentials: a.vault,
+		Tokens: tokenuse.New(a.store.Client(), a.cfg.RedisPrefix), Logger: a.log, OnRefused: a.auditRefusal})
 	a.log.Info("workload API listening", "api_addr", a.apiLn.Addr().String())
 	return workloadapi.NewServer(a.cfg.APIAddr, h, 0).Serve(ctx, a.apiLn)
 }
 
 // auditRefusal keeps a refused workload token in the durable audit log:
-// who tried (the client address), what, and which check failed. The API's
-// limit on failed authentications per address bounds how many one caller
-// can write.
+// who tried (the client address), what, and which check failed, and tells
+// the audit channel, folded. The API's limit on failed authentications per
+// address bounds how many one caller can write.
 func (a *App) auditRefusal(ctx context.Context, r workloadapi.Refusal) {
 	en := auditlog.Entry{Type: auditlog.TypeTokenRefused, At: r.At.UTC(), Actor: "ip:" + r.ClientIP,
 		Outcome: fmt.Sprintf("workload API %s %s: %s", r.Method, r.Path, r.Reason)}
 	if _, err := a.evidence.Append(context.WithoutCancel(ctx), en); err != nil {
 		a.log.Error("AUDIT ENTRY NOT WRITTEN", "type", en.Type, "client_ip", r.ClientIP, "err", err)
 	}
+	a.refusals.add(r)
 }

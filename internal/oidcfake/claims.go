@@ -1,6 +1,8 @@
 package oidcfake
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"strings"
 	"time"
 )
@@ -30,14 +32,15 @@ const (
 )
 
 // withRegistered adds to claims the registered claims every provider
-// sends: iss, aud, sub, jti, and iat, nbf (notBeforeSlack before iat) and
-// exp as JSON numbers of seconds (RFC 7519 NumericDate).
-func (i *Issuer) withRegistered(claims map[string]any, aud any, sub, jti string, notBeforeSlack time.Duration) map[string]any {
+// sends: iss, aud, sub, a jti of its own (a random UUID, as GitHub's and
+// GitLab's are), and iat, nbf (notBeforeSlack before iat) and exp as JSON
+// numbers of seconds (RFC 7519 NumericDate).
+func (i *Issuer) withRegistered(claims map[string]any, aud any, sub string, notBeforeSlack time.Duration) map[string]any {
 	now := time.Now()
 	claims["iss"] = i.URL
 	claims["aud"] = aud
 	claims["sub"] = sub
-	claims["jti"] = jti
+	claims["jti"] = newJTI()
 	claims["iat"] = now.Unix()
 	claims["nbf"] = now.Add(-notBeforeSlack).Unix()
 	claims["exp"] = now.Add(TokenLifetime).Unix()
@@ -75,7 +78,7 @@ func (i *Issuer) GitHubActionsClaims(aud string) map[string]any {
 		"actor":                 Actor,
 		"actor_id":              "583231",
 		"runner_environment":    "github-hosted",
-	}, aud, "repo:"+Repository+":ref:refs/heads/main", "4a576b35-ff09-41c5-af2c-ca62dd89b76a", githubNotBeforeSlack)
+	}, aud, "repo:"+Repository+":ref:refs/heads/main", githubNotBeforeSlack)
 }
 
 // GitLabCIClaims are the claims of a GitLab CI job token (id_tokens) for a
@@ -108,7 +111,7 @@ func (i *Issuer) GitLabCIClaims(aud string) map[string]any {
 		"sha":                   "8fe1b322a576d59fe6257052a4107df7dc1b8c78",
 		"ci_config_ref_uri":     "gitlab.example.com/" + Repository + "//.gitlab-ci.yml@refs/heads/main",
 		"ci_config_sha":         "8fe1b322a576d59fe6257052a4107df7dc1b8c78",
-	}, aud, "project_path:"+Repository+":ref_type:branch:ref:main", "0e4fa2a5-5e08-4a8b-a4d5-1c8c1e2a9b33", 0)
+	}, aud, "project_path:"+Repository+":ref_type:branch:ref:main", 0)
 }
 
 // KubernetesClaims are the claims of a projected service account token for
@@ -133,5 +136,15 @@ func (i *Issuer) KubernetesClaims(aud, namespace, serviceAccount string) map[str
 			// When the kubelet should fetch a new token.
 			"warnafter": time.Now().Add(TokenLifetime * 4 / 5).Unix(),
 		},
-	}, []string{aud}, "system:serviceaccount:"+namespace+":"+serviceAccount, "a6a8e3a5-1d4c-4f3e-9a39-6c0f3c5a8d11", 0)
+	}, []string{aud}, "system:serviceaccount:"+namespace+":"+serviceAccount, 0)
+}
+
+// newJTI is a random version 4 UUID.
+func newJTI() string {
+	var b [16]byte
+	rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b[:])
+	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }

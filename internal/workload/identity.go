@@ -49,6 +49,11 @@ type Identity struct {
 	Claims map[string]any
 	// Expiry is the token's exp.
 	Expiry time.Time
+	// TokenID names this one token among the issuer's: "jti:" and its
+	// jti, or "sha256:" and its digest when it has none. The API lets a
+	// token make one request, so that a token that leaks from a job's log
+	// cannot be replayed for another grant.
+	TokenID string
 }
 
 func newIdentity(is Issuer, subject string, expiry time.Time, claims map[string]any) Identity {

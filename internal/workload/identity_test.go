@@ -1,6 +1,8 @@
 package workload
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"reflect"
 	"regexp"
@@ -66,14 +68,14 @@ func TestVerifyKubernetesToken(t *testing.T) {
 	})
 }
 
-// checkIdentity compares the fields of got that want describes; Claims
-// and Expiry are the caller's to check.
+// checkIdentity compares the fields of got that want describes; Claims,
+// Expiry and TokenID are the caller's to check.
 func checkIdentity(t *testing.T, got, want Identity) {
 	t.Helper()
 	if len(got.Claims) == 0 {
 		t.Error("identity has no Claims")
 	}
-	got.Claims, got.Expiry = nil, want.Expiry
+	got.Claims, got.Expiry, got.TokenID = nil, want.Expiry, want.TokenID
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("identity =\n%+v\nwant\n%+v", got, want)
 	}
@@ -132,5 +134,25 @@ func TestSourceIdentity(t *testing.T) {
 		if !allowed.MatchString(got) {
 			t.Errorf("SourceIdentity(%q, %q) = %q breaks AWS's limits", c.name, c.subject, got)
 		}
+	}
+}
+
+// TestTokenID checks that a token is named by its jti, and one without a
+// jti by its digest, never by the token itself.
+func TestTokenID(t *testing.T) {
+	gh, v := trustedFake(t, "github")
+	claims := gh.GitHubActionsClaims(audience)
+	if got, want := verify(t, v, gh.Token(claims)).TokenID, "jti:"+claims["jti"].(string); got != want {
+		t.Errorf("TokenID = %q, want %q", got, want)
+	}
+	delete(claims, "jti")
+	raw := gh.Token(claims)
+	sum := sha256.Sum256([]byte(raw))
+	if got, want := verify(t, v, raw).TokenID, "sha256:"+hex.EncodeToString(sum[:]); got != want {
+		t.Errorf("TokenID without jti = %q, want %q", got, want)
+	}
+	claims["iat"] = claims["iat"].(int64) - 1
+	if other := verify(t, v, gh.Token(claims)).TokenID; other == verify(t, v, raw).TokenID {
+		t.Errorf("two tokens without jti have the same TokenID %q", other)
 	}
 }

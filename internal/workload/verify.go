@@ -3,6 +3,8 @@ package workload
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -48,7 +50,20 @@ func (v *Verifier) Verify(ctx context.Context, rawToken string) (Identity, error
 	if tok.Subject == "" {
 		return Identity{}, invalid("issuer %q: token has no sub", is.Name)
 	}
-	return newIdentity(is.Issuer, tok.Subject, tok.Expiry, claims), nil
+	id := newIdentity(is.Issuer, tok.Subject, tok.Expiry, claims)
+	id.TokenID = tokenID(claims, rawToken)
+	return id, nil
+}
+
+// tokenID is the token's jti, or without one (a provider may leave it
+// out) "sha256:" and the hex digest of the token: a name for this one
+// token that is safe to store, since it cannot be turned back into it.
+func tokenID(claims map[string]any, rawToken string) string {
+	if jti, ok := claims["jti"].(string); ok && jti != "" {
+		return "jti:" + jti
+	}
+	sum := sha256.Sum256([]byte(rawToken))
+	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
 // route returns the trusted issuer named by rawToken's iss, read without

@@ -53,6 +53,17 @@ type Credentials interface {
 	Credentials(ctx context.Context, id grants.RequestID) (c grants.Credentials, ok bool, err error)
 }
 
+// TokenLedger remembers the tokens that made a request, so that each
+// makes one (see workload.Identity.TokenID); *tokenuse.Ledger is one.
+// Claim reports whether the token is making its first request, and if
+// not the request it made ("" while that is being made); Bind records
+// the request made; Forget takes back a claim whose request was not made.
+type TokenLedger interface {
+	Claim(ctx context.Context, issuer, tokenID string, expires time.Time) (first bool, prior grants.RequestID, err error)
+	Bind(ctx context.Context, issuer, tokenID string, id grants.RequestID) error
+	Forget(ctx context.Context, issuer, tokenID string) error
+}
+
 // Limits bound what one caller can ask of jitbot. A zero field takes its
 // default.
 type Limits struct {
@@ -110,12 +121,14 @@ func (l Limits) withDefaults() Limits {
 }
 
 // Options configure the API. Verifier and Service are required;
-// Credentials may be nil (GET then never returns credentials), Logger
+// Credentials may be nil (GET then never returns credentials), Tokens
+// may be nil (a token may then make any number of requests), Logger
 // defaults to slog.Default() and Now to time.Now.
 type Options struct {
 	Verifier    Verifier
 	Service     Service
 	Credentials Credentials
+	Tokens      TokenLedger
 	Logger      *slog.Logger
 	Now         func() time.Time
 	Limits      Limits
@@ -138,6 +151,7 @@ type api struct {
 	verifier    Verifier
 	service     Service
 	credentials Credentials
+	tokens      TokenLedger
 	log         *slog.Logger
 	now         func() time.Time
 	limits      Limits
@@ -160,7 +174,7 @@ func New(o Options) http.Handler {
 	}
 	l := o.Limits.withDefaults()
 	a := &api{
-		verifier: o.Verifier, service: o.Service, credentials: o.Credentials,
+		verifier: o.Verifier, service: o.Service, credentials: o.Credentials, tokens: o.Tokens,
 		log: o.Logger, now: o.Now, limits: l, onRefused: o.OnRefused,
 		perSubject: newLimiter(l.PerSubject, l.Burst, o.Now),
 		failedAuth: newLimiter(l.FailedAuthPerIP, l.FailedAuthBurst, o.Now),

@@ -13,7 +13,14 @@ import (
 )
 
 // authedHandler serves a request whose token verified as caller.
-type authedHandler func(w http.ResponseWriter, r *http.Request, caller rules.Workload)
+type authedHandler func(w http.ResponseWriter, r *http.Request, caller rules.Workload, tok token)
+
+// token is what the API keeps of the bearer token a call was made with:
+// its ID (workload.Identity.TokenID) and expiry, never the token itself.
+type token struct {
+	id      string
+	expires time.Time
+}
 
 // methods dispatches on the method, then authenticates and rate limits the
 // caller before the handler runs. The method is checked first: a 405
@@ -32,7 +39,7 @@ func (a *api) methods(byMethod map[string]authedHandler) http.HandlerFunc {
 			writeError(w, http.StatusMethodNotAllowed, "method "+r.Method+" is not allowed on "+r.URL.Path+"; use "+allow)
 			return
 		}
-		caller, ok := a.authenticate(w, r)
+		caller, tok, ok := a.authenticate(w, r)
 		if !ok {
 			return
 		}
@@ -42,7 +49,7 @@ func (a *api) methods(byMethod map[string]authedHandler) http.HandlerFunc {
 			tooMany(w, wait, "too many requests from this workload")
 			return
 		}
-		h(w, r, caller)
+		h(w, r, caller, tok)
 	}
 }
 
@@ -50,25 +57,30 @@ func (a *api) methods(byMethod map[string]authedHandler) http.HandlerFunc {
 // answer is the same 401: which check failed is only logged. A client IP
 // whose tokens keep failing is refused before its next token is verified,
 // as each forged token can make the verifier fetch the issuer's keys.
-func (a *api) authenticate(w http.ResponseWriter, r *http.Request) (rules.Workload, bool) {
+func (a *api) authenticate(w http.ResponseWriter, r *http.Request) (rules.Workload, token, bool) {
 	ip := clientIP(r)
 	if wait, blocked := a.failedAuth.blocked(ip); blocked {
 		a.log.Warn("workload api: too many failed authentications", "client_ip", ip)
 		tooMany(w, wait, "too many failed authentications from this address")
-		return rules.Workload{}, false
+		return rules.Workload{}, token{}, false
 	}
 	id, err := a.verify(r)
 	if err != nil {
 		a.failedAuth.spend(ip)
 		a.log.Warn("workload api: token refused", "client_ip", ip, "method", r.Method, "path", r.URL.Path, "reason", err)
-		if a.onRefused != nil {
-			a.onRefused(r.Context(), Refusal{At: a.now(), ClientIP: ip, Method: r.Method, Path: r.URL.Path, Reason: err.Error()})
-		}
+		a.report(r, err.Error())
 		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
 		writeError(w, http.StatusUnauthorized, "invalid token")
-		return rules.Workload{}, false
+		return rules.Workload{}, token{}, false
 	}
-	return workloadOf(id), true
+	return workloadOf(id), token{id: id.TokenID, expires: id.Expiry}, true
+}
+
+// report tells OnRefused of a token refused for reason.
+func (a *api) report(r *http.Request, reason string) {
+	if a.onRefused != nil {
+		a.onRefused(r.Context(), Refusal{At: a.now(), ClientIP: clientIP(r), Method: r.Method, Path: r.URL.Path, Reason: reason})
+	}
 }
 
 // verify reads the Authorization header ("Bearer <token>", the scheme in

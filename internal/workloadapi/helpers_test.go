@@ -31,6 +31,7 @@ type fixture struct {
 	ci, k8s  *oidcfake.Issuer
 	svc      *fakeService
 	creds    *fakeCredentials
+	tokens   *fakeLedger
 	verifies atomic.Int64 // tokens handed to the verifier
 	logs     *syncBuffer
 	url      string
@@ -39,7 +40,8 @@ type fixture struct {
 func newFixture(t *testing.T, change ...func(*Options)) *fixture {
 	t.Helper()
 	f := &fixture{t: t, ci: oidcfake.Start(t), k8s: oidcfake.Start(t),
-		svc: newFakeService(), creds: &fakeCredentials{byID: map[grants.RequestID]grants.Credentials{}}, logs: &syncBuffer{}}
+		svc: newFakeService(), creds: &fakeCredentials{byID: map[grants.RequestID]grants.Credentials{}},
+		tokens: &fakeLedger{made: map[string]grants.RequestID{}}, logs: &syncBuffer{}}
 	v, err := workload.NewVerifier(context.Background(), []workload.Issuer{
 		{Name: "ci", URL: f.ci.URL, Audience: audience},
 		{Name: "k8s", URL: f.k8s.URL, Audience: audience},
@@ -51,6 +53,7 @@ func newFixture(t *testing.T, change ...func(*Options)) *fixture {
 		Verifier:    countingVerifier{v, &f.verifies},
 		Service:     f.svc,
 		Credentials: f.creds,
+		Tokens:      f.tokens,
 		Logger:      slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
 	for _, c := range change {
@@ -242,6 +245,39 @@ func (c *fakeCredentials) put(id grants.RequestID, cr grants.Credentials) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.byID[id] = cr
+}
+
+// fakeLedger is tokenuse.Ledger in memory: "-" while a request is made.
+type fakeLedger struct {
+	mu   sync.Mutex
+	made map[string]grants.RequestID
+}
+
+func (l *fakeLedger) Claim(_ context.Context, issuer, tokenID string, _ time.Time) (bool, grants.RequestID, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	prior, ok := l.made[issuer+" "+tokenID]
+	if ok {
+		return false, grants.RequestID(strings.TrimPrefix(string(prior), "-")), nil
+	}
+	l.made[issuer+" "+tokenID] = "-"
+	return true, "", nil
+}
+
+func (l *fakeLedger) Bind(_ context.Context, issuer, tokenID string, id grants.RequestID) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.made[issuer+" "+tokenID] = id
+	return nil
+}
+
+func (l *fakeLedger) Forget(_ context.Context, issuer, tokenID string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.made[issuer+" "+tokenID] == "-" {
+		delete(l.made, issuer+" "+tokenID)
+	}
+	return nil
 }
 
 // syncBuffer is a bytes.Buffer the server's goroutines can log into.

@@ -12,18 +12,23 @@ import (
 
 // create serves POST /v1/requests. The requester is the token's workload;
 // the body only says what it asks for.
-func (a *api) create(w http.ResponseWriter, r *http.Request, caller rules.Workload) {
+func (a *api) create(w http.ResponseWriter, r *http.Request, caller rules.Workload, tok token) {
 	body, err := parseRequestBody(http.MaxBytesReader(w, r.Body, a.limits.MaxBody))
 	if err != nil {
 		a.fail(w, r, caller, err)
 		return
 	}
+	if !a.claimToken(w, r, caller, tok) {
+		return
+	}
 	in := grants.RequestInput{Role: body.Role, Duration: body.Duration, Reason: body.Reason, Account: body.Account, Workload: &caller}
 	req, err := a.service.Request(r.Context(), in)
 	if err != nil {
+		a.forgetToken(r.Context(), caller, tok)
 		a.fail(w, r, caller, err)
 		return
 	}
+	a.bindToken(r.Context(), caller, tok, req.ID)
 	approvers := []string{}
 	if req.State == grants.Pending {
 		list, err := a.service.Approvers(r.Context(), req)
@@ -46,7 +51,7 @@ func (a *api) create(w http.ResponseWriter, r *http.Request, caller rules.Worklo
 // simple, and the store is built for reads. A request that has arrived
 // (active, or ended) is answered at once: a job polling for its
 // credentials in a loop must not sit out the wait each time.
-func (a *api) get(w http.ResponseWriter, r *http.Request, caller rules.Workload) {
+func (a *api) get(w http.ResponseWriter, r *http.Request, caller rules.Workload, _ token) {
 	wait, err := parseWait(r, a.limits.MaxWait)
 	if err != nil {
 		a.fail(w, r, caller, err)
@@ -114,7 +119,7 @@ func (a *api) waitForChange(ctx context.Context, req *grants.Request, caller rul
 
 // release serves DELETE /v1/requests/{id}: the job is done, so the grant
 // ends now rather than at its expiry.
-func (a *api) release(w http.ResponseWriter, r *http.Request, caller rules.Workload) {
+func (a *api) release(w http.ResponseWriter, r *http.Request, caller rules.Workload, _ token) {
 	id := grants.RequestID(r.PathValue("id"))
 	req, err := a.service.Release(r.Context(), id, caller)
 	if err != nil {
