@@ -102,6 +102,28 @@ func TestRequestGrantedFormats(t *testing.T) {
 	}
 }
 
+// TestRequestApprovedAtOnce: a request the catalog approves at once is
+// active in the POST's answer already, which has no credentials; the
+// client reads it again for them, in every format.
+func TestRequestApprovedAtOnce(t *testing.T) {
+	f := newWLFixture(t)
+	f.svc.atOnce = true
+	for _, format := range []string{"env", "credential_process", "json"} {
+		t.Run(format, func(t *testing.T) {
+			f.token = f.issuer.Token(f.issuer.GitHubActionsClaims(wlAudience))
+			r := f.request(t, "--wait", "--format", format)
+			<-f.svc.created
+			if r.code != 0 {
+				t.Fatalf("exit %d, stderr %s", r.code, r.stderr)
+			}
+			if strings.Contains(r.stderr, "waiting") {
+				t.Errorf("stderr %q says it waits for a request granted at once", r.stderr)
+			}
+			checkFormat(t, format, r.stdout)
+		})
+	}
+}
+
 func checkFormat(t *testing.T, format, out string) {
 	t.Helper()
 	switch format {
@@ -213,6 +235,7 @@ type wlService struct {
 	creds   map[grants.RequestID]grants.Credentials
 	created chan grants.RequestID
 	refuse  error // what Request answers, when set
+	atOnce  bool  // requests are granted as they are made, as auto_approve does
 }
 
 func (s *wlService) Request(_ context.Context, in grants.RequestInput) (*grants.Request, error) {
@@ -225,6 +248,9 @@ func (s *wlService) Request(_ context.Context, in grants.RequestInput) (*grants.
 	id := grants.RequestID(fmt.Sprintf("r%d", s.seq))
 	s.reqs[id] = &grants.Request{ID: id, State: grants.Pending, Role: in.Role, Reason: in.Reason,
 		CreatedAt: time.Now(), Workload: in.Workload}
+	if s.atOnce {
+		s.reqs[id].State, s.creds[id] = grants.Active, testCreds
+	}
 	s.created <- id
 	r := *s.reqs[id]
 	return &r, nil

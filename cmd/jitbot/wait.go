@@ -27,13 +27,20 @@ type waiter struct {
 // wait polls the request with ?wait= until it is active or has ended, and
 // returns it when active; any other end is an exitError with its code, the
 // reason printed. Interrupted, it says the id so the job can release it.
+//
+// r is the POST's answer, which never carries credentials: a request the
+// catalog approved at once may already be active in it, and is read once
+// more for them.
 func (w *waiter) wait(ctx context.Context, r *apiRequest) (*apiRequest, error) {
 	w.start = time.Now()
-	for {
-		if done, err := w.settled(r); done {
+	for read := false; ; read = true {
+		done, err := w.settled(r)
+		if done && (read || err != nil) {
 			return r, err
 		}
-		w.progress(r)
+		if !done {
+			w.progress(r)
+		}
 		next, err := w.c.get(ctx, r.ID)
 		if ctx.Err() != nil {
 			fmt.Fprintf(w.stderr, "jitbot: interrupted while waiting for request %s; it may still be granted: end it with jitbot release %s\n", r.ID, r.ID)
