@@ -54,17 +54,41 @@ type workloadView struct {
 // trusts the issuers of the catalog reloaded, not only of the first one.
 func workloadBot(t *testing.T, issuer *oidcfake.Issuer) (b *bot, api string) {
 	t.Helper()
+	b, api = apiBot(t)
+	b.reload(t, fmt.Sprintf("workload_issuers:\n  github:\n    issuer: %s\n    audience: jitbot\n", issuer.URL)+
+		strings.Replace(slackCatalog, "  quick:", workloadRole+"  quick:", 1))
+	return b, api
+}
+
+// apiBot starts jitbot with the workload API on, and a catalog without
+// workload_issuers, which it warns of.
+func apiBot(t *testing.T) (b *bot, api string) {
+	t.Helper()
 	api = fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 	b = startBot(t, "JIT_API_ADDR="+api)
 	waitLogLine(t, b, "workload API listening")
 	if !strings.Contains(b.logs.text(), "no workload_issuers") {
 		t.Errorf("no warning that a catalog without workload_issuers refuses every token")
 	}
-	catalog := fmt.Sprintf("workload_issuers:\n  github:\n    issuer: %s\n    audience: jitbot\n", issuer.URL) +
-		strings.Replace(slackCatalog, "  quick:", workloadRole+"  quick:", 1)
-	writeFile(t, b.catalog, catalog)
-	b.slack.WaitFor(t, "the reload is announced", 15*time.Second, func() bool { return b.auditHas("Role catalog reloaded") })
 	return b, "http://" + api
+}
+
+// reload puts catalog in force and waits for the audit channel to say so.
+func (b *bot) reload(t *testing.T, catalog string) {
+	t.Helper()
+	before := len(b.slack.Messages(auditChannel))
+	writeFile(t, b.catalog, catalog)
+	b.slack.WaitFor(t, "the reload is announced", 15*time.Second, func() bool {
+		for _, m := range b.slack.Messages(auditChannel)[before:] {
+			if strings.Contains(visible(m), "Role catalog reloaded") {
+				return true
+			}
+			if strings.Contains(visible(m), "does not load") {
+				t.Fatalf("the catalog does not load: %s", visible(m))
+			}
+		}
+		return false
+	})
 }
 
 func waitLogLine(t *testing.T, b *bot, want string) {
