@@ -7,10 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/jitbot/jitbot/internal/report"
-	"github.com/jitbot/jitbot/internal/slackfake"
 	"github.com/jitbot/jitbot/internal/testenv"
 )
 
@@ -32,22 +30,7 @@ func TestReportThroughTheBinary(t *testing.T) {
 	b.dmWith(t, "UALICE", second, "export AWS_SESSION_TOKEN=")
 
 	denied := requestID(t, b.command(t, "UALICE", "request admin 1h fixing INC-42 replica lag"))
-	b.click(t, "ULEAD2", b.approvalDM(t, "ULEAD2", denied), "jit_deny", denied)
-	var view slackfake.View
-	b.slack.WaitFor(t, "the deny modal opens", 10*time.Second, func() bool {
-		v := b.slack.Views("ULEAD2")
-		if len(v) == 0 {
-			return false
-		}
-		view = v[len(v)-1]
-		return true
-	})
-	env := b.slack.SubmitView(t, "ULEAD2", view.ID, map[string]map[string]any{
-		"reason": {"reason": slackfake.PlainText("use the read replica dashboard instead")},
-	})
-	if ack := env.Ack(t, 5*time.Second); strings.Contains(string(ack), "errors") {
-		t.Fatalf("deny modal refused: %s", ack)
-	}
+	b.denyWithReason(t, "ULEAD2", b.approvalDM(t, "ULEAD2", denied), denied, "use the read replica dashboard instead")
 	b.dmWith(t, "UALICE", denied, "use the read replica dashboard")
 
 	cancelled := requestID(t, b.command(t, "UALICE", "request ops 1h fixing INC-42 replica lag"))
