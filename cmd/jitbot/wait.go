@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -67,10 +68,7 @@ func (w *waiter) settled(r *apiRequest) (bool, error) {
 		fmt.Fprintf(w.stderr, "jitbot: request %s timed out: nobody decided in time\n", r.ID)
 		return true, exitError{4}
 	}
-	why := r.Failure
-	if why == "" {
-		why = r.Notice
-	}
+	why := cmp.Or(r.Failure, r.RevokeReason, r.Notice)
 	fmt.Fprintf(w.stderr, "jitbot: request %s is %s%s\n", r.ID, r.State, because(why))
 	return true, exitError{1}
 }

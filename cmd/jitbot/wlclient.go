@@ -36,14 +36,15 @@ type apiClient struct {
 // apiRequest is the part of the API's answers the client reads: POST's
 // and DELETE's are subsets of GET's.
 type apiRequest struct {
-	ID          string          `json:"id"`
-	State       string          `json:"state"`
-	Approvers   []string        `json:"approvers"`
-	DenyReason  string          `json:"deny_reason"`
-	Failure     string          `json:"failure"`
-	Notice      string          `json:"notice"`
-	Credentials json.RawMessage `json:"credentials"`
-	raw         []byte          // the answer as the server sent it, for --format json
+	ID           string          `json:"id"`
+	State        string          `json:"state"`
+	Approvers    []string        `json:"approvers"`
+	DenyReason   string          `json:"deny_reason"`
+	RevokeReason string          `json:"revoke_reason"`
+	Failure      string          `json:"failure"`
+	Notice       string          `json:"notice"`
+	Credentials  json.RawMessage `json:"credentials"`
+	raw          []byte          // the answer as the server sent it, for --format json
 }
 
 // apiError is an error answer of the API: its status and its message.

@@ -39,10 +39,11 @@ const workloadRole = `  deploy:
 
 // workloadView is what GET /v1/requests/{id} answers.
 type workloadView struct {
-	ID          string `json:"id"`
-	State       string `json:"state"`
-	Error       string `json:"error"`
-	Credentials *struct {
+	ID           string `json:"id"`
+	State        string `json:"state"`
+	RevokeReason string `json:"revoke_reason"`
+	Error        string `json:"error"`
+	Credentials  *struct {
 		Version                                    int
 		AccessKeyId, SecretAccessKey, SessionToken string
 		Expiration                                 time.Time
@@ -55,9 +56,15 @@ type workloadView struct {
 func workloadBot(t *testing.T, issuer *oidcfake.Issuer) (b *bot, api string) {
 	t.Helper()
 	b, api = apiBot(t)
-	b.reload(t, fmt.Sprintf("workload_issuers:\n  github:\n    issuer: %s\n    audience: jitbot\n", issuer.URL)+
-		strings.Replace(slackCatalog, "  quick:", workloadRole+"  quick:", 1))
+	b.reload(t, workloadCatalog(issuer, workloadRole))
 	return b, api
+}
+
+// workloadCatalog is the Slack tests' catalog with issuer as github and
+// role added.
+func workloadCatalog(issuer *oidcfake.Issuer, role string) string {
+	return fmt.Sprintf("workload_issuers:\n  github:\n    issuer: %s\n    audience: jitbot\n", issuer.URL) +
+		strings.Replace(slackCatalog, "  quick:", role+"  quick:", 1)
 }
 
 // apiBot starts jitbot with the workload API on, and a catalog without
@@ -234,4 +241,32 @@ func TestWorkloadAPIEndToEnd(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestWorkloadGrantEndsWhenTheCatalogDropsIt: once a reloaded catalog no
+// longer admits a workload, the lifecycle pass (JIT_RECONCILE_INTERVAL,
+// 10s here) revokes its grant, the job is told why, and the credentials
+// are gone.
+func TestWorkloadGrantEndsWhenTheCatalogDropsIt(t *testing.T) {
+	issuer := oidcfake.Start(t)
+	b, api := workloadBot(t, issuer)
+	onMain := githubToken(issuer, "acme/infra", "refs/heads/main")
+	code, created := call(t, http.MethodPost, api+"/v1/requests", onMain, `{"role":"deploy","duration":"1h","reason":"deploy build 413"}`)
+	if code != http.StatusAccepted {
+		t.Fatalf("POST: %d %+v", code, created)
+	}
+	activeWithCredentials(t, api, onMain, created.ID)
+
+	b.reload(t, workloadCatalog(issuer, strings.Replace(workloadRole, `workload.repository == "acme/infra"`, `workload.repository == "acme/other"`, 1)))
+	var v workloadView
+	b.slack.WaitFor(t, "the lifecycle pass revokes the grant", 40*time.Second, func() bool {
+		_, v = call(t, http.MethodGet, api+"/v1/requests/"+created.ID, onMain, "")
+		return v.State == "revoked"
+	})
+	if v.RevokeReason != "the catalog no longer admits this workload" || v.Credentials != nil {
+		t.Errorf("revoked grant as the job sees it: %+v; want the reason and no credentials", v)
+	}
+	b.slack.WaitFor(t, "the audit thread says why", 10*time.Second, func() bool {
+		return strings.Contains(b.auditText(created.ID), "no longer admits")
+	})
 }

@@ -26,22 +26,23 @@ type stateView struct {
 // and nothing of the record meant for jitbot itself (leases, attempts,
 // integrity data).
 type requestView struct {
-	ID          grants.RequestID `json:"id"`
-	State       grants.State     `json:"state"`
-	Role        string           `json:"role"`
-	Account     string           `json:"account,omitempty"`
-	Reason      string           `json:"reason"`
-	CreatedAt   time.Time        `json:"created_at"`
-	ExpiresAt   time.Time        `json:"expires_at,omitzero"`
-	DenyReason  string           `json:"deny_reason,omitempty"`
-	Failure     string           `json:"failure,omitempty"`
-	Notice      string           `json:"notice,omitempty"`
-	Credentials *credentialsView `json:"credentials,omitempty"`
+	ID           grants.RequestID `json:"id"`
+	State        grants.State     `json:"state"`
+	Role         string           `json:"role"`
+	Account      string           `json:"account,omitempty"`
+	Reason       string           `json:"reason"`
+	CreatedAt    time.Time        `json:"created_at"`
+	ExpiresAt    time.Time        `json:"expires_at,omitzero"`
+	DenyReason   string           `json:"deny_reason,omitempty"`
+	RevokeReason string           `json:"revoke_reason,omitempty"` // why a grant ended early
+	Failure      string           `json:"failure,omitempty"`
+	Notice       string           `json:"notice,omitempty"`
+	Credentials  *credentialsView `json:"credentials,omitempty"`
 }
 
 func newRequestView(r *grants.Request) requestView {
 	return requestView{ID: r.ID, State: r.State, Role: r.Role, Account: r.Account, Reason: r.Reason,
-		CreatedAt: r.CreatedAt, ExpiresAt: r.ExpiresAt, DenyReason: r.DenyReason, Failure: r.Failure, Notice: r.Notice}
+		CreatedAt: r.CreatedAt, ExpiresAt: r.ExpiresAt, DenyReason: r.DenyReason, RevokeReason: r.RevokeReason, Failure: r.Failure, Notice: r.Notice}
 }
 
 // credentialsView is the output of an AWS credential_process, so that a
