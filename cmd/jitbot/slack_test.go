@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 
 	"github.com/jitbot/jitbot/internal/oncall/pagerdutyfake"
 	"github.com/jitbot/jitbot/internal/slackfake"
@@ -121,11 +123,14 @@ func startBot(t *testing.T, extraEnv ...string) *bot {
 	b.iam = iam.NewFromConfig(testenv.AWSConfig(t, b.moto.URL()))
 	(&stack{iam: b.iam}).fixtures(t)
 	ctx := t.Context()
-	if _, err := b.iam.CreateGroup(ctx, &iam.CreateGroupInput{GroupName: aws.String("jit-ops")}); err != nil {
+	// EntityAlreadyExists is the SDK retrying a call whose answer was
+	// lost after moto had made the entity: it is there, as wanted.
+	var exists *iamtypes.EntityAlreadyExistsException
+	if _, err := b.iam.CreateGroup(ctx, &iam.CreateGroupInput{GroupName: aws.String("jit-ops")}); err != nil && !errors.As(err, &exists) {
 		t.Fatal(err)
 	}
 	for _, u := range []string{"mallory", "eve"} {
-		if _, err := b.iam.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String(u)}); err != nil {
+		if _, err := b.iam.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String(u)}); err != nil && !errors.As(err, &exists) {
 			t.Fatal(err)
 		}
 	}
