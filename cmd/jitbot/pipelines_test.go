@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -105,7 +106,7 @@ func (p *pipelineBot) approvePending(t *testing.T) {
 	defer p.mu.Unlock()
 	for _, dm := range p.slack.DMs("ULEAD1") {
 		m := idInBlocks.FindStringSubmatch(string(dm.Blocks))
-		if m == nil || !strings.Contains(string(dm.Blocks), "jit_approve") || contains(p.approved, m[1]) {
+		if m == nil || !strings.Contains(string(dm.Blocks), "jit_approve") || slices.Contains(p.approved, m[1]) {
 			continue
 		}
 		p.approved = append(p.approved, m[1])
@@ -117,15 +118,6 @@ func (p *pipelineBot) approvals() []string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return append([]string(nil), p.approved...)
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // stateOf is the state of id as the API tells a workload holding token.
