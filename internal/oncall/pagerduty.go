@@ -11,31 +11,26 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
-	"time"
+
+	"github.com/jitbot/jitbot/internal/pdrest"
 )
 
 // DefaultAPIURL is PagerDuty's REST API.
-const DefaultAPIURL = "https://api.pagerduty.com"
+const DefaultAPIURL = pdrest.DefaultURL
 
 const (
-	// defaultTimeout bounds one HTTP request when the caller gives no client.
-	defaultTimeout = 10 * time.Second
 	// pageLimit is the page size asked for; PagerDuty's maximum is 100.
 	pageLimit = 100
 	// maxPages stops a server that keeps saying more=true. PagerDuty's
 	// classic pagination ends at offset 10,000, which is 100 pages of 100.
 	maxPages = 100
-	// maxBody bounds what is read from one response.
-	maxBody = 4 << 20
 )
 
 // Source answers who is on call now. PagerDuty implements it; tests and
@@ -53,10 +48,8 @@ var _ Source = (*PagerDuty)(nil)
 // PagerDuty is a Source on PagerDuty's REST API v2: GET /users to find the
 // person by email and GET /oncalls to list their on-call entries now.
 type PagerDuty struct {
-	apiURL string
-	token  string
-	hc     *http.Client
-	log    *slog.Logger
+	api *pdrest.Client
+	log *slog.Logger
 }
 
 // NewPagerDuty returns a PagerDuty source that authenticates with an API
@@ -64,16 +57,10 @@ type PagerDuty struct {
 // httpClient means one with a 10 s timeout, so a hung PagerDuty cannot hold
 // a request forever; a nil log discards.
 func NewPagerDuty(apiURL, token string, httpClient *http.Client, log *slog.Logger) *PagerDuty {
-	if apiURL == "" {
-		apiURL = DefaultAPIURL
-	}
-	if httpClient == nil {
-		httpClient = &http.Client{Timeout: defaultTimeout}
-	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &PagerDuty{apiURL: strings.TrimRight(apiURL, "/"), token: token, hc: httpClient, log: log}
+	return &PagerDuty{api: pdrest.New(apiURL, token, httpClient), log: log}
 }
 
 // OnCall returns whether the PagerDuty user with this email (compared
@@ -173,7 +160,7 @@ func (p *PagerDuty) list(ctx context.Context, path string, q url.Values, take fu
 	for range maxPages {
 		q.Set("limit", strconv.Itoa(pageLimit))
 		q.Set("offset", strconv.Itoa(offset))
-		body, err := p.get(ctx, path, q)
+		body, err := p.api.Get(ctx, path, q)
 		if err != nil {
 			return err
 		}
@@ -204,70 +191,6 @@ func (p *PagerDuty) list(ctx context.Context, path string, q url.Values, take fu
 		offset = pg.Offset + step
 	}
 	return fmt.Errorf("pagerduty GET %s: still more after %d pages", path, maxPages)
-}
-
-// get does one authenticated GET and returns the body of a 2xx answer.
-func (p *PagerDuty) get(ctx context.Context, path string, q url.Values) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.apiURL+path+"?"+q.Encode(), nil)
-	if err != nil {
-		return nil, fmt.Errorf("pagerduty GET %s: %w", path, err)
-	}
-	req.Header.Set("Accept", "application/vnd.pagerduty+json;version=2")
-	req.Header.Set("Authorization", "Token token="+p.token)
-	resp, err := p.hc.Do(req)
-	if err != nil {
-		// *url.Error repeats the URL, which holds the email; the path is enough.
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		return nil, fmt.Errorf("pagerduty GET %s: %w", path, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
-	if err != nil {
-		return nil, fmt.Errorf("pagerduty GET %s: read body: %w", path, err)
-	}
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return nil, fmt.Errorf("pagerduty GET %s: %w", path, newAPIError(resp.StatusCode, body))
-	}
-	return body, nil
-}
-
-// apiError is a non-2xx answer. PagerDuty's body is
-// {"error":{"message","code","errors"}}; a proxy in front of it may send
-// anything, so the fields stay zero when the body is not that.
-type apiError struct {
-	Status  int
-	Code    int
-	Message string
-	Errors  []string
-}
-
-func newAPIError(status int, body []byte) *apiError {
-	e := &apiError{Status: status}
-	var doc struct {
-		Error struct {
-			Code    int      `json:"code"`
-			Message string   `json:"message"`
-			Errors  []string `json:"errors"`
-		} `json:"error"`
-	}
-	if json.Unmarshal(body, &doc) == nil {
-		e.Code, e.Message, e.Errors = doc.Error.Code, doc.Error.Message, doc.Error.Errors
-	}
-	return e
-}
-
-func (e *apiError) Error() string {
-	s := fmt.Sprintf("status %d", e.Status)
-	if e.Message != "" {
-		s += fmt.Sprintf(": %s (code %d)", e.Message, e.Code)
-	}
-	if len(e.Errors) > 0 {
-		s += ": " + strings.Join(e.Errors, "; ")
-	}
-	return s
 }
 
 // normalize sorts names and drops repeats and empties; nil for none, so

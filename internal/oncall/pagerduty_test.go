@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/jitbot/jitbot/internal/oncall/pagerdutyfake"
+	"github.com/jitbot/jitbot/internal/pdrest"
 )
 
 // TestPagerDutyOnCall runs the client against the fake, whose page size is
@@ -141,7 +142,7 @@ func TestPagerDutyOnCall(t *testing.T) {
 			got, names, err := p.OnCall(t.Context(), tt.email)
 
 			if tt.wantErr != 0 {
-				var ae *apiError
+				var ae *pdrest.Error
 				if !errors.As(err, &ae) || ae.Status != tt.wantErr {
 					t.Fatalf("OnCall(%s) err = %v, want an API error with status %d", tt.email, err, tt.wantErr)
 				}
@@ -168,7 +169,7 @@ func TestPagerDutyWrongTokenCarriesPagerDutysMessage(t *testing.T) {
 	f := pagerdutyfake.Start(t)
 	f.AddUser("PALICE", "Alice", "alice@example.com")
 	_, _, err := NewPagerDuty(f.URL(), "revoked", nil, nil).OnCall(t.Context(), "alice@example.com")
-	var ae *apiError
+	var ae *pdrest.Error
 	if !errors.As(err, &ae) || ae.Code != 2006 || ae.Message != "Authentication failed" {
 		t.Fatalf("err = %#v, want PagerDuty's code 2006 'Authentication failed'", err)
 	}
@@ -262,16 +263,6 @@ func TestPagerDutyUnreachable(t *testing.T) {
 	}
 	if strings.Contains(err.Error(), "x@example.com") {
 		t.Errorf("err = %q repeats the email from the URL", err)
-	}
-}
-
-func TestNewPagerDutyDefaults(t *testing.T) {
-	p := NewPagerDuty("", "t", nil, nil)
-	if p.apiURL != DefaultAPIURL {
-		t.Errorf("apiURL = %q, want %q", p.apiURL, DefaultAPIURL)
-	}
-	if p.hc == nil || p.hc.Timeout != defaultTimeout {
-		t.Errorf("default client timeout = %v, want %v", p.hc.Timeout, defaultTimeout)
 	}
 }
 
