@@ -1,9 +1,12 @@
 // Package pagerdutyfake is a PagerDuty REST API v2 server for tests. It
-// runs in-process on a loopback port and answers the two endpoints jitbot
-// reads, GET /users and GET /oncalls, in the shapes PagerDuty documents, so
-// the real client in internal/oncall reaches it exactly as it reaches
+// runs in-process on a loopback port and answers the endpoints jitbot
+// reads, GET /users and GET /oncalls (on-call status, internal/oncall) and
+// GET /incidents/{id or number} (internal/incidents), in the shapes
+// PagerDuty documents, so the real clients reach it exactly as they reach
 // PagerDuty: the bot is started with JIT_PAGERDUTY_API_URL=URL() and
-// JIT_PAGERDUTY_TOKEN=Token().
+// JIT_PAGERDUTY_TOKEN=Token(). It also sends Webhooks v3 deliveries, signed
+// as PagerDuty signs them, when a test resolves or acknowledges an
+// incident (incidents.go).
 //
 // What it enforces, because these are what a client gets wrong:
 //   - the Authorization header must be "Token token=<Token()>"; anything
@@ -12,6 +15,8 @@
 //   - classic offset pagination: limit/offset/more, with at most PageSize
 //     items per page (PagerDuty caps limit at 100; the fake caps it at 2 so
 //     that every test crosses a page boundary);
+//   - an unknown incident is 404 {"error":{"message":"Incident Not
+//     Found","code":2100}};
 //   - Down(true) answers 503 with a non-JSON body to everything, as a load
 //     balancer in front of an unhealthy PagerDuty would.
 //
@@ -51,6 +56,10 @@ type Server struct {
 	oncalls   map[string]oncall // by user ID
 	order     []string          // user IDs in the order SetOnCall first saw them
 	schedules map[string]string // schedule name → ID, stable for the fake's life
+
+	incidents     []*incident // in the order added
+	webhookURL    string      // "" = no webhook subscription
+	webhookSecret string
 }
 
 type user struct{ id, name, email string }
@@ -181,10 +190,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, 2001, "Invalid Input Provided", err.Error())
 		return
 	}
-	switch r.URL.Path {
-	case "/users":
+	switch path := r.URL.Path; {
+	case path == "/users":
 		s.listUsers(w, q.Get("query"), offset, limit)
-	case "/oncalls":
+	case strings.HasPrefix(path, "/incidents/"):
+		s.getIncident(w, strings.TrimPrefix(path, "/incidents/"))
+	case path == "/oncalls":
 		// since/until default to now, which is all the fake knows; earliest
 		// collapses entries per (user, escalation policy, level), and every
 		// entry the fake makes is its own combination, so it changes nothing.
