@@ -48,6 +48,8 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzInteraction$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=10s ./internal/slackapp/handlers/
 	$(GO) test -run='^$$' -fuzz='^FuzzSubmission$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=10s ./internal/slackapp/handlers/
 	$(GO) test -run='^$$' -fuzz='^FuzzParseAnchor$$' -fuzztime=$(FUZZTIME) ./internal/auditlog/
+	$(GO) test -run='^$$' -fuzz='^FuzzParseEvent$$' -fuzztime=$(FUZZTIME) ./internal/incidents/
+	$(GO) test -run='^$$' -fuzz='^FuzzVerifySignature$$' -fuzztime=$(FUZZTIME) ./internal/incidents/
 
 # Measures the figures of docs/design.md §6 against the real service (real Redis,
 # moto, the Slack fake) and writes BENCHMARKS.md and bench/latest.json.
