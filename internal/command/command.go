@@ -114,7 +114,10 @@ func Examples() []string {
 //
 // Slack sends slash command text with &, < and > escaped as &amp;, &lt; and
 // &gt;. Parse decodes exactly those three entities, once, so that Reason and
-// Incident hold what the user typed; rendering must escape them again.
+// Incident hold what the user typed; rendering must escape them again. Raw
+// brackets come only around what Slack made, such as a mention picked from
+// its autocomplete, <@U024BE7LH|alice>; a request's words are decoded one
+// by one, so that a flag can tell the two apart.
 func Parse(text string) (Command, error) {
 	c, err := parse(text)
 	if err != nil {
@@ -128,14 +131,20 @@ func parse(text string) (Command, *Error) {
 	if !utf8.ValidString(text) {
 		return Command{}, errorf(synopsis, "the command is not valid UTF-8 text")
 	}
-	text = unescape.Replace(text)
 	word, rest := cut(text)
 	if word == "" {
 		return Command{Kind: Modal}, nil
 	}
+	// No entity holds white space, so decoding a word, or the text after
+	// one, decodes the same as decoding the whole.
+	word = decode(word)
 	kind, ok := subcommands[flagDashes(asciiLower(word))]
 	if !ok {
-		return Command{}, unknown(word, rest)
+		return Command{}, unknown(word, decode(rest))
+	}
+	if kind != Request {
+		// A request's words are decoded one by one (see Parse).
+		rest = decode(rest)
 	}
 	switch kind {
 	case Help:
@@ -162,6 +171,15 @@ func parse(text string) (Command, *Error) {
 // unescape undoes Slack's escaping of slash command text. A Replacer makes
 // a single pass, so "&amp;lt;" becomes "&lt;", as the user typed it.
 var unescape = strings.NewReplacer("&amp;", "&", "&lt;", "<", "&gt;", ">")
+
+// decode unescapes s. Most words hold no entity, and the Replacer copies
+// even when it has nothing to replace.
+func decode(s string) string {
+	if !strings.Contains(s, "&") {
+		return s
+	}
+	return unescape.Replace(s)
+}
 
 var subcommands = map[string]Kind{
 	"help": Help, "-h": Help, "--help": Help, "?": Help,

@@ -10,7 +10,8 @@ import (
 	"github.com/jitbot/jitbot/internal/rules"
 )
 
-// parseRequest parses what follows "/jit request":
+// parseRequest parses what follows "/jit request", still escaped as Slack
+// sent it (see Parse):
 //
 //	<role> [<duration>] [--account <id-or-alias>] [--incident <ref>] <reason…>
 //
@@ -24,7 +25,7 @@ func parseRequest(rest string) (Command, *Error) {
 	if word == "" {
 		return Command{}, errorf(u, "say which role you need; /jit roles lists the roles you can request")
 	}
-	role, err := parseRole(word)
+	role, err := parseRole(decode(word))
 	if err != nil {
 		return Command{}, err
 	}
@@ -48,7 +49,7 @@ func parseRequest(rest string) (Command, *Error) {
 		}
 		rest = after
 	}
-	if c.Reason, err = parseReason(rest); err != nil {
+	if c.Reason, err = parseReason(decode(rest)); err != nil {
 		return Command{}, err
 	}
 	return c, nil
@@ -56,11 +57,11 @@ func parseRequest(rest string) (Command, *Error) {
 
 // requestFlag records --incident or --account, taking its value from the
 // next word unless it came as --name=<value>. f is the flag without its
-// dashes. It returns the text after the flag and its value.
+// dashes, still escaped. It returns the text after the flag and its value.
 func (c *Command) requestFlag(f, after string) (string, *Error) {
 	u := Usage(Request)
 	name, value, hasValue := strings.Cut(f, "=")
-	name = asciiLower(name)
+	name = asciiLower(decode(name))
 	if name != "incident" && name != "account" {
 		return "", errorf(u, "unknown flag %s; the flags are --account <id-or-alias> and --incident <ref>", quote("--"+name))
 	}
@@ -74,9 +75,9 @@ func (c *Command) requestFlag(f, after string) (string, *Error) {
 		}
 	}
 	if name == "account" {
-		return after, c.accountFlag(value)
+		return after, c.accountFlag(decode(value))
 	}
-	return after, c.incidentFlag(value)
+	return after, c.incidentFlag(decode(value))
 }
 
 // incidentFlag checks and records an --incident reference.
