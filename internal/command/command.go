@@ -50,6 +50,7 @@ type Command struct {
 	Duration time.Duration // request (0 = the role's default_duration); extend (always > 0); report (0 = 30d)
 	Incident string        // request: the --incident reference, as typed
 	Account  string        // request: the --account ID or alias, lower-cased
+	Start    Start         // request: the --start, as typed; zero: at once
 	Reason   string        // request: as typed, ends trimmed, inner whitespace kept; never escaped
 	ID       string        // revoke, extend: upper-case request ID, e.g. JIT-7K3QX2
 	Filter   string        // roles: the words a role must match, as typed, white space folded; never escaped

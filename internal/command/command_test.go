@@ -102,6 +102,15 @@ func TestParse(t *testing.T) {
 		{name: "incident missing at end", in: "request prod-admin 1h --incident", wantErr: "--incident needs a reference, as in --incident INC-42"},
 		{name: "incident empty after =", in: "request prod-admin --incident= fixing replica lag", wantErr: "--incident needs a reference"},
 		{name: "incident followed by a flag", in: "request prod-admin --incident --incident fixing lag", wantErr: "--incident needs a reference"},
+		{name: "start missing at end", in: "request prod-admin 1h --start", wantErr: "--start needs a time, as in --start 22:00, --start +2h or --start 2026-12-24T22:00:00Z"},
+		{
+			name: "start with the other flags",
+			in:   "request prod-admin --incident=INC-42 1h --start 22:00 --account Prod fixing replica lag",
+			want: command.Command{
+				Kind: command.Request, Role: "prod-admin", Duration: time.Hour, Incident: "INC-42", Account: "prod",
+				Start: startOf(t, "22:00"), Reason: "fixing replica lag",
+			},
+		},
 		{name: "incident twice", in: "request prod-admin --incident A-1 --incident A-2 fixing lag", wantErr: "--incident is given twice"},
 		{name: "incident too long", in: "request prod-admin --incident " + strings.Repeat("x", 101) + " fixing replica lag", wantErr: "the incident reference is 101 characters; the limit is 100"},
 		{
@@ -110,7 +119,7 @@ func TestParse(t *testing.T) {
 			want: command.Command{Kind: command.Request, Role: "prod-admin", Incident: strings.Repeat("é", 100), Reason: "fixing replica lag"},
 		},
 		{name: "incident control character", in: "request prod-admin --incident INC\x00 fixing replica lag", wantErr: "the incident reference contains a control character"},
-		{name: "unknown flag", in: "request prod-admin --duration 1h fixing replica lag", wantErr: `unknown flag "--duration"; the flags are --account <id-or-alias> and --incident <ref>`},
+		{name: "unknown flag", in: "request prod-admin --duration 1h fixing replica lag", wantErr: `unknown flag "--duration"; the flags are --start <RFC 3339 | HH:MM | +DURATION>, --account <id-or-alias> and --incident <ref>`},
 		{name: "no role", in: "request", wantErr: "say which role you need"},
 		{name: "no role, only spaces", in: "request   ", wantErr: "say which role you need"},
 		{name: "flag instead of role", in: "request --incident INC-1 fixing the lag", wantErr: `say which role you need before "--incident"`},

@@ -13,7 +13,8 @@ import (
 // parseRequest parses what follows "/jit request", still escaped as Slack
 // sent it (see Parse):
 //
-//	<role> [<duration>] [--account <id-or-alias>] [--incident <ref>] <reason…>
+//	<role> [<duration>] [--start <RFC 3339 | HH:MM | +DURATION>]
+//	    [--account <id-or-alias>] [--incident <ref>] <reason…>
 //
 // The duration and the flags may come in any order. A word that
 // rules.ParseDuration accepts is the duration; any other word begins the
@@ -55,17 +56,18 @@ func parseRequest(rest string) (Command, *Error) {
 	return c, nil
 }
 
-// requestFlag records --incident or --account, taking its value from the
+// requestFlag records one flag of /jit request, taking its value from the
 // next word unless it came as --name=<value>. f is the flag without its
 // dashes, still escaped. It returns the text after the flag and its value.
 func (c *Command) requestFlag(f, after string) (string, *Error) {
 	u := Usage(Request)
 	name, value, hasValue := strings.Cut(f, "=")
 	name = asciiLower(decode(name))
-	if name != "incident" && name != "account" {
-		return "", errorf(u, "unknown flag %s; the flags are --account <id-or-alias> and --incident <ref>", quote("--"+name))
+	given, known := c.hasFlag(name)
+	if !known {
+		return "", errorf(u, "unknown flag %s; the flags are --start <RFC 3339 | HH:MM | +DURATION>, --account <id-or-alias> and --incident <ref>", quote("--"+name))
 	}
-	if (name == "incident" && c.Incident != "") || (name == "account" && c.Account != "") {
+	if given {
 		return "", errorf(u, "--%s is given twice; give it once", name)
 	}
 	if !hasValue {
@@ -74,10 +76,27 @@ func (c *Command) requestFlag(f, after string) (string, *Error) {
 			value = ""
 		}
 	}
-	if name == "account" {
+	switch name {
+	case "start":
+		return after, c.startFlag(decode(value))
+	case "account":
 		return after, c.accountFlag(decode(value))
 	}
 	return after, c.incidentFlag(decode(value))
+}
+
+// hasFlag reports whether name is a flag of /jit request and whether c
+// has it already.
+func (c *Command) hasFlag(name string) (given, known bool) {
+	switch name {
+	case "start":
+		return !c.Start.IsZero(), true
+	case "account":
+		return c.Account != "", true
+	case "incident":
+		return c.Incident != "", true
+	}
+	return false, false
 }
 
 // incidentFlag checks and records an --incident reference.
