@@ -51,6 +51,7 @@ type Command struct {
 	Incident string        // request: the --incident reference, as typed
 	Account  string        // request: the --account ID or alias, lower-cased
 	Start    Start         // request: the --start, as typed; zero: at once
+	For      string        // request: the --for person, a Slack user ID such as U024BE7LH; "": the requester
 	Reason   string        // request: as typed, ends trimmed, inner whitespace kept; never escaped
 	ID       string        // revoke, extend: upper-case request ID, e.g. JIT-7K3QX2
 	Filter   string        // roles: the words a role must match, as typed, white space folded; never escaped
@@ -116,9 +117,10 @@ func Examples() []string {
 // Slack sends slash command text with &, < and > escaped as &amp;, &lt; and
 // &gt;. Parse decodes exactly those three entities, once, so that Reason and
 // Incident hold what the user typed; rendering must escape them again. Raw
-// brackets come only around what Slack made, such as a mention picked from
-// its autocomplete, <@U024BE7LH|alice>; a request's words are decoded one
-// by one, so that a flag can tell the two apart.
+// brackets come only around what Slack made: a mention picked from its
+// autocomplete, <@U024BE7LH|alice>. That is how --for tells a person from
+// text typed to look like one, so a request's words are decoded one by one,
+// after the mention is read.
 func Parse(text string) (Command, error) {
 	c, err := parse(text)
 	if err != nil {

@@ -13,7 +13,7 @@ import (
 // parseRequest parses what follows "/jit request", still escaped as Slack
 // sent it (see Parse):
 //
-//	<role> [<duration>] [--start <RFC 3339 | HH:MM | +DURATION>]
+//	<role> [<duration>] [--start <RFC 3339 | HH:MM | +DURATION>] [--for <@user>]
 //	    [--account <id-or-alias>] [--incident <ref>] <reason…>
 //
 // The duration and the flags may come in any order. A word that
@@ -65,7 +65,7 @@ func (c *Command) requestFlag(f, after string) (string, *Error) {
 	name = asciiLower(decode(name))
 	given, known := c.hasFlag(name)
 	if !known {
-		return "", errorf(u, "unknown flag %s; the flags are --start <RFC 3339 | HH:MM | +DURATION>, --account <id-or-alias> and --incident <ref>", quote("--"+name))
+		return "", errorf(u, "unknown flag %s; the flags are --start <RFC 3339 | HH:MM | +DURATION>, --for <@user>, --account <id-or-alias> and --incident <ref>", quote("--"+name))
 	}
 	if given {
 		return "", errorf(u, "--%s is given twice; give it once", name)
@@ -77,6 +77,9 @@ func (c *Command) requestFlag(f, after string) (string, *Error) {
 		}
 	}
 	switch name {
+	case "for":
+		// Escaped: a mention is told from typed text by its raw brackets.
+		return after, c.forFlag(value)
 	case "start":
 		return after, c.startFlag(decode(value))
 	case "account":
@@ -91,6 +94,8 @@ func (c *Command) hasFlag(name string) (given, known bool) {
 	switch name {
 	case "start":
 		return !c.Start.IsZero(), true
+	case "for":
+		return c.For != "", true
 	case "account":
 		return c.Account != "", true
 	case "incident":
