@@ -81,7 +81,7 @@ const synopsis = "/jit [help | request | roles | list | revoke | extend | report
 var usages = map[Kind]string{
 	Modal:   "/jit",
 	Help:    "/jit help",
-	Request: "/jit request <role> [<duration>] [--account <id-or-alias>] [--incident <ref>] <reason…>",
+	Request: "/jit request <role> [<duration>] [--start <RFC 3339 | HH:MM | +DURATION>] [--for <@user>] [--account <id-or-alias>] [--incident <ref>] <reason…>",
 	Roles:   "/jit roles [<words…>]",
 	List:    "/jit list",
 	Revoke:  "/jit revoke <id>",
@@ -98,15 +98,19 @@ func Usage(k Kind) string {
 	return synopsis
 }
 
-// Examples returns realistic invocations for /jit help. Each one parses.
+// Examples returns realistic invocations for /jit help, as the user types
+// them. Each one parses as Slack sends it, where @alice, picked from the
+// autocomplete, comes as the mention <@U…|alice>.
 func Examples() []string {
 	return []string{
 		"/jit request prod-readonly 1h investigating INC-42 latency in checkout",
 		"/jit request prod-admin 30m --incident INC-42 restart the stuck replica",
 		"/jit request admin-sso 1h --account prod rotate the leaked key",
+		"/jit request prod-admin 2h --start 22:00 run the schema migration in the maintenance window",
+		"/jit request prod-readonly 1h --start +2h check the backfill once it has run",
+		"/jit request prod-readonly 4h --for @alice she is on call tonight and has no access yet",
 		"/jit roles prod",
 		"/jit extend JIT-7K3QX2 30m",
-		"/jit revoke JIT-7K3QX2",
 	}
 }
 

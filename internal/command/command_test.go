@@ -2,6 +2,7 @@ package command_test
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -271,7 +272,7 @@ func TestErrorUsage(t *testing.T) {
 			name: "request",
 			in:   "request prod-admin 1h fix",
 			want: "the reason needs at least 10 characters (got 3): say what you will do with the access\n" +
-				"Usage: /jit request <role> [<duration>] [--account <id-or-alias>] [--incident <ref>] <reason…>",
+				"Usage: /jit request <role> [<duration>] [--start <RFC 3339 | HH:MM | +DURATION>] [--for <@user>] [--account <id-or-alias>] [--incident <ref>] <reason…>",
 		},
 		{
 			name: "extend",
@@ -315,7 +316,7 @@ func TestUsage(t *testing.T) {
 	}{
 		{command.Modal, "/jit"},
 		{command.Help, "/jit help"},
-		{command.Request, "/jit request <role> [<duration>] [--account <id-or-alias>] [--incident <ref>] <reason…>"},
+		{command.Request, "/jit request <role> [<duration>] [--start <RFC 3339 | HH:MM | +DURATION>] [--for <@user>] [--account <id-or-alias>] [--incident <ref>] <reason…>"},
 		{command.Roles, "/jit roles [<words…>]"},
 		{command.List, "/jit list"},
 		{command.Revoke, "/jit revoke <id>"},
@@ -329,20 +330,29 @@ func TestUsage(t *testing.T) {
 	}
 }
 
-// TestExamples keeps /jit help honest: every example must parse.
+// TestExamples keeps /jit help honest: every example must parse, as Slack
+// sends it once @alice is picked from the autocomplete.
 func TestExamples(t *testing.T) {
 	ex := command.Examples()
-	if len(ex) < 4 || len(ex) > 6 {
-		t.Errorf("Examples() has %d entries, want 4 to 6", len(ex))
+	if len(ex) < 4 || len(ex) > 8 {
+		t.Errorf("Examples() has %d entries, want 4 to 8", len(ex))
 	}
+	asSent := strings.NewReplacer("@alice", "<@U024BE7LH|alice>")
 	for _, e := range ex {
 		text, ok := strings.CutPrefix(e, "/jit ")
 		if !ok {
 			t.Errorf("example %q does not start with /jit", e)
 			continue
 		}
-		if _, err := command.Parse(text); err != nil {
+		if _, err := command.Parse(asSent.Replace(text)); err != nil {
 			t.Errorf("example %q does not parse: %v", e, err)
+		}
+	}
+	// Each flag of /jit request has an example, and so has each form of
+	// --start but RFC 3339, which the usage line spells out.
+	for _, f := range []string{"--start 22:00", "--start +2h", "--for @", "--account", "--incident"} {
+		if !slices.ContainsFunc(ex, func(e string) bool { return strings.Contains(e, f) }) {
+			t.Errorf("no example has %s", f)
 		}
 	}
 }
