@@ -50,6 +50,8 @@ type Command struct {
 	Duration time.Duration // request (0 = the role's default_duration); extend (always > 0); report (0 = 30d)
 	Incident string        // request: the --incident reference, as typed
 	Account  string        // request: the --account ID or alias, lower-cased
+	Start    Start         // request: the --start, as typed; zero: at once
+	For      string        // request: the --for person, a Slack user ID such as U024BE7LH; "": the requester
 	Reason   string        // request: as typed, ends trimmed, inner whitespace kept; never escaped
 	ID       string        // revoke, extend: upper-case request ID, e.g. JIT-7K3QX2
 	Filter   string        // roles: the words a role must match, as typed, white space folded; never escaped
@@ -79,7 +81,7 @@ const synopsis = "/jit [help | request | roles | list | revoke | extend | report
 var usages = map[Kind]string{
 	Modal:   "/jit",
 	Help:    "/jit help",
-	Request: "/jit request <role> [<duration>] [--account <id-or-alias>] [--incident <ref>] <reason…>",
+	Request: "/jit request <role> [<duration>] [--start <RFC 3339 | HH:MM | +DURATION>] [--for <@user>] [--account <id-or-alias>] [--incident <ref>] <reason…>",
 	Roles:   "/jit roles [<words…>]",
 	List:    "/jit list",
 	Revoke:  "/jit revoke <id>",
@@ -96,15 +98,19 @@ func Usage(k Kind) string {
 	return synopsis
 }
 
-// Examples returns realistic invocations for /jit help. Each one parses.
+// Examples returns realistic invocations for /jit help, as the user types
+// them. Each one parses as Slack sends it, where @alice, picked from the
+// autocomplete, comes as the mention <@U…|alice>.
 func Examples() []string {
 	return []string{
 		"/jit request prod-readonly 1h investigating INC-42 latency in checkout",
 		"/jit request prod-admin 30m --incident INC-42 restart the stuck replica",
 		"/jit request admin-sso 1h --account prod rotate the leaked key",
+		"/jit request prod-admin 2h --start 22:00 run the schema migration in the maintenance window",
+		"/jit request prod-readonly 1h --start +2h check the backfill once it has run",
+		"/jit request prod-readonly 4h --for @alice she is on call tonight and has no access yet",
 		"/jit roles prod",
 		"/jit extend JIT-7K3QX2 30m",
-		"/jit revoke JIT-7K3QX2",
 	}
 }
 
@@ -114,7 +120,11 @@ func Examples() []string {
 //
 // Slack sends slash command text with &, < and > escaped as &amp;, &lt; and
 // &gt;. Parse decodes exactly those three entities, once, so that Reason and
-// Incident hold what the user typed; rendering must escape them again.
+// Incident hold what the user typed; rendering must escape them again. Raw
+// brackets come only around what Slack made: a mention picked from its
+// autocomplete, <@U024BE7LH|alice>. That is how --for tells a person from
+// text typed to look like one, so a request's words are decoded one by one,
+// after the mention is read.
 func Parse(text string) (Command, error) {
 	c, err := parse(text)
 	if err != nil {
@@ -128,14 +138,20 @@ func parse(text string) (Command, *Error) {
 	if !utf8.ValidString(text) {
 		return Command{}, errorf(synopsis, "the command is not valid UTF-8 text")
 	}
-	text = unescape.Replace(text)
 	word, rest := cut(text)
 	if word == "" {
 		return Command{Kind: Modal}, nil
 	}
+	// No entity holds white space, so decoding a word, or the text after
+	// one, decodes the same as decoding the whole.
+	word = decode(word)
 	kind, ok := subcommands[flagDashes(asciiLower(word))]
 	if !ok {
-		return Command{}, unknown(word, rest)
+		return Command{}, unknown(word, decode(rest))
+	}
+	if kind != Request {
+		// A request's words are decoded one by one (see Parse).
+		rest = decode(rest)
 	}
 	switch kind {
 	case Help:
@@ -162,6 +178,15 @@ func parse(text string) (Command, *Error) {
 // unescape undoes Slack's escaping of slash command text. A Replacer makes
 // a single pass, so "&amp;lt;" becomes "&lt;", as the user typed it.
 var unescape = strings.NewReplacer("&amp;", "&", "&lt;", "<", "&gt;", ">")
+
+// decode unescapes s. Most words hold no entity, and the Replacer copies
+// even when it has nothing to replace.
+func decode(s string) string {
+	if !strings.Contains(s, "&") {
+		return s
+	}
+	return unescape.Replace(s)
+}
 
 var subcommands = map[string]Kind{
 	"help": Help, "-h": Help, "--help": Help, "?": Help,

@@ -3,19 +3,32 @@ package command_test
 import (
 	"errors"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/jitbot/jitbot/internal/command"
+	"github.com/jitbot/jitbot/internal/rules"
 )
 
 // These patterns restate the grammar independently of the parser's code.
 var (
-	roleRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,63}$`)
-	idRE   = regexp.MustCompile(`^JIT-[23456789ABCDEFGHJKMNPQRSTVWXYZ]{6}$`)
-	slack  = strings.NewReplacer("&amp;", "&", "&lt;", "<", "&gt;", ">")
+	roleRE   = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,63}$`)
+	idRE     = regexp.MustCompile(`^JIT-[23456789ABCDEFGHJKMNPQRSTVWXYZ]{6}$`)
+	userRE   = regexp.MustCompile(`^[UW][A-Z0-9]{2,20}$`)
+	clockRE  = regexp.MustCompile(`^([01][0-9]|2[0-3]):([0-5][0-9])$`)
+	slack    = strings.NewReplacer("&amp;", "&", "&lt;", "<", "&gt;", ">")
+	fuzzLocs []*time.Location // where the fuzz target resolves each --start
+	fuzzNows = []time.Time{   // and when: on days the clocks of fuzzLocs change
+		time.Date(2026, 3, 29, 0, 30, 0, 0, time.UTC),
+		time.Date(2026, 10, 25, 0, 45, 0, 0, time.UTC),
+		time.Date(2026, 9, 6, 3, 59, 59, 999, time.UTC),
+		time.Date(2026, 10, 3, 15, 15, 0, 0, time.UTC),
+		time.Date(2011, 12, 30, 9, 30, 0, 0, time.UTC),
+	}
 )
 
 // FuzzParse checks what the rest of jitbot relies on, whatever is typed:
@@ -56,8 +69,19 @@ func FuzzParse(f *testing.F) {
 		"prod-admin 1h fixing lag",
 		"request prod-admin 1h fixing \xff\xfe lag",
 		"request prod-admin 1h fixing \x00\x1b[2J lag",
+		"request prod-admin 2h --start 22:00 --for <@U024BE7LH|alice> run the migration tonight",
+		"request prod-admin --start=+2h check the backfill afterwards",
+		"request prod-admin --start 2026-12-24T22:00:00+01:00 1h watch the christmas deploy",
+		"request prod-admin --start 25:00 --start +0m fixing lag now",
+		"request prod-admin --for @alice --for &lt;@U024BE7LH&gt; fixing lag now",
+		"request prod-admin --for <#C024BE7LR|general> fixing lag now",
+		"request prod-admin 1h &lt;@U024BE7LH&gt; asked me to look",
 	} {
 		f.Add(s)
+	}
+	fuzzLocs = []*time.Location{nil, time.UTC}
+	for _, name := range []string{"Europe/Berlin", "America/Santiago", "Australia/Lord_Howe", "Pacific/Apia"} {
+		fuzzLocs = append(fuzzLocs, load(f, name))
 	}
 	f.Fuzz(func(t *testing.T, in string) {
 		c, err := command.Parse(in)
@@ -112,7 +136,7 @@ func checkCommand(t *testing.T, in string, c command.Command) {
 		if !idRE.MatchString(c.ID) {
 			t.Fatalf("Parse(%q) ID %q does not look like JIT-7K3QX2", in, c.ID)
 		}
-		if c.Role != "" || c.Reason != "" || c.Incident != "" {
+		if c.Role != "" || c.Reason != "" || c.Incident != "" || c.Account != "" || c.For != "" || !c.Start.IsZero() {
 			t.Fatalf("Parse(%q) = %+v; want only ID and duration", in, c)
 		}
 		if c.Kind == command.Extend && c.Duration <= 0 {
@@ -171,5 +195,71 @@ func checkRequest(t *testing.T, in, text string, c command.Command) {
 		return unicode.IsControl(r) && r != '\n' && r != '\t' && r != '\r'
 	}) >= 0 {
 		t.Fatalf("Parse(%q) = %+v holds a control character", in, c)
+	}
+	if c.For != "" {
+		checkFor(t, in, c.For)
+	}
+	if !c.Start.IsZero() {
+		checkStart(t, in, c.Start)
+	}
+}
+
+// checkFor: the person is a Slack user ID that came in a mention Slack
+// made, raw brackets and all, never from text typed to look like one.
+func checkFor(t *testing.T, in, id string) {
+	t.Helper()
+	if !userRE.MatchString(id) {
+		t.Fatalf("Parse(%q) For %q is not a Slack user ID", in, id)
+	}
+	if !strings.Contains(in, "<@"+id+">") && !strings.Contains(in, "<@"+id+"|") {
+		t.Fatalf("Parse(%q) For %q without a mention of it as Slack sends one", in, id)
+	}
+}
+
+// checkStart: a Start reads back from its String, and resolves, wherever
+// and whenever, to what its form says: an RFC 3339 time to itself, +D to
+// now plus D, HH:MM to a time after now, within two days, at which the
+// clock reads HH:MM unless it skipped that time.
+func checkStart(t *testing.T, in string, s command.Start) {
+	t.Helper()
+	text := s.String()
+	again, err := command.Parse("request r --start " + text + " fixing the lag")
+	if err != nil || again.Start != s {
+		t.Fatalf("Parse(%q) Start %q does not read back: %+v, %v", in, text, again.Start, err)
+	}
+	for _, loc := range fuzzLocs {
+		for _, now := range fuzzNows {
+			got := s.Resolve(now, loc)
+			zone := loc
+			if zone == nil {
+				zone = time.UTC // as Resolve reads nil
+			}
+			if got.Location() != zone {
+				t.Fatalf("Parse(%q) Start %q resolves in %v, not %v", in, text, got.Location(), zone)
+			}
+			if delay, ok := strings.CutPrefix(text, "+"); ok {
+				d, err := rules.ParseDuration(delay)
+				if err != nil || d <= 0 || !got.Equal(now.Add(d)) {
+					t.Fatalf("Parse(%q) Start %q at %v resolves to %v", in, text, now, got)
+				}
+				continue
+			}
+			m := clockRE.FindStringSubmatch(text)
+			if m == nil {
+				if at, err := time.Parse(time.RFC3339, text); err != nil || !got.Equal(at) {
+					t.Fatalf("Parse(%q) Start %q resolves to %v (%v)", in, text, got, err)
+				}
+				continue
+			}
+			hour, _ := strconv.Atoi(m[1])
+			minute, _ := strconv.Atoi(m[2])
+			wall := got.In(zone)
+			_, offset := wall.Zone()
+			_, dayBefore := wall.Add(-24 * time.Hour).Zone()
+			skipped := offset != dayBefore
+			if !got.After(now) || got.Sub(now) > 49*time.Hour || (!skipped && (wall.Hour() != hour || wall.Minute() != minute)) {
+				t.Fatalf("Parse(%q) Start %q at %v in %v resolves to %v", in, text, now, zone, wall)
+			}
+		}
 	}
 }

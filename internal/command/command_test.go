@@ -2,6 +2,7 @@ package command_test
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -102,6 +103,16 @@ func TestParse(t *testing.T) {
 		{name: "incident missing at end", in: "request prod-admin 1h --incident", wantErr: "--incident needs a reference, as in --incident INC-42"},
 		{name: "incident empty after =", in: "request prod-admin --incident= fixing replica lag", wantErr: "--incident needs a reference"},
 		{name: "incident followed by a flag", in: "request prod-admin --incident --incident fixing lag", wantErr: "--incident needs a reference"},
+		{name: "start missing at end", in: "request prod-admin 1h --start", wantErr: "--start needs a time, as in --start 22:00, --start +2h or --start 2026-12-24T22:00:00Z"},
+		{name: "for missing at end", in: "request prod-admin 1h --for", wantErr: "--for needs a person, as in --for @alice, picked from Slack's autocomplete"},
+		{
+			name: "every flag",
+			in:   "request prod-admin --for <@U024BE7LH|alice> 1h --incident=INC-42 --start 22:00 --account Prod fixing replica lag",
+			want: command.Command{
+				Kind: command.Request, Role: "prod-admin", Duration: time.Hour, Incident: "INC-42", Account: "prod",
+				Start: startOf(t, "22:00"), For: "U024BE7LH", Reason: "fixing replica lag",
+			},
+		},
 		{name: "incident twice", in: "request prod-admin --incident A-1 --incident A-2 fixing lag", wantErr: "--incident is given twice"},
 		{name: "incident too long", in: "request prod-admin --incident " + strings.Repeat("x", 101) + " fixing replica lag", wantErr: "the incident reference is 101 characters; the limit is 100"},
 		{
@@ -110,7 +121,7 @@ func TestParse(t *testing.T) {
 			want: command.Command{Kind: command.Request, Role: "prod-admin", Incident: strings.Repeat("é", 100), Reason: "fixing replica lag"},
 		},
 		{name: "incident control character", in: "request prod-admin --incident INC\x00 fixing replica lag", wantErr: "the incident reference contains a control character"},
-		{name: "unknown flag", in: "request prod-admin --duration 1h fixing replica lag", wantErr: `unknown flag "--duration"; the flags are --account <id-or-alias> and --incident <ref>`},
+		{name: "unknown flag", in: "request prod-admin --duration 1h fixing replica lag", wantErr: `unknown flag "--duration"; the flags are --start <RFC 3339 | HH:MM | +DURATION>, --for <@user>, --account <id-or-alias> and --incident <ref>`},
 		{name: "no role", in: "request", wantErr: "say which role you need"},
 		{name: "no role, only spaces", in: "request   ", wantErr: "say which role you need"},
 		{name: "flag instead of role", in: "request --incident INC-1 fixing the lag", wantErr: `say which role you need before "--incident"`},
@@ -261,7 +272,7 @@ func TestErrorUsage(t *testing.T) {
 			name: "request",
 			in:   "request prod-admin 1h fix",
 			want: "the reason needs at least 10 characters (got 3): say what you will do with the access\n" +
-				"Usage: /jit request <role> [<duration>] [--account <id-or-alias>] [--incident <ref>] <reason…>",
+				"Usage: /jit request <role> [<duration>] [--start <RFC 3339 | HH:MM | +DURATION>] [--for <@user>] [--account <id-or-alias>] [--incident <ref>] <reason…>",
 		},
 		{
 			name: "extend",
@@ -305,7 +316,7 @@ func TestUsage(t *testing.T) {
 	}{
 		{command.Modal, "/jit"},
 		{command.Help, "/jit help"},
-		{command.Request, "/jit request <role> [<duration>] [--account <id-or-alias>] [--incident <ref>] <reason…>"},
+		{command.Request, "/jit request <role> [<duration>] [--start <RFC 3339 | HH:MM | +DURATION>] [--for <@user>] [--account <id-or-alias>] [--incident <ref>] <reason…>"},
 		{command.Roles, "/jit roles [<words…>]"},
 		{command.List, "/jit list"},
 		{command.Revoke, "/jit revoke <id>"},
@@ -319,20 +330,29 @@ func TestUsage(t *testing.T) {
 	}
 }
 
-// TestExamples keeps /jit help honest: every example must parse.
+// TestExamples keeps /jit help honest: every example must parse, as Slack
+// sends it once @alice is picked from the autocomplete.
 func TestExamples(t *testing.T) {
 	ex := command.Examples()
-	if len(ex) < 4 || len(ex) > 6 {
-		t.Errorf("Examples() has %d entries, want 4 to 6", len(ex))
+	if len(ex) < 4 || len(ex) > 8 {
+		t.Errorf("Examples() has %d entries, want 4 to 8", len(ex))
 	}
+	asSent := strings.NewReplacer("@alice", "<@U024BE7LH|alice>")
 	for _, e := range ex {
 		text, ok := strings.CutPrefix(e, "/jit ")
 		if !ok {
 			t.Errorf("example %q does not start with /jit", e)
 			continue
 		}
-		if _, err := command.Parse(text); err != nil {
+		if _, err := command.Parse(asSent.Replace(text)); err != nil {
 			t.Errorf("example %q does not parse: %v", e, err)
+		}
+	}
+	// Each flag of /jit request has an example, and so has each form of
+	// --start but RFC 3339, which the usage line spells out.
+	for _, f := range []string{"--start 22:00", "--start +2h", "--for @", "--account", "--incident"} {
+		if !slices.ContainsFunc(ex, func(e string) bool { return strings.Contains(e, f) }) {
+			t.Errorf("no example has %s", f)
 		}
 	}
 }

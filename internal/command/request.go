@@ -10,9 +10,11 @@ import (
 	"github.com/jitbot/jitbot/internal/rules"
 )
 
-// parseRequest parses what follows "/jit request":
+// parseRequest parses what follows "/jit request", still escaped as Slack
+// sent it (see Parse):
 //
-//	<role> [<duration>] [--account <id-or-alias>] [--incident <ref>] <reason…>
+//	<role> [<duration>] [--start <RFC 3339 | HH:MM | +DURATION>] [--for <@user>]
+//	    [--account <id-or-alias>] [--incident <ref>] <reason…>
 //
 // The duration and the flags may come in any order. A word that
 // rules.ParseDuration accepts is the duration; any other word begins the
@@ -24,7 +26,7 @@ func parseRequest(rest string) (Command, *Error) {
 	if word == "" {
 		return Command{}, errorf(u, "say which role you need; /jit roles lists the roles you can request")
 	}
-	role, err := parseRole(word)
+	role, err := parseRole(decode(word))
 	if err != nil {
 		return Command{}, err
 	}
@@ -48,23 +50,24 @@ func parseRequest(rest string) (Command, *Error) {
 		}
 		rest = after
 	}
-	if c.Reason, err = parseReason(rest); err != nil {
+	if c.Reason, err = parseReason(decode(rest)); err != nil {
 		return Command{}, err
 	}
 	return c, nil
 }
 
-// requestFlag records --incident or --account, taking its value from the
+// requestFlag records one flag of /jit request, taking its value from the
 // next word unless it came as --name=<value>. f is the flag without its
-// dashes. It returns the text after the flag and its value.
+// dashes, still escaped. It returns the text after the flag and its value.
 func (c *Command) requestFlag(f, after string) (string, *Error) {
 	u := Usage(Request)
 	name, value, hasValue := strings.Cut(f, "=")
-	name = asciiLower(name)
-	if name != "incident" && name != "account" {
-		return "", errorf(u, "unknown flag %s; the flags are --account <id-or-alias> and --incident <ref>", quote("--"+name))
+	name = asciiLower(decode(name))
+	given, known := c.hasFlag(name)
+	if !known {
+		return "", errorf(u, "unknown flag %s; the flags are --start <RFC 3339 | HH:MM | +DURATION>, --for <@user>, --account <id-or-alias> and --incident <ref>", quote("--"+name))
 	}
-	if (name == "incident" && c.Incident != "") || (name == "account" && c.Account != "") {
+	if given {
 		return "", errorf(u, "--%s is given twice; give it once", name)
 	}
 	if !hasValue {
@@ -73,10 +76,32 @@ func (c *Command) requestFlag(f, after string) (string, *Error) {
 			value = ""
 		}
 	}
-	if name == "account" {
-		return after, c.accountFlag(value)
+	switch name {
+	case "for":
+		// Escaped: a mention is told from typed text by its raw brackets.
+		return after, c.forFlag(value)
+	case "start":
+		return after, c.startFlag(decode(value))
+	case "account":
+		return after, c.accountFlag(decode(value))
 	}
-	return after, c.incidentFlag(value)
+	return after, c.incidentFlag(decode(value))
+}
+
+// hasFlag reports whether name is a flag of /jit request and whether c
+// has it already.
+func (c *Command) hasFlag(name string) (given, known bool) {
+	switch name {
+	case "start":
+		return !c.Start.IsZero(), true
+	case "for":
+		return c.For != "", true
+	case "account":
+		return c.Account != "", true
+	case "incident":
+		return c.Incident != "", true
+	}
+	return false, false
 }
 
 // incidentFlag checks and records an --incident reference.

@@ -15,7 +15,7 @@ import (
 // usage is the /jit grammar of docs/design.md §2.2, one sub-command a line.
 var usage = [][2]string{
 	{"/jit", "open the request form"},
-	{"/jit request <role> [<duration>] [--account <id-or-alias>] [--incident <ref>] <reason…>", "ask for access; the duration is like 90s, 15m, 1h30m, 2h or 1d (the role's default if left out); the reason needs 10 to 500 characters"},
+	{"/jit request <role> [<duration>] [--start <RFC 3339 | HH:MM | +DURATION>] [--for <@user>] [--account <id-or-alias>] [--incident <ref>] <reason…>", "ask for access; the duration is like 90s, 15m, 1h30m, 2h or 1d (the role's default if left out); --start 22:00 (your time) or +2h begins it later; --for @person asks for someone else, picked from the autocomplete; the reason needs 10 to 500 characters"},
 	{"/jit roles [<words…>]", "the roles you may request, with their limits; words narrow the list to the roles whose name or description has each of them"},
 	{"/jit list", "your pending requests and active grants, and what awaits your approval"},
 	{"/jit revoke <id>", "give up your access or cancel your request; approvers of the role may revoke too"},

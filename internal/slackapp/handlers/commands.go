@@ -35,6 +35,13 @@ func (h *Handler) command(ctx context.Context, sc slack.SlashCommand) {
 	case command.Help:
 		h.tell(ctx, to, blockkit.Help(command.Examples()))
 	case command.Request:
+		if !cmd.Start.IsZero() || cmd.For != "" {
+			// The service takes neither yet. Filed without them, the
+			// request would start now and be the caller's: not what was asked.
+			h.tell(ctx, to, "jitbot cannot yet start access later (--start) or ask for someone else (--for). "+
+				"Ask without them, when the access is needed, as the person who needs it.")
+			return
+		}
 		r, err := h.svc.Request(ctx, grants.RequestInput{
 			UserID: sc.UserID, Role: cmd.Role, Duration: cmd.Duration, Reason: cmd.Reason, Incident: cmd.Incident, Account: cmd.Account,
 		})
