@@ -61,6 +61,7 @@ type celRequest struct {
 	Duration time.Duration `cel:"duration"`
 	Reason   string        `cel:"reason"`
 	Incident string        `cel:"incident"`
+	Start    time.Time     `cel:"start"`
 }
 
 // celEnv is the CEL environment of every catalog. Building one registers the
@@ -199,7 +200,7 @@ func (v *vars) ResolveName(name string) (any, bool) {
 func (v *vars) Parent() interpreter.Activation { return nil }
 
 func (p *program) eval(u User, in Input, now time.Time) (any, error) {
-	req := toCELRequest(in)
+	req := toCELRequest(in, now)
 	if pu := u.prepared; pu != nil && sameCEL(pu.from, u) {
 		return pu.eval(p, req, now)
 	}

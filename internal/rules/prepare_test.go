@@ -2,6 +2,7 @@ package rules
 
 import (
 	"fmt"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -47,6 +48,9 @@ var preparedRules = []string{
 	`user.email.matches(user.name)`,
 	`now.getHours("UTC") >= 7 && now.getHours("UTC") < 19`,
 	`now > timestamp("2026-03-10T12:00:00Z")`,
+	`request.start.getHours("UTC") >= 22`,
+	`request.start - now < duration("72h")`,
+	`request.start == now`,
 	`user.groups[5] == "x"`,                                                       // index out of range for most users
 	`user.groups.all(a, user.groups.all(b, user.groups.all(c, a + b + c != "")))`, // over the cost limit for many groups
 }
@@ -83,6 +87,8 @@ var (
 		{Role: "prod-readonly", Duration: 2 * time.Hour, Reason: "fixing INC-42 replica lag", Incident: "INC-42"},
 		{Role: "prod-readonly", Duration: 2 * time.Hour, Reason: "rotating the keys", Incident: "INC-42"},
 		{Role: "prod-readonly", Duration: 2 * time.Hour, Reason: "rotating the keys", Incident: ""},
+		{Role: "prod-readonly", Duration: 2 * time.Hour, Reason: "rotating the keys", Start: time.Date(2026, 3, 10, 23, 0, 0, 0, time.UTC)},
+		{Role: "prod-readonly", Duration: 2 * time.Hour, Reason: "rotating the keys", Start: time.Date(2026, 3, 20, 9, 0, 0, 0, time.UTC)},
 	}
 	preparedNows = []time.Time{
 		time.Date(2026, 3, 10, 10, 0, 0, 0, time.UTC),
@@ -150,6 +156,8 @@ func TestPreparedDecidesAlike(t *testing.T) {
 		`request.role == "prod-admin" bool true`, `request.role == "prod-admin" bool false`,
 		`now > timestamp("2026-03-10T12:00:00Z") bool true`, `now > timestamp("2026-03-10T12:00:00Z") bool false`,
 		`user == user bool true`,
+		`request.start.getHours("UTC") >= 22 bool true`, `request.start.getHours("UTC") >= 22 bool false`,
+		`request.start - now < duration("72h") bool true`, `request.start - now < duration("72h") bool false`,
 	} {
 		found := false
 		for k := range seen {
@@ -178,6 +186,8 @@ func TestRequestFieldsRead(t *testing.T) {
 		{`request.duration <= duration("1h") || "oncall" in user.groups`, readsDuration},
 		{`request.reason.contains("INC") && request.incident != ""`, readsReason | readsIncident},
 		{`has(request.incident)`, readsIncident},
+		{`request.start.getHours("UTC") >= 22`, readsStart},
+		{`request.start - now < duration("72h") && request.account == ""`, readsStart | readsAccount},
 		{`[request].exists(r, r.role == "prod-admin")`, readsWholeRequest},
 		{`request == request`, readsWholeRequest},
 		{`request.role == "x" || type(request) == rules.celRequest`, readsWholeRequest},
@@ -190,6 +200,70 @@ func TestRequestFieldsRead(t *testing.T) {
 		}
 		if p.reads != c.want {
 			t.Errorf("%s reads %04b of request, want %04b", c.src, p.reads, c.want)
+		}
+	}
+}
+
+// TestRequestFieldsCoverCELRequest: every field CEL sees of request has
+// its bit, and only keeps exactly that field for it, so that a field added
+// to celRequest without one cannot be left out of a remembered decision's
+// key.
+func TestRequestFieldsCoverCELRequest(t *testing.T) {
+	full := celRequest{Role: "r", Account: "111111111111", Duration: time.Hour, Reason: "why", Incident: "INC-1",
+		Start: time.Date(2026, 3, 10, 23, 0, 0, 0, time.UTC)}
+	rt := reflect.TypeFor[celRequest]()
+	fv := reflect.ValueOf(full)
+	for i := range rt.NumField() {
+		name := rt.Field(i).Tag.Get("cel")
+		if fv.Field(i).IsZero() {
+			t.Fatalf("test request leaves %s zero", name)
+		}
+		bit, ok := requestField[name]
+		if !ok {
+			t.Errorf("request.%s has no bit in requestField", name)
+			continue
+		}
+		if readsWholeRequest&bit == 0 {
+			t.Errorf("readsWholeRequest leaves out request.%s", name)
+		}
+		kept := reflect.ValueOf(bit.only(full))
+		for j := range rt.NumField() {
+			if got, want := !kept.Field(j).IsZero(), i == j; got != want {
+				t.Errorf("only(%s) keeps %s: %v, want %v", name, rt.Field(j).Tag.Get("cel"), got, want)
+			}
+		}
+	}
+	if got := readsWholeRequest.only(full); got != full {
+		t.Errorf("readsWholeRequest.only = %+v, want all of %+v", got, full)
+	}
+}
+
+// TestPreparedRemembersPerStart: a Prepared user's decision on a rule that
+// reads request.start, but not now, is remembered per start: /jit roles
+// must not answer a window at 23:00 with what it decided for one at 10:00.
+func TestPreparedRemembersPerStart(t *testing.T) {
+	env, err := celEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := compile(env, `request.start.getHours("Europe/Berlin") >= 22`, boolType)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := Prepare(User{ID: "U0ALICE"})
+	now := time.Date(2026, 3, 10, 9, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		start time.Time
+		want  bool
+	}{
+		{time.Date(2026, 3, 10, 10, 0, 0, 0, time.UTC), false},
+		{time.Date(2026, 3, 10, 21, 30, 0, 0, time.UTC), true}, // 22:30 in Berlin
+		{time.Date(2026, 3, 10, 10, 0, 0, 0, time.UTC), false},
+		{time.Time{}, false}, // now: 10:00 in Berlin
+	} {
+		got, err := p.evalBool(u, Input{Role: "r", Start: c.start}, now)
+		if err != nil || got != c.want {
+			t.Errorf("start %v: %v, %v; want %v", c.start, got, err, c.want)
 		}
 	}
 }

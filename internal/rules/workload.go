@@ -129,7 +129,7 @@ func toCELWorkload(w Workload) *celWorkload {
 // evalWorkloadBool evaluates a workload rule under the same cost limit and
 // timer as a person's rule that is not Prepared.
 func (p *program) evalWorkloadBool(w Workload, in Input, now time.Time) (bool, error) {
-	return p.boolOf(p.timedEval(&vars{workload: toCELWorkload(w), request: toCELRequest(in), now: now}))
+	return p.boolOf(p.timedEval(&vars{workload: toCELWorkload(w), request: toCELRequest(in, now), now: now}))
 }
 
 // undeclaredHint adds to a compile error about a variable the rule's
