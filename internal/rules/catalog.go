@@ -117,12 +117,16 @@ type Role struct {
 	// request: who among the role's approvers may decide this request.
 	// "" lets every approver decide.
 	ApproverRule string
+	// RequestForOthers is CEL over user (who files the request), grantee
+	// (who it is for, the same fields) and request: whether user may ask
+	// for the role on grantee's behalf. "" lets nobody do so.
+	RequestForOthers string
 
 	// Workloads are the rules for CI jobs and agents that request the
 	// role with an OIDC token; nil when the role refuses every workload.
 	Workloads *WorkloadRules
 
-	eligible, autoApprove, iamUser, approverRule, ssoUser *program
+	eligible, autoApprove, iamUser, approverRule, ssoUser, requestForOthers *program
 }
 
 // Role returns the role with the given name.

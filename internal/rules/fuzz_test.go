@@ -47,6 +47,8 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("defaults: {remind_after: 10m, escalate_after: 1h, escalation_approvers: ['@leads'], max_lead_time: 3d}\n" +
 		"roles: {r: {backend: aws_iam_group, group: g, iam_user: 'user.id', approvers: ['@a'], eligible: 'true', remind_after: 0, escalate_after: 0}, " +
 		"s: {backend: aws_iam_group, group: g, iam_user: 'user.id', approvers: ['@a'], eligible: 'true', escalate_after: 2h, escalation_approvers: [U0B], max_lead_time: 1d, end_with_incident: true}}\n"))
+	f.Add([]byte("roles: {r: {backend: aws_iam_group, group: g, iam_user: 'user.id', approvers: ['@a'], eligible: 'request.start > now', " +
+		"request_for_others: 'grantee.oncall && \"sre\" in user.groups && user != grantee'}}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := rules.Parse("fuzz.yaml", data)
 		if err != nil {
@@ -81,6 +83,7 @@ func FuzzParse(f *testing.F) {
 			in := rules.Input{Role: name, Duration: time.Hour, Reason: "fuzzing it"}
 			_, _ = r.IsEligible(u, in, time.Now())
 			_, _ = r.IsAutoApproved(u, in, time.Now())
+			_, _ = r.MayRequestFor(u, rules.Prepare(u), in, time.Now())
 			checkWorkloadRole(t, c, r, in)
 		}
 	})

@@ -59,7 +59,7 @@ var roleKeys = []string{"description", "backend", "role_arn", "session_policy", 
 	"max_duration", "default_duration", "request_ttl", "approvers", "approvals_required", "eligible", "auto_approve", "approver_rule",
 	"incident_pattern", "breakglass_limit", "review_within", "allow_guests", "guest_max_duration", "allow_role_chaining",
 	"permission_set", "accounts", "organizational_unit", "account_approvers", "sso_group", "sso_user", "workloads",
-	"remind_after", "escalate_after", "escalation_approvers", "max_lead_time", "end_with_incident"}
+	"remind_after", "escalate_after", "escalation_approvers", "max_lead_time", "end_with_incident", "request_for_others"}
 
 // parse state: the problems found so far, the CEL environment and what
 // it compiled.
@@ -302,6 +302,8 @@ func (l *loader) setting(r *Role, key string, kv *ast.MappingValueNode, defaultS
 		r.AutoApprove = l.str(kv, name)
 	case "approver_rule":
 		r.ApproverRule = l.str(kv, name)
+	case "request_for_others":
+		r.RequestForOthers = l.str(kv, name)
 	case "iam_user":
 		r.IAMUser = l.str(kv, name)
 	case "permission_set":

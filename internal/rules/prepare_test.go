@@ -2,11 +2,12 @@ package rules
 
 import (
 	"fmt"
-	"reflect"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/google/cel-go/cel"
 )
 
 // preparedRules use every variable and every field of user, the list
@@ -150,7 +151,7 @@ func TestPreparedDecidesAlike(t *testing.T) {
 			}
 		}
 	}
-	for _, want := range []string{
+	wantSeen(t, seen, []string{
 		`user.groups[5] == "x" error: evaluate "user.groups[5] == \"x\"": index out of bounds`,
 		`user.groups.all(a, user.groups.all(b, user.groups.all(c, a + b + c != ""))) error: evaluate "user.groups.all(a, user.groups.all(b, user.groups.all(c, a + b + c != \"\")))": operation cancelled: actual cost limit exceeded`,
 		`request.role == "prod-admin" bool true`, `request.role == "prod-admin" bool false`,
@@ -158,7 +159,15 @@ func TestPreparedDecidesAlike(t *testing.T) {
 		`user == user bool true`,
 		`request.start.getHours("UTC") >= 22 bool true`, `request.start.getHours("UTC") >= 22 bool false`,
 		`request.start - now < duration("72h") bool true`, `request.start - now < duration("72h") bool false`,
-	} {
+	})
+}
+
+// wantSeen checks that the outcomes seen ("rule outcome") include one
+// starting with each of wants, so that the cases of a test tell the
+// outcomes apart.
+func wantSeen(t *testing.T, seen map[string]bool, wants []string) {
+	t.Helper()
+	for _, want := range wants {
 		found := false
 		for k := range seen {
 			found = found || strings.HasPrefix(k, want)
@@ -200,70 +209,6 @@ func TestRequestFieldsRead(t *testing.T) {
 		}
 		if p.reads != c.want {
 			t.Errorf("%s reads %04b of request, want %04b", c.src, p.reads, c.want)
-		}
-	}
-}
-
-// TestRequestFieldsCoverCELRequest: every field CEL sees of request has
-// its bit, and only keeps exactly that field for it, so that a field added
-// to celRequest without one cannot be left out of a remembered decision's
-// key.
-func TestRequestFieldsCoverCELRequest(t *testing.T) {
-	full := celRequest{Role: "r", Account: "111111111111", Duration: time.Hour, Reason: "why", Incident: "INC-1",
-		Start: time.Date(2026, 3, 10, 23, 0, 0, 0, time.UTC)}
-	rt := reflect.TypeFor[celRequest]()
-	fv := reflect.ValueOf(full)
-	for i := range rt.NumField() {
-		name := rt.Field(i).Tag.Get("cel")
-		if fv.Field(i).IsZero() {
-			t.Fatalf("test request leaves %s zero", name)
-		}
-		bit, ok := requestField[name]
-		if !ok {
-			t.Errorf("request.%s has no bit in requestField", name)
-			continue
-		}
-		if readsWholeRequest&bit == 0 {
-			t.Errorf("readsWholeRequest leaves out request.%s", name)
-		}
-		kept := reflect.ValueOf(bit.only(full))
-		for j := range rt.NumField() {
-			if got, want := !kept.Field(j).IsZero(), i == j; got != want {
-				t.Errorf("only(%s) keeps %s: %v, want %v", name, rt.Field(j).Tag.Get("cel"), got, want)
-			}
-		}
-	}
-	if got := readsWholeRequest.only(full); got != full {
-		t.Errorf("readsWholeRequest.only = %+v, want all of %+v", got, full)
-	}
-}
-
-// TestPreparedRemembersPerStart: a Prepared user's decision on a rule that
-// reads request.start, but not now, is remembered per start: /jit roles
-// must not answer a window at 23:00 with what it decided for one at 10:00.
-func TestPreparedRemembersPerStart(t *testing.T) {
-	env, err := celEnv()
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := compile(env, `request.start.getHours("Europe/Berlin") >= 22`, boolType)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u := Prepare(User{ID: "U0ALICE"})
-	now := time.Date(2026, 3, 10, 9, 0, 0, 0, time.UTC)
-	for _, c := range []struct {
-		start time.Time
-		want  bool
-	}{
-		{time.Date(2026, 3, 10, 10, 0, 0, 0, time.UTC), false},
-		{time.Date(2026, 3, 10, 21, 30, 0, 0, time.UTC), true}, // 22:30 in Berlin
-		{time.Date(2026, 3, 10, 10, 0, 0, 0, time.UTC), false},
-		{time.Time{}, false}, // now: 10:00 in Berlin
-	} {
-		got, err := p.evalBool(u, Input{Role: "r", Start: c.start}, now)
-		if err != nil || got != c.want {
-			t.Errorf("start %v: %v, %v; want %v", c.start, got, err, c.want)
 		}
 	}
 }
@@ -354,6 +299,20 @@ func FuzzPrepared(f *testing.F) {
 	})
 }
 
+// compileAll compiles the bool rules srcs in env.
+func compileAll(t *testing.T, env *cel.Env, srcs []string) []*program {
+	t.Helper()
+	var ps []*program
+	for _, src := range srcs {
+		p, err := compile(env, src, boolType)
+		if err != nil {
+			t.Fatalf("compile %s: %v", src, err)
+		}
+		ps = append(ps, p)
+	}
+	return ps
+}
+
 // TestPreparedConcurrent: one Prepared user judged from several goroutines
 // at once decides as a plain one (and, under -race, shares no state
 // unsafely).
@@ -362,14 +321,7 @@ func TestPreparedConcurrent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var ps []*program
-	for _, src := range preparedRules {
-		p, err := compile(env, src, boolType)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ps = append(ps, p)
-	}
+	ps := compileAll(t, env, preparedRules)
 	u := preparedUsers()[4]
 	prepared := Prepare(u)
 	now := preparedNows[0]

@@ -43,6 +43,7 @@ func (l *loader) checkRole(r *Role, at *ast.MappingValueNode, keys map[string]*a
 	r.autoApprove = l.compile(r, "auto_approve", r.AutoApprove, boolType, keys)
 	r.iamUser = l.compile(r, "iam_user", r.IAMUser, stringType, keys)
 	r.approverRule = l.compileIn(l.approverEnv, r, "approver_rule", r.ApproverRule, boolType, keys)
+	r.requestForOthers = l.compileForOthers(r, keys)
 }
 
 // checkBackend checks the backend and the keys that belong to it.

@@ -141,6 +141,8 @@ func undeclaredHint(msg string, workloadRule bool) string {
 		return msg + "; the rules under workloads see workload, request and now, not user"
 	case !workloadRule && strings.Contains(msg, "undeclared reference to 'workload'"):
 		return msg + "; only the rules under workloads see workload"
+	case strings.Contains(msg, "undeclared reference to 'grantee'"):
+		return msg + "; only request_for_others sees grantee"
 	}
 	return msg
 }
