@@ -15,6 +15,10 @@ const (
 	DefaultMaxDuration     = 4 * time.Hour
 	DefaultDefaultDuration = time.Hour
 	DefaultRequestTTL      = 30 * time.Minute
+	// DefaultMaxLeadTime is how far ahead a scheduled window may start:
+	// a week covers planned maintenance without letting a request sit
+	// for months on a grant nobody remembers asking for.
+	DefaultMaxLeadTime = 7 * 24 * time.Hour
 )
 
 // Defaults of the optional role settings for break-glass review and
@@ -40,6 +44,12 @@ type Catalog struct {
 // Defaults apply to every role that does not set its own.
 type Defaults struct {
 	MaxDuration, DefaultDuration, RequestTTL time.Duration
+	// RemindAfter, EscalateAfter, EscalationApprovers and MaxLeadTime are
+	// those of Role; the zero durations mean off, but for MaxLeadTime,
+	// which is DefaultMaxLeadTime unless set.
+	RemindAfter, EscalateAfter time.Duration
+	EscalationApprovers        []string
+	MaxLeadTime                time.Duration
 }
 
 // Role is one requestable role.
@@ -77,6 +87,20 @@ type Role struct {
 	AccountApprovers  map[string][]string
 	ApprovalsRequired int
 
+	// RemindAfter is how long a request waits for a decision before its
+	// approvers are reminded, and EscalateAfter before
+	// EscalationApprovers (Slack user IDs and "@handle" user groups) are
+	// asked as well; 0 turns either off. Neither is bounded by
+	// RequestTTL: a scheduled request waits until its start.
+	RemindAfter, EscalateAfter time.Duration
+	EscalationApprovers        []string
+	// MaxLeadTime is how far ahead of the request a scheduled window may
+	// start; DefaultMaxLeadTime unless the catalog says otherwise.
+	MaxLeadTime time.Duration
+	// EndWithIncident ends a grant that names an incident when that
+	// incident is resolved, rather than only at its expiry.
+	EndWithIncident bool
+
 	Eligible, AutoApprove, IAMUser string // CEL source ("" when absent)
 
 	IncidentPattern *regexp.Regexp // optional: what an incident reference must look like
@@ -93,12 +117,16 @@ type Role struct {
 	// request: who among the role's approvers may decide this request.
 	// "" lets every approver decide.
 	ApproverRule string
+	// RequestForOthers is CEL over user (who files the request), grantee
+	// (who it is for, the same fields) and request: whether user may ask
+	// for the role on grantee's behalf. "" lets nobody do so.
+	RequestForOthers string
 
 	// Workloads are the rules for CI jobs and agents that request the
 	// role with an OIDC token; nil when the role refuses every workload.
 	Workloads *WorkloadRules
 
-	eligible, autoApprove, iamUser, approverRule, ssoUser *program
+	eligible, autoApprove, iamUser, approverRule, ssoUser, requestForOthers *program
 }
 
 // Role returns the role with the given name.

@@ -146,25 +146,33 @@ func TestParseProblems(t *testing.T) {
 				}
 				src = strings.Replace(good, tt.old, tt.new, 1)
 			}
-			_, err := rules.Parse("roles.yaml", []byte(src))
-			if tt.want == "" {
-				if err != nil {
-					t.Fatalf("want no problem, got %v", err)
-				}
-				return
-			}
-			var le *rules.LoadError
-			if !errors.As(err, &le) {
-				t.Fatalf("err = %v, want *LoadError", err)
-			}
-			for _, p := range le.Problems {
-				if strings.HasPrefix(p.String(), tt.want) {
-					return
-				}
-			}
-			t.Errorf("problems:\n%v\nwant one starting with:\n%s", err, tt.want)
+			wantProblem(t, src, tt.want)
 		})
 	}
+}
+
+// wantProblem parses src as roles.yaml and checks that one of its problems
+// starts with want (file:line: message), or that it has none when want is
+// "".
+func wantProblem(t *testing.T, src, want string) {
+	t.Helper()
+	_, err := rules.Parse("roles.yaml", []byte(src))
+	if want == "" {
+		if err != nil {
+			t.Fatalf("want no problem, got %v", err)
+		}
+		return
+	}
+	var le *rules.LoadError
+	if !errors.As(err, &le) {
+		t.Fatalf("err = %v, want *LoadError", err)
+	}
+	for _, p := range le.Problems {
+		if strings.HasPrefix(p.String(), want) {
+			return
+		}
+	}
+	t.Errorf("problems:\n%v\nwant one starting with:\n%s", err, want)
 }
 
 func TestParseReportsEveryProblem(t *testing.T) {

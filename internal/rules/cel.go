@@ -61,6 +61,7 @@ type celRequest struct {
 	Duration time.Duration `cel:"duration"`
 	Reason   string        `cel:"reason"`
 	Incident string        `cel:"incident"`
+	Start    time.Time     `cel:"start"`
 }
 
 // celEnv is the CEL environment of every catalog. Building one registers the
@@ -78,10 +79,10 @@ var celApproverEnv = sync.OnceValues(func() (*cel.Env, error) {
 })
 
 // newEnv declares who (user, approver or workload) as the native type of,
-// beside request and now; wrap wraps the native types' provider to serve
-// some fields its own way.
-func newEnv(who string, of reflect.Type, wrap func(types.Provider) types.Provider) (*cel.Env, error) {
-	return cel.NewEnv(
+// beside request, now and the variables of extra; wrap wraps the native
+// types' provider to serve some fields its own way.
+func newEnv(who string, of reflect.Type, wrap func(types.Provider) types.Provider, extra ...cel.EnvOption) (*cel.Env, error) {
+	opts := []cel.EnvOption{
 		ext.NativeTypes(of, reflect.TypeFor[celRequest](), ext.ParseStructTags(true)),
 		ext.Strings(),
 		cel.Variable(who, cel.ObjectType("rules."+of.Name())),
@@ -91,7 +92,8 @@ func newEnv(who string, of reflect.Type, wrap func(types.Provider) types.Provide
 		func(e *cel.Env) (*cel.Env, error) {
 			return cel.CustomTypeProvider(wrap(e.CELTypeProvider()))(e)
 		},
-	)
+	}
+	return cel.NewEnv(append(opts, extra...)...)
 }
 
 // program is one compiled expression of a role.
@@ -104,9 +106,10 @@ type program struct {
 	// does not read now: /jit roles asks the same rule for every role.
 	reads   requestFields
 	usesNow bool
-	// usesWholeUser says whether the rule uses user other than to read a
-	// field (user == …, type(user)): it then sees a user without the
-	// converted fields, which would make it unequal to one built in CEL.
+	// usesWholeUser says whether the rule uses user (or approver, or
+	// grantee) other than to read a field (user == …, type(user)): it
+	// then sees people without the converted fields, which would make
+	// them unequal to one built in CEL.
 	usesWholeUser bool
 }
 
@@ -149,7 +152,7 @@ func compile(env *cel.Env, src string, want *cel.Type) (*program, error) {
 	}))
 	for id, ref := range checked.ReferenceMap() {
 		switch ref.Name {
-		case "user", "approver":
+		case "user", "approver", "grantee":
 			_, ok := selected[id]
 			p.usesWholeUser = p.usesWholeUser || !ok
 		case "request":
@@ -174,9 +177,11 @@ func toCEL(u User) *celUser {
 
 // vars are the variables of one evaluation. CEL asks for a variable only
 // when the rule uses it, and reads the fields of user and request in place.
-// A workload rule has a workload instead of a user.
+// A workload rule has a workload instead of a user; request_for_others
+// has a grantee as well.
 type vars struct {
 	user     *celUser
+	grantee  *celUser
 	workload *celWorkload
 	request  celRequest
 	now      time.Time
@@ -186,6 +191,8 @@ func (v *vars) ResolveName(name string) (any, bool) {
 	switch name {
 	case "user", "approver":
 		return v.user, true
+	case "grantee":
+		return v.grantee, true
 	case "workload":
 		return v.workload, true
 	case "request":
@@ -199,7 +206,7 @@ func (v *vars) ResolveName(name string) (any, bool) {
 func (v *vars) Parent() interpreter.Activation { return nil }
 
 func (p *program) eval(u User, in Input, now time.Time) (any, error) {
-	req := toCELRequest(in)
+	req := toCELRequest(in, now)
 	if pu := u.prepared; pu != nil && sameCEL(pu.from, u) {
 		return pu.eval(p, req, now)
 	}

@@ -44,6 +44,11 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("workload_issuers: {gh: {issuer: 'http://[::1]:8080/x', audience: a}}\nroles: {r: {backend: aws_sts, role_arn: 'arn:aws:iam::111111111111:role/r', approvers: [U0A], eligible: 'true', workloads: {eligible: 'workload.claims.x == 1.0', auto_approve: 'workload.ref == \"\"'}}}\n"))
 	f.Add([]byte("workload_issuers: {a: {issuer: 'https://x', audience: b}, b: {issuer: 'HTTPS://X/', audience: b}}\nroles: {r: {backend: aws_sts, role_arn: 'arn:aws:iam::111111111111:role/r', approvers: [U0A], eligible: 'true', workloads: {eligible: 'user.id == \"\"'}}}\n"))
 	f.Add([]byte("roles: {r: {backend: aws_sts, role_arn: 'arn:aws:iam::111111111111:role/r', approvers: [U0A], eligible: 'workload.subject != \"\"', workloads: {auto_approve: 'true'}}}\n"))
+	f.Add([]byte("defaults: {remind_after: 10m, escalate_after: 1h, escalation_approvers: ['@leads'], max_lead_time: 3d}\n" +
+		"roles: {r: {backend: aws_iam_group, group: g, iam_user: 'user.id', approvers: ['@a'], eligible: 'true', remind_after: 0, escalate_after: 0}, " +
+		"s: {backend: aws_iam_group, group: g, iam_user: 'user.id', approvers: ['@a'], eligible: 'true', escalate_after: 2h, escalation_approvers: [U0B], max_lead_time: 1d, end_with_incident: true}}\n"))
+	f.Add([]byte("roles: {r: {backend: aws_iam_group, group: g, iam_user: 'user.id', approvers: ['@a'], eligible: 'request.start > now', " +
+		"request_for_others: 'grantee.oncall && \"sre\" in user.groups && user != grantee'}}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := rules.Parse("fuzz.yaml", data)
 		if err != nil {
@@ -72,11 +77,13 @@ func FuzzParse(f *testing.F) {
 			case r.MaxDuration <= 0 || r.DefaultDuration <= 0 || r.DefaultDuration > r.MaxDuration || r.RequestTTL <= 0:
 				t.Fatalf("%s: durations %v %v %v", name, r.MaxDuration, r.DefaultDuration, r.RequestTTL)
 			}
+			checkTiming(t, r)
 			// Evaluation never panics, whatever the rule.
 			u := rules.User{ID: "U1", Email: "a@b.c", Groups: []string{"sre"}}
 			in := rules.Input{Role: name, Duration: time.Hour, Reason: "fuzzing it"}
 			_, _ = r.IsEligible(u, in, time.Now())
 			_, _ = r.IsAutoApproved(u, in, time.Now())
+			_, _ = r.MayRequestFor(u, rules.Prepare(u), in, time.Now())
 			checkWorkloadRole(t, c, r, in)
 		}
 	})
@@ -107,4 +114,19 @@ func checkWorkloadRole(t *testing.T, c *rules.Catalog, r *rules.Role, in rules.I
 		Claims: map[string]any{"x": 1.0, "l": []any{"a", nil}, "m": map[string]any{"k": true}}}
 	_, _ = r.WorkloadEligible(w, in, time.Now())
 	_, _ = r.WorkloadAutoApproves(w, in, time.Now())
+}
+
+// checkTiming checks the timing keys of a fuzzed role that loaded: no
+// negative delay, an escalation with both its delay and its approvers, a
+// reminder before it, and a window that may start some time ahead.
+func checkTiming(t *testing.T, r *rules.Role) {
+	t.Helper()
+	switch {
+	case r.RemindAfter < 0 || r.EscalateAfter < 0 || r.MaxLeadTime <= 0:
+		t.Fatalf("%s: remind_after %v, escalate_after %v, max_lead_time %v", r.Name, r.RemindAfter, r.EscalateAfter, r.MaxLeadTime)
+	case (r.EscalateAfter > 0) != (len(r.EscalationApprovers) > 0):
+		t.Fatalf("%s: escalate_after %v with escalation_approvers %v", r.Name, r.EscalateAfter, r.EscalationApprovers)
+	case r.RemindAfter > 0 && r.EscalateAfter > 0 && r.RemindAfter >= r.EscalateAfter:
+		t.Fatalf("%s: remind_after %v not before escalate_after %v", r.Name, r.RemindAfter, r.EscalateAfter)
+	}
 }

@@ -58,7 +58,8 @@ var roleNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
 var roleKeys = []string{"description", "backend", "role_arn", "session_policy", "group", "iam_user", "reconcile",
 	"max_duration", "default_duration", "request_ttl", "approvers", "approvals_required", "eligible", "auto_approve", "approver_rule",
 	"incident_pattern", "breakglass_limit", "review_within", "allow_guests", "guest_max_duration", "allow_role_chaining",
-	"permission_set", "accounts", "organizational_unit", "account_approvers", "sso_group", "sso_user", "workloads"}
+	"permission_set", "accounts", "organizational_unit", "account_approvers", "sso_group", "sso_user", "workloads",
+	"remind_after", "escalate_after", "escalation_approvers", "max_lead_time", "end_with_incident", "request_for_others"}
 
 // parse state: the problems found so far, the CEL environment and what
 // it compiled.
@@ -96,7 +97,8 @@ func (l *loader) addf(n ast.Node, format string, args ...any) {
 func Parse(name string, data []byte) (*Catalog, error) {
 	sum := sha256.Sum256(data)
 	c := &Catalog{Path: name, SHA256: hex.EncodeToString(sum[:]), Roles: map[string]*Role{},
-		Defaults: Defaults{MaxDuration: DefaultMaxDuration, DefaultDuration: DefaultDefaultDuration, RequestTTL: DefaultRequestTTL}}
+		Defaults: Defaults{MaxDuration: DefaultMaxDuration, DefaultDuration: DefaultDefaultDuration, RequestTTL: DefaultRequestTTL,
+			MaxLeadTime: DefaultMaxLeadTime}}
 	env, err := celEnv()
 	if err != nil {
 		return nil, fmt.Errorf("set up CEL: %w", err)
@@ -184,8 +186,11 @@ func (l *loader) defaults(n ast.Node, d *Defaults) {
 	if m == nil {
 		return
 	}
+	keys := map[string]*ast.MappingValueNode{}
 	for _, kv := range m.Values {
-		switch key := keyOf(kv); key {
+		key := keyOf(kv)
+		keys[key] = kv
+		switch key {
 		case "max_duration":
 			l.duration(kv, &d.MaxDuration)
 		case "default_duration":
@@ -193,12 +198,15 @@ func (l *loader) defaults(n ast.Node, d *Defaults) {
 		case "request_ttl":
 			l.duration(kv, &d.RequestTTL)
 		default:
-			l.addf(kv.Key, "unknown key %q in defaults (known: max_duration, default_duration, request_ttl)", key)
+			if !l.timingDefault(d, key, kv) {
+				l.addf(kv.Key, "unknown key %q in defaults (known: max_duration, default_duration, request_ttl, %s)", key, strings.Join(timingKeys, ", "))
+			}
 		}
 	}
 	if d.DefaultDuration > d.MaxDuration {
 		l.addf(n, "defaults: default_duration %s exceeds max_duration %s", FormatDuration(d.DefaultDuration), FormatDuration(d.MaxDuration))
 	}
+	l.checkDefaultTiming(d, n, keys)
 }
 
 // role parses and validates one role; nil when it is not a mapping.
@@ -210,7 +218,9 @@ func (l *loader) role(name string, kv *ast.MappingValueNode, d Defaults) *Role {
 		}
 		return nil
 	}
-	r := &Role{Name: name, Reconcile: "off", ApprovalsRequired: 1, MaxDuration: d.MaxDuration, RequestTTL: d.RequestTTL}
+	r := &Role{Name: name, Reconcile: "off", ApprovalsRequired: 1, MaxDuration: d.MaxDuration, RequestTTL: d.RequestTTL,
+		RemindAfter: d.RemindAfter, EscalateAfter: d.EscalateAfter, EscalationApprovers: slices.Clone(d.EscalationApprovers),
+		MaxLeadTime: d.MaxLeadTime}
 	keys := map[string]*ast.MappingValueNode{}
 	var defaultSet bool
 	for _, kv := range m.Values {
@@ -292,6 +302,8 @@ func (l *loader) setting(r *Role, key string, kv *ast.MappingValueNode, defaultS
 		r.AutoApprove = l.str(kv, name)
 	case "approver_rule":
 		r.ApproverRule = l.str(kv, name)
+	case "request_for_others":
+		r.RequestForOthers = l.str(kv, name)
 	case "iam_user":
 		r.IAMUser = l.str(kv, name)
 	case "permission_set":
@@ -308,5 +320,7 @@ func (l *loader) setting(r *Role, key string, kv *ast.MappingValueNode, defaultS
 		r.SSOUser = l.str(kv, name)
 	case "workloads":
 		r.Workloads = l.workloads(kv, r)
+	default:
+		l.timingSetting(r, key, kv)
 	}
 }

@@ -117,13 +117,14 @@ const (
 	readsReason
 	readsIncident
 	readsAccount
-	readsWholeRequest = readsRole | readsDuration | readsReason | readsIncident | readsAccount
+	readsStart
+	readsWholeRequest = readsRole | readsDuration | readsReason | readsIncident | readsAccount | readsStart
 )
 
 // requestField maps celRequest's CEL field names to their bit.
 var requestField = map[string]requestFields{
 	"role": readsRole, "duration": readsDuration, "reason": readsReason, "incident": readsIncident,
-	"account": readsAccount,
+	"account": readsAccount, "start": readsStart,
 }
 
 // only returns r with the fields outside f zeroed: what a decision on r
@@ -144,6 +145,9 @@ func (f requestFields) only(r celRequest) celRequest {
 	}
 	if f&readsAccount != 0 {
 		k.Account = r.Account
+	}
+	if f&readsStart != 0 {
+		k.Start = r.Start
 	}
 	return k
 }

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/google/cel-go/cel"
 )
 
 // preparedRules use every variable and every field of user, the list
@@ -47,6 +49,9 @@ var preparedRules = []string{
 	`user.email.matches(user.name)`,
 	`now.getHours("UTC") >= 7 && now.getHours("UTC") < 19`,
 	`now > timestamp("2026-03-10T12:00:00Z")`,
+	`request.start.getHours("UTC") >= 22`,
+	`request.start - now < duration("72h")`,
+	`request.start == now`,
 	`user.groups[5] == "x"`,                                                       // index out of range for most users
 	`user.groups.all(a, user.groups.all(b, user.groups.all(c, a + b + c != "")))`, // over the cost limit for many groups
 }
@@ -83,6 +88,8 @@ var (
 		{Role: "prod-readonly", Duration: 2 * time.Hour, Reason: "fixing INC-42 replica lag", Incident: "INC-42"},
 		{Role: "prod-readonly", Duration: 2 * time.Hour, Reason: "rotating the keys", Incident: "INC-42"},
 		{Role: "prod-readonly", Duration: 2 * time.Hour, Reason: "rotating the keys", Incident: ""},
+		{Role: "prod-readonly", Duration: 2 * time.Hour, Reason: "rotating the keys", Start: time.Date(2026, 3, 10, 23, 0, 0, 0, time.UTC)},
+		{Role: "prod-readonly", Duration: 2 * time.Hour, Reason: "rotating the keys", Start: time.Date(2026, 3, 20, 9, 0, 0, 0, time.UTC)},
 	}
 	preparedNows = []time.Time{
 		time.Date(2026, 3, 10, 10, 0, 0, 0, time.UTC),
@@ -144,13 +151,23 @@ func TestPreparedDecidesAlike(t *testing.T) {
 			}
 		}
 	}
-	for _, want := range []string{
+	wantSeen(t, seen, []string{
 		`user.groups[5] == "x" error: evaluate "user.groups[5] == \"x\"": index out of bounds`,
 		`user.groups.all(a, user.groups.all(b, user.groups.all(c, a + b + c != ""))) error: evaluate "user.groups.all(a, user.groups.all(b, user.groups.all(c, a + b + c != \"\")))": operation cancelled: actual cost limit exceeded`,
 		`request.role == "prod-admin" bool true`, `request.role == "prod-admin" bool false`,
 		`now > timestamp("2026-03-10T12:00:00Z") bool true`, `now > timestamp("2026-03-10T12:00:00Z") bool false`,
 		`user == user bool true`,
-	} {
+		`request.start.getHours("UTC") >= 22 bool true`, `request.start.getHours("UTC") >= 22 bool false`,
+		`request.start - now < duration("72h") bool true`, `request.start - now < duration("72h") bool false`,
+	})
+}
+
+// wantSeen checks that the outcomes seen ("rule outcome") include one
+// starting with each of wants, so that the cases of a test tell the
+// outcomes apart.
+func wantSeen(t *testing.T, seen map[string]bool, wants []string) {
+	t.Helper()
+	for _, want := range wants {
 		found := false
 		for k := range seen {
 			found = found || strings.HasPrefix(k, want)
@@ -178,6 +195,8 @@ func TestRequestFieldsRead(t *testing.T) {
 		{`request.duration <= duration("1h") || "oncall" in user.groups`, readsDuration},
 		{`request.reason.contains("INC") && request.incident != ""`, readsReason | readsIncident},
 		{`has(request.incident)`, readsIncident},
+		{`request.start.getHours("UTC") >= 22`, readsStart},
+		{`request.start - now < duration("72h") && request.account == ""`, readsStart | readsAccount},
 		{`[request].exists(r, r.role == "prod-admin")`, readsWholeRequest},
 		{`request == request`, readsWholeRequest},
 		{`request.role == "x" || type(request) == rules.celRequest`, readsWholeRequest},
@@ -280,6 +299,20 @@ func FuzzPrepared(f *testing.F) {
 	})
 }
 
+// compileAll compiles the bool rules srcs in env.
+func compileAll(t *testing.T, env *cel.Env, srcs []string) []*program {
+	t.Helper()
+	var ps []*program
+	for _, src := range srcs {
+		p, err := compile(env, src, boolType)
+		if err != nil {
+			t.Fatalf("compile %s: %v", src, err)
+		}
+		ps = append(ps, p)
+	}
+	return ps
+}
+
 // TestPreparedConcurrent: one Prepared user judged from several goroutines
 // at once decides as a plain one (and, under -race, shares no state
 // unsafely).
@@ -288,14 +321,7 @@ func TestPreparedConcurrent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var ps []*program
-	for _, src := range preparedRules {
-		p, err := compile(env, src, boolType)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ps = append(ps, p)
-	}
+	ps := compileAll(t, env, preparedRules)
 	u := preparedUsers()[4]
 	prepared := Prepare(u)
 	now := preparedNows[0]

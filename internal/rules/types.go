@@ -33,10 +33,19 @@ type Input struct {
 	Reason   string        `cel:"reason"`
 	Incident string        `cel:"incident"`
 	Account  string        `cel:"account"` // aws_sso: the account ID asked for
+	// Start is when the access is to begin: the time of the request for
+	// an immediate one, later for a scheduled window. Zero is taken as
+	// now, the start of an immediate request, so that rules never see
+	// the year 1 from a caller that schedules nothing.
+	Start time.Time `cel:"start"`
 }
 
-// toCELRequest is what CEL sees of in, the same for the rules of people
-// and of workloads.
-func toCELRequest(in Input) celRequest {
-	return celRequest{Role: in.Role, Duration: in.Duration, Reason: in.Reason, Incident: in.Incident, Account: in.Account}
+// toCELRequest is what CEL sees of in at now, the same for the rules of
+// people and of workloads.
+func toCELRequest(in Input, now time.Time) celRequest {
+	start := in.Start
+	if start.IsZero() {
+		start = now
+	}
+	return celRequest{Role: in.Role, Duration: in.Duration, Reason: in.Reason, Incident: in.Incident, Account: in.Account, Start: start}
 }

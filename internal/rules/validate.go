@@ -35,6 +35,7 @@ func (l *loader) checkRole(r *Role, at *ast.MappingValueNode, keys map[string]*a
 	l.checkBackend(r, at, keys, node)
 	l.checkDurations(r, keys, node)
 	l.checkApprovers(r, keys, node)
+	l.checkTiming(r, keys, node)
 	if r.Eligible == "" {
 		l.addf(at.Key, "role %s: missing eligible (a CEL rule saying who may request it, e.g. '\"sre\" in user.groups')", r.Name)
 	}
@@ -42,6 +43,7 @@ func (l *loader) checkRole(r *Role, at *ast.MappingValueNode, keys map[string]*a
 	r.autoApprove = l.compile(r, "auto_approve", r.AutoApprove, boolType, keys)
 	r.iamUser = l.compile(r, "iam_user", r.IAMUser, stringType, keys)
 	r.approverRule = l.compileIn(l.approverEnv, r, "approver_rule", r.ApproverRule, boolType, keys)
+	r.requestForOthers = l.compileForOthers(r, keys)
 }
 
 // checkBackend checks the backend and the keys that belong to it.
@@ -145,10 +147,24 @@ func (l *loader) checkApprovers(r *Role, keys map[string]*ast.MappingValueNode, 
 }
 
 // checkApproverList checks one list of approvers (what is the key it came
-// from, at where it is): Slack user IDs or @handles, none twice, and
-// enough of them for approvals_required (at countAt) when they are all
-// users.
+// from, at where it is): its entries, and enough of them for
+// approvals_required (at countAt) when they are all users.
 func (l *loader) checkApproverList(r *Role, what string, list []string, at, countAt ast.Node) {
+	l.checkApproverEntries("role "+r.Name, what, list, at)
+	in := ""
+	if what != "approvers" {
+		in = " in " + what
+	}
+	if users := len(UserIDs(list)); r.ApprovalsRequired >= 1 && len(GroupHandles(list)) == 0 && len(list) > 0 && r.ApprovalsRequired > users {
+		l.addf(countAt, "role %s: approvals_required is %d but only %d approver(s) are listed%s", r.Name, r.ApprovalsRequired, users, in)
+	}
+}
+
+// checkApproverEntries checks the entries of one list of approvers of who
+// (a role, or the defaults): Slack user IDs or @handles, none twice, and
+// at least one unless it is a role's approvers, which checkApprovers
+// reports as missing.
+func (l *loader) checkApproverEntries(who, what string, list []string, at ast.Node) {
 	in := ""
 	if what != "approvers" {
 		in = " in " + what
@@ -157,17 +173,14 @@ func (l *loader) checkApproverList(r *Role, what string, list []string, at, coun
 	for _, a := range list {
 		switch {
 		case seen[a]:
-			l.addf(at, "role %s: approver %s is listed twice%s", r.Name, a, in)
+			l.addf(at, "%s: approver %s is listed twice%s", who, a, in)
 		case !userIDRE.MatchString(a) && !handleRE.MatchString(a):
-			l.addf(at, "role %s: approver %q%s is neither a Slack user ID (U…) nor a user group (@handle)", r.Name, a, in)
+			l.addf(at, "%s: approver %q%s is neither a Slack user ID (U…) nor a user group (@handle)", who, a, in)
 		}
 		seen[a] = true
 	}
 	if len(list) == 0 && what != "approvers" {
-		l.addf(at, "role %s: %s is empty: list Slack user IDs (U…) or user groups (@handle)", r.Name, what)
-	}
-	if users := len(UserIDs(list)); r.ApprovalsRequired >= 1 && len(GroupHandles(list)) == 0 && len(list) > 0 && r.ApprovalsRequired > users {
-		l.addf(countAt, "role %s: approvals_required is %d but only %d approver(s) are listed%s", r.Name, r.ApprovalsRequired, users, in)
+		l.addf(at, "%s: %s is empty: list Slack user IDs (U…) or user groups (@handle)", who, what)
 	}
 }
 

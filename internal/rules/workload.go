@@ -129,7 +129,7 @@ func toCELWorkload(w Workload) *celWorkload {
 // evalWorkloadBool evaluates a workload rule under the same cost limit and
 // timer as a person's rule that is not Prepared.
 func (p *program) evalWorkloadBool(w Workload, in Input, now time.Time) (bool, error) {
-	return p.boolOf(p.timedEval(&vars{workload: toCELWorkload(w), request: toCELRequest(in), now: now}))
+	return p.boolOf(p.timedEval(&vars{workload: toCELWorkload(w), request: toCELRequest(in, now), now: now}))
 }
 
 // undeclaredHint adds to a compile error about a variable the rule's
@@ -141,6 +141,8 @@ func undeclaredHint(msg string, workloadRule bool) string {
 		return msg + "; the rules under workloads see workload, request and now, not user"
 	case !workloadRule && strings.Contains(msg, "undeclared reference to 'workload'"):
 		return msg + "; only the rules under workloads see workload"
+	case strings.Contains(msg, "undeclared reference to 'grantee'"):
+		return msg + "; only request_for_others sees grantee"
 	}
 	return msg
 }

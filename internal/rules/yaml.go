@@ -49,16 +49,21 @@ func scalar(n ast.Node) (text string, ok bool) {
 }
 
 func (l *loader) strList(kv *ast.MappingValueNode, role string) []string {
+	return l.list(kv, "role "+role)
+}
+
+// list reads a list of strings of who (a role, or the defaults).
+func (l *loader) list(kv *ast.MappingValueNode, who string) []string {
 	seq, ok := unwrap(kv.Value).(*ast.SequenceNode)
 	if !ok {
-		l.addf(kv.Value, "role %s: %s must be a list, e.g. [U0123ABCD, \"@platform-leads\"]", role, keyOf(kv))
+		l.addf(kv.Value, "%s: %s must be a list, e.g. [U0123ABCD, \"@platform-leads\"]", who, keyOf(kv))
 		return nil
 	}
 	var out []string
 	for _, v := range seq.Values {
 		s, ok := unwrap(v).(*ast.StringNode)
 		if !ok {
-			l.addf(v, "role %s: every entry of %s must be a string", role, keyOf(kv))
+			l.addf(v, "%s: every entry of %s must be a string", who, keyOf(kv))
 			continue
 		}
 		out = append(out, s.Value)
@@ -99,18 +104,25 @@ func (l *loader) duration(kv *ast.MappingValueNode, d *time.Duration) bool {
 // durationNode reads a positive duration from a YAML scalar, for the
 // catalog and the rule test files alike.
 func durationNode(n ast.Node) (time.Duration, error) {
-	raw := ""
-	switch v := n.(type) {
-	case *ast.StringNode:
-		raw = v.Value
-	case *ast.IntegerNode, *ast.FloatNode:
-		raw = v.GetToken().Value
-	}
-	d, err := ParseDuration(raw)
+	d, err := ParseDuration(durationText(n))
 	if err == nil && d <= 0 {
-		err = errors.New("must be positive")
+		err = errPositive
 	}
 	return d, err
+}
+
+var errPositive = errors.New("must be positive")
+
+// durationText is the text of a scalar that may hold a duration: a
+// string or a number; "" for any other node.
+func durationText(n ast.Node) string {
+	switch v := n.(type) {
+	case *ast.StringNode:
+		return v.Value
+	case *ast.IntegerNode, *ast.FloatNode:
+		return v.GetToken().Value
+	}
+	return ""
 }
 
 func keyOf(kv *ast.MappingValueNode) string {
