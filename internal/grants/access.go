@@ -84,10 +84,16 @@ func (s *Service) failGrant(ctx context.Context, r *Request, msg string) (*Reque
 	return failed, userErr(ErrGrantFailed, fmt.Sprintf("%s was approved, but access to %s could not be granted: %s", r.ID, r.Role, msg))
 }
 
-// end is when access issued at start for r ends. An extension runs on from
-// the end of the grant it extends, so the requester's access is continuous.
+// end is when access issued at start for r ends: Duration after start, or
+// after the start of its window. An extension runs on from the end of the
+// grant it extends, so the requester's access is continuous.
 func (s *Service) end(ctx context.Context, r *Request, start time.Time) (time.Time, error) {
 	base := start
+	if !r.Start.IsZero() {
+		// A window ends when it was approved to end, however late it
+		// was issued.
+		base = r.Start
+	}
 	if r.Extends != "" {
 		orig, err := s.store.Get(ctx, r.Extends)
 		if err != nil && !errors.Is(err, ErrNotFound) {
@@ -227,7 +233,7 @@ func (s *Service) mayHold(o *Request) bool {
 	case Active:
 		return now.Before(o.ExpiresAt)
 	case Granting:
-		return now.Sub(o.DecidedAt) <= s.approvalsGoodFor()
+		return now.Sub(o.goodFrom()) <= s.approvalsGoodFor()
 	}
 	return false
 }

@@ -9,13 +9,12 @@ import (
 	"github.com/jitbot/jitbot/internal/rules"
 )
 
-// eachApprover resolves the approvers of role in account now (see
-// rules.Role.ApproversIn), so that somebody who has left an approving user
-// group can no longer approve: it calls yield with the listed users, then
-// with the current members of each user group, in catalog order, until
-// yield returns false. Groups after that are not asked for.
-func (s *Service) eachApprover(ctx context.Context, role *rules.Role, account string, yield func(id string) bool) error {
-	list := role.ApproversIn(account)
+// eachApprover resolves the approver list (see approversOf) now, so that
+// somebody who has left an approving user group can no longer approve:
+// it calls yield with the listed users, then with the current members of
+// each user group, in catalog order, until yield returns false. Groups
+// after that are not asked for.
+func (s *Service) eachApprover(ctx context.Context, role *rules.Role, list []string, yield func(id string) bool) error {
 	for _, id := range rules.UserIDs(list) {
 		if !yield(id) {
 			return nil
@@ -35,6 +34,17 @@ func (s *Service) eachApprover(ctx context.Context, role *rules.Role, account st
 	return nil
 }
 
+// approversOf is who approves r under role: its approvers in r's account
+// (see rules.Role.ApproversIn) and, once r was escalated, the role's
+// escalation_approvers.
+func approversOf(role *rules.Role, r *Request) []string {
+	list := role.ApproversIn(r.Account)
+	if r.Escalated {
+		list = append(slices.Clone(list), role.EscalationApprovers...)
+	}
+	return list
+}
+
 // Approvers returns who may decide r now: the listed users and the
 // current members of the user groups of its role (in its account), in catalog order, without the
 // requester and without repeats, and without those a click would refuse:
@@ -47,7 +57,7 @@ func (s *Service) Approvers(ctx context.Context, r *Request) ([]string, error) {
 		return nil, nil
 	}
 	var out []string
-	err := s.eachApprover(ctx, role, r.Account, func(id string) bool {
+	err := s.eachApprover(ctx, role, approversOf(role, r), func(id string) bool {
 		if !r.requestedBy(id) && !slices.Contains(out, id) && s.mayBeAsked(ctx, role, r, id) {
 			out = append(out, id)
 		}
@@ -97,19 +107,24 @@ func (s *Service) ApproverOf(ctx context.Context, userID string) ([]string, erro
 }
 
 // isApprover reports whether userID is an approver of r's role, in r's
-// account, now.
+// account, now: or one of its escalation approvers, once r was escalated.
 func (s *Service) isApprover(ctx context.Context, r *Request, userID string) (bool, error) {
 	role, ok := s.Catalog().Role(r.Role)
 	if !ok {
 		return false, nil
 	}
-	return s.approves(ctx, role, r.Account, userID)
+	return s.inList(ctx, role, approversOf(role, r), userID)
 }
 
 // approves reports whether userID is an approver of role in account now.
 func (s *Service) approves(ctx context.Context, role *rules.Role, account, userID string) (bool, error) {
+	return s.inList(ctx, role, role.ApproversIn(account), userID)
+}
+
+// inList reports whether userID is among the approver list of role now.
+func (s *Service) inList(ctx context.Context, role *rules.Role, list []string, userID string) (bool, error) {
 	found := false
-	err := s.eachApprover(ctx, role, account, func(id string) bool {
+	err := s.eachApprover(ctx, role, list, func(id string) bool {
 		found = id == userID
 		return !found
 	})

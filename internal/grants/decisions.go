@@ -129,8 +129,13 @@ func (s *Service) Deny(ctx context.Context, id RequestID, approverID, reason str
 	return updated, nil
 }
 
-// Cancel withdraws a pending request; only its requester may.
+// Cancel withdraws a pending request, or a scheduled grant before its
+// start; only its requester (or who filed it) may, and, for a scheduled
+// grant, a current approver.
 func (s *Service) Cancel(ctx context.Context, id RequestID, userID string) (*Request, error) {
+	if r, err := s.Get(ctx, id); err == nil && r.State == Scheduled {
+		return s.cancelScheduled(Fresh(ctx), r, userID)
+	}
 	now := s.now()
 	r, err := s.step(ctx, id, nil, func(r *Request) error {
 		return r.Cancel(userID, now)
@@ -143,7 +148,7 @@ func (s *Service) Cancel(ctx context.Context, id RequestID, userID string) (*Req
 
 // Revoke ends an active grant early. The requester may relinquish it and
 // any current approver of the role may take it away; a pending request is
-// cancelled when its requester revokes it. Revoke returns once access is
+// cancelled when its requester revokes it, and a scheduled grant by either. Revoke returns once access is
 // gone or, if AWS is failing, once the revocation is recorded: the
 // scheduler retries it until it succeeds.
 func (s *Service) Revoke(ctx context.Context, id RequestID, userID, reason string) (*Request, error) {
@@ -154,6 +159,9 @@ func (s *Service) Revoke(ctx context.Context, id RequestID, userID, reason strin
 	}
 	if r.State == Pending && r.requestedBy(userID) {
 		return s.Cancel(ctx, id, userID)
+	}
+	if r.State == Scheduled {
+		return s.cancelScheduled(ctx, r, userID)
 	}
 	if !r.requestedBy(userID) {
 		if err := s.mayDecide(ctx, r, userID, "revoke"); err != nil {
@@ -262,9 +270,14 @@ func (s *Service) refused(ctx context.Context, r *Request, id RequestID, actor s
 	return r, err
 }
 
-// ruleInput is what the role's rules see of r.
+// ruleInput is what the role's rules see of r: request.start is the start
+// of its window, or when it was asked for.
 func (r *Request) ruleInput() rules.Input {
-	return rules.Input{Role: r.Role, Duration: r.Duration, Reason: r.Reason, Incident: r.Incident, Account: r.Account}
+	start := r.Start
+	if start.IsZero() {
+		start = r.CreatedAt
+	}
+	return rules.Input{Role: r.Role, Duration: r.Duration, Reason: r.Reason, Incident: r.Incident, Account: r.Account, Start: start}
 }
 
 func truncate(s string, n int) string {

@@ -9,8 +9,9 @@ import (
 	"github.com/jitbot/jitbot/internal/rules"
 )
 
-// approvalsGoodFor is how long after the decision a record in Granting may
-// still be issued, at least: long enough for the scheduler to take over
+// approvalsGoodFor is how long after the decision, or after the start of
+// the window it was approved for, a record in Granting may still be
+// issued, at least: long enough for the scheduler to take over
 // from a worker that died mid-grant (one lease) many times over, short
 // enough that an old signed copy of a record written back to the store
 // cannot be issued again days later.
@@ -31,8 +32,14 @@ func (s *Service) grantable(ctx context.Context, r *Request) (why string, err er
 	if r.DryRun != s.opts.DryRun {
 		return fmt.Sprintf("it was made in %s, and jitbot now runs in %s", mode(r.DryRun), mode(s.opts.DryRun)), nil
 	}
-	if good := s.approvalsGoodFor(); now.Sub(r.DecidedAt) > good || r.DecidedAt.After(now) {
+	if good := s.approvalsGoodFor(); now.Sub(r.goodFrom()) > good || r.DecidedAt.After(now) {
+		if r.goodFrom() != r.DecidedAt {
+			return fmt.Sprintf("its window started at %s, more than %s ago", r.Start.UTC().Format(time.RFC3339), rules.FormatDuration(good)), nil
+		}
 		return fmt.Sprintf("it was approved at %s, more than %s ago", r.DecidedAt.UTC().Format(time.RFC3339), rules.FormatDuration(good)), nil
+	}
+	if !r.Start.IsZero() && !now.Before(r.Start.Add(r.Duration)) {
+		return fmt.Sprintf("its window ended at %s before it could be issued", r.Start.Add(r.Duration).UTC().Format(time.RFC3339)), nil
 	}
 	role, ok := s.Catalog().Role(r.Role)
 	if !ok {

@@ -24,11 +24,21 @@ type RequestInput struct {
 	// job or agent whose OIDC token the caller verified. UserID must then
 	// be empty (see workload.go).
 	Workload *rules.Workload
+	// Start, when set, asks for a window that begins then (--start);
+	// zero asks for access now.
+	Start time.Time
+	// For, when set, is the Slack user the access is for (--for): UserID
+	// files the request on their behalf (see onbehalf.go).
+	For string
 }
 
-// ruleInput is what the role's rules see of the request.
-func (in RequestInput) ruleInput() rules.Input {
-	return rules.Input{Role: in.Role, Duration: in.Duration, Reason: in.Reason, Incident: in.Incident, Account: in.Account}
+// ruleInput is what the role's rules see of the request made at now.
+func (in RequestInput) ruleInput(now time.Time) rules.Input {
+	start := in.Start
+	if start.IsZero() {
+		start = now
+	}
+	return rules.Input{Role: in.Role, Duration: in.Duration, Reason: in.Reason, Incident: in.Incident, Account: in.Account, Start: start}
 }
 
 // Request checks a request against the catalog and records it. When the
@@ -54,7 +64,7 @@ func (s *Service) Extend(ctx context.Context, id RequestID, userID string, d tim
 	if orig.ByWorkload() {
 		return nil, userErr(ErrNotAllowed, fmt.Sprintf("%s was requested by a workload, and a workload's grant cannot be extended yet; the job can request again", id))
 	}
-	if !orig.requestedBy(userID) {
+	if !orig.isGrantee(userID) {
 		return nil, userErr(ErrNotAllowed, fmt.Sprintf("only the requester can extend %s", id))
 	}
 	if orig.State != Active {
@@ -70,14 +80,18 @@ func (s *Service) Extend(ctx context.Context, id RequestID, userID string, d tim
 // request records a new request, or an extension of the grant extends.
 func (s *Service) request(ctx context.Context, in RequestInput, extends *Request) (*Request, error) {
 	now := s.now()
-	role, user, err := s.admit(ctx, &in, extends, now)
+	role, user, filer, err := s.admit(ctx, &in, extends, now)
 	if err != nil {
 		return nil, err
 	}
-	input := in.ruleInput()
-	auto, notice, err := s.breakglass(ctx, role, user, input, now)
-	if err != nil {
-		return nil, err
+	input := in.ruleInput(now)
+	auto, notice := false, ""
+	if filer == nil {
+		// Break-glass is for the person at the keyboard: a request filed
+		// for someone else always goes to the approvers.
+		if auto, notice, err = s.breakglass(ctx, role, user, input, now); err != nil {
+			return nil, err
+		}
 	}
 	r, err := s.newRecord(role, user, input, now)
 	if err != nil {
@@ -86,8 +100,15 @@ func (s *Service) request(ctx context.Context, in RequestInput, extends *Request
 	if extends != nil {
 		r.Extends = extends.ID
 	}
+	r.FiledBy = filer
+	r.Start = in.Start
+	r.schedule(role, now)
 	r.Notice = notice
-	r.note(EventRequested, now, user.ID, "")
+	actor := user.ID
+	if filer != nil {
+		actor = filer.ID
+	}
+	r.note(EventRequested, now, actor, "")
 	if auto {
 		if err := r.AutoApprove(role.AutoApprove, role.ReviewWithin, now, s.opts.Lease); err != nil {
 			return nil, err
@@ -111,12 +132,14 @@ func (s *Service) file(ctx context.Context, r *Request, auto bool) (*Request, er
 }
 
 // admit fills in the defaults of in and checks it, the chain of grants it
-// extends, the requester's eligibility and their rate of requests. It
-// returns the role and the requester as the directory knows them now.
-func (s *Service) admit(ctx context.Context, in *RequestInput, extends *Request, now time.Time) (*rules.Role, rules.User, error) {
+// extends, the eligibility of who the access is for and the rate of
+// requests of who filed it. It returns the role, the grantee as the
+// directory knows them now and, for a request filed for someone else,
+// the filer (see admitFor); nil when the grantee filed it.
+func (s *Service) admit(ctx context.Context, in *RequestInput, extends *Request, now time.Time) (*rules.Role, rules.User, *rules.User, error) {
 	role, err := s.role(in.Role)
 	if err != nil {
-		return nil, rules.User{}, err
+		return nil, rules.User{}, nil, err
 	}
 	in.Role = role.Name
 	if in.Duration == 0 {
@@ -125,43 +148,64 @@ func (s *Service) admit(ctx context.Context, in *RequestInput, extends *Request,
 	in.Reason = strings.TrimSpace(in.Reason)
 	in.Incident = strings.TrimSpace(in.Incident)
 	if in.Account, err = chooseAccount(role, strings.TrimSpace(in.Account)); err != nil {
-		return nil, rules.User{}, err
+		return nil, rules.User{}, nil, err
 	}
 	if err := s.checkInput(role, *in); err != nil {
-		return nil, rules.User{}, err
+		return nil, rules.User{}, nil, err
+	}
+	if in.Start, err = checkStart(role, in.Start, now); err != nil {
+		return nil, rules.User{}, nil, err
 	}
 	if extends != nil {
 		if err := s.checkChain(ctx, role, extends, in.Duration, now); err != nil {
-			return nil, rules.User{}, err
+			return nil, rules.User{}, nil, err
 		}
 	}
 	user, err := s.dir.User(ctx, in.UserID)
 	if err != nil {
-		return nil, rules.User{}, fmt.Errorf("look up requester %s: %w", in.UserID, err)
+		return nil, rules.User{}, nil, fmt.Errorf("look up requester %s: %w", in.UserID, err)
 	}
-	if err := checkEligible(role, user, in.ruleInput(), now); err != nil {
-		return nil, rules.User{}, err
+	filer := user
+	var filedBy *rules.User
+	if in.For != "" && in.For != in.UserID {
+		if user, err = s.admitFor(ctx, role, filer, in.For, in.ruleInput(now), now); err != nil {
+			return nil, rules.User{}, nil, err
+		}
+		filedBy = &filer
 	}
-	ok, err := s.opts.Limiter.Take(ctx, "requests:"+user.ID, s.opts.RequestLimit, time.Hour, now)
+	if err := checkEligible(role, user, in.ruleInput(now), now); err != nil {
+		if filedBy != nil {
+			return nil, rules.User{}, nil, userErr(ErrIneligible, fmt.Sprintf("%s is not eligible for %s themselves: %s", user.Name, role.Name, err.Error()))
+		}
+		return nil, rules.User{}, nil, err
+	}
+	ok, err := s.opts.Limiter.Take(ctx, "requests:"+filer.ID, s.opts.RequestLimit, time.Hour, now)
 	if err != nil {
-		return nil, rules.User{}, fmt.Errorf("count requests of %s: %w", user.ID, err)
+		return nil, rules.User{}, nil, fmt.Errorf("count requests of %s: %w", filer.ID, err)
 	}
 	if !ok {
-		return nil, rules.User{}, userErr(ErrRateLimited, fmt.Sprintf("you have filed %d requests in the last hour, the limit; wait a while, or ask the role's owners directly", s.opts.RequestLimit))
+		return nil, rules.User{}, nil, userErr(ErrRateLimited, fmt.Sprintf("you have filed %d requests in the last hour, the limit; wait a while, or ask the role's owners directly", s.opts.RequestLimit))
 	}
-	return role, user, nil
+	return role, user, filedBy, nil
 }
 
 // breakglass reports whether the request is granted at once by the role's
-// auto_approve rule, within the role's breakglass_limit. Over the limit it
-// goes to the approvers, and notice tells the requester why.
+// auto_approve rule, within the role's breakglass_limit and, where its
+// incident is looked up, for an open incident. Otherwise it goes to the
+// approvers, and notice tells the requester why.
 func (s *Service) breakglass(ctx context.Context, role *rules.Role, user rules.User, in rules.Input, now time.Time) (auto bool, notice string, err error) {
 	auto, err = AutoApproves(role, user, in, now)
 	if err != nil {
 		return false, "", fmt.Errorf("evaluate auto_approve of %s: %w", role.Name, err)
 	}
-	if !auto || role.BreakglassLimit <= 0 {
-		return auto, "", nil
+	if !auto {
+		return false, "", nil
+	}
+	if notice := s.incidentNotice(ctx, role, in.Incident); notice != "" {
+		return false, notice, nil
+	}
+	if role.BreakglassLimit <= 0 {
+		return true, "", nil
 	}
 	ok, err := s.opts.Limiter.Take(ctx, "breakglass:"+role.Name+":"+user.ID, role.BreakglassLimit, breakglassWindow, now)
 	if err != nil {

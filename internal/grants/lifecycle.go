@@ -34,7 +34,7 @@ func (s *Service) Deactivated(ctx context.Context, userID string) (bool, error) 
 	}
 	var errs []error
 	for _, r := range open {
-		if r.requestedBy(userID) {
+		if r.isGrantee(userID) {
 			errs = append(errs, s.terminate(ctx, r, ReasonDeactivated))
 		}
 	}
@@ -54,7 +54,7 @@ func (s *Service) Sweep(ctx context.Context) error {
 	var errs []error
 	deleted := map[string]bool{}
 	for _, r := range open {
-		if r.State != Pending && r.State != Active {
+		if r.State != Pending && r.State != Scheduled && r.State != Active {
 			continue
 		}
 		if r.ByWorkload() {
@@ -86,12 +86,12 @@ func (s *Service) Sweep(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// terminate takes r away for why: a pending request is denied, an active grant
+// terminate takes r away for why: a pending request or a scheduled grant is denied, an active grant
 // revoked (and the extensions of it ended with it). A record in another
 // state is left: granting becomes active and the next Sweep ends it.
 func (s *Service) terminate(ctx context.Context, r *Request, why string) error {
 	switch r.State {
-	case Pending:
+	case Pending, Scheduled:
 		return s.withdraw(ctx, r.ID, why)
 	case Active:
 		now := s.now()

@@ -26,7 +26,11 @@ func (s *Service) List(ctx context.Context, userID string) (Listing, error) {
 	slices.SortFunc(open, func(a, b *Request) int { return a.CreatedAt.Compare(b.CreatedAt) })
 	var l Listing
 	now := s.now()
-	approverOf := map[[2]string]bool{} // by role and account
+	type approverKey struct {
+		role, account string
+		escalated     bool
+	}
+	approverOf := map[approverKey]bool{}
 	for _, r := range open {
 		if r.State.Terminal() {
 			continue
@@ -38,7 +42,7 @@ func (s *Service) List(ctx context.Context, userID string) (Listing, error) {
 		if r.decidable(userID, now) != nil {
 			continue
 		}
-		key := [2]string{r.Role, r.Account}
+		key := approverKey{r.Role, r.Account, r.Escalated}
 		ok, seen := approverOf[key]
 		if !seen {
 			if ok, err = s.isApprover(ctx, r, userID); err != nil {

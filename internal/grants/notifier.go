@@ -45,6 +45,13 @@ const (
 	// it to the store without jitbot's signing key). Nothing was granted
 	// from it; what it may hold is being revoked. An alert.
 	EventTampered EventType = "tampered"
+	// EventReminded: nobody decided a request within the role's
+	// remind_after; the approvers who have not answered are reminded.
+	EventReminded EventType = "reminded"
+	// EventEscalated: nobody decided a request within the role's
+	// escalate_after; its escalation_approvers now approve it too, and
+	// are asked.
+	EventEscalated EventType = "escalated"
 )
 
 // Event is one step in a request's life, as seen by the audit trail and the

@@ -21,6 +21,7 @@ type State string
 
 const (
 	Pending   State = "pending"   // waiting for approvers
+	Scheduled State = "scheduled" // approved; access is issued at Start (a window asked for ahead)
 	Granting  State = "granting"  // approved; access is being issued (intent recorded before the AWS call)
 	Active    State = "active"    // access issued, runs until ExpiresAt
 	Revoking  State = "revoking"  // access is being taken away (intent recorded before the AWS call)
@@ -61,10 +62,15 @@ type Approval struct {
 type Request struct {
 	ID    RequestID `json:"id"`
 	State State     `json:"state"`
-	// Requester is the Slack user who asked. For a workload's request its
-	// ID is empty and its Name is "<issuer_name>:<subject>", which no
-	// Slack user ID can equal (see requestedBy).
+	// Requester is the Slack user the access is for: who asked, or, when
+	// FiledBy is set, the grantee someone else asked for. For a workload's
+	// request its ID is empty and its Name is "<issuer_name>:<subject>",
+	// which no Slack user ID can equal (see requestedBy).
 	Requester rules.User `json:"requester"`
+	// FiledBy is who filed the request for Requester (/jit request --for),
+	// as the directory knew them then; nil when the requester asked for
+	// themselves. Neither may approve it; only Requester gets the access.
+	FiledBy *rules.User `json:"filed_by,omitempty"`
 	// Workload is the CI job or agent that asked, as its verified token
 	// described it; nil for a person's request.
 	Workload *rules.Workload `json:"workload,omitempty"`
@@ -94,9 +100,21 @@ type Request struct {
 	AutoApproved      bool   `json:"auto_approved,omitempty"`
 	ApprovalsRequired int    `json:"approvals_required"`
 
-	CreatedAt time.Time  `json:"created_at"`
-	Deadline  time.Time  `json:"deadline"` // pending requests time out here
-	Approvals []Approval `json:"approvals,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	Deadline  time.Time `json:"deadline"` // pending requests time out here
+	// Start is when a window asked for ahead begins (/jit request
+	// --start); zero for access wanted now. Approved before it, the
+	// request waits in Scheduled; access is issued at Start and ends at
+	// Start+Duration. Deadline is then Start: unapproved, it times out.
+	Start time.Time `json:"start,omitzero"`
+	// RemindAt is when the approvers who have not answered are reminded,
+	// and EscalateAt when the role's escalation_approvers are added;
+	// each is zero once done, or when the role sets none. Escalated
+	// records that they were added: from then on they approve r too.
+	RemindAt   time.Time  `json:"remind_at,omitzero"`
+	EscalateAt time.Time  `json:"escalate_at,omitzero"`
+	Escalated  bool       `json:"escalated,omitempty"`
+	Approvals  []Approval `json:"approvals,omitempty"`
 
 	DecidedBy   string    `json:"decided_by,omitempty"` // who denied or cancelled; empty when the system did
 	DecidedAt   time.Time `json:"decided_at,omitzero"`
@@ -230,6 +248,13 @@ func (r *Request) Schedule() (Queue, time.Time) {
 	switch r.State {
 	case Pending:
 		q, at = Deadlines, r.Deadline
+		for _, t := range []time.Time{r.RemindAt, r.EscalateAt} {
+			if !t.IsZero() && t.Before(at) {
+				at = t
+			}
+		}
+	case Scheduled:
+		q, at = Expiries, r.Start
 	case Granting:
 		q, at = Expiries, r.LeaseUntil
 	case Active:

@@ -138,6 +138,12 @@ func (s *Service) process(ctx context.Context, id RequestID) {
 	switch {
 	case r.State == Pending && !now.Before(r.Deadline):
 		err = s.timeOut(ctx, id)
+	case r.State == Pending && !r.EscalateAt.IsZero() && !now.Before(r.EscalateAt):
+		err = s.escalateApproval(ctx, id)
+	case r.State == Pending && !r.RemindAt.IsZero() && !now.Before(r.RemindAt):
+		err = s.remind(ctx, id)
+	case r.State == Scheduled && !now.Before(r.Start) && !now.Before(r.LeaseUntil):
+		err = s.begin(ctx, id)
 	case r.State == Granting && !now.Before(r.LeaseUntil):
 		// The worker that was issuing access died; finish its job.
 		if r, err = s.takeLease(ctx, id, Granting); err == nil {

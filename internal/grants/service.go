@@ -61,6 +61,11 @@ type Options struct {
 	// DryRunBackend finishes dry-run records, also those left from an
 	// earlier dry run when DryRun is off; required when DryRun is set.
 	DryRunBackend Backend
+
+	// Incidents, when set, is where incident references are looked up
+	// (PagerDuty): a break-glass request's incident must be open, and
+	// the grants of end_with_incident roles end with their incident.
+	Incidents Incidents
 }
 
 // Service is jitbot's domain API. Every method enforces the invariants of

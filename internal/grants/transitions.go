@@ -15,15 +15,16 @@ import (
 // Store.Update may run them more than once: a double click or two replicas
 // make one transition, and the loser gets the refusal.
 //
-//	pending  ─ Approve (the last one needed), AutoApprove ─▶ granting
+//	pending  ─ Approve (the last one needed), AutoApprove ─▶ granting, or scheduled for a later start
 //	pending  ─ Deny, DenyIneligible, Withdraw ─▶ denied;  Cancel ─▶ cancelled;  TimeOut ─▶ timed_out
+//	scheduled ─ Begin ─▶ granting;  CancelScheduled ─▶ cancelled;  Withdraw ─▶ denied
 //	granting ─ Activate ─▶ active;  FailGrant ─▶ revoking
 //	active   ─ Revoke, Expire ─▶ revoking
 //	revoking ─ FinishRevoke ─▶ revoked, or failed after FailGrant
 //	any      ─ Quarantine (the record failed its integrity check) ─▶ failed, or revoking
 //
-// TakeLease, RetryRevoke, Warn, Escalate, Review, FinishCleanup and
-// RetryCleanup change a record without moving it to another state.
+// TakeLease, RetryRevoke, Warn, Escalate, Review, Remind,
+// EscalateApproval, FinishCleanup and RetryCleanup change a record without moving it to another state.
 // TestTransitionTable holds every state × every transition.
 
 // ErrStale is what a scheduler-side transition returns for a record that
@@ -51,7 +52,7 @@ func (r *Request) Approve(approver string, now time.Time, lease time.Duration) e
 				decided = a.At
 			}
 		}
-		r.startGranting(decided, lease)
+		r.decide(decided, lease)
 	}
 	r.note(EventApproved, now, approver, "")
 	return nil
@@ -64,7 +65,7 @@ func (r *Request) AutoApprove(rule string, reviewWithin time.Duration, now time.
 	if r.State != Pending {
 		return r.decidedErr()
 	}
-	r.startGranting(now, lease)
+	r.decide(now, lease)
 	r.AutoApproved = true
 	r.ReviewDue = now.Add(reviewWithin)
 	r.Rule = rule
@@ -99,10 +100,11 @@ func (r *Request) DenyIneligible(approver, why string, now time.Time) error {
 
 // Withdraw closes a pending request that jitbot, not a person, turns
 // down (why says why): its requester was deactivated in Slack, or the
-// grant it extends has ended. It applies at any time, also after the
+// grant it extends has ended; or a scheduled grant whose requester no
+// longer qualifies. It applies at any time, also after the
 // deadline, and never to a request that has moved on.
 func (r *Request) Withdraw(why string, now time.Time) error {
-	if r.State != Pending {
+	if r.State != Pending && r.State != Scheduled {
 		return ErrStale
 	}
 	r.close(Denied, "", now)
@@ -321,7 +323,7 @@ func (r *Request) RetryCleanup(cause error, now time.Time, backoff func(attempt 
 
 // Quarantine handles a record that failed its integrity check: someone
 // without jitbot's signing key wrote it, so none of its fields is trusted.
-// Nothing is granted from it. A pending record fails; a record that holds,
+// Nothing is granted from it. A pending or scheduled record fails; a record that holds,
 // or may hold, access is revoked, with the real backend unless dryRun
 // (the service always passes false: see Service.quarantine). A finished one stays finished. The
 // record's own journal is dropped: its events are not jitbot's.
@@ -329,7 +331,7 @@ func (r *Request) RetryCleanup(cause error, now time.Time, backoff func(attempt 
 func (r *Request) Quarantine(dryRun bool, now time.Time) {
 	r.Journal = nil
 	switch {
-	case r.State == Pending:
+	case r.State == Pending || r.State == Scheduled:
 		r.close(Failed, "", now)
 		r.Failure = ReasonTampered
 	case !r.State.Terminal():

@@ -14,7 +14,7 @@ import (
 
 // states are the columns of the transition table, every State there is.
 var states = []grants.State{
-	grants.Pending, grants.Granting, grants.Active, grants.Revoking,
+	grants.Pending, grants.Scheduled, grants.Granting, grants.Active, grants.Revoking,
 	grants.Revoked, grants.Denied, grants.Cancelled, grants.TimedOut, grants.Failed,
 }
 
@@ -27,6 +27,7 @@ type outcome struct {
 
 var (
 	pending   = outcome{state: grants.Pending}
+	scheduled = outcome{state: grants.Scheduled}
 	granting  = outcome{state: grants.Granting}
 	active    = outcome{state: grants.Active}
 	revoking  = outcome{state: grants.Revoking}
@@ -59,6 +60,7 @@ var (
 	warnAt   = expires.Add(-5 * time.Minute)
 	review   = t0.Add(2 * time.Hour)
 	cleanup  = t0.Add(3 * time.Hour)
+	start    = t0.Add(10 * time.Minute) // of a window asked for ahead
 )
 
 const lease = 30 * time.Second
@@ -91,39 +93,39 @@ func TestTransitionTable(t *testing.T) {
 		prepare  func(*grants.Request)
 		call     func(r *grants.Request) error
 		journals grants.EventType // on success; "" for none
-		// pending, granting, active, revoking, revoked, denied, cancelled, timed_out, failed
-		want [9]outcome
+		// pending, scheduled, granting, active, revoking, revoked, denied, cancelled, timed_out, failed
+		want [10]outcome
 	}{
 		{name: "approve, the last one needed", method: "Approve", journals: grants.EventApproved,
 			call: func(r *grants.Request) error { return r.Approve("USECOND", soon, lease) },
-			want: [9]outcome{granting, decided, decided, decided, decided, decided, decided, decided, decided}},
+			want: [10]outcome{granting, decided, decided, decided, decided, decided, decided, decided, decided, decided}},
 		{name: "approve twice", method: "Approve",
 			call: func(r *grants.Request) error { return r.Approve("UFIRST", soon, lease) },
-			want: [9]outcome{twice, decided, decided, decided, decided, decided, decided, decided, decided}},
+			want: [10]outcome{twice, decided, decided, decided, decided, decided, decided, decided, decided, decided}},
 		{name: "approve own request", method: "Approve",
 			call: func(r *grants.Request) error { return r.Approve("UREQ", soon, lease) },
-			want: [9]outcome{selfApprove, decided, decided, decided, decided, decided, decided, decided, decided}},
+			want: [10]outcome{selfApprove, decided, decided, decided, decided, decided, decided, decided, decided, decided}},
 		{name: "approve after the deadline", method: "Approve",
 			call: func(r *grants.Request) error { return r.Approve("USECOND", late, lease) },
-			want: [9]outcome{decided, decided, decided, decided, decided, decided, decided, decided, decided}},
+			want: [10]outcome{decided, decided, decided, decided, decided, decided, decided, decided, decided, decided}},
 		{name: "auto-approve", method: "AutoApprove", journals: grants.EventAutoApproved,
 			call: func(r *grants.Request) error { return r.AutoApprove("true", time.Hour, soon, lease) },
-			want: [9]outcome{granting, decided, decided, decided, decided, decided, decided, decided, decided}},
+			want: [10]outcome{granting, decided, decided, decided, decided, decided, decided, decided, decided, decided}},
 		{name: "deny", method: "Deny", journals: grants.EventDenied,
 			call: func(r *grants.Request) error { return r.Deny("USECOND", "not now", soon) },
-			want: [9]outcome{denied, decided, decided, decided, decided, decided, decided, decided, decided}},
+			want: [10]outcome{denied, decided, decided, decided, decided, decided, decided, decided, decided, decided}},
 		{name: "deny after approving", method: "Deny", journals: grants.EventDenied,
 			call: func(r *grants.Request) error { return r.Deny("UFIRST", "changed my mind", soon) },
-			want: [9]outcome{denied, decided, decided, decided, decided, decided, decided, decided, decided}},
+			want: [10]outcome{denied, decided, decided, decided, decided, decided, decided, decided, decided, decided}},
 		{name: "deny own request", method: "Deny",
 			call: func(r *grants.Request) error { return r.Deny("UREQ", "", soon) },
-			want: [9]outcome{selfApprove, decided, decided, decided, decided, decided, decided, decided, decided}},
+			want: [10]outcome{selfApprove, decided, decided, decided, decided, decided, decided, decided, decided, decided}},
 		{name: "deny, requester no longer eligible", method: "DenyIneligible", journals: grants.EventDenied,
 			call: func(r *grants.Request) error { return r.DenyIneligible("USECOND", "bots cannot request access", soon) },
-			want: [9]outcome{denied, decided, decided, decided, decided, decided, decided, decided, decided}},
+			want: [10]outcome{denied, decided, decided, decided, decided, decided, decided, decided, decided, decided}},
 		{name: "withdraw, by jitbot", method: "Withdraw", journals: grants.EventDenied,
 			call: func(r *grants.Request) error { return r.Withdraw("requester deactivated in Slack", late) },
-			want: [9]outcome{denied, stale, stale, stale, stale, stale, stale, stale, stale}},
+			want: [10]outcome{denied, denied, stale, stale, stale, stale, stale, stale, stale, stale}},
 		{name: "revoke by jitbot keeps the break-glass review due", method: "Revoke", prepare: breakglass,
 			call: func(r *grants.Request) error {
 				if err := r.Revoke("", "requester deactivated in Slack", soon, lease); err != nil {
@@ -134,87 +136,87 @@ func TestTransitionTable(t *testing.T) {
 				}
 				return nil
 			},
-			want: [9]outcome{decided, decided, revoking, decided, decided, decided, decided, decided, decided}},
+			want: [10]outcome{decided, decided, decided, revoking, decided, decided, decided, decided, decided, decided}},
 		{name: "cancel", method: "Cancel", journals: grants.EventCancelled,
 			call: func(r *grants.Request) error { return r.Cancel("UREQ", late) },
-			want: [9]outcome{cancelled, decided, decided, decided, decided, decided, decided, decided, decided}},
+			want: [10]outcome{cancelled, decided, decided, decided, decided, decided, decided, decided, decided, decided}},
 		{name: "cancel someone else's", method: "Cancel",
 			call: func(r *grants.Request) error { return r.Cancel("USECOND", soon) },
-			want: [9]outcome{notAllowed, notAllowed, notAllowed, notAllowed, notAllowed, notAllowed, notAllowed, notAllowed, notAllowed}},
+			want: [10]outcome{notAllowed, notAllowed, notAllowed, notAllowed, notAllowed, notAllowed, notAllowed, notAllowed, notAllowed, notAllowed}},
 		{name: "time out", method: "TimeOut", journals: grants.EventTimedOut,
 			call: func(r *grants.Request) error { return r.TimeOut(deadline) },
-			want: [9]outcome{timedOut, stale, stale, stale, stale, stale, stale, stale, stale}},
+			want: [10]outcome{timedOut, stale, stale, stale, stale, stale, stale, stale, stale, stale}},
 		{name: "time out before the deadline", method: "TimeOut",
 			call: func(r *grants.Request) error { return r.TimeOut(soon) },
-			want: [9]outcome{stale, stale, stale, stale, stale, stale, stale, stale, stale}},
+			want: [10]outcome{stale, stale, stale, stale, stale, stale, stale, stale, stale, stale}},
 		{name: "lease to grant", method: "TakeLease",
 			call: func(r *grants.Request) error { return r.TakeLease(grants.Granting, soon, lease) },
-			want: [9]outcome{stale, granting, stale, stale, stale, stale, stale, stale, stale}},
+			want: [10]outcome{stale, stale, granting, stale, stale, stale, stale, stale, stale, stale}},
 		{name: "lease to grant, held by another worker", method: "TakeLease",
 			prepare: func(r *grants.Request) { r.LeaseUntil = soon.Add(time.Second) },
 			call:    func(r *grants.Request) error { return r.TakeLease(grants.Granting, soon, lease) },
-			want:    [9]outcome{stale, stale, stale, stale, stale, stale, stale, stale, stale}},
+			want:    [10]outcome{stale, stale, stale, stale, stale, stale, stale, stale, stale, stale}},
 		{name: "access issued", method: "Activate", journals: grants.EventGranted,
 			call: func(r *grants.Request) error {
 				return r.Activate(grants.Issued{AWSRequestID: "req-1"}, soon, soon.Add(time.Hour), 5*time.Minute, soon)
 			},
-			want: [9]outcome{stale, active, stale, stale, stale, stale, stale, stale, stale}},
+			want: [10]outcome{stale, stale, active, stale, stale, stale, stale, stale, stale, stale}},
 		{name: "access not issued", method: "FailGrant", journals: grants.EventGrantFailed,
 			call: func(r *grants.Request) error { return r.FailGrant("no such group", soon, lease) },
-			want: [9]outcome{stale, revoking, stale, stale, stale, stale, stale, stale, stale}},
+			want: [10]outcome{stale, stale, revoking, stale, stale, stale, stale, stale, stale, stale}},
 		{name: "revoke early", method: "Revoke",
 			call: func(r *grants.Request) error { return r.Revoke("UREQ", "done", soon, lease) },
-			want: [9]outcome{decided, decided, revoking, decided, decided, decided, decided, decided, decided}},
+			want: [10]outcome{decided, decided, decided, revoking, decided, decided, decided, decided, decided, decided}},
 		{name: "expire", method: "Expire",
 			call: func(r *grants.Request) error { return r.Expire(expires, lease) },
-			want: [9]outcome{stale, stale, revoking, stale, stale, stale, stale, stale, stale}},
+			want: [10]outcome{stale, stale, stale, revoking, stale, stale, stale, stale, stale, stale}},
 		{name: "expire early", method: "Expire",
 			call: func(r *grants.Request) error { return r.Expire(soon, lease) },
-			want: [9]outcome{stale, stale, stale, stale, stale, stale, stale, stale, stale}},
+			want: [10]outcome{stale, stale, stale, stale, stale, stale, stale, stale, stale, stale}},
 		{name: "warn of expiry", method: "Warn", journals: grants.EventExpiring,
 			call: func(r *grants.Request) error { return r.Warn(warnAt) },
-			want: [9]outcome{stale, stale, active, stale, stale, stale, stale, stale, stale}},
+			want: [10]outcome{stale, stale, stale, active, stale, stale, stale, stale, stale, stale}},
 		{name: "lease to revoke", method: "TakeLease",
 			call: func(r *grants.Request) error { return r.TakeLease(grants.Revoking, soon, lease) },
-			want: [9]outcome{stale, stale, stale, revoking, stale, stale, stale, stale, stale}},
+			want: [10]outcome{stale, stale, stale, stale, revoking, stale, stale, stale, stale, stale}},
 		{name: "access removed", method: "FinishRevoke", journals: grants.EventRevoked,
 			call: func(r *grants.Request) error { return r.FinishRevoke(grants.Revocation{}, soon) },
-			want: [9]outcome{stale, stale, stale, revoked, stale, stale, stale, stale, stale}},
+			want: [10]outcome{stale, stale, stale, stale, revoked, stale, stale, stale, stale, stale}},
 		{name: "access removed after a failed grant", method: "FinishRevoke", prepare: failedGrant,
 			call: func(r *grants.Request) error { return r.FinishRevoke(grants.Revocation{}, soon) },
-			want: [9]outcome{stale, stale, stale, failed, stale, stale, stale, stale, stale}},
+			want: [10]outcome{stale, stale, stale, stale, failed, stale, stale, stale, stale, stale}},
 		{name: "removal failed, alert", method: "RetryRevoke", journals: grants.EventRevokeFailed,
 			call: func(r *grants.Request) error { return r.RetryRevoke(errors.New("throttled"), soon, backoff, 1) },
-			want: [9]outcome{stale, stale, stale, revoking, stale, stale, stale, stale, stale}},
+			want: [10]outcome{stale, stale, stale, stale, revoking, stale, stale, stale, stale, stale}},
 		// Before the alert, each failure is told, so the audit parent
 		// shows the revocation retrying rather than the grant active.
 		{name: "removal failed, no alert yet", method: "RetryRevoke", journals: grants.EventRevokeRetrying,
 			call: func(r *grants.Request) error { return r.RetryRevoke(errors.New("throttled"), soon, backoff, 5) },
-			want: [9]outcome{stale, stale, stale, revoking, stale, stale, stale, stale, stale}},
+			want: [10]outcome{stale, stale, stale, stale, revoking, stale, stale, stale, stale, stale}},
 		// After the alert, a long outage is not told again every retry.
 		{name: "removal failed, after the alert", method: "RetryRevoke",
 			prepare: func(r *grants.Request) { r.Attempts = 1 },
 			call:    func(r *grants.Request) error { return r.RetryRevoke(errors.New("throttled"), soon, backoff, 1) },
-			want:    [9]outcome{stale, stale, stale, revoking, stale, stale, stale, stale, stale}},
+			want:    [10]outcome{stale, stale, stale, stale, revoking, stale, stale, stale, stale, stale}},
 		{name: "review overdue", method: "Escalate", prepare: breakglass, journals: grants.EventReviewOverdue,
 			call: func(r *grants.Request) error { return r.Escalate(review) },
-			want: [9]outcome{pending, granting, active, revoking, revoked, denied, cancelled, timedOut, failed}},
+			want: [10]outcome{pending, scheduled, granting, active, revoking, revoked, denied, cancelled, timedOut, failed}},
 		{name: "review not due yet", method: "Escalate", prepare: breakglass,
 			call: func(r *grants.Request) error { return r.Escalate(soon) },
-			want: [9]outcome{stale, stale, stale, stale, stale, stale, stale, stale, stale}},
+			want: [10]outcome{stale, stale, stale, stale, stale, stale, stale, stale, stale, stale}},
 		{name: "review break-glass", method: "Review", prepare: breakglass, journals: grants.EventReviewed,
 			call: func(r *grants.Request) error { return r.Review("USECOND", soon) },
-			want: [9]outcome{pending, granting, active, revoking, revoked, denied, cancelled, timedOut, failed}},
+			want: [10]outcome{pending, scheduled, granting, active, revoking, revoked, denied, cancelled, timedOut, failed}},
 		{name: "review own break-glass", method: "Review", prepare: breakglass,
 			call: func(r *grants.Request) error { return r.Review("UREQ", soon) },
-			want: [9]outcome{selfApprove, selfApprove, selfApprove, selfApprove, selfApprove, selfApprove, selfApprove, selfApprove, selfApprove}},
+			want: [10]outcome{selfApprove, selfApprove, selfApprove, selfApprove, selfApprove, selfApprove, selfApprove, selfApprove, selfApprove, selfApprove}},
 		{name: "review what people approved", method: "Review",
 			call: func(r *grants.Request) error { return r.Review("USECOND", soon) },
-			want: [9]outcome{notAllowed, notAllowed, notAllowed, notAllowed, notAllowed, notAllowed, notAllowed, notAllowed, notAllowed}},
+			want: [10]outcome{notAllowed, notAllowed, notAllowed, notAllowed, notAllowed, notAllowed, notAllowed, notAllowed, notAllowed, notAllowed}},
 		{name: "review twice", method: "Review",
 			prepare: func(r *grants.Request) { breakglass(r); r.ReviewedBy = "UOTHER" },
 			call:    func(r *grants.Request) error { return r.Review("USECOND", soon) },
-			want:    [9]outcome{decided, decided, decided, decided, decided, decided, decided, decided, decided}},
+			want:    [10]outcome{decided, decided, decided, decided, decided, decided, decided, decided, decided, decided}},
 		// A record written without the signing key grants nothing and
 		// gives up what it may hold, with the backend of jitbot's mode
 		// (here real), not the dry run the record claims.
@@ -227,13 +229,52 @@ func TestTransitionTable(t *testing.T) {
 				}
 				return nil
 			},
-			want: [9]outcome{failed, revoking, revoking, revoking, revoked, denied, cancelled, timedOut, failed}},
+			want: [10]outcome{failed, failed, revoking, revoking, revoking, revoked, denied, cancelled, timedOut, failed}},
 		{name: "cleaned up", method: "FinishCleanup",
 			call: func(r *grants.Request) error { return r.FinishCleanup() },
-			want: [9]outcome{stale, stale, stale, stale, revoked, denied, cancelled, timedOut, failed}},
+			want: [10]outcome{stale, stale, stale, stale, stale, revoked, denied, cancelled, timedOut, failed}},
 		{name: "cleanup failed", method: "RetryCleanup",
 			call: func(r *grants.Request) error { return r.RetryCleanup(errors.New("throttled"), cleanup, backoff) },
-			want: [9]outcome{stale, stale, stale, stale, revoked, denied, cancelled, timedOut, failed}},
+			want: [10]outcome{stale, stale, stale, stale, stale, revoked, denied, cancelled, timedOut, failed}},
+		{name: "approve ahead of the window", method: "Approve", journals: grants.EventApproved,
+			prepare: func(r *grants.Request) { r.Start = start },
+			call:    func(r *grants.Request) error { return r.Approve("USECOND", soon, lease) },
+			want:    [10]outcome{scheduled, decided, decided, decided, decided, decided, decided, decided, decided, decided}},
+		{name: "begin at the start", method: "Begin",
+			prepare: func(r *grants.Request) { r.Start = start },
+			call:    func(r *grants.Request) error { return r.Begin(start, lease) },
+			want:    [10]outcome{stale, granting, stale, stale, stale, stale, stale, stale, stale, stale}},
+		{name: "begin before the start", method: "Begin",
+			prepare: func(r *grants.Request) { r.Start = start },
+			call:    func(r *grants.Request) error { return r.Begin(soon, lease) },
+			want:    [10]outcome{stale, stale, stale, stale, stale, stale, stale, stale, stale, stale}},
+		{name: "cancel a window", method: "CancelScheduled", journals: grants.EventCancelled,
+			prepare: func(r *grants.Request) { r.Start = start },
+			call:    func(r *grants.Request) error { return r.CancelScheduled("UREQ", soon) },
+			want:    [10]outcome{decided, cancelled, decided, decided, decided, decided, decided, decided, decided, decided}},
+		{name: "remind", method: "Remind", journals: grants.EventReminded,
+			prepare: func(r *grants.Request) { r.RemindAt = soon },
+			call:    func(r *grants.Request) error { return r.Remind(soon) },
+			want:    [10]outcome{pending, stale, stale, stale, stale, stale, stale, stale, stale, stale}},
+		{name: "remind before it is due", method: "Remind",
+			prepare: func(r *grants.Request) { r.RemindAt = late },
+			call:    func(r *grants.Request) error { return r.Remind(soon) },
+			want:    [10]outcome{stale, stale, stale, stale, stale, stale, stale, stale, stale, stale}},
+		{name: "escalate to more approvers", method: "EscalateApproval", journals: grants.EventEscalated,
+			prepare: func(r *grants.Request) { r.EscalateAt = soon },
+			call: func(r *grants.Request) error {
+				if err := r.EscalateApproval(soon); err != nil {
+					return err
+				}
+				if !r.Escalated {
+					return errors.New("escalated, but not marked so")
+				}
+				return nil
+			},
+			want: [10]outcome{pending, stale, stale, stale, stale, stale, stale, stale, stale, stale}},
+		{name: "escalate twice", method: "EscalateApproval",
+			call: func(r *grants.Request) error { return r.EscalateApproval(soon) },
+			want: [10]outcome{stale, stale, stale, stale, stale, stale, stale, stale, stale, stale}},
 	}
 	tested := map[string]bool{}
 	for _, tt := range tests {

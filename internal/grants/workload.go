@@ -27,10 +27,16 @@ const ReasonReleased = "released by the workload"
 // ByWorkload reports whether a workload, not a person, requested r.
 func (r *Request) ByWorkload() bool { return r.Workload != nil }
 
-// requestedBy reports whether Slack user userID is r's requester: never for
-// a workload's request, whose Requester.ID is empty, and never for the
-// empty ID that stands for jitbot itself.
+// requestedBy reports whether Slack user userID is r's requester, or filed
+// r for its requester (see onbehalf.go): either may withdraw it, neither
+// may decide it. Never for a workload's request, whose Requester.ID is
+// empty, and never for the empty ID that stands for jitbot itself.
 func (r *Request) requestedBy(userID string) bool {
+	return r.Workload == nil && userID != "" && (r.Requester.ID == userID || r.filedBy(userID))
+}
+
+// isGrantee reports whether userID is the person r's access is for.
+func (r *Request) isGrantee(userID string) bool {
 	return r.Workload == nil && userID != "" && r.Requester.ID == userID
 }
 
@@ -84,6 +90,9 @@ func (s *Service) requestWorkload(ctx context.Context, in RequestInput) (*Reques
 	if in.Workload.Issuer == "" || in.Workload.Subject == "" {
 		return nil, userErr(ErrInvalidInput, "the workload has no issuer or no subject")
 	}
+	if in.For != "" || !in.Start.IsZero() {
+		return nil, userErr(ErrInvalidInput, "a workload asks for its own access, now: it cannot ask for someone else or for a later window")
+	}
 	w := *in.Workload
 	w.Claims = maps.Clone(w.Claims) // the caller's map is not the record's
 	now := s.now()
@@ -91,7 +100,7 @@ func (s *Service) requestWorkload(ctx context.Context, in RequestInput) (*Reques
 	if err != nil {
 		return nil, err
 	}
-	input := in.ruleInput()
+	input := in.ruleInput(now)
 	auto, err := role.WorkloadAutoApproves(w, input, now)
 	if err != nil {
 		return nil, fmt.Errorf("evaluate workloads auto_approve of %s: %w", role.Name, err)
@@ -101,6 +110,7 @@ func (s *Service) requestWorkload(ctx context.Context, in RequestInput) (*Reques
 		return nil, err
 	}
 	r.Workload, r.Rule = &w, role.Workloads.Eligible
+	r.schedule(role, now)
 	r.note(EventRequested, now, "", "")
 	if auto {
 		if err := r.AutoApprove(role.Workloads.AutoApprove, 0, now, s.opts.Lease); err != nil {
@@ -138,7 +148,7 @@ func (s *Service) admitWorkload(ctx context.Context, in *RequestInput, w rules.W
 	if err := s.checkInput(role, *in); err != nil {
 		return nil, err
 	}
-	if why, err := workloadEligible(role, w, in.ruleInput(), now); why != nil || err != nil {
+	if why, err := workloadEligible(role, w, in.ruleInput(now), now); why != nil || err != nil {
 		if err != nil {
 			return nil, err
 		}
