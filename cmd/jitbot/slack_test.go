@@ -606,18 +606,26 @@ func TestSlackDoubleClickAndRedeliveryGrantOnce(t *testing.T) {
 	}
 }
 
-func TestSlackRequestModal(t *testing.T) {
-	b := startBot(t)
-	b.slack.SlashCommand(t, "UALICE", "")
+// openModal opens the request form as user, with /jit alone.
+func (b *bot) openModal(t *testing.T, user string) slackfake.View {
+	t.Helper()
+	n := len(b.slack.Views(user))
+	b.slack.SlashCommand(t, user, "")
 	var view slackfake.View
 	b.slack.WaitFor(t, "the request modal opens", 10*time.Second, func() bool {
-		v := b.slack.Views("UALICE")
-		if len(v) == 0 {
+		v := b.slack.Views(user)
+		if len(v) <= n {
 			return false
 		}
-		view = v[0]
+		view = v[n]
 		return true
 	})
+	return view
+}
+
+func TestSlackRequestModal(t *testing.T) {
+	b := startBot(t)
+	view := b.openModal(t, "UALICE")
 	if js := string(view.JSON); !strings.Contains(js, `"value":"readonly"`) || !strings.Contains(js, `"value":"admin"`) {
 		t.Errorf("modal does not offer alice's roles: %s", js)
 	}

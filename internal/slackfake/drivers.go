@@ -208,6 +208,17 @@ func Selected(value string) map[string]any {
 	return map[string]any{"type": "static_select", "selected_option": map[string]any{"value": value}}
 }
 
+// DateTime is the state of a datetimepicker set to at, for SubmitView.
+func DateTime(at time.Time) map[string]any {
+	return map[string]any{"type": "datetimepicker", "selected_date_time": at.Unix()}
+}
+
+// UserSelected is the state of a users_select with userID chosen, for
+// SubmitView.
+func UserSelected(userID string) map[string]any {
+	return map[string]any{"type": "users_select", "selected_user": userID}
+}
+
 // SubmitView sends the view_submission payload of userID pressing Submit
 // on their open modal viewID, with values keyed by block_id then action_id
 // (see PlainText and Selected). Like Slack, the state holds every

@@ -31,6 +31,9 @@ type User struct {
 	// workspace: users.info then says is_stranger false, and only their
 	// team_id and enterprise tell them apart.
 	SharesChannel bool
+	// TZ is the user's time zone, as users.info reports it (an IANA
+	// name); default Europe/London.
+	TZ string
 }
 
 func (u User) name() string {
@@ -405,4 +408,22 @@ func newHash() string {
 func str(v any) string {
 	s, _ := v.(string)
 	return s
+}
+
+func (u User) tz() string {
+	if u.TZ != "" {
+		return u.TZ
+	}
+	return "Europe/London"
+}
+
+// tzOffset is the offset of zone from UTC now, in seconds, as users.info
+// reports it; 0 for a zone this machine does not know.
+func tzOffset(zone string) int {
+	loc, err := time.LoadLocation(zone)
+	if err != nil {
+		return 0
+	}
+	_, off := time.Now().In(loc).Zone()
+	return off
 }

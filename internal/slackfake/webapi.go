@@ -416,7 +416,7 @@ func userJSON(u *User) map[string]any {
 	return map[string]any{
 		"enterprise_user": enterprise,
 		"id":              u.ID, "team_id": team, "is_stranger": u.External && !u.SharesChannel, "name": u.name(), "deleted": u.Deleted,
-		"real_name": u.realName(), "tz": "Europe/London", "tz_label": "Greenwich Mean Time", "tz_offset": 0,
+		"real_name": u.realName(), "tz": u.tz(), "tz_label": u.tz(), "tz_offset": tzOffset(u.tz()),
 		"profile": profile, "is_admin": false, "is_owner": false, "is_primary_owner": false,
 		"is_restricted":       u.IsGuest || u.SingleChannelGuest,
 		"is_ultra_restricted": u.SingleChannelGuest,

@@ -129,6 +129,9 @@ func eventLine(e grants.Event) (line string, ok bool) {
 	switch e.Type {
 	case grants.EventRequested:
 		s := fmt.Sprintf("%s requested %s", requesterMention(r), what(r))
+		if r.FiledBy != nil {
+			s = fmt.Sprintf("%s requested %s for %s", Mention(r.FiledBy.ID), what(r), Mention(r.Requester.ID))
+		}
 		if r.Incident != "" {
 			s += " (incident " + inline(r.Incident, 200) + ")"
 		}
@@ -137,7 +140,15 @@ func eventLine(e grants.Event) (line string, ok bool) {
 		}
 		return s + reasonLine(r), true
 	case grants.EventApproved:
-		return fmt.Sprintf(":heavy_check_mark: %s approved (%d of %d)", Mention(e.Actor), len(r.Approvals), required(r)), true
+		s := fmt.Sprintf(":heavy_check_mark: %s approved (%d of %d)", Mention(e.Actor), len(r.Approvals), required(r))
+		if r.State == grants.Scheduled {
+			s += "; scheduled to start " + date(r.Start)
+		}
+		return s, true
+	case grants.EventReminded:
+		return ":bell: nobody has decided yet; the approvers who have not answered were reminded", true
+	case grants.EventEscalated:
+		return ":rotating_light: nobody decided in time; escalated to the role's escalation approvers, who may now decide it too", true
 	case grants.EventDenied:
 		return ":no_entry: " + deniedBy(r), true
 	case grants.EventCancelled:

@@ -30,6 +30,8 @@ const (
 	InputRole     = "role"     // static_select in the request modal; option value = role name
 	InputDuration = "duration" // plain_text_input; optional in the request modal, required in the extend modal
 	InputIncident = "incident" // plain_text_input, optional
+	InputStart    = "start"    // datetimepicker, optional: a window asked for ahead
+	InputFor      = "for"      // users_select, optional: the person the request is for
 	InputAccount  = "account"  // static_select of the aws_sso roles' accounts, optional; only when there are some
 	InputReason   = "reason"   // multiline plain_text_input; required in the request modal, optional in the deny modal
 )

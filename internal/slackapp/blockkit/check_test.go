@@ -185,7 +185,11 @@ func (c *surfaceChecker) element(p string, m map[string]any) {
 		if io, ok := m["initial_option"].(map[string]any); ok {
 			c.option(p+"/initial_option", io)
 		}
-	case "plain_text_input":
+	case "plain_text_input", "datetimepicker":
+	case "users_select":
+		if ph, ok := m["placeholder"]; ok {
+			c.text(p+"/placeholder", ph, MaxPlainText, true)
+		}
 	default:
 		c.failf(p, "unexpected element type %v", m["type"])
 	}

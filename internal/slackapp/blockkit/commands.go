@@ -232,6 +232,8 @@ func mineItem(r *grants.Request, now time.Time) []slack.Block {
 	switch r.State {
 	case grants.Pending:
 		s += fmt.Sprintf("\nApprovals %s; times out in %s.", approvals(r), timeLeft(r.Deadline.Sub(now)))
+	case grants.Scheduled:
+		s += fmt.Sprintf("\nApproved; starts in %s, %s.", timeLeft(r.Start.Sub(now)), date(r.Start))
 	case grants.Granting:
 		s += "\nBeing issued now."
 	case grants.Active:
@@ -239,11 +241,14 @@ func mineItem(r *grants.Request, now time.Time) []slack.Block {
 	case grants.Revoking:
 		s += "\nBeing removed now."
 	}
+	if r.FiledBy != nil {
+		s += "\nFor " + Mention(r.Requester.ID) + filedBy(r) + "."
+	}
 	if r.Reason != "" {
 		s += "\n" + quote(oneLine(r.Reason), maxListReason)
 	}
 	switch r.State {
-	case grants.Pending:
+	case grants.Pending, grants.Scheduled:
 		return []slack.Block{sectionWith(s, button("Cancel", ActionRevoke, string(r.ID), ""))}
 	case grants.Active:
 		revoke := button("Revoke", ActionRevoke, string(r.ID), slack.StyleDanger)

@@ -37,7 +37,7 @@ func what(r *grants.Request) string {
 	if r.Extends != "" {
 		return fmt.Sprintf("%s (%s)", roleName(r.Role), extensionOf(r))
 	}
-	return fmt.Sprintf("%s for *%s*", roleName(r.Role), dur(r.Duration))
+	return fmt.Sprintf("%s for *%s*", roleName(r.Role), dur(r.Duration)) + window(r)
 }
 
 func extensionOf(r *grants.Request) string {
@@ -50,7 +50,7 @@ func label(r *grants.Request) string {
 	if r.Extends != "" {
 		return fmt.Sprintf("%s (%s, %s)", reqID(r.ID), roleName(r.Role), extensionOf(r))
 	}
-	return fmt.Sprintf("%s (%s, *%s*)", reqID(r.ID), roleName(r.Role), dur(r.Duration))
+	return fmt.Sprintf("%s (%s, *%s*%s)", reqID(r.ID), roleName(r.Role), dur(r.Duration), window(r))
 }
 
 // required is how many approvals r needs; records always say, but a
@@ -114,6 +114,8 @@ func stateEmoji(s grants.State) string {
 	switch s {
 	case grants.Pending:
 		emoji = ":hourglass_flowing_sand:"
+	case grants.Scheduled:
+		emoji = ":calendar:"
 	case grants.Granting:
 		emoji = ":gear:"
 	case grants.Active:
@@ -147,7 +149,12 @@ func isThirdParty(r *grants.Request) bool { return r.Requester.IsGuest || r.Requ
 func outcome(r *grants.Request) string {
 	switch r.State {
 	case grants.Pending:
+		if !r.Start.IsZero() {
+			return "Waiting for approval: " + approvals(r) + ". Unless approved before it starts, " + date(r.Start) + ", it is cancelled."
+		}
 		return "Waiting for approval: " + approvals(r) + ". Times out " + date(r.Deadline) + "."
+	case grants.Scheduled:
+		return approvedBy(r) + "; access starts " + date(r.Start) + " and ends " + date(r.Start.Add(r.Duration)) + "."
 	case grants.Granting:
 		return approvedBy(r) + "; access is being issued."
 	case grants.Active:
@@ -169,6 +176,9 @@ func outcome(r *grants.Request) string {
 		}
 		return "Cancelled by " + Mention(r.DecidedBy) + "."
 	case grants.TimedOut:
+		if !r.Start.IsZero() {
+			return "Cancelled: nobody approved it before its window started, " + date(r.Start) + "."
+		}
 		return "Timed out: nobody decided by " + date(r.Deadline) + "."
 	case grants.Failed:
 		return approvedBy(r) + ", but access could not be issued: " + inline(r.Failure, maxErrorShown)
@@ -227,8 +237,14 @@ func details(r *grants.Request, withDeadline bool) []string {
 	} else {
 		fs = append(fs, field("Approvals", approvals(r)))
 	}
+	if r.FiledBy != nil {
+		fs = append(fs, field("Filed by", who(*r.FiledBy)))
+	}
 	if r.Incident != "" {
 		fs = append(fs, field("Incident", inline(r.Incident, 200)))
+	}
+	if !r.Start.IsZero() {
+		fs = append(fs, field("Window", date(r.Start)+" to "+date(r.Start.Add(r.Duration))))
 	}
 	if withDeadline && r.State == grants.Pending {
 		fs = append(fs, field("Decide by", date(r.Deadline)))
@@ -263,8 +279,16 @@ func Text(r *grants.Request) string {
 }
 
 func requesterName(r *grants.Request) string {
-	if r.Requester.Name != "" {
-		return r.Requester.Name
+	name := r.Requester.Name
+	if name == "" {
+		name = r.Requester.ID
 	}
-	return r.Requester.ID
+	if r.FiledBy != nil {
+		by := r.FiledBy.Name
+		if by == "" {
+			by = r.FiledBy.ID
+		}
+		name += " (filed by " + by + ")"
+	}
+	return name
 }

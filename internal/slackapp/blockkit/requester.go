@@ -32,6 +32,9 @@ func acknowledgement(r *grants.Request, asked []string) string {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, ":inbox_tray: Requested %s as %s.", what(r), reqID(r.ID))
+	if r.FiledBy != nil {
+		fmt.Fprintf(&b, " It is for %s, who alone gets the access.", Mention(r.Requester.ID))
+	}
 	if len(asked) == 0 {
 		b.WriteString(" jitbot found nobody to ask, so please tell the role's owners.")
 	} else {
@@ -48,8 +51,13 @@ func acknowledgement(r *grants.Request, asked []string) string {
 		}
 		b.WriteString(".")
 	}
-	fmt.Fprintf(&b, "\nIf nobody decides by %s, it times out. You get a DM once it is decided; `/jit revoke %s` cancels it.",
-		date(r.Deadline), Escape(string(r.ID)))
+	if r.Start.IsZero() {
+		fmt.Fprintf(&b, "\nIf nobody decides by %s, it times out. You get a DM once it is decided; `/jit revoke %s` cancels it.",
+			date(r.Deadline), Escape(string(r.ID)))
+	} else {
+		fmt.Fprintf(&b, "\nUnless approved before it starts, %s, it is cancelled. Approved, it is issued at the start; `/jit revoke %s` cancels it until then.",
+			date(r.Start), Escape(string(r.ID)))
+	}
 	if r.Notice != "" {
 		b.WriteString("\n:information_source: " + inline(r.Notice, MaxSectionText))
 	}

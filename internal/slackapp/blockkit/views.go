@@ -52,6 +52,9 @@ func RequestModal(roles []*rules.Role) slack.ModalViewRequest {
 	blocks = append(blocks,
 		input(InputDuration, "Duration", "Like 90s, 15m, 1h30m, 2h or 1d; at most the role's maximum.", duration, true),
 		input(InputIncident, "Incident", "An incident reference, if this is for one.", incident, true),
+		input(InputStart, "Start", "For a window ahead (maintenance tonight, say): when it begins. Leave empty for access now.", slack.NewDateTimePickerBlockElement(InputStart), true),
+		input(InputFor, "For someone else", "If the role allows it: the person who needs the access. Only they get it.",
+			slack.NewOptionsSelectBlockElement(slack.OptTypeUser, plain("Choose a person", MaxPlainText), InputFor), true),
 		input(InputReason, "Reason", "Approvers and the audit channel see it as you write it.", reason, false),
 	)
 	return slack.ModalViewRequest{

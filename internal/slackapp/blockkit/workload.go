@@ -25,7 +25,7 @@ const (
 // so it is never a mention.
 func requester(r *grants.Request) string {
 	if !r.ByWorkload() {
-		return who(r.Requester)
+		return who(r.Requester) + filedBy(r)
 	}
 	return workloadName(r.Workload)
 }
@@ -34,7 +34,7 @@ func requester(r *grants.Request) string {
 // is their mention alone.
 func requesterMention(r *grants.Request) string {
 	if !r.ByWorkload() {
-		return Mention(r.Requester.ID)
+		return Mention(r.Requester.ID) + filedBy(r)
 	}
 	return workloadName(r.Workload)
 }

@@ -35,16 +35,13 @@ func (h *Handler) command(ctx context.Context, sc slack.SlashCommand) {
 	case command.Help:
 		h.tell(ctx, to, blockkit.Help(command.Examples()))
 	case command.Request:
-		if !cmd.Start.IsZero() || cmd.For != "" {
-			// The service takes neither yet. Filed without them, the
-			// request would start now and be the caller's: not what was asked.
-			h.tell(ctx, to, "jitbot cannot yet start access later (--start) or ask for someone else (--for). "+
-				"Ask without them, when the access is needed, as the person who needs it.")
-			return
+		in := grants.RequestInput{
+			UserID: sc.UserID, Role: cmd.Role, Duration: cmd.Duration, Reason: cmd.Reason, Incident: cmd.Incident, Account: cmd.Account, For: cmd.For,
 		}
-		r, err := h.svc.Request(ctx, grants.RequestInput{
-			UserID: sc.UserID, Role: cmd.Role, Duration: cmd.Duration, Reason: cmd.Reason, Incident: cmd.Incident, Account: cmd.Account,
-		})
+		if !cmd.Start.IsZero() {
+			in.Start = cmd.Start.Resolve(h.now(), h.location(ctx, sc.UserID))
+		}
+		r, err := h.svc.Request(ctx, in)
 		h.acknowledge(ctx, to, r, withUsage(err, command.Request))
 	case command.Roles:
 		roles, err := h.svc.EligibleRoles(ctx, sc.UserID)
@@ -187,4 +184,20 @@ func (h *Handler) accessReport(ctx context.Context, to replyTo, window time.Dura
 		return
 	}
 	h.tell(ctx, to, blockkit.Preformatted(text))
+}
+
+// location is userID's time zone as Slack knows it, in which a --start
+// of HH:MM is read; UTC when Slack does not say.
+func (h *Handler) location(ctx context.Context, userID string) *time.Location {
+	u, err := h.api.GetUserInfoContext(ctx, userID)
+	if err != nil || u.TZ == "" {
+		h.log.WarnContext(ctx, "time zone of the requester unknown; reading --start in UTC", "user", userID, "err", err)
+		return time.UTC
+	}
+	loc, err := time.LoadLocation(u.TZ)
+	if err != nil {
+		h.log.WarnContext(ctx, "time zone of the requester unknown; reading --start in UTC", "user", userID, "tz", u.TZ, "err", err)
+		return time.UTC
+	}
+	return loc
 }

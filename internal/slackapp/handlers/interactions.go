@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -149,6 +150,15 @@ func (h *Handler) requestForm(user string, st *slack.ViewState) (grants.RequestI
 		Reason:   strings.TrimSpace(value(st, blockkit.InputReason)),
 		Incident: strings.TrimSpace(value(st, blockkit.InputIncident)),
 		Account:  selected(st, blockkit.InputAccount),
+	}
+	if st != nil {
+		if at := st.Values[blockkit.InputStart][blockkit.InputStart].SelectedDateTime; at > 0 {
+			in.Start = time.Unix(at, 0)
+		}
+		in.For = st.Values[blockkit.InputFor][blockkit.InputFor].SelectedUser
+	}
+	if !in.Start.IsZero() && in.Start.Before(h.now().Add(-time.Minute)) {
+		errs[blockkit.InputStart] = "that is in the past; leave it empty for access now"
 	}
 	role, ok := h.svc.Catalog().Role(in.Role)
 	if !ok {

@@ -65,6 +65,14 @@ func (m *Messenger) Notify(_ context.Context, e grants.Event) {
 		}
 	case grants.EventApproved, grants.EventDenied, grants.EventCancelled, grants.EventTimedOut, grants.EventTampered:
 		m.q.Do(approvers, "update approval DMs", func(ctx context.Context) error { return m.updateApprovers(ctx, &r) })
+	case grants.EventReminded:
+		m.q.Do(approvers, "approval reminders", func(ctx context.Context) error { return m.remindApprovers(ctx, &r) })
+	case grants.EventEscalated:
+		// Approvers now include the escalation approvers; those who have
+		// their copy already are skipped.
+		m.q.Do(approvers, "escalation DMs", func(ctx context.Context) error {
+			return m.dmOwners(ctx, &r, approverKey, blockkit.Escalation(&r), true)
+		})
 	}
 	if r.AutoApproved && !r.ByWorkload() { // a workload's auto-approval is its rules', not break-glass
 		m.review(e)
@@ -72,6 +80,21 @@ func (m *Messenger) Notify(_ context.Context, e grants.Event) {
 
 	var blocks []slack.Block
 	switch e.Type {
+	case grants.EventRequested:
+		if r.FiledBy == nil || r.State != grants.Pending {
+			return
+		}
+		blocks = blockkit.FiledForYou(&r)
+	case grants.EventApproved:
+		if r.State != grants.Scheduled {
+			return
+		}
+		blocks = blockkit.Scheduled(&r)
+	case grants.EventCancelled:
+		if r.DecidedBy == r.Requester.ID {
+			return // they know
+		}
+		blocks = blockkit.Cancelled(&r)
 	case grants.EventGranted:
 		switch {
 		case r.ByWorkload():
@@ -110,6 +133,9 @@ func (m *Messenger) Notify(_ context.Context, e grants.Event) {
 		return
 	}
 	text := blockkit.Text(&r)
+	if r.FiledBy != nil && (e.Type == grants.EventDenied || e.Type == grants.EventTimedOut || e.Type == grants.EventApproved) {
+		m.tellFiler(&r, e.Type, text, blocks)
+	}
 	posted := false // a retry must not post the DM twice
 	m.q.Do(requester, "DM to requester: "+string(e.Type), func(ctx context.Context) error {
 		if !posted {
@@ -275,4 +301,78 @@ func (m *Messenger) updateCopies(ctx context.Context, r *grants.Request, prefix,
 		}
 	}
 	return nil
+}
+
+// tellFiler DMs who filed r for someone else the outcome the requester is
+// told, in its own queue: never credentials, which go to the grantee alone.
+func (m *Messenger) tellFiler(r *grants.Request, t grants.EventType, text string, blocks []slack.Block) {
+	posted := false
+	m.q.Do("filer:"+string(r.ID), "DM to filer: "+string(t), func(ctx context.Context) error {
+		if posted {
+			return nil
+		}
+		if _, _, err := m.api.PostMessageContext(ctx, r.FiledBy.ID, slack.MsgOptionText(text, false), slack.MsgOptionBlocks(blocks...)); err != nil {
+			return err
+		}
+		posted = true
+		return nil
+	})
+}
+
+// remindKey prefixes the Refs key that records an approver's reminder, so
+// a retry does not remind them twice.
+const remindKey = "reminded:"
+
+// remindApprovers posts the approval DM again, under a reminder, to every
+// current approver of r who has not approved it, and strips the buttons
+// from their earlier copy: the live copy is the one at the bottom of
+// their DM.
+func (m *Messenger) remindApprovers(ctx context.Context, r *grants.Request) error {
+	if cur, err := m.svc.Get(ctx, r.ID); err == nil {
+		r = cur
+	}
+	if r.State != grants.Pending {
+		return nil
+	}
+	owners, err := m.svc.Approvers(ctx, r)
+	if err != nil {
+		return err
+	}
+	have, err := m.refs.Refs(ctx, r.ID)
+	if err != nil {
+		return err
+	}
+	for _, u := range owners {
+		if have[remindKey+u] != "" || slices.ContainsFunc(r.Approvals, func(a grants.Approval) bool { return a.Approver == u }) {
+			continue
+		}
+		ch, ts, err := m.api.PostMessageContext(ctx, u, slack.MsgOptionText(blockkit.ApprovalText(r), false), slack.MsgOptionBlocks(blockkit.Reminder(r)...))
+		if err != nil {
+			return fmt.Errorf("remind %s of %s: %w", u, r.ID, err)
+		}
+		ref := ch + ":" + ts
+		if err := m.refs.SetRef(ctx, r.ID, remindKey+u, ref); err != nil {
+			return err
+		}
+		if err := m.refs.SetRef(ctx, r.ID, approverKey+u, ref); err != nil {
+			return err
+		}
+		if old := have[approverKey+u]; old != "" {
+			m.supersede(ctx, r, old, ch)
+		}
+	}
+	return nil
+}
+
+// supersede strips the buttons from an approver's earlier copy, in the
+// channel of their new one; a failure is logged: the old copy's buttons
+// still work, and the new copy is the one to use.
+func (m *Messenger) supersede(ctx context.Context, r *grants.Request, ref, channel string) {
+	ch, ts, ok := strings.Cut(ref, ":")
+	if !ok || ch != channel {
+		return
+	}
+	if _, _, _, err := m.api.UpdateMessageContext(ctx, ch, ts, slack.MsgOptionText(blockkit.ApprovalText(r), false), slack.MsgOptionBlocks(blockkit.Superseded(r)...)); err != nil {
+		m.log.WarnContext(ctx, "earlier approval DM not updated after the reminder", "request_id", r.ID, "err", err)
+	}
 }
