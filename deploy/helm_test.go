@@ -540,8 +540,10 @@ func TestHelmChartMinimalValues(t *testing.T) {
 			t.Errorf("%s from %+v; want the required key %s of the existing Secret jitbot-slack", name, ref, name)
 		}
 	}
-	if ref := fromSecret(t, env, "JIT_PAGERDUTY_TOKEN"); ref.Name != "jitbot-slack" || !ref.Optional {
-		t.Errorf("JIT_PAGERDUTY_TOKEN from %+v; want an optional key of jitbot-slack", ref)
+	for _, name := range []string{"JIT_PAGERDUTY_TOKEN", "JIT_PAGERDUTY_WEBHOOK_SECRET"} {
+		if ref := fromSecret(t, env, name); ref.Name != "jitbot-slack" || !ref.Optional {
+			t.Errorf("%s from %+v; want an optional key of jitbot-slack", name, ref)
+		}
 	}
 	if got := value(t, env, "REDIS_URL"); got != "redis://redis-master.jitbot.svc:6379/0" {
 		t.Errorf("REDIS_URL %q", got)
@@ -560,7 +562,7 @@ func TestHelmChartMinimalValues(t *testing.T) {
 		t.Errorf("JIT_SIGNING_KEY_PREVIOUS from %+v; want an optional key of jitbot-slack", ref)
 	}
 	for name := range env {
-		if strings.HasPrefix(name, "JIT_") && !slices.Contains([]string{"JIT_RULES", "JIT_HTTP_ADDR", "JIT_PAGERDUTY_TOKEN", "JIT_SLACK_MODE", "JIT_SIGNING_KEY", "JIT_SIGNING_KEY_PREVIOUS"}, name) {
+		if strings.HasPrefix(name, "JIT_") && !slices.Contains([]string{"JIT_RULES", "JIT_HTTP_ADDR", "JIT_PAGERDUTY_TOKEN", "JIT_PAGERDUTY_WEBHOOK_SECRET", "JIT_SLACK_MODE", "JIT_SIGNING_KEY", "JIT_SIGNING_KEY_PREVIOUS"}, name) {
 			t.Errorf("env %s is set although its value is empty; the binary's default should apply", name)
 		}
 	}

@@ -28,6 +28,9 @@ import (
 	"slices"
 	"strings"
 	"syscall"
+	// A --start of HH:MM is read in the requester's Slack time zone,
+	// wherever jitbot runs: the zone database travels with the binary.
+	_ "time/tzdata"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"

@@ -23,6 +23,7 @@ import (
 	"github.com/jitbot/jitbot/internal/credvault"
 	"github.com/jitbot/jitbot/internal/grants"
 	"github.com/jitbot/jitbot/internal/grants/redisstore"
+	"github.com/jitbot/jitbot/internal/incidents"
 	"github.com/jitbot/jitbot/internal/metrics"
 	"github.com/jitbot/jitbot/internal/rules"
 	"github.com/jitbot/jitbot/internal/slackapp/directory"
@@ -86,10 +87,11 @@ type App struct {
 	handler    *handlers.Handler
 	slackLn    net.Listener // nil in Socket Mode
 	httpLn     net.Listener
-	apiLn      net.Listener     // nil unless JIT_API_ADDR is set
-	vault      *credvault.Vault // nil unless JIT_API_ADDR is set
-	verifier   *issuerVerifier  // nil unless JIT_API_ADDR is set
-	refusals   *refusalDigest   // nil unless JIT_API_ADDR is set
+	apiLn      net.Listener         // nil unless JIT_API_ADDR is set
+	vault      *credvault.Vault     // nil unless JIT_API_ADDR is set
+	verifier   *issuerVerifier      // nil unless JIT_API_ADDR is set
+	refusals   *refusalDigest       // nil unless JIT_API_ADDR is set
+	incidents  *incidents.PagerDuty // nil unless JIT_PAGERDUTY_TOKEN is set
 }
 
 // New builds jitbot from cfg: it loads the catalog, opens the store,

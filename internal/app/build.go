@@ -16,6 +16,7 @@ import (
 	"github.com/jitbot/jitbot/internal/config"
 	"github.com/jitbot/jitbot/internal/grants"
 	"github.com/jitbot/jitbot/internal/grants/redisstore"
+	"github.com/jitbot/jitbot/internal/incidents"
 	"github.com/jitbot/jitbot/internal/oncall"
 	"github.com/jitbot/jitbot/internal/slackapp/directory"
 )
@@ -127,6 +128,10 @@ func (a *App) buildService() error {
 		MinDuration:  time.Duration(a.cfg.MinDuration),
 		DryRun:       a.cfg.DryRun,
 		Backends:     a.opts.Backends,
+	}
+	if a.cfg.PagerDutyToken != "" {
+		a.incidents = incidents.NewPagerDuty(a.cfg.PagerDutyAPIURL, a.cfg.PagerDutyToken, nil)
+		opts.Incidents = pagerDutyIncidents{a.incidents}
 	}
 	if a.opts.Tune != nil {
 		a.opts.Tune(&opts)

@@ -74,6 +74,9 @@ func (a *App) startProducers(ctx context.Context, producers *errgroup.Group) {
 		producers.Go(func() error { return a.watcher.Run(ctx, poll) })
 	}
 	producers.Go(func() error { return a.watchCatalog(ctx, a.catalog.SHA256) })
+	if a.incidents != nil {
+		producers.Go(func() error { return a.incidentLoop(ctx, time.Duration(a.cfg.PagerDutyPollInterval)) })
+	}
 	producers.Go(func() error {
 		a.people.KeepListing(ctx, func(err error) { a.log.Warn("refresh the user groups for listings", "err", err) })
 		return nil
@@ -138,5 +141,8 @@ func (a *App) probes() http.Handler {
 		fmt.Fprintln(w, "ready")
 	})
 	mux.Handle("GET /metrics", a.metrics.Handler())
+	if a.incidents != nil && a.cfg.PagerDutyWebhookSecret != "" {
+		mux.Handle("/pagerduty/webhook", a.pagerDutyWebhook())
+	}
 	return mux
 }

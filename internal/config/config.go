@@ -49,6 +49,13 @@ type Config struct {
 	// user.oncall_schedules; a read-only REST API key is enough.
 	PagerDutyToken  string `envconfig:"JIT_PAGERDUTY_TOKEN"`
 	PagerDutyAPIURL string `envconfig:"JIT_PAGERDUTY_API_URL"`
+	// PagerDutyPollInterval is how often the grants of end_with_incident
+	// roles look at their incident in PagerDuty. PagerDutyWebhookSecret
+	// turns on PagerDuty's webhook at /pagerduty/webhook on JIT_HTTP_ADDR,
+	// which ends them as soon as the incident is resolved; its signature
+	// is checked with this secret.
+	PagerDutyPollInterval  Duration `envconfig:"JIT_PAGERDUTY_POLL_INTERVAL" default:"1m"`
+	PagerDutyWebhookSecret string   `envconfig:"JIT_PAGERDUTY_WEBHOOK_SECRET"`
 
 	// UsageLookup turns on the CloudTrail summary of what each ended grant
 	// was used for; UsageDelay is when the second look happens.
@@ -175,6 +182,12 @@ func (c Config) check() error {
 	}
 	if u, err := url.Parse(c.SlackAPIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || !strings.HasSuffix(u.Path, "/") {
 		return &Error{"SLACK_API_URL", fmt.Sprintf("expected an http(s) URL ending in /, such as https://slack.com/api/, got %q", c.SlackAPIURL)}
+	}
+	if c.PagerDutyPollInterval < Duration(time.Second) {
+		return &Error{"JIT_PAGERDUTY_POLL_INTERVAL", fmt.Sprintf("expected at least 1s, got %s", time.Duration(c.PagerDutyPollInterval))}
+	}
+	if c.PagerDutyWebhookSecret != "" && c.PagerDutyToken == "" {
+		return &Error{"JIT_PAGERDUTY_WEBHOOK_SECRET", "needs JIT_PAGERDUTY_TOKEN: the webhook's incidents are looked up in PagerDuty"}
 	}
 	if c.ReconcileInterval < Duration(10*time.Second) {
 		return &Error{"JIT_RECONCILE_INTERVAL", fmt.Sprintf("expected at least 10s, got %s", time.Duration(c.ReconcileInterval))}

@@ -18,7 +18,8 @@ var vars = []string{"SLACK_APP_TOKEN", "SLACK_BOT_TOKEN", "SLACK_API_URL", "JIT_
 	"REDIS_URL", "JIT_REDIS_PREFIX", "JIT_MIN_DURATION", "JIT_HTTP_ADDR", "JIT_LOG_LEVEL",
 	"JIT_RECONCILE_INTERVAL", "JIT_PAGERDUTY_TOKEN", "JIT_PAGERDUTY_API_URL", "JIT_SSO_INSTANCE_ARN", "JIT_SSO_START_URL", "JIT_USAGE_LOOKUP", "JIT_USAGE_DELAY",
 	"JIT_AUDIT_S3_BUCKET", "JIT_AUDIT_S3_PREFIX", "JIT_AUDIT_S3_INTERVAL", "JIT_REQUEST_LIMIT", "JIT_LEASE", "JIT_DRY_RUN",
-	"JIT_SLACK_MODE", "SLACK_SIGNING_SECRET", "JIT_SLACK_ADDR", "JIT_SIGNING_KEY", "JIT_SIGNING_KEY_PREVIOUS", "JIT_AUDIT_ANCHOR_INTERVAL", "JIT_API_ADDR"}
+	"JIT_SLACK_MODE", "SLACK_SIGNING_SECRET", "JIT_SLACK_ADDR", "JIT_SIGNING_KEY", "JIT_SIGNING_KEY_PREVIOUS", "JIT_AUDIT_ANCHOR_INTERVAL", "JIT_API_ADDR",
+	"JIT_PAGERDUTY_POLL_INTERVAL", "JIT_PAGERDUTY_WEBHOOK_SECRET"}
 
 func setEnv(t *testing.T, env map[string]string) {
 	t.Helper()
@@ -38,7 +39,7 @@ func TestDefaults(t *testing.T) {
 	}
 	want := config.Config{SlackAPIURL: "https://slack.com/api/", Rules: "rules/roles.yaml", RedisPrefix: "jitbot",
 		MinDuration: config.Duration(time.Minute), HTTPAddr: ":8080", LogLevel: "info", SlackMode: "socket", SlackAddr: ":3000",
-		ReconcileInterval: config.Duration(5 * time.Minute), UsageDelay: config.Duration(20 * time.Minute),
+		ReconcileInterval: config.Duration(5 * time.Minute), UsageDelay: config.Duration(20 * time.Minute), PagerDutyPollInterval: config.Duration(time.Minute),
 		AuditS3Prefix: "jitbot/audit", AuditS3Interval: config.Duration(time.Minute), RequestLimit: 20, Lease: config.Duration(30 * time.Second),
 		AuditAnchorInterval: config.Duration(time.Hour)}
 	if c != want {
@@ -86,6 +87,8 @@ func TestMalformed(t *testing.T) {
 		{name: "usage lookup", variable: "JIT_USAGE_LOOKUP", value: "yes please", wantErr: `JIT_USAGE_LOOKUP: expected true or false, got "yes please"`},
 		{name: "sso instance", variable: "JIT_SSO_INSTANCE_ARN", value: "ssoins-1234567890abcdef", wantErr: `JIT_SSO_INSTANCE_ARN: expected an Identity Center instance ARN such as arn:aws:sso:::instance/ssoins-1234567890abcdef, got "ssoins-1234567890abcdef"`},
 		{name: "sso start url", variable: "JIT_SSO_START_URL", value: "acme.awsapps.com/start", wantErr: `JIT_SSO_START_URL: expected the AWS access portal URL such as https://acme.awsapps.com/start, got "acme.awsapps.com/start"`},
+		{name: "pagerduty poll", variable: "JIT_PAGERDUTY_POLL_INTERVAL", value: "100ms", wantErr: "JIT_PAGERDUTY_POLL_INTERVAL: expected at least 1s, got 100ms"},
+		{name: "webhook without token", variable: "JIT_PAGERDUTY_WEBHOOK_SECRET", value: "s3cret", wantErr: "JIT_PAGERDUTY_WEBHOOK_SECRET: needs JIT_PAGERDUTY_TOKEN: the webhook's incidents are looked up in PagerDuty"},
 		{name: "pagerduty url", variable: "JIT_PAGERDUTY_API_URL", value: "api.pagerduty.com", wantErr: `JIT_PAGERDUTY_API_URL: expected an http(s) URL such as https://api.pagerduty.com, got "api.pagerduty.com"`},
 	}
 	for _, tt := range tests {

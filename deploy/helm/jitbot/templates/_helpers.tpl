@@ -140,6 +140,7 @@ the pod that issued it. Every problem is named at once.
     "SLACK_BOT_TOKEN" "secret.* (config values are plain text in the Deployment)"
     "SLACK_SIGNING_SECRET" "secret.* (config values are plain text in the Deployment)"
     "JIT_PAGERDUTY_TOKEN" "secret.* (config values are plain text in the Deployment)"
+    "JIT_PAGERDUTY_WEBHOOK_SECRET" "secret.* (config values are plain text in the Deployment)"
     "JIT_SIGNING_KEY" "secret.* (config values are plain text in the Deployment)"
     "JIT_SIGNING_KEY_PREVIOUS" "secret.* (config values are plain text in the Deployment)"
     "REDIS_URL" "redis.*"
