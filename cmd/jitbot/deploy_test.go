@@ -62,6 +62,8 @@ func TestSlackAppManifest(t *testing.T) {
 	}
 	if len(m.Features.SlashCommands) != 1 || m.Features.SlashCommands[0].Command != "/jit" {
 		t.Errorf("slash commands = %+v, want exactly /jit", m.Features.SlashCommands)
+	} else if !m.Features.SlashCommands[0].ShouldEscape {
+		t.Error("/jit has should_escape off: --for @person would arrive as plain text, which names nobody for sure")
 	}
 	// The scopes of the methods jitbot calls: chat.postMessage, chat.update
 	// (chat:write), DMs (im:write), users.info (users:read, and
