@@ -24,7 +24,7 @@ func ApprovalRequest(r *grants.Request) []slack.Block {
 			button("Approve", ActionApprove, string(r.ID), slack.StylePrimary),
 			button("Deny", ActionDeny, string(r.ID), slack.StyleDanger),
 		),
-		note("Requested "+date(r.CreatedAt)+". One click decides; the requester cannot approve their own request."),
+		note("Requested "+date(r.CreatedAt)+". One click decides; "+noSelfApproval(r)),
 	))
 }
 

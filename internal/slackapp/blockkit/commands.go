@@ -170,17 +170,21 @@ func List(l grants.Listing, now time.Time) []slack.Block {
 // requests and what awaits their approval, each with its own title, so
 // that a long list of one kind cannot hide the others.
 func listGroups(l grants.Listing, now time.Time) []group {
-	var active, pending []*grants.Request
+	var active, scheduled, pending []*grants.Request
 	for _, r := range l.Mine {
-		if r.State == grants.Pending {
+		switch r.State {
+		case grants.Pending:
 			pending = append(pending, r)
-		} else {
+		case grants.Scheduled:
+			scheduled = append(scheduled, r)
+		default:
 			active = append(active, r)
 		}
 	}
 	mine := func(r *grants.Request) []slack.Block { return mineItem(r, now) }
 	return []group{
 		{title: "*Your access*", items: active, render: mine},
+		{title: "*Your scheduled access* (approved; it starts on its own)", items: scheduled, render: mine},
 		{title: "*Your pending requests*", items: pending, render: mine},
 		{title: "*Waiting for your approval*", items: l.Awaiting, render: func(r *grants.Request) []slack.Block { return awaitingItem(r, now) }},
 	}

@@ -210,3 +210,24 @@ var examples = []string{
 	"/jit extend JIT-7K3QX2 30m",
 	"/jit revoke JIT-7K3QX2",
 }
+
+// windowForAlice is a window filed by Carol for Alice, starting in two
+// hours, with one approval needed and none yet.
+func windowForAlice() *grants.Request {
+	r := pendingGroup()
+	r.ID = "JIT-W1ND0W"
+	r.ApprovalsRequired, r.Approvals = 1, nil
+	r.FiledBy = &rules.User{ID: carol, Name: "Carol", Email: "carol@example.com"}
+	r.Start = now.Add(2 * time.Hour)
+	r.Deadline = r.Start
+	return r
+}
+
+// scheduledForAlice is windowForAlice approved by Bob.
+func scheduledForAlice() *grants.Request {
+	r := windowForAlice()
+	r.State = grants.Scheduled
+	r.Approvals = []grants.Approval{{Approver: bob, At: now.Add(-time.Minute)}}
+	r.DecidedAt = now.Add(-time.Minute)
+	return r
+}

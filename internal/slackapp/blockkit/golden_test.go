@@ -90,6 +90,13 @@ func TestGoldenMessages(t *testing.T) {
 		{"roles_more_matching", Roles(manyRoles(MaxRolesShown+1), "readonly")},
 		{"list", List(sampleListing(), now)},
 		{"list_empty", List(grants.Listing{}, now)},
+		{"approval_request_window_filed_for_alice", ApprovalRequest(windowForAlice())},
+		{"approval_outcome_scheduled", ApprovalOutcome(scheduledForAlice())},
+		{"scheduled", Scheduled(scheduledForAlice())},
+		{"filed_for_you", FiledForYou(windowForAlice())},
+		{"reminder", Reminder(windowForAlice())},
+		{"escalation", Escalation(windowForAlice())},
+		{"list_scheduled", List(grants.Listing{Mine: []*grants.Request{scheduledForAlice(), windowForAlice()}}, now)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -63,3 +63,11 @@ func Escalation(r *grants.Request) []slack.Block {
 func Superseded(r *grants.Request) []slack.Block {
 	return []slack.Block{section(fmt.Sprintf("%s %s: posted again below, with the buttons.", reqID(r.ID), what(r)))}
 }
+
+// noSelfApproval says who cannot approve r.
+func noSelfApproval(r *grants.Request) string {
+	if r.FiledBy != nil {
+		return "neither the person it is for nor who filed it can approve it."
+	}
+	return "the requester cannot approve their own request."
+}
