@@ -202,16 +202,17 @@ func (s *Service) GroupChanged(ctx context.Context, handle string, added, remove
 }
 
 // namesGroup reports whether role names the user group handle: among its
-// approvers, or as a quoted string in its eligible or auto_approve rule
+// approvers or escalation approvers, or as a quoted string in its
+// eligible, auto_approve or request_for_others rule
 // (as in '"sre" in user.groups'), in any account.
 func namesGroup(role *rules.Role, handle string) bool {
-	for _, list := range role.ApproverLists() {
+	for _, list := range append(role.ApproverLists(), role.EscalationApprovers) {
 		if slices.Contains(rules.GroupHandles(list), handle) {
 			return true
 		}
 	}
 	quoted := []string{`"` + handle + `"`, `'` + handle + `'`}
-	for _, src := range []string{role.Eligible, role.AutoApprove} {
+	for _, src := range []string{role.Eligible, role.AutoApprove, role.RequestForOthers} {
 		for _, q := range quoted {
 			if strings.Contains(src, q) {
 				return true

@@ -294,3 +294,28 @@ func TestOnBehalfRefusals(t *testing.T) {
 		t.Errorf("filed for an on-call engineer: state %s, auto %v; want pending", r.State, r.AutoApproved)
 	}
 }
+
+// TestGroupChangedCoversEscalationAndForOthers: the groups named as
+// escalation approvers or in request_for_others decide who approves and
+// who may file for whom: their changes are audited like the approvers'.
+func TestGroupChangedCoversEscalationAndForOthers(t *testing.T) {
+	e := newEnv(t)
+	e.catalog = parseCatalog(t, `
+roles:
+  db:
+    backend: aws_iam_group
+    group: jit-db
+    iam_user: 'user.email.split("@")[0]'
+    approvers: [UAPPROVER1]
+    eligible: 'true'
+    escalate_after: 10m
+    escalation_approvers: ["@dba-managers"]
+    request_for_others: '"incident-commanders" in user.groups'
+`)
+	e.svc = e.serviceOn(t, e.store, e.events, e.backend)
+	for _, handle := range []string{"dba-managers", "incident-commanders"} {
+		if !e.svc.GroupChanged(t.Context(), handle, []string{"UEVE"}, nil) {
+			t.Errorf("a change of @%s was not audited", handle)
+		}
+	}
+}
