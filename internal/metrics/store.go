@@ -37,7 +37,7 @@ type storeCollector struct {
 	now      func() time.Time
 	eachRole func(role string) // called for every role in the catalog at each scrape
 
-	up, active, revoking, retrying, pending, overdue *prometheus.Desc
+	up, active, revoking, retrying, pending, overdue, scheduled, lateStart *prometheus.Desc
 }
 
 func newStoreCollector(store OpenLister, catalog func() *rules.Catalog, now func() time.Time, eachRole func(string)) *storeCollector {
@@ -55,11 +55,15 @@ func newStoreCollector(store OpenLister, catalog func() *rules.Catalog, now func
 			"Requests waiting for approvers."+replicaNote, nil, nil),
 		overdue: prometheus.NewDesc("jitbot_grants_overdue_seconds",
 			"How long past its expiry the most overdue grant still not revoked is; 0 when none is."+replicaNote, nil, nil),
+		scheduled: prometheus.NewDesc("jitbot_grants_scheduled",
+			"Windows approved ahead that wait for their start."+replicaNote, nil, nil),
+		lateStart: prometheus.NewDesc("jitbot_grants_start_late_seconds",
+			"How long past its start the latest scheduled window still not issued is; 0 when none is."+replicaNote, nil, nil),
 	}
 }
 
 func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.up, c.active, c.revoking, c.retrying, c.pending, c.overdue} {
+	for _, d := range []*prometheus.Desc{c.up, c.active, c.revoking, c.retrying, c.pending, c.overdue, c.scheduled, c.lateStart} {
 		ch <- d
 	}
 }
@@ -86,8 +90,8 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, 1)
 	now := c.now()
-	var revoking, retrying, pending int
-	var overdue time.Duration
+	var revoking, retrying, pending, scheduled int
+	var overdue, late time.Duration
 	for _, r := range open {
 		switch r.State {
 		case grants.Active:
@@ -99,6 +103,9 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 			}
 		case grants.Pending:
 			pending++
+		case grants.Scheduled:
+			scheduled++
+			late = max(late, now.Sub(r.Start))
 		}
 		if (r.State == grants.Active || r.State == grants.Revoking) && !r.ExpiresAt.IsZero() {
 			overdue = max(overdue, now.Sub(r.ExpiresAt))
@@ -111,4 +118,6 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.retrying, prometheus.GaugeValue, float64(retrying))
 	ch <- prometheus.MustNewConstMetric(c.pending, prometheus.GaugeValue, float64(pending))
 	ch <- prometheus.MustNewConstMetric(c.overdue, prometheus.GaugeValue, overdue.Seconds())
+	ch <- prometheus.MustNewConstMetric(c.scheduled, prometheus.GaugeValue, float64(scheduled))
+	ch <- prometheus.MustNewConstMetric(c.lateStart, prometheus.GaugeValue, late.Seconds())
 }

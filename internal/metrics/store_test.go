@@ -27,6 +27,8 @@ func TestStoreGauges(t *testing.T) {
 		{ID: "JIT-REVOK1", State: grants.Revoking, Role: "admin", ExpiresAt: now.Add(-5 * time.Second), NextAttempt: now},
 		{ID: "JIT-REVOK2", State: grants.Revoking, Role: "admin", ExpiresAt: now.Add(-10 * time.Second), Attempts: 3, NextAttempt: now.Add(4 * time.Second)},
 		{ID: "JIT-PENDI1", State: grants.Pending, Role: "readonly", Deadline: now.Add(time.Hour)},
+		{ID: "JIT-SCHED1", State: grants.Scheduled, Role: "readonly", Start: now.Add(time.Hour)},
+		{ID: "JIT-SCHED2", State: grants.Scheduled, Role: "readonly", Start: now.Add(-25 * time.Second)},
 		{ID: "JIT-DONE01", State: grants.Revoked, Role: "readonly", RevokedAt: now},
 	} {
 		r.Requester = user
@@ -55,6 +57,8 @@ func TestStoreGauges(t *testing.T) {
 		{"jitbot_revocations_retrying", nil, 1},
 		{"jitbot_requests_pending", nil, 1},
 		{"jitbot_grants_overdue_seconds", nil, 40},
+		{"jitbot_grants_scheduled", nil, 2},
+		{"jitbot_grants_start_late_seconds", nil, 25},
 		{"jitbot_revoke_failures_total", map[string]string{"role": "readonly"}, 0},
 		{"jitbot_requests_total", map[string]string{"role": "readonly", "outcome": OutcomeGrantFailed}, 0},
 		{"jitbot_requests_total", map[string]string{"role": "admin", "outcome": OutcomeAutoApproved}, 0},
@@ -91,7 +95,7 @@ func TestStoreGaugesWhenNothingIsOpen(t *testing.T) {
 	t.Cleanup(func() { closeStore() })
 	m := New()
 	m.WatchStore(store, nil)
-	for _, name := range []string{"jitbot_grants_revoking", "jitbot_revocations_retrying", "jitbot_requests_pending", "jitbot_grants_overdue_seconds"} {
+	for _, name := range []string{"jitbot_grants_revoking", "jitbot_revocations_retrying", "jitbot_requests_pending", "jitbot_grants_overdue_seconds", "jitbot_grants_scheduled", "jitbot_grants_start_late_seconds"} {
 		if got := value(t, m, name, nil); got != 0 {
 			t.Errorf("%s = %v, want 0", name, got)
 		}
