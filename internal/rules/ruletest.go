@@ -11,7 +11,8 @@ package rules
 //	    now: 2026-11-23T22:00:00Z    # optional; this case's time, for rules that look at the clock
 //	    user: {id: U0ALICE, name: alice, email: alice@example.com, groups: [sre, oncall],
 //	           is_guest: false, is_external: false, oncall: true, oncall_schedules: [Primary]}
-//	    request: {role: prod-readonly, duration: 1h, reason: "fixing INC-42 replica lag", incident: INC-42}
+//	    request: {role: prod-readonly, duration: 1h, reason: "fixing INC-42 replica lag", incident: INC-42,
+//	              start: 2026-11-23T22:00:00Z}  # optional; default the case's now
 //	    expect: {eligible: true, auto_approve: true}
 //
 // Decisions:
@@ -23,11 +24,16 @@ package rules
 //   - user: every key is optional and a missing one is its zero value, as for
 //     a user the directory knows little about; the key itself is required.
 //     request: role is required; a missing duration is the role's
-//     default_duration, what the bot uses when a request names none.
+//     default_duration, what the bot uses when a request names none, and a
+//     missing start (RFC 3339) is the case's now, as for a request that
+//     is not scheduled.
 //   - A case may give a workload (a CI job or agent) instead of a user; its
 //     eligible and auto_approve are then the role's workloads rules (see
 //     ruletestworkload.go).
-//   - expect gives eligible, auto_approve or both; one left out is not checked.
+//   - expect gives eligible, auto_approve, may_approve (approver_rule, for
+//     the case's approver), may_request_for (request_for_others, for the
+//     user filing the request for the case's grantee) or several; one left
+//     out is not checked. approver and grantee take the keys of user.
 //   - A case tests the role's own rules, exactly what Role.IsEligible and
 //     Role.IsAutoApproved return. The fixed checks package grants applies on
 //     top are not repeated here (they would drift from the real ones):
@@ -76,8 +82,13 @@ type TestCase struct {
 	Workload *Workload
 	// Approver is who decides, for expect: may_approve (approver_rule).
 	Approver User
-	Request  Input // Duration 0 means the role's default_duration
-	Expect   Expectation
+	// Grantee is who User files the request for, for expect:
+	// may_request_for (request_for_others).
+	Grantee User
+	// Request's Duration 0 means the role's default_duration, and its
+	// Start zero the case's Now, as for an immediate request.
+	Request Input
+	Expect  Expectation
 
 	roleLine     int // where request.role is, for Check
 	workloadLine int // where workload is, for Check
@@ -88,6 +99,9 @@ type Expectation struct {
 	Eligible, AutoApprove *bool
 	// MayApprove is whether the case's approver passes approver_rule.
 	MayApprove *bool
+	// MayRequestFor is whether the case's user may file the request for
+	// its grantee: request_for_others.
+	MayRequestFor *bool
 }
 
 // TestResult is the outcome of one case. Failures say, one per failed
@@ -137,6 +151,9 @@ func (tc TestCase) run(c *Catalog) TestResult {
 	if in.Duration == 0 {
 		in.Duration = role.DefaultDuration
 	}
+	if in.Start.IsZero() {
+		in.Start = tc.Now
+	}
 	var checks []ruleCheck
 	if tc.Workload != nil {
 		checks = tc.workloadChecks(c, role, in)
@@ -147,7 +164,9 @@ func (tc TestCase) run(c *Catalog) TestResult {
 		}
 	}
 	checks = append(checks, ruleCheck{"approver_rule", role.ApproverRule, tc.Expect.MayApprove,
-		func() (bool, error) { return role.ApproverAllowed(tc.Approver, in, tc.Now) }})
+		func() (bool, error) { return role.ApproverAllowed(tc.Approver, in, tc.Now) }},
+		ruleCheck{"request_for_others", role.RequestForOthers, tc.Expect.MayRequestFor,
+			func() (bool, error) { return role.MayRequestFor(tc.User, tc.Grantee, in, tc.Now) }})
 	for _, ch := range checks {
 		if ch.want == nil {
 			continue

@@ -163,17 +163,17 @@ cases:
 	}{
 		{name: "unknown top-level key", old: "catalog:", new: "catalogue:", want: `t.yaml:1: unknown key "catalogue" (known: catalog, now, cases)`},
 		{name: "bad now", old: "2026-11-23T10:00:00Z", new: "monday", want: `t.yaml:2: now: "monday" is not a time: use RFC 3339, e.g. 2026-11-23T10:00:00Z`},
-		{name: "unknown case key", old: "    expect:", new: "    expected:", want: `t.yaml:7: case "sre asks for admin": unknown key "expected" (known: name, now, user, workload, approver, request, expect)`},
+		{name: "unknown case key", old: "    expect:", new: "    expected:", want: `t.yaml:7: case "sre asks for admin": unknown key "expected" (known: name, now, user, workload, approver, grantee, request, expect)`},
 		{name: "unknown user key", old: "email:", new: "emial:", want: `t.yaml:5: case "sre asks for admin": user: unknown key "emial" (known: id, name, email, groups, is_guest, is_external, oncall, oncall_schedules)`},
 		{name: "groups not a list", old: "groups: [sre]", new: "groups: sre", want: `t.yaml:5: case "sre asks for admin": user: groups must be a list, e.g. [sre, oncall]`},
 		{name: "is_guest not a bool", old: "groups: [sre]", new: "is_guest: no way", want: `t.yaml:5: case "sre asks for admin": user: is_guest must be true or false, got "no way"`},
-		{name: "unknown request key", old: "incident: INC-42", new: "ticket: INC-42", want: `t.yaml:6: case "sre asks for admin": request: unknown key "ticket" (known: role, duration, reason, incident)`},
+		{name: "unknown request key", old: "incident: INC-42", new: "ticket: INC-42", want: `t.yaml:6: case "sre asks for admin": request: unknown key "ticket" (known: role, duration, reason, incident, start)`},
 		{name: "bad duration", old: "duration: 1h", new: "duration: an hour", want: `t.yaml:6: case "sre asks for admin": request: duration: "an hour" is not a duration (use e.g. 90s, 15m, 1h30m, 1d)`},
 		{name: "negative duration", old: "duration: 1h", new: "duration: -1h", want: `t.yaml:6: case "sre asks for admin": request: duration: "-1h" is not a duration`},
 		{name: "missing role", old: "role: admin, ", new: "", want: `t.yaml:6: case "sre asks for admin": request: missing role`},
-		{name: "unknown expect key", old: "auto_approve: false", new: "approved: false", want: `t.yaml:7: case "sre asks for admin": expect: unknown key "approved" (known: eligible, auto_approve, may_approve)`},
+		{name: "unknown expect key", old: "auto_approve: false", new: "approved: false", want: `t.yaml:7: case "sre asks for admin": expect: unknown key "approved" (known: eligible, auto_approve, may_approve, may_request_for)`},
 		{name: "expect not a bool", old: "eligible: true", new: "eligible: yes please", want: `t.yaml:7: case "sre asks for admin": expect: eligible must be true or false, got "yes please"`},
-		{name: "expect empty", old: "{eligible: true, auto_approve: false}", new: "{}", want: `t.yaml:7: case "sre asks for admin": expect: give eligible, auto_approve, may_approve or several (true or false)`},
+		{name: "expect empty", old: "{eligible: true, auto_approve: false}", new: "{}", want: `t.yaml:7: case "sre asks for admin": expect: give eligible, auto_approve, may_approve, may_request_for or several (true or false)`},
 		{name: "missing name", old: "  - name: sre asks for admin\n    user:", new: "  - user:", want: `t.yaml:4: case 1: missing name`},
 		{name: "missing user", old: "    user: {id: U0ALICE, email: alice@example.com, groups: [sre]}\n", new: "", want: `t.yaml:4: case "sre asks for admin": missing user`},
 		{name: "duplicate name", old: "cases:\n", new: "cases:\n  - {name: sre asks for admin, user: {}, request: {role: admin}, expect: {eligible: true}}\n",
@@ -397,6 +397,7 @@ func FuzzParseTests(f *testing.F) {
 	f.Add([]byte("cases: &x [*x]\n"))
 	f.Add([]byte("cases:\n  - {name: w, workload: {issuer_name: github, ref: refs/heads/main, claims: &c {a: [1, {b: *c}]}}, request: {role: admin}, expect: {eligible: false}}\n"))
 	f.Add([]byte("cases:\n  - {name: w, workload: {<<: {issuer: 'https://x'}, claims: {n: 1e3, s: x, z: null}}, request: {role: readonly}, expect: {auto_approve: false}}\n"))
+	f.Add([]byte("cases:\n  - {name: g, user: &u {id: U0A, groups: [sre]}, grantee: {<<: *u, oncall: true}, request: {role: admin, start: 2026-11-23T22:00:00Z}, expect: {may_request_for: false}}\n"))
 	c, err := rules.Load("testdata/ruletest/catalog.yaml")
 	if err != nil {
 		f.Fatal(err)

@@ -25,10 +25,10 @@ func LoadTests(path string) (*TestFile, error) {
 
 var (
 	testFileKeys = []string{"catalog", "now", "cases"}
-	testCaseKeys = []string{"name", "now", "user", "workload", "approver", "request", "expect"}
+	testCaseKeys = []string{"name", "now", "user", "workload", "approver", "grantee", "request", "expect"}
 	testUserKeys = []string{"id", "name", "email", "groups", "is_guest", "is_external", "oncall", "oncall_schedules"}
-	testReqKeys  = []string{"role", "duration", "reason", "incident"}
-	testExpKeys  = []string{"eligible", "auto_approve", "may_approve"}
+	testReqKeys  = []string{"role", "duration", "reason", "incident", "start"}
+	testExpKeys  = []string{"eligible", "auto_approve", "may_approve", "may_request_for"}
 )
 
 // testLoader is the parse state of one test file.
@@ -160,6 +160,8 @@ func (l *testLoader) testCase(n ast.Node, i int, now time.Time) (tc TestCase, ok
 			tc.Workload, tc.workloadLine = &w, line(kv.Key)
 		case "approver":
 			tc.Approver = l.user(kv, what)
+		case "grantee":
+			tc.Grantee = l.user(kv, what)
 		case "request":
 			tc.Request, tc.roleLine = l.request(kv, what)
 		case "expect":
@@ -185,12 +187,14 @@ func (l *testLoader) testCase(n ast.Node, i int, now time.Time) (tc TestCase, ok
 	if tc.Expect.MayApprove != nil && keys["approver"] == nil {
 		l.addf(n, "%s: expect: may_approve needs an approver", what)
 	}
+	l.checkGrantee(n, what, tc, keys)
 	return tc, tc.Name != "" && len(l.problems) == problems
 }
 
+// user reads a person: the case's user, approver or grantee.
 func (l *testLoader) user(kv *ast.MappingValueNode, what string) User {
 	var u User
-	what += ": user"
+	what += ": " + keyOf(kv)
 	for _, kv := range l.entries(kv.Value, what, 0) {
 		switch key := keyOf(kv); key {
 		case "id":
@@ -231,6 +235,8 @@ func (l *testLoader) request(kv *ast.MappingValueNode, what string) (Input, int)
 			in.Reason = l.str(kv, what+": reason")
 		case "incident":
 			in.Incident = l.str(kv, what+": incident")
+		case "start":
+			l.timestamp(kv, what+": start", &in.Start)
 		default:
 			l.addf(kv.Key, "%s: unknown key %q (known: %s)", what, key, strings.Join(testReqKeys, ", "))
 		}
@@ -259,12 +265,29 @@ func (l *testLoader) expect(kv *ast.MappingValueNode, what string) Expectation {
 		case "may_approve":
 			v := l.boolean(kv, what+": may_approve")
 			e.MayApprove = &v
+		case "may_request_for":
+			v := l.boolean(kv, what+": may_request_for")
+			e.MayRequestFor = &v
 		default:
 			l.addf(kv.Key, "%s: unknown key %q (known: %s)", what, key, strings.Join(testExpKeys, ", "))
 		}
 	}
-	if e.Eligible == nil && e.AutoApprove == nil && e.MayApprove == nil && (entries != nil || isNull(kv.Value)) {
-		l.addf(kv.Value, "%s: give eligible, auto_approve, may_approve or several (true or false)", what)
+	if e == (Expectation{}) && (entries != nil || isNull(kv.Value)) {
+		l.addf(kv.Value, "%s: give eligible, auto_approve, may_approve, may_request_for or several (true or false)", what)
 	}
 	return e
+}
+
+// checkGrantee checks what expect: may_request_for needs: a grantee, and
+// a user to file the request, which a workload cannot be.
+func (l *testLoader) checkGrantee(n ast.Node, what string, tc TestCase, keys map[string]*ast.MappingValueNode) {
+	if tc.Expect.MayRequestFor == nil {
+		return
+	}
+	if keys["grantee"] == nil {
+		l.addf(n, "%s: expect: may_request_for needs a grantee (who the user files the request for)", what)
+	}
+	if keys["workload"] != nil {
+		l.addf(keys["workload"].Key, "%s: expect: may_request_for is about a person filing for another, not a workload", what)
+	}
 }
