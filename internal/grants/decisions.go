@@ -82,7 +82,10 @@ func (s *Service) requesterEligible(ctx context.Context, r *Request, now time.Ti
 	if err != nil {
 		return nil, fmt.Errorf("look up requester %s: %w", r.Requester.ID, err)
 	}
-	return s.stillEligible(r, requester, now)
+	if why, err := s.stillEligible(r, requester, now); why != nil || err != nil {
+		return why, err
+	}
+	return s.filerStillMay(ctx, r, requester, now)
 }
 
 // stillEligible checks r's requester, as the directory knows them this
@@ -169,8 +172,13 @@ func (s *Service) Revoke(ctx context.Context, id RequestID, userID, reason strin
 		}
 	}
 	if reason = truncate(strings.TrimSpace(reason), MaxReason); reason == "" {
-		reason = "revoked by the requester"
-		if !r.requestedBy(userID) {
+		switch {
+		case r.isGrantee(userID):
+			reason = "revoked by the requester"
+		case r.filedBy(userID):
+			// The audit trail says who ended it: not the grantee.
+			reason = "revoked by who filed it"
+		default:
 			reason = "revoked by an approver"
 		}
 	}

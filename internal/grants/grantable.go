@@ -38,6 +38,11 @@ func (s *Service) grantable(ctx context.Context, r *Request) (why string, err er
 		}
 		return fmt.Sprintf("it was approved at %s, more than %s ago", r.DecidedAt.UTC().Format(time.RFC3339), rules.FormatDuration(good)), nil
 	}
+	if now.Before(r.Start) {
+		// Nothing issues a window before its start (Begin waits for it);
+		// this holds it whatever path reaches the AWS call.
+		return fmt.Sprintf("its window starts at %s", r.Start.UTC().Format(time.RFC3339)), nil
+	}
 	if !r.Start.IsZero() && !now.Before(r.Start.Add(r.Duration)) {
 		return fmt.Sprintf("its window ended at %s before it could be issued", r.Start.Add(r.Duration).UTC().Format(time.RFC3339)), nil
 	}
@@ -60,6 +65,12 @@ func (s *Service) grantable(ctx context.Context, r *Request) (why string, err er
 			return "", err
 		}
 		return "the requester is no longer eligible: " + why.Msg, nil
+	}
+	if why, err := s.filerStillMay(ctx, r, requester, now); why != nil || err != nil {
+		if err != nil {
+			return "", err
+		}
+		return why.Msg, nil
 	}
 	if r.Extends != "" {
 		orig, err := s.store.Get(ctx, r.Extends)

@@ -124,7 +124,9 @@ func (s *Service) file(ctx context.Context, r *Request, auto bool) (*Request, er
 		return nil, err
 	}
 	r = s.publish(ctx, r, r.Journal, nil)
-	if !auto {
+	if !auto || r.State != Granting {
+		// Not approved yet, or approved for a window that starts later:
+		// the scheduler issues it then, never now.
 		s.poke()
 		return r, nil
 	}
@@ -200,6 +202,13 @@ func (s *Service) breakglass(ctx context.Context, role *rules.Role, user rules.U
 	}
 	if !auto {
 		return false, "", nil
+	}
+	if in.Start.After(now) {
+		// Break-glass is access now, for an emergency now. Auto-approved
+		// ahead, a window would be issued hours or days later on nobody's
+		// word, whatever became of the incident, with the owners' review
+		// due before it even began.
+		return false, "break-glass is for access now: a window asked for ahead goes to the approvers", nil
 	}
 	if notice := s.incidentNotice(ctx, role, in.Incident); notice != "" {
 		return false, notice, nil

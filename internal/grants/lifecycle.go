@@ -14,6 +14,11 @@ import (
 // request, ended because its requester's Slack account was deactivated.
 const ReasonDeactivated = "requester deactivated in Slack"
 
+// ReasonFilerDeactivated is the DenyReason of a request filed for someone
+// else, not yet issued, withdrawn because who filed it was deactivated
+// in Slack.
+const ReasonFilerDeactivated = "filed by someone whose Slack account was deactivated"
+
 // Deactivated ends what userID holds and asks for once the directory,
 // asked now, confirms their Slack account is deactivated: active grants
 // are revoked and pending requests denied, each with ReasonDeactivated in
@@ -34,8 +39,14 @@ func (s *Service) Deactivated(ctx context.Context, userID string) (bool, error) 
 	}
 	var errs []error
 	for _, r := range open {
-		if r.isGrantee(userID) {
+		switch {
+		case r.isGrantee(userID):
 			errs = append(errs, s.terminate(ctx, r, ReasonDeactivated))
+		case r.filedBy(userID) && (r.State == Pending || r.State == Scheduled):
+			// Not yet issued, it would be refused at approval or at its
+			// start (filerStillMay); access already issued to an
+			// eligible grantee stays theirs.
+			errs = append(errs, s.withdraw(ctx, r.ID, ReasonFilerDeactivated))
 		}
 	}
 	return true, errors.Join(errs...)

@@ -46,3 +46,46 @@ func (s *Service) admitFor(ctx context.Context, role *rules.Role, filer rules.Us
 func (r *Request) filedBy(userID string) bool {
 	return r.FiledBy != nil && userID != "" && r.FiledBy.ID == userID
 }
+
+// filerStillMay checks, for a request filed for someone else, that who
+// filed it still may: a full member of the workspace whom the role's
+// request_for_others rule, in the catalog in force, lets file for the
+// grantee as the directory knows them now. It returns why not, or nil.
+//
+// The filer's word is an input of the grant like the grantee's
+// eligibility and the approvers' standing: a fresh request by them would
+// be refused, so neither an approval nor the start of a window issues
+// access on it (docs/design.md §4.7: a record is grantable only if a
+// fresh request with the same input would be). Without this a lead who
+// left the group that may file, or was deactivated, kept filing through
+// the requests they had open.
+func (s *Service) filerStillMay(ctx context.Context, r *Request, grantee rules.User, now time.Time) (*UserError, error) {
+	if r.FiledBy == nil {
+		return nil, nil
+	}
+	role, ok := s.Catalog().Role(r.Role)
+	if !ok {
+		return nil, nil // stillEligible refuses it
+	}
+	filer, err := s.dir.User(Fresh(ctx), r.FiledBy.ID)
+	if err != nil {
+		return nil, fmt.Errorf("look up %s, who filed %s: %w", r.FiledBy.ID, r.ID, err)
+	}
+	var why string
+	switch {
+	case untrusted(filer) != "":
+		why = "they are no longer a full member of the workspace"
+	case role.RequestForOthers == "":
+		why = role.Name + " no longer takes requests filed for someone else"
+	default:
+		ok, err := role.MayRequestFor(filer, grantee, r.ruleInput(), now)
+		if err != nil {
+			return nil, fmt.Errorf("evaluate request_for_others of %s: %w", role.Name, err)
+		}
+		if ok {
+			return nil, nil
+		}
+		why = "the request_for_others rule of " + role.Name + " no longer lets them"
+	}
+	return &UserError{Msg: fmt.Sprintf("%s, who filed it for %s, may no longer file it: %s", filer.Name, grantee.Name, why), Err: ErrIneligible}, nil
+}

@@ -206,6 +206,7 @@ func deniedBy(r *grants.Request) string {
 var defaultRevokeReasons = map[string]bool{
 	"revoked by the requester": true,
 	"revoked by an approver":   true,
+	"revoked by who filed it":  true,
 }
 
 // revokeWhy says why access ended: it expired, or who revoked it and why.
