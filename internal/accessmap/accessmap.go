@@ -156,6 +156,37 @@ type builder struct {
 	now     time.Time
 }
 
+// approvers resolves a list of approvers to user IDs, sorted and without
+// repeats: the listed users and the current members of the listed groups.
+func (b *builder) approvers(ctx context.Context, list []string) ([]string, error) {
+	ids := rules.UserIDs(list)
+	for _, h := range rules.GroupHandles(list) {
+		got, ok := b.members[h]
+		if !ok {
+			var err error
+			if got, err = b.dir.GroupMembers(ctx, h); err != nil {
+				return nil, fmt.Errorf("members of @%s: %w", h, err)
+			}
+			b.members[h] = got
+		}
+		ids = append(ids, got...)
+	}
+	slices.Sort(ids)
+	return slices.Compact(ids), nil
+}
+
+// active counts the users of ids who can click: known, not deactivated,
+// not bots.
+func (b *builder) active(ids []string) int {
+	n := 0
+	for _, id := range ids {
+		if u, ok := b.byID[id]; ok && !u.Deleted && !u.IsBot {
+			n++
+		}
+	}
+	return n
+}
+
 // roleAccess is who may approve and request role in account (the zero
 // Account for roles not granted per account).
 func (b *builder) roleAccess(ctx context.Context, role *rules.Role, account rules.Account) (RoleAccess, error) {
@@ -164,30 +195,25 @@ func (b *builder) roleAccess(ctx context.Context, role *rules.Role, account rule
 		ApprovalsRequired: role.ApprovalsRequired,
 		Approvers:         []Person{}, Requesters: []Person{}, AutoApproved: []Person{},
 	}
-	list := role.ApproversIn(account.ID)
-	ids := rules.UserIDs(list)
-	for _, h := range rules.GroupHandles(list) {
-		got, ok := b.members[h]
-		if !ok {
-			var err error
-			if got, err = b.dir.GroupMembers(ctx, h); err != nil {
-				return RoleAccess{}, fmt.Errorf("members of @%s: %w", h, err)
-			}
-			b.members[h] = got
+	var all []string
+	for step := range role.Steps() {
+		ids, err := b.approvers(ctx, role.StepApprovers(account.ID, step))
+		if err != nil {
+			return RoleAccess{}, err
 		}
-		ids = append(ids, got...)
+		all = append(all, ids...)
+		need, what := role.ApprovalsRequired, "approvals_required"
+		if len(role.ApprovalSteps) > 0 {
+			need, what = role.ApprovalSteps[step].ApprovalsRequired, fmt.Sprintf("approvals_required of step %d", step+1)
+		}
+		if active := b.active(ids); active < need {
+			ra.Errors = append(ra.Errors, fmt.Sprintf("%s is %d but only %d approver(s) are active users", what, need, active))
+		}
 	}
-	slices.Sort(ids)
-	active := 0
-	for _, id := range slices.Compact(ids) {
+	slices.Sort(all)
+	for _, id := range slices.Compact(all) {
 		u, ok := b.byID[id]
 		ra.Approvers = append(ra.Approvers, person(u, ok, id))
-		if ok && !u.Deleted && !u.IsBot {
-			active++
-		}
-	}
-	if active < role.ApprovalsRequired {
-		ra.Errors = append(ra.Errors, fmt.Sprintf("approvals_required is %d but only %d approver(s) are active users", role.ApprovalsRequired, active))
 	}
 	if role.Backend == grants.BackendSSO && account.ID == "" {
 		ra.Errors = append(ra.Errors, fmt.Sprintf("no accounts: those of organizational unit %s were not read; requesters are judged without an account", role.OrganizationalUnit))

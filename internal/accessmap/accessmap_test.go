@@ -382,3 +382,31 @@ func TestAccessMapSlackDirectory(t *testing.T) {
 		t.Errorf("failing users.list: %v", err)
 	}
 }
+
+// TestAccessMapApprovalSteps: the approvers of a role with steps are the
+// people of every step; a step that can never be completed is named.
+func TestAccessMapApprovalSteps(t *testing.T) {
+	cat := parse(t, `
+roles:
+  prod-admin:
+    backend: aws_sts
+    role_arn: arn:aws:iam::111111111111:role/prod-admin
+    eligible: 'false'
+    approval_steps:
+      - approvers: [U0DAN]
+      - approvers: ["@platform-leads"]
+        approvals_required: 2
+`)
+	m, err := accessmap.Build(t.Context(), cat, workspace(), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := m.Roles[0]
+	if got := ids(r.Approvers); !slices.Equal(got, []string{"U0ALICE", "U0DAN", "U0GONE"}) {
+		t.Errorf("approvers = %v, want both steps' people", got)
+	}
+	want := []string{"approvals_required of step 2 is 2 but only 1 approver(s) are active users"}
+	if !slices.Equal(r.Errors, want) || r.ApprovalsRequired != 3 {
+		t.Errorf("errors = %q, approvals_required %d", r.Errors, r.ApprovalsRequired)
+	}
+}

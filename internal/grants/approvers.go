@@ -34,11 +34,29 @@ func (s *Service) eachApprover(ctx context.Context, role *rules.Role, list []str
 	return nil
 }
 
-// approversOf is who approves r under role: its approvers in r's account
-// (see rules.Role.ApproversIn) and, once r was escalated, the role's
-// escalation_approvers.
+// approversOf is who approves r under role: while it is pending, the
+// approvers of the step it waits on (see approversAt); once decided, those
+// of every step, who may all revoke or review it.
 func approversOf(role *rules.Role, r *Request) []string {
-	list := role.ApproversIn(r.Account)
+	if r.State == Pending || len(r.Steps) == 0 {
+		return approversAt(role, r, r.CurrentStep())
+	}
+	var all []string
+	for step := range role.Steps() {
+		for _, a := range approversAt(role, r, step) {
+			if !slices.Contains(all, a) {
+				all = append(all, a)
+			}
+		}
+	}
+	return all
+}
+
+// approversAt is who approves step of r under role: the step's approvers
+// in r's account (see rules.Role.StepApprovers) and, once r was
+// escalated, the role's escalation_approvers, at whatever step.
+func approversAt(role *rules.Role, r *Request, step int) []string {
+	list := role.StepApprovers(r.Account, step)
 	if r.Escalated {
 		list = append(slices.Clone(list), role.EscalationApprovers...)
 	}
@@ -106,19 +124,25 @@ func (s *Service) ApproverOf(ctx context.Context, userID string) ([]string, erro
 	return out, nil
 }
 
-// isApprover reports whether userID is an approver of r's role, in r's
-// account, now: or one of its escalation approvers, once r was escalated.
-func (s *Service) isApprover(ctx context.Context, r *Request, userID string) (bool, error) {
+// isApprover reports whether userID is among the approvers list gives of
+// r's role, now (see approversOf and approversAt).
+func (s *Service) isApprover(ctx context.Context, r *Request, userID string, list func(*rules.Role, *Request) []string) (bool, error) {
 	role, ok := s.Catalog().Role(r.Role)
 	if !ok {
 		return false, nil
 	}
-	return s.inList(ctx, role, approversOf(role, r), userID)
+	return s.inList(ctx, role, list(role, r), userID)
 }
 
-// approves reports whether userID is an approver of role in account now.
+// approves reports whether userID is an approver of role in account now,
+// at any of its steps.
 func (s *Service) approves(ctx context.Context, role *rules.Role, account, userID string) (bool, error) {
-	return s.inList(ctx, role, role.ApproversIn(account), userID)
+	for step := range role.Steps() {
+		if ok, err := s.inList(ctx, role, role.StepApprovers(account, step), userID); ok || err != nil {
+			return ok, err
+		}
+	}
+	return false, nil
 }
 
 // inList reports whether userID is among the approver list of role now.

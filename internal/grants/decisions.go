@@ -39,25 +39,43 @@ func (s *Service) Approve(ctx context.Context, id RequestID, approverID string) 
 	if err != nil {
 		return r, err
 	}
+	// The approver was checked against the step r waits on; their click
+	// counts at that step only. If r has moved on meanwhile (a second
+	// approver completed the step) or gone back (an approval that no
+	// longer counts was dropped), it is refused.
+	at := r.CurrentStep()
 	// What this approval did decides what comes next, not the record as it
 	// is after its events are handed over: a second approver may have moved
 	// it on meanwhile, and then issuing is theirs to do.
 	var denied, granting bool
+	var moved error
 	updated, err := s.step(ctx, id, nil, func(r *Request) error {
-		var err error
+		moved = nil
 		if stillEligible != nil {
-			err = r.DenyIneligible(approverID, stillEligible.Msg, now)
-		} else {
-			r.dropApprovals(stale, now)
-			err = r.Approve(approverID, now, s.opts.Lease)
+			err := r.DenyIneligible(approverID, stillEligible.Msg, now)
+			denied = r.State == Denied
+			return err
 		}
-		denied, granting = r.State == Denied, r.State == Granting
+		dropped := len(r.Approvals)
+		r.dropApprovals(stale, now)
+		if r.State == Pending && r.CurrentStep() != at {
+			moved = stepMoved(r, at)
+			if dropped == len(r.Approvals) {
+				return moved
+			}
+			return nil // the dropped approvals are recorded; this one is not
+		}
+		err := r.Approve(approverID, now, s.opts.Lease)
+		granting = r.State == Granting
 		return err
 	})
 	if err != nil {
 		return s.refused(ctx, r, id, approverID, err)
 	}
 	r = updated
+	if moved != nil {
+		return s.refused(ctx, r, id, approverID, moved)
+	}
 	if denied {
 		return r, userErr(ErrIneligible, fmt.Sprintf("%s was denied: %s no longer qualifies for %s", id, r.Requester.Name, r.Role))
 	}
@@ -257,6 +275,14 @@ func (s *Service) mayDecide(ctx context.Context, r *Request, userID, verb string
 	case err != nil:
 		return err
 	case why == notApproverOf(r.Role):
+		other, oerr := s.otherStep(ctx, r, userID)
+		if oerr != nil {
+			return oerr
+		}
+		if other != "" {
+			err = userErr(ErrNotApprover, fmt.Sprintf("you cannot %s %s now: %s", verb, r.ID, other))
+			break
+		}
 		err = userErr(ErrNotApprover, fmt.Sprintf("you are %s, so you cannot %s %s", why, verb, r.ID))
 	case why != "":
 		err = userErr(ErrNotApprover, fmt.Sprintf("you cannot %s %s: %s", verb, r.ID, why))

@@ -108,6 +108,9 @@ func (s *Service) matchesCatalog(role *rules.Role, r *Request, requester rules.U
 	case r.Duration <= 0 || r.Duration > role.MaxDuration:
 		return fmt.Sprintf("its duration %s is outside the role's max of %s", rules.FormatDuration(r.Duration), rules.FormatDuration(role.MaxDuration)), nil
 	}
+	if why := stepsMatch(role, r); why != "" {
+		return why, nil
+	}
 	target, principal, err := catalogGrant(role, requester, r.ruleInput(), now)
 	if mis, ok := errors.AsType[*accountMismatch](err); ok {
 		return mis.why, nil
@@ -120,29 +123,37 @@ func (s *Service) matchesCatalog(role *rules.Role, r *Request, requester rules.U
 
 // approvedEnough checks that r's approvals come from enough distinct
 // people, none of them the requester (nor, for a workload's request, who
-// triggered its run), each of whom may approve it now.
+// triggered its run), each of whom may approve, now, the step they
+// approved at; and, for a role with approval_steps, enough at each step.
 func (s *Service) approvedEnough(ctx context.Context, role *rules.Role, r *Request, requester rules.User) (string, error) {
 	need := role.ApprovalsRequired
 	if ThirdParty(requester) || ThirdParty(r.Requester) {
 		need = max(need, guestApprovals)
 	}
 	seen := map[string]bool{}
-	for _, a := range r.Approvals {
+	valid := func(a Approval) (bool, error) {
 		if r.requestedBy(a.Approver) || seen[a.Approver] || a.At.After(r.DecidedAt) {
-			continue
+			return false, nil
 		}
 		if mine, err := s.triggered(ctx, r, a.Approver); mine || err != nil {
-			if err != nil {
+			return false, err
+		}
+		why, err := s.mayStillApproveAt(ctx, r, a.Approver, a.Step)
+		if err != nil || why != "" {
+			return false, err
+		}
+		seen[a.Approver] = true
+		return true, nil
+	}
+	if len(role.ApprovalSteps) > 0 {
+		if why, err := approvedEachStep(role, r, valid); why != "" || err != nil {
+			return why, err
+		}
+	} else {
+		for _, a := range r.Approvals {
+			if _, err := valid(a); err != nil {
 				return "", err
 			}
-			continue
-		}
-		why, err := s.mayStillApprove(ctx, r, a.Approver)
-		if err != nil {
-			return "", err
-		}
-		if why == "" {
-			seen[a.Approver] = true
 		}
 	}
 	if len(seen) < need {

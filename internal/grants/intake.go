@@ -242,6 +242,7 @@ func (s *Service) newRecord(role *rules.Role, user rules.User, in rules.Input, n
 		Account:           in.Account,
 		Rule:              role.Eligible,
 		ApprovalsRequired: role.ApprovalsRequired,
+		Steps:             stepsOf(role),
 		CreatedAt:         now,
 		Deadline:          now.Add(role.RequestTTL),
 		DryRun:            s.opts.DryRun,

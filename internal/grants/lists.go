@@ -29,6 +29,7 @@ func (s *Service) List(ctx context.Context, userID string) (Listing, error) {
 	type approverKey struct {
 		role, account string
 		escalated     bool
+		step          int
 	}
 	approverOf := map[approverKey]bool{}
 	for _, r := range open {
@@ -42,10 +43,10 @@ func (s *Service) List(ctx context.Context, userID string) (Listing, error) {
 		if r.decidable(userID, now) != nil {
 			continue
 		}
-		key := approverKey{r.Role, r.Account, r.Escalated}
+		key := approverKey{r.Role, r.Account, r.Escalated, r.CurrentStep()}
 		ok, seen := approverOf[key]
 		if !seen {
-			if ok, err = s.isApprover(ctx, r, userID); err != nil {
+			if ok, err = s.isApprover(ctx, r, userID, approversOf); err != nil {
 				return Listing{}, err
 			}
 			approverOf[key] = ok

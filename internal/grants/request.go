@@ -53,6 +53,9 @@ const (
 type Approval struct {
 	Approver string    `json:"approver"` // Slack user ID
 	At       time.Time `json:"at"`
+	// Step is the approval step (from 0) it was given at; always 0 for
+	// a role approved in one step.
+	Step int `json:"step,omitempty"`
 }
 
 // Request is the one record kept per request. Everything shown to people or
@@ -99,6 +102,10 @@ type Request struct {
 	Rule              string `json:"rule"`
 	AutoApproved      bool   `json:"auto_approved,omitempty"`
 	ApprovalsRequired int    `json:"approvals_required"`
+	// Steps are the role's approval_steps when it was filed, in order;
+	// nil for a role approved in one step. ApprovalsRequired is then
+	// their sum, at least.
+	Steps []ApprovalStep `json:"steps,omitempty"`
 
 	CreatedAt time.Time `json:"created_at"`
 	Deadline  time.Time `json:"deadline"` // pending requests time out here

@@ -32,17 +32,19 @@ import (
 // it first or a person decided meanwhile. There is nothing left to do.
 var ErrStale = errors.New("record moved on")
 
-// Approve records approver's yes. With ApprovalsRequired distinct
-// approvals the request moves to Granting, under a lease for the process
-// that issues the access. It refuses (see decidable) a request that is not
-// pending or has passed its deadline, the requester, and an approver who
-// already approved.
+// Approve records approver's yes, at the step the request waits on. With
+// ApprovalsRequired distinct approvals, and every step's, the request
+// moves to Granting, under a lease for the process that issues the
+// access. It refuses (see decidable) a request that is not pending or has
+// passed its deadline, the requester, and an approver who already
+// approved, at this step or another.
 func (r *Request) Approve(approver string, now time.Time, lease time.Duration) error {
 	if err := r.decidable(approver, now); err != nil {
 		return err
 	}
-	r.Approvals = append(r.Approvals, Approval{Approver: approver, At: now})
-	if len(r.Approvals) >= r.ApprovalsRequired {
+	step := r.CurrentStep()
+	r.Approvals = append(r.Approvals, Approval{Approver: approver, At: now, Step: step})
+	if r.approvedEnough() {
 		// Concurrent clicks take their time before they queue for the
 		// record, so an earlier approval may carry a later time than
 		// this one. The decision comes after every approval it counts.

@@ -33,7 +33,19 @@ func untrusted(u rules.User) string {
 // be a current approver of its role, a full member of the workspace, as
 // the directory knows them this moment, and pass the role's approver_rule.
 func (s *Service) mayStillApprove(ctx context.Context, r *Request, userID string) (string, error) {
-	ok, err := s.isApprover(ctx, r, userID)
+	return s.mayStillApproveIn(ctx, r, userID, approversOf)
+}
+
+// mayStillApproveAt is mayStillApprove for step of r: an approval is
+// checked against the step it was given at.
+func (s *Service) mayStillApproveAt(ctx context.Context, r *Request, userID string, step int) (string, error) {
+	return s.mayStillApproveIn(ctx, r, userID, func(role *rules.Role, r *Request) []string { return approversAt(role, r, step) })
+}
+
+// mayStillApproveIn is mayStillApprove with the approvers of r under its
+// role given by list.
+func (s *Service) mayStillApproveIn(ctx context.Context, r *Request, userID string, list func(*rules.Role, *Request) []string) (string, error) {
+	ok, err := s.isApprover(ctx, r, userID, list)
 	if err != nil {
 		return "", err
 	}
@@ -89,7 +101,7 @@ func (s *Service) staleApprovals(ctx context.Context, r *Request) (map[string]st
 	}
 	stale := map[string]string{}
 	for _, a := range r.Approvals {
-		why, err := s.mayStillApprove(ctx, r, a.Approver)
+		why, err := s.mayStillApproveAt(ctx, r, a.Approver, a.Step)
 		if err != nil {
 			return nil, err
 		}

@@ -20,8 +20,16 @@ func (r *Role) ApproversIn(account string) []string {
 }
 
 // ApproverLists returns every approver list of the role: its approvers,
-// then those of each account in account_approvers, in account ID order.
+// then those of each account in account_approvers, in account ID order,
+// or those of each of its approval_steps.
 func (r *Role) ApproverLists() [][]string {
+	if len(r.ApprovalSteps) > 0 {
+		out := make([][]string, 0, len(r.ApprovalSteps))
+		for _, s := range r.ApprovalSteps {
+			out = append(out, s.Approvers)
+		}
+		return out
+	}
 	out := [][]string{r.Approvers}
 	for _, id := range slices.Sorted(maps.Keys(r.AccountApprovers)) {
 		out = append(out, r.AccountApprovers[id])

@@ -86,6 +86,9 @@ type Role struct {
 	// requests in an account: account ID → approvers.
 	AccountApprovers  map[string][]string
 	ApprovalsRequired int
+	// ApprovalSteps, when set, replace Approvers: a request is approved
+	// by each step in order, and ApprovalsRequired is their sum.
+	ApprovalSteps []ApprovalStep
 
 	// RemindAfter is how long a request waits for a decision before its
 	// approvers are reminded, and EscalateAfter before

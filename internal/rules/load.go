@@ -59,7 +59,7 @@ var roleKeys = []string{"description", "backend", "role_arn", "session_policy", 
 	"max_duration", "default_duration", "request_ttl", "approvers", "approvals_required", "eligible", "auto_approve", "approver_rule",
 	"incident_pattern", "breakglass_limit", "review_within", "allow_guests", "guest_max_duration", "allow_role_chaining",
 	"permission_set", "accounts", "organizational_unit", "account_approvers", "sso_group", "sso_user", "workloads",
-	"remind_after", "escalate_after", "escalation_approvers", "max_lead_time", "end_with_incident", "request_for_others"}
+	"remind_after", "escalate_after", "escalation_approvers", "max_lead_time", "end_with_incident", "request_for_others", "approval_steps"}
 
 // parse state: the problems found so far, the CEL environment and what
 // it compiled.
@@ -284,6 +284,8 @@ func (l *loader) setting(r *Role, key string, kv *ast.MappingValueNode, defaultS
 		r.Approvers = l.strList(kv, name)
 	case "approvals_required":
 		r.ApprovalsRequired = l.integer(kv, name)
+	case "approval_steps":
+		r.ApprovalSteps = l.approvalSteps(kv, name)
 	case "breakglass_limit":
 		if r.BreakglassLimit = l.integer(kv, name); r.BreakglassLimit < 0 {
 			l.addf(kv.Value, "role %s: breakglass_limit must be 0 (no limit) or more, got %d", name, r.BreakglassLimit)

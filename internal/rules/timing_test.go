@@ -45,7 +45,6 @@ func TestTimingProblems(t *testing.T) {
 		{"max_lead_time not a duration", role, "    max_lead_time: true", `roles.yaml:16: role prod-admin: max_lead_time: "true" is not a duration`},
 		{"end_with_incident not a bool", role, "    end_with_incident: maybe", `roles.yaml:16: role prod-admin: end_with_incident must be true or false, got "maybe"`},
 		{"end_with_incident in defaults", defaults, "  end_with_incident: true", `roles.yaml:5: unknown key "end_with_incident" in defaults`},
-		{"approval_steps is not a key", role, "    approval_steps: [{approvers: [\"@leads\"]}]", `roles.yaml:16: role prod-admin: unknown key "approval_steps"`},
 		{"approval_steps is not a key of defaults", defaults, "  approval_steps: []", `roles.yaml:5: unknown key "approval_steps" in defaults`},
 		{"all off", role, "    remind_after: 0\n    escalate_after: 0s", ""},
 		{"remind without escalation", role, "    remind_after: 10m", ""},

@@ -136,6 +136,10 @@ func (l *loader) checkDurations(r *Role, keys map[string]*ast.MappingValueNode, 
 }
 
 func (l *loader) checkApprovers(r *Role, keys map[string]*ast.MappingValueNode, node func(string) ast.Node) {
+	if keys["approval_steps"] != nil {
+		l.checkApprovalSteps(r, keys)
+		return
+	}
 	if len(r.Approvers) == 0 {
 		l.addf(node("approvers"), "role %s: approvers is empty: list Slack user IDs (U…) or user groups (@handle)", r.Name)
 	}

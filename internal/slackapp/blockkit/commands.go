@@ -134,6 +134,11 @@ func appendRoleLine(b []byte, r *rules.Role) []byte {
 	if n != 1 {
 		b = append(b, 's')
 	}
+	if len(r.ApprovalSteps) > 0 {
+		b = append(b, " in "...)
+		b = strconv.AppendInt(b, int64(len(r.ApprovalSteps)), 10)
+		b = append(b, " steps"...)
+	}
 	if r.AutoApprove != "" {
 		b = append(b, " · :rotating_light: break-glass possible"...)
 	}

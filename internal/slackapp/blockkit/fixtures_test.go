@@ -231,3 +231,17 @@ func scheduledForAlice() *grants.Request {
 	r.DecidedAt = now.Add(-time.Minute)
 	return r
 }
+
+// atSecurityStep is pendingGroup under approval_steps: Bob, an owner,
+// approved step 1; step 2 waits on @security, where the handle is text
+// a catalog could have made hostile.
+func atSecurityStep() *grants.Request {
+	r := pendingGroup()
+	r.ID = "JIT-5TEP52"
+	r.Steps = []grants.ApprovalStep{
+		{Approvers: []string{bob, carol}, Required: 1},
+		{Approvers: []string{"@security", "@sec<!here>"}, Required: 1},
+	}
+	r.Approvals[0].Step = 0
+	return r
+}

@@ -97,6 +97,9 @@ func TestGoldenMessages(t *testing.T) {
 		{"reminder", Reminder(windowForAlice())},
 		{"escalation", Escalation(windowForAlice())},
 		{"list_scheduled", List(grants.Listing{Mine: []*grants.Request{scheduledForAlice(), windowForAlice()}}, now)},
+		{"approval_request_at_step_2", ApprovalRequest(atSecurityStep())},
+		{"step_passed", StepPassed(atSecurityStep())},
+		{"reminder_at_step_2", Reminder(atSecurityStep())},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

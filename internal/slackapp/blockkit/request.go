@@ -65,8 +65,12 @@ func approverMentions(r *grants.Request) []string {
 	return out
 }
 
-// approvals shows the count so far, "1 of 2", and who gave them.
+// approvals shows the count so far, "1 of 2", and who gave them; for a
+// request with steps, where it stands (see stepApprovals).
 func approvals(r *grants.Request) string {
+	if len(r.Steps) > 0 {
+		return stepApprovals(r)
+	}
 	s := fmt.Sprintf("%d of %d", len(r.Approvals), required(r))
 	if len(r.Approvals) > 0 {
 		s += ": " + andList(approverMentions(r))

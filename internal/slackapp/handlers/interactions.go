@@ -35,7 +35,7 @@ func (h *Handler) interaction(ctx context.Context, cb slack.InteractionCallback)
 			return
 		}
 		if r.State == grants.Pending {
-			h.tell(ctx, to, blockkit.Answer(r, fmt.Sprintf("You approved `%s`; it needs %d more approval(s).", r.ID, r.ApprovalsRequired-len(r.Approvals))))
+			h.tell(ctx, to, blockkit.Answer(r, blockkit.ApprovedAt(r, cb.User.ID)))
 		}
 		if cb.View.Type == slack.VTHomeTab {
 			h.publishHome(ctx, cb.User.ID)

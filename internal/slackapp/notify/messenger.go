@@ -65,6 +65,17 @@ func (m *Messenger) Notify(_ context.Context, e grants.Event) {
 		}
 	case grants.EventApproved, grants.EventDenied, grants.EventCancelled, grants.EventTimedOut, grants.EventTampered:
 		m.q.Do(approvers, "update approval DMs", func(ctx context.Context) error { return m.updateApprovers(ctx, &r) })
+		if e.Type == grants.EventApproved && r.State == grants.Pending && len(r.Steps) > 0 {
+			// The approval may have completed a step: the next step's
+			// approvers are asked; those who have their copy are skipped.
+			m.q.Do(approvers, "approval DMs of the next step", func(ctx context.Context) error {
+				cur, err := m.svc.Get(ctx, r.ID)
+				if err != nil || cur.State != grants.Pending {
+					return err
+				}
+				return m.askApprovers(ctx, cur)
+			})
+		}
 	case grants.EventReminded:
 		m.q.Do(approvers, "approval reminders", func(ctx context.Context) error { return m.remindApprovers(ctx, &r) })
 	case grants.EventEscalated:
@@ -274,12 +285,33 @@ func (m *Messenger) updateApprovers(ctx context.Context, r *grants.Request) erro
 	if r.State != grants.Pending {
 		blocks = blockkit.ApprovalOutcome(r)
 	}
-	return m.updateCopies(ctx, r, approverKey, "", blockkit.ApprovalText(r), blocks)
+	if r.State != grants.Pending || len(r.Steps) == 0 {
+		return m.updateCopies(ctx, r, approverKey, "", blockkit.ApprovalText(r), blocks)
+	}
+	// A request with steps keeps its buttons only for the approvers of
+	// the step it waits on; the others see whose turn it is.
+	current, err := m.svc.Approvers(ctx, r)
+	if err != nil {
+		return err
+	}
+	passed := blockkit.StepPassed(r)
+	return m.updateCopiesBy(ctx, r, approverKey, "", blockkit.ApprovalText(r), func(key string) []slack.Block {
+		if slices.Contains(current, strings.TrimPrefix(key, approverKey)) {
+			return blocks
+		}
+		return passed
+	})
 }
 
 // updateCopies rewrites every DM about r whose Refs key starts with prefix
 // to text and blocks; with a channel, only those in it.
 func (m *Messenger) updateCopies(ctx context.Context, r *grants.Request, prefix, channel, text string, blocks []slack.Block) error {
+	return m.updateCopiesBy(ctx, r, prefix, channel, text, func(string) []slack.Block { return blocks })
+}
+
+// updateCopiesBy is updateCopies with the blocks of each copy given by its
+// Refs key.
+func (m *Messenger) updateCopiesBy(ctx context.Context, r *grants.Request, prefix, channel, text string, blocksFor func(key string) []slack.Block) error {
 	refs, err := m.refs.Refs(ctx, r.ID)
 	if err != nil {
 		return err
@@ -296,7 +328,7 @@ func (m *Messenger) updateCopies(ctx context.Context, r *grants.Request, prefix,
 			m.log.WarnContext(ctx, "a recorded message place is not where it should be; left alone", "request_id", r.ID, "key", key, "channel", ch)
 			continue
 		}
-		if _, _, _, err := m.api.UpdateMessageContext(ctx, ch, ts, slack.MsgOptionText(text, false), slack.MsgOptionBlocks(blocks...)); err != nil {
+		if _, _, _, err := m.api.UpdateMessageContext(ctx, ch, ts, slack.MsgOptionText(text, false), slack.MsgOptionBlocks(blocksFor(key)...)); err != nil {
 			return fmt.Errorf("update DM of %s (%s): %w", r.ID, key, err)
 		}
 	}

@@ -1,0 +1,104 @@
+package rules
+
+import (
+	"fmt"
+
+	"github.com/goccy/go-yaml/ast"
+)
+
+// ApprovalStep is one step of a role's approval_steps: ApprovalsRequired
+// distinct people among Approvers (Slack user IDs and "@handle" user
+// groups) approve, once every step before it is done.
+type ApprovalStep struct {
+	Approvers         []string
+	ApprovalsRequired int
+}
+
+// StepApprovers returns who approves step (from 0) of a request of the
+// role in account: that step's approvers for a role with approval_steps,
+// else, for its one step, ApproversIn(account). Past the last step there
+// is nobody.
+func (r *Role) StepApprovers(account string, step int) []string {
+	if len(r.ApprovalSteps) == 0 {
+		if step != 0 {
+			return nil
+		}
+		return r.ApproversIn(account)
+	}
+	if step < 0 || step >= len(r.ApprovalSteps) {
+		return nil
+	}
+	return r.ApprovalSteps[step].Approvers
+}
+
+// Steps returns how many steps a request of the role goes through: one,
+// unless approval_steps says otherwise.
+func (r *Role) Steps() int { return max(len(r.ApprovalSteps), 1) }
+
+// approvalSteps reads approval_steps: a list of {approvers, approvals_required}.
+func (l *loader) approvalSteps(kv *ast.MappingValueNode, role string) []ApprovalStep {
+	seq, ok := unwrap(kv.Value).(*ast.SequenceNode)
+	if !ok {
+		l.addf(kv.Value, `role %s: approval_steps must be a list of steps, e.g. [{approvers: [U0123ABCD]}, {approvers: ["@security"], approvals_required: 1}]`, role)
+		return nil
+	}
+	out := make([]ApprovalStep, 0, len(seq.Values))
+	for i, v := range seq.Values {
+		m, ok := unwrap(v).(*ast.MappingNode)
+		if !ok {
+			l.addf(v, "role %s: step %d of approval_steps must be a mapping with approvers and, optionally, approvals_required", role, i+1)
+			continue
+		}
+		step := ApprovalStep{ApprovalsRequired: 1}
+		for _, f := range m.Values {
+			switch key := keyOf(f); key {
+			case "approvers":
+				step.Approvers = l.strList(f, role)
+			case "approvals_required":
+				// Not a number is reported here, once; the default stands.
+				if n := l.integer(f, role); isInteger(f) {
+					step.ApprovalsRequired = n
+				}
+			default:
+				l.addf(f.Key, "role %s: unknown key %q in step %d of approval_steps (known: approvers, approvals_required)", role, key, i+1)
+			}
+		}
+		out = append(out, step)
+	}
+	return out
+}
+
+// checkApprovalSteps checks approval_steps, which replaces approvers and
+// approvals_required: at least two steps (one step is what approvers
+// says), each with its own approvers and a count they can meet. The
+// role's ApprovalsRequired becomes the sum, the number of approvals a
+// request collects in all.
+func (l *loader) checkApprovalSteps(r *Role, keys map[string]*ast.MappingValueNode) {
+	kv := keys["approval_steps"]
+	for _, k := range []string{"approvers", "approvals_required", "account_approvers"} {
+		if keys[k] != nil {
+			l.addf(keys[k].Key, "role %s: %s cannot be set beside approval_steps, which names the approvers of each step", r.Name, k)
+		}
+	}
+	if len(r.ApprovalSteps) < 2 && kv != nil {
+		l.addf(kv.Value, "role %s: approval_steps needs at least two steps; for one, use approvers and approvals_required", r.Name)
+	}
+	total := 0
+	for i, s := range r.ApprovalSteps {
+		what := fmt.Sprintf("step %d of approval_steps", i+1)
+		l.checkApproverEntries("role "+r.Name, what, s.Approvers, kv.Value)
+		if s.ApprovalsRequired < 1 {
+			l.addf(kv.Value, "role %s: approvals_required of %s must be at least 1, got %d", r.Name, what, s.ApprovalsRequired)
+		}
+		if users := len(UserIDs(s.Approvers)); len(GroupHandles(s.Approvers)) == 0 && len(s.Approvers) > 0 && s.ApprovalsRequired > users {
+			l.addf(kv.Value, "role %s: approvals_required of %s is %d but only %d approver(s) are listed", r.Name, what, s.ApprovalsRequired, users)
+		}
+		total += max(s.ApprovalsRequired, 0)
+	}
+	r.ApprovalsRequired = total
+}
+
+func isInteger(kv *ast.MappingValueNode) bool {
+	_, ok := unwrap(kv.Value).(*ast.IntegerNode)
+	return ok
+}
