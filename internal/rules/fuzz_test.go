@@ -33,6 +33,8 @@ func FuzzParse(f *testing.F) {
 	}
 	f.Add(example)
 	f.Add([]byte(good))
+	f.Add([]byte(stepped))
+	f.Add([]byte("roles: {r: {backend: aws_iam_group, group: g, iam_user: 'user.id', eligible: 'true', approval_steps: [{approvers: [U1]}, {approvers: [\"@sec\"], approvals_required: 0}, 7]}}\n"))
 	f.Add([]byte("roles:\n  a:\n    backend: aws_sts\n"))
 	f.Add([]byte("roles: &x\n  a: *x\n"))
 	f.Add([]byte("defaults: {max_duration: 1d}\nroles: {r: {backend: aws_iam_group, group: g, iam_user: 'user.id', approvers: ['@a'], eligible: 'true'}}\n"))
@@ -72,12 +74,13 @@ func FuzzParse(f *testing.F) {
 				t.Fatalf("%s: target missing", name)
 			case r.Backend != "aws_sso" && (len(r.Accounts) > 0 || r.OrganizationalUnit != ""):
 				t.Fatalf("%s: accounts on backend %s", name, r.Backend)
-			case r.ApprovalsRequired < 1 || len(r.Approvers) == 0:
+			case r.ApprovalsRequired < 1 || len(r.Approvers) == 0 && len(r.ApprovalSteps) == 0:
 				t.Fatalf("%s: approvals %d of %v", name, r.ApprovalsRequired, r.Approvers)
 			case r.MaxDuration <= 0 || r.DefaultDuration <= 0 || r.DefaultDuration > r.MaxDuration || r.RequestTTL <= 0:
 				t.Fatalf("%s: durations %v %v %v", name, r.MaxDuration, r.DefaultDuration, r.RequestTTL)
 			}
 			checkTiming(t, r)
+			checkSteps(t, r)
 			// Evaluation never panics, whatever the rule.
 			u := rules.User{ID: "U1", Email: "a@b.c", Groups: []string{"sre"}}
 			in := rules.Input{Role: name, Duration: time.Hour, Reason: "fuzzing it"}
@@ -128,5 +131,28 @@ func checkTiming(t *testing.T, r *rules.Role) {
 		t.Fatalf("%s: escalate_after %v with escalation_approvers %v", r.Name, r.EscalateAfter, r.EscalationApprovers)
 	case r.RemindAfter > 0 && r.EscalateAfter > 0 && r.RemindAfter >= r.EscalateAfter:
 		t.Fatalf("%s: remind_after %v not before escalate_after %v", r.Name, r.RemindAfter, r.EscalateAfter)
+	}
+}
+
+// checkSteps checks a loaded role's approval steps: none, or two or more
+// that replace its approvers, each with someone to ask and a count of at
+// least one, adding up to approvals_required.
+func checkSteps(t *testing.T, r *rules.Role) {
+	t.Helper()
+	if len(r.ApprovalSteps) == 0 {
+		return
+	}
+	if len(r.ApprovalSteps) < 2 || len(r.Approvers) > 0 || len(r.AccountApprovers) > 0 {
+		t.Fatalf("%s: %d steps beside approvers %v and account approvers %v", r.Name, len(r.ApprovalSteps), r.Approvers, r.AccountApprovers)
+	}
+	sum := 0
+	for i, s := range r.ApprovalSteps {
+		if len(s.Approvers) == 0 || s.ApprovalsRequired < 1 {
+			t.Fatalf("%s: step %d is %+v", r.Name, i+1, s)
+		}
+		sum += s.ApprovalsRequired
+	}
+	if sum != r.ApprovalsRequired {
+		t.Fatalf("%s: steps need %d approvals, approvals_required says %d", r.Name, sum, r.ApprovalsRequired)
 	}
 }
