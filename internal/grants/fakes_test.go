@@ -113,6 +113,14 @@ func (m *memStore) Claim(_ context.Context, now time.Time, lease time.Duration, 
 	return ids, nil
 }
 
+func (m *memStore) OpenOf(ctx context.Context, userID string, roles []string) ([]*grants.Request, error) {
+	open, err := m.Open(ctx)
+	return slices.DeleteFunc(open, func(r *grants.Request) bool {
+		mine := r.Requester.ID == userID || r.FiledBy != nil && r.FiledBy.ID == userID
+		return !mine && !slices.Contains(roles, r.Role)
+	}), err
+}
+
 func (m *memStore) Holders(ctx context.Context, h grants.Hold) ([]*grants.Request, error) {
 	open, err := m.Open(ctx)
 	return slices.DeleteFunc(open, func(r *grants.Request) bool {

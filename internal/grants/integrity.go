@@ -56,6 +56,11 @@ func (v verified) Open(ctx context.Context) ([]*Request, error) {
 	return v.drop(ctx, rs), err
 }
 
+func (v verified) OpenOf(ctx context.Context, userID string, roles []string) ([]*Request, error) {
+	rs, err := v.Store.OpenOf(ctx, userID, roles)
+	return v.drop(ctx, rs), err
+}
+
 func (v verified) Holders(ctx context.Context, h Hold) ([]*Request, error) {
 	rs, err := v.Store.Holders(ctx, h)
 	return v.drop(ctx, rs), err

@@ -64,6 +64,14 @@ func (f *forgingStore) Open(ctx context.Context) ([]*grants.Request, error) {
 	return rs, err
 }
 
+func (f *forgingStore) OpenOf(ctx context.Context, userID string, roles []string) ([]*grants.Request, error) {
+	rs, err := f.Store.OpenOf(ctx, userID, roles)
+	for _, r := range rs {
+		f.mark(r)
+	}
+	return rs, err
+}
+
 func (f *forgingStore) Holders(ctx context.Context, h grants.Hold) ([]*grants.Request, error) {
 	rs, err := f.Store.Holders(ctx, h)
 	for _, r := range rs {

@@ -19,7 +19,11 @@ type Listing struct {
 // pending requests they can decide (those they would be asked to: see
 // Approvers), oldest first.
 func (s *Service) List(ctx context.Context, userID string) (Listing, error) {
-	open, err := s.store.Open(ctx)
+	roles, err := s.listedIn(ctx, userID)
+	if err != nil {
+		return Listing{}, err
+	}
+	open, err := s.store.OpenOf(ctx, userID, roles)
 	if err != nil {
 		return Listing{}, fmt.Errorf("list open requests: %w", err)
 	}
@@ -89,6 +93,29 @@ func (s *Service) EligibleRoles(ctx context.Context, userID string) ([]*rules.Ro
 		case errors.As(err, &ue):
 		default:
 			s.log.WarnContext(ctx, "eligibility rule failed", "role", role.Name, "user", userID, "err", err)
+		}
+	}
+	return out, nil
+}
+
+// listedIn returns the roles whose open requests userID may be asked to
+// decide: those where they are named, directly or through a user group,
+// at any step, in any account, or among the escalation approvers. List
+// reads only these (and the user's own records), and checks each request
+// as before; this only narrows what is read.
+func (s *Service) listedIn(ctx context.Context, userID string) ([]string, error) {
+	var out []string
+	for role := range s.Catalog().All() {
+		lists := append(role.ApproverLists(), role.EscalationApprovers)
+		for _, list := range lists {
+			in, err := s.inList(ctx, role, list, userID)
+			if err != nil {
+				return nil, err
+			}
+			if in {
+				out = append(out, role.Name)
+				break
+			}
 		}
 	}
 	return out, nil

@@ -47,6 +47,12 @@ type Store interface {
 	// store keeps in the same write as each record. Callers check each
 	// record's state: a record may have moved on since.
 	Holders(ctx context.Context, h Hold) ([]*Request, error)
+	// OpenOf returns the open records (as Open) whose requester or filer
+	// is userID, and those of the named roles, each once, from indexes
+	// the store keeps in the same write as each record: a person's view
+	// reads only their own records and those of the roles they decide,
+	// however many others are open.
+	OpenOf(ctx context.Context, userID string, roles []string) ([]*Request, error)
 }
 
 // Hold is one thing a grant gives in AWS that several grants can give at

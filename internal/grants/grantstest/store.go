@@ -404,6 +404,8 @@ func TestStore(t *testing.T, newStore func(t *testing.T) grants.Store) {
 		}
 	})
 
+	t.Run("open of a person follows their records and roles", func(t *testing.T) { testOpenOf(t, newStore) })
+
 	t.Run("holders follow what each record holds", func(t *testing.T) {
 		s := newStore(t)
 		member := func(id grants.RequestID, user string, state grants.State) *grants.Request {
@@ -432,6 +434,52 @@ func TestStore(t *testing.T, newStore func(t *testing.T) grants.Store) {
 		dryHold, _ := grants.HoldOf(dry)
 		assertHolders(t, s, dryHold, "JIT-AAAAA4")
 	})
+}
+
+// testOpenOf: a person's view reads their own open records (asked for or
+// filed) and those of the roles they name, each once, and follows every
+// write: a record that finishes leaves it.
+func testOpenOf(t *testing.T, newStore func(t *testing.T) grants.Store) {
+	s := newStore(t)
+	bob := rules.User{ID: "U0BOB", Name: "bob", Email: "bob@example.com"}
+	mk := func(id grants.RequestID, requester rules.User, role string, filer *rules.User) *grants.Request {
+		r := pending(id, base.Add(time.Hour))
+		r.Requester, r.Role, r.FiledBy = requester, role, filer
+		return r
+	}
+	alice := pending("x", base).Requester
+	create(t, s, mk("JIT-AAAAA1", alice, "prod-readonly", nil))
+	create(t, s, mk("JIT-AAAAA2", bob, "prod-readonly", nil))
+	create(t, s, mk("JIT-AAAAA3", bob, "db-admin", &alice)) // filed by alice
+	create(t, s, mk("JIT-AAAAA4", bob, "billing", nil))
+	done := mk("JIT-AAAAA5", alice, "billing", nil)
+	done.State = grants.Denied
+	create(t, s, done)
+	assertOpenOf(t, s, alice.ID, nil, "JIT-AAAAA1", "JIT-AAAAA3")
+	assertOpenOf(t, s, alice.ID, []string{"prod-readonly"}, "JIT-AAAAA1", "JIT-AAAAA2", "JIT-AAAAA3")
+	assertOpenOf(t, s, "U0NOBODY", []string{"billing", "db-admin"}, "JIT-AAAAA3", "JIT-AAAAA4")
+	assertOpenOf(t, s, "U0NOBODY", nil)
+	update(t, s, "JIT-AAAAA3", func(r *grants.Request) { r.State = grants.Cancelled })
+	update(t, s, "JIT-AAAAA2", func(r *grants.Request) { r.State = grants.Active; r.ExpiresAt = base.Add(time.Hour) })
+	assertOpenOf(t, s, alice.ID, []string{"prod-readonly", "db-admin"}, "JIT-AAAAA1", "JIT-AAAAA2")
+	assertOpenOf(t, s, bob.ID, nil, "JIT-AAAAA2", "JIT-AAAAA4")
+}
+
+func assertOpenOf(t *testing.T, s grants.Store, user string, roles []string, want ...grants.RequestID) {
+	t.Helper()
+	all, err := s.OpenOf(t.Context(), user, roles)
+	if err != nil {
+		t.Fatalf("OpenOf: %v", err)
+	}
+	var got []grants.RequestID
+	for _, r := range all {
+		got = append(got, r.ID)
+	}
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("OpenOf(%s, %v) = %v, want %v", user, roles, got, want)
+	}
 }
 
 func assertHolders(t *testing.T, s grants.Store, h grants.Hold, want ...grants.RequestID) {

@@ -143,7 +143,8 @@ func (s *Store) write(ctx context.Context, r *grants.Request, expected int64) (i
 			holds = "1"
 		}
 	}
-	keys := []string{s.recordKey(r.ID), s.open, s.deadlines, s.expiries, holdKey}
+	user, filer := s.peopleKeys(r)
+	keys := []string{s.recordKey(r.ID), s.open, s.deadlines, s.expiries, holdKey, user, filer, s.roleKey(r.Role)}
 	sum := s.seal.seal(s.tag, r.ID, string(data))
 	v, err := writeScript.Run(ctx, s.client, keys,
 		expected, data, string(r.ID), string(queue), score, finished, s.retention.Milliseconds(), holds, sum,

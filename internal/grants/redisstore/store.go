@@ -11,7 +11,10 @@
 //	{<prefix>}:open        SET   IDs of records that are not finished
 //	{<prefix>}:holds:<h>   SET   IDs of records holding h (grants.HoldOf), e.g. one IAM
 //	                             user's membership of one group
-//	{<prefix>}:holds-indexed STRING  when the holds sets were last rebuilt from every open record
+//	{<prefix>}:by-user:<id> SET  IDs of the open records a Slack user asked for or filed
+//	{<prefix>}:by-role:<r>  SET  IDs of the open records of role r
+//	{<prefix>}:holds-indexed STRING  the version of the indexes (holds, by-user, by-role)
+//	                             and when they were last rebuilt from every open record
 //	{<prefix>}:refs:<id>   HASH  where the request's Slack messages are (see refs.go)
 //	{<prefix>}:seen:<key>  STRING  Slack envelopes already handled, for 10 minutes
 //	{<prefix>}:limit:<key> ZSET  uses of a sliding-window limit (break-glass per role and user)

@@ -448,3 +448,39 @@ func TestOpenIndexesRecordsWrittenBeforeTheIndex(t *testing.T) {
 		t.Errorf("the store is not marked indexed after Open: %d, %v", n, err)
 	}
 }
+
+// TestOpenIndexesPeopleOfAStoreIndexedBefore: a store a previous jitbot
+// marked indexed (holders only, mark without a version) gets its people
+// and role indexes built when it is opened, once.
+func TestOpenIndexesPeopleOfAStoreIndexedBefore(t *testing.T) {
+	srv := testenv.StartRedis(t)
+	prefix := newPrefix()
+	s := open(t, srv.URL(), redisstore.Options{Prefix: prefix})
+	r := activeRequest("JIT-PEOPL1", time.Now().Add(time.Hour))
+	if err := s.Create(t.Context(), r); err != nil {
+		t.Fatal(err)
+	}
+	user, role, mark := "{"+prefix+"}:by-user:"+r.Requester.ID, "{"+prefix+"}:by-role:"+r.Role, "{"+prefix+"}:holds-indexed"
+	if n, err := s.Client().Del(t.Context(), user, role).Result(); err != nil || n != 2 {
+		t.Fatalf("delete the indexes: %d, %v", n, err)
+	}
+	if err := s.Client().Set(t.Context(), mark, time.Now().UTC().Format(time.RFC3339), 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.OpenOf(t.Context(), r.Requester.ID, []string{r.Role}); err != nil || len(got) != 0 {
+		t.Fatalf("open of the requester without the index: %v, %v", got, err)
+	}
+	again := open(t, srv.URL(), redisstore.Options{Prefix: prefix})
+	for _, roles := range [][]string{nil, {r.Role}} {
+		who := r.Requester.ID
+		if roles != nil {
+			who = "U0SOMEONE"
+		}
+		if got, err := again.OpenOf(t.Context(), who, roles); err != nil || len(got) != 1 || got[0].ID != r.ID {
+			t.Errorf("OpenOf(%s, %v) after the store opened: %v, %v; want %s", who, roles, got, err, r.ID)
+		}
+	}
+	if v, err := s.Client().Get(t.Context(), mark).Result(); err != nil || !strings.HasPrefix(v, "v2 ") {
+		t.Errorf("mark after Open: %q, %v; want the v2 mark", v, err)
+	}
+}

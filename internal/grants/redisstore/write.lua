@@ -17,6 +17,9 @@
 -- ARGV[7] how long a finished record is kept, milliseconds
 -- ARGV[8] "1" when the record holds KEYS[5] now, "0" when not, "" for none
 -- ARGV[9] the MAC of the record JSON (seal.go)
+-- KEYS[6] the requester's index {p}:by-user:<id>, KEYS[7] the filer's (or
+--         the requester's again), KEYS[8] the role's {p}:by-role:<role>:
+--         an open record is in each, a finished one in none
 --
 -- Returns the new version, or 0 when the expected version did not match
 -- (Create: the ID is taken; Update: someone wrote in between).
@@ -44,6 +47,9 @@ end
 
 if ARGV[6] == '1' then
   redis.call('SREM', KEYS[2], id)
+  redis.call('SREM', KEYS[6], id)
+  redis.call('SREM', KEYS[7], id)
+  redis.call('SREM', KEYS[8], id)
   -- Count the retention from when the record finished, not from its
   -- latest write: HSET keeps an existing TTL, so set it only once.
   if redis.call('PTTL', KEYS[1]) < 0 then
@@ -51,6 +57,9 @@ if ARGV[6] == '1' then
   end
 else
   redis.call('SADD', KEYS[2], id)
+  redis.call('SADD', KEYS[6], id)
+  redis.call('SADD', KEYS[7], id)
+  redis.call('SADD', KEYS[8], id)
   redis.call('PERSIST', KEYS[1])
 end
 
