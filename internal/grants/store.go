@@ -97,3 +97,24 @@ func sharedAccess(backend string) bool {
 	}
 	return false
 }
+
+// Gauges are what /metrics reports of the open records, as a store that
+// keeps them as the records change (GaugeStore) reads them: without
+// reading the records.
+type Gauges struct {
+	ByState  map[State]int // pending, scheduled, granting, active, revoking
+	Retrying int           // revocations whose last attempt failed
+	// ActiveByRole counts the active grants of each role that has had an
+	// open record; a role without any may be missing or 0.
+	ActiveByRole map[string]int
+	// EarliestExpiry is the earliest expiry of an active or revoking
+	// grant, EarliestStart the earliest start of a scheduled window; zero
+	// when there is none. A store may keep them to the millisecond.
+	EarliestExpiry, EarliestStart time.Time
+}
+
+// GaugeStore is implemented by stores that keep Gauges as records are
+// written.
+type GaugeStore interface {
+	Gauges(ctx context.Context) (Gauges, error)
+}

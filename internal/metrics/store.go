@@ -83,34 +83,26 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), StoreTimeout)
 	defer cancel()
-	open, err := c.store.Open(ctx)
+	g, err := c.gauges(ctx)
 	if err != nil {
 		ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, 0)
 		return
 	}
 	ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, 1)
-	now := c.now()
-	var revoking, retrying, pending, scheduled int
-	var overdue, late time.Duration
-	for _, r := range open {
-		switch r.State {
-		case grants.Active:
-			active[r.Role]++
-		case grants.Revoking:
-			revoking++
-			if r.Attempts > 0 {
-				retrying++
-			}
-		case grants.Pending:
-			pending++
-		case grants.Scheduled:
-			scheduled++
-			late = max(late, now.Sub(r.Start))
-		}
-		if (r.State == grants.Active || r.State == grants.Revoking) && !r.ExpiresAt.IsZero() {
-			overdue = max(overdue, now.Sub(r.ExpiresAt))
+	for role, n := range g.ActiveByRole {
+		if n > 0 {
+			active[role] = n
 		}
 	}
+	now := c.now()
+	var overdue, late time.Duration
+	if !g.EarliestExpiry.IsZero() {
+		overdue = max(0, now.Sub(g.EarliestExpiry))
+	}
+	if !g.EarliestStart.IsZero() {
+		late = max(0, now.Sub(g.EarliestStart))
+	}
+	revoking, retrying, pending, scheduled := g.ByState[grants.Revoking], g.Retrying, g.ByState[grants.Pending], g.ByState[grants.Scheduled]
 	for role, n := range active {
 		ch <- prometheus.MustNewConstMetric(c.active, prometheus.GaugeValue, float64(n), role)
 	}
@@ -120,4 +112,44 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.overdue, prometheus.GaugeValue, overdue.Seconds())
 	ch <- prometheus.MustNewConstMetric(c.scheduled, prometheus.GaugeValue, float64(scheduled))
 	ch <- prometheus.MustNewConstMetric(c.lateStart, prometheus.GaugeValue, late.Seconds())
+}
+
+// gauges reads the figures: from the sets a GaugeStore keeps as records
+// are written (a few round trips, whatever the number of records), or
+// else by reading every open record.
+func (c *storeCollector) gauges(ctx context.Context) (grants.Gauges, error) {
+	if gs, ok := c.store.(grants.GaugeStore); ok {
+		return gs.Gauges(ctx)
+	}
+	open, err := c.store.Open(ctx)
+	if err != nil {
+		return grants.Gauges{}, err
+	}
+	return GaugesOf(open), nil
+}
+
+// GaugesOf counts the gauges of open records, as a GaugeStore keeps them.
+func GaugesOf(open []*grants.Request) grants.Gauges {
+	g := grants.Gauges{ByState: map[grants.State]int{}, ActiveByRole: map[string]int{}}
+	for _, r := range open {
+		switch r.State {
+		case grants.Pending, grants.Scheduled, grants.Granting:
+			g.ByState[r.State]++
+		case grants.Active:
+			g.ByState[r.State]++
+			g.ActiveByRole[r.Role]++
+		case grants.Revoking:
+			g.ByState[r.State]++
+			if r.Attempts > 0 {
+				g.Retrying++
+			}
+		}
+		if (r.State == grants.Active || r.State == grants.Revoking) && !r.ExpiresAt.IsZero() && (g.EarliestExpiry.IsZero() || r.ExpiresAt.Before(g.EarliestExpiry)) {
+			g.EarliestExpiry = r.ExpiresAt
+		}
+		if r.State == grants.Scheduled && !r.Start.IsZero() && (g.EarliestStart.IsZero() || r.Start.Before(g.EarliestStart)) {
+			g.EarliestStart = r.Start
+		}
+	}
+	return g
 }

@@ -17,7 +17,8 @@ func TestStoreGauges(t *testing.T) {
 		t.Fatalf("NewEmbedded: %v", err)
 	}
 	t.Cleanup(func() { closeStore() })
-	now := time.Now()
+	// The store keeps the times the gauges read to the millisecond.
+	now := time.Now().Truncate(time.Millisecond)
 	user := rules.User{ID: "UALICE", Email: "alice@example.com"}
 	for _, r := range []*grants.Request{
 		{ID: "JIT-ACTIV1", State: grants.Active, Role: "admin", ExpiresAt: now.Add(time.Hour)},

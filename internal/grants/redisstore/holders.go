@@ -43,7 +43,7 @@ func (s *Store) Reindex(ctx context.Context) error {
 }
 
 // indexVersion names the set of indexes a store marked indexed has: 2
-// added the people and role indexes to the holders. A store marked with
+// added the people and role indexes and the gauge sets to the holders. A store marked with
 // an earlier version (or none) is indexed again when opened.
 const indexVersion = "v2"
 
@@ -60,6 +60,9 @@ func (s *Store) reindexOnce(ctx context.Context) error {
 	return s.Reindex(ctx)
 }
 
+// reindexBatch is how many records Reindex indexes per round trip.
+const reindexBatch = 500
+
 // indexed is the key that marks the indexes complete. Its name is the
 // first version's, which indexed the holders only.
 func (s *Store) indexed() string { return s.tag + ":holds-indexed" }
@@ -70,7 +73,12 @@ func (s *Store) reindex(ctx context.Context) error {
 		return err
 	}
 	pipe := s.client.Pipeline()
-	for _, r := range open {
+	for i, r := range open {
+		if i > 0 && i%reindexBatch == 0 {
+			if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+				return fmt.Errorf("reindex: %w", err)
+			}
+		}
 		if h, live := grants.HoldOf(r); live {
 			pipe.SAdd(ctx, s.holdKey(h), string(r.ID))
 		}
@@ -78,6 +86,7 @@ func (s *Store) reindex(ctx context.Context) error {
 		for _, k := range []string{user, filer, s.roleKey(r.Role)} {
 			pipe.SAdd(ctx, k, string(r.ID))
 		}
+		s.reindexGauges(ctx, pipe, r)
 	}
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return fmt.Errorf("reindex holders: %w", err)

@@ -144,11 +144,11 @@ func (s *Store) write(ctx context.Context, r *grants.Request, expected int64) (i
 		}
 	}
 	user, filer := s.peopleKeys(r)
-	keys := []string{s.recordKey(r.ID), s.open, s.deadlines, s.expiries, holdKey, user, filer, s.roleKey(r.Role)}
+	keys := append([]string{s.recordKey(r.ID), s.open, s.deadlines, s.expiries, holdKey, user, filer, s.roleKey(r.Role)}, s.gaugeKeys(r)...)
 	sum := s.seal.seal(s.tag, r.ID, string(data))
-	v, err := writeScript.Run(ctx, s.client, keys,
-		expected, data, string(r.ID), string(queue), score, finished, s.retention.Milliseconds(), holds, sum,
-	).Int64()
+	args := append([]any{expected, data, string(r.ID), string(queue), score, finished, s.retention.Milliseconds(), holds, sum},
+		gaugeArgs(r, finished == "0")...)
+	v, err := writeScript.Run(ctx, s.client, keys, append(args, r.Role)...).Int64()
 	if err != nil {
 		return 0, fmt.Errorf("write: %w", err)
 	}

@@ -20,6 +20,15 @@
 -- KEYS[6] the requester's index {p}:by-user:<id>, KEYS[7] the filer's (or
 --         the requester's again), KEYS[8] the role's {p}:by-role:<role>:
 --         an open record is in each, a finished one in none
+-- KEYS[9..13]  the gauge sets of the states pending, scheduled, granting,
+--              active, revoking; KEYS[14] the retrying set; KEYS[15] the
+--              record's role's active set; KEYS[16] the set of roles;
+--              KEYS[17], KEYS[18] the expiring and starting sorted sets
+-- ARGV[10..16] "1" when the record belongs in KEYS[9..15], else "0";
+--              ARGV[17] "1" to add its role to KEYS[16]
+-- ARGV[18], ARGV[19] its score in KEYS[17], KEYS[18], or "" for none;
+-- ARGV[20] its role
+-- (gauges.go)
 --
 -- Returns the new version, or 0 when the expected version did not match
 -- (Create: the ID is taken; Update: someone wrote in between).
@@ -67,6 +76,24 @@ if ARGV[8] == '1' then
   redis.call('SADD', KEYS[5], id)
 elseif ARGV[8] == '0' then
   redis.call('SREM', KEYS[5], id)
+end
+
+for i = 9, 15 do
+  if ARGV[i + 1] == '1' then
+    redis.call('SADD', KEYS[i], id)
+  else
+    redis.call('SREM', KEYS[i], id)
+  end
+end
+if ARGV[17] == '1' then
+  redis.call('SADD', KEYS[16], ARGV[20])
+end
+for i = 17, 18 do
+  if ARGV[i + 1] == '' then
+    redis.call('ZREM', KEYS[i], id)
+  else
+    redis.call('ZADD', KEYS[i], ARGV[i + 1], id)
+  end
 end
 
 return version
