@@ -67,6 +67,7 @@ type config struct {
 	rttSamples    int
 	ssoGrants     int
 	ssoWindow     time.Duration
+	openRecords   int
 
 	args []string // the command line, for the report
 }
@@ -95,6 +96,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.rttSamples, "rtt-samples", 100, "round trips measured per emulator")
 	fs.IntVar(&c.ssoGrants, "sso-grants", 300, "active aws_sso grants expiring over -sso-window (aws_sso revocation lag)")
 	fs.DurationVar(&c.ssoWindow, "sso-window", 20*time.Second, "the window over which the -sso-grants grants expire")
+	fs.IntVar(&c.openRecords, "open-records", 100000, "open records in the store while /jit list and /metrics are timed (the last phase)")
 	if err := fs.Parse(args); err != nil {
 		return c, usageError{err}
 	}
@@ -103,8 +105,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		err := fmt.Errorf("unexpected arguments %q", fs.Args())
 		fmt.Fprintln(stderr, err)
 		return c, usageError{err}
-	case c.grants < 1 || c.burst < 1 || c.requests < 1 || c.approvals < 1 || c.rolesRuns < 1 || c.lifecycles < 1 || c.rttSamples < 1 || c.ssoGrants < 1:
-		err := errors.New("-grants, -burst, -requests, -approvals, -roles-runs, -lifecycles, -rtt-samples and -sso-grants must be at least 1")
+	case c.grants < 1 || c.burst < 1 || c.requests < 1 || c.approvals < 1 || c.rolesRuns < 1 || c.lifecycles < 1 || c.rttSamples < 1 || c.ssoGrants < 1 || c.openRecords < 1:
+		err := errors.New("-grants, -burst, -requests, -approvals, -roles-runs, -lifecycles, -rtt-samples, -sso-grants and -open-records must be at least 1")
 		fmt.Fprintln(stderr, err)
 		return c, usageError{err}
 	case c.roles < 4:
@@ -334,6 +336,7 @@ func (b *bench) runPhases(ctx context.Context) error {
 		{"Approve → credentials", b.approveToCredentials},
 		{"Redis round trips per lifecycle", b.lifecycles},
 		{"slash command burst", b.slashBurst},
+		{"100,000 open records", b.scale},
 	}
 	var failed error
 	for _, p := range phases {

@@ -1,0 +1,122 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jitbot/jitbot/internal/rules"
+)
+
+// The scale phase: the per-person views and the metrics scrape with
+// docs/design.md §6's 100,000 open records in the store. The records are
+// seeded active grants of 5,000 engineers (20 each, as an organisation of
+// 5,000 engineers granting 100,000 a day would have), expiring hours
+// after the run, with IAM users that do not exist: nothing here calls
+// AWS. One of the engineers is a real user of the Slack fake, whose
+// /jit list is timed; the others exist only in the store. It runs last:
+// the records stay until the bench's Redis goes.
+
+// scaleEngineers is how many engineers the open records belong to.
+const scaleEngineers = 5000
+
+func (b *bench) scale(ctx context.Context) error {
+	n := b.cfg.openRecords
+	requesters := make([]rules.User, scaleEngineers)
+	requesters[0] = b.requesters[0]
+	for i := 1; i < scaleEngineers; i++ {
+		requesters[i] = rules.User{ID: fmt.Sprintf("US%05d", i), Name: fmt.Sprintf("s%05d", i), Email: fmt.Sprintf("s%05d@example.com", i)}
+	}
+	kind := b.iamGrants()
+	kind.spec = func(k int) grantSpec {
+		g := k % b.st.lay.groups
+		return grantSpec{role: groupRole(g), requester: k % scaleEngineers, principal: fmt.Sprintf("s%06d", k), target: groupName(g)}
+	}
+	expires, awsIDs := make([]time.Time, n), make([]string, n)
+	at := time.Now().Add(3 * time.Hour).Truncate(time.Second)
+	for k := range n {
+		expires[k], awsIDs[k] = at.Add(time.Duration(k)*time.Millisecond), "bench-scale-"+strconv.Itoa(k)
+	}
+	b.logf("scale: seeding %d open records of %d engineers", n, scaleEngineers)
+	mem := b.sampleMemory()
+	start := time.Now()
+	if _, err := b.st.seed(ctx, kind, b.cat, requesters, expires, awsIDs); err != nil {
+		return err
+	}
+	b.logf("scale: seeded in %v", time.Since(start).Round(time.Second))
+	if err := b.quiet(ctx, 2*time.Minute); err != nil {
+		return err
+	}
+	if err := b.listAtScale(ctx, n, (n+scaleEngineers-1)/scaleEngineers); err != nil {
+		return err
+	}
+	if err := b.scrapeAtScale(ctx, n); err != nil {
+		return err
+	}
+	rss := mem.stop()
+	b.add(figure{Name: "rss_100k", Unit: unitMiB, Sum: summarize(rss), Target: 150, TargetOnMax: true,
+		What: fmt.Sprintf("VmRSS of jitbot sampled every 250 ms from the seeding of %d open records through the list and scrape measurements (max = peak seen); the records expire after the run, so no revocation runs", n)})
+	return nil
+}
+
+// listAtScale times /jit list for the engineer with mine of the n open
+// records, who approves none of them.
+func (b *bench) listAtScale(ctx context.Context, n, mine int) error {
+	b.st.slack.Forget()
+	user := b.requesters[0].ID
+	var answers []float64
+	for range b.cfg.rolesRuns {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		env, err := b.st.slack.SendSlashCommand(user, benchChannel, "list")
+		if err != nil {
+			return err
+		}
+		at, err := b.answer(ctx, env, 10*time.Second)
+		if err != nil {
+			return fmt.Errorf("/jit list: %w", err)
+		}
+		e := b.st.slack.Ephemerals(user)
+		if len(e) == 0 || !strings.Contains(string(e[len(e)-1].Blocks), "*Your access*") {
+			return fmt.Errorf("/jit list: %s was not answered with their access", user)
+		}
+		answers = append(answers, ms(at.Sub(env.SentAt())))
+	}
+	b.add(figure{Name: "list_100k", Unit: unitMS, Sum: summarize(answers), Target: 5, Emulator: b.slackRTT,
+		What: fmt.Sprintf("/jit list by an engineer holding %d of %d open records: envelope sent → answer posted to the response URL", mine, n)})
+	return nil
+}
+
+// scrapeAtScale times GET /metrics with n open records.
+func (b *bench) scrapeAtScale(ctx context.Context, n int) error {
+	url := "http://127.0.0.1:" + strconv.Itoa(b.httpPort) + "/metrics"
+	var took []float64
+	for range 50 {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return err
+		}
+		start := time.Now()
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return fmt.Errorf("scrape: %w", err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("scrape: status %d, %v", resp.StatusCode, err)
+		}
+		took = append(took, ms(time.Since(start)))
+		if !strings.Contains(string(body), "jitbot_store_up 1") {
+			return fmt.Errorf("scrape: the store was not read: %.300s", body)
+		}
+	}
+	b.add(figure{Name: "scrape_100k", Unit: unitMS, Sum: summarize(took), Target: 20,
+		What: fmt.Sprintf("GET /metrics, request sent → body read, with %d open records", n)})
+	return nil
+}
