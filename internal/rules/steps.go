@@ -83,7 +83,7 @@ func (l *loader) checkApprovalSteps(r *Role, keys map[string]*ast.MappingValueNo
 	if len(r.ApprovalSteps) < 2 && kv != nil {
 		l.addf(kv.Value, "role %s: approval_steps needs at least two steps; for one, use approvers and approvals_required", r.Name)
 	}
-	total := 0
+	total, problems := 0, len(l.problems)
 	for i, s := range r.ApprovalSteps {
 		what := fmt.Sprintf("step %d of approval_steps", i+1)
 		l.checkApproverEntries("role "+r.Name, what, s.Approvers, kv.Value)
@@ -96,6 +96,50 @@ func (l *loader) checkApprovalSteps(r *Role, keys map[string]*ast.MappingValueNo
 		total += max(s.ApprovalsRequired, 0)
 	}
 	r.ApprovalsRequired = total
+	if len(l.problems) == problems {
+		// Each step can be met on its own; together they may not be.
+		if need, can := distinctApprovers(r.ApprovalSteps); can < need {
+			l.addf(kv.Value, "role %s: approval_steps cannot be completed: nobody approves two steps of one request, and the steps that list no user group need %d different people where at most %d can approve", r.Name, need, can)
+		}
+	}
+}
+
+// distinctApprovers counts the approvals that the steps listing no user
+// group need, and how many of them different people can give, each at one
+// step only: a largest matching of approvals to listed users. Steps with a
+// group are left out, their members being unknown here. Each step's count
+// is at most its list's length (checkApprovalSteps), so this stays small.
+func distinctApprovers(steps []ApprovalStep) (need, can int) {
+	var slots [][]string // per approval needed, who may give it
+	for _, s := range steps {
+		if len(GroupHandles(s.Approvers)) > 0 {
+			continue
+		}
+		for range s.ApprovalsRequired {
+			slots = append(slots, UserIDs(s.Approvers))
+		}
+	}
+	holder := map[string]int{} // user → the slot they fill
+	var fill func(slot int, tried map[string]bool) bool
+	fill = func(slot int, tried map[string]bool) bool {
+		for _, u := range slots[slot] {
+			if tried[u] {
+				continue
+			}
+			tried[u] = true
+			if h, taken := holder[u]; !taken || fill(h, tried) {
+				holder[u] = slot
+				return true
+			}
+		}
+		return false
+	}
+	for i := range slots {
+		if fill(i, map[string]bool{}) {
+			can++
+		}
+	}
+	return len(slots), can
 }
 
 func isInteger(kv *ast.MappingValueNode) bool {
