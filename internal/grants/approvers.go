@@ -54,10 +54,10 @@ func approversOf(role *rules.Role, r *Request) []string {
 
 // approversAt is who approves step of r under role: the step's approvers
 // in r's account (see rules.Role.StepApprovers) and, once r was
-// escalated, the role's escalation_approvers, at whatever step.
+// escalated, the role's escalation_approvers at the step it escalated at.
 func approversAt(role *rules.Role, r *Request, step int) []string {
 	list := role.StepApprovers(r.Account, step)
-	if r.Escalated {
+	if r.Escalated && step == r.EscalatedStep {
 		list = append(slices.Clone(list), role.EscalationApprovers...)
 	}
 	return list

@@ -287,8 +287,9 @@ func TestAttackStepsNobodyApprovesTwoSteps(t *testing.T) {
 	if _, err := e.svc.Approve(t.Context(), x.ID, "UESC1"); err != nil {
 		t.Fatal(err)
 	}
+	// Escalated at step 1, they are not approvers of step 2 at all.
 	_, err = e.svc.Approve(t.Context(), x.ID, "UESC1")
-	wantUserError(t, err, grants.ErrAlreadyApproved, "")
+	wantUserError(t, err, grants.ErrNotApprover, "it is past step 1, which you approve")
 	if got := e.get(t, x.ID); got.State != grants.Pending || len(got.Approvals) != 1 {
 		t.Fatalf("escalated: %s with %+v", got.State, got.Approvals)
 	}
@@ -296,11 +297,9 @@ func TestAttackStepsNobodyApprovesTwoSteps(t *testing.T) {
 
 // TestAttackStepsEscalation: before escalation, an escalation approver
 // decides nothing at any step; once escalated they may approve the step
-// the request waits on. Residual, by design ("at whatever step"): two
-// escalation approvers complete every step between them, so a request
-// that stalls past escalate_after can be granted without anyone of
-// @security. This test pins that the request still needs one distinct
-// approver per step and that grantable checks each against its step.
+// the request waited on then, and no other: two escalation approvers
+// cannot complete every step between them, so a request that stalls
+// past escalate_after at the owners' step still needs @security.
 func TestAttackStepsEscalation(t *testing.T) {
 	e := newAttackStepsEnv(t)
 	r := e.request(t, "UALICE", "db")
@@ -333,16 +332,26 @@ func TestAttackStepsEscalation(t *testing.T) {
 	}
 	stepsOK(t, got, e.catalog, map[string][]string{"security": {"USEC1", "USEC2"}})
 
-	// Residual: both steps by escalation approvers.
+	// Escalated at the owners' step: the escalation approvers fill that
+	// step, not @security's.
 	both := e.request(t, "UBOB", "db")
 	e.runDue(t, 20*time.Minute)
-	for _, who := range []string{"UESC1", "UESC2"} {
-		if _, err := e.svc.Approve(t.Context(), both.ID, who); err != nil {
-			t.Fatal(err)
-		}
+	if _, err := e.svc.Approve(t.Context(), both.ID, "UESC1"); err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.svc.Approve(t.Context(), both.ID, "UESC2")
+	wantUserError(t, err, grants.ErrNotApprover, "")
+	if got := e.get(t, both.ID); got.State != grants.Pending || got.CurrentStep() != 1 {
+		t.Fatalf("escalated at step 1, approved there: %s at step %d; want pending at step 2", got.State, got.CurrentStep()+1)
+	}
+	if asked, err := e.svc.Approvers(t.Context(), e.get(t, both.ID)); err != nil || !slices.Equal(asked, []string{"USEC1", "USEC2"}) {
+		t.Errorf("asked at step 2 of a request escalated at step 1: %v (%v)", asked, err)
+	}
+	if _, err := e.svc.Approve(t.Context(), both.ID, "USEC1"); err != nil {
+		t.Fatal(err)
 	}
 	if got := e.get(t, both.ID); got.State != grants.Active {
-		t.Errorf("residual: escalated request approved by two escalation approvers is %s; the test pins that it is granted", got.State)
+		t.Errorf("state %s, want active", got.State)
 	}
 }
 

@@ -121,6 +121,10 @@ type Request struct {
 	RemindAt   time.Time  `json:"remind_at,omitzero"`
 	EscalateAt time.Time  `json:"escalate_at,omitzero"`
 	Escalated  bool       `json:"escalated,omitempty"`
+	// EscalatedStep is the approval step r waited on when it escalated:
+	// the escalation approvers approve that step only, so a stalled
+	// owner's step never lets them fill a later one (say @security's).
+	EscalatedStep int `json:"escalated_step,omitempty"`
 	Approvals  []Approval `json:"approvals,omitempty"`
 
 	DecidedBy   string    `json:"decided_by,omitempty"` // who denied or cancelled; empty when the system did

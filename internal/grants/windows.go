@@ -57,6 +57,7 @@ func (r *Request) EscalateApproval(now time.Time) error {
 	}
 	r.EscalateAt = time.Time{}
 	r.Escalated = true
+	r.EscalatedStep = r.CurrentStep()
 	r.note(EventEscalated, now, "", "")
 	return nil
 }

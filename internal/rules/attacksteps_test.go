@@ -50,7 +50,7 @@ func TestApprovalStepsOtherProblems(t *testing.T) {
 		{"a null step", "    approval_steps:\n      - approvers: [U0OWNER1]\n      - ~\n", `roles.yaml:9: role prod-admin: step 2 of approval_steps must be a mapping`},
 		{"approvers not a list", "    approval_steps:\n      - approvers: U0OWNER1\n      - approvers: [\"@security\"]\n", `roles.yaml:8: role prod-admin: approvers must be a list`},
 		{"approvers twice in a step", "    approval_steps:\n      - approvers: [U0OWNER1]\n        approvers: [U0OWNER2]\n      - approvers: [\"@security\"]\n", `roles.yaml:9: YAML syntax: mapping key "approvers" already defined`},
-		{"negative count", strings.Replace(steps, "approvals_required: 2", "approvals_required: -3", 1), `roles.yaml:8: role prod-admin: approvals_required of step 2 of approval_steps must be at least 1, got -3`},
+		{"negative count", strings.Replace(steps, "approvals_required: 2", "approvals_required: -3", 1), `roles.yaml:8: role prod-admin: approvals_required of step 2 of approval_steps must be between 1 and 50, got -3`},
 		{"count too large for an int", strings.Replace(steps, "approvals_required: 2", "approvals_required: 99999999999999999999", 1), `roles.yaml:10: role prod-admin: approvals_required must be a whole number`},
 	}
 	for _, tt := range tests {

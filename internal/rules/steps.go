@@ -68,6 +68,10 @@ func (l *loader) approvalSteps(kv *ast.MappingValueNode, role string) []Approval
 	return out
 }
 
+// maxStepApprovals bounds one step's approvals_required: far beyond any
+// real sign-off, and the sum of the steps stays a small number.
+const maxStepApprovals = 50
+
 // checkApprovalSteps checks approval_steps, which replaces approvers and
 // approvals_required: at least two steps (one step is what approvers
 // says), each with its own approvers and a count they can meet. The
@@ -87,8 +91,8 @@ func (l *loader) checkApprovalSteps(r *Role, keys map[string]*ast.MappingValueNo
 	for i, s := range r.ApprovalSteps {
 		what := fmt.Sprintf("step %d of approval_steps", i+1)
 		l.checkApproverEntries("role "+r.Name, what, s.Approvers, kv.Value)
-		if s.ApprovalsRequired < 1 {
-			l.addf(kv.Value, "role %s: approvals_required of %s must be at least 1, got %d", r.Name, what, s.ApprovalsRequired)
+		if s.ApprovalsRequired < 1 || s.ApprovalsRequired > maxStepApprovals {
+			l.addf(kv.Value, "role %s: approvals_required of %s must be between 1 and %d, got %d", r.Name, what, maxStepApprovals, s.ApprovalsRequired)
 		}
 		if users := len(UserIDs(s.Approvers)); len(GroupHandles(s.Approvers)) == 0 && len(s.Approvers) > 0 && s.ApprovalsRequired > users {
 			l.addf(kv.Value, "role %s: approvals_required of %s is %d but only %d approver(s) are listed", r.Name, what, s.ApprovalsRequired, users)
