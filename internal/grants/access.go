@@ -42,6 +42,10 @@ func (s *Service) issue(ctx context.Context, r *Request) (*Request, error) {
 		return r, err
 	}
 	g.Start, g.Expires = start, end
+	if err := s.mayCallAWS(); err != nil {
+		// The record stays granting; whoever holds it next issues it.
+		return r, fmt.Errorf("issue %s: %w", r.ID, err)
+	}
 	callCtx, cancel := context.WithTimeout(ctx, s.opts.Lease/2)
 	issued, grantErr := backend.Grant(callCtx, g)
 	cancel()
@@ -140,6 +144,9 @@ func (s *Service) revoke(ctx context.Context, r *Request) (*Request, error) {
 		if overlap != "" {
 			s.log.InfoContext(ctx, "access kept for another grant", "request_id", g.ID, "kept_for", overlap, "target", g.Target, "principal", g.Principal)
 			continue
+		}
+		if revokeErr = s.mayCallAWS(); revokeErr != nil {
+			break
 		}
 		callCtx, cancel := context.WithTimeout(ctx, s.opts.Lease/2)
 		rv, err := backend.Revoke(callCtx, s.grantOf(g))

@@ -42,13 +42,29 @@ func (v verified) Update(ctx context.Context, id RequestID, fn func(*Request) er
 		if r.Tampered {
 			return ErrTampered
 		}
-		return fn(r)
+		lease := r.LeaseUntil
+		if err := fn(r); err != nil {
+			return err
+		}
+		if !r.LeaseUntil.Equal(lease) {
+			v.s.ownLease(r)
+		}
+		return nil
 	})
 	if errors.Is(err, ErrTampered) {
 		v.s.quarantine(ctx, id)
 		return nil, tamperedErr(id)
 	}
 	return r, err
+}
+
+// Create names this process as the owner of a lease the new record takes
+// (a break-glass grant is created granting).
+func (v verified) Create(ctx context.Context, r *Request) error {
+	if !r.LeaseUntil.IsZero() {
+		v.s.ownLease(r)
+	}
+	return v.Store.Create(ctx, r)
 }
 
 func (v verified) Open(ctx context.Context) ([]*Request, error) {

@@ -118,14 +118,14 @@ type Request struct {
 	// and EscalateAt when the role's escalation_approvers are added;
 	// each is zero once done, or when the role sets none. Escalated
 	// records that they were added: from then on they approve r too.
-	RemindAt   time.Time  `json:"remind_at,omitzero"`
-	EscalateAt time.Time  `json:"escalate_at,omitzero"`
-	Escalated  bool       `json:"escalated,omitempty"`
+	RemindAt   time.Time `json:"remind_at,omitzero"`
+	EscalateAt time.Time `json:"escalate_at,omitzero"`
+	Escalated  bool      `json:"escalated,omitempty"`
 	// EscalatedStep is the approval step r waited on when it escalated:
 	// the escalation approvers approve that step only, so a stalled
 	// owner's step never lets them fill a later one (say @security's).
-	EscalatedStep int `json:"escalated_step,omitempty"`
-	Approvals  []Approval `json:"approvals,omitempty"`
+	EscalatedStep int        `json:"escalated_step,omitempty"`
+	Approvals     []Approval `json:"approvals,omitempty"`
 
 	DecidedBy   string    `json:"decided_by,omitempty"` // who denied or cancelled; empty when the system did
 	DecidedAt   time.Time `json:"decided_at,omitzero"`
@@ -172,6 +172,9 @@ type Request struct {
 	// LeaseUntil keeps the scheduler away while a worker is calling AWS for
 	// this record; a crashed worker's lease simply lapses.
 	LeaseUntil time.Time `json:"lease_until,omitzero"`
+	// LeaseOwner is the process that took the lease (Options.Process):
+	// when it is no longer alive, another takes the record over at once.
+	LeaseOwner string `json:"lease_owner,omitempty"`
 
 	// Journal holds the events of transitions written with this record
 	// that have not been handed to the notifiers yet. A transition and its

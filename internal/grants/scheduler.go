@@ -27,6 +27,13 @@ import (
 // many grants due at once, a batch waiting for its slowest AWS call held
 // the rest back.
 func (s *Service) Run(ctx context.Context) error {
+	alive, stopAlive := context.WithCancel(context.WithoutCancel(ctx))
+	var keeping sync.WaitGroup
+	keeping.Go(func() { s.keepAlive(alive) })
+	// The liveness key outlives the jobs: a process finishing its work
+	// after SIGTERM is not taken over.
+	defer keeping.Wait()
+	defer stopAlive()
 	slots := make(chan struct{}, s.opts.Workers)
 	var jobs sync.WaitGroup
 	defer jobs.Wait()
@@ -40,7 +47,7 @@ func (s *Service) Run(ctx context.Context) error {
 			}
 			continue
 		}
-		ids, err := s.store.Claim(ctx, s.now(), s.opts.Lease, free)
+		ids, err := s.store.Claim(ctx, s.now(), s.claimLease(), free)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -77,7 +84,7 @@ func (s *Service) Run(ctx context.Context) error {
 // reports how many records it claimed; Run does the same continuously. Jobs outlive ctx so that a shutdown
 // never leaves an AWS call unrecorded; each AWS call has its own deadline.
 func (s *Service) RunDue(ctx context.Context) (int, error) {
-	ids, err := s.store.Claim(ctx, s.now(), s.opts.Lease, s.opts.Workers)
+	ids, err := s.store.Claim(ctx, s.now(), s.claimLease(), s.opts.Workers)
 	if err != nil {
 		return 0, fmt.Errorf("claim due work: %w", err)
 	}
@@ -144,17 +151,17 @@ func (s *Service) process(ctx context.Context, id RequestID) {
 		err = s.remind(ctx, id)
 	case r.State == Scheduled && !now.Before(r.Start) && !now.Before(r.LeaseUntil):
 		err = s.begin(ctx, id)
-	case r.State == Granting && !now.Before(r.LeaseUntil):
+	case r.State == Granting && (!now.Before(r.LeaseUntil) || s.abandoned(ctx, r)):
 		// The worker that was issuing access died; finish its job.
-		if r, err = s.takeLease(ctx, id, Granting); err == nil {
+		if r, err = s.takeLease(ctx, r, Granting); err == nil {
 			_, err = s.issue(ctx, r)
 		}
 	case r.State == Active && !now.Before(r.ExpiresAt):
 		err = s.expire(ctx, id)
 	case r.State == Active && !r.WarnAt.IsZero() && !now.Before(r.WarnAt):
 		err = s.warn(ctx, id)
-	case r.State == Revoking && !now.Before(r.NextAttempt) && !now.Before(r.LeaseUntil):
-		if r, err = s.takeLease(ctx, id, Revoking); err == nil {
+	case r.State == Revoking && !now.Before(r.NextAttempt) && (!now.Before(r.LeaseUntil) || s.abandoned(ctx, r)):
+		if r, err = s.takeLease(ctx, r, Revoking); err == nil {
 			_, err = s.revoke(ctx, r)
 		}
 	case r.State.Terminal() && !r.CleanupAt.IsZero() && !now.Before(r.CleanupAt):
@@ -212,10 +219,18 @@ func (s *Service) expire(ctx context.Context, id RequestID) error {
 }
 
 // takeLease marks a record as being worked on by this process, so no other
-// worker starts the same AWS call while this one is in flight.
-func (s *Service) takeLease(ctx context.Context, id RequestID, state State) (*Request, error) {
+// worker starts the same AWS call while this one is in flight: once the
+// lease seen in r lapsed, or at once from a dead process (see abandoned).
+func (s *Service) takeLease(ctx context.Context, r *Request, state State) (*Request, error) {
 	now := s.now()
-	return s.store.Update(ctx, id, func(r *Request) error {
+	if now.Before(r.LeaseUntil) {
+		dead := r.LeaseOwner
+		s.log.InfoContext(ctx, "taking over the record of a dead process", "request_id", r.ID, "state", state, "process", dead)
+		return s.store.Update(ctx, r.ID, func(r *Request) error {
+			return r.TakeOver(state, dead, now, s.opts.Lease)
+		})
+	}
+	return s.store.Update(ctx, r.ID, func(r *Request) error {
 		return r.TakeLease(state, now, s.opts.Lease)
 	})
 }

@@ -62,6 +62,14 @@ type Options struct {
 	// earlier dry run when DryRun is off; required when DryRun is set.
 	DryRunBackend Backend
 
+	// Process names this process in the leases it takes; default a
+	// random ID. Liveness is how long its liveness key lives unless
+	// renewed (DefaultLiveness): with a LivenessStore, another process
+	// takes over its records about that long after it dies, instead of
+	// waiting for their leases to lapse.
+	Process  string
+	Liveness time.Duration
+
 	// Incidents, when set, is where incident references are looked up
 	// (PagerDuty): a break-glass request's incident must be open, and
 	// the grants of end_with_incident roles end with their incident.
@@ -80,6 +88,7 @@ type Service struct {
 	now         func() time.Time
 	catalog     atomic.Pointer[rules.Catalog]
 	wake        chan struct{}
+	live        liveness
 }
 
 // New checks opts and fills in defaults.
@@ -105,6 +114,10 @@ func New(opts Options) (*Service, error) {
 	setDefault(&opts.RetryBase, time.Second)
 	setDefault(&opts.RetryMax, 5*time.Minute)
 	setDefault(&opts.MaxIdle, 10*time.Second)
+	setDefault(&opts.Liveness, DefaultLiveness)
+	if opts.Process == "" {
+		opts.Process = newProcessID()
+	}
 	setDefault(&opts.ExpiryWarning, 5*time.Minute)
 	if opts.RequestLimit <= 0 {
 		opts.RequestLimit = 20
@@ -132,6 +145,7 @@ func New(opts Options) (*Service, error) {
 		wake: make(chan struct{}, 1),
 	}
 	s.store = verified{Store: opts.Store, s: s}
+	s.live.store, _ = opts.Store.(LivenessStore)
 	s.catalog.Store(opts.Catalog)
 	s.notify.Store(&Notifiers{})
 	if opts.Notifier != nil {

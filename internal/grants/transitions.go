@@ -23,7 +23,7 @@ import (
 //	revoking ─ FinishRevoke ─▶ revoked, or failed after FailGrant
 //	any      ─ Quarantine (the record failed its integrity check) ─▶ failed, or revoking
 //
-// TakeLease, RetryRevoke, Warn, Escalate, Review, Remind,
+// TakeLease, TakeOver, RetryRevoke, Warn, Escalate, Review, Remind,
 // EscalateApproval, FinishCleanup and RetryCleanup change a record without moving it to another state.
 // TestTransitionTable holds every state × every transition.
 
@@ -144,6 +144,18 @@ func (r *Request) TimeOut(now time.Time) error {
 // lease still running belongs to another worker: ErrStale.
 func (r *Request) TakeLease(state State, now time.Time, lease time.Duration) error {
 	if r.State != state || now.Before(r.LeaseUntil) {
+		return ErrStale
+	}
+	r.LeaseUntil = now.Add(lease)
+	return nil
+}
+
+// TakeOver takes the lease of a record in state from owner, a process
+// that is no longer alive, for now+lease, although it has not lapsed. It
+// refuses (ErrStale) when the record has moved on or another process took
+// it over first.
+func (r *Request) TakeOver(state State, owner string, now time.Time, lease time.Duration) error {
+	if r.State != state || owner == "" || r.LeaseOwner != owner {
 		return ErrStale
 	}
 	r.LeaseUntil = now.Add(lease)

@@ -145,10 +145,15 @@ func (s *Store) write(ctx context.Context, r *grants.Request, expected int64) (i
 	}
 	user, filer := s.peopleKeys(r)
 	keys := append([]string{s.recordKey(r.ID), s.open, s.deadlines, s.expiries, holdKey, user, filer, s.roleKey(r.Role)}, s.gaugeKeys(r)...)
+	keys = append(keys, s.leases())
 	sum := s.seal.seal(s.tag, r.ID, string(data))
 	args := append([]any{expected, data, string(r.ID), string(queue), score, finished, s.retention.Milliseconds(), holds, sum},
 		gaugeArgs(r, finished == "0")...)
-	v, err := writeScript.Run(ctx, s.client, keys, append(args, r.Role)...).Int64()
+	owner := r.LeaseOwner
+	if r.LeaseUntil.IsZero() || finished == "1" {
+		owner = ""
+	}
+	v, err := writeScript.Run(ctx, s.client, keys, append(args, r.Role, owner)...).Int64()
 	if err != nil {
 		return 0, fmt.Errorf("write: %w", err)
 	}

@@ -15,6 +15,9 @@
 //	{<prefix>}:by-role:<r>  SET  IDs of the open records of role r
 //	{<prefix>}:holds-indexed STRING  the version of the indexes (holds, by-user, by-role)
 //	                             and when they were last rebuilt from every open record
+//	{<prefix>}:alive:<p>   STRING  process p's liveness key, 2 s unless renewed (liveness.go)
+//	{<prefix>}:leases      HASH  request ID → the process holding its lease
+//	{<prefix>}:gauge:…     SETs and ZSETs of what /metrics reports (gauges.go)
 //	{<prefix>}:refs:<id>   HASH  where the request's Slack messages are (see refs.go)
 //	{<prefix>}:seen:<key>  STRING  Slack envelopes already handled, for 10 minutes
 //	{<prefix>}:limit:<key> ZSET  uses of a sliding-window limit (break-glass per role and user)

@@ -28,6 +28,9 @@
 --              ARGV[17] "1" to add its role to KEYS[16]
 -- ARGV[18], ARGV[19] its score in KEYS[17], KEYS[18], or "" for none;
 -- ARGV[20] its role
+-- KEYS[19] the leases {p}:leases, request ID → the process holding its
+--          lease; ARGV[21] that process, or "" when it holds none
+--          (liveness.go)
 -- (gauges.go)
 --
 -- Returns the new version, or 0 when the expected version did not match
@@ -94,6 +97,12 @@ for i = 17, 18 do
   else
     redis.call('ZADD', KEYS[i], ARGV[i + 1], id)
   end
+end
+
+if ARGV[21] == '' then
+  redis.call('HDEL', KEYS[19], id)
+else
+  redis.call('HSET', KEYS[19], id, ARGV[21])
 end
 
 return version
