@@ -336,6 +336,7 @@ func (b *bench) runPhases(ctx context.Context) error {
 		{"Approve → credentials", b.approveToCredentials},
 		{"Redis round trips per lifecycle", b.lifecycles},
 		{"slash command burst", b.slashBurst},
+		{"takeover of a killed replica", b.takeover},
 		{"100,000 open records", b.scale},
 	}
 	var failed error

@@ -37,11 +37,11 @@ func TestTinyRun(t *testing.T) {
 	want := []string{
 		"moto_rtt", "slack_rtt", "redis_rtt", "store_open", "revocation_lag", "rss_10k_grants", "burst_revocation_lag", "revocation_lag_sso",
 		"roles_answer", "roles_ack", "approve_to_credentials_own", "approve_to_credentials_total",
-		"redis_round_trips_per_lifecycle", "slash_ack", "slash_answer", "list_100k", "scrape_100k", "rss_100k",
+		"redis_round_trips_per_lifecycle", "slash_ack", "slash_answer", "takeover", "list_100k", "scrape_100k", "rss_100k",
 	}
 	targets := map[string]string{ // docs/design.md §6: figure → its JSON target field
 		"revocation_lag": "target_ms", "revocation_lag_sso": "target_ms", "slash_ack": "target_ms", "approve_to_credentials_own": "target_ms",
-		"roles_answer": "target_ms", "rss_10k_grants": "target_mib", "list_100k": "target_ms", "scrape_100k": "target_ms", "rss_100k": "target_mib",
+		"roles_answer": "target_ms", "rss_10k_grants": "target_mib", "takeover": "target_ms", "list_100k": "target_ms", "scrape_100k": "target_ms", "rss_100k": "target_mib",
 	}
 	data, err := os.ReadFile(js)
 	if err != nil {

@@ -39,10 +39,14 @@ import (
 // what people do: types the command again, or clicks again, when nothing
 // came of it.
 
-// drillLease is the JIT_LEASE of the drills: a record a kill cut short
-// waits this long for another process, so it bounds how late a revocation
-// may be.
-const drillLease = 10 * time.Second
+// drillLease is the JIT_LEASE of the drills. A record a kill cut short
+// no longer waits for it: another process (or the restarted one) takes it
+// over once the dead one's liveness key is gone, within drillTakeover,
+// which bounds how late a revocation may be.
+const (
+	drillLease    = 10 * time.Second
+	drillTakeover = 3 * time.Second
+)
 
 // reliabilityEnv lets grants last seconds, lifts the per-person request
 // limit and shortens the lease.
@@ -490,7 +494,7 @@ func (d *drill) run() {
 	}
 
 	// Everything approved: wait for every grant to end, the last of them
-	// held up by leases of killed processes (drillLease), and for the
+	// held up by the takeover of killed processes' records, and for the
 	// events a kill left in a journal to be handed over.
 	wait := time.Now().Add(150 * time.Second)
 	for {
@@ -879,14 +883,14 @@ func (d *drill) verify() drillOutcome {
 				o.maxLate = max(o.maxLate, late)
 				// Each kill that cut the record short (its grant, its
 				// revocation, or its expiry claimed and not yet begun)
-				// leaves it to wait out the dead process's lease; on top
-				// of that the restart, and a scheduler busy with the rest.
-				// A record may be cut twice when two kills come within a
-				// lease of each other.
+				// leaves it to be taken over once the dead process's
+				// liveness key is gone; on top of that the restart, and a
+				// scheduler busy with the rest. A record may be cut twice
+				// when two kills come close together.
 				cuts := max(1, d.cutGrant[r.ID]+d.cutRevoke[r.ID]+d.dueAtKill[r.ID])
-				if limit := time.Duration(cuts)*drillLease + 10*time.Second; late > limit {
-					t.Errorf("%s was revoked %v after expiry; %d kill(s) cut it short, each may delay it by the lease (%v), plus a restart (limit %v)",
-						r.ID, late.Round(time.Millisecond), cuts, drillLease, limit)
+				if limit := time.Duration(cuts)*drillTakeover + 10*time.Second; late > limit {
+					t.Errorf("%s was revoked %v after expiry; %d kill(s) cut it short, each may delay it by the takeover (%v), plus a restart (limit %v)",
+						r.ID, late.Round(time.Millisecond), cuts, drillTakeover, limit)
 				}
 				if r.RevokedAt.Before(r.ExpiresAt) {
 					t.Errorf("%s expired at %s but was revoked before, at %s", r.ID, r.ExpiresAt.Format(time.StampMilli), r.RevokedAt.Format(time.StampMilli))
