@@ -123,6 +123,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 	}
 	a.metrics = metrics.New()
 	a.metrics.InstrumentAWS(&a.awsCfg) // before any client is made from it
+	if err = a.limitAWS(); err != nil {
+		return nil, err
+	}
 	if err = a.connectSlack(ctx); err != nil {
 		return nil, err
 	}

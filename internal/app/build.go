@@ -13,6 +13,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/jitbot/jitbot/internal/awsgrant"
+	"github.com/jitbot/jitbot/internal/awslimit"
 	"github.com/jitbot/jitbot/internal/config"
 	"github.com/jitbot/jitbot/internal/grants"
 	"github.com/jitbot/jitbot/internal/grants/redisstore"
@@ -57,6 +58,19 @@ func (a *App) loadAWSConfig(ctx context.Context) error {
 		return fmt.Errorf("load AWS configuration: %w", err)
 	}
 	a.awsCfg = awsCfg
+	return nil
+}
+
+// limitAWS holds every client later made from the AWS configuration to
+// JIT_AWS_RATE_LIMITS and retries what AWS still throttles (awslimit),
+// counted by the metrics.
+func (a *App) limitAWS() error {
+	limits, err := awslimit.Parse(a.cfg.AWSRateLimits)
+	if err != nil { // config.Load has checked it; a Config made in code may not be
+		return &ConfigError{Err: &config.Error{Var: "JIT_AWS_RATE_LIMITS", Msg: err.Error()}}
+	}
+	awslimit.New(limits, a.metrics).Apply(&a.awsCfg)
+	a.log.Info("AWS calls are rate limited per service (requests/s, JIT_AWS_RATE_LIMITS)", "limits", limits.String())
 	return nil
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/kelseyhightower/envconfig"
 
+	"github.com/jitbot/jitbot/internal/awslimit"
 	"github.com/jitbot/jitbot/internal/rules"
 )
 
@@ -99,6 +100,10 @@ type Config struct {
 	// sign in through, named in their grant DMs.
 	SSOInstanceARN string `envconfig:"JIT_SSO_INSTANCE_ARN"`
 	SSOStartURL    string `envconfig:"JIT_SSO_START_URL"`
+
+	// AWSRateLimits are the requests per second jitbot allows itself per
+	// AWS service, as awslimit.Parse reads them; empty: awslimit.Defaults.
+	AWSRateLimits string `envconfig:"JIT_AWS_RATE_LIMITS"`
 }
 
 // MinSigningKey is the shortest JIT_SIGNING_KEY accepted, in bytes.
@@ -232,6 +237,9 @@ func (c Config) check() error {
 	}
 	if err := c.checkSSO(); err != nil {
 		return err
+	}
+	if _, err := awslimit.Parse(c.AWSRateLimits); err != nil {
+		return &Error{"JIT_AWS_RATE_LIMITS", err.Error()}
 	}
 	if c.AuditAnchorInterval < Duration(10*time.Second) {
 		return &Error{"JIT_AUDIT_ANCHOR_INTERVAL", fmt.Sprintf("expected at least 10s, got %s", time.Duration(c.AuditAnchorInterval))}

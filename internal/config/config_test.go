@@ -19,7 +19,7 @@ var vars = []string{"SLACK_APP_TOKEN", "SLACK_BOT_TOKEN", "SLACK_API_URL", "JIT_
 	"JIT_RECONCILE_INTERVAL", "JIT_PAGERDUTY_TOKEN", "JIT_PAGERDUTY_API_URL", "JIT_SSO_INSTANCE_ARN", "JIT_SSO_START_URL", "JIT_USAGE_LOOKUP", "JIT_USAGE_DELAY",
 	"JIT_AUDIT_S3_BUCKET", "JIT_AUDIT_S3_PREFIX", "JIT_AUDIT_S3_INTERVAL", "JIT_REQUEST_LIMIT", "JIT_LEASE", "JIT_DRY_RUN",
 	"JIT_SLACK_MODE", "SLACK_SIGNING_SECRET", "JIT_SLACK_ADDR", "JIT_SIGNING_KEY", "JIT_SIGNING_KEY_PREVIOUS", "JIT_AUDIT_ANCHOR_INTERVAL", "JIT_API_ADDR",
-	"JIT_PAGERDUTY_POLL_INTERVAL", "JIT_PAGERDUTY_WEBHOOK_SECRET"}
+	"JIT_PAGERDUTY_POLL_INTERVAL", "JIT_PAGERDUTY_WEBHOOK_SECRET", "JIT_AWS_RATE_LIMITS"}
 
 func setEnv(t *testing.T, env map[string]string) {
 	t.Helper()
@@ -49,12 +49,13 @@ func TestDefaults(t *testing.T) {
 
 func TestValues(t *testing.T) {
 	setEnv(t, map[string]string{"JIT_MIN_DURATION": "1d", "REDIS_URL": "redis-sentinel://127.0.0.1:26379/mymaster",
-		"JIT_AUDIT_CHANNEL": "C0123456789", "SLACK_API_URL": "http://127.0.0.1:9999/api/", "JIT_HTTP_ADDR": "127.0.0.1:0"})
+		"JIT_AUDIT_CHANNEL": "C0123456789", "SLACK_API_URL": "http://127.0.0.1:9999/api/", "JIT_HTTP_ADDR": "127.0.0.1:0",
+		"JIT_AWS_RATE_LIMITS": "iam=5,sts=off"})
 	c, err := config.Load()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if time.Duration(c.MinDuration) != 24*time.Hour || c.AuditChannel != "C0123456789" {
+	if time.Duration(c.MinDuration) != 24*time.Hour || c.AuditChannel != "C0123456789" || c.AWSRateLimits != "iam=5,sts=off" {
 		t.Errorf("Load() = %+v", c)
 	}
 }
@@ -89,6 +90,9 @@ func TestMalformed(t *testing.T) {
 		{name: "sso start url", variable: "JIT_SSO_START_URL", value: "acme.awsapps.com/start", wantErr: `JIT_SSO_START_URL: expected the AWS access portal URL such as https://acme.awsapps.com/start, got "acme.awsapps.com/start"`},
 		{name: "pagerduty poll", variable: "JIT_PAGERDUTY_POLL_INTERVAL", value: "100ms", wantErr: "JIT_PAGERDUTY_POLL_INTERVAL: expected at least 1s, got 100ms"},
 		{name: "webhook without token", variable: "JIT_PAGERDUTY_WEBHOOK_SECRET", value: "s3cret", wantErr: "JIT_PAGERDUTY_WEBHOOK_SECRET: needs JIT_PAGERDUTY_TOKEN: the webhook's incidents are looked up in PagerDuty"},
+		{name: "aws rate limits form", variable: "JIT_AWS_RATE_LIMITS", value: "iam:10", wantErr: `JIT_AWS_RATE_LIMITS: expected service=rate pairs separated by commas, such as iam=10,sts=50; got "iam:10" in "iam:10"`},
+		{name: "aws rate limits service", variable: "JIT_AWS_RATE_LIMITS", value: "iam=10,ec2=5", wantErr: `JIT_AWS_RATE_LIMITS: unknown service "ec2"; expected one of cloudtrail, iam, identitystore, organizations, s3, sso-admin, sts`},
+		{name: "aws rate limits rate", variable: "JIT_AWS_RATE_LIMITS", value: "iam=-5", wantErr: `JIT_AWS_RATE_LIMITS: iam: expected requests per second (such as 10 or 0.5), or 0 or off for no limit; got "-5"`},
 		{name: "pagerduty url", variable: "JIT_PAGERDUTY_API_URL", value: "api.pagerduty.com", wantErr: `JIT_PAGERDUTY_API_URL: expected an http(s) URL such as https://api.pagerduty.com, got "api.pagerduty.com"`},
 	}
 	for _, tt := range tests {

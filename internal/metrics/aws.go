@@ -73,3 +73,14 @@ func awsResult(err error) string {
 	}
 	return "client_error"
 }
+
+// Throttled counts an attempt AWS throttled; see awslimit.Observer.
+func (m *Metrics) Throttled(service, operation string) {
+	m.awsThrottled.WithLabelValues(service, operation).Inc()
+}
+
+// RateLimitWaited records the time an attempt waited for jitbot's own
+// rate limit of its service; see awslimit.Observer.
+func (m *Metrics) RateLimitWaited(service string, d time.Duration) {
+	m.awsLimitWait.WithLabelValues(service).Observe(d.Seconds())
+}

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
 
+	"github.com/jitbot/jitbot/internal/awslimit"
 	"github.com/jitbot/jitbot/internal/cloudtrail/cloudtrailfake"
 	"github.com/jitbot/jitbot/internal/testenv"
 )
@@ -160,5 +161,42 @@ func TestAWSResultOfOtherErrors(t *testing.T) {
 	}
 	if got := awsResult(fmt.Errorf("call: %w", context.DeadlineExceeded)); got != "network_error" {
 		t.Errorf("a timeout = %q, want network_error", got)
+	}
+}
+
+var _ awslimit.Observer = (*Metrics)(nil)
+
+// Throttles and the limiter's waits are counted by service (and
+// operation), under the SDK's service IDs as the other AWS metrics:
+// through moto behind a proxy that throttles IAM after a burst of 2, with
+// jitbot's limit far above it, 6 calls are throttled at least once each
+// and all succeed.
+func TestAWSThrottlesAndLimiterWaits(t *testing.T) {
+	moto := testenv.StartMoto(t)
+	proxy := testenv.StartProxy(t, moto.URL())
+	m := New()
+	cfg := testenv.AWSConfig(t, proxy.URL())
+	m.InstrumentAWS(&cfg)
+	awslimit.New(awslimit.Limits{"iam": {Rate: 1000, Burst: 1000}}, m).Apply(&cfg)
+	client := iam.NewFromConfig(cfg)
+	proxy.Throttle("iam", 2, 2)
+	for i := range 8 {
+		if _, err := client.CreateUser(t.Context(), &iam.CreateUserInput{UserName: aws.String(fmt.Sprint("u", i))}); err != nil {
+			t.Fatalf("CreateUser %d: %v", i, err)
+		}
+	}
+	throttled := proxy.Throttled("CreateUser")
+	if throttled == 0 {
+		t.Fatal("the proxy throttled no call; the test shows nothing")
+	}
+	labels := map[string]string{"service": "IAM", "operation": "CreateUser"}
+	if got := value(t, m, "jitbot_aws_throttled_total", labels); got != float64(throttled) {
+		t.Errorf("jitbot_aws_throttled_total%v = %v; want the proxy's %d", labels, got, throttled)
+	}
+	if got := value(t, m, "jitbot_aws_api_calls_total", map[string]string{"service": "IAM", "operation": "CreateUser", "result": "ok"}); got != 8 {
+		t.Errorf("jitbot_aws_api_calls_total{IAM CreateUser ok} = %v; want all 8, retried past their throttles", got)
+	}
+	if s, _ := find(t, m, "jitbot_aws_rate_limit_wait_seconds", map[string]string{"service": "IAM"}); s.count != uint64(proxy.Count("CreateUser")) {
+		t.Errorf("jitbot_aws_rate_limit_wait_seconds{IAM} has %d observations; want one per attempt, %d", s.count, proxy.Count("CreateUser"))
 	}
 }

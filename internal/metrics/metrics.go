@@ -45,6 +45,8 @@ type Metrics struct {
 	socketOpenOK    *prometheus.GaugeVec // no labels: a vector only so that it is absent until set
 	awsCalls        *prometheus.CounterVec
 	awsDuration     *prometheus.HistogramVec
+	awsThrottled    *prometheus.CounterVec
+	awsLimitWait    *prometheus.HistogramVec
 
 	seen seenEvents
 }
@@ -100,9 +102,14 @@ func New() *Metrics {
 			"AWS API operations by service, operation and result: ok, the AWS error code (AccessDenied, NoSuchEntity, …), network_error, client_error or cancelled. One count per operation, after the SDK's own retries.", "service", "operation", "result"),
 		awsDuration: callDuration("jitbot_aws_api_duration_seconds",
 			"Duration of AWS API operations, the SDK's retries and their backoff included, by service and operation.", "service", "operation"),
+		awsThrottled: counter("jitbot_aws_throttled_total",
+			"AWS answers that throttled an attempt (Throttling, ThrottlingException, RequestLimitExceeded, TooManyRequestsException, SlowDown, HTTP 429), by service and operation. Each attempt counts, the SDK's retries included; most are retried to success.", "service", "operation"),
+		awsLimitWait: callDuration("jitbot_aws_rate_limit_wait_seconds",
+			"Time each AWS attempt waited for jitbot's own rate limit of its service (JIT_AWS_RATE_LIMITS), zero included, by service.", "service"),
 	}
 	m.reg.MustRegister(m.events, m.requests, m.revocationLag, m.approvalLatency, m.revokeFailures,
 		m.slackFailed, m.slackCalls, m.slackDuration, m.socketOpenOK, m.awsCalls, m.awsDuration,
+		m.awsThrottled, m.awsLimitWait,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
 // Proxy is a recording fault proxy in front of an AWS endpoint (moto). It
@@ -39,6 +41,7 @@ type Proxy struct {
 	hold     map[string]chan struct{} // closed on release
 	held     map[string]int
 	errNext  map[string]injected
+	throttle map[string]*rate.Limiter // by SigV4 service name (proxythrottle.go)
 }
 
 // refusal is a call that the proxy answers with AccessDenied itself.
@@ -58,6 +61,9 @@ type Call struct {
 	// Status is the HTTP status the caller got; 0 when the proxy closed
 	// the connection instead of answering.
 	Status int
+	// Throttled says the proxy answered the call itself, as AWS answers a
+	// throttled one (Throttle), with Status 400.
+	Throttled bool
 	// Start is when the proxy received the call, End when it had answered
 	// (or dropped) it, so End-Start is the call's time at the upstream plus
 	// the proxy's own.
@@ -97,6 +103,7 @@ func NewProxy(upstream string) (*Proxy, error) {
 		hold:      map[string]chan struct{}{},
 		held:      map[string]int{},
 		errNext:   map[string]injected{},
+		throttle:  map[string]*rate.Limiter{},
 	}
 	p.rp.Transport = p.transport
 	p.rp.ModifyResponse = p.modify
@@ -186,6 +193,7 @@ const (
 	fault503
 	faultDrop
 	faultDenied
+	faultThrottled
 )
 
 func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
@@ -214,6 +222,8 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 		if p.failN%2 == 0 {
 			f = faultDrop
 		}
+	case p.throttled(r, start):
+		f = faultThrottled
 	}
 	p.mu.Unlock()
 
@@ -245,6 +255,10 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 	case fault503:
 		awsError(w, http.StatusServiceUnavailable, "Receiver", "ServiceUnavailable", "injected by testenv.Proxy", "proxy-fault")
 		p.record(start, Call{Action: action, Params: params, Status: http.StatusServiceUnavailable})
+		return
+	case faultThrottled:
+		throttlingError(w, r)
+		p.record(start, Call{Action: action, Params: params, Status: http.StatusBadRequest, Throttled: true})
 		return
 	case faultDenied:
 		awsError(w, http.StatusForbidden, "Sender", "AccessDenied", "refused by testenv.Proxy", "proxy-refusal")

@@ -295,3 +295,74 @@ func TestProxyRefuse(t *testing.T) {
 		t.Errorf("recorded %+v", calls)
 	}
 }
+
+// TestProxyThrottle: above its burst, a throttled service's calls are
+// answered as AWS answers a throttled call, in each protocol's form,
+// recorded and not forwarded; other services pass.
+func TestProxyThrottle(t *testing.T) {
+	p := testenv.StartProxy(t, echo(t).URL)
+	p.Throttle("iam", 0.01, 3) // a token per 100 s: none comes back during the test
+	p.Throttle("sso", 0.01, 1)
+	signed := func(service string, req *http.Request) *http.Request {
+		req.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=AKID/20260101/us-east-1/"+service+"/aws4_request, SignedHeaders=host, Signature=0")
+		return req
+	}
+	call := func(service, action string) (int, string) {
+		req := signed(service, must(http.NewRequestWithContext(t.Context(), http.MethodPost, p.URL(), strings.NewReader("Action="+action))))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	var got []int
+	for range 5 {
+		s, _ := call("iam", "AddUserToGroup")
+		got = append(got, s)
+	}
+	if !slices.Equal(got, []int{200, 200, 200, 400, 400}) {
+		t.Errorf("5 IAM calls at once answered %v; want the burst of 3 forwarded, then 400s", got)
+	}
+	if s, body := call("iam", "RemoveUserFromGroup"); s != 400 || !strings.Contains(body, "<Code>Throttling</Code><Message>Rate exceeded</Message>") {
+		t.Errorf("throttled IAM call = %d %q; want IAM's 400 Throttling, Rate exceeded", s, body)
+	}
+	if s, _ := call("sts", "AssumeRole"); s != 200 {
+		t.Errorf("STS call = %d; want it forwarded, STS is not throttled", s)
+	}
+	if p.Throttled("AddUserToGroup") != 2 || p.Throttled("") != 3 || p.Count("AddUserToGroup") != 5 {
+		t.Errorf("throttled %d AddUserToGroup of %d, %d in all; want 2 of 5, 3", p.Throttled("AddUserToGroup"), p.Count("AddUserToGroup"), p.Throttled(""))
+	}
+
+	json := func() *http.Response {
+		req := signed("sso", must(http.NewRequestWithContext(t.Context(), http.MethodPost, p.URL(), strings.NewReader(`{}`))))
+		req.Header.Set("X-Amz-Target", "SWBExternalService.CreateAccountAssignment")
+		req.Header.Set("Content-Type", "application/x-amz-json-1.1")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	json().Body.Close()
+	resp := json()
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 400 || resp.Header.Get("X-Amzn-ErrorType") != "ThrottlingException" || string(body) != `{"__type":"ThrottlingException","Message":"Rate exceeded"}` {
+		t.Errorf("throttled JSON call = %d %s %s; want 400 ThrottlingException", resp.StatusCode, resp.Header.Get("X-Amzn-ErrorType"), body)
+	}
+
+	p.Throttle("iam", 0, 0)
+	if s, _ := call("iam", "AddUserToGroup"); s != 200 {
+		t.Errorf("IAM call after Throttle(iam, 0) = %d; want it forwarded", s)
+	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
