@@ -53,21 +53,22 @@ type usageError struct{ error }
 type config struct {
 	bot, out, jsonOut, work, profile, overlay string
 
-	grants        int
-	window        time.Duration
-	restart       bool
-	restartAt     float64
-	burst         int
-	requests      int
-	requestWindow time.Duration
-	approvals     int
-	roles         int
-	rolesRuns     int
-	lifecycles    int
-	rttSamples    int
-	ssoGrants     int
-	ssoWindow     time.Duration
-	openRecords   int
+	grants         int
+	window         time.Duration
+	restart        bool
+	restartAt      float64
+	burst          int
+	requests       int
+	requestWindow  time.Duration
+	approvals      int
+	roles          int
+	rolesRuns      int
+	lifecycles     int
+	rttSamples     int
+	ssoGrants      int
+	ssoWindow      time.Duration
+	openRecords    int
+	throttledBurst int
 
 	args []string // the command line, for the report
 }
@@ -96,6 +97,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.rttSamples, "rtt-samples", 100, "round trips measured per emulator")
 	fs.IntVar(&c.ssoGrants, "sso-grants", 300, "active aws_sso grants expiring over -sso-window (aws_sso revocation lag)")
 	fs.DurationVar(&c.ssoWindow, "sso-window", 20*time.Second, "the window over which the -sso-grants grants expire")
+	fs.IntVar(&c.throttledBurst, "throttled-burst", 10000, "grants expiring in the same second while IAM is throttled (jitbot's limit 100/s)")
 	fs.IntVar(&c.openRecords, "open-records", 100000, "open records in the store while /jit list and /metrics are timed (the last phase)")
 	if err := fs.Parse(args); err != nil {
 		return c, usageError{err}
@@ -105,8 +107,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		err := fmt.Errorf("unexpected arguments %q", fs.Args())
 		fmt.Fprintln(stderr, err)
 		return c, usageError{err}
-	case c.grants < 1 || c.burst < 1 || c.requests < 1 || c.approvals < 1 || c.rolesRuns < 1 || c.lifecycles < 1 || c.rttSamples < 1 || c.ssoGrants < 1 || c.openRecords < 1:
-		err := errors.New("-grants, -burst, -requests, -approvals, -roles-runs, -lifecycles, -rtt-samples, -sso-grants and -open-records must be at least 1")
+	case c.grants < 1 || c.burst < 1 || c.requests < 1 || c.approvals < 1 || c.rolesRuns < 1 || c.lifecycles < 1 || c.rttSamples < 1 || c.ssoGrants < 1 || c.openRecords < 1 || c.throttledBurst < 1:
+		err := errors.New("-grants, -burst, -requests, -approvals, -roles-runs, -lifecycles, -rtt-samples, -sso-grants, -open-records and -throttled-burst must be at least 1")
 		fmt.Fprintln(stderr, err)
 		return c, usageError{err}
 	case c.roles < 4:
@@ -283,7 +285,7 @@ func (b *bench) botBinary(ctx context.Context, work string) (string, error) {
 // stack it returns, also with an error, is the caller's to close.
 func (b *bench) setUp(ctx context.Context, work, bin string) (*stack, error) {
 	cfg := b.cfg
-	lay := newLayout(max(cfg.grants, cfg.burst), cfg.roles)
+	lay := newLayout(max(cfg.grants, cfg.burst, cfg.throttledBurst, takeoverGrants), cfg.roles)
 	lay.users = max(lay.users, ssoUsers(cfg.ssoGrants))
 	b.logf("starting redis-server, moto_server and the Slack fake; %d IAM groups, %d IAM users", lay.groups, lay.users)
 	st, err := newStack(ctx, work, lay)
@@ -337,6 +339,7 @@ func (b *bench) runPhases(ctx context.Context) error {
 		{"Redis round trips per lifecycle", b.lifecycles},
 		{"slash command burst", b.slashBurst},
 		{"takeover of a killed replica", b.takeover},
+		{"expiry burst under IAM throttling", b.iamThrottledBurst},
 		{"100,000 open records", b.scale},
 	}
 	var failed error

@@ -25,7 +25,7 @@ func TestTinyRun(t *testing.T) {
 	args := []string{
 		"-grants", "60", "-window", "3s", "-restart-at", "-1", "-burst", "40",
 		"-requests", "20", "-request-window", "1s", "-approvals", "3", "-roles", "12", "-roles-runs", "5",
-		"-lifecycles", "1", "-rtt-samples", "5", "-sso-grants", "20", "-sso-window", "2s", "-open-records", "300", "-work", filepath.Join(dir, "work"), "-out", md, "-json", js,
+		"-lifecycles", "1", "-rtt-samples", "5", "-sso-grants", "20", "-sso-window", "2s", "-open-records", "300", "-throttled-burst", "50", "-work", filepath.Join(dir, "work"), "-out", md, "-json", js,
 	}
 	var stdout, stderr bytes.Buffer
 	start := time.Now()
@@ -37,11 +37,11 @@ func TestTinyRun(t *testing.T) {
 	want := []string{
 		"moto_rtt", "slack_rtt", "redis_rtt", "store_open", "revocation_lag", "rss_10k_grants", "burst_revocation_lag", "revocation_lag_sso",
 		"roles_answer", "roles_ack", "approve_to_credentials_own", "approve_to_credentials_total",
-		"redis_round_trips_per_lifecycle", "slash_ack", "slash_answer", "takeover", "list_100k", "scrape_100k", "rss_100k",
+		"redis_round_trips_per_lifecycle", "slash_ack", "slash_answer", "takeover", "iam_throttled_burst", "list_100k", "scrape_100k", "rss_100k",
 	}
 	targets := map[string]string{ // docs/design.md §6: figure → its JSON target field
 		"revocation_lag": "target_ms", "revocation_lag_sso": "target_ms", "slash_ack": "target_ms", "approve_to_credentials_own": "target_ms",
-		"roles_answer": "target_ms", "rss_10k_grants": "target_mib", "takeover": "target_ms", "list_100k": "target_ms", "scrape_100k": "target_ms", "rss_100k": "target_mib",
+		"roles_answer": "target_ms", "rss_10k_grants": "target_mib", "takeover": "target_ms", "iam_throttled_burst": "target_ms", "list_100k": "target_ms", "scrape_100k": "target_ms", "rss_100k": "target_mib",
 	}
 	data, err := os.ReadFile(js)
 	if err != nil {

@@ -190,6 +190,9 @@ func (s *stack) botEnv(catalog, redisURL string, httpPort int, extra ...string) 
 		"JIT_MIN_DURATION=1s", "JIT_REQUEST_LIMIT=1000000", "JIT_RECONCILE_INTERVAL=1h",
 		"AWS_ENDPOINT_URL=" + s.aws.URL(), "AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=bench", "AWS_SECRET_ACCESS_KEY=bench",
 		"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_EC2_METADATA_DISABLED=true",
+		// jitbot's own AWS limits are for a real account; the figures
+		// measure jitbot against moto (the throttled phase sets them).
+		unlimitedAWS,
 	}
 	return append(env, extra...)
 }
