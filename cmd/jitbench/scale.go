@@ -45,6 +45,10 @@ func (b *bench) scale(ctx context.Context) error {
 	for k := range n {
 		expires[k], awsIDs[k] = at.Add(time.Duration(k)*time.Millisecond), "bench-scale-"+strconv.Itoa(k)
 	}
+	before, err := b.scrapeTimes(ctx, 20)
+	if err != nil {
+		return err
+	}
 	b.logf("scale: seeding %d open records of %d engineers", n, scaleEngineers)
 	mem := b.sampleMemory()
 	start := time.Now()
@@ -58,7 +62,7 @@ func (b *bench) scale(ctx context.Context) error {
 	if err := b.listAtScale(ctx, n, (n+scaleEngineers-1)/scaleEngineers); err != nil {
 		return err
 	}
-	if err := b.scrapeAtScale(ctx, n); err != nil {
+	if err := b.scrapeAtScale(ctx, n, summarize(before)); err != nil {
 		return err
 	}
 	rss := mem.stop()
@@ -99,31 +103,44 @@ func (b *bench) listAtScale(ctx context.Context, n, mine int) error {
 	return nil
 }
 
-// scrapeAtScale times GET /metrics with n open records.
-func (b *bench) scrapeAtScale(ctx context.Context, n int) error {
+// scrapeAtScale times GET /metrics with n open records; before is the
+// same with the store as the earlier phases left it, for comparison.
+func (b *bench) scrapeAtScale(ctx context.Context, n int, before summary) error {
+	took, err := b.scrapeTimes(ctx, 50)
+	if err != nil {
+		return err
+	}
+	f := figure{Name: "scrape_100k", Unit: unitMS, Sum: summarize(took), Target: 20,
+		What: fmt.Sprintf("GET /metrics, request sent → body read, with %d open records and the %d-role catalog", n, b.st.lay.roles)}
+	f.addExtra("before_seeding_p50_ms", before.P50)
+	f.addExtra("before_seeding_p99_ms", before.P99)
+	b.add(f)
+	return nil
+}
+
+// scrapeTimes times n scrapes of the bot's /metrics.
+func (b *bench) scrapeTimes(ctx context.Context, n int) ([]float64, error) {
 	url := "http://127.0.0.1:" + strconv.Itoa(b.httpPort) + "/metrics"
 	var took []float64
-	for range 50 {
+	for range n {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		start := time.Now()
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
-			return fmt.Errorf("scrape: %w", err)
+			return nil, fmt.Errorf("scrape: %w", err)
 		}
 		body, err := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		if err != nil || resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("scrape: status %d, %v", resp.StatusCode, err)
+			return nil, fmt.Errorf("scrape: status %d, %v", resp.StatusCode, err)
 		}
 		took = append(took, ms(time.Since(start)))
 		if !strings.Contains(string(body), "jitbot_store_up 1") {
-			return fmt.Errorf("scrape: the store was not read: %.300s", body)
+			return nil, fmt.Errorf("scrape: the store was not read: %.300s", body)
 		}
 	}
-	b.add(figure{Name: "scrape_100k", Unit: unitMS, Sum: summarize(took), Target: 20,
-		What: fmt.Sprintf("GET /metrics, request sent → body read, with %d open records", n)})
-	return nil
+	return took, nil
 }

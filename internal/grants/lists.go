@@ -99,24 +99,61 @@ func (s *Service) EligibleRoles(ctx context.Context, userID string) ([]*rules.Ro
 }
 
 // listedIn returns the roles whose open requests userID may be asked to
-// decide: those where they are named, directly or through a user group,
-// at any step, in any account, or among the escalation approvers. List
-// reads only these (and the user's own records), and checks each request
-// as before; this only narrows what is read.
+// decide: those where they are named, directly or through a user group
+// they are in, at any step, in any account, or among the escalation
+// approvers. List reads only these (and the user's own records), and
+// checks each request afresh as before; this only narrows what is read.
+// Each user group the catalog names is asked for once.
 func (s *Service) listedIn(ctx context.Context, userID string) ([]string, error) {
-	var out []string
-	for role := range s.Catalog().All() {
-		lists := append(role.ApproverLists(), role.EscalationApprovers)
-		for _, list := range lists {
-			in, err := s.inList(ctx, role, list, userID)
-			if err != nil {
-				return nil, err
+	idx := s.deciders()
+	roles := slices.Clone(idx.byUser[userID])
+	for g, of := range idx.byGroup {
+		members, err := s.dir.GroupMembers(ctx, g)
+		if err != nil {
+			return nil, fmt.Errorf("members of @%s: %w", g, err)
+		}
+		if slices.Contains(members, userID) {
+			roles = append(roles, of...)
+		}
+	}
+	slices.Sort(roles)
+	return slices.Compact(roles), nil
+}
+
+// deciderIndex is, for one catalog, the roles each listed user and each
+// listed user group may decide in some step, account or escalation.
+type deciderIndex struct {
+	catalog         *rules.Catalog
+	byUser, byGroup map[string][]string
+}
+
+// deciders returns the index of the catalog in force, built once per
+// catalog: List runs for every /jit list and App Home visit, and a
+// catalog of 1,000 roles made walking every approver list the larger part
+// of its time.
+func (s *Service) deciders() *deciderIndex {
+	cat := s.Catalog()
+	if idx := s.deciderIdx.Load(); idx != nil && idx.catalog == cat {
+		return idx
+	}
+	idx := &deciderIndex{catalog: cat, byUser: map[string][]string{}, byGroup: map[string][]string{}}
+	for role := range cat.All() {
+		for _, list := range append(role.ApproverLists(), role.EscalationApprovers) {
+			for _, id := range rules.UserIDs(list) {
+				idx.byUser[id] = appendOnce(idx.byUser[id], role.Name)
 			}
-			if in {
-				out = append(out, role.Name)
-				break
+			for _, g := range rules.GroupHandles(list) {
+				idx.byGroup[g] = appendOnce(idx.byGroup[g], role.Name)
 			}
 		}
 	}
-	return out, nil
+	s.deciderIdx.Store(idx)
+	return idx
+}
+
+func appendOnce(list []string, v string) []string {
+	if len(list) > 0 && list[len(list)-1] == v {
+		return list
+	}
+	return append(list, v)
 }

@@ -89,6 +89,7 @@ type Service struct {
 	catalog     atomic.Pointer[rules.Catalog]
 	wake        chan struct{}
 	live        liveness
+	deciderIdx  atomic.Pointer[deciderIndex] // see deciders
 }
 
 // New checks opts and fills in defaults.

@@ -248,3 +248,17 @@ func TestApprovalStepsCheckedAgainAtTheStart(t *testing.T) {
 		})
 	}
 }
+
+// TestListFollowsTheCatalog: who sees a request as awaiting them follows
+// a catalog reload at once (List narrows what it reads per catalog).
+func TestListFollowsTheCatalog(t *testing.T) {
+	e := newStepsEnv(t)
+	r := e.request(t, "UALICE", "db")
+	if l, err := e.svc.List(t.Context(), "UBOB"); err != nil || len(l.Awaiting) != 0 {
+		t.Fatalf("bob before: %d awaiting, %v", len(l.Awaiting), err)
+	}
+	e.svc.SetCatalog(parseCatalog(t, strings.Replace(stepsCatalog, "[UAPPROVER1, ULEAD1]", "[UAPPROVER1, ULEAD1, UBOB]", 1)))
+	if l, err := e.svc.List(t.Context(), "UBOB"); err != nil || len(l.Awaiting) != 1 || l.Awaiting[0].ID != r.ID {
+		t.Errorf("bob after he was made an owner: %v, %v; want %s awaiting", l.Awaiting, err, r.ID)
+	}
+}
