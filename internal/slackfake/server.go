@@ -106,6 +106,8 @@ type Server struct {
 	lastTS       int64 // microseconds of the last message ts handed out
 	calls        []Call
 	rateLimits   map[string]rateLimit
+	enforce      bool               // Slack's published limits (ratelimit.go)
+	buckets      map[string]*bucket // by method, or method and channel
 	failures     map[string]failure
 	users        map[string]*User
 	groups       []*userGroup
