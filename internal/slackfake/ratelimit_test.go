@@ -55,7 +55,7 @@ func TestEnforcedPostLimitIsPerChannel(t *testing.T) {
 
 // TestEnforcedTierIsPerMethod: chat.update (Tier 3) is limited on its
 // own budget, which neither chat.postMessage nor users.info (Tier 4)
-// share; turning enforcement off lifts it.
+// share; exempting the method, or turning enforcement off, lifts it.
 func TestEnforcedTierIsPerMethod(t *testing.T) {
 	s := slackfake.Start(t)
 	addPeople(s)
@@ -85,6 +85,10 @@ func TestEnforcedTierIsPerMethod(t *testing.T) {
 	}
 	if _, _, err := api.PostMessageContext(ctx, "C0OTHER", slack.MsgOptionText("x", false)); err != nil {
 		t.Errorf("chat.postMessage while chat.update is limited: %v", err)
+	}
+	s.Unlimit("chat.update")
+	if _, _, _, err := api.UpdateMessageContext(ctx, "C0AUDIT", ts, slack.MsgOptionText("exempt", false)); err != nil {
+		t.Errorf("chat.update exempted: %v", err)
 	}
 	s.EnforceRateLimits(false)
 	if _, _, _, err := api.UpdateMessageContext(ctx, "C0AUDIT", ts, slack.MsgOptionText("free", false)); err != nil {

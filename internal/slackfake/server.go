@@ -108,6 +108,7 @@ type Server struct {
 	rateLimits   map[string]rateLimit
 	enforce      bool               // Slack's published limits (ratelimit.go)
 	buckets      map[string]*bucket // by method, or method and channel
+	unlimited    map[string]bool    // methods exempt from enforcement
 	failures     map[string]failure
 	users        map[string]*User
 	groups       []*userGroup

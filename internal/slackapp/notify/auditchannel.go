@@ -9,6 +9,7 @@ package notify
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -109,35 +110,41 @@ func (c *AuditChannel) schedule() {
 // post makes sure the parent of the events' request exists and shows its
 // current state, then adds the events to its thread in one reply.
 // Retrying post is safe: the parent is found by its recorded place, and is
-// updated, not posted again. Findings about no request (reconciliation)
-// stand on their own.
-func (c *AuditChannel) post(ctx context.Context, events []grants.Event) error {
+// updated, not posted again. When Slack rate limits the update (chat.update
+// is the workspace's budget, shared with DMs), the reply is posted all the
+// same and behind reports that the parent is to catch up later. Findings
+// about no request (reconciliation) stand on their own.
+func (c *AuditChannel) post(ctx context.Context, events []grants.Event) (behind bool, err error) {
 	reply := eventLines(events)
 	last := events[len(events)-1]
 	if last.Request.ID == "" {
 		if _, _, err := c.api.PostMessageContext(ctx, c.channel, slack.MsgOptionText(reply, false)); err != nil {
-			return fmt.Errorf("post audit %s: %w", last.Type, err)
+			return false, fmt.Errorf("post audit %s: %w", last.Type, err)
 		}
-		return nil
+		return false, nil
 	}
-	ts, r, err := c.showParent(ctx, last.Request, false)
-	if err != nil {
-		return err
+	ts, err := c.showParent(ctx, last.Request, false)
+	var rl *slack.RateLimitedError
+	switch {
+	case ts != "" && errors.As(err, &rl):
+		behind = true
+	case err != nil:
+		return false, err
 	}
 	opts := []slack.MsgOption{slack.MsgOptionText(reply, false), slack.MsgOptionTS(ts)}
 	if slices.ContainsFunc(events, loud) {
 		opts = append(opts, slack.MsgOptionBroadcast())
 	}
 	if _, _, err := c.api.PostMessageContext(ctx, c.channel, opts...); err != nil {
-		return fmt.Errorf("post audit reply %s of %s: %w", last.Type, r.ID, err)
+		return false, fmt.Errorf("post audit reply %s of %s: %w", last.Type, last.Request.ID, err)
 	}
-	return nil
+	return behind, nil
 }
 
 // showParent posts the parent of r, or updates it to r's current state,
-// and returns its ts. Paced, an update first waits UpdateGap after the
-// last paced one.
-func (c *AuditChannel) showParent(ctx context.Context, r grants.Request, paced bool) (string, *grants.Request, error) {
+// and returns its ts, which it also returns when the update fails. Paced,
+// an update first waits UpdateGap after the last paced one.
+func (c *AuditChannel) showParent(ctx context.Context, r grants.Request, paced bool) (string, error) {
 	cur := &r
 	if c.get != nil {
 		if got, err := c.get.Get(ctx, r.ID); err == nil {
@@ -146,29 +153,29 @@ func (c *AuditChannel) showParent(ctx context.Context, r grants.Request, paced b
 	}
 	refs, err := c.refs.Refs(ctx, cur.ID)
 	if err != nil {
-		return "", nil, err
+		return "", err
 	}
 	text, blocks := blockkit.AuditParent(cur)
 	ts := refs[parentKey]
 	if ts == "" {
 		_, ts, err = c.api.PostMessageContext(ctx, c.channel, slack.MsgOptionText(text, false), slack.MsgOptionBlocks(blocks...))
 		if err != nil {
-			return "", nil, fmt.Errorf("post audit parent of %s: %w", cur.ID, err)
+			return "", fmt.Errorf("post audit parent of %s: %w", cur.ID, err)
 		}
 		if err := c.refs.SetRef(ctx, cur.ID, parentKey, ts); err != nil {
 			c.log.ErrorContext(ctx, "audit parent posted but its place not recorded; a later event starts a new parent", "request_id", cur.ID, "err", err)
 		}
-		return ts, cur, nil
+		return ts, nil
 	}
 	if paced {
 		if err := c.waitGap(ctx); err != nil {
-			return "", nil, err
+			return "", err
 		}
 	}
 	if _, _, _, err := c.api.UpdateMessageContext(ctx, c.channel, ts, slack.MsgOptionText(text, false), slack.MsgOptionBlocks(blocks...)); err != nil {
-		return "", nil, fmt.Errorf("update audit parent of %s: %w", cur.ID, err)
+		return ts, fmt.Errorf("update audit parent of %s: %w", cur.ID, err)
 	}
-	return ts, cur, nil
+	return ts, nil
 }
 
 // loud events are also shown in the channel itself: break-glass access,

@@ -46,17 +46,18 @@ func (c *AuditChannel) turn(ctx context.Context) error {
 	}
 	c.mu.Unlock()
 
-	digested := len(batch) >= digestAt
+	// behind: the parents of batch do not show what it shows.
+	behind := len(batch) >= digestAt
 	var err error
 	switch {
-	case digested:
+	case behind:
 		batch, err = c.digest(ctx, batch)
 	case len(batch) > 0:
 		batch = batch[:1]
 		batch[0].events = fit(batch[0].events)
-		err = c.post(ctx, batch[0].events)
+		behind, err = c.post(ctx, batch[0].events)
 	case stale != nil:
-		_, _, err = c.showParent(ctx, *stale, true)
+		_, err = c.showParent(ctx, *stale, true)
 	}
 	if err != nil && !queue.Permanent(err) {
 		return err
@@ -69,7 +70,7 @@ func (c *AuditChannel) turn(ctx context.Context) error {
 
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.shownLocked(batch, digested)
+	c.shownLocked(batch, behind)
 	if stale != nil {
 		c.caughtUpLocked(stale.ID)
 	}
@@ -88,10 +89,11 @@ func (c *AuditChannel) waitingLocked() []waiting {
 	return batch
 }
 
-// shownLocked takes the events of batch out of the backlog. Requests shown
-// by a digest are left behind until their parent catches up; a request
-// shown in its thread has its parent up to date. c.mu is held.
-func (c *AuditChannel) shownLocked(batch []waiting, digested bool) {
+// shownLocked takes the events of batch out of the backlog. Requests whose
+// parent does not show them (a digest's, or an update Slack refused) are
+// left behind until it catches up; the others' parents are up to date.
+// c.mu is held.
+func (c *AuditChannel) shownLocked(batch []waiting, behind bool) {
 	for _, w := range batch {
 		rest := c.backlog[w.id][len(w.events):]
 		if len(rest) > 0 {
@@ -103,7 +105,7 @@ func (c *AuditChannel) shownLocked(batch []waiting, digested bool) {
 		if w.id == "" {
 			continue
 		}
-		if !digested {
+		if !behind {
 			c.caughtUpLocked(w.id)
 			continue
 		}

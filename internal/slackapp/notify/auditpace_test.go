@@ -126,3 +126,36 @@ func waitFor(t *testing.T, limit time.Duration, cond func() bool) time.Time {
 	}
 	return time.Now()
 }
+
+// TestReplyDoesNotWaitForTheParentsUpdate: chat.update's budget is the
+// workspace's, shared with the DMs; when Slack refuses the parent's
+// update, the event's reply is posted at once and the parent catches up
+// after.
+func TestReplyDoesNotWaitForTheParentsUpdate(t *testing.T) {
+	trail, s, q := newTrail(t)
+	trail.UpdateGap = 0
+	r := breakGlass()
+	r.AutoApproved, r.State = false, grants.Pending
+	trail.Notify(t.Context(), grants.Event{Type: grants.EventRequested, Request: r})
+	q.Wait()
+	s.RateLimit("chat.update", 1, time.Second)
+	r.State = grants.Denied
+	trail.Notify(t.Context(), grants.Event{Type: grants.EventDenied, Request: r})
+	q.Wait()
+
+	reply, update := -1, -1
+	for i, c := range s.Calls("") {
+		switch {
+		case c.Method == "chat.postMessage" && c.Params.Get("thread_ts") != "" && reply < 0 && i > 2:
+			reply = i
+		case c.Method == "chat.update" && c.Error == "":
+			update = i
+		}
+	}
+	if reply < 0 || update < 0 || reply > update {
+		t.Errorf("reply is call %d and the parent's update call %d; want the reply first, then the update", reply, update)
+	}
+	if msgs := s.Messages(channel); !strings.Contains(strings.ToUpper(msgs[0].Text+string(msgs[0].Blocks)), "DENIED") {
+		t.Errorf("parent does not show its final state: %s", msgs[0].Text)
+	}
+}
