@@ -302,18 +302,26 @@ func (b *bot) members(t *testing.T) []string {
 	return (&stack{iam: b.iam}).members(t)
 }
 
-// audit returns the audit channel's parent message about id and its
-// thread replies.
+// audit returns the audit channel's parent message about id and the
+// events in its thread, one string each: a reply that folds several
+// events (posted while Slack held the channel back) lists them as "• "
+// lines.
 func (b *bot) audit(id string) (parent slackfake.Message, replies []string) {
 	msgs := b.slack.Messages(auditChannel)
 	for _, m := range msgs {
-		if m.ThreadTS == "" && strings.Contains(m.Text+string(m.Blocks), id) {
+		if m.ThreadTS == "" && !strings.HasPrefix(m.Text, "Audit digest") && strings.Contains(m.Text+string(m.Blocks), id) {
 			parent = m
 		}
 	}
 	for _, m := range msgs {
 		if parent.TS != "" && m.ThreadTS == parent.TS && m.TS != parent.TS {
-			replies = append(replies, m.Text)
+			if !strings.HasPrefix(m.Text, "• ") {
+				replies = append(replies, m.Text)
+				continue
+			}
+			for _, e := range strings.Split(m.Text, "\n• ") {
+				replies = append(replies, strings.TrimPrefix(e, "• "))
+			}
 		}
 	}
 	return parent, replies
@@ -332,9 +340,10 @@ func (b *bot) waitAudit(t *testing.T, id string, n int) (slackfake.Message, []st
 
 // TestSlackAuditFloodUpdatesParentOnce: while Slack rate-limits posting,
 // a break-glass request's three events (requested, auto-approved,
-// granted) queue up behind the audit parent's first post; each gets its
-// thread reply, and the parent is updated once, to the final state, not
-// once per event.
+// granted) queue up behind the audit parent's first post; they are
+// shown in its thread in order (folded into fewer replies), and the parent
+// is posted or updated once more at most, to the final state, not once per
+// event.
 func TestSlackAuditFloodUpdatesParentOnce(t *testing.T) {
 	b := startBot(t)
 	// The first posts of each queue (audit parent, review DMs, requester
@@ -348,8 +357,8 @@ func TestSlackAuditFloodUpdatesParentOnce(t *testing.T) {
 			t.Errorf("audit reply %d does not say %q: %q", i+1, want, replies)
 		}
 	}
-	if got := parent.Text + string(parent.Blocks); parent.Updates != 1 || !strings.Contains(got, "ACTIVE") {
-		t.Errorf("audit parent updated %d times, showing %s; want once, to ACTIVE", parent.Updates, got)
+	if got := parent.Text + string(parent.Blocks); parent.Updates > 1 || !strings.Contains(got, "ACTIVE") {
+		t.Errorf("audit parent updated %d times, showing %s; want at most once, to ACTIVE", parent.Updates, got)
 	}
 }
 

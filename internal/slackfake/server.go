@@ -106,6 +106,9 @@ type Server struct {
 	lastTS       int64 // microseconds of the last message ts handed out
 	calls        []Call
 	rateLimits   map[string]rateLimit
+	enforce      bool               // Slack's published limits (ratelimit.go)
+	buckets      map[string]*bucket // by method, or method and channel
+	unlimited    map[string]bool    // methods exempt from enforcement
 	failures     map[string]failure
 	users        map[string]*User
 	groups       []*userGroup

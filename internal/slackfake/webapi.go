@@ -103,7 +103,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 
 // answer decides the answer to a call, in Slack's order: is the method
 // known, is the token right, is the app rate limited, then the method
-// itself. retryAfter is the Retry-After in seconds of a 429, or -1.
+// itself (Slack's published limits when enforced). retryAfter is the Retry-After in seconds of a 429, or -1.
 func (s *Server) answer(req *request, perr *apiError) (resp map[string]any, retryAfter int, _ *apiError) {
 	m, ok := methods[req.Method]
 	if !ok {
@@ -126,6 +126,9 @@ func (s *Server) answer(req *request, perr *apiError) (resp map[string]any, retr
 		return nil, -1, &apiError{code: "invalid_auth"}
 	}
 	if secs, limited := s.limited(req.Method); limited {
+		return nil, secs, &apiError{code: "ratelimited"}
+	}
+	if secs, limited := s.overLimit(req, req.At); limited {
 		return nil, secs, &apiError{code: "ratelimited"}
 	}
 	if code := s.failing(req.Method); code != "" {

@@ -9,9 +9,12 @@ package notify
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
+	"time"
 
 	"github.com/slack-go/slack"
 
@@ -34,7 +37,17 @@ type Getter interface {
 
 const parentKey = "audit"
 
-// AuditChannel posts the audit trail to one Slack channel.
+// channelKey is the queue key of the audit channel's one writer. Slack
+// lets a bot post about once a second to a channel; writers of their own
+// per request would only take turns at 429s.
+const channelKey = "audit:channel"
+
+// AuditChannel posts the audit trail to one Slack channel. Events wait in
+// a backlog for the channel's writer, which shows all that waits in one
+// post a turn: a request's events in one thread reply, or, when several
+// requests wait, one digest naming them all. When Slack's limits hold the
+// writer back, events pile up and fewer posts show them all; none is
+// dropped. DMs never wait for it: they have queue keys of their own.
 type AuditChannel struct {
 	api     *slack.Client
 	channel string
@@ -43,22 +56,33 @@ type AuditChannel struct {
 	log     *slog.Logger
 	get     Getter
 
+	// UpdateGap is the least time between two parent updates made to catch
+	// up after a digest. chat.update's budget (Tier 3, ~50 a minute) is the
+	// workspace's, shared with the approvers' DMs: catching up slowly
+	// leaves them most of it. Default 2s.
+	UpdateGap time.Duration
+
 	mu sync.Mutex
-	// queued counts each request's events handed to the queue and not yet
-	// started. A post with another event of its request queued behind it
-	// leaves the parent message to that one: in a flood, when Slack's
-	// limits hold the queue back, a request's events pile up, and one
-	// chat.update (Tier 3, ~50 a minute per workspace) shows them all.
-	queued map[grants.RequestID]int
+	// backlog holds each request's events not shown yet, in the order they
+	// came; order lists the requests by their oldest such event.
+	backlog map[grants.RequestID][]grants.Event
+	order   []grants.RequestID
+	// behind are requests, latest copy, whose parent does not show what a
+	// digest showed, oldest first.
+	behind     []grants.Request
+	scheduled  bool      // a turn is queued and has not started
+	lastUpdate time.Time // of a catch-up
 }
 
 // NewAuditChannel returns the audit trail for channel. get may be nil, in which
 // case the event's own copy of the record is shown.
 func NewAuditChannel(api *slack.Client, channel string, refs Refs, q *queue.Queue, get Getter, log *slog.Logger) *AuditChannel {
-	return &AuditChannel{api: api, channel: channel, refs: refs, q: q, get: get, log: log, queued: map[grants.RequestID]int{}}
+	return &AuditChannel{api: api, channel: channel, refs: refs, q: q, get: get, log: log,
+		UpdateGap: 2 * time.Second, backlog: map[grants.RequestID][]grants.Event{}}
 }
 
-// Notify queues the event's thread reply and the parent's update.
+// Notify adds the event to the backlog and makes sure a turn of the
+// channel's writer is queued.
 func (c *AuditChannel) Notify(_ context.Context, e grants.Event) {
 	if c.channel == "" {
 		return
@@ -67,86 +91,91 @@ func (c *AuditChannel) Notify(_ context.Context, e grants.Event) {
 	// audit queue, not even in memory.
 	e.Credentials = nil
 	id := e.Request.ID
-	key := string(id)
-	if key == "" {
-		key = "audit:" + e.Request.Role
-	}
-	c.mu.Lock()
-	c.queued[id]++
-	c.mu.Unlock()
-	behind := -1 // events of the request queued after this one, counted when it starts
-	if !c.q.Do(key, "audit "+string(e.Type), func(ctx context.Context) error {
-		if behind < 0 { // retries run on the same goroutine: count once
-			behind = c.start(id)
-		}
-		return c.post(ctx, e, behind > 0)
-	}) {
-		c.start(id)
-	}
-}
-
-// start records that one of id's queued events is being posted, and
-// returns how many are still queued after it.
-func (c *AuditChannel) start(id grants.RequestID) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.queued[id]--
-	n := c.queued[id]
-	if n <= 0 {
-		delete(c.queued, id)
+	if _, ok := c.backlog[id]; !ok {
+		c.order = append(c.order, id)
 	}
-	return n
+	c.backlog[id] = append(c.backlog[id], e)
+	c.schedule()
 }
 
-// post makes sure the parent exists and shows the current state, then adds
-// the event to its thread. An existing parent is left as it is when a later
-// event of the request is queued (later), as that one's post updates it
-// with the state then. Retrying post is safe: the parent is found by its
-// recorded place, and is updated, not posted again.
-func (c *AuditChannel) post(ctx context.Context, e grants.Event, later bool) error {
-	if e.Request.ID == "" {
-		// Findings about no request (reconciliation) stand on their own.
-		if _, _, err := c.api.PostMessageContext(ctx, c.channel, slack.MsgOptionText(blockkit.AuditEvent(e), false)); err != nil {
-			return fmt.Errorf("post audit %s: %w", e.Type, err)
+// schedule queues a turn unless one is queued already. c.mu is held.
+func (c *AuditChannel) schedule() {
+	if !c.scheduled {
+		c.scheduled = c.q.Do(channelKey, "audit channel", c.turn)
+	}
+}
+
+// post makes sure the parent of the events' request exists and shows its
+// current state, then adds the events to its thread in one reply.
+// Retrying post is safe: the parent is found by its recorded place, and is
+// updated, not posted again. When Slack rate limits the update (chat.update
+// is the workspace's budget, shared with DMs), the reply is posted all the
+// same and behind reports that the parent is to catch up later. Findings
+// about no request (reconciliation) stand on their own.
+func (c *AuditChannel) post(ctx context.Context, events []grants.Event) (behind bool, err error) {
+	reply := eventLines(events)
+	last := events[len(events)-1]
+	if last.Request.ID == "" {
+		if _, _, err := c.api.PostMessageContext(ctx, c.channel, slack.MsgOptionText(reply, false)); err != nil {
+			return false, fmt.Errorf("post audit %s: %w", last.Type, err)
 		}
-		return nil
+		return false, nil
 	}
-	r := &e.Request
-	if c.get != nil {
-		if cur, err := c.get.Get(ctx, r.ID); err == nil {
-			r = cur
-		}
-	}
-	refs, err := c.refs.Refs(ctx, r.ID)
-	if err != nil {
-		return err
-	}
-	text, blocks := blockkit.AuditParent(r)
-	ts := refs[parentKey]
+	ts, err := c.showParent(ctx, last.Request, false)
+	var rl *slack.RateLimitedError
 	switch {
-	case ts == "":
-		_, ts, err = c.api.PostMessageContext(ctx, c.channel, slack.MsgOptionText(text, false), slack.MsgOptionBlocks(blocks...))
-		if err != nil {
-			return fmt.Errorf("post audit parent of %s: %w", r.ID, err)
-		}
-		if err := c.refs.SetRef(ctx, r.ID, parentKey, ts); err != nil {
-			c.log.ErrorContext(ctx, "audit parent posted but its place not recorded; a later event starts a new parent", "request_id", r.ID, "err", err)
-		}
-	case later:
-		// The post of the last queued event updates the parent.
-	default:
-		if _, _, _, err := c.api.UpdateMessageContext(ctx, c.channel, ts, slack.MsgOptionText(text, false), slack.MsgOptionBlocks(blocks...)); err != nil {
-			return fmt.Errorf("update audit parent of %s: %w", r.ID, err)
-		}
+	case ts != "" && errors.As(err, &rl):
+		behind = true
+	case err != nil:
+		return false, err
 	}
-	opts := []slack.MsgOption{slack.MsgOptionText(blockkit.AuditEvent(e), false), slack.MsgOptionTS(ts)}
-	if loud(e) {
+	opts := []slack.MsgOption{slack.MsgOptionText(reply, false), slack.MsgOptionTS(ts)}
+	if slices.ContainsFunc(events, loud) {
 		opts = append(opts, slack.MsgOptionBroadcast())
 	}
 	if _, _, err := c.api.PostMessageContext(ctx, c.channel, opts...); err != nil {
-		return fmt.Errorf("post audit reply %s of %s: %w", e.Type, r.ID, err)
+		return false, fmt.Errorf("post audit reply %s of %s: %w", last.Type, last.Request.ID, err)
 	}
-	return nil
+	return behind, nil
+}
+
+// showParent posts the parent of r, or updates it to r's current state,
+// and returns its ts, which it also returns when the update fails. Paced,
+// an update first waits UpdateGap after the last paced one.
+func (c *AuditChannel) showParent(ctx context.Context, r grants.Request, paced bool) (string, error) {
+	cur := &r
+	if c.get != nil {
+		if got, err := c.get.Get(ctx, r.ID); err == nil {
+			cur = got
+		}
+	}
+	refs, err := c.refs.Refs(ctx, cur.ID)
+	if err != nil {
+		return "", err
+	}
+	text, blocks := blockkit.AuditParent(cur)
+	ts := refs[parentKey]
+	if ts == "" {
+		_, ts, err = c.api.PostMessageContext(ctx, c.channel, slack.MsgOptionText(text, false), slack.MsgOptionBlocks(blocks...))
+		if err != nil {
+			return "", fmt.Errorf("post audit parent of %s: %w", cur.ID, err)
+		}
+		if err := c.refs.SetRef(ctx, cur.ID, parentKey, ts); err != nil {
+			c.log.ErrorContext(ctx, "audit parent posted but its place not recorded; a later event starts a new parent", "request_id", cur.ID, "err", err)
+		}
+		return ts, nil
+	}
+	if paced {
+		if err := c.waitGap(ctx); err != nil {
+			return "", err
+		}
+	}
+	if _, _, _, err := c.api.UpdateMessageContext(ctx, c.channel, ts, slack.MsgOptionText(text, false), slack.MsgOptionBlocks(blocks...)); err != nil {
+		return ts, fmt.Errorf("update audit parent of %s: %w", cur.ID, err)
+	}
+	return ts, nil
 }
 
 // loud events are also shown in the channel itself: break-glass access,
@@ -170,7 +199,7 @@ func (c *AuditChannel) Announce(text string) {
 		return
 	}
 	msg := blockkit.Escape(text)
-	c.q.Do("audit:announce", "audit announcement", func(ctx context.Context) error {
+	c.q.Do(channelKey, "audit announcement", func(ctx context.Context) error {
 		_, _, err := c.api.PostMessageContext(ctx, c.channel, slack.MsgOptionText(msg, false))
 		return err
 	})

@@ -21,8 +21,11 @@ func TestDryRunMarkedInTheChannel(t *testing.T) {
 	pending.State = grants.Granting
 	pending.DryRunGrant = nil
 	ctx := context.Background()
+	// One at a time, as when Slack keeps up: a reply each.
 	trail.Notify(ctx, grants.Event{Type: grants.EventRequested, Request: pending, Actor: "UBOB"})
+	q.Wait()
 	trail.Notify(ctx, grants.Event{Type: grants.EventAutoApproved, Request: pending})
+	q.Wait()
 	trail.Notify(ctx, grants.Event{Type: grants.EventGranted, Request: r})
 	q.Wait()
 

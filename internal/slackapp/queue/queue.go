@@ -169,3 +169,11 @@ func retryable(err error) error {
 	}
 	return err
 }
+
+// Permanent reports whether err is one that retrying the same call would
+// meet again, so that a job which batches its work can set that work
+// aside rather than retry it forever.
+func Permanent(err error) bool {
+	var p *backoff.PermanentError
+	return errors.As(retryable(err), &p)
+}

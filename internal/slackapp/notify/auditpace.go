@@ -1,0 +1,231 @@
+package notify
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/slack-go/slack"
+
+	"github.com/jitbot/jitbot/internal/grants"
+	"github.com/jitbot/jitbot/internal/slackapp/blockkit"
+	"github.com/jitbot/jitbot/internal/slackapp/queue"
+)
+
+const (
+	// digestAt is how many requests must be waiting for a turn to show
+	// them in one digest rather than in their threads one by one.
+	digestAt = 3
+	// maxPostText bounds the text of a folded reply or a digest, well
+	// under Slack's 40,000 characters; what does not fit waits a turn.
+	maxPostText = 30000
+)
+
+// waiting is the events of one request that a turn shows.
+type waiting struct {
+	id     grants.RequestID
+	events []grants.Event
+}
+
+// turn shows what waits, one post's worth: the events of one request in
+// its thread or, when several requests wait, a digest of them all. With
+// nothing waiting, it brings one parent that a digest left behind up to
+// date. A turn that fails is retried by the queue (after Retry-After when
+// rate limited), and then takes in what came meanwhile: a backed-up
+// channel folds more events into each post. A turn queues the next one
+// while work is left.
+func (c *AuditChannel) turn(ctx context.Context) error {
+	c.mu.Lock()
+	c.scheduled = false
+	batch := c.waitingLocked()
+	var stale *grants.Request
+	if len(batch) == 0 && len(c.behind) > 0 {
+		r := c.behind[0]
+		stale = &r
+	}
+	c.mu.Unlock()
+
+	// behind: the parents of batch do not show what it shows.
+	behind := len(batch) >= digestAt
+	var err error
+	switch {
+	case behind:
+		batch, err = c.digest(ctx, batch)
+	case len(batch) > 0:
+		batch = batch[:1]
+		batch[0].events = fit(batch[0].events)
+		behind, err = c.post(ctx, batch[0].events)
+	case stale != nil:
+		_, err = c.showParent(ctx, *stale, true)
+	}
+	if err != nil && !queue.Permanent(err) {
+		return err
+	}
+	if err != nil {
+		// As the queue gives up on such a write: the durable log keeps
+		// the events; the channel cannot show them.
+		c.log.ErrorContext(ctx, "audit post given up", "requests", len(batch), "err", err)
+	}
+
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.shownLocked(batch, behind)
+	if stale != nil {
+		c.caughtUpLocked(stale.ID)
+	}
+	if len(c.order) > 0 || len(c.behind) > 0 {
+		c.schedule()
+	}
+	return nil
+}
+
+// waitingLocked copies the backlog in order. c.mu is held.
+func (c *AuditChannel) waitingLocked() []waiting {
+	batch := make([]waiting, 0, len(c.order))
+	for _, id := range c.order {
+		batch = append(batch, waiting{id: id, events: append([]grants.Event(nil), c.backlog[id]...)})
+	}
+	return batch
+}
+
+// shownLocked takes the events of batch out of the backlog. Requests whose
+// parent does not show them (a digest's, or an update Slack refused) are
+// left behind until it catches up; the others' parents are up to date.
+// c.mu is held.
+func (c *AuditChannel) shownLocked(batch []waiting, behind bool) {
+	for _, w := range batch {
+		rest := c.backlog[w.id][len(w.events):]
+		if len(rest) > 0 {
+			c.backlog[w.id] = rest
+		} else {
+			delete(c.backlog, w.id)
+			c.order = deleteID(c.order, w.id)
+		}
+		if w.id == "" {
+			continue
+		}
+		if !behind {
+			c.caughtUpLocked(w.id)
+			continue
+		}
+		last := w.events[len(w.events)-1].Request
+		if i := c.behindIndex(w.id); i >= 0 {
+			c.behind[i] = last
+		} else {
+			c.behind = append(c.behind, last)
+		}
+	}
+}
+
+func (c *AuditChannel) caughtUpLocked(id grants.RequestID) {
+	if i := c.behindIndex(id); i >= 0 {
+		c.behind = append(c.behind[:i], c.behind[i+1:]...)
+	}
+}
+
+func (c *AuditChannel) behindIndex(id grants.RequestID) int {
+	for i := range c.behind {
+		if c.behind[i].ID == id {
+			return i
+		}
+	}
+	return -1
+}
+
+func deleteID(ids []grants.RequestID, id grants.RequestID) []grants.RequestID {
+	for i := range ids {
+		if ids[i] == id {
+			return append(ids[:i], ids[i+1:]...)
+		}
+	}
+	return ids
+}
+
+// digest posts one message naming the waiting requests and their events,
+// as many as fit, and returns those it named.
+func (c *AuditChannel) digest(ctx context.Context, batch []waiting) ([]waiting, error) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Audit digest: the channel is busy, so these events are shown together; each request's message catches up later.")
+	n := 0
+	for _, w := range batch {
+		section := "\n\n" + digestSection(w)
+		if n > 0 && b.Len()+len(section) > maxPostText {
+			break
+		}
+		b.WriteString(section)
+		n++
+	}
+	if _, _, err := c.api.PostMessageContext(ctx, c.channel, slack.MsgOptionText(b.String(), false)); err != nil {
+		return nil, fmt.Errorf("post audit digest of %d requests: %w", n, err)
+	}
+	return batch[:n], nil
+}
+
+// digestSection names the request and lists its events in order.
+func digestSection(w waiting) string {
+	head := "Findings about no request"
+	if w.id != "" {
+		r := w.events[len(w.events)-1].Request
+		head = fmt.Sprintf("`%s` · %s · %s", w.id, blockkit.Escape(r.Role), blockkit.Escape(r.Requester.Name))
+	}
+	lines := make([]string, len(w.events))
+	for i, e := range w.events {
+		lines[i] = "• " + blockkit.AuditEvent(e)
+	}
+	return cutText(head + "\n" + strings.Join(lines, "\n"))
+}
+
+// eventLines is the text of one post showing events in order.
+func eventLines(events []grants.Event) string {
+	if len(events) == 1 {
+		return blockkit.AuditEvent(events[0])
+	}
+	lines := make([]string, len(events))
+	for i, e := range events {
+		lines[i] = "• " + blockkit.AuditEvent(e)
+	}
+	return strings.Join(lines, "\n")
+}
+
+// fit returns the leading events whose lines fit in one post (at least
+// one); the others wait a turn.
+func fit(events []grants.Event) []grants.Event {
+	total := 0
+	for i, e := range events {
+		total += len(blockkit.AuditEvent(e)) + 3
+		if i > 0 && total > maxPostText {
+			return events[:i]
+		}
+	}
+	return events
+}
+
+// cutText keeps a digest section of one request with very many events
+// within a post.
+func cutText(s string) string {
+	if len(s) <= maxPostText {
+		return s
+	}
+	return s[:maxPostText-1] + "…"
+}
+
+// waitGap waits until UpdateGap has passed since the last paced update.
+func (c *AuditChannel) waitGap(ctx context.Context) error {
+	c.mu.Lock()
+	wait := time.Until(c.lastUpdate.Add(c.UpdateGap))
+	c.mu.Unlock()
+	if wait > 0 {
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+	c.mu.Lock()
+	c.lastUpdate = time.Now()
+	c.mu.Unlock()
+	return nil
+}
