@@ -45,7 +45,8 @@ const channelKey = "audit:channel"
 // AuditChannel posts the audit trail to one Slack channel. Events wait in
 // a backlog for the channel's writer, which shows all that waits in one
 // post a turn: a request's events in one thread reply, or, when several
-// requests wait, one digest naming them all. When Slack's limits hold the
+// requests wait while Slack holds the channel back (a 429 in the last
+// minute), one digest naming them all. When Slack's limits hold the
 // writer back, events pile up and fewer posts show them all; none is
 // dropped. DMs never wait for it: they have queue keys of their own.
 type AuditChannel struct {
@@ -72,6 +73,7 @@ type AuditChannel struct {
 	behind     []grants.Request
 	scheduled  bool      // a turn is queued and has not started
 	lastUpdate time.Time // of a catch-up
+	limitedAt  time.Time // when Slack last refused a write for its rate
 }
 
 // NewAuditChannel returns the audit trail for channel. get may be nil, in which
@@ -127,6 +129,7 @@ func (c *AuditChannel) post(ctx context.Context, events []grants.Event) (behind 
 	var rl *slack.RateLimitedError
 	switch {
 	case ts != "" && errors.As(err, &rl):
+		c.limitedNow()
 		behind = true
 	case err != nil:
 		return false, err

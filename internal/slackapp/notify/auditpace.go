@@ -2,6 +2,7 @@ package notify
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -28,27 +29,48 @@ type waiting struct {
 	events []grants.Event
 }
 
-// turn shows what waits, one post's worth: the events of one request in
-// its thread or, when several requests wait, a digest of them all. With
-// nothing waiting, it brings one parent that a digest left behind up to
-// date. A turn that fails is retried by the queue (after Retry-After when
+// turn shows what waits, one post a round, until nothing does: the
+// events of one request in its thread or, when several requests wait
+// while Slack holds the channel back, a digest of them all. With nothing
+// waiting, it brings one parent that a digest left behind up to date. A turn that fails is retried by the queue (after Retry-After when
 // rate limited), and then takes in what came meanwhile: a backed-up
-// channel folds more events into each post. A turn queues the next one
-// while work is left.
+// channel folds more events into each post. A turn goes on while work is
+// left.
 func (c *AuditChannel) turn(ctx context.Context) error {
+	// One job shows everything: a job queued from inside a job is refused
+	// once the queue shuts down, and what came in the last moments before
+	// the stop would be dropped.
+	for {
+		more, err := c.round(ctx)
+		if err != nil {
+			c.mu.Lock()
+			c.scheduled = false // the queue retries this job; Notify may queue another
+			c.mu.Unlock()
+			return err
+		}
+		if !more {
+			return nil
+		}
+	}
+}
+
+// round shows one post's worth of what waits (see turn) and reports
+// whether more waits; when nothing does, the writer is idle.
+func (c *AuditChannel) round(ctx context.Context) (more bool, err error) {
 	c.mu.Lock()
-	c.scheduled = false
 	batch := c.waitingLocked()
 	var stale *grants.Request
 	if len(batch) == 0 && len(c.behind) > 0 {
 		r := c.behind[0]
 		stale = &r
 	}
+	limited := c.limitedLocked()
 	c.mu.Unlock()
 
-	// behind: the parents of batch do not show what it shows.
-	behind := len(batch) >= digestAt
-	var err error
+	// behind: the parents of batch do not show what it shows. Requests
+	// are folded into a digest only while Slack holds the channel back;
+	// otherwise each gets its own thread, one turn each.
+	behind := limited && len(batch) >= digestAt
 	switch {
 	case behind:
 		batch, err = c.digest(ctx, batch)
@@ -59,8 +81,11 @@ func (c *AuditChannel) turn(ctx context.Context) error {
 	case stale != nil:
 		_, err = c.showParent(ctx, *stale, true)
 	}
+	if rl := (*slack.RateLimitedError)(nil); errors.As(err, &rl) {
+		c.limitedNow()
+	}
 	if err != nil && !queue.Permanent(err) {
-		return err
+		return false, err
 	}
 	if err != nil {
 		// As the queue gives up on such a write: the durable log keeps
@@ -74,10 +99,11 @@ func (c *AuditChannel) turn(ctx context.Context) error {
 	if stale != nil {
 		c.caughtUpLocked(stale.ID)
 	}
-	if len(c.order) > 0 || len(c.behind) > 0 {
-		c.schedule()
+	more = len(c.order) > 0 || len(c.behind) > 0
+	if !more {
+		c.scheduled = false
 	}
-	return nil
+	return more, nil
 }
 
 // waitingLocked copies the backlog in order. c.mu is held.
@@ -210,10 +236,33 @@ func cutText(s string) string {
 	return s[:maxPostText-1] + "…"
 }
 
-// waitGap waits until UpdateGap has passed since the last paced update.
+// limitMemory is how long after Slack last refused one of the channel's
+// writes for its rate the writer keeps folding requests into digests and
+// spacing its catch-ups.
+const limitMemory = time.Minute
+
+// limitedNow records that Slack refused a write of the channel for its
+// rate.
+func (c *AuditChannel) limitedNow() {
+	c.mu.Lock()
+	c.limitedAt = time.Now()
+	c.mu.Unlock()
+}
+
+// limitedLocked reports whether Slack refused a write of the channel for
+// its rate within limitMemory. c.mu is held.
+func (c *AuditChannel) limitedLocked() bool {
+	return !c.limitedAt.IsZero() && time.Since(c.limitedAt) < limitMemory
+}
+
+// waitGap waits until UpdateGap has passed since the last paced update,
+// while Slack holds the channel back; otherwise it does not wait.
 func (c *AuditChannel) waitGap(ctx context.Context) error {
 	c.mu.Lock()
 	wait := time.Until(c.lastUpdate.Add(c.UpdateGap))
+	if !c.limitedLocked() {
+		wait = 0
+	}
 	c.mu.Unlock()
 	if wait > 0 {
 		t := time.NewTimer(wait)
