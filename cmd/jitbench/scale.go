@@ -120,27 +120,35 @@ func (b *bench) scrapeAtScale(ctx context.Context, n int, before summary) error 
 
 // scrapeTimes times n scrapes of the bot's /metrics.
 func (b *bench) scrapeTimes(ctx context.Context, n int) ([]float64, error) {
-	url := "http://127.0.0.1:" + strconv.Itoa(b.httpPort) + "/metrics"
 	var took []float64
 	for range n {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		start := time.Now()
+		body, err := b.scrape(ctx)
 		if err != nil {
 			return nil, err
 		}
-		start := time.Now()
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return nil, fmt.Errorf("scrape: %w", err)
-		}
-		body, err := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if err != nil || resp.StatusCode != http.StatusOK {
-			return nil, fmt.Errorf("scrape: status %d, %v", resp.StatusCode, err)
-		}
 		took = append(took, ms(time.Since(start)))
-		if !strings.Contains(string(body), "jitbot_store_up 1") {
+		if !strings.Contains(body, "jitbot_store_up 1") {
 			return nil, fmt.Errorf("scrape: the store was not read: %.300s", body)
 		}
 	}
 	return took, nil
+}
+
+// scrape reads the bot's /metrics.
+func (b *bench) scrape(ctx context.Context) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://127.0.0.1:"+strconv.Itoa(b.httpPort)+"/metrics", nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("scrape: %w", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("scrape: status %d, %v", resp.StatusCode, err)
+	}
+	return string(body), nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"slices"
 	"sync/atomic"
 	"time"
 )
@@ -110,7 +111,7 @@ func (s *Service) takeOverDead(ctx context.Context) error {
 	}
 	var owners []string
 	for _, owner := range leased {
-		if owner != s.opts.Process {
+		if owner != s.opts.Process && !slices.Contains(owners, owner) {
 			owners = append(owners, owner)
 		}
 	}

@@ -471,11 +471,7 @@ func assertOpenOf(t *testing.T, s grants.Store, user string, roles []string, wan
 	if err != nil {
 		t.Fatalf("OpenOf: %v", err)
 	}
-	var got []grants.RequestID
-	for _, r := range all {
-		got = append(got, r.ID)
-	}
-	slices.Sort(got)
+	got := sortedIDs(all)
 	slices.Sort(want)
 	if !slices.Equal(got, want) {
 		t.Errorf("OpenOf(%s, %v) = %v, want %v", user, roles, got, want)
@@ -488,11 +484,7 @@ func assertHolders(t *testing.T, s grants.Store, h grants.Hold, want ...grants.R
 	if err != nil {
 		t.Fatalf("Holders(%+v): %v", h, err)
 	}
-	var ids []grants.RequestID
-	for _, r := range got {
-		ids = append(ids, r.ID)
-	}
-	slices.Sort(ids)
+	ids := sortedIDs(got)
 	if !slices.Equal(ids, want) {
 		t.Errorf("Holders(%+v) = %v, want %v", h, ids, want)
 	}
@@ -629,17 +621,23 @@ func assertNextDue(t *testing.T, s grants.Store, want time.Time) {
 	}
 }
 
+// sortedIDs are the IDs of rs, sorted.
+func sortedIDs(rs []*grants.Request) []grants.RequestID {
+	ids := make([]grants.RequestID, 0, len(rs))
+	for _, r := range rs {
+		ids = append(ids, r.ID)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
 func assertOpen(t *testing.T, s grants.Store, want ...grants.RequestID) {
 	t.Helper()
 	all, err := s.Open(t.Context())
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
-	var got []grants.RequestID
-	for _, r := range all {
-		got = append(got, r.ID)
-	}
-	slices.Sort(got)
+	got := sortedIDs(all)
 	slices.Sort(want)
 	if !slices.Equal(got, want) {
 		t.Errorf("Open = %v, want %v", got, want)
