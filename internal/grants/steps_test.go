@@ -262,3 +262,35 @@ func TestListFollowsTheCatalog(t *testing.T) {
 		t.Errorf("bob after he was made an owner: %v, %v; want %s awaiting", l.Awaiting, err, r.ID)
 	}
 }
+
+// poisonedIndex is a store whose per-person index a Redis writer filled
+// with every open record.
+type poisonedIndex struct{ *memStore }
+
+func (p poisonedIndex) OpenOf(ctx context.Context, _ string, _ []string) ([]*grants.Request, error) {
+	return p.Open(ctx)
+}
+
+// TestListIndexOnlyNarrows: someone who can write to Redis adds other
+// people's requests to a person's index; List shows them nothing it would
+// not have shown anyway: not others' requests as theirs, nor requests of
+// roles they do not decide, nor steps that are not theirs yet.
+func TestListIndexOnlyNarrows(t *testing.T) {
+	e := newStepsEnv(t)
+	e.request(t, "UALICE", "db")
+	e.request(t, "UBOB", "shared")
+	poisoned := e.serviceOn(t, poisonedIndex{e.store}, e.events, e.backend)
+	for _, who := range []string{"UALICE", "UBOB", "USEC1", "UAPPROVER1", "ULEAD1", "UGUEST", "UOUTSIDER"} {
+		want, err := e.svc.List(t.Context(), who)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := poisoned.List(t.Context(), who)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got.Mine) != len(want.Mine) || len(got.Awaiting) != len(want.Awaiting) {
+			t.Errorf("%s with a poisoned index sees %d mine, %d awaiting; the index gives %d and %d", who, len(got.Mine), len(got.Awaiting), len(want.Mine), len(want.Awaiting))
+		}
+	}
+}
