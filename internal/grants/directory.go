@@ -2,6 +2,7 @@ package grants
 
 import (
 	"context"
+	"time"
 
 	"github.com/jitbot/jitbot/internal/rules"
 )
@@ -21,21 +22,28 @@ type Directory interface {
 type freshKey struct{}
 
 // Decision identifies one decision (an approval, a denial, a revocation)
-// among the reads a Directory serves.
-type Decision struct{ _ int } // not zero-sized, so that two are never the same pointer
+// among the reads a Directory serves, and when it began: an answer read
+// from the source after that is as fresh as the decision needs, whoever
+// asked for it.
+type Decision struct{ began time.Time }
+
+// Began is when the decision began, on the monotonic clock of this
+// process (time.Now), not the service's: a Directory compares it with
+// when it made its own calls.
+func (d *Decision) Began() time.Time { return d.began }
 
 // Fresh marks ctx as that of a decision: a Directory must answer from its
 // source, not from a cache, so that a change made a second ago counts.
 // Within one decision the first answer is the source's: Fresh on a ctx
 // already marked returns it as it is, and a Directory may answer the
-// decision's later reads of the same user or group from what it read for
-// the first (see DecisionOf). An approval reads the requester three times
+// decision's later reads of the same user or group from any answer it
+// read after the decision began (see DecisionOf), its own or another's. An approval reads the requester three times
 // and the user groups as often; asking Slack each time only made it slower.
 func Fresh(ctx context.Context) context.Context {
 	if DecisionOf(ctx) != nil {
 		return ctx
 	}
-	return context.WithValue(ctx, freshKey{}, new(Decision))
+	return context.WithValue(ctx, freshKey{}, &Decision{began: time.Now()})
 }
 
 // IsFresh reports whether ctx is marked by Fresh.

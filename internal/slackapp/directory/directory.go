@@ -55,35 +55,36 @@ type Directory struct {
 	groupTTL time.Duration
 	now      func() time.Time
 
-	mu    sync.Mutex
-	home  *slack.AuthTestResponse // this workspace, from auth.test once it answers
-	users map[string]cached[slack.User]
-	// members are the user-group members read for the latest decision
-	// that asked, by handle: outside a decision they are always read anew.
-	members map[string]cached[[]string]
-	groups  cached[[]slack.UserGroup] // every group, with members
-	kept    bool                      // KeepListing is refreshing listing
+	mu   sync.Mutex
+	home *slack.AuthTestResponse // this workspace, from auth.test once it answers
+	kept bool                    // KeepListing is refreshing listing
 	// listing is the group list KeepListing keeps for listings alone:
 	// reads that decide (user.groups, approvers) never take it.
 	listing cached[[]slack.UserGroup]
+
+	// The reads of users.info by user ID, of usergroups.users.list by
+	// handle and of usergroups.list, each shared (see reads).
+	users   reads[slack.User]
+	members reads[[]string]
+	groups  reads[[]slack.UserGroup]
 }
 
 type cached[T any] struct {
 	v  T
 	at time.Time
-	by *grants.Decision // the decision it was read for; nil for other reads
 }
 
-// current reports whether c may answer a read in ctx: within ttl, or for
-// a decision (grants.Fresh), only if it was read for that same decision.
-func (c cached[T]) current(ctx context.Context, now time.Time, ttl time.Duration) bool {
-	if c.at.IsZero() {
-		return false
-	}
+// fitsFor is what a read must be to answer one made in ctx: for a
+// decision (grants.Fresh), made after the decision began; otherwise made
+// within ttl. A zero ttl means made after this moment: read anew.
+func fitsFor[T any](ctx context.Context, now time.Time, ttl time.Duration) func(*read[T]) bool {
+	since := time.Now()
 	if dec := grants.DecisionOf(ctx); dec != nil {
-		return c.by == dec
+		since = dec.Began()
+	} else if ttl > 0 {
+		return func(r *read[T]) bool { return now.Sub(r.at) < ttl }
 	}
-	return now.Sub(c.at) < ttl
+	return func(r *read[T]) bool { return !r.began.Before(since) }
 }
 
 // New returns a Directory that reuses answers for userTTL (users.info) and
@@ -97,7 +98,6 @@ func New(api *slack.Client, userTTL, groupTTL time.Duration) *Directory {
 	}
 	return &Directory{
 		api: api, userTTL: userTTL, groupTTL: groupTTL, now: time.Now,
-		users: map[string]cached[slack.User]{}, members: map[string]cached[[]string]{},
 	}
 }
 
@@ -194,44 +194,33 @@ func (d *Directory) GroupMembers(ctx context.Context, handle string) ([]string, 
 	if isListing(ctx) {
 		return slices.Clone(groups[i].Users), nil
 	}
-	d.mu.Lock()
-	c, ok := d.members[handle]
-	d.mu.Unlock()
-	if dec := grants.DecisionOf(ctx); ok && dec != nil && c.by == dec {
-		return slices.Clone(c.v), nil // this decision read it already
-	}
-	members, err := d.api.GetUserGroupMembersContext(ctx, groups[i].ID)
+	id := groups[i].ID
+	members, err := d.members.get(ctx, handle, fitsFor[[]string](ctx, d.now(), 0), d.now, func(ctx context.Context) ([]string, error) {
+		return d.api.GetUserGroupMembersContext(ctx, id)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("usergroups.users.list @%s: %w", handle, err)
-	}
-	if dec := grants.DecisionOf(ctx); dec != nil {
-		d.mu.Lock()
-		d.members[handle] = cached[[]string]{v: members, at: d.now(), by: dec}
-		d.mu.Unlock()
 	}
 	return slices.Clone(members), nil
 }
 
 func (d *Directory) slackUser(ctx context.Context, id string) (slack.User, error) {
-	d.mu.Lock()
-	c, ok := d.users[id]
-	d.mu.Unlock()
-	if ok && c.current(ctx, d.now(), d.userTTL) {
-		return c.v, nil
-	}
-	u, err := d.api.GetUserInfoContext(ctx, id)
+	u, err := d.users.get(ctx, id, fitsFor[slack.User](ctx, d.now(), d.userTTL), d.now, func(ctx context.Context) (slack.User, error) {
+		u, err := d.api.GetUserInfoContext(ctx, id)
+		if err != nil {
+			return slack.User{}, err
+		}
+		return *u, nil
+	})
 	if err != nil {
 		return slack.User{}, fmt.Errorf("users.info %s: %w", id, err)
 	}
-	d.mu.Lock()
-	d.users[id] = cached[slack.User]{v: *u, at: d.now(), by: grants.DecisionOf(ctx)}
-	d.mu.Unlock()
-	return *u, nil
+	return u, nil
 }
 
 func (d *Directory) allGroups(ctx context.Context) ([]slack.UserGroup, error) {
 	d.mu.Lock()
-	c, kept, l := d.groups, d.kept, d.listing
+	kept, l := d.kept, d.listing
 	d.mu.Unlock()
 	ttl := d.groupTTL
 	if isListing(ctx) {
@@ -240,16 +229,12 @@ func (d *Directory) allGroups(ctx context.Context) ([]slack.UserGroup, error) {
 		}
 		ttl = max(ttl, ListingTTL)
 	}
-	if c.current(ctx, d.now(), ttl) {
-		return c.v, nil
-	}
-	groups, err := d.api.GetUserGroupsContext(ctx, slack.GetUserGroupsOptionIncludeUsers(true))
+	groups, err := d.groups.get(ctx, "", fitsFor[[]slack.UserGroup](ctx, d.now(), ttl), d.now, func(ctx context.Context) ([]slack.UserGroup, error) {
+		return d.api.GetUserGroupsContext(ctx, slack.GetUserGroupsOptionIncludeUsers(true))
+	})
 	if err != nil {
 		return nil, fmt.Errorf("usergroups.list: %w", err)
 	}
-	d.mu.Lock()
-	d.groups = cached[[]slack.UserGroup]{v: groups, at: d.now(), by: grants.DecisionOf(ctx)}
-	d.mu.Unlock()
 	return groups, nil
 }
 

@@ -241,3 +241,51 @@ func TestOneDecisionReadsEachThingOnce(t *testing.T) {
 		t.Errorf("the next decision saw alice in platform-leads, which she left: %v", u.Groups)
 	}
 }
+
+// TestDecisionsUnderSlacksLimits: with the Slack fake enforcing Slack's
+// published limits, 40 decisions in a second, each reading a user and a
+// group's members afresh, all get their answer: the reads are shared and
+// Slack's 429s waited out, not handed to the person who clicked. A member
+// removed during the flood is gone for every decision that began after.
+func TestDecisionsUnderSlacksLimits(t *testing.T) {
+	d, s := newDirectory(t)
+	s.EnforceRateLimits(true)
+	var wg sync.WaitGroup
+	for i := range 40 {
+		if i == 20 {
+			s.SetUserGroupMembers("platform-leads")
+		}
+		ctx := grants.Fresh(t.Context())
+		after := i >= 20
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+			defer cancel()
+			u, err := d.User(ctx, "UALICE")
+			if err != nil {
+				t.Errorf("decision %d: User: %v", i, err)
+				return
+			}
+			members, err := d.GroupMembers(ctx, "platform-leads")
+			if err != nil {
+				t.Errorf("decision %d: GroupMembers: %v", i, err)
+				return
+			}
+			if after && (len(members) != 0 || slices.Contains(u.Groups, "platform-leads")) {
+				t.Errorf("decision %d, begun after alice left platform-leads, saw her in it: members %v, her groups %v", i, members, u.Groups)
+			}
+		})
+		time.Sleep(25 * time.Millisecond)
+	}
+	wg.Wait()
+	limited := 0
+	for _, c := range s.Calls("") {
+		if c.Error == "ratelimited" {
+			limited++
+		}
+	}
+	if limited == 0 {
+		t.Fatalf("Slack's limits were never reached: the test proves nothing")
+	}
+	t.Logf("40 decisions: %d usergroups.list, %d usergroups.users.list, %d users.info calls; %d answered 429",
+		len(s.Calls("usergroups.list")), len(s.Calls("usergroups.users.list")), len(s.Calls("users.info")), limited)
+}
