@@ -20,6 +20,7 @@ import (
 	"github.com/jitbot/jitbot/internal/incidents"
 	"github.com/jitbot/jitbot/internal/oncall"
 	"github.com/jitbot/jitbot/internal/slackapp/directory"
+	"github.com/jitbot/jitbot/internal/slackapp/pace"
 )
 
 // openStore connects to REDIS_URL or, when it is empty, starts the
@@ -85,11 +86,12 @@ func awsHTTPClient() *awshttp.BuildableClient {
 	})
 }
 
-// connectSlack makes the Slack client, its calls counted by the metrics,
-// and checks the bot token.
+// connectSlack makes the Slack client, its calls counted by the metrics
+// and paced together once Slack answers 429 (pace), and checks the bot
+// token.
 func (a *App) connectSlack(ctx context.Context) error {
 	a.api = slack.New(a.cfg.SlackBotToken, slack.OptionAPIURL(a.cfg.SlackAPIURL), slack.OptionAppLevelToken(a.cfg.SlackAppToken),
-		slack.OptionHTTPClient(&http.Client{Transport: a.metrics.SlackTransport(a.opts.SlackTransport)}))
+		slack.OptionHTTPClient(&http.Client{Transport: pace.New(a.metrics.SlackTransport(a.opts.SlackTransport))}))
 	return a.checkSlack(ctx)
 }
 

@@ -3,50 +3,14 @@ package slackfake
 import (
 	"math"
 	"time"
+
+	"github.com/jitbot/jitbot/internal/slackapp/pace"
 )
 
-// Slack's published rate limits, which the fake enforces when asked to
-// (EnforceRateLimits, WithRateLimits). Web API methods are limited per
-// method and workspace in tiers of calls a minute; chat.postMessage is
-// limited per channel instead, about one message a second, and every DM
-// is a channel of its own. Slack tolerates short bursts above these
-// rates; the bursts here are a guess at "short", as Slack publishes none.
-// https://api.slack.com/apis/rate-limits
-type tier struct {
-	perMinute float64
-	burst     float64
-}
-
-var (
-	tier1 = tier{perMinute: 1, burst: 2}
-	tier2 = tier{perMinute: 20, burst: 5}
-	tier3 = tier{perMinute: 50, burst: 10}
-	tier4 = tier{perMinute: 100, burst: 20}
-	// perChannel is chat.postMessage's special limit, per channel.
-	perChannel = tier{perMinute: 60, burst: 3}
-)
-
-// tiers are the tiers of the methods the fake speaks, from each method's
-// page on api.slack.com. auth.test is "special" (far above what a bot
-// calls); it is put in Tier 4.
-var tiers = map[string]tier{
-	"auth.test":             tier4,
-	"apps.connections.open": tier1,
-	"chat.postEphemeral":    tier4,
-	"chat.update":           tier3,
-	"chat.delete":           tier3,
-	"conversations.open":    tier3,
-	"conversations.history": tier3,
-	"users.info":            tier4,
-	"users.list":            tier2,
-	"users.lookupByEmail":   tier3,
-	"usergroups.list":       tier2,
-	"usergroups.users.list": tier2,
-	"views.open":            tier4,
-	"views.push":            tier4,
-	"views.update":          tier4,
-	"views.publish":         tier4,
-}
+// The fake enforces Slack's published limits when asked to
+// (EnforceRateLimits, WithRateLimits), the same table the bot paces itself
+// by (pace.Of): Web API methods per method and workspace, chat.postMessage
+// per channel, every DM a channel of its own.
 
 // bucket is a token bucket: it holds up to burst calls and refills at
 // the tier's rate.
@@ -88,27 +52,28 @@ func (s *Server) overLimit(req *request, now time.Time) (retryAfter int, limited
 	if !s.enforce || s.unlimited[req.Method] {
 		return 0, false
 	}
-	key, t := req.Method, tiers[req.Method]
-	if req.Method == "chat.postMessage" {
+	key := req.Method
+	t, ok := pace.Of(req.Method)
+	if !ok {
+		return 0, false
+	}
+	if req.Method == pace.PerChannelMethod {
 		ch := req.param("channel")
 		if d, ok := s.dms[ch]; ok { // a DM counts the same by user or by D… ID
 			ch = d
 		}
-		key, t = req.Method+" "+ch, perChannel
-	}
-	if t.perMinute == 0 {
-		return 0, false
+		key = req.Method + " " + ch
 	}
 	if s.buckets == nil {
 		s.buckets = map[string]*bucket{}
 	}
 	b, ok := s.buckets[key]
 	if !ok {
-		b = &bucket{tokens: t.burst, at: now}
+		b = &bucket{tokens: t.Burst, at: now}
 		s.buckets[key] = b
 	}
-	rate := t.perMinute / 60 // per second
-	b.tokens = min(t.burst, b.tokens+now.Sub(b.at).Seconds()*rate)
+	rate := t.PerMinute / 60 // per second
+	b.tokens = min(t.Burst, b.tokens+now.Sub(b.at).Seconds()*rate)
 	b.at = now
 	if b.tokens >= 1 {
 		b.tokens--

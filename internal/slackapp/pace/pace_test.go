@@ -1,0 +1,130 @@
+package pace_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"path"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jitbot/jitbot/internal/slackapp/pace"
+)
+
+// slack is a stand-in for the Web API that answers 429 (Retry-After 1)
+// to the calls it is told to refuse, and records when each call came.
+type slack struct {
+	mu     sync.Mutex
+	refuse map[string]int // key → how many more calls to refuse
+	calls  map[string][]time.Time
+}
+
+func (s *slack) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	_ = r.ParseForm()
+	key := path.Base(r.URL.Path)
+	if ch := r.Form.Get("channel"); ch != "" {
+		key += " " + ch
+	}
+	s.mu.Lock()
+	s.calls[key] = append(s.calls[key], time.Now())
+	refuse := s.refuse[key] > 0
+	if refuse {
+		s.refuse[key]--
+	}
+	s.mu.Unlock()
+	if refuse {
+		w.Header().Set("Retry-After", "1")
+		w.WriteHeader(http.StatusTooManyRequests)
+		return
+	}
+	w.Write([]byte(`{"ok":true}`))
+}
+
+func (s *slack) times(key string) []time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.calls[key])
+}
+
+func start(t *testing.T) (*slack, *http.Client, string) {
+	s := &slack{refuse: map[string]int{}, calls: map[string][]time.Time{}}
+	srv := httptest.NewServer(s)
+	t.Cleanup(srv.Close)
+	return s, &http.Client{Transport: pace.New(nil)}, srv.URL + "/api/"
+}
+
+func post(t *testing.T, c *http.Client, base, method string, form url.Values) int {
+	t.Helper()
+	resp, err := c.Post(base+method, "application/x-www-form-urlencoded", strings.NewReader(form.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// TestCallsWaitOutA429Together: after Slack answers a method 429 with
+// Retry-After 1, no call of that method goes for a second, and then they
+// go one at a time at the method's rate (users.info: 100 a minute), not
+// all at once; another method, and the first call, are not held.
+func TestCallsWaitOutA429Together(t *testing.T) {
+	s, c, base := start(t)
+	s.refuse["users.info"] = 1
+	limitedAt := time.Now()
+	if code := post(t, c, base, "users.info", url.Values{"user": {"U1"}}); code != http.StatusTooManyRequests {
+		t.Fatalf("first call: %d, want the 429 given back to the caller", code)
+	}
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			if code := post(t, c, base, "users.info", url.Values{"user": {"U1"}}); code != http.StatusOK {
+				t.Errorf("a call after the limit: %d", code)
+			}
+		})
+	}
+	other := time.Now()
+	post(t, c, base, "chat.update", nil)
+	if took := time.Since(other); took > 500*time.Millisecond {
+		t.Errorf("chat.update waited %v behind users.info's limit", took)
+	}
+	wg.Wait()
+	calls := s.times("users.info")[1:]
+	if len(calls) != 4 {
+		t.Fatalf("%d calls after the 429, want 4", len(calls))
+	}
+	if first := calls[0].Sub(limitedAt); first < time.Second {
+		t.Errorf("a call went %v after a 429 asking for 1s", first)
+	}
+	step := time.Minute / 100
+	for i := 1; i < len(calls); i++ {
+		if gap := calls[i].Sub(calls[i-1]); gap < step-50*time.Millisecond {
+			t.Errorf("calls %d and %d %v apart, want about %v (100 a minute)", i, i+1, gap, step)
+		}
+	}
+}
+
+// TestPostMessageIsPacedPerChannel: a 429 on one channel holds back the
+// posts to that channel only; a DM never waits behind the audit channel.
+func TestPostMessageIsPacedPerChannel(t *testing.T) {
+	s, c, base := start(t)
+	s.refuse["chat.postMessage CAUDIT"] = 1
+	post(t, c, base, "chat.postMessage", url.Values{"channel": {"CAUDIT"}, "text": {"a"}})
+	dm := time.Now()
+	if code := post(t, c, base, "chat.postMessage", url.Values{"channel": {"D123"}, "text": {"b"}}); code != http.StatusOK {
+		t.Fatalf("DM: %d", code)
+	}
+	if took := time.Since(dm); took > 500*time.Millisecond {
+		t.Errorf("a DM waited %v behind the audit channel's limit", took)
+	}
+	again := time.Now()
+	post(t, c, base, "chat.postMessage", url.Values{"channel": {"CAUDIT"}, "text": {"c"}})
+	if took := time.Since(again); took < 800*time.Millisecond {
+		t.Errorf("the audit channel's next post went after %v, inside Retry-After", took)
+	}
+	if n := len(s.times("chat.postMessage CAUDIT")); n != 2 {
+		t.Errorf("%d posts reached the audit channel, want 2", n)
+	}
+}
