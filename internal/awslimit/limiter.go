@@ -109,6 +109,22 @@ func names(ctx context.Context) (service, operation string) {
 		cmp.Or(awsmiddleware.GetOperationName(ctx), middleware.GetOperationName(ctx))
 }
 
+// HeldError is the error of a call jitbot's own limit did not let start:
+// its turn would have come after its deadline. AWS never saw it.
+type HeldError struct {
+	Service string
+	Rate    float64       // the service's limit, calls a second
+	Wait    time.Duration // how long the call would have waited
+}
+
+func (e *HeldError) Error() string {
+	return fmt.Sprintf("jitbot's %s rate limit (%g requests/s, JIT_AWS_RATE_LIMITS) would hold this call %v, past its deadline", e.Service, e.Rate, e.Wait)
+}
+
+// NotStarted reports that the call was never made, so that a caller may
+// simply try again later: nothing at AWS needs undoing.
+func (e *HeldError) NotStarted() bool { return true }
+
 // Wait takes a token from service's bucket (a ServiceKey), waiting for
 // one as long as it takes, and says how long it waited. A service without
 // a limit does not wait. When the wait would run past ctx's deadline it
@@ -128,7 +144,7 @@ func (l *Limiter) Wait(ctx context.Context, service string) (time.Duration, erro
 	}
 	if deadline, ok := ctx.Deadline(); ok && now.Add(d).After(deadline) {
 		r.CancelAt(now)
-		return 0, fmt.Errorf("jitbot's %s rate limit (%g requests/s, JIT_AWS_RATE_LIMITS) would hold this call %v, past its deadline", service, l.limits[service].Rate, d.Round(time.Millisecond))
+		return 0, &HeldError{Service: service, Rate: l.limits[service].Rate, Wait: d.Round(time.Millisecond)}
 	}
 	if err := l.sleep(ctx, d); err != nil {
 		r.CancelAt(l.now())

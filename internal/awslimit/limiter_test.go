@@ -210,3 +210,31 @@ func TestApplyHoldsEveryAttempt(t *testing.T) {
 		t.Errorf("Finalize step %v; want %s once, right after Retry, before Signing", order, middlewareID)
 	}
 }
+
+// TestHeldCallSaysItNeverStarted: a call the limiter would hold past its
+// deadline reaches the caller through the SDK's errors as a HeldError
+// that says AWS never saw it, so the caller may wait instead of failing.
+func TestHeldCallSaysItNeverStarted(t *testing.T) {
+	var attempts atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		attempts.Add(1)
+		w.Header().Set("Content-Type", "text/xml")
+		fmt.Fprint(w, `<AddUserToGroupResponse><ResponseMetadata><RequestId>2</RequestId></ResponseMetadata></AddUserToGroupResponse>`)
+	}))
+	t.Cleanup(srv.Close)
+	client := iamClient(srv.URL, New(Limits{"iam": {Rate: 0.1, Burst: 1}}, nil))
+	in := &iam.AddUserToGroupInput{GroupName: aws.String("g"), UserName: aws.String("u")}
+	if _, err := client.AddUserToGroup(context.Background(), in); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	_, err := client.AddUserToGroup(ctx, in)
+	var held *HeldError
+	if !errors.As(err, &held) || !held.NotStarted() {
+		t.Fatalf("AddUserToGroup = %v; want a HeldError", err)
+	}
+	if n := attempts.Load(); n != 1 {
+		t.Errorf("IAM saw %d calls, want 1: the held one never went", n)
+	}
+}

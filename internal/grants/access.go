@@ -46,10 +46,25 @@ func (s *Service) issue(ctx context.Context, r *Request) (*Request, error) {
 		// The record stays granting; whoever holds it next issues it.
 		return r, fmt.Errorf("issue %s: %w", r.ID, err)
 	}
+	// From here the work is bounded by the lease, not by the caller's
+	// deadline: an approval that waited its turn at Slack's pace may have
+	// little of its own time left, and access issued but not recorded
+	// would be issued a second time by whoever takes the record over.
+	ctx, cancelWork := context.WithTimeout(context.WithoutCancel(ctx), s.opts.Lease)
+	defer cancelWork()
 	callCtx, cancel := context.WithTimeout(ctx, s.opts.Lease/2)
 	issued, grantErr := backend.Grant(callCtx, g)
 	cancel()
 	now := s.now()
+	if notStarted(grantErr) {
+		// jitbot's own AWS rate limit held the call back: AWS saw nothing,
+		// so there is nothing to undo and nothing to tell the requester
+		// yet. The record stays granting, and the scheduler issues it
+		// when this claim lapses, in its turn.
+		s.log.WarnContext(ctx, "grant waits its turn at jitbot's AWS rate limit", "request_id", r.ID, "role", r.Role, "err", grantErr)
+		s.poke()
+		return r, nil
+	}
 	if grantErr != nil {
 		s.log.ErrorContext(ctx, "grant failed", "request_id", r.ID, "role", r.Role, "err", grantErr)
 		msg := "the AWS call failed; the error is in jitbot's log"
@@ -324,4 +339,11 @@ func (s *Service) issuedBy(r *Request) time.Time {
 		return time.Time{}
 	}
 	return r.DecidedAt.Add(s.approvalsGoodFor())
+}
+
+// notStarted reports whether err says the AWS call was never made: jitbot's
+// own rate limit would have held it past its deadline (awslimit).
+func notStarted(err error) bool {
+	var held interface{ NotStarted() bool }
+	return errors.As(err, &held) && held.NotStarted()
 }

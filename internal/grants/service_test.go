@@ -554,6 +554,42 @@ func TestGrantFailureRemovesAnythingHalfDone(t *testing.T) {
 	}
 }
 
+// heldCall is the error of an AWS call jitbot's own rate limit never let
+// start (awslimit.HeldError).
+type heldCall struct{}
+
+func (heldCall) Error() string    { return "iam rate limit would hold this call past its deadline" }
+func (heldCall) NotStarted() bool { return true }
+
+// TestGrantHeldByOwnRateLimitWaits: a grant that jitbot's own AWS rate
+// limit did not let start is not a failed grant: AWS saw nothing, so the
+// approval stands, nothing is cleaned up, the requester is told nothing
+// yet, and the scheduler issues it when the claim lapses.
+func TestGrantHeldByOwnRateLimitWaits(t *testing.T) {
+	e := newEnv(t)
+	e.backend.grantErr = fmt.Errorf("look up role: %w", heldCall{})
+	r := e.request(t, "UBOB", "prod-readonly")
+	r, err := e.svc.Approve(t.Context(), r.ID, "UAPPROVER1")
+	if err != nil {
+		t.Fatalf("Approve: %v; a call held back by jitbot's own limit is no error to the approver", err)
+	}
+	if r.State != grants.Granting {
+		t.Fatalf("state %s, want granting", r.State)
+	}
+	if _, revokes, _ := e.backend.counts(); revokes != 0 {
+		t.Errorf("%d clean-up calls for a call AWS never saw", revokes)
+	}
+	if slices.Contains(e.events.Types(r.ID), grants.EventGrantFailed) {
+		t.Errorf("events %v: a held call was reported as a failed grant", e.events.Types(r.ID))
+	}
+	e.backend.grantErr = nil
+	e.runDue(t, 31*time.Second)
+	got, _ := e.svc.Get(t.Context(), r.ID)
+	if got.State != grants.Active {
+		t.Errorf("state %s after the claim lapsed, want active", got.State)
+	}
+}
+
 func TestCrashedGrantIsFinished(t *testing.T) {
 	e := newEnv(t)
 	r := e.request(t, "UBOB", "prod-readonly")
