@@ -40,12 +40,10 @@ func TestSlackFloodUnderSlacksLimits(t *testing.T) {
 	writeFile(t, b.catalog, strings.Replace(slackCatalog, "roles:\n", "roles:\n"+floodRoles(), 1))
 	b.slack.WaitFor(t, "the flood roles are loaded", 15*time.Second, func() bool { return b.auditHas("Role catalog reloaded") })
 	b.slack.EnforceRateLimits(true)
-	// Every request and every decision reads its people fresh from Slack
-	// (users.info, Tier 4, and usergroups.list, Tier 2, per decision), and
-	// a 429 there fails the request or the click: at Slack's limits a
-	// dozen approvals in a few seconds fail. That is the directory's to
-	// fix; this test is about the writes, so the reads go unlimited.
-	b.slack.Unlimit("users.info", "users.list", "users.lookupByEmail", "usergroups.list", "usergroups.users.list")
+	// Nothing is exempt: the directory's reads (users.info, Tier 4;
+	// usergroups.list, Tier 2, afresh for every decision) are shared
+	// between decisions and wait out Slack's 429s, so no request or
+	// click fails for them.
 
 	requests := 100
 	if n, err := strconv.Atoi(os.Getenv("JIT_FLOOD_REQUESTS")); err == nil {

@@ -46,11 +46,11 @@ type Options struct {
 	// MinDuration is JIT_MIN_DURATION, checked in the request modal so
 	// that the error shows on the field.
 	MinDuration time.Duration
-	// Workers bounds how many envelopes are handled at once; default 64.
-	// An envelope is acknowledged before it waits for a worker; the next
-	// one is read when a worker is free.
+	// Workers bounds how many envelopes are handled at once; default
+	// DefaultWorkers. An envelope is acknowledged before it waits for a
+	// worker; the next one is read when a worker is free.
 	Workers int
-	// Timeout bounds the handling of one envelope; default 30s.
+	// Timeout bounds the handling of one envelope; default DefaultTimeout.
 	Timeout time.Duration
 	// OnCallUnavailable reports that the on-call source (PagerDuty) cannot
 	// be reached; requesters are then told why no break-glass applied.
@@ -87,15 +87,31 @@ type Handler struct {
 }
 
 // New returns a Handler.
+// DefaultWorkers is how many envelopes are handled at once unless said.
+// In an incident flood most of them wait their turn at Slack's pace: each
+// approval reads its people afresh, and Slack answers users.info about
+// 100 times a minute. A waiting worker costs a goroutine; one too few
+// stops the reading of envelopes, and the clicks behind it go without an
+// acknowledgement, which Slack shows the person as a failure. AWS calls
+// are bounded apart from this (awslimit, the scheduler's workers).
+const DefaultWorkers = 256
+
+// DefaultTimeout bounds the handling of one envelope unless said. An
+// approval in a flood waits its turn at Slack's pace (users.info, about
+// 100 a minute for the workspace) and at AWS's (awslimit); failing it
+// after half a minute would only make its approver click again, behind
+// everyone else.
+const DefaultTimeout = 2 * time.Minute
+
 func New(opts Options) *Handler {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	if opts.Workers <= 0 {
-		opts.Workers = 64
+		opts.Workers = DefaultWorkers
 	}
 	if opts.Timeout <= 0 {
-		opts.Timeout = 30 * time.Second
+		opts.Timeout = DefaultTimeout
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
