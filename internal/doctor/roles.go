@@ -93,7 +93,9 @@ func (st *roleState) callerARN(ctx context.Context) (string, error) {
 }
 
 // live returns the holds of the grants that are live now (granting,
-// active or revoking), read once.
+// active or revoking), read once. A record that fails its MAC is no
+// grant: a Redis writer could otherwise cover a standing member with a
+// forged one.
 func (st *roleState) live(ctx context.Context) (map[grants.Hold]bool, error) {
 	if st.holdsDone {
 		return st.holds, st.holdsErr
@@ -110,6 +112,9 @@ func (st *roleState) live(ctx context.Context) (map[grants.Hold]bool, error) {
 	}
 	st.holds = map[grants.Hold]bool{}
 	for _, r := range recs {
+		if r.Tampered {
+			continue
+		}
 		if h, ok := grants.HoldOf(r); ok {
 			st.holds[h] = true
 		}
@@ -131,7 +136,7 @@ func (st *roleState) checkSTS(ctx context.Context, role *rules.Role) []Finding {
 			Fix: "create the role (deploy/iam/terraform) or correct role_arn in the catalog"}}
 	}
 	if err != nil {
-		return []Finding{errorFinding(subject, "IAM role "+role.RoleARN, err, "give the credentials doctor runs with iam:GetRole (README, Posture check)")}
+		return []Finding{errorFinding(subject, "IAM role "+role.RoleARN, err, "check the AWS credentials and permissions doctor runs with (README, Posture check)")}
 	}
 	fs := st.trustFindings(ctx, subject, r.TrustPolicy)
 	fs = append(fs, sessionFinding(subject, role.MaxDuration, r.MaxSession))
