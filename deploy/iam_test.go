@@ -185,9 +185,12 @@ func TestBotPolicyAllowsExactlyWhatTheCodeCalls(t *testing.T) {
 		"iam:AddUserToGroup":      {"arn:aws:iam::*:group/jit-*"},
 		"iam:RemoveUserFromGroup": {"arn:aws:iam::*:group/jit-*"},
 		"iam:GetGroup":            {"arn:aws:iam::*:group/jit-*"},
-		"iam:GetUser":             {"arn:aws:iam::*:user/*"},
-		"cloudtrail:LookupEvents": {"*"},
-		"s3:PutObject":            {"arn:aws:s3:::jit-audit-evidence/" + s3Prefix + "/*"},
+		// jitbot doctor lists what a role's group gives (read-only).
+		"iam:ListAttachedGroupPolicies": {"arn:aws:iam::*:group/jit-*"},
+		"iam:ListGroupPolicies":         {"arn:aws:iam::*:group/jit-*"},
+		"iam:GetUser":                   {"arn:aws:iam::*:user/*"},
+		"cloudtrail:LookupEvents":       {"*"},
+		"s3:PutObject":                  {"arn:aws:s3:::jit-audit-evidence/" + s3Prefix + "/*"},
 
 		"sso:ListInstances":                           {"*"},
 		"sso:ListPermissionSets":                      {instance},
