@@ -8,6 +8,7 @@
 package doctor
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -95,12 +96,20 @@ func (c *Checker) Run(ctx context.Context) []Finding {
 
 // WriteTable writes the findings as aligned columns, one finding a line.
 func WriteTable(w io.Writer, fs []Finding) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	var b bytes.Buffer
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "STATUS\tSUBJECT\tFINDING\tFIX")
 	for _, f := range fs {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", strings.ToUpper(string(f.Status)), f.Subject, oneLine(f.Finding), oneLine(f.Fix))
 	}
-	return tw.Flush()
+	tw.Flush()
+	// A finding without a fix would end in the padding of its column.
+	for line := range strings.Lines(b.String()) {
+		if _, err := io.WriteString(w, strings.TrimRight(line, " \n")+"\n"); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // WriteJSON writes the findings as a JSON array; an empty run is [].

@@ -190,6 +190,9 @@ func TestOutput(t *testing.T) {
 	if len(lines) != 3 || !strings.HasPrefix(lines[0], "STATUS") || !strings.Contains(lines[2], "line one line two") {
 		t.Fatalf("table:\n%s", table.String())
 	}
+	if strings.HasSuffix(lines[1], " ") {
+		t.Errorf("a finding without a fix ends in spaces: %q", lines[1])
+	}
 	if col := strings.Index(lines[0], "SUBJECT"); strings.Index(lines[1], "redis") != col || strings.Index(lines[2], "role ops") != col {
 		t.Errorf("columns not aligned:\n%s", table.String())
 	}

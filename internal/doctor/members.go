@@ -103,7 +103,17 @@ func (st *roleState) standing(ctx context.Context, subject, backend, target, wha
 			Fix: fmt.Sprintf("remove %s from %s, or set reconcile: enforce on the role so jitbot removes such members", m, what)})
 	}
 	if len(fs) == 0 {
-		fs = append(fs, Finding{Status: OK, Subject: subject, Finding: fmt.Sprintf("%s: %d holders, each with a live grant", what, len(members))})
+		fs = append(fs, Finding{Status: OK, Subject: subject, Finding: holders(what, len(members))})
 	}
 	return fs, true
+}
+
+func holders(what string, n int) string {
+	switch n {
+	case 0:
+		return what + ": nobody holds it"
+	case 1:
+		return what + ": 1 holder, with a live grant"
+	}
+	return fmt.Sprintf("%s: %d holders, each with a live grant", what, n)
 }
