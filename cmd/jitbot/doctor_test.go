@@ -94,7 +94,8 @@ func doctorFixtures(t *testing.T, cfg aws.Config, store *redisstore.Store) {
 // TestDoctorThroughTheBinary runs jitbot doctor against moto with a
 // mis-configured account: it names the extra principal, the short
 // MaxSessionDuration and the standing member, passes the roles set up
-// right, and exits 1; on a catalog of the right roles alone it exits 0.
+// right, and exits 1; on a catalog of the right roles alone it exits 0,
+// and 1 again once the bot has left the audit channel and Redis may evict.
 func TestDoctorThroughTheBinary(t *testing.T) {
 	moto, rds, slack := testenv.StartMoto(t), testenv.StartRedis(t), slackfake.Start(t)
 	store, err := redisstore.Open(t.Context(), rds.URL(), redisstore.Options{SigningKeys: [][]byte{[]byte(testSigningKey)}})
@@ -172,7 +173,21 @@ func TestDoctorThroughTheBinary(t *testing.T) {
 		t.Errorf("json has %d wrong findings, want 3: %+v", n, fs)
 	}
 
-	if ok := runBinary(t, env("good", "group"), "doctor"); ok.code != 0 {
+	good := env("good", "group")
+	if ok := runBinary(t, good, "doctor"); ok.code != 0 {
 		t.Errorf("doctor on the right roles: exit %d, want 0\n%s%s", ok.code, ok.stdout, ok.stderr)
+	}
+
+	// jitbot's own setup: the bot out of the audit channel, a Redis that
+	// may evict records.
+	slack.Leave(auditChannel)
+	if err := store.Client().ConfigSet(t.Context(), "maxmemory-policy", "allkeys-lru").Err(); err != nil {
+		t.Fatal(err)
+	}
+	r = runBinary(t, good, "doctor")
+	for _, want := range []string{"WRONG   slack", "not a member of the audit channel " + auditChannel, "WRONG   redis", "maxmemory-policy is allkeys-lru"} {
+		if r.code != 1 || !strings.Contains(r.stdout, want) {
+			t.Errorf("doctor with the bot out of the channel and allkeys-lru: exit %d, want 1 and %q\n%s", r.code, want, r.stdout)
+		}
 	}
 }
