@@ -91,6 +91,17 @@ func doctorFixtures(t *testing.T, cfg aws.Config, store *redisstore.Store) {
 	}
 }
 
+// doctorEnv is jitbot serve's environment on moto, rds and slack, with a
+// catalog of roles (catalog lines under roles:).
+func doctorEnv(t *testing.T, moto *testenv.Moto, rds *testenv.Redis, slack *slackfake.Server, roles string) []string {
+	t.Helper()
+	catalog := filepath.Join(t.TempDir(), "roles.yaml")
+	writeFile(t, catalog, "roles:\n"+roles)
+	return cleanEnv("JIT_RULES="+catalog, "REDIS_URL="+rds.URL(),
+		"AWS_ENDPOINT_URL="+moto.URL(), "AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=AKIAJITBOTTESTING", "AWS_SECRET_ACCESS_KEY=testing-secret",
+		"SLACK_API_URL="+slack.APIURL(), "SLACK_BOT_TOKEN="+slack.BotToken(), "JIT_AUDIT_CHANNEL="+auditChannel)
+}
+
 // TestDoctorThroughTheBinary runs jitbot doctor against moto with a
 // mis-configured account: it names the extra principal, the short
 // MaxSessionDuration and the standing member, passes the roles set up
@@ -105,17 +116,12 @@ func TestDoctorThroughTheBinary(t *testing.T) {
 	defer store.Close()
 	doctorFixtures(t, testenv.AWSConfig(t, moto.URL()), store)
 
-	dir := t.TempDir()
 	env := func(roles ...string) []string {
-		catalog := filepath.Join(dir, strings.Join(roles, "-")+".yaml")
-		text := "roles:\n"
+		text := ""
 		for _, r := range roles {
 			text += doctorRoles[r]
 		}
-		writeFile(t, catalog, text)
-		return cleanEnv("JIT_RULES="+catalog, "REDIS_URL="+rds.URL(),
-			"AWS_ENDPOINT_URL="+moto.URL(), "AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=AKIAJITBOTTESTING", "AWS_SECRET_ACCESS_KEY=testing-secret",
-			"SLACK_API_URL="+slack.APIURL(), "SLACK_BOT_TOKEN="+slack.BotToken(), "JIT_AUDIT_CHANNEL="+auditChannel)
+		return doctorEnv(t, moto, rds, slack, text)
 	}
 	bad := env("good", "open", "short", "group", "standing")
 
