@@ -40,7 +40,7 @@ func NewSDKAWS(cfg aws.Config) *SDKAWS {
 }
 
 // CallerARN asks STS who the credentials are (GetCallerIdentity needs no
-// permission) and names them as a trust policy does.
+// permission).
 func (a *SDKAWS) CallerARN(ctx context.Context) (string, error) {
 	out, err := a.sts.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
 	if err != nil {
@@ -49,7 +49,7 @@ func (a *SDKAWS) CallerARN(ctx context.Context) (string, error) {
 	a.mu.Lock()
 	a.account = aws.ToString(out.Account)
 	a.mu.Unlock()
-	return PrincipalARN(aws.ToString(out.Arn)), nil
+	return aws.ToString(out.Arn), nil
 }
 
 // Role reads the role named by arn.

@@ -80,6 +80,14 @@ func TestShortMaxSessionDuration(t *testing.T) {
 	}
 }
 
+// TestRoleChaining: jitbot on a role session (IRSA, an ECS task role)
+// cannot issue sessions longer than 1h.
+func TestRoleChaining(t *testing.T) {
+	c := healthy(t)
+	c.AWS.(*fakeAWS).caller = "arn:aws:sts::111111111111:assumed-role/jitbot/pod-1"
+	wantOne(t, c.Run(t.Context()), Wrong, "role ops", "role chaining", "1h")
+}
+
 func TestBoundaryAndMissingRole(t *testing.T) {
 	c := healthy(t)
 	r := c.AWS.(*fakeAWS).roles["arn:aws:iam::111111111111:role/jit-ops"]

@@ -13,8 +13,8 @@ import (
 
 // AWS is what doctor reads of IAM and STS.
 type AWS interface {
-	// CallerARN is jitbot's own principal as a trust policy names it
-	// (see PrincipalARN).
+	// CallerARN is the ARN of jitbot's own credentials, as STS
+	// GetCallerIdentity names them (an assumed-role session, a user).
 	CallerARN(ctx context.Context) (string, error)
 	// Role reads the IAM role arn; an error wrapping ErrNotFound when it
 	// does not exist.
@@ -39,8 +39,12 @@ var ErrNotFound = errors.New("does not exist")
 // deny only on roles bounded by it.
 const BoundaryName = "jit-boundary"
 
-// maxSTSSession is the longest session AWS allows a role.
-const maxSTSSession = 12 * time.Hour
+// maxSTSSession is the longest session AWS allows a role, and
+// chainedSession the longest when the caller is itself a role session.
+const (
+	maxSTSSession  = 12 * time.Hour
+	chainedSession = time.Hour
+)
 
 func roleSubject(name string) string { return "role " + name }
 
@@ -140,6 +144,11 @@ func (st *roleState) checkSTS(ctx context.Context, role *rules.Role) []Finding {
 	}
 	fs := st.trustFindings(ctx, subject, r.TrustPolicy)
 	fs = append(fs, sessionFinding(subject, role.MaxDuration, r.MaxSession))
+	if caller, err := st.callerARN(ctx); err == nil && strings.Contains(caller, ":assumed-role/") && role.MaxDuration > chainedSession {
+		fs = append(fs, Finding{Status: Wrong, Subject: subject,
+			Finding: fmt.Sprintf("jitbot runs on a role session (%s), so AWS treats its AssumeRole as role chaining and caps sessions at 1h: grants longer than 1h of max_duration %s fail", caller, role.MaxDuration),
+			Fix:     "run jitbot with credentials that are not a role session, or lower max_duration to 1h"})
+	}
 	switch {
 	case r.Boundary == "":
 		fs = append(fs, Finding{Status: Wrong, Subject: subject, Finding: "no permissions boundary: jitbot cannot end a grant early, and nothing caps the role",
@@ -154,11 +163,11 @@ func (st *roleState) checkSTS(ctx context.Context, role *rules.Role) []Finding {
 }
 
 func (st *roleState) trustFindings(ctx context.Context, subject, doc string) []Finding {
-	self, err := st.callerARN(ctx)
+	caller, err := st.callerARN(ctx)
+	self := PrincipalARN(caller)
 	if err != nil {
 		return []Finding{errorFinding(subject, "the trust policy (jitbot's own principal)", err, "check the AWS credentials doctor runs with")}
 	}
-	self = PrincipalARN(self)
 	t, err := readTrust(doc, self)
 	if err != nil {
 		return []Finding{errorFinding(subject, "the trust policy", err, "")}
