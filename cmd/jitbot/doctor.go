@@ -72,7 +72,7 @@ func doctorCmd(ctx context.Context, format string, stdout, stderr io.Writer) err
 	if awsCfg, err := awsconfig.LoadDefaultConfig(ctx); err != nil {
 		fmt.Fprintln(stderr, "jitbot: no usable AWS configuration; the AWS checks report it:", err)
 	} else {
-		c.AWS = doctor.NewSDKAWS(awsCfg)
+		c.AWS = doctor.NewSDKAWS(awsCfg, cfg.SSOInstanceARN)
 		c.Members = map[string]grants.Lister{
 			grants.BackendGroup:    awsgrant.NewGroup(awsCfg, log),
 			grants.BackendSSO:      awsgrant.NewSSO(awsCfg, cfg.SSOInstanceARN, log),

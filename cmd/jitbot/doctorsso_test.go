@@ -16,7 +16,8 @@ import (
 
 // TestDoctorIdentityCenterThroughTheBinary: a permission set assigned in
 // moto's Identity Center to a user who holds no grant is standing access,
-// named; a permission set that does not exist is named too.
+// named; a permission set that does not exist is named too, and what an
+// existing one gives is listed.
 func TestDoctorIdentityCenterThroughTheBinary(t *testing.T) {
 	moto, rds, slack := testenv.StartMoto(t), testenv.StartRedis(t), slackfake.Start(t)
 	cfg := testenv.AWSConfig(t, moto.URL())
@@ -30,6 +31,10 @@ func TestDoctorIdentityCenterThroughTheBinary(t *testing.T) {
 	ps, err := admin.CreatePermissionSet(ctx, &ssoadmin.CreatePermissionSetInput{InstanceArn: instance, Name: aws.String("AdministratorAccess"),
 		SessionDuration: aws.String("PT1H"), Tags: []ssotypes.Tag{{Key: aws.String("jit-managed"), Value: aws.String("true")}}})
 	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.AttachManagedPolicyToPermissionSet(ctx, &ssoadmin.AttachManagedPolicyToPermissionSetInput{InstanceArn: instance,
+		PermissionSetArn: ps.PermissionSet.PermissionSetArn, ManagedPolicyArn: aws.String("arn:aws:iam::aws:policy/AdministratorAccess")}); err != nil {
 		t.Fatal(err)
 	}
 	eve, err := ids.CreateUser(ctx, &identitystore.CreateUserInput{IdentityStoreId: storeID, UserName: aws.String("eve@example.com"),
@@ -60,6 +65,7 @@ func TestDoctorIdentityCenterThroughTheBinary(t *testing.T) {
 	for _, want := range []string{
 		"WRONG   role admin-sso    standing access: eve@example.com holds permission set AdministratorAccess in account 111111111111 with no live grant",
 		"WRONG   role missing-sso  permission set NoSuchSet in account 111111111111 does not exist",
+		"INFO    role admin-sso    permission set AdministratorAccess gives: arn:aws:iam::aws:policy/AdministratorAccess",
 	} {
 		if r.code != 1 || !strings.Contains(r.stdout, want) {
 			t.Errorf("exit %d, want 1 and %q", r.code, want)

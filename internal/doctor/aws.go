@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
+	"github.com/aws/aws-sdk-go-v2/service/ssoadmin"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/jitbot/jitbot/internal/awsgrant"
@@ -26,6 +27,7 @@ type SDKAWS struct {
 	cfg aws.Config
 	sts *sts.Client
 	own *iam.Client
+	ic  *identityCenter
 
 	mu      sync.Mutex
 	account string                 // jitbot's own, once known
@@ -34,9 +36,11 @@ type SDKAWS struct {
 
 var _ AWS = (*SDKAWS)(nil)
 
-// NewSDKAWS returns AWS on cfg.
-func NewSDKAWS(cfg aws.Config) *SDKAWS {
-	return &SDKAWS{cfg: cfg, sts: sts.NewFromConfig(cfg), own: iam.NewFromConfig(cfg), members: map[string]*iam.Client{}}
+// NewSDKAWS returns AWS on cfg. ssoInstance is JIT_SSO_INSTANCE_ARN; ""
+// finds the account's one Identity Center instance, as the backends do.
+func NewSDKAWS(cfg aws.Config, ssoInstance string) *SDKAWS {
+	return &SDKAWS{cfg: cfg, sts: sts.NewFromConfig(cfg), own: iam.NewFromConfig(cfg), members: map[string]*iam.Client{},
+		ic: &identityCenter{admin: ssoadmin.NewFromConfig(cfg), instance: ssoInstance}}
 }
 
 // CallerARN asks STS who the credentials are (GetCallerIdentity needs no

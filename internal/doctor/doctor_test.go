@@ -135,7 +135,9 @@ roles:
 		grants.BackendSSOGroup: fakeMembers{"admins": {"bob@example.com"}},
 	}
 	c.Records = fakeRecords{grant(grants.BackendSSO, target, "bob@example.com")}
+	c.AWS.(*fakeAWS).sets = map[string][]string{"Admin": {"arn:aws:iam::aws:policy/AdministratorAccess"}}
 	fs := c.Run(t.Context())
+	wantOne(t, fs, Info, "role sso", "permission set Admin gives: arn:aws:iam::aws:policy/AdministratorAccess")
 	wantOne(t, fs, Wrong, "role sso", "eve@example.com", "Admin", "222222222222")
 	wantOne(t, fs, Wrong, "role ssog", "bob@example.com", "admins")
 }

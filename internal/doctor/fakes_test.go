@@ -25,7 +25,15 @@ type fakeAWS struct {
 	caller   string
 	roles    map[string]Role
 	policies map[string][2][]string // group → attached, inline
+	sets     map[string][]string    // permission set → its policies
 	fail     error                  // every call fails with it
+}
+
+func (f *fakeAWS) PermissionSetPolicies(_ context.Context, ps string) ([]string, error) {
+	if f.fail != nil {
+		return nil, f.fail
+	}
+	return f.sets[ps], nil
 }
 
 func (f *fakeAWS) CallerARN(context.Context) (string, error) {

@@ -68,10 +68,29 @@ func (st *roleState) checkIdentityCenter(ctx context.Context, role *rules.Role) 
 		more, ok := st.standing(ctx, subject, role.Backend, target, fmt.Sprintf("permission set %s in account %s", role.PermissionSet, a))
 		fs = append(fs, more...)
 		if !ok {
-			break // the permission set is missing or AWS out of reach: once is enough
+			return fs // the permission set is missing or AWS out of reach: once is enough
 		}
 	}
-	return fs
+	return append(fs, st.permissionSetPolicies(ctx, subject, role.PermissionSet))
+}
+
+// permissionSetPolicies reports what the permission set gives as Info,
+// for the reason groupPolicies gives.
+func (st *roleState) permissionSetPolicies(ctx context.Context, subject, ps string) Finding {
+	what := "policies of permission set " + ps
+	if st.c.AWS == nil {
+		return errorFinding(subject, what, errors.New("no AWS configuration"), "")
+	}
+	policies, err := st.c.AWS.PermissionSetPolicies(ctx, ps)
+	if err != nil {
+		return errorFinding(subject, what, err,
+			"give the credentials doctor runs with sso:ListManagedPoliciesInPermissionSet, sso:ListCustomerManagedPolicyReferencesInPermissionSet and sso:GetInlinePolicyForPermissionSet (README, Posture check)")
+	}
+	if len(policies) == 0 {
+		return Finding{Status: Warn, Subject: subject, Finding: "permission set " + ps + " has no policies: a grant gives nothing",
+			Fix: "attach the policies the role is meant to give"}
+	}
+	return Finding{Status: Info, Subject: subject, Finding: "permission set " + ps + " gives: " + strings.Join(policies, ", ")}
 }
 
 // standing compares who holds target (backend's Members) with the live

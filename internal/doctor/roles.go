@@ -22,6 +22,9 @@ type AWS interface {
 	// GroupPolicies lists the managed policies attached to an IAM group
 	// (ARNs) and its inline policies (names).
 	GroupPolicies(ctx context.Context, group string) (attached, inline []string, err error)
+	// PermissionSetPolicies lists what an Identity Center permission set
+	// (name or ARN) gives: its policies, one description each.
+	PermissionSetPolicies(ctx context.Context, permissionSet string) ([]string, error)
 }
 
 // Role is what doctor checks of an IAM role.
