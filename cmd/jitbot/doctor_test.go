@@ -28,6 +28,7 @@ var doctorRoles = map[string]string{
 	"good":     doctorRole("good", "    backend: aws_sts\n    role_arn: arn:aws:iam::123456789012:role/jit-good\n"),
 	"open":     doctorRole("open", "    backend: aws_sts\n    role_arn: arn:aws:iam::123456789012:role/jit-open\n"),
 	"short":    doctorRole("short", "    backend: aws_sts\n    role_arn: arn:aws:iam::123456789012:role/jit-short\n"),
+	"member":   doctorRole("member", "    backend: aws_sts\n    role_arn: arn:aws:iam::222222222222:role/jit-member\n"),
 	"group":    doctorRole("group", "    backend: aws_iam_group\n    group: jit-granted\n    iam_user: user.name\n"),
 	"standing": doctorRole("standing", "    backend: aws_iam_group\n    group: jit-standing\n    iam_user: user.name\n"),
 }
@@ -37,9 +38,10 @@ var doctorRoles = map[string]string{
 // jit-open also trusting another account, jit-short allowing 1 h sessions
 // for a role of 4 h, all bounded by jit-boundary; jit-granted whose member
 // alice holds a grant, jit-standing whose member mallory holds none.
-func doctorFixtures(t *testing.T, cfg aws.Config, store *redisstore.Store) {
+func doctorFixtures(t *testing.T, moto *testenv.Moto, store *redisstore.Store) {
 	t.Helper()
 	ctx := t.Context()
+	cfg := testenv.AWSConfig(t, moto.URL())
 	c := iam.NewFromConfig(cfg)
 	who, err := sts.NewFromConfig(cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
 	if err != nil {
@@ -67,6 +69,18 @@ func doctorFixtures(t *testing.T, cfg aws.Config, store *redisstore.Store) {
 			MaxSessionDuration: aws.Int32(r.maxSession), PermissionsBoundary: boundary.Policy.Arn}); err != nil {
 			t.Fatal(err)
 		}
+	}
+	// jit-member is in another account, which doctor reads as its
+	// jitbot-member, as the aws_sts backend does.
+	other := iam.NewFromConfig(moto.AccountConfig(t, "222222222222"))
+	otherBoundary, err := other.CreatePolicy(ctx, &iam.CreatePolicyInput{PolicyName: aws.String("jit-boundary"),
+		PolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("jit-member"), AssumeRolePolicyDocument: aws.String(trust(`"` + self + `"`)),
+		MaxSessionDuration: aws.Int32(4 * 3600), PermissionsBoundary: otherBoundary.Policy.Arn}); err != nil {
+		t.Fatal(err)
 	}
 	for _, g := range []struct{ group, user string }{{"jit-granted", "alice"}, {"jit-standing", "mallory"}} {
 		if _, err := c.CreateGroup(ctx, &iam.CreateGroupInput{GroupName: aws.String(g.group)}); err != nil {
@@ -114,7 +128,7 @@ func TestDoctorThroughTheBinary(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	doctorFixtures(t, testenv.AWSConfig(t, moto.URL()), store)
+	doctorFixtures(t, moto, store)
 
 	env := func(roles ...string) []string {
 		text := ""
@@ -123,7 +137,7 @@ func TestDoctorThroughTheBinary(t *testing.T) {
 		}
 		return doctorEnv(t, moto, rds, slack, text)
 	}
-	bad := env("good", "open", "short", "group", "standing")
+	bad := env("good", "member", "open", "short", "group", "standing")
 
 	r := runBinary(t, bad, "doctor")
 	if r.code != 1 {
@@ -152,7 +166,7 @@ func TestDoctorThroughTheBinary(t *testing.T) {
 			t.Errorf("WRONG lines about %s = %q, want one saying %q", subject, got, want)
 		}
 	}
-	for _, subject := range []string{"role good", "role group"} {
+	for _, subject := range []string{"role good", "role member", "role group"} {
 		if got := wrong(subject); len(got) > 0 {
 			t.Errorf("%s is set up right, yet: %q", subject, got)
 		}
@@ -179,7 +193,7 @@ func TestDoctorThroughTheBinary(t *testing.T) {
 		t.Errorf("json has %d wrong findings, want 3: %+v", n, fs)
 	}
 
-	good := env("good", "group")
+	good := env("good", "member", "group")
 	if ok := runBinary(t, good, "doctor"); ok.code != 0 {
 		t.Errorf("doctor on the right roles: exit %d, want 0\n%s%s", ok.code, ok.stdout, ok.stderr)
 	}
