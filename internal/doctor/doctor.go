@@ -42,8 +42,9 @@ type Finding struct {
 	// the catalog, or a part of jitbot ("slack", "redis", "signing key").
 	Subject string `json:"subject"`
 	Finding string `json:"finding"`
-	// Fix says in one sentence what to do; empty when there is nothing.
-	Fix string `json:"fix,omitempty"`
+	// Fix says in one sentence what to do; empty when there is nothing
+	// (present all the same, so every object has the same keys).
+	Fix string `json:"fix"`
 }
 
 // Failed reports whether any finding is Wrong or Error: the run exits 1.

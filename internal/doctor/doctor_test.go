@@ -214,6 +214,11 @@ func TestOutput(t *testing.T) {
 	if err := json.Unmarshal(js.Bytes(), &back); err != nil || len(back) != 2 || back[1]["status"] != "wrong" || back[1]["fix"] != "do it" || back[0]["subject"] != "redis" {
 		t.Errorf("json %s: %v", js.String(), err)
 	}
+	for _, f := range back {
+		if len(f) != 4 {
+			t.Errorf("json object %v: want the keys status, subject, finding and fix, always", f)
+		}
+	}
 	js.Reset()
 	WriteJSON(&js, nil)
 	if strings.TrimSpace(js.String()) != "[]" {
