@@ -116,20 +116,24 @@ func doctorEnv(t *testing.T, moto *testenv.Moto, rds *testenv.Redis, slack *slac
 		"SLACK_API_URL="+slack.APIURL(), "SLACK_BOT_TOKEN="+slack.BotToken(), "JIT_AUDIT_CHANNEL="+auditChannel)
 }
 
-// TestDoctorThroughTheBinary runs jitbot doctor against moto with a
-// mis-configured account: it names the extra principal, the short
-// MaxSessionDuration and the standing member, passes the roles set up
-// right, and exits 1; on a catalog of the right roles alone it exits 0,
-// and 1 again once the bot has left the audit channel and Redis may evict.
-func TestDoctorThroughTheBinary(t *testing.T) {
+// doctorSetup starts moto, Redis and the Slack fake with doctorFixtures
+// in place. env gives jitbot's environment with a catalog of the named
+// doctorRoles.
+type doctorSetup struct {
+	env   func(roles ...string) []string
+	slack *slackfake.Server
+	store *redisstore.Store
+}
+
+func startDoctorSetup(t *testing.T) doctorSetup {
+	t.Helper()
 	moto, rds, slack := testenv.StartMoto(t), testenv.StartRedis(t), slackfake.Start(t)
 	store, err := redisstore.Open(t.Context(), rds.URL(), redisstore.Options{SigningKeys: [][]byte{[]byte(testSigningKey)}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer store.Close()
+	t.Cleanup(func() { store.Close() })
 	doctorFixtures(t, moto, store)
-
 	env := func(roles ...string) []string {
 		text := ""
 		for _, r := range roles {
@@ -137,8 +141,17 @@ func TestDoctorThroughTheBinary(t *testing.T) {
 		}
 		return doctorEnv(t, moto, rds, slack, text)
 	}
-	bad := env("good", "member", "open", "short", "group", "standing")
+	return doctorSetup{env: env, slack: slack, store: store}
+}
 
+// TestDoctorThroughTheBinary runs jitbot doctor against moto with a
+// mis-configured account: it names the extra principal, the short
+// MaxSessionDuration and the standing member, passes the roles set up
+// right, and exits 1, in the table and in JSON; on a catalog of the right
+// roles alone it exits 0.
+func TestDoctorThroughTheBinary(t *testing.T) {
+	d := startDoctorSetup(t)
+	bad := d.env("good", "member", "open", "short", "group", "standing")
 	r := runBinary(t, bad, "doctor")
 	if r.code != 1 {
 		t.Fatalf("doctor on a mis-configured account: exit %d, want 1\n%s%s", r.code, r.stdout, r.stderr)
@@ -193,21 +206,27 @@ func TestDoctorThroughTheBinary(t *testing.T) {
 		t.Errorf("json has %d wrong findings, want 3: %+v", n, fs)
 	}
 
-	good := env("good", "member", "group")
-	if ok := runBinary(t, good, "doctor"); ok.code != 0 {
+	if ok := runBinary(t, d.env("good", "member", "group"), "doctor"); ok.code != 0 {
 		t.Errorf("doctor on the right roles: exit %d, want 0\n%s%s", ok.code, ok.stdout, ok.stderr)
 	}
+}
 
-	// jitbot's own setup: the bot out of the audit channel, a Redis that
-	// may evict records.
-	slack.Leave(auditChannel)
-	if err := store.Client().ConfigSet(t.Context(), "maxmemory-policy", "allkeys-lru").Err(); err != nil {
+// TestDoctorJitbotSetupThroughTheBinary: with the right roles, the bot
+// out of the audit channel and a Redis that may evict records are each
+// named, and doctor exits 1.
+func TestDoctorJitbotSetupThroughTheBinary(t *testing.T) {
+	d := startDoctorSetup(t)
+	d.slack.Leave(auditChannel)
+	if err := d.store.Client().ConfigSet(t.Context(), "maxmemory-policy", "allkeys-lru").Err(); err != nil {
 		t.Fatal(err)
 	}
-	r = runBinary(t, good, "doctor")
+	r := runBinary(t, d.env("good", "group"), "doctor")
 	for _, want := range []string{"WRONG   slack", "not a member of the audit channel " + auditChannel, "WRONG   redis", "maxmemory-policy is allkeys-lru"} {
 		if r.code != 1 || !strings.Contains(r.stdout, want) {
 			t.Errorf("doctor with the bot out of the channel and allkeys-lru: exit %d, want 1 and %q\n%s", r.code, want, r.stdout)
 		}
+	}
+	if strings.Contains(r.stdout, "WRONG   role") {
+		t.Errorf("a role set up right is wrong:\n%s", r.stdout)
 	}
 }
