@@ -6,6 +6,7 @@
 //	jitbot audit export|verify read and check the durable audit log
 //	jitbot access-map          who may request and approve each role
 //	jitbot report              access report per role from the audit log
+//	jitbot doctor              check the AWS roles and jitbot's setup for standing paths
 //	jitbot demo                watch jitbot work: a scripted story on a fake Slack, dry run
 //	jitbot request|release     a workload (CI job, pod) asks for AWS access, and ends it
 //	jitbot version             print the version
@@ -49,6 +50,7 @@ commands:
   audit export        write the durable audit log as jsonl or csv (--since 24h, --format csv)
   audit verify        recompute the audit log's hash chain (from REDIS_URL or --file) and name the first break
   report              access report per role from the audit log (--since 30d, --format text|json)
+  doctor              check the catalog's AWS roles and jitbot's own setup for standing paths (--format table|json)
   demo                watch jitbot work: a scripted request, approval, expiry and break-glass on a fake Slack, in a dry run
   request             a workload (CI job, pod) asks for access with its OIDC token (--wait prints credentials)
   release ID          a workload ends its grant now; see docs/pipelines.md
@@ -146,7 +148,7 @@ func rootCommand() *cobra.Command {
 		return err
 	})
 	root.SetFlagErrorFunc(flagError)
-	root.AddCommand(serveCommand(), rulesCommand(), auditCommand(), accessMapCommand(), reportCommand(), demoCommand(),
+	root.AddCommand(serveCommand(), rulesCommand(), auditCommand(), accessMapCommand(), reportCommand(), doctorCommand(), demoCommand(),
 		requestCommand(), releaseCommand(), versionCommand(), completionCommand())
 	root.SetHelpCommand(helpCommand())
 	root.InitDefaultHelpCmd() // cobra would add it in Execute; now the tree is whole for the tests that walk it

@@ -6,7 +6,7 @@ import (
 )
 
 // conversationsHistory answers conversations.history as Slack does for a
-// channel the bot is in: the channel's top-level messages (no thread
+// channel the bot is in (not_in_channel for one it has left, see Leave): the channel's top-level messages (no thread
 // replies, no ephemerals), newest first, at most limit (default 100, at
 // most 999) a page, the next page named by response_metadata.next_cursor.
 // The cursor is an offset here; Slack's is opaque, so clients only pass
@@ -15,6 +15,9 @@ func (s *Server) conversationsHistory(r *request) (map[string]any, *apiError) {
 	ch := r.param("channel")
 	if ch == "" || (ch[0] != 'C' && ch[0] != 'G') {
 		return nil, &apiError{code: "channel_not_found"}
+	}
+	if s.outside[ch] {
+		return nil, &apiError{code: "not_in_channel"}
 	}
 	limit := 100
 	if v := r.param("limit"); v != "" {

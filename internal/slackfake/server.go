@@ -93,6 +93,7 @@ type Server struct {
 	channel        string
 	appToken       string
 	botToken       string
+	scopes         []string // the bot token's, in x-oauth-scopes (scopes.go)
 
 	httpSrv *http.Server
 	url     string
@@ -125,6 +126,7 @@ type Server struct {
 	connCount    int
 	deliveries   map[string][]*delivery // envelope ID → deliveries in send order
 	acks         []Ack
+	outside      map[string]bool // channels the bot has left (scopes.go)
 }
 
 type rateLimit struct {
@@ -159,6 +161,8 @@ func New(opts ...Option) *Server {
 		homes:          map[string]string{},
 		tickets:        map[string]bool{},
 		deliveries:     map[string][]*delivery{},
+		scopes:         DefaultScopes,
+		outside:        map[string]bool{},
 	}
 	for _, opt := range opts {
 		opt(s)

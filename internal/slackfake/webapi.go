@@ -98,6 +98,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	resp["ok"] = true
+	s.setScopes(w)
 	writeJSON(w, http.StatusOK, resp)
 }
 
