@@ -6,6 +6,7 @@ import (
 	"maps"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -426,4 +427,17 @@ func tzOffset(zone string) int {
 	}
 	_, off := time.Now().In(loc).Zone()
 	return off
+}
+
+// Time is when the fake took the message in: its ts, "seconds.micros",
+// read back (the fake never posts a message with another ts). The zero
+// time for a ts that is not of that form.
+func (m Message) Time() time.Time {
+	sec, frac, _ := strings.Cut(m.TS, ".")
+	s, err1 := strconv.ParseInt(sec, 10, 64)
+	us, err2 := strconv.ParseInt(frac, 10, 64)
+	if err1 != nil || err2 != nil || len(frac) != 6 {
+		return time.Time{}
+	}
+	return time.Unix(s, us*1000)
 }

@@ -435,3 +435,25 @@ func TestViewsPublishAndOpen(t *testing.T) {
 		t.Errorf("views.open with a long title = %v %+v", err, e.ResponseMetadata)
 	}
 }
+
+// TestMessageTime: a message's Time is when the fake took it in.
+func TestMessageTime(t *testing.T) {
+	s := slackfake.New()
+	if err := s.Listen("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	s.AddUser(slackfake.User{ID: "UALICE", Name: "alice"})
+	before := time.Now().Truncate(time.Microsecond)
+	if _, _, err := client(s).PostMessage("UALICE", slack.MsgOptionText("hi", false)); err != nil {
+		t.Fatal(err)
+	}
+	after := time.Now()
+	m := s.DMs("UALICE")[0]
+	if at := m.Time(); at.Before(before) || at.After(after) {
+		t.Errorf("Time() = %v for a message posted between %v and %v", at, before, after)
+	}
+	if !(slackfake.Message{TS: "not-a-ts"}).Time().IsZero() {
+		t.Errorf("Time() of a malformed ts is not zero")
+	}
+}
