@@ -18,7 +18,15 @@ const (
 	auditChannel = "C0AUDIT001"
 	// The channel the commands are typed in.
 	benchChannel = "C0INCIDENT1"
+	// floodRoles are the incident flood's roles, each with an approver of
+	// its own: Slack delivers about one message a second to a person's DM,
+	// so at 1,000 requests a minute no approver may be asked more than
+	// about once a second.
+	floodRoles = 25
 )
+
+func floodRole(k int) string     { return fmt.Sprintf("flood-%02d", k) }
+func floodApprover(k int) string { return fmt.Sprintf("UFLOOD%02d", k) }
 
 // layout sizes the world for a run.
 type layout struct {
@@ -89,7 +97,17 @@ func catalogYAML(l layout) string {
     approvers: [%s]
     eligible: 'user.email.endsWith("@example.com")'
 `, approverID)
-	for i := range max(0, l.roles-l.groups-2) {
+	for k := range floodRoles {
+		fmt.Fprintf(&b, `  %s:
+    description: Incident flood role %d
+    backend: aws_sts
+    role_arn: %s
+    max_duration: 1h
+    approvers: [%s]
+    eligible: 'user.email.endsWith("@example.com")'
+`, floodRole(k), k, stsRoleARN, floodApprover(k))
+	}
+	for i := range max(0, l.roles-l.groups-2-floodRoles) {
 		fmt.Fprintf(&b, `  svc-%04d:
     description: Filler role %d of a large catalog
     backend: aws_sts

@@ -69,6 +69,10 @@ type config struct {
 	ssoWindow      time.Duration
 	openRecords    int
 	throttledBurst int
+	floodRequests  int
+	grants100k     int
+	window100k     time.Duration
+	floodWindow    time.Duration
 
 	args []string // the command line, for the report
 }
@@ -98,6 +102,10 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.ssoGrants, "sso-grants", 300, "active aws_sso grants expiring over -sso-window (aws_sso revocation lag)")
 	fs.DurationVar(&c.ssoWindow, "sso-window", 20*time.Second, "the window over which the -sso-grants grants expire")
 	fs.IntVar(&c.throttledBurst, "throttled-burst", 10000, "grants expiring in the same second while IAM is throttled (jitbot's limit 100/s)")
+	fs.IntVar(&c.grants100k, "grants-100k", 100000, "active grants expiring over -window-100k with two replicas (revocation_lag_100k)")
+	fs.DurationVar(&c.window100k, "window-100k", 10*time.Minute, "the window over which the -grants-100k grants expire")
+	fs.IntVar(&c.floodRequests, "flood-requests", 1000, "/jit request commands of the incident flood, sent over -flood-window with Slack's limits enforced")
+	fs.DurationVar(&c.floodWindow, "flood-window", time.Minute, "the window of the incident flood")
 	fs.IntVar(&c.openRecords, "open-records", 100000, "open records in the store while /jit list and /metrics are timed (the last phase)")
 	if err := fs.Parse(args); err != nil {
 		return c, usageError{err}
@@ -340,6 +348,8 @@ func (b *bench) runPhases(ctx context.Context) error {
 		{"slash command burst", b.slashBurst},
 		{"takeover of a killed replica", b.takeover},
 		{"expiry burst under IAM throttling", b.iamThrottledBurst},
+		{"incident flood under Slack's limits", b.incidentFlood},
+		{"revocation lag at 100,000 grants, two replicas", b.revocationLag100k},
 		{"100,000 open records", b.scale},
 	}
 	var failed error

@@ -25,7 +25,7 @@ func TestTinyRun(t *testing.T) {
 	args := []string{
 		"-grants", "60", "-window", "3s", "-restart-at", "-1", "-burst", "40",
 		"-requests", "20", "-request-window", "1s", "-approvals", "3", "-roles", "12", "-roles-runs", "5",
-		"-lifecycles", "1", "-rtt-samples", "5", "-sso-grants", "20", "-sso-window", "2s", "-open-records", "300", "-throttled-burst", "50", "-work", filepath.Join(dir, "work"), "-out", md, "-json", js,
+		"-lifecycles", "1", "-rtt-samples", "5", "-sso-grants", "20", "-sso-window", "2s", "-open-records", "300", "-throttled-burst", "50", "-flood-requests", "30", "-flood-window", "2s", "-grants-100k", "200", "-window-100k", "3s", "-work", filepath.Join(dir, "work"), "-out", md, "-json", js,
 	}
 	var stdout, stderr bytes.Buffer
 	start := time.Now()
@@ -37,11 +37,11 @@ func TestTinyRun(t *testing.T) {
 	want := []string{
 		"moto_rtt", "slack_rtt", "redis_rtt", "store_open", "revocation_lag", "rss_10k_grants", "burst_revocation_lag", "revocation_lag_sso",
 		"roles_answer", "roles_ack", "approve_to_credentials_own", "approve_to_credentials_total",
-		"redis_round_trips_per_lifecycle", "slash_ack", "slash_answer", "takeover", "iam_throttled_burst", "list_100k", "scrape_100k", "rss_100k",
+		"redis_round_trips_per_lifecycle", "slash_ack", "slash_answer", "takeover", "iam_throttled_burst", "incident_flood", "revocation_lag_100k", "list_100k", "scrape_100k", "rss_100k",
 	}
 	targets := map[string]string{ // docs/design.md §6: figure → its JSON target field
 		"revocation_lag": "target_ms", "revocation_lag_sso": "target_ms", "slash_ack": "target_ms", "approve_to_credentials_own": "target_ms",
-		"roles_answer": "target_ms", "rss_10k_grants": "target_mib", "takeover": "target_ms", "iam_throttled_burst": "target_ms", "list_100k": "target_ms", "scrape_100k": "target_ms", "rss_100k": "target_mib",
+		"roles_answer": "target_ms", "rss_10k_grants": "target_mib", "takeover": "target_ms", "iam_throttled_burst": "target_ms", "incident_flood": "target_ms", "revocation_lag_100k": "target_ms", "list_100k": "target_ms", "scrape_100k": "target_ms", "rss_100k": "target_mib",
 	}
 	data, err := os.ReadFile(js)
 	if err != nil {
@@ -104,6 +104,12 @@ func TestTinyRun(t *testing.T) {
 	}
 	if sso := doc.Figures["revocation_lag_sso"]; sso["n"] != float64(20) || sso["aws_calls_per_revocation"] == nil {
 		t.Errorf("revocation_lag_sso = %v, want 20 grants and their AWS calls counted", sso)
+	}
+	if n := doc.Figures["revocation_lag_100k"]["n"]; n != float64(200) {
+		t.Errorf("revocation_lag_100k measured %v grants, want 200", n)
+	}
+	if fl := doc.Figures["incident_flood"]; fl["requests"] != float64(30) || fl["granted"] != float64(30) || fl["audit_grants_not_shown"] != float64(0) || fl["log_entries_missing"] != float64(0) {
+		t.Errorf("incident_flood = %v, want 30 requests, all granted, shown and logged", fl)
 	}
 	if m := doc.Figures["burst_revocation_lag"]["max_in_flight_remove"]; m == nil || m.(float64) < 1 {
 		t.Errorf("burst: max_in_flight_remove = %v", m)

@@ -103,6 +103,9 @@ func (s *stack) people() {
 		members[i] = userID(i)
 		s.slack.AddUser(slackfake.User{ID: userID(i), Name: iamUser(i), RealName: "Engineer " + iamUser(i), Email: email(i)})
 	}
+	for k := range floodRoles {
+		s.slack.AddUser(slackfake.User{ID: floodApprover(k), Name: fmt.Sprintf("flood-lead%02d", k), Email: fmt.Sprintf("flood-lead%02d@example.com", k)})
+	}
 	s.slack.AddUserGroup("S0SRE", "sre", members...)
 	s.slack.AddUserGroup("S0LEADS", "platform-leads", approverID)
 }

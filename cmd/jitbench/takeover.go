@@ -3,12 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/jitbot/jitbot/internal/grants"
-	"github.com/jitbot/jitbot/internal/testenv"
 )
 
 // takeoverGrants is how many grants expire at once in the takeover phase:
@@ -22,17 +19,9 @@ const takeoverGrants = 64
 // record the killed process held at the kill, the time from the kill to
 // its revocation finished by the other.
 func (b *bench) takeover(ctx context.Context) error {
-	port, err := testenv.LoopbackPort()
+	second, err := b.startReplica("replica")
 	if err != nil {
 		return err
-	}
-	dir := filepath.Join(b.st.bot.dir, "replica")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	second := &bot{bin: b.st.bot.bin, dir: dir, slack: b.st.slack, env: b.st.botEnv(b.catalogPath, b.st.redis.URL(), port, b.extraEnv...)}
-	if err := second.start(); err != nil {
-		return fmt.Errorf("start a second replica: %w", err)
 	}
 	defer second.kill()
 	release := b.st.aws.Hold("RemoveUserFromGroup")

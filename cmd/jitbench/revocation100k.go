@@ -1,0 +1,97 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/jitbot/jitbot/internal/testenv"
+)
+
+// revocationLag100k is the revocation lag at ten times revocation_lag's
+// scale: -grants-100k aws_iam_group grants expiring evenly over
+// -window-100k (100,000 over 10 minutes by default, 167 a second), two
+// replicas sharing the store, one of them SIGKILLed and restarted at
+// -restart-at of the window.
+//
+// The memberships are not created in moto: 100,000 AddUserToGroup calls
+// would take moto eleven minutes before the run starts. Each revocation's
+// RemoveUserFromGroup still goes to moto, which answers NoSuchEntity for a
+// user who is not in the group; jitbot counts that as done, as it must
+// for a member someone removed by hand, after the same one round trip. So
+// the figure is jitbot's path and moto's round trip, as revocation_lag's.
+func (b *bench) revocationLag100k(ctx context.Context) error {
+	n, window := b.cfg.grants100k, b.cfg.window100k
+	second, err := b.startReplica("replica-100k")
+	if err != nil {
+		return err
+	}
+	defer second.kill()
+	kind := b.iamGrants()
+	kind.access = "nothing (the memberships are left out; see revocationLag100k)"
+	kind.add = func(_ context.Context, n int) ([]string, error) {
+		ids := make([]string, n)
+		for k := range ids {
+			ids[k] = fmt.Sprintf("bench-unseeded-%d", k)
+		}
+		return ids, nil
+	}
+	spec := kind.spec
+	kind.spec = func(k int) grantSpec {
+		s := spec(k)
+		s.requester %= len(b.requesters) // more IAM users than engineers in Slack
+		return s
+	}
+	t0, seeded, err := b.seedExpiring(ctx, "revocation lag at 100,000", kind, n, spread(n, window))
+	if err != nil {
+		return err
+	}
+	mem := b.sampleMemory()
+	var restartErr error
+	var restarted sync.WaitGroup
+	restarted.Go(func() {
+		time.Sleep(time.Until(t0.Add(time.Duration(b.cfg.restartAt * float64(window)))))
+		b.logf("revocation lag at 100,000: SIGKILL and restart of one replica at %s", time.Now().Format("15:04:05.000"))
+		b.st.bot.kill()
+		restartErr = b.st.bot.start()
+	})
+	b.profileCPU("revocation-100k", min(window, time.Minute))
+	done := b.waitRevoked(ctx, kind, seeded)
+	restarted.Wait()
+	rss := mem.stop()
+	if restartErr != nil {
+		return fmt.Errorf("restart during the run: %w", restartErr)
+	}
+	lags, missing := lagsOf(seeded, done)
+	f := figure{Name: "revocation_lag_100k", Unit: unitMS, Sum: summarize(lags), Target: 250, Emulator: b.motoRTT,
+		What: fmt.Sprintf("expiry → RemoveUserFromGroup done at the proxy; %d active grants expiring over %v, two replicas, one SIGKILLed and restarted %v after the first expiry (memberships left out of moto; see cmd/jitbench)", n, window, time.Duration(b.cfg.restartAt*float64(window)).Round(time.Second))}
+	if missing > 0 {
+		f.Note = fmt.Sprintf("%d grants not revoked when the bench gave up waiting; counted as revoked then", missing)
+	}
+	b.addPace(&f, t0, lags, done)
+	f.addExtra("required_revocations_per_second", float64(n)/window.Seconds())
+	f.addExtra("rss_max_mib", summarize(rss).Max)
+	b.add(f)
+	return nil
+}
+
+// startReplica starts a second jitbot on the same store, Slack and AWS,
+// with its logs under name in the bot's directory.
+func (b *bench) startReplica(name string) (*bot, error) {
+	port, err := testenv.LoopbackPort()
+	if err != nil {
+		return nil, err
+	}
+	dir := filepath.Join(b.st.bot.dir, name)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	second := &bot{bin: b.st.bot.bin, dir: dir, slack: b.st.slack, env: b.st.botEnv(b.catalogPath, b.st.redis.URL(), port, b.extraEnv...)}
+	if err := second.start(); err != nil {
+		return nil, fmt.Errorf("start a second replica: %w", err)
+	}
+	return second, nil
+}
