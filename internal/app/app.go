@@ -29,6 +29,7 @@ import (
 	"github.com/jitbot/jitbot/internal/slackapp/directory"
 	"github.com/jitbot/jitbot/internal/slackapp/handlers"
 	"github.com/jitbot/jitbot/internal/slackapp/notify"
+	"github.com/jitbot/jitbot/internal/slackapp/pace"
 	"github.com/jitbot/jitbot/internal/slackapp/queue"
 )
 
@@ -78,6 +79,7 @@ type App struct {
 	queue      *queue.Queue
 	dir        grants.Directory
 	people     *directory.Directory // Slack's side of dir, whose group list Run keeps fresh
+	slackPace  *pace.Transport      // the Slack client's transport, which knows what Slack holds back
 	onCallDown func() bool
 	evidence   *auditlog.Log
 	exporter   *s3export.Exporter // nil unless JIT_AUDIT_S3_BUCKET is set

@@ -90,8 +90,9 @@ func awsHTTPClient() *awshttp.BuildableClient {
 // and paced together once Slack answers 429 (pace), and checks the bot
 // token.
 func (a *App) connectSlack(ctx context.Context) error {
+	a.slackPace = pace.New(a.metrics.SlackTransport(a.opts.SlackTransport))
 	a.api = slack.New(a.cfg.SlackBotToken, slack.OptionAPIURL(a.cfg.SlackAPIURL), slack.OptionAppLevelToken(a.cfg.SlackAppToken),
-		slack.OptionHTTPClient(&http.Client{Transport: pace.New(a.metrics.SlackTransport(a.opts.SlackTransport))}))
+		slack.OptionHTTPClient(&http.Client{Transport: a.slackPace}))
 	return a.checkSlack(ctx)
 }
 
@@ -120,6 +121,7 @@ func (a *App) checkSlack(ctx context.Context) error {
 // PagerDuty cannot be reached.
 func (a *App) directory() (dir grants.Directory, onCallDown func() bool) {
 	a.people = directory.New(a.api, 0, 0)
+	a.people.SlackHolds(a.slackPace.Holding)
 	dir = a.people
 	if a.cfg.PagerDutyToken == "" {
 		return dir, func() bool { return false }

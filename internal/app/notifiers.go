@@ -67,7 +67,7 @@ func (a *App) subscribe() {
 func (a *App) newHandler() *handlers.Handler {
 	return handlers.New(handlers.Options{
 		Service: a.svc, API: a.api, Queue: a.queue, Refs: a.store, Seen: a.store, Logger: a.log,
-		MinDuration: time.Duration(a.cfg.MinDuration), OnCallUnavailable: a.onCallDown, Health: a.store.Ping,
+		MinDuration: time.Duration(a.cfg.MinDuration), OnCallUnavailable: a.onCallDown, Health: a.store.Ping, People: a.people,
 		Report: func(ctx context.Context, window time.Duration) (string, error) {
 			r, err := report.FromLog(ctx, a.evidence, a.svc.Catalog(), window, time.Now())
 			if err != nil {

@@ -81,6 +81,10 @@ func (a *App) startProducers(ctx context.Context, producers *errgroup.Group) {
 		a.people.KeepListing(ctx, func(err error) { a.log.Warn("refresh the user groups for listings", "err", err) })
 		return nil
 	})
+	producers.Go(func() error {
+		a.people.KeepUsers(ctx, func(err error) { a.log.Warn("copy the workspace's users", "err", err) })
+		return nil
+	})
 	if a.apiLn != nil {
 		producers.Go(func() error { return a.serveWorkloadAPI(ctx) })
 		producers.Go(func() error { return a.refusals.run(ctx) })

@@ -61,6 +61,7 @@ type Directory struct {
 	// listing is the group list KeepListing keeps for listings alone:
 	// reads that decide (user.groups, approvers) never take it.
 	listing cached[[]slack.UserGroup]
+	events  stream // Slack's event stream, which vouches for copies of users
 
 	// The reads of users.info by user ID, of usergroups.users.list by
 	// handle and of usergroups.list, each shared (see reads).
@@ -98,6 +99,7 @@ func New(api *slack.Client, userTTL, groupTTL time.Duration) *Directory {
 	}
 	return &Directory{
 		api: api, userTTL: userTTL, groupTTL: groupTTL, now: time.Now,
+		events: stream{kick: make(chan struct{}, 1)},
 	}
 }
 
@@ -205,7 +207,13 @@ func (d *Directory) GroupMembers(ctx context.Context, handle string) ([]string, 
 }
 
 func (d *Directory) slackUser(ctx context.Context, id string) (slack.User, error) {
-	u, err := d.users.get(ctx, id, fitsFor[slack.User](ctx, d.now(), d.userTTL), d.now, func(ctx context.Context) (slack.User, error) {
+	fits := fitsFor[slack.User](ctx, d.now(), d.userTTL)
+	if !grants.IsFresh(ctx) || d.usersHeld() {
+		// See events.go: the event stream vouches for a copy.
+		plain := fits
+		fits = func(r *read[slack.User]) bool { return plain(r) || d.vouched(id, r) }
+	}
+	u, err := d.users.get(ctx, id, fits, d.now, func(ctx context.Context) (slack.User, error) {
 		u, err := d.api.GetUserInfoContext(ctx, id)
 		if err != nil {
 			return slack.User{}, err

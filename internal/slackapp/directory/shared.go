@@ -85,6 +85,28 @@ func (rs *reads[T]) get(ctx context.Context, key string, fits func(*read[T]) boo
 	}
 }
 
+// put keeps v as the answer of a read of key made at began (at on the
+// directory's clock), unless a newer one is kept: for answers that come
+// from a listing of many keys at once (users.list).
+func (rs *reads[T]) put(key string, v T, began, at time.Time) {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if rs.keys == nil {
+		rs.keys = map[string]*readState[T]{}
+	}
+	st := rs.keys[key]
+	if st == nil {
+		st = &readState[T]{}
+		rs.keys[key] = st
+	}
+	if st.last != nil && st.last.began.After(began) {
+		return
+	}
+	done := make(chan struct{})
+	close(done)
+	st.last = &read[T]{began: began, at: at, done: done, v: v}
+}
+
 // start stamps r and makes its call in the background. It runs with rs.mu
 // held.
 func (rs *reads[T]) start(key string, st *readState[T], r *read[T], now func() time.Time, call func(context.Context) (T, error)) {

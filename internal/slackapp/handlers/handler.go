@@ -59,10 +59,22 @@ type Options struct {
 	// are told the service is briefly unavailable rather than "something
 	// went wrong".
 	Health func(ctx context.Context) error
+	// People hears what the event stream says of people: that it is up
+	// or down (Socket Mode), and every user_change. The directory vouches
+	// for its copies of people with it; nil for none.
+	People People
 	// Report renders the access report of the given window, as plain
 	// text, for /jit report; nil turns the command off.
 	Report func(ctx context.Context, window time.Duration) (string, error)
 	Now    func() time.Time
+}
+
+// People is told what Slack's event stream says of people
+// (directory.Directory).
+type People interface {
+	EventsConnected()
+	EventsLost()
+	UserChanged(id string)
 }
 
 // Handler handles what Slack sends: Socket Mode envelopes (Run) or HTTP
@@ -84,6 +96,7 @@ type Handler struct {
 	onCallDown func() bool
 	report     func(ctx context.Context, window time.Duration) (string, error)
 	health     func(ctx context.Context) error
+	people     People
 }
 
 // New returns a Handler.
@@ -122,7 +135,7 @@ func New(opts Options) *Handler {
 	return &Handler{
 		svc: opts.Service, api: opts.API, q: opts.Queue, refs: opts.Refs, seen: opts.Seen, log: opts.Logger,
 		min: opts.MinDuration, limit: make(chan struct{}, opts.Workers), wait: opts.Timeout, now: opts.Now,
-		onCallDown: opts.OnCallUnavailable, report: opts.Report, health: opts.Health,
+		onCallDown: opts.OnCallUnavailable, report: opts.Report, health: opts.Health, people: opts.People,
 		reads: newLimiter(readBurst, readEvery),
 	}
 }
@@ -153,7 +166,13 @@ func (h *Handler) dispatch(ctx context.Context, sm *socketmode.Client, evt socke
 		h.log.Info("connecting to Slack")
 	case socketmode.EventTypeConnected:
 		h.log.Info("connected to Slack")
+		if h.people != nil {
+			h.people.EventsConnected()
+		}
 	case socketmode.EventTypeConnectionError, socketmode.EventTypeDisconnect:
+		if h.people != nil {
+			h.people.EventsLost()
+		}
 		h.log.Warn("Slack connection lost; reconnecting", "event", evt.Type, "data", fmt.Sprint(evt.Data))
 	case socketmode.EventTypeInvalidAuth:
 		h.log.Error("Slack refused the app token (invalid_auth); check SLACK_APP_TOKEN")
@@ -238,6 +257,11 @@ func (h *Handler) interactive(ctx context.Context, in inbound, cb slack.Interact
 // their deactivation, and a change of the members of a user group.
 func (h *Handler) eventsAPI(ctx context.Context, in inbound, ev slackevents.EventsAPIEvent) {
 	in.ack(nil)
+	if e, ok := ev.InnerEvent.Data.(*slackevents.UserChangeEvent); ok && h.people != nil {
+		// Before the check for a redelivery: a copy read since the first
+		// delivery must not be vouched for either.
+		h.people.UserChanged(e.User.ID)
+	}
 	if !h.first(ctx, in) {
 		return
 	}

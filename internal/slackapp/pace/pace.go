@@ -67,6 +67,20 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, err
 }
 
+// Holding reports whether Slack has answered method 429 within the last
+// Window, for any channel of it: its calls are taking turns.
+func (t *Transport) Holding(method string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	now := time.Now()
+	for key, p := range t.keys {
+		if (key == method || strings.HasPrefix(key, method+" ")) && now.Before(p.until) {
+			return true
+		}
+	}
+	return false
+}
+
 // wait returns when a call under key may go: at once unless key is paced.
 func (t *Transport) wait(ctx context.Context, key string) error {
 	for {

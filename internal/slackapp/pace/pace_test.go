@@ -126,3 +126,18 @@ func TestPostMessageIsPacedPerChannel(t *testing.T) {
 		t.Errorf("%d posts reached the audit channel, want 2", n)
 	}
 }
+
+// TestHolding: a method is held from its 429 for Window, and no other.
+func TestHolding(t *testing.T) {
+	s, c, base := start(t)
+	tr := c.Transport.(*pace.Transport)
+	if tr.Holding("users.info") {
+		t.Fatal("users.info held before any 429")
+	}
+	s.refuse["users.info"] = 1
+	post(t, c, base, "users.info", nil)
+	if !tr.Holding("users.info") || tr.Holding("users.list") || tr.Holding("users") {
+		t.Errorf("after a 429 on users.info: Holding users.info %v, users.list %v, users %v; want true, false, false",
+			tr.Holding("users.info"), tr.Holding("users.list"), tr.Holding("users"))
+	}
+}
