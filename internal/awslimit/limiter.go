@@ -11,6 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/smithy-go/middleware"
 	"golang.org/x/time/rate"
+
+	"github.com/jitbot/jitbot/internal/wait"
 )
 
 // Observer hears what the limiter does, for the metrics. service is the
@@ -37,24 +39,13 @@ type Limiter struct {
 
 // New makes a limiter with limits; obs may be nil.
 func New(limits Limits, obs Observer) *Limiter {
-	l := &Limiter{buckets: map[string]*rate.Limiter{}, limits: limits, obs: obs, now: time.Now, sleep: sleep}
+	l := &Limiter{buckets: map[string]*rate.Limiter{}, limits: limits, obs: obs, now: time.Now, sleep: wait.Sleep}
 	for k, v := range limits {
 		if v.Rate > 0 {
 			l.buckets[k] = rate.NewLimiter(rate.Limit(v.Rate), max(v.Burst, 1))
 		}
 	}
 	return l
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // middlewareID names the limiter's middleware in the SDK's stacks.

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/slack-go/slack"
+
+	"github.com/jitbot/jitbot/internal/wait"
 )
 
 // Slack limits the reads the directory makes per method and workspace:
@@ -51,14 +53,7 @@ type readState[T any] struct {
 // directory's clock.
 func (rs *reads[T]) get(ctx context.Context, key string, fits func(*read[T]) bool, now func() time.Time, call func(context.Context) (T, error)) (T, error) {
 	rs.mu.Lock()
-	if rs.keys == nil {
-		rs.keys = map[string]*readState[T]{}
-	}
-	st := rs.keys[key]
-	if st == nil {
-		st = &readState[T]{}
-		rs.keys[key] = st
-	}
+	st := rs.stateLocked(key)
 	var r *read[T]
 	switch {
 	case st.last != nil && fits(st.last):
@@ -91,6 +86,17 @@ func (rs *reads[T]) get(ctx context.Context, key string, fits func(*read[T]) boo
 func (rs *reads[T]) put(key string, v T, began, at time.Time) {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
+	st := rs.stateLocked(key)
+	if st.last != nil && st.last.began.After(began) {
+		return
+	}
+	done := make(chan struct{})
+	close(done)
+	st.last = &read[T]{began: began, at: at, done: done, v: v}
+}
+
+// stateLocked is key's state, made on first use. rs.mu is held.
+func (rs *reads[T]) stateLocked(key string) *readState[T] {
 	if rs.keys == nil {
 		rs.keys = map[string]*readState[T]{}
 	}
@@ -99,12 +105,7 @@ func (rs *reads[T]) put(key string, v T, began, at time.Time) {
 		st = &readState[T]{}
 		rs.keys[key] = st
 	}
-	if st.last != nil && st.last.began.After(began) {
-		return
-	}
-	done := make(chan struct{})
-	close(done)
-	st.last = &read[T]{began: began, at: at, done: done, v: v}
+	return st
 }
 
 // start stamps r and makes its call in the background. It runs with rs.mu
@@ -137,15 +138,11 @@ func callWaitingOutLimits[T any](ctx context.Context, call func(context.Context)
 		if !errors.As(err, &rl) {
 			return v, err
 		}
-		wait := max(rl.RetryAfter, 100*time.Millisecond)
-		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
+		d := max(rl.RetryAfter, 100*time.Millisecond)
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d {
 			return v, err // it would end waiting; say why now
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
+		if wait.Sleep(ctx, d) != nil {
 			return v, err
 		}
 	}

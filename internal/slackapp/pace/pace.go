@@ -22,6 +22,8 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/jitbot/jitbot/internal/wait"
 )
 
 // Window is how long calls of a method take turns after Slack last
@@ -97,7 +99,7 @@ func (t *Transport) wait(ctx context.Context, key string) error {
 		if now.Before(p.gate) {
 			d := p.gate.Sub(now)
 			t.mu.Unlock()
-			if err := sleep(ctx, d); err != nil {
+			if err := wait.Sleep(ctx, d); err != nil {
 				return err
 			}
 			continue // a 429 meanwhile may have moved the gate
@@ -177,17 +179,6 @@ func retryAfter(h string) time.Duration {
 		return time.Duration(n) * time.Second
 	}
 	return time.Second
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 func maxTime(a, b time.Time) time.Time {
