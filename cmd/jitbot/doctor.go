@@ -16,7 +16,6 @@ import (
 	"github.com/jitbot/jitbot/internal/doctor"
 	"github.com/jitbot/jitbot/internal/grants"
 	"github.com/jitbot/jitbot/internal/grants/redisstore"
-	"github.com/jitbot/jitbot/internal/rules"
 )
 
 const doctorUsage = `usage: jitbot doctor [--format table|json]
@@ -54,15 +53,9 @@ func doctorCommand() *cobra.Command {
 // catalog does not load (nothing could be checked), 1 when a finding is
 // wrong or a check could not run, 0 otherwise.
 func doctorCmd(ctx context.Context, format string, stdout, stderr io.Writer) error {
-	cfg, err := config.Load()
+	cfg, catalog, err := configAndCatalog(stderr)
 	if err != nil {
-		fmt.Fprintln(stderr, "jitbot:", err)
-		return exitError{2}
-	}
-	catalog, err := rules.Load(cfg.Rules)
-	if err != nil {
-		printLoadError(stderr, err)
-		return exitError{2}
+		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()

@@ -52,15 +52,9 @@ func reportCmd(ctx context.Context, since, format string, stdout, stderr io.Writ
 		return usageError{fmt.Sprintf("jitbot report: --since: %v", err)}
 	}
 
-	cfg, err := config.Load()
+	_, catalog, err := configAndCatalog(stderr)
 	if err != nil {
-		fmt.Fprintln(stderr, "jitbot:", err)
-		return exitError{2}
-	}
-	catalog, err := rules.Load(cfg.Rules)
-	if err != nil {
-		printLoadError(stderr, err)
-		return exitError{2}
+		return err
 	}
 	l, closeLog, err := openAuditLog(ctx, stderr)
 	if err != nil {
@@ -80,4 +74,21 @@ func reportCmd(ctx context.Context, since, format string, stdout, stderr io.Writ
 	}
 	_, err = io.WriteString(stdout, report.Text(r))
 	return err
+}
+
+// configAndCatalog loads the configuration and the catalog it names, as
+// the commands that read both do; on failure it says why on stderr and
+// returns exit status 2.
+func configAndCatalog(stderr io.Writer) (config.Config, *rules.Catalog, error) {
+	cfg, err := config.Load()
+	if err != nil {
+		fmt.Fprintln(stderr, "jitbot:", err)
+		return config.Config{}, nil, exitError{2}
+	}
+	catalog, err := rules.Load(cfg.Rules)
+	if err != nil {
+		printLoadError(stderr, err)
+		return config.Config{}, nil, exitError{2}
+	}
+	return cfg, catalog, nil
 }
