@@ -116,7 +116,7 @@ func TestExtendRefusals(t *testing.T) {
 			wantUserError(t, err, tt.class, tt.wantMsg)
 		})
 	}
-	if open, _ := e.store.Open(t.Context()); len(open) != 2 {
+	if open, _ := e.store.open(t.Context()); len(open) != 2 {
 		t.Errorf("%d open records after refused extensions, want the 2 from before", len(open))
 	}
 }

@@ -20,6 +20,10 @@ type memStore struct {
 	due  map[grants.RequestID]time.Time
 	// syncErr is what Sync answers, as a store whose replica is away would.
 	syncErr error
+	// refuseOpen makes Open fail, as the service's tests set it: at
+	// 100,000 open records Open holds hundreds of megabytes, so the
+	// service reads every open record a page at a time (EachOpen).
+	refuseOpen bool
 }
 
 func (m *memStore) Sync(context.Context, *grants.Request) error {
@@ -81,7 +85,14 @@ func (m *memStore) Update(ctx context.Context, id grants.RequestID, fn func(*gra
 	return &r, nil
 }
 
-func (m *memStore) Open(context.Context) ([]*grants.Request, error) {
+func (m *memStore) Open(ctx context.Context) ([]*grants.Request, error) {
+	if m.refuseOpen {
+		return nil, errors.New("memStore: Open reads every open record at once; read them a page at a time (EachOpen)")
+	}
+	return m.open(ctx)
+}
+
+func (m *memStore) open(context.Context) ([]*grants.Request, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var out []*grants.Request
@@ -113,8 +124,23 @@ func (m *memStore) Claim(_ context.Context, now time.Time, lease time.Duration, 
 	return ids, nil
 }
 
+// EachOpen hands out one record a page, so that a caller that kept
+// nothing across pages is seen to.
+func (m *memStore) EachOpen(ctx context.Context, fn func([]*grants.Request) error) error {
+	open, err := m.open(ctx)
+	if err != nil {
+		return err
+	}
+	for _, r := range open {
+		if err := fn([]*grants.Request{r}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (m *memStore) OpenOf(ctx context.Context, userID string, roles []string) ([]*grants.Request, error) {
-	open, err := m.Open(ctx)
+	open, err := m.open(ctx)
 	return slices.DeleteFunc(open, func(r *grants.Request) bool {
 		mine := r.Requester.ID == userID || r.FiledBy != nil && r.FiledBy.ID == userID
 		return !mine && !slices.Contains(roles, r.Role)
@@ -122,7 +148,7 @@ func (m *memStore) OpenOf(ctx context.Context, userID string, roles []string) ([
 }
 
 func (m *memStore) Holders(ctx context.Context, h grants.Hold) ([]*grants.Request, error) {
-	open, err := m.Open(ctx)
+	open, err := m.open(ctx)
 	return slices.DeleteFunc(open, func(r *grants.Request) bool {
 		rh, live := grants.HoldOf(r)
 		return !live || rh != h

@@ -54,15 +54,17 @@ func (s *Service) incidentNotice(ctx context.Context, role *rules.Role, ref stri
 // roles with end_with_incident, each once: what the incident poller looks
 // at.
 func (s *Service) IncidentBound(ctx context.Context) ([]string, error) {
-	open, err := s.store.Open(ctx)
+	var refs []string
+	err := s.store.EachOpen(ctx, func(page []*Request) error {
+		for _, r := range page {
+			if s.boundToIncident(r) && !slices.Contains(refs, r.Incident) {
+				refs = append(refs, r.Incident)
+			}
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("read open requests: %w", err)
-	}
-	var refs []string
-	for _, r := range open {
-		if s.boundToIncident(r) && !slices.Contains(refs, r.Incident) {
-			refs = append(refs, r.Incident)
-		}
 	}
 	return refs, nil
 }
@@ -83,18 +85,20 @@ func (s *Service) boundToIncident(r *Request) bool {
 // audit trail and in what the holder is told. It returns how many records
 // it ended and goes on past failures.
 func (s *Service) IncidentResolved(ctx context.Context, refs []string) (int, error) {
-	open, err := s.store.Open(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("read open requests: %w", err)
-	}
 	var errs []error
 	n := 0
-	for _, r := range open {
-		if !s.boundToIncident(r) || !slices.ContainsFunc(refs, func(ref string) bool { return sameIncident(ref, r.Incident) }) {
-			continue
+	err := s.store.EachOpen(ctx, func(page []*Request) error {
+		for _, r := range page {
+			if !s.boundToIncident(r) || !slices.ContainsFunc(refs, func(ref string) bool { return sameIncident(ref, r.Incident) }) {
+				continue
+			}
+			n++
+			errs = append(errs, s.terminate(ctx, r, fmt.Sprintf("incident %s was resolved", r.Incident)))
 		}
-		n++
-		errs = append(errs, s.terminate(ctx, r, fmt.Sprintf("incident %s was resolved", r.Incident)))
+		return nil
+	})
+	if err != nil {
+		errs = append(errs, fmt.Errorf("read open requests: %w", err))
 	}
 	return n, errors.Join(errs...)
 }

@@ -72,6 +72,15 @@ func (v verified) Open(ctx context.Context) ([]*Request, error) {
 	return v.drop(ctx, rs), err
 }
 
+func (v verified) EachOpen(ctx context.Context, fn func([]*Request) error) error {
+	return v.Store.EachOpen(ctx, func(page []*Request) error {
+		if page = v.drop(ctx, page); len(page) == 0 {
+			return nil
+		}
+		return fn(page)
+	})
+}
+
 func (v verified) OpenOf(ctx context.Context, userID string, roles []string) ([]*Request, error) {
 	rs, err := v.Store.OpenOf(ctx, userID, roles)
 	return v.drop(ctx, rs), err

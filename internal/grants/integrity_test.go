@@ -64,6 +64,15 @@ func (f *forgingStore) Open(ctx context.Context) ([]*grants.Request, error) {
 	return rs, err
 }
 
+func (f *forgingStore) EachOpen(ctx context.Context, fn func([]*grants.Request) error) error {
+	return f.Store.EachOpen(ctx, func(page []*grants.Request) error {
+		for _, r := range page {
+			f.mark(r)
+		}
+		return fn(page)
+	})
+}
+
 func (f *forgingStore) OpenOf(ctx context.Context, userID string, roles []string) ([]*grants.Request, error) {
 	rs, err := f.Store.OpenOf(ctx, userID, roles)
 	for _, r := range rs {

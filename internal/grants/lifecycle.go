@@ -33,21 +33,23 @@ func (s *Service) Deactivated(ctx context.Context, userID string) (bool, error) 
 	if !u.Deleted {
 		return false, nil
 	}
-	open, err := s.store.Open(ctx)
-	if err != nil {
-		return true, fmt.Errorf("read open requests: %w", err)
-	}
 	var errs []error
-	for _, r := range open {
-		switch {
-		case r.isGrantee(userID):
-			errs = append(errs, s.terminate(ctx, r, ReasonDeactivated))
-		case r.filedBy(userID) && (r.State == Pending || r.State == Scheduled):
-			// Not yet issued, it would be refused at approval or at its
-			// start (filerStillMay); access already issued to an
-			// eligible grantee stays theirs.
-			errs = append(errs, s.withdraw(ctx, r.ID, ReasonFilerDeactivated))
+	err = s.store.EachOpen(ctx, func(page []*Request) error {
+		for _, r := range page {
+			switch {
+			case r.isGrantee(userID):
+				errs = append(errs, s.terminate(ctx, r, ReasonDeactivated))
+			case r.filedBy(userID) && (r.State == Pending || r.State == Scheduled):
+				// Not yet issued, it would be refused at approval or at its
+				// start (filerStillMay); access already issued to an
+				// eligible grantee stays theirs.
+				errs = append(errs, s.withdraw(ctx, r.ID, ReasonFilerDeactivated))
+			}
 		}
+		return nil
+	})
+	if err != nil {
+		errs = append(errs, fmt.Errorf("read open requests: %w", err))
 	}
 	return true, errors.Join(errs...)
 }
@@ -58,43 +60,50 @@ func (s *Service) Deactivated(ctx context.Context, userID string) (bool, error) 
 // users; and it denies every pending extension whose grant has ended.
 // It goes on past failures and returns them joined.
 func (s *Service) Sweep(ctx context.Context) error {
-	open, err := s.store.Open(ctx)
-	if err != nil {
-		return fmt.Errorf("read open requests: %w", err)
-	}
 	var errs []error
 	deleted := map[string]bool{}
-	for _, r := range open {
-		if r.State != Pending && r.State != Scheduled && r.State != Active {
-			continue
-		}
-		if r.ByWorkload() {
-			// No Slack account to be deactivated, and no extensions; but
-			// the catalog may no longer admit it.
-			errs = append(errs, s.sweepWorkload(ctx, r))
-			continue
-		}
-		id := r.Requester.ID
-		gone, seen := deleted[id]
-		if !seen {
-			u, err := s.dir.User(Fresh(ctx), id)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("look up %s: %w", id, err))
-				continue
+	err := s.store.EachOpen(ctx, func(page []*Request) error {
+		for _, r := range page {
+			if err := s.sweepOne(ctx, r, deleted); err != nil {
+				errs = append(errs, err)
 			}
-			gone, deleted[id] = u.Deleted, u.Deleted
 		}
-		if gone {
-			errs = append(errs, s.terminate(ctx, r, ReasonDeactivated))
-			continue
-		}
-		if why, err := s.orphaned(ctx, r); err != nil {
-			errs = append(errs, err)
-		} else if why != "" {
-			errs = append(errs, s.withdraw(ctx, r.ID, why))
-		}
+		return nil
+	})
+	if err != nil {
+		errs = append(errs, fmt.Errorf("read open requests: %w", err))
 	}
 	return errors.Join(errs...)
+}
+
+// sweepOne is Sweep's pass over r; deleted remembers each requester's
+// answer, so that one is asked once however many records they have.
+func (s *Service) sweepOne(ctx context.Context, r *Request, deleted map[string]bool) error {
+	if r.State != Pending && r.State != Scheduled && r.State != Active {
+		return nil
+	}
+	if r.ByWorkload() {
+		// No Slack account to be deactivated, and no extensions; but
+		// the catalog may no longer admit it.
+		return s.sweepWorkload(ctx, r)
+	}
+	id := r.Requester.ID
+	gone, seen := deleted[id]
+	if !seen {
+		u, err := s.dir.User(Fresh(ctx), id)
+		if err != nil {
+			return fmt.Errorf("look up %s: %w", id, err)
+		}
+		gone, deleted[id] = u.Deleted, u.Deleted
+	}
+	if gone {
+		return s.terminate(ctx, r, ReasonDeactivated)
+	}
+	why, err := s.orphaned(ctx, r)
+	if err != nil || why == "" {
+		return err
+	}
+	return s.withdraw(ctx, r.ID, why)
 }
 
 // terminate takes r away for why: a pending request or a scheduled grant is denied, an active grant
@@ -138,15 +147,17 @@ func (s *Service) withdraw(ctx context.Context, id RequestID, why string) error 
 // before its time: pending ones are denied, active ones revoked. An
 // extension follows its original; it never outlives a revocation.
 func (s *Service) endExtensions(ctx context.Context, id RequestID) error {
-	open, err := s.store.Open(ctx)
-	if err != nil {
-		return fmt.Errorf("read extensions of %s: %w", id, err)
-	}
 	var errs []error
-	for _, r := range open {
-		if r.Extends == id {
-			errs = append(errs, s.terminate(ctx, r, fmt.Sprintf("the grant it extends, %s, was revoked", id)))
+	err := s.store.EachOpen(ctx, func(page []*Request) error {
+		for _, r := range page {
+			if r.Extends == id {
+				errs = append(errs, s.terminate(ctx, r, fmt.Sprintf("the grant it extends, %s, was revoked", id)))
+			}
 		}
+		return nil
+	})
+	if err != nil {
+		errs = append(errs, fmt.Errorf("read extensions of %s: %w", id, err))
 	}
 	return errors.Join(errs...)
 }

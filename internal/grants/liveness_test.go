@@ -39,7 +39,7 @@ func (l *liveStore) Alive(_ context.Context, processes []string) (map[string]boo
 }
 
 func (l *liveStore) Leased(ctx context.Context) (map[grants.RequestID]string, error) {
-	open, err := l.Open(ctx)
+	open, err := l.open(ctx)
 	out := map[grants.RequestID]string{}
 	for _, r := range open {
 		if r.LeaseOwner != "" {

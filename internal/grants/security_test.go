@@ -463,7 +463,7 @@ func TestCELCostLimit(t *testing.T) {
 				t.Errorf("the refusal took %v", took)
 			}
 			e.wantNothingIssued(t, 0)
-			open, _ := e.store.Open(t.Context())
+			open, _ := e.store.open(t.Context())
 			switch {
 			case !tt.atGrant && len(open) != 0:
 				t.Errorf("a refused request left %d records", len(open))

@@ -51,7 +51,7 @@ func newEnv(t *testing.T) *env {
 	t.Helper()
 	cat := parseCatalog(t, testCatalog)
 	e := &env{
-		store:   newMemStore(),
+		store:   &memStore{recs: map[grants.RequestID][]byte{}, due: map[grants.RequestID]time.Time{}, refuseOpen: true},
 		backend: newFakeBackend(),
 		events:  &grantstest.Recorder{},
 		clock:   &clock{t: time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)},
@@ -153,7 +153,7 @@ func TestRequestValidation(t *testing.T) {
 			e := newEnv(t)
 			_, err := e.svc.Request(t.Context(), tt.in)
 			wantUserError(t, err, tt.class, tt.wantMsg)
-			if open, _ := e.store.Open(t.Context()); len(open) != 0 {
+			if open, _ := e.store.open(t.Context()); len(open) != 0 {
 				t.Errorf("a refused request left %d records", len(open))
 			}
 		})
@@ -624,7 +624,7 @@ func TestCleanupAfterEarlyRevoke(t *testing.T) {
 	if err != nil || r.State != grants.Revoked || r.CleanupAt.IsZero() {
 		t.Fatalf("revoke: %+v %v", r, err)
 	}
-	if open, _ := e.store.Open(t.Context()); len(open) != 1 {
+	if open, _ := e.store.open(t.Context()); len(open) != 1 {
 		t.Errorf("record with cleanup due is not open")
 	}
 	e.runDue(t, 59*time.Minute)

@@ -80,7 +80,7 @@ func TestSSOAccountIsChosen(t *testing.T) {
 			t.Errorf("%s asks %s in %q: %v, want %q", tt.user, tt.role, tt.account, err, tt.want)
 		}
 	}
-	if open, _ := e.store.Open(t.Context()); len(open) != 0 {
+	if open, _ := e.store.open(t.Context()); len(open) != 0 {
 		t.Errorf("%d records after refusals, want none", len(open))
 	}
 	r, err := e.requestIn(t, "UBOB", "sso-admin", "prod")

@@ -268,7 +268,7 @@ func TestListFollowsTheCatalog(t *testing.T) {
 type poisonedIndex struct{ *memStore }
 
 func (p poisonedIndex) OpenOf(ctx context.Context, _ string, _ []string) ([]*grants.Request, error) {
-	return p.Open(ctx)
+	return p.open(ctx)
 }
 
 // TestListIndexOnlyNarrows: someone who can write to Redis adds other

@@ -35,6 +35,12 @@ type Store interface {
 	// Open returns every record that is not finished (not terminal, or
 	// terminal with cleanup still due), in no particular order.
 	Open(ctx context.Context) ([]*Request, error)
+	// EachOpen calls fn with the records Open would return, a page at a
+	// time, so that a pass over every open record holds one page in
+	// memory, not all of them (at 100,000 open records, Open holds about
+	// 200 MB). A record written during the pass may or may not be seen.
+	// An error from fn ends the pass and is returned.
+	EachOpen(ctx context.Context, fn func(page []*Request) error) error
 	// Claim returns up to max IDs whose scheduled time is at or before now,
 	// from either queue, and atomically moves each one to now+lease so that
 	// no other worker claims it until the lease lapses.

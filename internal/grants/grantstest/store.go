@@ -404,6 +404,7 @@ func TestStore(t *testing.T, newStore func(t *testing.T) grants.Store) {
 		}
 	})
 
+	t.Run("each open pages through the open records", func(t *testing.T) { testEachOpen(t, newStore) })
 	t.Run("open of a person follows their records and roles", func(t *testing.T) { testOpenOf(t, newStore) })
 
 	t.Run("holders follow what each record holds", func(t *testing.T) {

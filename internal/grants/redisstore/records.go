@@ -171,6 +171,30 @@ func (s *Store) Open(ctx context.Context) ([]*grants.Request, error) {
 	return s.load(ctx, ids)
 }
 
+// EachOpen calls fn with the open records, openBatch at a time, each page
+// read in one round trip. Only the IDs are held for the whole pass.
+func (s *Store) EachOpen(ctx context.Context, fn func([]*grants.Request) error) error {
+	ids, err := s.client.SMembers(ctx, s.open).Result()
+	if err != nil {
+		return fmt.Errorf("list open requests: %w", err)
+	}
+	for len(ids) > 0 {
+		batch := ids[:min(len(ids), openBatch)]
+		ids = ids[len(batch):]
+		page, err := s.load(ctx, batch)
+		if err != nil {
+			return err
+		}
+		if len(page) == 0 {
+			continue // all gone since SMEMBERS
+		}
+		if err := fn(page); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // load returns the records of ids that still exist, openBatch per round
 // trip.
 func (s *Store) load(ctx context.Context, ids []string) ([]*grants.Request, error) {

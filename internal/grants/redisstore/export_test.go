@@ -1,0 +1,4 @@
+package redisstore
+
+// OpenBatch is how many records one round trip reads, for the tests.
+const OpenBatch = openBatch
