@@ -75,6 +75,7 @@ func (b *bench) scale(ctx context.Context) error {
 // records each, who approve none of them.
 func (b *bench) listAtScale(ctx context.Context, n, mine int) error {
 	b.st.slack.Forget()
+	b.profileCPU("list-100k", 5*time.Second)
 	var answers []float64
 	for i := range b.cfg.rolesRuns {
 		if err := ctx.Err(); err != nil {
@@ -106,6 +107,7 @@ func (b *bench) listAtScale(ctx context.Context, n, mine int) error {
 // scrapeAtScale times GET /metrics with n open records; before is the
 // same with the store as the earlier phases left it, for comparison.
 func (b *bench) scrapeAtScale(ctx context.Context, n int, before summary) error {
+	b.profileCPU("scrape-100k", 5*time.Second)
 	took, err := b.scrapeTimes(ctx, 50)
 	if err != nil {
 		return err
