@@ -9,10 +9,12 @@
 package metrics
 
 import (
+	"compress/gzip"
 	"context"
 	"net/http"
 	"sync"
 
+	"github.com/klauspost/compress/gzhttp"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -189,10 +191,23 @@ func (m *Metrics) SlackWriteFailed(what string, _ error) {
 	m.slackFailed.WithLabelValues(what).Inc()
 }
 
-// Handler serves the metrics in the Prometheus text format.
+// Handler serves the metrics in the Prometheus text format, gzipped at
+// the fastest level when asked (Prometheus always asks). promhttp's own
+// gzip uses the default level: with a 1,000-role catalog that was a
+// quarter of a scrape's time, for a body a few percent smaller.
 func (m *Metrics) Handler() http.Handler {
-	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+	h := promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg, DisableCompression: true})
+	return fastGzip(h)
 }
+
+// fastGzip compresses h's answers with gzip's fastest level.
+var fastGzip = func() func(http.Handler) http.HandlerFunc {
+	wrap, err := gzhttp.NewWrapper(gzhttp.CompressionLevel(gzip.BestSpeed))
+	if err != nil {
+		panic(err) // the options are constants
+	}
+	return wrap
+}()
 
 // seenCap bounds the events remembered for deduplication. An event is
 // handed over again only after a failed journal write, within seconds, so

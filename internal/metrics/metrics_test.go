@@ -1,8 +1,13 @@
 package metrics
 
 import (
+	"compress/gzip"
 	"context"
+	"io"
 	"math"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -197,5 +202,40 @@ func TestSeenEventsForgetsTheOldest(t *testing.T) {
 	}
 	if len(s.set) != seenCap {
 		t.Errorf("%d remembered, want the cap %d", len(s.set), seenCap)
+	}
+}
+
+// TestHandlerGzipsWhenAsked: Prometheus asks for gzip and gets it; a
+// client that does not ask gets the text format as it is.
+func TestHandlerGzipsWhenAsked(t *testing.T) {
+	m := New()
+	m.SlackWriteFailed("audit granted", nil)
+	for _, gz := range []bool{true, false} {
+		req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+		if gz {
+			req.Header.Set("Accept-Encoding", "gzip")
+		}
+		w := httptest.NewRecorder()
+		m.Handler().ServeHTTP(w, req)
+		body := io.Reader(w.Body)
+		if gz {
+			if enc := w.Header().Get("Content-Encoding"); enc != "gzip" {
+				t.Fatalf("asked for gzip, got Content-Encoding %q", enc)
+			}
+			zr, err := gzip.NewReader(w.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body = zr
+		} else if enc := w.Header().Get("Content-Encoding"); enc != "" {
+			t.Fatalf("gzip not asked for, got Content-Encoding %q", enc)
+		}
+		text, err := io.ReadAll(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(text), `jitbot_slack_writes_failed_total{what="audit granted"} 1`) {
+			t.Errorf("gzip %v: the scrape lacks the counter:\n%.600s", gz, text)
+		}
 	}
 }

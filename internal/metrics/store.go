@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -35,7 +36,8 @@ type storeCollector struct {
 	store    OpenLister
 	catalog  func() *rules.Catalog
 	now      func() time.Time
-	eachRole func(role string) // called for every role in the catalog at each scrape
+	eachRole func(role string) // called for every role of each catalog, once
+	started  atomic.Pointer[rules.Catalog]
 
 	up, active, revoking, retrying, pending, overdue, scheduled, lateStart *prometheus.Desc
 }
@@ -75,9 +77,15 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 	active := make(map[string]int)
 	if c.catalog != nil {
 		if cat := c.catalog(); cat != nil {
+			// A series once started stays, so a catalog's roles are
+			// started once, not at every scrape (4 vector look-ups a
+			// role, 4,000 for a 1,000-role catalog).
+			start := c.started.Swap(cat) != cat
 			for role := range cat.Roles {
 				active[role] = 0
-				c.eachRole(role)
+				if start {
+					c.eachRole(role)
+				}
 			}
 		}
 	}
