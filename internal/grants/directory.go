@@ -19,6 +19,17 @@ type Directory interface {
 	GroupMembers(ctx context.Context, handle string) ([]string, error)
 }
 
+// Roster is a Directory that can also read everyone at once. The
+// lifecycle pass asks it once a pass instead of asking User once per
+// requester: at 5,000 requesters that is 25 pages of users.list instead
+// of 5,000 users.info calls, which Slack answers about 100 a minute.
+type Roster interface {
+	// Everyone returns every user the source lists, by ID, read from the
+	// source now, without their groups. Someone it does not list (a Slack
+	// Connect user of another organisation) is asked for with User.
+	Everyone(ctx context.Context) (map[string]rules.User, error)
+}
+
 type freshKey struct{}
 
 // Decision identifies one decision (an approval, a denial, a revocation)

@@ -61,7 +61,7 @@ func (s *Service) Deactivated(ctx context.Context, userID string) (bool, error) 
 // It goes on past failures and returns them joined.
 func (s *Service) Sweep(ctx context.Context) error {
 	var errs []error
-	deleted := map[string]bool{}
+	deleted := s.deactivatedByRoster(ctx)
 	err := s.store.EachOpen(ctx, func(page []*Request) error {
 		for _, r := range page {
 			if err := s.sweepOne(ctx, r, deleted); err != nil {
@@ -76,8 +76,30 @@ func (s *Service) Sweep(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// sweepOne is Sweep's pass over r; deleted remembers each requester's
-// answer, so that one is asked once however many records they have.
+// deactivatedByRoster is, for everyone the directory lists at once (a
+// Roster), whether they are deactivated, read from the source now; it is
+// empty when the directory cannot list everyone, and then each requester
+// is asked for on their own.
+func (s *Service) deactivatedByRoster(ctx context.Context) map[string]bool {
+	deleted := map[string]bool{}
+	roster, ok := s.dir.(Roster)
+	if !ok {
+		return deleted
+	}
+	everyone, err := roster.Everyone(Fresh(ctx))
+	if err != nil {
+		s.log.WarnContext(ctx, "lifecycle pass: could not list everyone at once; asking for each requester", "err", err)
+		return deleted
+	}
+	for id, u := range everyone {
+		deleted[id] = u.Deleted
+	}
+	return deleted
+}
+
+// sweepOne is Sweep's pass over r; deleted holds the answers known so far
+// (deactivatedByRoster's, and each requester asked for on their own), so
+// that nobody is asked twice however many records they have.
 func (s *Service) sweepOne(ctx context.Context, r *Request, deleted map[string]bool) error {
 	if r.State != Pending && r.State != Scheduled && r.State != Active {
 		return nil

@@ -1,11 +1,16 @@
 package grants_test
 
 import (
+	"context"
+	"errors"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/jitbot/jitbot/internal/grants"
+	"github.com/jitbot/jitbot/internal/rules"
 )
 
 // deactivate marks id deactivated in the directory, as Slack would.
@@ -211,5 +216,82 @@ func TestGroupChangedAuditsOnlyTheCatalogsGroups(t *testing.T) {
 		if msg := all[before].Err; !strings.Contains(msg, "@"+tt.handle+": added UEVE; removed ULEAD2;") {
 			t.Errorf("@%s: audit says %q", tt.handle, msg)
 		}
+	}
+}
+
+// rosterDirectory is the fake directory able to list everyone at once
+// (grants.Roster), counting what it is asked.
+type rosterDirectory struct {
+	*fakeDirectory
+	unlisted map[string]bool // left out of Everyone, as Slack Connect users are
+	listErr  error
+
+	mu      sync.Mutex
+	lists   int
+	lookups []string
+}
+
+func (d *rosterDirectory) User(ctx context.Context, id string) (rules.User, error) {
+	d.mu.Lock()
+	d.lookups = append(d.lookups, id)
+	d.mu.Unlock()
+	return d.fakeDirectory.User(ctx, id)
+}
+
+func (d *rosterDirectory) Everyone(ctx context.Context) (map[string]rules.User, error) {
+	d.mu.Lock()
+	d.lists++
+	d.mu.Unlock()
+	if !grants.IsFresh(ctx) {
+		return nil, errors.New("users.list asked for a cached answer")
+	}
+	if d.listErr != nil {
+		return nil, d.listErr
+	}
+	out := map[string]rules.User{}
+	d.edit(func(f *fakeDirectory) {
+		for id, u := range f.users {
+			if !d.unlisted[id] {
+				out[id] = u
+			}
+		}
+	})
+	return out, nil
+}
+
+// TestSweepListsEveryoneOnce: with a directory that lists everyone at
+// once, the lifecycle pass reads that list once, freshly, and asks for
+// only those it leaves out, instead of asking once per requester (5,000
+// users.info calls for 5,000 engineers, about 50 minutes at Slack's pace).
+func TestSweepListsEveryoneOnce(t *testing.T) {
+	e := newEnv(t)
+	grant, pending, bobs := e.aliceHoldsAndAsks(t)
+	e.roster = &rosterDirectory{fakeDirectory: e.dir, unlisted: map[string]bool{"UBOB": true}}
+	svc := e.serviceOn(t, e.store, e.events, e.backend)
+	e.deactivate("UALICE") // and the user_change event never arrives
+	if err := svc.Sweep(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	e.wantEnded(t, grant, pending, bobs)
+	if e.roster.lists != 1 || !slices.Equal(e.roster.lookups, []string{"UBOB"}) {
+		t.Errorf("the pass listed everyone %d times and asked for %v; want one fresh list and only UBOB, whom it leaves out", e.roster.lists, e.roster.lookups)
+	}
+}
+
+// TestSweepWithoutTheListAsksEachRequester: a list that fails (Slack
+// refusing users.list) is no reason to miss a deactivation.
+func TestSweepWithoutTheListAsksEachRequester(t *testing.T) {
+	e := newEnv(t)
+	grant, pending, bobs := e.aliceHoldsAndAsks(t)
+	e.roster = &rosterDirectory{fakeDirectory: e.dir, listErr: errors.New("users.list: ratelimited")}
+	svc := e.serviceOn(t, e.store, e.events, e.backend)
+	e.deactivate("UALICE")
+	if err := svc.Sweep(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	e.wantEnded(t, grant, pending, bobs)
+	slices.Sort(e.roster.lookups)
+	if !slices.Equal(e.roster.lookups, []string{"UALICE", "UBOB"}) {
+		t.Errorf("asked for %v, want each requester once", e.roster.lookups)
 	}
 }

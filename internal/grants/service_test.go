@@ -45,6 +45,7 @@ type env struct {
 	events  *grantstest.Recorder
 	clock   *clock
 	catalog *rules.Catalog
+	roster  *rosterDirectory // set before serviceOn to list everyone at once
 }
 
 func newEnv(t *testing.T) *env {
@@ -81,7 +82,7 @@ func (e *env) serviceOn(t *testing.T, store grants.Store, n grants.Notifier, b g
 	svc, err := grants.New(grants.Options{
 		Store:     store,
 		Backends:  map[string]grants.Backend{grants.BackendSTS: b, grants.BackendGroup: b, grants.BackendSSO: b, grants.BackendSSOGroup: b},
-		Directory: e.dir,
+		Directory: e.directory(),
 		Notifier:  n,
 		Catalog:   e.catalog,
 		Now:       e.clock.Now,
@@ -93,6 +94,15 @@ func (e *env) serviceOn(t *testing.T, store grants.Store, n grants.Notifier, b g
 		t.Fatal(err)
 	}
 	return svc
+}
+
+// directory is what e's services ask who people are: the roster when a
+// test set one, else the plain fake.
+func (e *env) directory() grants.Directory {
+	if e.roster != nil {
+		return e.roster
+	}
+	return e.dir
 }
 
 func (e *env) request(t *testing.T, user, role string) *grants.Request {

@@ -2,6 +2,7 @@ package oncall
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -111,6 +112,17 @@ func (d *Directory) User(ctx context.Context, id string) (rules.User, error) {
 	d.succeeded(ctx, key, answer{onCall: onCall, schedules: schedules})
 	u.OnCall, u.OnCallSchedules = onCall, slices.Clone(schedules)
 	return u, nil
+}
+
+// Everyone is the inner directory's list of everyone (grants.Roster),
+// without on-call status: the lifecycle pass reads only who is
+// deactivated. A directory that cannot list everyone says so.
+func (d *Directory) Everyone(ctx context.Context) (map[string]rules.User, error) {
+	r, ok := d.inner.(grants.Roster)
+	if !ok {
+		return nil, errors.New("the directory cannot list everyone")
+	}
+	return r.Everyone(ctx)
 }
 
 // GroupMembers is the inner directory's answer, unchanged: being on call

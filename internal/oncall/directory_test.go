@@ -380,3 +380,22 @@ func TestDirectoryConcurrent(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// rosterDir is an innerDir that lists everyone at once.
+type rosterDir struct{ *innerDir }
+
+func (d rosterDir) Everyone(context.Context) (map[string]rules.User, error) { return d.users, nil }
+
+// TestEveryonePassesThrough: the lifecycle pass lists everyone through the
+// on-call directory when the one inside can; when it cannot, it says so,
+// and the pass asks for each requester.
+func TestEveryonePassesThrough(t *testing.T) {
+	inner := &innerDir{users: map[string]rules.User{"UGONE": {ID: "UGONE", Deleted: true}}}
+	everyone, err := NewDirectory(rosterDir{inner}, hangingSource{}, 0, nil).Everyone(t.Context())
+	if err != nil || !everyone["UGONE"].Deleted {
+		t.Errorf("Everyone = %v, %v; want the inner directory's list", everyone, err)
+	}
+	if _, err := NewDirectory(inner, hangingSource{}, 0, nil).Everyone(t.Context()); err == nil {
+		t.Error("Everyone over a directory that cannot list everyone answered without error")
+	}
+}

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/slack-go/slack"
+
+	"github.com/jitbot/jitbot/internal/rules"
 )
 
 // Slack tells a connected app of every change to a person (user_change:
@@ -132,13 +134,39 @@ func (d *Directory) mirrorUsers(ctx context.Context) error {
 	if !up {
 		return nil // not vouched for anyway
 	}
+	_, err := d.listUsers(ctx)
+	return err
+}
+
+// listUsers reads every user (users.list, paged) and keeps each as a copy
+// read now, as users.info's would be.
+func (d *Directory) listUsers(ctx context.Context) ([]slack.User, error) {
 	began, at := time.Now(), d.now()
 	users, err := d.api.GetUsersContext(ctx)
 	if err != nil {
-		return fmt.Errorf("users.list: %w", err)
+		return nil, fmt.Errorf("users.list: %w", err)
 	}
 	for _, u := range users {
 		d.users.put(u.ID, u, began, at)
 	}
-	return nil
+	return users, nil
+}
+
+// Everyone is grants.Roster on users.list: every user of the workspace,
+// deactivated ones included, read now. Slack Connect users of another
+// organisation are not listed.
+func (d *Directory) Everyone(ctx context.Context) (map[string]rules.User, error) {
+	users, err := d.listUsers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]rules.User, len(users))
+	for _, u := range users {
+		ru, err := d.fromSlack(ctx, u)
+		if err != nil {
+			return nil, err
+		}
+		out[u.ID] = ru
+	}
+	return out, nil
 }

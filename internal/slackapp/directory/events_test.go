@@ -114,3 +114,36 @@ func TestWhatEndsTheVouching(t *testing.T) {
 		t.Errorf("a copy TrustTTL old was vouched for (%d users.info calls, want 1)", n)
 	}
 }
+
+// TestEveryoneIsTheWorkspaceNow: the lifecycle pass's list of everyone is
+// users.list read now, even while the stream vouches for older copies,
+// deactivated users included and Slack Connect users of other
+// organisations left out (users.list does not list them; the pass asks
+// users.info for them).
+func TestEveryoneIsTheWorkspaceNow(t *testing.T) {
+	d, s, _, _ := mirrored(t)
+	s.Deactivate(t, "UALICE", false) // the user_change is lost
+	lists := len(s.Calls("users.list"))
+	everyone, err := d.Everyone(grants.Fresh(t.Context()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(s.Calls("users.list")) - lists; n < 1 {
+		t.Fatalf("Everyone made %d users.list calls, want a listing read now", n)
+	}
+	if u, ok := everyone["UALICE"]; !ok || !u.Deleted {
+		t.Errorf("UALICE = %+v (listed %v), want listed and deactivated", u, ok)
+	}
+	if u := everyone["UGUEST"]; !u.IsGuest || u.Deleted {
+		t.Errorf("UGUEST = %+v, want a guest, active", u)
+	}
+	for _, id := range []string{"UVIC", "UVAL"} {
+		if _, ok := everyone[id]; ok {
+			t.Errorf("%s, a Slack Connect user of another organisation, is listed", id)
+		}
+	}
+	// What the listing read is the copy from now on.
+	if u, _ := d.User(t.Context(), "UALICE"); !u.Deleted {
+		t.Error("a read after the listing answers UALICE active: the listing was not kept")
+	}
+}
