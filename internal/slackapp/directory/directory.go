@@ -66,6 +66,7 @@ type Directory struct {
 	// The reads of users.info by user ID, of usergroups.users.list by
 	// handle and of usergroups.list, each shared (see reads).
 	users   reads[slack.User]
+	roster  reads[[]slack.User] // users.list, the whole workspace
 	members reads[[]string]
 	groups  reads[[]slack.UserGroup]
 }
@@ -100,8 +101,13 @@ func New(api *slack.Client, userTTL, groupTTL time.Duration) *Directory {
 	return &Directory{
 		api: api, userTTL: userTTL, groupTTL: groupTTL, now: time.Now,
 		events: stream{kick: make(chan struct{}, 1)},
+		roster: reads[[]slack.User]{timeout: rosterTimeout},
 	}
 }
+
+// rosterTimeout bounds one listing of the workspace: 5,000 people are 25
+// pages of users.list, which Slack answers about 20 a minute.
+const rosterTimeout = 10 * time.Minute
 
 // User returns the Slack user id as the catalog's rules see them: email,
 // name, the handles of their user groups, and whether they are a guest,

@@ -7,6 +7,7 @@ import (
 
 	"github.com/slack-go/slack"
 
+	"github.com/jitbot/jitbot/internal/grants"
 	"github.com/jitbot/jitbot/internal/rules"
 )
 
@@ -138,16 +139,27 @@ func (d *Directory) mirrorUsers(ctx context.Context) error {
 	return err
 }
 
-// listUsers reads every user (users.list, paged) and keeps each as a copy
-// read now, as users.info's would be.
+// listUsers reads every user (users.list, paged), or takes a listing that
+// began after ctx's decision (grants.Fresh) began, and keeps each user as
+// a copy read when the listing began, as users.info's would be. The
+// copies at each connection (KeepUsers) and the lifecycle pass at start
+// share one listing.
 func (d *Directory) listUsers(ctx context.Context) ([]slack.User, error) {
-	began, at := time.Now(), d.now()
-	users, err := d.api.GetUsersContext(ctx)
+	ctx = grants.Fresh(ctx)
+	fits := fitsFor[[]slack.User](ctx, d.now(), 0)
+	users, err := d.roster.get(ctx, "", fits, d.now, func(ctx context.Context) ([]slack.User, error) {
+		began, at := time.Now(), d.now()
+		users, err := d.api.GetUsersContext(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, u := range users {
+			d.users.put(u.ID, u, began, at)
+		}
+		return users, nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("users.list: %w", err)
-	}
-	for _, u := range users {
-		d.users.put(u.ID, u, began, at)
 	}
 	return users, nil
 }

@@ -147,3 +147,26 @@ func TestEveryoneIsTheWorkspaceNow(t *testing.T) {
 		t.Error("a read after the listing answers UALICE active: the listing was not kept")
 	}
 }
+
+// TestListingsAreShared: listings asked for at once (the copy made at
+// connection and the lifecycle pass at start) are one users.list listing.
+func TestListingsAreShared(t *testing.T) {
+	d, s := newDirectory(t)
+	if _, err := d.Everyone(grants.Fresh(t.Context())); err != nil {
+		t.Fatal(err)
+	}
+	pages := len(s.Calls("users.list")) // one listing
+	dec := grants.Fresh(t.Context())
+	var wg sync.WaitGroup
+	for range 3 {
+		wg.Go(func() {
+			if _, err := d.Everyone(dec); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if n := len(s.Calls("users.list")) - pages; n != pages {
+		t.Errorf("three listings at once made %d users.list calls, want one listing's %d", n, pages)
+	}
+}

@@ -38,6 +38,10 @@ type read[T any] struct {
 
 // reads shares the reads of one method by key ("" for a method without).
 type reads[T any] struct {
+	// timeout bounds one read; zero is readTimeout. A listing of the whole
+	// workspace is many pages, each of which Slack may hold back.
+	timeout time.Duration
+
 	mu   sync.Mutex
 	keys map[string]*readState[T]
 }
@@ -113,7 +117,11 @@ func (rs *reads[T]) stateLocked(key string) *readState[T] {
 func (rs *reads[T]) start(key string, st *readState[T], r *read[T], now func() time.Time, call func(context.Context) (T, error)) {
 	r.began, r.at = time.Now(), now()
 	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), readTimeout)
+		timeout := rs.timeout
+		if timeout == 0 {
+			timeout = readTimeout
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
 		r.v, r.err = callWaitingOutLimits(ctx, call)
 		cancel()
 		rs.mu.Lock()
