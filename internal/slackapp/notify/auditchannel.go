@@ -71,16 +71,17 @@ type AuditChannel struct {
 	// behind are requests, latest copy, whose parent does not show what a
 	// digest showed, oldest first.
 	behind     []grants.Request
-	scheduled  bool      // a turn is queued and has not started
-	lastUpdate time.Time // of a catch-up
-	limitedAt  time.Time // when Slack last refused a write for its rate
+	isBehind   map[grants.RequestID]bool // the IDs in behind
+	scheduled  bool                      // a turn is queued and has not started
+	lastUpdate time.Time                 // of a catch-up
+	limitedAt  time.Time                 // when Slack last refused a write for its rate
 }
 
 // NewAuditChannel returns the audit trail for channel. get may be nil, in which
 // case the event's own copy of the record is shown.
 func NewAuditChannel(api *slack.Client, channel string, refs Refs, q *queue.Queue, get Getter, log *slog.Logger) *AuditChannel {
 	return &AuditChannel{api: api, channel: channel, refs: refs, q: q, get: get, log: log,
-		UpdateGap: 2 * time.Second, backlog: map[grants.RequestID][]grants.Event{}}
+		UpdateGap: 2 * time.Second, backlog: map[grants.RequestID][]grants.Event{}, isBehind: map[grants.RequestID]bool{}}
 }
 
 // Notify adds the event to the backlog and makes sure a turn of the

@@ -21,6 +21,10 @@ const (
 	// maxPostText bounds the text of a folded reply or a digest, well
 	// under Slack's 40,000 characters; what does not fit waits a turn.
 	maxPostText = 30000
+	// digestMax is more requests than one digest can name (a section is
+	// at least about 75 characters), so a round copies no more than that
+	// of the backlog, however long it is.
+	digestMax = maxPostText / 64
 )
 
 // waiting is the events of one request that a turn shows.
@@ -58,13 +62,21 @@ func (c *AuditChannel) turn(ctx context.Context) error {
 // whether more waits; when nothing does, the writer is idle.
 func (c *AuditChannel) round(ctx context.Context) (more bool, err error) {
 	c.mu.Lock()
-	batch := c.waitingLocked()
+	limited := c.limitedLocked()
+	// A round shows one request's events, or one digest's worth while
+	// Slack holds the channel back: it takes no more of the backlog. With
+	// tens of thousands of requests waiting (an expiry burst), copying
+	// the whole backlog each round made each round slower than the events
+	// came, and the process spent its CPU on that copy.
+	batch := c.waitingLocked(1)
+	if limited {
+		batch = c.waitingLocked(digestMax)
+	}
 	var stale *grants.Request
 	if len(batch) == 0 && len(c.behind) > 0 {
 		r := c.behind[0]
 		stale = &r
 	}
-	limited := c.limitedLocked()
 	c.mu.Unlock()
 
 	// behind: the parents of batch do not show what it shows. Requests
@@ -106,27 +118,30 @@ func (c *AuditChannel) round(ctx context.Context) (more bool, err error) {
 	return more, nil
 }
 
-// waitingLocked copies the backlog in order. c.mu is held.
-func (c *AuditChannel) waitingLocked() []waiting {
-	batch := make([]waiting, 0, len(c.order))
-	for _, id := range c.order {
+// waitingLocked copies the first max requests of the backlog, in order.
+// c.mu is held.
+func (c *AuditChannel) waitingLocked(max int) []waiting {
+	batch := make([]waiting, 0, min(max, len(c.order)))
+	for _, id := range c.order[:min(max, len(c.order))] {
 		batch = append(batch, waiting{id: id, events: append([]grants.Event(nil), c.backlog[id]...)})
 	}
 	return batch
 }
 
-// shownLocked takes the events of batch out of the backlog. Requests whose
-// parent does not show them (a digest's, or an update Slack refused) are
-// left behind until it catches up; the others' parents are up to date.
-// c.mu is held.
+// shownLocked takes the events of batch, a prefix of the backlog's order
+// (Notify only appends to it), out of the backlog. Requests whose parent
+// does not show them (a digest's, or an update Slack refused) are left
+// behind until it catches up; the others' parents are up to date. c.mu is
+// held.
 func (c *AuditChannel) shownLocked(batch []waiting, behind bool) {
+	var kept []grants.RequestID // of batch, with events still to show
 	for _, w := range batch {
 		rest := c.backlog[w.id][len(w.events):]
 		if len(rest) > 0 {
 			c.backlog[w.id] = rest
+			kept = append(kept, w.id)
 		} else {
 			delete(c.backlog, w.id)
-			c.order = deleteID(c.order, w.id)
 		}
 		if w.id == "" {
 			continue
@@ -140,32 +155,35 @@ func (c *AuditChannel) shownLocked(batch []waiting, behind bool) {
 			c.behind[i] = last
 		} else {
 			c.behind = append(c.behind, last)
+			c.isBehind[w.id] = true
 		}
 	}
+	// The batch was the order's first len(batch); those kept stay first,
+	// in their order. Nothing after them is copied.
+	k := len(batch)
+	copy(c.order[k-len(kept):k], kept)
+	c.order = c.order[k-len(kept):]
 }
 
 func (c *AuditChannel) caughtUpLocked(id grants.RequestID) {
 	if i := c.behindIndex(id); i >= 0 {
 		c.behind = append(c.behind[:i], c.behind[i+1:]...)
+		delete(c.isBehind, id)
 	}
 }
 
+// behindIndex is where id is in c.behind, or -1; most requests are not
+// behind, and those are answered without a scan.
 func (c *AuditChannel) behindIndex(id grants.RequestID) int {
+	if !c.isBehind[id] {
+		return -1
+	}
 	for i := range c.behind {
 		if c.behind[i].ID == id {
 			return i
 		}
 	}
 	return -1
-}
-
-func deleteID(ids []grants.RequestID, id grants.RequestID) []grants.RequestID {
-	for i := range ids {
-		if ids[i] == id {
-			return append(ids[:i], ids[i+1:]...)
-		}
-	}
-	return ids
 }
 
 // digest posts one message naming the waiting requests and their events,
