@@ -55,7 +55,7 @@ func TestActivityScriptedHistory(t *testing.T) {
 		t.Fatalf("%d days, want %d: %+v", len(a.Days), len(wantDays), a.Days)
 	}
 	for i, d := range a.Days {
-		if !d.Day.Equal(since.Truncate(24 * time.Hour).AddDate(0, 0, i)) {
+		if !d.Day.Equal(since.Truncate(24*time.Hour).AddDate(0, 0, i)) {
 			t.Errorf("day %d is %v", i, d.Day)
 		}
 		for _, o := range Outcomes {
