@@ -175,12 +175,13 @@ func grantSpans(latest map[string]auditlog.Entry, usage map[string]string, third
 func days(requested, ended map[string]auditlog.Entry, since, now time.Time) []Day {
 	first := since.UTC().Truncate(24 * time.Hour)
 	var out []Day
-	for d := first; !d.After(now); d = d.Add(24 * time.Hour) {
+	// A window ending at midnight does not touch the day that starts then.
+	for d := first; d.Before(now) || d.Equal(first); d = d.Add(24 * time.Hour) {
 		out = append(out, Day{Day: d, Counts: map[Outcome]int{}})
 	}
 	for id, e := range requested {
 		end, ok := ended[id]
-		i := int(e.At.UTC().Sub(first) / (24 * time.Hour))
+		i := min(int(e.At.UTC().Sub(first)/(24*time.Hour)), len(out)-1) // a request at midnight, at now
 		out[i].Counts[outcome(end, ok)]++
 	}
 	return out

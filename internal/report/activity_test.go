@@ -93,3 +93,18 @@ func TestActivityExpiredWithoutEntry(t *testing.T) {
 		t.Errorf("grants = %+v; want one ending at its expiry, minute 71", a.Grants)
 	}
 }
+
+// TestActivityWindowEndsAtMidnight: a window ending at midnight has no
+// day for the one that starts then, and a request made at that instant
+// counts on the day before.
+func TestActivityWindowEndsAtMidnight(t *testing.T) {
+	from := time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
+	to := from.Add(48 * time.Hour)
+	r := req{id: "JIT-M1", role: "readonly", who: "UALICE"}
+	e := r.entry("requested", 0)
+	e.At = to
+	days := Build([]auditlog.Entry{e}, catalog, from, to).Activity.Days
+	if len(days) != 2 || days[1].Counts[OutcomePending] != 1 {
+		t.Errorf("days = %+v; want 2 days, the request pending on the second", days)
+	}
+}

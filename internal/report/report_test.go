@@ -593,8 +593,8 @@ func TestReportFormatDuration(t *testing.T) {
 		{30 * 24 * time.Hour, "30d"},
 	}
 	for _, tt := range tests {
-		if got := formatDuration(tt.in); got != tt.want {
-			t.Errorf("formatDuration(%v) = %q, want %q", tt.in, got, tt.want)
+		if got := FormatDuration(tt.in); got != tt.want {
+			t.Errorf("FormatDuration(%v) = %q, want %q", tt.in, got, tt.want)
 		}
 	}
 }
