@@ -29,6 +29,7 @@ func scriptedPage(t *testing.T) []byte {
 // no script, and the text of the log is escaped.
 func TestPageSelfContained(t *testing.T) {
 	page := string(scriptedPage(t))
+	t.Logf("the page of the scripted log is %d bytes", len(page))
 	for _, bad := range []string{"<script", "<link", "<img", "<iframe", "@import", `src="http`, `href="http`, "url(http"} {
 		if strings.Contains(strings.ToLower(page), strings.ToLower(bad)) {
 			t.Errorf("the page contains %q", bad)
@@ -71,6 +72,7 @@ func TestMainChartPNG(t *testing.T) {
 // pageCounts is what the browser test reads off the loaded page.
 type pageCounts struct {
 	Bars, Rows, TimelineRows, DayRows, DecisionRows, NeverUsedRows, HoursRows int
+	BreakGlassBars, ThirdPartyBars, NeverUsedBars                             int
 	DayFills, DecisionFills, HoursFills                                       map[string]int
 	Scripts                                                                   int
 	Pwned                                                                     bool
@@ -91,7 +93,9 @@ const countsJS = `(() => {
 		return out;
 	};
 	return {
-		Bars: n('#timeline rect.grant'), TimelineRows: n('#timeline text.row'), Rows: n('#timeline-table tbody tr'),
+		Bars: n('#timeline rect.grant'), BreakGlassBars: n('#timeline rect.grant.break-glass'),
+		ThirdPartyBars: n('#timeline rect.grant.third-party'), NeverUsedBars: n('#timeline rect.grant.never-used'),
+		TimelineRows: n('#timeline text.row'), Rows: n('#timeline-table tbody tr'),
 		DayRows: n('#per-day-table tbody tr'), DecisionRows: n('#decisions-table tbody tr'),
 		NeverUsedRows: n('#never-used-table tbody tr'), HoursRows: n('#hours-table tbody tr'),
 		DayFills: fills('#per-day'), DecisionFills: fills('#decisions'), HoursFills: fills('#hours'),
@@ -134,6 +138,9 @@ func TestPageInBrowser(t *testing.T) {
 	}
 	check("timeline bars", got.Bars, x.grants)
 	check("timeline rows", got.TimelineRows, x.rows)
+	check("break-glass bars", got.BreakGlassBars, x.breakGlass)
+	check("third-party bars", got.ThirdPartyBars, x.thirdParty)
+	check("never-used bars", got.NeverUsedBars, x.neverUsed)
 	check("timeline table rows", got.Rows, x.grants)
 	check("per-day table rows", got.DayRows, x.days)
 	check("decision table rows", got.DecisionRows, x.decisions)

@@ -104,6 +104,7 @@ func entries() []auditlog.Entry {
 // alone, not from report.Build or the renderer.
 type expected struct {
 	grants, rows, decisions, neverUsed, days, hoursBars int
+	breakGlass, thirdParty                              int                    // grants
 	dayBars                                             map[report.Outcome]int // (day, outcome) pairs with a request
 	decisionBars                                        map[report.Outcome]int // (bucket, outcome) pairs with a decision
 }
@@ -120,6 +121,12 @@ func expect() expected {
 		switch s.outcome {
 		case report.OutcomeApproved, report.OutcomeBreakGlass:
 			x.grants++
+			if s.outcome == report.OutcomeBreakGlass {
+				x.breakGlass++
+			}
+			if s.third {
+				x.thirdParty++
+			}
 			rows[s.role+"/"+s.who] = true
 			roles[s.role] = true
 		}
