@@ -223,6 +223,12 @@ func TestReportHTMLThroughTheBinary(t *testing.T) {
 	}
 	t.Logf("the page is %d bytes", len(body))
 
+	// A file that cannot be written is exit 1, and leaves nothing behind.
+	missing := filepath.Join(t.TempDir(), "no-such-dir", "report.html")
+	if bad := runBinary(t, cleanEnv("REDIS_URL="+b.redis.URL(), "JIT_RULES="+b.catalog), "report", "--format", "html", "--out", missing); bad.code != 1 || !strings.Contains(bad.stderr, "write "+missing) {
+		t.Errorf("report --out into a missing directory: %+v; want exit 1 naming the file", bad)
+	}
+
 	br := testenv.StartBrowser(t)
 	ctx := br.Context(t, time.Minute)
 	if err := chromedp.Do(ctx, chromedp.Navigate("file://"+file), chromedp.WaitReady("#hours-table")); err != nil {

@@ -73,15 +73,28 @@ func newTimeline(grants []report.Grant, since, until time.Time) timeline {
 	return t
 }
 
-// ticks mark the start of about eight days, or of hours for a window of
-// a day or less.
+// tickSteps are the spacings the timeline's axis may use, finest first.
+var tickSteps = []time.Duration{
+	5 * time.Minute, 15 * time.Minute, 30 * time.Minute, time.Hour, 3 * time.Hour, 6 * time.Hour, 12 * time.Hour,
+	24 * time.Hour, 2 * 24 * time.Hour, 4 * 24 * time.Hour, 7 * 24 * time.Hour, 14 * 24 * time.Hour, 28 * 24 * time.Hour,
+}
+
+// ticks mark the window at the finest step that gives at most eight
+// marks: times of day below a day's step, dates from it on.
 func ticks(since, until time.Time, x func(time.Time) float64) []tick {
-	step, layout := 24*time.Hour, "Jan 2"
-	if until.Sub(since) <= 24*time.Hour {
-		step, layout = 3*time.Hour, "15:04"
+	step := tickSteps[0]
+	for _, s := range tickSteps {
+		step = s
+		if until.Sub(since)/step <= 8 {
+			break
+		}
 	}
-	for until.Sub(since)/step > 8 {
+	for until.Sub(since)/step > 8 { // beyond the table: a window of months
 		step *= 2
+	}
+	layout := "Jan 2"
+	if step < 24*time.Hour {
+		layout = "15:04"
 	}
 	var out []tick
 	for at := since.UTC().Truncate(step).Add(step); at.Before(until); at = at.Add(step) {
