@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"html/template"
 	"image/color"
+	"math"
 	"slices"
+	"strconv"
 	"strings"
 
 	"gonum.org/v1/plot"
@@ -62,8 +64,24 @@ func dayChart(days []report.Day) *plot.Plot {
 		}
 	}
 	p.NominalX(labels...)
-	p.Legend.Top = true
+	countAxis(p, len(report.Outcomes))
 	return p
+}
+
+// countAxis marks p's Y axis with whole counts, and raises its top so the
+// legend of entries, drawn inside the plot at the top right, sits above
+// the tallest bar rather than on it.
+func countAxis(p *plot.Plot, entries int) {
+	p.Legend.Top = true
+	p.Y.Max *= 1 + 0.07*float64(entries)
+	p.Y.Tick.Marker = plot.TickerFunc(func(lo, hi float64) []plot.Tick {
+		step := max(1, math.Ceil((hi-lo)/6))
+		var ticks []plot.Tick
+		for v := 0.0; v <= hi; v += step {
+			ticks = append(ticks, plot.Tick{Value: v, Label: strconv.Itoa(int(v))})
+		}
+		return ticks
+	})
 }
 
 // buckets are the ranges of the time-to-decision chart, upper bounds in
@@ -112,7 +130,7 @@ func decisionChart(ds []report.Decision) *plot.Plot {
 		labels[i] = b.label
 	}
 	p.NominalX(labels...)
-	p.Legend.Top = true
+	countAxis(p, len(decided))
 	return p
 }
 
