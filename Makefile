@@ -49,6 +49,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzSubmission$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=10s ./internal/slackapp/handlers/
 	$(GO) test -run='^$$' -fuzz='^FuzzParseAnchor$$' -fuzztime=$(FUZZTIME) ./internal/auditlog/
 	$(GO) test -run='^$$' -fuzz='^FuzzParseEvent$$' -fuzztime=$(FUZZTIME) ./internal/incidents/
+	$(GO) test -run='^$$' -fuzz='^FuzzParseFileRefs$$' -fuzztime=$(FUZZTIME) ./internal/slackfake/
 	$(GO) test -run='^$$' -fuzz='^FuzzVerifySignature$$' -fuzztime=$(FUZZTIME) ./internal/incidents/
 
 # Measures the figures of docs/design.md §6 against the real service (real Redis,

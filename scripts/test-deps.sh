@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests start as real processes (docs/design.md §5): redis-server
-# from Debian's packages and the moto AWS emulator, and helm for the chart
-# tests. Each is installed only when missing, so this is quick on a prepared
+# and chromium (the HTML report's browser tests) from Debian's packages, the moto
+# AWS emulator, and helm for the chart tests. Each is installed only when missing, so this is quick on a prepared
 # machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +19,20 @@ if ! command -v redis-server >/dev/null; then
 	}
 	# The package starts a system-wide server; the tests start their own.
 	service redis-server stop >/dev/null 2>&1 || true
+fi
+
+# The HTML report's tests load the page in a headless Chromium (chromedp).
+if ! command -v chromium >/dev/null; then
+	if [ "$(id -u)" != 0 ]; then
+		echo "chromium is missing; install it (apt-get install chromium) or run make test as root" >&2
+		exit 1
+	fi
+	echo "installing chromium..."
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get install -y -qq chromium >/dev/null 2>&1 || {
+		apt-get update -qq >/dev/null
+		apt-get install -y -qq chromium >/dev/null
+	}
 fi
 
 if ! command -v moto_server >/dev/null; then
@@ -44,4 +58,4 @@ elif ! command -v helm >/dev/null; then
 	helm=bin/helm
 fi
 
-echo "test dependencies: $(redis-server --version | cut -d' ' -f1-3), moto_server at $(command -v moto_server), $helm $($helm version --short 2>/dev/null)"
+echo "test dependencies: $(redis-server --version | cut -d' ' -f1-3), $(chromium --version 2>/dev/null), moto_server at $(command -v moto_server), $helm $($helm version --short 2>/dev/null)"

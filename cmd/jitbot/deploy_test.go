@@ -70,9 +70,10 @@ func TestSlackAppManifest(t *testing.T) {
 	// users:read.email for profile.email), usergroups.list and
 	// usergroups.users.list (usergroups:read), conversations.history of
 	// the audit channel for audit verify's anchors (channels:history,
-	// groups:history), and the command itself.
+	// groups:history), the chart /jit report uploads (files:write), and
+	// the command itself.
 	scopes := []string{"commands", "chat:write", "im:write", "users:read", "users:read.email", "usergroups:read",
-		"channels:history", "groups:history"}
+		"channels:history", "groups:history", "files:write"}
 	for _, scope := range scopes {
 		if !slices.Contains(m.OAuth.Scopes.Bot, scope) {
 			t.Errorf("bot scope %s missing", scope)

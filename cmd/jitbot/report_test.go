@@ -1,14 +1,20 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
 
 	"github.com/jitbot/jitbot/internal/report"
+	"github.com/jitbot/jitbot/internal/slackfake"
 	"github.com/jitbot/jitbot/internal/testenv"
 )
 
@@ -122,7 +128,8 @@ func TestReportUsageAndConfigErrors(t *testing.T) {
 		want     string // in stderr
 	}{
 		{name: "no REDIS_URL", args: []string{"--since", "7d"}, wantCode: 2, want: "REDIS_URL: required"},
-		{name: "bad format", args: []string{"--format", "csv"}, wantCode: 2, want: "--format must be text or json"},
+		{name: "bad format", args: []string{"--format", "csv"}, wantCode: 2, want: "--format must be text or json or html"},
+		{name: "html to stdout", args: []string{"--format", "html"}, wantCode: 2, want: "--format html needs --out FILE"},
 		{name: "bad since", args: []string{"--since", "lately"}, wantCode: 2, want: `--since: invalid duration "lately"`},
 		{name: "empty window", args: []string{"--since", "0s"}, wantCode: 2, want: "--since: the window must be longer than nothing"},
 		{name: "stray argument", args: []string{"readonly"}, wantCode: 2, want: `unexpected argument "readonly"`},
@@ -144,7 +151,9 @@ func TestReportUsageAndConfigErrors(t *testing.T) {
 }
 
 // TestSlackReportForApprovers: /jit report answers approvers with the
-// report and everyone else with why not.
+// report and its chart, a PNG in their DM, and everyone else with why
+// not. When the upload fails, the text still arrives and the failure is
+// logged.
 func TestSlackReportForApprovers(t *testing.T) {
 	b := startBot(t)
 	id := requestID(t, b.command(t, "UALICE", "request admin 1h fixing INC-42 replica lag"))
@@ -155,7 +164,92 @@ func TestSlackReportForApprovers(t *testing.T) {
 			t.Errorf("/jit report for an approver lacks %q: %s", want, got)
 		}
 	}
+	var chart slackfake.File
+	b.slack.WaitFor(t, "the report chart in ULEAD1's DM", 10*time.Second, func() bool {
+		files := b.slack.Files("ULEAD1")
+		if len(files) > 0 {
+			chart = files[0]
+		}
+		return len(files) > 0
+	})
+	if !bytes.HasPrefix(chart.Data, []byte("\x89PNG\r\n\x1a\n")) || chart.Name != "access-report.png" {
+		t.Errorf("the file in ULEAD1's DM is %q, %d bytes starting %q; want a PNG image", chart.Name, len(chart.Data), chart.Data[:min(8, len(chart.Data))])
+	}
 	if got := b.command(t, "UBOB", "report"); !strings.Contains(got, "you approve none") {
 		t.Errorf("/jit report for a non-approver: %s", got)
+	}
+	if n := len(b.slack.Files("")); n != 1 {
+		t.Errorf("%d files shared; only the approver's report has a chart", n)
+	}
+
+	b.slack.FailNext("files.completeUploadExternal", 1, "internal_error")
+	if got := b.command(t, "ULEAD1", "report 1h"); !strings.Contains(got, "admin") {
+		t.Errorf("/jit report when the upload fails: %s", got)
+	}
+	b.slack.WaitFor(t, "the failed upload in the log", 10*time.Second, func() bool {
+		return strings.Contains(b.logs.text(), "upload the report chart")
+	})
+	if n := len(b.slack.Files("ULEAD1")); n != 1 {
+		t.Errorf("%d charts in ULEAD1's DM after a failed upload, want the first only", n)
+	}
+}
+
+// TestReportHTMLThroughTheBinary runs jitbot report --format html --out
+// on a real history (an approved grant and a break-glass grant of
+// readonly, a denial of admin) and loads the page in Chromium: it loads
+// without an error, and its timeline and tables have the grants and the
+// decision the history made.
+func TestReportHTMLThroughTheBinary(t *testing.T) {
+	b := startBot(t)
+	approved := requestID(t, b.command(t, "UALICE", "request readonly 30m checking replica lag for INC-42"))
+	b.click(t, "ULEAD1", b.approvalDM(t, "ULEAD1", approved), "jit_approve", approved)
+	b.dmWith(t, "UALICE", approved, "export AWS_SESSION_TOKEN=")
+	denied := requestID(t, b.command(t, "UALICE", "request admin 1h fixing INC-42 replica lag"))
+	b.denyWithReason(t, "ULEAD2", b.approvalDM(t, "ULEAD2", denied), denied, "use the read replica dashboard instead")
+	breakGlass := requestID(t, b.command(t, "UBOB", "request readonly 20m --incident INC-42 database on fire"))
+	b.dmWith(t, "UBOB", breakGlass, "export AWS_SESSION_TOKEN=")
+	b.waitAudit(t, approved, 3)   // requested, approved, granted
+	b.waitAudit(t, denied, 2)     // requested, denied
+	b.waitAudit(t, breakGlass, 3) // requested, auto-approved, granted
+
+	file := filepath.Join(t.TempDir(), "report.html")
+	out := runBinary(t, cleanEnv("REDIS_URL="+b.redis.URL(), "JIT_RULES="+b.catalog), "report", "--since", "1h", "--format", "html", "--out", file)
+	if out.code != 0 || out.stdout != "" {
+		t.Fatalf("report --format html: %+v", out)
+	}
+	body, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("the page is %d bytes", len(body))
+
+	// A file that cannot be written is exit 1, and leaves nothing behind.
+	missing := filepath.Join(t.TempDir(), "no-such-dir", "report.html")
+	if bad := runBinary(t, cleanEnv("REDIS_URL="+b.redis.URL(), "JIT_RULES="+b.catalog), "report", "--format", "html", "--out", missing); bad.code != 1 || !strings.Contains(bad.stderr, "write "+missing) {
+		t.Errorf("report --out into a missing directory: %+v; want exit 1 naming the file", bad)
+	}
+
+	br := testenv.StartBrowser(t)
+	ctx := br.Context(t, time.Minute)
+	if err := chromedp.Do(ctx, chromedp.Navigate("file://"+file), chromedp.WaitReady("#hours-table")); err != nil {
+		t.Fatalf("load the page: %v", err)
+	}
+	type counts struct{ Bars, BreakGlass, Decisions, Days int }
+	got, err := chromedp.Run(ctx, chromedp.Evaluate[counts](`({
+		Bars: document.querySelectorAll('#timeline rect.grant').length,
+		BreakGlass: document.querySelectorAll('#timeline rect.grant.break-glass').length,
+		Decisions: document.querySelectorAll('#decisions-table tbody tr').length,
+		Days: document.querySelectorAll('#per-day-table tbody tr').length,
+	})`))
+	if err != nil {
+		t.Fatalf("read the page: %v", err)
+	}
+	// Two grants, one of them break-glass; two decisions by people (the
+	// approval and the denial); a one-hour window touches one or two days.
+	if got.Bars != 2 || got.BreakGlass != 1 || got.Decisions != 2 || got.Days < 1 || got.Days > 2 {
+		t.Errorf("the page shows %+v; want 2 grants, 1 break-glass, 2 decisions, 1 or 2 days", got)
+	}
+	if errs := br.Errors(); len(errs) > 0 {
+		t.Errorf("the page reported errors:\n%s", strings.Join(errs, "\n"))
 	}
 }

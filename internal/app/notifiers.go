@@ -15,6 +15,7 @@ import (
 	"github.com/jitbot/jitbot/internal/grants"
 	"github.com/jitbot/jitbot/internal/grants/redisstore"
 	"github.com/jitbot/jitbot/internal/report"
+	"github.com/jitbot/jitbot/internal/report/page"
 	"github.com/jitbot/jitbot/internal/slackapp/blockkit"
 	"github.com/jitbot/jitbot/internal/slackapp/handlers"
 	"github.com/jitbot/jitbot/internal/slackapp/notify"
@@ -68,14 +69,23 @@ func (a *App) newHandler() *handlers.Handler {
 	return handlers.New(handlers.Options{
 		Service: a.svc, API: a.api, Queue: a.queue, Refs: a.store, Seen: a.store, Logger: a.log,
 		MinDuration: time.Duration(a.cfg.MinDuration), OnCallUnavailable: a.onCallDown, Health: a.store.Ping, People: a.people,
-		Report: func(ctx context.Context, window time.Duration) (string, error) {
-			r, err := report.FromLog(ctx, a.evidence, a.svc.Catalog(), window, time.Now())
-			if err != nil {
-				return "", err
-			}
-			return report.Text(r), nil
-		},
+		Report: a.accessReport,
 	})
+}
+
+// accessReport is the answer to /jit report: the text, and the chart of
+// requests per day. A chart that cannot be drawn is logged and left out;
+// the text still goes.
+func (a *App) accessReport(ctx context.Context, window time.Duration) (handlers.AccessReport, error) {
+	r, err := report.FromLog(ctx, a.evidence, a.svc.Catalog(), window, time.Now())
+	if err != nil {
+		return handlers.AccessReport{}, err
+	}
+	chart, err := page.MainChartPNG(r)
+	if err != nil {
+		a.log.ErrorContext(ctx, "draw the report chart", "err", err)
+	}
+	return handlers.AccessReport{Text: report.Text(r), Chart: chart}, nil
 }
 
 // listen opens the listeners. Slack reaches jitbot over Socket Mode

@@ -38,7 +38,7 @@ var ErrNoConfig = errors.New("CONFIG is disabled on this server")
 // step). The binary does not carry the manifest, so they are listed here.
 var Scopes = []string{
 	"commands", "chat:write", "im:write", "users:read", "users:read.email",
-	"usergroups:read", "channels:history", "groups:history",
+	"usergroups:read", "channels:history", "groups:history", "files:write",
 }
 
 func (c *Checker) checkSigningKey() []Finding {

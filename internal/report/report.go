@@ -37,6 +37,8 @@ type Report struct {
 	// Total adds up every role; its TimeToApproval and TopRequesters are
 	// over all samples and requests, not sums of the roles'.
 	Total RoleStats `json:"total"`
+	// Activity is the detail over time that the HTML report charts.
+	Activity Activity `json:"activity"`
 }
 
 // RoleStats is one role's figures. Every count is of audit entries whose
@@ -173,7 +175,9 @@ func Build(entries []auditlog.Entry, roles []string, since, now time.Time) Repor
 			role(h.role).account(h.account).ElevatedHours += d.Hours()
 		}
 	}
-	return assemble(accs, total, roles, since, now)
+	r := assemble(accs, total, roles, since, now)
+	r.Activity = buildActivity(entries, latest, since, now)
+	return r
 }
 
 // holder is one requester of one role, in one account for a role granted

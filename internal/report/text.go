@@ -34,7 +34,7 @@ import (
 func Text(r Report) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Access report, %s to %s (%s)\n", r.Since.UTC().Format(stamp), r.Until.UTC().Format(stamp),
-		formatDuration(r.Until.Sub(r.Since)))
+		FormatDuration(r.Until.Sub(r.Since)))
 	if len(r.Roles) == 0 {
 		b.WriteString("\nno activity in this window\n")
 	} else {
@@ -128,17 +128,17 @@ func writeWrapped(b *strings.Builder, names []string) {
 }
 
 func seconds(s float64) string {
-	return formatDuration(time.Duration(s * float64(time.Second)))
+	return FormatDuration(time.Duration(s * float64(time.Second)))
 }
 
-// formatDuration writes d as people read it in a report: 450ms, 45s, 4m30s,
+// FormatDuration writes d as people read it in a report: 450ms, 45s, 4m30s,
 // 1h5m, 2d3h. It keeps two units at most, rounding to the second below an
 // hour, to the minute below a day and to the hour beyond: nobody needs the
 // seconds of a wait that took hours.
-func formatDuration(d time.Duration) string {
+func FormatDuration(d time.Duration) string {
 	switch {
 	case d < 0:
-		return "-" + formatDuration(-d)
+		return "-" + FormatDuration(-d)
 	case d == 0:
 		return "0s"
 	case d < time.Second:

@@ -10,7 +10,7 @@ import (
 // (deploy/slack-app-manifest.yaml).
 var DefaultScopes = []string{
 	"commands", "chat:write", "im:write", "users:read", "users:read.email",
-	"usergroups:read", "channels:history", "groups:history",
+	"usergroups:read", "channels:history", "groups:history", "files:write",
 }
 
 // WithScopes sets the scopes Slack names in the x-oauth-scopes header of

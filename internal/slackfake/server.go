@@ -126,7 +126,9 @@ type Server struct {
 	connCount    int
 	deliveries   map[string][]*delivery // envelope ID → deliveries in send order
 	acks         []Ack
-	outside      map[string]bool // channels the bot has left (scopes.go)
+	outside      map[string]bool    // channels the bot has left (scopes.go)
+	uploads      map[string]*upload // by file ID, from files.getUploadURLExternal (files.go)
+	files        []File             // shared by files.completeUploadExternal
 }
 
 type rateLimit struct {
@@ -193,6 +195,7 @@ func (s *Server) Listen(addr string) error {
 	mux.HandleFunc("/api/", s.serveAPI)
 	mux.HandleFunc("/link/", s.serveLink)
 	mux.HandleFunc("/response/", s.serveResponseURL)
+	mux.HandleFunc("/upload/", s.serveUpload)
 
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -67,6 +67,9 @@ var methods = map[string]method{
 	"views.push":            {botToken, (*Server).viewsPush},
 	"views.update":          {botToken, (*Server).viewsUpdate},
 	"views.publish":         {botToken, (*Server).viewsPublish},
+
+	"files.getUploadURLExternal":   {botToken, (*Server).getUploadURLExternal},
+	"files.completeUploadExternal": {botToken, (*Server).completeUploadExternal},
 }
 
 // serveAPI answers /api/<method>.

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -178,12 +179,32 @@ func (h *Handler) accessReport(ctx context.Context, to replyTo, window time.Dura
 	if window <= 0 {
 		window = defaultReportWindow
 	}
-	text, err := h.report(ctx, window)
+	r, err := h.report(ctx, window)
 	if err != nil {
 		h.tell(ctx, to, h.userMessage(ctx, err, "", "report"))
 		return
 	}
-	h.tell(ctx, to, blockkit.Preformatted(text))
+	h.tell(ctx, to, blockkit.Preformatted(r.Text))
+	if len(r.Chart) > 0 {
+		h.uploadChart(ctx, to.user, r.Chart)
+	}
+}
+
+// uploadChart shares the report's chart in user's DM with the bot. The
+// text has been answered already, so a failure (no files:write scope,
+// Slack down) is only logged: the chart is an extra.
+func (h *Handler) uploadChart(ctx context.Context, user string, png []byte) {
+	dm, _, _, err := h.api.OpenConversationContext(ctx, &slack.OpenConversationParameters{Users: []string{user}, ReturnIM: true})
+	if err == nil {
+		_, err = h.api.UploadFileContext(ctx, slack.UploadFileParameters{
+			Reader: bytes.NewReader(png), FileSize: len(png), Filename: "access-report.png",
+			Title: "Requests per day, by outcome", Channel: dm.ID,
+			AltTxt: "Bar chart of the access requests of each day, stacked by outcome",
+		})
+	}
+	if err != nil {
+		h.log.ErrorContext(ctx, "upload the report chart", "user", user, "err", err)
+	}
 }
 
 // location is userID's time zone as Slack knows it, in which a --start

@@ -63,10 +63,18 @@ type Options struct {
 	// or down (Socket Mode), and every user_change. The directory vouches
 	// for its copies of people with it; nil for none.
 	People People
-	// Report renders the access report of the given window, as plain
-	// text, for /jit report; nil turns the command off.
-	Report func(ctx context.Context, window time.Duration) (string, error)
+	// Report renders the access report of the given window for /jit
+	// report; nil turns the command off.
+	Report func(ctx context.Context, window time.Duration) (AccessReport, error)
 	Now    func() time.Time
+}
+
+// AccessReport is the answer to /jit report.
+type AccessReport struct {
+	Text string // plain text, shown preformatted
+	// Chart is the main chart as a PNG image, uploaded to the caller's
+	// DM after the text; nil for none.
+	Chart []byte
 }
 
 // People is told what Slack's event stream says of people
@@ -94,7 +102,7 @@ type Handler struct {
 	reads *limiter // per user, for /jit list, /jit report and App Home
 
 	onCallDown func() bool
-	report     func(ctx context.Context, window time.Duration) (string, error)
+	report     func(ctx context.Context, window time.Duration) (AccessReport, error)
 	health     func(ctx context.Context) error
 	people     People
 }

@@ -43,6 +43,9 @@ var tiers = map[string]Limit{
 	"views.push":            Tier4,
 	"views.update":          Tier4,
 	"views.publish":         Tier4,
+
+	"files.getUploadURLExternal":   Tier4,
+	"files.completeUploadExternal": Tier4,
 }
 
 // Of returns the limit of a Web API method, and false for a method whose
