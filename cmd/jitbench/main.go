@@ -72,7 +72,6 @@ type config struct {
 	floodRequests  int
 	grants100k     int
 	window100k     time.Duration
-	motos100k      int
 	floodWindow    time.Duration
 
 	args []string // the command line, for the report
@@ -105,7 +104,6 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.throttledBurst, "throttled-burst", 10000, "grants expiring in the same second while IAM is throttled (jitbot's limit 100/s)")
 	fs.IntVar(&c.grants100k, "grants-100k", 100000, "active grants expiring over -window-100k with two replicas (revocation_lag_100k)")
 	fs.DurationVar(&c.window100k, "window-100k", 10*time.Minute, "the window over which the -grants-100k grants expire")
-	fs.IntVar(&c.motos100k, "motos-100k", 2, "moto processes answering the RemoveUserFromGroup calls of -grants-100k (one answers about 170 a second)")
 	fs.IntVar(&c.floodRequests, "flood-requests", 1000, "/jit request commands of the incident flood, sent over -flood-window with Slack's limits enforced")
 	fs.DurationVar(&c.floodWindow, "flood-window", time.Minute, "the window of the incident flood")
 	fs.IntVar(&c.openRecords, "open-records", 100000, "open records in the store while /jit list and /metrics are timed (the last phase)")
@@ -115,10 +113,6 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	switch {
 	case fs.NArg() > 0:
 		err := fmt.Errorf("unexpected arguments %q", fs.Args())
-		fmt.Fprintln(stderr, err)
-		return c, usageError{err}
-	case c.motos100k < 1:
-		err := errors.New("-motos-100k must be at least 1")
 		fmt.Fprintln(stderr, err)
 		return c, usageError{err}
 	case c.grants < 1 || c.burst < 1 || c.requests < 1 || c.approvals < 1 || c.rolesRuns < 1 || c.lifecycles < 1 || c.rttSamples < 1 || c.ssoGrants < 1 || c.openRecords < 1 || c.throttledBurst < 1:

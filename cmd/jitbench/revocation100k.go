@@ -23,16 +23,8 @@ import (
 // user who is not in the group; jitbot counts that as done, as it must
 // for a member someone removed by hand, after the same one round trip. So
 // the figure is jitbot's path and moto's round trip, as revocation_lag's.
-//
-// The removals are spread over -motos-100k moto processes: one answers
-// about as many a second as the phase asks for (see stack.spreadRemovals).
 func (b *bench) revocationLag100k(ctx context.Context) error {
 	n, window := b.cfg.grants100k, b.cfg.window100k
-	undo, err := b.st.spreadRemovals(ctx, b.cfg.motos100k)
-	if err != nil {
-		return err
-	}
-	defer undo()
 	second, err := b.startReplica("replica-100k")
 	if err != nil {
 		return err
@@ -86,13 +78,12 @@ func (b *bench) revocationLag100k(ctx context.Context) error {
 	}
 	lags, missing := lagsOf(seeded, done)
 	f := figure{Name: "revocation_lag_100k", Unit: unitMS, Sum: summarize(lags), Target: 250, Emulator: b.motoRTT,
-		What: fmt.Sprintf("expiry → RemoveUserFromGroup done at the proxy; %d active grants expiring over %v, two replicas, one SIGKILLed and restarted %v after the first expiry (memberships left out of moto; see cmd/jitbench); RemoveUserFromGroup spread over %d moto processes", n, window, time.Duration(b.cfg.restartAt*float64(window)).Round(time.Second), b.cfg.motos100k)}
+		What: fmt.Sprintf("expiry → RemoveUserFromGroup done at the proxy; %d active grants expiring over %v, two replicas, one SIGKILLed and restarted %v after the first expiry (memberships left out of moto; see cmd/jitbench)", n, window, time.Duration(b.cfg.restartAt*float64(window)).Round(time.Second))}
 	if missing > 0 {
 		f.Note = fmt.Sprintf("%d grants not revoked when the bench gave up waiting; counted as revoked then", missing)
 	}
 	b.addPace(&f, t0, lags, done)
 	f.addExtra("required_revocations_per_second", float64(n)/window.Seconds())
-	f.addExtra("moto_processes", float64(b.cfg.motos100k))
 	f.addExtra("rss_max_mib", summarize(rss).Max)
 	f.addExtra("seeding_done_after_first_expiry_s", seededLate.Seconds())
 	b.add(f)

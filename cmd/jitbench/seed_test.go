@@ -29,7 +29,7 @@ func TestSeededGrantsAreCopiesOfARealOne(t *testing.T) {
 	cfg := testenv.AWSConfig(t, moto.URL())
 	iamc := iam.NewFromConfig(cfg)
 	lay := newLayout(2, 6)
-	if err := (&stack{iam: iamc, lay: lay}).fixtures(ctx, iamc); err != nil {
+	if err := (&stack{iam: iamc, lay: lay}).fixtures(ctx); err != nil {
 		t.Fatal(err)
 	}
 	path := filepath.Join(t.TempDir(), "roles.yaml")

@@ -77,7 +77,7 @@ func newStack(ctx context.Context, dir string, l layout) (*stack, error) {
 	s.iam = iam.NewFromConfig(testenv.StaticAWSConfig(s.moto.URL()))
 	s.api = slack.New(s.slack.BotToken(), slack.OptionAPIURL(s.slack.APIURL()))
 	s.people()
-	if err := s.fixtures(ctx, s.iam); err != nil {
+	if err := s.fixtures(ctx); err != nil {
 		return fail(err)
 	}
 	return s, nil
@@ -114,18 +114,17 @@ func (s *stack) people() {
 // fixtures; moto serves one call at a time per Python thread anyway.
 const fixtureWorkers = 8
 
-// fixtures creates the STS role, the IAM groups and the IAM users in the
-// moto that client calls.
-func (s *stack) fixtures(ctx context.Context, client *iam.Client) error {
+// fixtures creates the STS role, the IAM groups and the IAM users.
+func (s *stack) fixtures(ctx context.Context) error {
 	trust := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + account + `:root"},"Action":["sts:AssumeRole","sts:TagSession","sts:SetSourceIdentity"]}]}`
-	if _, err := client.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String(stsRoleName), AssumeRolePolicyDocument: aws.String(trust)}); err != nil {
+	if _, err := s.iam.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String(stsRoleName), AssumeRolePolicyDocument: aws.String(trust)}); err != nil {
 		return fmt.Errorf("create IAM role %s: %w", stsRoleName, err)
 	}
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(fixtureWorkers)
 	for i := range s.lay.groups {
 		g.Go(func() error {
-			if _, err := client.CreateGroup(ctx, &iam.CreateGroupInput{GroupName: aws.String(groupName(i))}); err != nil {
+			if _, err := s.iam.CreateGroup(ctx, &iam.CreateGroupInput{GroupName: aws.String(groupName(i))}); err != nil {
 				return fmt.Errorf("create IAM group %s: %w", groupName(i), err)
 			}
 			return nil
@@ -137,48 +136,13 @@ func (s *stack) fixtures(ctx context.Context, client *iam.Client) error {
 	}
 	for _, u := range users {
 		g.Go(func() error {
-			if _, err := client.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String(u)}); err != nil {
+			if _, err := s.iam.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String(u)}); err != nil {
 				return fmt.Errorf("create IAM user %s: %w", u, err)
 			}
 			return nil
 		})
 	}
 	return g.Wait()
-}
-
-// spreadRemovals starts n-1 more moto processes with the same fixtures
-// and has the proxy send RemoveUserFromGroup to all n in turn, until the
-// returned function undoes it. One moto process answers about 170 IAM
-// calls a second on a 2-core machine (one Python interpreter), which is
-// the rate revocation_lag_100k asks for: at that rate the figure would be
-// moto's queue.
-func (s *stack) spreadRemovals(ctx context.Context, n int) (undo func(), err error) {
-	var extra []*testenv.Moto
-	undo = func() {
-		s.aws.Spread("RemoveUserFromGroup")
-		for _, m := range extra {
-			m.Close()
-		}
-	}
-	var urls []string
-	for i := 1; i < n; i++ {
-		m, err := testenv.NewMoto(filepath.Join(s.dir, fmt.Sprintf("moto-%d", i+1)))
-		if err != nil {
-			undo()
-			return nil, err
-		}
-		extra = append(extra, m)
-		if err := s.fixtures(ctx, iam.NewFromConfig(testenv.StaticAWSConfig(m.URL()))); err != nil {
-			undo()
-			return nil, fmt.Errorf("moto %d: %w", i+1, err)
-		}
-		urls = append(urls, m.URL())
-	}
-	if err := s.aws.Spread("RemoveUserFromGroup", urls...); err != nil {
-		undo()
-		return nil, err
-	}
-	return undo, nil
 }
 
 // addMembers puts the users of pairs [0, n) into their groups, straight in

@@ -42,7 +42,6 @@ type Proxy struct {
 	held     map[string]int
 	errNext  map[string]injected
 	throttle map[string]*rate.Limiter // by SigV4 service name (proxythrottle.go)
-	spread   map[string]*spread       // by action (proxyspread.go)
 }
 
 // refusal is a call that the proxy answers with AccessDenied itself.
@@ -105,7 +104,6 @@ func NewProxy(upstream string) (*Proxy, error) {
 		held:      map[string]int{},
 		errNext:   map[string]injected{},
 		throttle:  map[string]*rate.Limiter{},
-		spread:    map[string]*spread{},
 	}
 	p.rp.Transport = p.transport
 	p.rp.ModifyResponse = p.modify
@@ -278,7 +276,7 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 	}
 
 	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
-	p.upstreamFor(action).ServeHTTP(rec, r)
+	p.rp.ServeHTTP(rec, r)
 	p.record(start, Call{Action: action, Params: params, Status: rec.status})
 }
 
