@@ -42,10 +42,11 @@ func Ended(entries []auditlog.Entry, role string) []*grants.Request {
 	return out
 }
 
-// Load returns the grants of role that ended since, with their calls. It
-// asks CloudTrail once per grant, one grant at a time: LookupEvents allows
-// two requests a second per account, and the SDK retries when throttled.
-func Load(ctx context.Context, l Log, c Caller, role string, since time.Time) ([]suggest.Grant, error) {
+// Load returns the grants of role that ended since, with their calls; with
+// last > 0, only the last that many. It asks CloudTrail once per grant, one
+// grant at a time: LookupEvents allows two requests a second per account,
+// and the SDK retries when throttled.
+func Load(ctx context.Context, l Log, c Caller, role string, since time.Time, last int) ([]suggest.Grant, error) {
 	stored, err := l.Since(ctx, since)
 	if err != nil {
 		return nil, fmt.Errorf("read the audit log: %w", err)
@@ -54,8 +55,12 @@ func Load(ctx context.Context, l Log, c Caller, role string, since time.Time) ([
 	for i, s := range stored {
 		entries[i] = s.Entry
 	}
+	ended := Ended(entries, role)
+	if last > 0 && len(ended) > last {
+		ended = ended[len(ended)-last:]
+	}
 	var out []suggest.Grant
-	for _, r := range Ended(entries, role) {
+	for _, r := range ended {
 		calls, _, truncated, err := c.Calls(ctx, r)
 		if err != nil {
 			return nil, err
