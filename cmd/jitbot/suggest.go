@@ -70,7 +70,7 @@ func rulesSuggest(ctx context.Context, role, since string, stdout, stderr io.Wri
 	if err != nil {
 		return fmt.Errorf("load AWS configuration: %w", err)
 	}
-	past, err := history.Load(ctx, l, cloudtrail.NewLookup(awsCfg), role, time.Now().Add(-window))
+	past, err := history.Load(ctx, l, cloudtrail.NewLookup(awsCfg), role, time.Now().Add(-window), 0)
 	if err != nil {
 		return err
 	}

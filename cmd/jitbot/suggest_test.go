@@ -140,3 +140,37 @@ func TestRulesSuggestRefusesBadInput(t *testing.T) {
 		t.Errorf("no role: %+v", r)
 	}
 }
+
+// TestApprovalDMCarriesUsageLine: with usage lookups on, the first
+// approval DM of a role goes out without a usage line (none is known yet,
+// and the request does not wait for one); once the background look at
+// the history is done, the next DM carries it.
+func TestApprovalDMCarriesUsageLine(t *testing.T) {
+	ct := cloudtrailfake.Start(t)
+	b := startBot(t, "JIT_USAGE_LOOKUP=true", "AWS_ENDPOINT_URL_CLOUDTRAIL="+ct.URL())
+	get := usageCall{0, "s3.amazonaws.com", "GetObject", ""}
+	describe := func(event string, min int) usageCall { return usageCall{min, "ec2.amazonaws.com", event, ""} }
+	writeHistory(t, b.redis, ct, "readonly", [][]usageCall{
+		{get, describe("DescribeInstances", 1)},
+		{describe("DescribeVpcs", 2), describe("DescribeInstances", 3)},
+		{get},
+		{describe("DescribeInstances", 4)},
+		{get, describe("DescribeInstances", 5)},
+		{},
+	})
+	// By hand: six grants, five used; ec2 Describe calls (6) outnumber
+	// s3:GetObject (3); nothing wrote.
+	const want = "the last 6 grants used only ec2:Describe*, s3:GetObject (read-only)"
+
+	first := requestID(t, b.command(t, "UALICE", "request readonly 30m checking replica lag for INC-42"))
+	if dm := b.approvalDM(t, "ULEAD1", first); strings.Contains(string(dm.Blocks), "Usage:") {
+		t.Errorf("the first DM has a usage line before any history was read: %s", dm.Blocks)
+	}
+	b.slack.WaitFor(t, "the usage line of readonly", 20*time.Second, func() bool {
+		return strings.Contains(b.logs.text(), `"msg":"usage line ready","role":"readonly"`)
+	})
+	second := requestID(t, b.command(t, "UBOB", "request readonly 30m checking replica lag again"))
+	if dm := b.approvalDM(t, "ULEAD1", second); !strings.Contains(string(dm.Blocks), "Usage: "+want) {
+		t.Errorf("the DM lacks %q: %s", want, dm.Blocks)
+	}
+}
