@@ -85,6 +85,7 @@ func TestRulesSuggestThroughTheBinary(t *testing.T) {
 		"Read-only grants (no write action): 5 of 6 used.",
 		"Time used (first to last call), p90: 20m; time granted, median: 1h.",
 		"Suggested default_duration: 30m (now 1h).",
+		"In one line, as approvers see it: the last 7 grants used only ec2:DescribeInstances, s3:GetObject, s3:PutObject.",
 	} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("output lacks %q:\n%s", want, r.stdout)

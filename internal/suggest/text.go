@@ -35,6 +35,9 @@ func Text(s Suggestion, since time.Duration) string {
 	default:
 		fmt.Fprintf(&b, "default_duration: keep %s.\n", short(s.Default))
 	}
+	if line := s.Line(); line != "" {
+		fmt.Fprintf(&b, "In one line, as approvers see it: %s.\n", line)
+	}
 	b.WriteString("\nSuggested session_policy:\n")
 	b.WriteString(s.Policy.JSON())
 	b.WriteString("\n")
