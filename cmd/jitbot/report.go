@@ -44,12 +44,9 @@ func reportCommand() *cobra.Command {
 // configuration errors (a bad --since, no REDIS_URL, a catalog that does
 // not load) and 1 when Redis cannot be read.
 func reportCmd(ctx context.Context, since, format string, stdout, stderr io.Writer) error {
-	window, err := rules.ParseDuration(since)
-	if err == nil && window <= 0 {
-		err = errors.New("the window must be longer than nothing")
-	}
+	window, err := parseWindow("jitbot report", since)
 	if err != nil {
-		return usageError{fmt.Sprintf("jitbot report: --since: %v", err)}
+		return err
 	}
 
 	_, catalog, err := configAndCatalog(stderr)
@@ -74,6 +71,19 @@ func reportCmd(ctx context.Context, since, format string, stdout, stderr io.Writ
 	}
 	_, err = io.WriteString(stdout, report.Text(r))
 	return err
+}
+
+// parseWindow reads the --since of cmd, a duration such as 30d that must
+// be positive; a bad one is a usage error.
+func parseWindow(cmd, since string) (time.Duration, error) {
+	window, err := rules.ParseDuration(since)
+	if err == nil && window <= 0 {
+		err = errors.New("the window must be longer than nothing")
+	}
+	if err != nil {
+		return 0, usageError{fmt.Sprintf("%s: --since: %v", cmd, err)}
+	}
+	return window, nil
 }
 
 // configAndCatalog loads the configuration and the catalog it names, as

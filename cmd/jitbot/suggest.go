@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -12,7 +11,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/jitbot/jitbot/internal/cloudtrail"
-	"github.com/jitbot/jitbot/internal/rules"
 	"github.com/jitbot/jitbot/internal/suggest"
 	"github.com/jitbot/jitbot/internal/suggest/history"
 )
@@ -45,12 +43,9 @@ func rulesSuggestCommand() *cobra.Command {
 // configuration errors, an unknown role among them, and 1 when Redis or
 // CloudTrail cannot be read. A role without history is not an error.
 func rulesSuggest(ctx context.Context, role, since string, stdout, stderr io.Writer) error {
-	window, err := rules.ParseDuration(since)
-	if err == nil && window <= 0 {
-		err = errors.New("the window must be longer than nothing")
-	}
+	window, err := parseWindow("jitbot rules suggest", since)
 	if err != nil {
-		return usageError{fmt.Sprintf("jitbot rules suggest: --since: %v", err)}
+		return err
 	}
 	cfg, catalog, err := configAndCatalog(stderr)
 	if err != nil {

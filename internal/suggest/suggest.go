@@ -120,25 +120,8 @@ func Build(role string, def time.Duration, grants []Grant) Suggestion {
 
 // span is first call to last.
 func span(calls []Call) time.Duration {
-	first, last := calls[0].At, calls[0].At
-	for _, c := range calls[1:] {
-		first, last = minTime(first, c.At), maxTime(last, c.At)
-	}
-	return last.Sub(first)
-}
-
-func minTime(a, b time.Time) time.Time {
-	if b.Before(a) {
-		return b
-	}
-	return a
-}
-
-func maxTime(a, b time.Time) time.Time {
-	if b.After(a) {
-		return b
-	}
-	return a
+	byTime := func(a, b Call) int { return a.At.Compare(b.At) }
+	return slices.MaxFunc(calls, byTime).At.Sub(slices.MinFunc(calls, byTime).At)
 }
 
 func arnsOf(rs []string) []string {
