@@ -40,9 +40,12 @@ func policyFor(uses []Use) Policy {
 	index := map[string]int{} // service + resources → statement
 	perService := map[string]int{}
 	for _, u := range uses {
-		res := u.Resources
-		if len(res) == 0 {
-			res = []string{"*"}
+		res := []string{"*"}
+		if len(u.Resources) > 0 {
+			res = make([]string, len(u.Resources))
+			for i, r := range u.Resources {
+				res[i] = literalARN.Replace(r)
+			}
 		}
 		key := u.Action.Service + "\x00" + strings.Join(res, "\x00")
 		i, ok := index[key]
@@ -63,6 +66,11 @@ func policyFor(uses []Use) Policy {
 	}
 	return p
 }
+
+// literalARN writes the characters IAM reads as wildcards in a Resource
+// as IAM's escapes for them (${*}, ${?}, ${$}), so that an S3 key named
+// "report*" allows that one object, not every key it prefixes.
+var literalARN = strings.NewReplacer("*", "${*}", "?", "${?}", "$", "${$}")
 
 // sidOf makes a statement ID (alphanumeric only) from a service: "s3" →
 // "S3", "resource-groups" → "ResourceGroups".

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Call is one API call a grant made, from CloudTrail.
@@ -124,10 +126,13 @@ func span(calls []Call) time.Duration {
 	return slices.MaxFunc(calls, byTime).At.Sub(slices.MinFunc(calls, byTime).At)
 }
 
+// arnsOf keeps the resources that are ARNs (arn:partition:service:region:
+// account:resource); CloudTrail also gives bare names and IDs, which a
+// policy cannot use.
 func arnsOf(rs []string) []string {
 	var out []string
 	for _, r := range rs {
-		if strings.HasPrefix(r, "arn:") {
+		if strings.HasPrefix(r, "arn:") && strings.Count(r, ":") >= 5 && utf8.ValidString(r) && !strings.ContainsFunc(r, unicode.IsControl) {
 			out = append(out, r)
 		}
 	}
