@@ -18,8 +18,8 @@ import (
 // truncated says there were more than maxEvents.
 func (l *Lookup) Calls(ctx context.Context, r *grants.Request) (calls []suggest.Call, skipped int, truncated bool, err error) {
 	truncated, err = l.each(ctx, r, func(e cttypes.Event) {
-		a, err := suggest.ParseAction(action(e))
-		if err != nil {
+		a, perr := suggest.ParseAction(action(e))
+		if perr != nil {
 			skipped++
 			return
 		}

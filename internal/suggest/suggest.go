@@ -29,6 +29,9 @@ type Grant struct {
 	Calls      []Call
 	// Truncated: CloudTrail had more calls than were read.
 	Truncated bool
+	// Skipped counts events that named no IAM action (ParseAction
+	// refused them), left out of Calls.
+	Skipped int
 }
 
 // MinHistory is how many grants with usage a suggestion needs before it
@@ -51,6 +54,7 @@ type Suggestion struct {
 	// suggestDuration).
 	Default, Duration time.Duration
 	Truncated         bool // some grant had more calls than were read
+	Skipped           int  // events that named no IAM action, over all grants
 }
 
 // Use is one action the grants were allowed and used.
@@ -73,6 +77,7 @@ func Build(role string, def time.Duration, grants []Grant) Suggestion {
 	for _, g := range grants {
 		granted = append(granted, g.End.Sub(g.Start))
 		s.Truncated = s.Truncated || g.Truncated
+		s.Skipped += g.Skipped
 		if len(g.Calls) == 0 {
 			continue
 		}

@@ -17,6 +17,9 @@ func Text(s Suggestion, since time.Duration) string {
 	if s.Truncated {
 		b.WriteString("Some grants made more calls than were read; the figures are a floor.\n")
 	}
+	if s.Skipped > 0 {
+		fmt.Fprintf(&b, "%d events named no IAM action and were left out.\n", s.Skipped)
+	}
 	b.WriteString("\nActions used (calls, grants, resources):\n")
 	for _, u := range s.Actions {
 		res := "*"

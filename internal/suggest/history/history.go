@@ -61,7 +61,7 @@ func Load(ctx context.Context, l Log, c Caller, role string, since time.Time, la
 	}
 	var out []suggest.Grant
 	for _, r := range ended {
-		calls, _, truncated, err := c.Calls(ctx, r)
+		calls, skipped, truncated, err := c.Calls(ctx, r)
 		if err != nil {
 			return nil, err
 		}
@@ -69,7 +69,7 @@ func Load(ctx context.Context, l Log, c Caller, role string, since time.Time, la
 		if end.IsZero() {
 			end = r.ExpiresAt
 		}
-		out = append(out, suggest.Grant{ID: string(r.ID), Start: r.GrantedAt, End: end, Calls: calls, Truncated: truncated})
+		out = append(out, suggest.Grant{ID: string(r.ID), Start: r.GrantedAt, End: end, Calls: calls, Truncated: truncated, Skipped: skipped})
 	}
 	return out, nil
 }

@@ -97,8 +97,9 @@ func TestLoadFromAuditLogAndCloudTrail(t *testing.T) {
 			ct.Add(e)
 		}
 		// Noise the suggestion must ignore: a call after the grant ended,
-		// and a call it was refused.
-		ct.Add(cloudtrailfake.Event{Name: "DeleteBucket", Source: "s3.amazonaws.com", AccessKeyID: s.key, Username: s.user, Time: end(s).Add(5 * time.Minute)})
+		// an event that names no IAM action, and a call it was refused.
+		ct.Add(cloudtrailfake.Event{Name: "DeleteBucket", Source: "s3.amazonaws.com", AccessKeyID: s.key, Username: s.user, Time: end(s).Add(5 * time.Minute)},
+			cloudtrailfake.Event{Name: "<!channel> sign-in", Source: "signin.amazonaws.com", AccessKeyID: s.key, Username: s.user, Time: s.start.Add(time.Minute)})
 		if len(s.minutes) > 0 {
 			ct.Add(cloudtrailfake.Event{Name: "TerminateInstances", Source: "ec2.amazonaws.com", AccessKeyID: s.key, Username: s.user,
 				Time: s.start.Add(time.Duration(s.minutes[0]) * time.Minute), ErrorCode: "Client.UnauthorizedOperation"})
@@ -144,6 +145,9 @@ func TestLoadFromAuditLogAndCloudTrail(t *testing.T) {
 	t.Logf("script: %d grants, %d used, %d read-only, p90 %s, calls %v", len(hist), wantUsed, wantReadOnly, p90, wantCalls)
 	if s.Grants != len(hist) || s.Used != wantUsed || s.ReadOnly != wantReadOnly {
 		t.Errorf("grants %d used %d read-only %d; want %d, %d, %d", s.Grants, s.Used, s.ReadOnly, len(hist), wantUsed, wantReadOnly)
+	}
+	if s.Skipped != len(hist) {
+		t.Errorf("%d events skipped; want the %d that named no IAM action", s.Skipped, len(hist))
 	}
 	if s.UsedP90 != p90 {
 		t.Errorf("p90 of used time %s; want %s (of %v)", s.UsedP90, p90, used)
