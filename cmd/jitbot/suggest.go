@@ -65,7 +65,7 @@ func rulesSuggest(ctx context.Context, role, since string, stdout, stderr io.Wri
 	if err != nil {
 		return fmt.Errorf("load AWS configuration: %w", err)
 	}
-	past, err := history.Load(ctx, l, cloudtrail.NewLookup(awsCfg), role, time.Now().Add(-window), 0)
+	past, err := history.Load(ctx, l, cloudtrail.NewLookup(awsCfg), role, history.Scan{Since: time.Now().Add(-window)})
 	if err != nil {
 		return err
 	}

@@ -21,10 +21,13 @@ type Hints struct {
 	now    func() time.Time
 
 	// Window is how far back grants are read, Last how many of the most
-	// recent ones count, TTL how long a line is good for.
-	Window time.Duration
-	Last   int
-	TTL    time.Duration
+	// recent ones count, MaxScan how many log entries a line may read at
+	// most (a role seldom asked for has its line from fewer grants, or
+	// none), TTL how long a line is good for.
+	Window  time.Duration
+	Last    int
+	MaxScan int
+	TTL     time.Duration
 
 	mu      sync.Mutex
 	lines   map[string]hint
@@ -38,10 +41,11 @@ type hint struct {
 }
 
 // NewHints returns Hints on the audit log l and CloudTrail c, with a 90-day
-// window, the last 20 grants and a one-hour TTL.
+// window, the last 20 grants, at most 200,000 log entries read (a few
+// seconds of Redis, whatever the log's length) and a one-hour TTL.
 func NewHints(l Log, c Caller, logger *slog.Logger) *Hints {
 	return &Hints{log: l, calls: c, logger: logger, now: time.Now,
-		Window: 90 * 24 * time.Hour, Last: 20, TTL: time.Hour,
+		Window: 90 * 24 * time.Hour, Last: 20, MaxScan: 200_000, TTL: time.Hour,
 		lines: map[string]hint{}, pending: map[string]bool{}, wanted: make(chan string, 64)}
 }
 
@@ -91,7 +95,7 @@ func (h *Hints) Run(ctx context.Context) error {
 }
 
 func (h *Hints) compute(ctx context.Context, role string) (string, error) {
-	past, err := Load(ctx, h.log, h.calls, role, h.now().Add(-h.Window), h.Last)
+	past, err := Load(ctx, h.log, h.calls, role, Scan{Since: h.now().Add(-h.Window), Last: h.Last, Max: h.MaxScan})
 	if err != nil {
 		return "", err
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -14,12 +16,22 @@ import (
 	"github.com/jitbot/jitbot/internal/suggest"
 )
 
+// fakeLog is an audit log in append order; an entry's stream ID is its
+// index.
 type fakeLog []auditlog.Entry
 
-func (f fakeLog) Since(context.Context, time.Time) ([]auditlog.Stored, error) {
-	out := make([]auditlog.Stored, len(f))
-	for i, e := range f {
-		out[i].Entry = e
+func (f fakeLog) Back(_ context.Context, end string, count int64) ([]auditlog.Stored, error) {
+	before := len(f)
+	if end != "+" {
+		n, err := strconv.Atoi(strings.TrimPrefix(end, "("))
+		if err != nil {
+			return nil, fmt.Errorf("fakeLog: end %q", end)
+		}
+		before = n
+	}
+	var out []auditlog.Stored
+	for i := before - 1; i >= 0 && int64(len(out)) < count; i-- {
+		out = append(out, auditlog.Stored{StreamID: strconv.Itoa(i), Entry: f[i]})
 	}
 	return out, nil
 }

@@ -7,6 +7,7 @@ package history
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jitbot/jitbot/internal/auditlog"
@@ -14,9 +15,10 @@ import (
 	"github.com/jitbot/jitbot/internal/suggest"
 )
 
-// Log is what Load reads of the audit log.
+// Log is what Load reads of the audit log: pages of entries, newest
+// first (auditlog.Log.Back).
 type Log interface {
-	Since(ctx context.Context, t time.Time) ([]auditlog.Stored, error)
+	Back(ctx context.Context, end string, count int64) ([]auditlog.Stored, error)
 }
 
 // Caller looks up a grant's calls; *cloudtrail.Lookup is one.
@@ -42,22 +44,29 @@ func Ended(entries []auditlog.Entry, role string) []*grants.Request {
 	return out
 }
 
-// Load returns the grants of role that ended since, with their calls; with
-// last > 0, only the last that many. It asks CloudTrail once per grant, one
-// grant at a time: LookupEvents allows two requests a second per account,
-// and the SDK retries when throttled.
-func Load(ctx context.Context, l Log, c Caller, role string, since time.Time, last int) ([]suggest.Grant, error) {
-	stored, err := l.Since(ctx, since)
+// Scan bounds what Load reads of the log.
+type Scan struct {
+	Since time.Time // entries before it are not read
+	Last  int       // with Last > 0, the Last most recent grants are enough
+	// Max > 0 stops after that many entries, whatever was found: the
+	// approval DM's line must cost the same however long the log is.
+	Max int
+}
+
+// page is how many entries Load reads of the log per round trip.
+const page = 1000
+
+// Load returns the grants of role that ended within scan, oldest first,
+// with their calls. It reads the log backwards a page at a time, keeping
+// only role's ended grants, so its memory is a page and what it found,
+// not the window's log (100,000 grants a day are millions of entries in
+// 90 days). It asks CloudTrail once per grant, one grant at a time:
+// LookupEvents allows two requests a second per account, and the SDK
+// retries when throttled.
+func Load(ctx context.Context, l Log, c Caller, role string, scan Scan) ([]suggest.Grant, error) {
+	ended, err := endedBack(ctx, l, role, scan)
 	if err != nil {
-		return nil, fmt.Errorf("read the audit log: %w", err)
-	}
-	entries := make([]auditlog.Entry, len(stored))
-	for i, s := range stored {
-		entries[i] = s.Entry
-	}
-	ended := Ended(entries, role)
-	if last > 0 && len(ended) > last {
-		ended = ended[len(ended)-last:]
+		return nil, err
 	}
 	var out []suggest.Grant
 	for _, r := range ended {
@@ -72,4 +81,37 @@ func Load(ctx context.Context, l Log, c Caller, role string, since time.Time, la
 		out = append(out, suggest.Grant{ID: string(r.ID), Start: r.GrantedAt, End: end, Calls: calls, Truncated: truncated, Skipped: skipped})
 	}
 	return out, nil
+}
+
+// endedBack returns role's ended grants within scan, oldest first.
+func endedBack(ctx context.Context, l Log, role string, scan Scan) ([]*grants.Request, error) {
+	var found []*grants.Request // newest first
+	end, read := "+", 0
+	for {
+		stored, err := l.Back(ctx, end, page)
+		if err != nil {
+			return nil, fmt.Errorf("read the audit log: %w", err)
+		}
+		for _, s := range stored {
+			read++
+			// An entry that does not parse has no time; it is no grant,
+			// and no reason to stop.
+			if !scan.Since.IsZero() && !s.Entry.At.IsZero() && s.Entry.At.Before(scan.Since) {
+				return oldestFirst(found), nil
+			}
+			found = append(found, Ended([]auditlog.Entry{s.Entry}, role)...)
+			if scan.Last > 0 && len(found) == scan.Last || scan.Max > 0 && read >= scan.Max {
+				return oldestFirst(found), nil
+			}
+		}
+		if len(stored) < page {
+			return oldestFirst(found), nil
+		}
+		end = "(" + stored[len(stored)-1].StreamID
+	}
+}
+
+func oldestFirst(rs []*grants.Request) []*grants.Request {
+	slices.Reverse(rs)
+	return rs
 }

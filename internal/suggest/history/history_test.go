@@ -113,7 +113,7 @@ func TestLoadFromAuditLogAndCloudTrail(t *testing.T) {
 	}
 	ct.Add(cloudtrailfake.Event{Name: "DeleteTable", Source: "dynamodb.amazonaws.com", AccessKeyID: "ASIAOTHER", Time: base.Add(time.Minute)})
 
-	got, err := history.Load(ctx, log, cloudtrail.NewLookup(testenv.AWSConfig(t, ct.URL())), "readonly", time.Now().Add(-90*24*time.Hour), 0)
+	got, err := history.Load(ctx, log, cloudtrail.NewLookup(testenv.AWSConfig(t, ct.URL())), "readonly", history.Scan{Since: time.Now().Add(-90 * 24 * time.Hour)})
 	if err != nil {
 		t.Fatal(err)
 	}
