@@ -58,12 +58,9 @@ type reportOptions struct{ since, format, out string }
 // no REDIS_URL, a catalog that does not load) and 1 when Redis cannot be
 // read or the file cannot be written.
 func reportCmd(ctx context.Context, opts reportOptions, stdout, stderr io.Writer) error {
-	window, err := rules.ParseDuration(opts.since)
-	if err == nil && window <= 0 {
-		err = errors.New("the window must be longer than nothing")
-	}
+	window, err := parseWindow("jitbot report", opts.since)
 	if err != nil {
-		return usageError{fmt.Sprintf("jitbot report: --since: %v", err)}
+		return err
 	}
 	if opts.format == "html" && opts.out == "" {
 		return usageError{"jitbot report: --format html needs --out FILE: a page is for a browser, not a terminal"}
@@ -131,6 +128,19 @@ func writeFileAtomic(path string, write func(io.Writer) error) error {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
+}
+
+// parseWindow reads the --since of cmd, a duration such as 30d that must
+// be positive; a bad one is a usage error.
+func parseWindow(cmd, since string) (time.Duration, error) {
+	window, err := rules.ParseDuration(since)
+	if err == nil && window <= 0 {
+		err = errors.New("the window must be longer than nothing")
+	}
+	if err != nil {
+		return 0, usageError{fmt.Sprintf("%s: --since: %v", cmd, err)}
+	}
+	return window, nil
 }
 
 // configAndCatalog loads the configuration and the catalog it names, as

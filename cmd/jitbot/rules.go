@@ -16,15 +16,15 @@ import (
 const (
 	rulesCheckUsage = "usage: jitbot rules check [FILE]\n"
 	rulesTestUsage  = "usage: jitbot rules test FILE\n"
-	rulesUsage      = rulesCheckUsage + "       jitbot rules test FILE\n"
+	rulesUsage      = rulesCheckUsage + "       jitbot rules test FILE\n       jitbot rules suggest ROLE [--since DURATION]\n"
 )
 
-// rulesCommand is `jitbot rules check|test`. A wrong argument count or an
+// rulesCommand is `jitbot rules check|test|suggest`. A wrong argument count or an
 // unknown sub-command prints the usage alone: the usage line says it all.
 func rulesCommand() *cobra.Command {
 	group := &cobra.Command{
 		Use:   "rules",
-		Short: "check and test a role catalog",
+		Short: "check, test and tighten a role catalog",
 		Long:  rulesUsage,
 		Args:  argCount(0, 0),
 		RunE:  needCommand,
@@ -43,7 +43,7 @@ func rulesCommand() *cobra.Command {
 		RunE: func(c *cobra.Command, args []string) error {
 			return rulesTest(args[0], c.OutOrStdout(), c.ErrOrStderr())
 		},
-	})
+	}, rulesSuggestCommand())
 	return group
 }
 

@@ -110,7 +110,7 @@ cases:
 	}{
 		{name: "no file", args: []string{"rules", "test"}, want: "usage: jitbot rules test FILE\n"},
 		{name: "two files", args: []string{"rules", "test", "a.yaml", "b.yaml"}, want: "usage: jitbot rules test FILE\n"},
-		{name: "unknown sub-command", args: []string{"rules", "lint"}, want: "usage: jitbot rules check [FILE]\n       jitbot rules test FILE\n"},
+		{name: "unknown sub-command", args: []string{"rules", "lint"}, want: "usage: jitbot rules check [FILE]\n       jitbot rules test FILE\n       jitbot rules suggest ROLE [--since DURATION]\n"},
 		{name: "missing file", args: []string{"rules", "test", missing}, want: missing + ": cannot read the rule test file: no such file or directory\n1 problem\n"},
 		{name: "bad keys", args: []string{"rules", "test", badKey}, want: badKey + `:3: case "typo": user: unknown key "emial" (known: id, name, email, groups, is_guest, is_external, oncall, oncall_schedules)
 ` + badKey + `:4: case "typo": request: duration: "1 hour" is not a duration (use e.g. 90s, 15m, 1h30m, 1d): invalid duration "1 hour": use units s, m, h or d, as in 90s, 15m, 1h30m or 1d

@@ -31,6 +31,7 @@ import (
 	"github.com/jitbot/jitbot/internal/slackapp/notify"
 	"github.com/jitbot/jitbot/internal/slackapp/pace"
 	"github.com/jitbot/jitbot/internal/slackapp/queue"
+	"github.com/jitbot/jitbot/internal/suggest/history"
 )
 
 // Options are what the caller supplies besides the configuration. The
@@ -86,6 +87,7 @@ type App struct {
 	svc        *grants.Service
 	trail      *notify.AuditChannel
 	watcher    *cloudtrail.Watcher // nil unless JIT_USAGE_LOOKUP is on
+	hints      *history.Hints      // likewise
 	handler    *handlers.Handler
 	slackLn    net.Listener // nil in Socket Mode
 	httpLn     net.Listener

@@ -19,6 +19,7 @@ import (
 	"github.com/jitbot/jitbot/internal/slackapp/blockkit"
 	"github.com/jitbot/jitbot/internal/slackapp/handlers"
 	"github.com/jitbot/jitbot/internal/slackapp/notify"
+	"github.com/jitbot/jitbot/internal/suggest/history"
 )
 
 // openAuditLog opens the durable audit log, in the store's Redis, and its
@@ -51,10 +52,14 @@ func (a *App) subscribe() {
 	notifiers = append(notifiers, a.metrics, a.trail, messenger)
 	if a.cfg.UsageLookup {
 		// Summaries go to the evidence and the audit thread, like events.
-		a.watcher = cloudtrail.NewWatcher(a.store.Client(), a.cfg.RedisPrefix, cloudtrail.NewLookup(a.awsCfg), a.store, grants.Notifiers{a.evidence, a.trail}, a.log)
+		lookup := cloudtrail.NewLookup(a.awsCfg)
+		a.watcher = cloudtrail.NewWatcher(a.store.Client(), a.cfg.RedisPrefix, lookup, a.store, grants.Notifiers{a.evidence, a.trail}, a.log)
 		a.watcher.Delay = time.Duration(a.cfg.UsageDelay)
 		notifiers = append(notifiers, a.watcher)
 		a.log.Info("CloudTrail usage lookups on", "second_look_after", a.watcher.Delay)
+		// The approval DM's usage line comes from the same history.
+		a.hints = history.NewHints(a.evidence, lookup, a.log)
+		messenger.Usage = a.hints
 	}
 	a.svc.Subscribe(notifiers...)
 	a.metrics.WatchStore(a.store, a.svc.Catalog)

@@ -72,6 +72,7 @@ func (a *App) startProducers(ctx context.Context, producers *errgroup.Group) {
 	if a.watcher != nil {
 		poll := min(30*time.Second, max(time.Second, a.watcher.Delay/4))
 		producers.Go(func() error { return a.watcher.Run(ctx, poll) })
+		producers.Go(func() error { return a.hints.Run(ctx) })
 	}
 	producers.Go(func() error { return a.watchCatalog(ctx, a.catalog.SHA256) })
 	if a.incidents != nil {

@@ -243,6 +243,23 @@ func (l *Log) Read(ctx context.Context, start string, count int64) ([]Stored, er
 	if err != nil {
 		return nil, fmt.Errorf("read audit log: %w", err)
 	}
+	return storedOf(msgs), nil
+}
+
+// Back returns at most count entries (count > 0) before the stream ID end,
+// newest first: end is "+" for the newest entry on, "(" + a StreamID for
+// those before it. It reads the log backwards a page at a time.
+func (l *Log) Back(ctx context.Context, end string, count int64) ([]Stored, error) {
+	msgs, err := l.client.XRevRangeN(ctx, l.stream, end, "-", count).Result()
+	if err != nil {
+		return nil, fmt.Errorf("read audit log: %w", err)
+	}
+	return storedOf(msgs), nil
+}
+
+// storedOf decodes stream messages; an entry that does not parse is kept
+// empty, with its raw JSON, for Verify to report.
+func storedOf(msgs []redis.XMessage) []Stored {
 	out := make([]Stored, 0, len(msgs))
 	for _, m := range msgs {
 		raw, _ := m.Values["e"].(string)
@@ -252,7 +269,7 @@ func (l *Log) Read(ctx context.Context, start string, count int64) ([]Stored, er
 		}
 		out = append(out, s)
 	}
-	return out, nil
+	return out
 }
 
 // Since returns the entries at or after t.

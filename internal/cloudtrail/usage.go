@@ -63,39 +63,19 @@ func NewLookup(cfg aws.Config) *Lookup { return &Lookup{ct: ctapi.NewFromConfig(
 // Summarize looks up the calls of r's grant: by its STS access key, or by
 // the IAM user within the grant's window for an IAM group grant.
 func (l *Lookup) Summarize(ctx context.Context, r *grants.Request) (Summary, error) {
-	attr := cttypes.LookupAttribute{AttributeKey: cttypes.LookupAttributeKeyAccessKeyId, AttributeValue: aws.String(r.AccessKeyID)}
-	if r.Backend == grants.BackendGroup || r.AccessKeyID == "" {
-		attr = cttypes.LookupAttribute{AttributeKey: cttypes.LookupAttributeKeyUsername, AttributeValue: aws.String(r.Principal)}
-	}
-	end := r.RevokedAt
-	if end.IsZero() || end.After(r.ExpiresAt) && !r.ExpiresAt.IsZero() {
-		end = r.ExpiresAt
-	}
-	in := &ctapi.LookupEventsInput{
-		LookupAttributes: []cttypes.LookupAttribute{attr},
-		StartTime:        aws.Time(r.GrantedAt), EndTime: aws.Time(end),
-		MaxResults: aws.Int32(50),
-	}
 	counts := map[string]int{}
 	var s Summary
-	p := ctapi.NewLookupEventsPaginator(l.ct, in)
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return Summary{}, fmt.Errorf("cloudtrail LookupEvents for %s: %w", r.ID, err)
+	truncated, err := l.each(ctx, r, func(e cttypes.Event) {
+		s.Calls++
+		counts[action(e)]++
+		if failed(e) {
+			s.Errors++
 		}
-		for _, e := range page.Events {
-			s.Calls++
-			counts[action(e)]++
-			if failed(e) {
-				s.Errors++
-			}
-		}
-		if s.Calls >= maxEvents {
-			s.Truncated = p.HasMorePages()
-			break
-		}
+	})
+	if err != nil {
+		return Summary{}, err
 	}
+	s.Truncated = truncated
 	for a, n := range counts {
 		s.TopActions = append(s.TopActions, ActionCount{a, n})
 	}
@@ -109,17 +89,53 @@ func (l *Lookup) Summarize(ctx context.Context, r *grants.Request) (Summary, err
 	return s, nil
 }
 
+// each calls f on every CloudTrail event of r's grant, up to maxEvents;
+// true means there were more.
+func (l *Lookup) each(ctx context.Context, r *grants.Request, f func(cttypes.Event)) (bool, error) {
+	attr := cttypes.LookupAttribute{AttributeKey: cttypes.LookupAttributeKeyAccessKeyId, AttributeValue: aws.String(r.AccessKeyID)}
+	if r.Backend == grants.BackendGroup || r.AccessKeyID == "" {
+		attr = cttypes.LookupAttribute{AttributeKey: cttypes.LookupAttributeKeyUsername, AttributeValue: aws.String(r.Principal)}
+	}
+	end := r.RevokedAt
+	if end.IsZero() || end.After(r.ExpiresAt) && !r.ExpiresAt.IsZero() {
+		end = r.ExpiresAt
+	}
+	in := &ctapi.LookupEventsInput{
+		LookupAttributes: []cttypes.LookupAttribute{attr},
+		StartTime:        aws.Time(r.GrantedAt), EndTime: aws.Time(end),
+		MaxResults: aws.Int32(50),
+	}
+	n := 0
+	p := ctapi.NewLookupEventsPaginator(l.ct, in)
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return false, fmt.Errorf("cloudtrail LookupEvents for %s: %w", r.ID, err)
+		}
+		for _, e := range page.Events {
+			f(e)
+		}
+		if n += len(page.Events); n >= maxEvents {
+			return p.HasMorePages(), nil
+		}
+	}
+	return false, nil
+}
+
 // action names a call the way IAM policies do: s3:GetObject.
 func action(e cttypes.Event) string {
 	svc, _, _ := strings.Cut(aws.ToString(e.EventSource), ".")
 	return svc + ":" + aws.ToString(e.EventName)
 }
 
-// failed reads the errorCode of the full CloudTrail record.
-func failed(e cttypes.Event) bool {
+// failed says whether the call failed.
+func failed(e cttypes.Event) bool { return errorCode(e) != "" }
+
+// errorCode reads the errorCode of the full CloudTrail record.
+func errorCode(e cttypes.Event) string {
 	var rec struct {
 		ErrorCode string `json:"errorCode"`
 	}
 	_ = json.Unmarshal([]byte(aws.ToString(e.CloudTrailEvent)), &rec)
-	return rec.ErrorCode != ""
+	return rec.ErrorCode
 }

@@ -23,7 +23,8 @@ const PageSize = 3
 type Event struct {
 	Name, Source, AccessKeyID, Username string
 	Time                                time.Time
-	ErrorCode                           string // e.g. AccessDenied; empty for a success
+	ErrorCode                           string   // e.g. AccessDenied; empty for a success
+	Resources                           []string // what the event names, ARNs or names
 }
 
 // Server is the fake.
@@ -108,7 +109,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		page = append(page, map[string]any{
 			"EventId": fmt.Sprintf("ev-%d", e.Time.UnixNano()), "EventName": e.Name, "EventSource": e.Source,
 			"EventTime": float64(e.Time.UnixMilli()) / 1000, "AccessKeyId": e.AccessKeyID, "Username": e.Username,
-			"CloudTrailEvent": string(raw),
+			"CloudTrailEvent": string(raw), "Resources": resources(e),
 		})
 	}
 	if page != nil {
@@ -119,6 +120,16 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 	json.NewEncoder(w).Encode(out)
+}
+
+// resources is the Resources list of an event; CloudTrail leaves the type
+// out too when it cannot tell.
+func resources(e Event) []any {
+	out := []any{}
+	for _, r := range e.Resources {
+		out = append(out, map[string]string{"ResourceName": r})
+	}
+	return out
 }
 
 func matches(e Event, in lookupInput) bool {

@@ -32,6 +32,10 @@ type Messenger struct {
 	// Portal is where Identity Center grants are used; set it before
 	// subscribing the Messenger.
 	Portal blockkit.Portal
+	// Usage, when set, gives the approval DM a line on what the role's
+	// past grants used. It must answer from memory: it runs on the way
+	// to every approver.
+	Usage interface{ Line(role string) string }
 }
 
 // Records is what Messenger reads from the service: a request as it is
@@ -270,7 +274,7 @@ func (m *Messenger) updateReviews(ctx context.Context, r *grants.Request) error 
 // askApprovers DMs every current approver and records where each copy is.
 // On a retry, approvers who already have their copy are skipped.
 func (m *Messenger) askApprovers(ctx context.Context, r *grants.Request) error {
-	return m.dmOwners(ctx, r, approverKey, blockkit.ApprovalRequest(r), true)
+	return m.dmOwners(ctx, r, approverKey, m.approvalRequest(r), true)
 }
 
 // updateApprovers rewrites every approver's copy to show r as it is now;
@@ -281,7 +285,7 @@ func (m *Messenger) updateApprovers(ctx context.Context, r *grants.Request) erro
 	if cur, err := m.svc.Get(ctx, r.ID); err == nil {
 		r = cur
 	}
-	blocks := blockkit.ApprovalRequest(r)
+	blocks := m.approvalRequest(r)
 	if r.State != grants.Pending {
 		blocks = blockkit.ApprovalOutcome(r)
 	}
