@@ -232,7 +232,7 @@ func TestCLICompletion(t *testing.T) {
 	}{
 		{args: []string{"au"}, want: "audit\tread and check the durable audit log\n:4\n"},
 		{args: []string{"audit", ""}, want: "export\twrite the durable audit log as jsonl or csv\nverify\trecompute the audit log's hash chain and name the first break\n:4\n"},
-		{args: []string{"report", "--format", ""}, want: "text\njson\n:4\n"},
+		{args: []string{"report", "--format", ""}, want: "text\njson\nhtml\n:4\n"},
 		{args: []string{"completion", "f"}, want: "fish\n:4\n"},
 		{args: []string{"help", "rules", "t"}, want: "test\trun rule test cases (YAML) against a catalog\n:4\n"},
 	}

@@ -72,7 +72,12 @@ func TestStoreGauges(t *testing.T) {
 	}
 
 	// A reloaded catalog's new role starts at 0 too, and the others stay.
+	// The scrape that sees the new catalog starts its series; the registry
+	// gathers collectors at once, so they show from the next.
 	catalog = &rules.Catalog{Roles: map[string]*rules.Role{"admin": {}, "readonly": {}, "added": {}}}
+	if _, err := m.reg.Gather(); err != nil {
+		t.Fatal(err)
+	}
 	if _, ok := find(t, m, "jitbot_requests_total", map[string]string{"role": "added", "outcome": OutcomeGrantFailed}); !ok {
 		t.Error("a role added by a catalog reload has no jitbot_requests_total{outcome=grant_failed} series")
 	}
