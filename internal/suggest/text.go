@@ -9,7 +9,7 @@ import (
 // Text is the suggestion as jitbot rules suggest prints it.
 func Text(s Suggestion, since time.Duration) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Role %s: %d grants ended in the last %s, %d of them used.\n", s.Role, s.Grants, days(since), s.Used)
+	fmt.Fprintf(&b, "Role %s: %s ended in the last %s, %d of them used.\n", s.Role, count(s.Grants, "grant"), days(since), s.Used)
 	if s.Used == 0 {
 		b.WriteString("No grant made a call CloudTrail recorded: nothing to suggest.\n")
 		return b.String()
@@ -65,4 +65,12 @@ func days(d time.Duration) string {
 		return fmt.Sprintf("%dd", d/(24*time.Hour))
 	}
 	return short(d)
+}
+
+// count is n of noun, plural when n is not 1.
+func count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

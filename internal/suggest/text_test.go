@@ -21,7 +21,7 @@ func TestShort(t *testing.T) {
 // suggest; a few say why no duration is proposed.
 func TestTextWithoutEnoughHistory(t *testing.T) {
 	unused := Grant{Start: t0, End: t0.Add(time.Hour)}
-	if got := Text(Build("r", time.Hour, []Grant{unused}), 90*24*time.Hour); !strings.Contains(got, "1 grants ended in the last 90d, 0 of them used") ||
+	if got := Text(Build("r", time.Hour, []Grant{unused}), 90*24*time.Hour); !strings.Contains(got, "1 grant ended in the last 90d, 0 of them used") ||
 		!strings.Contains(got, "nothing to suggest") || strings.Contains(got, "session_policy") {
 		t.Errorf("no used grant:\n%s", got)
 	}

@@ -56,6 +56,12 @@ func TestPageEmpty(t *testing.T) {
 	if !strings.Contains(b.String(), "nobody held a role in this window") {
 		t.Errorf("an empty timeline does not say so")
 	}
+	if strings.Contains(b.String(), `id="timeline-table"`) {
+		t.Errorf("an empty timeline has a table of no grants under it")
+	}
+	if strings.Contains(b.String(), "Median") || !strings.Contains(b.String(), "No request was approved by a person in this window.") {
+		t.Errorf("with no approval, the page gives a median instead of saying there is none")
+	}
 }
 
 // TestMainChartPNG: the chart /jit report attaches is a PNG image.
