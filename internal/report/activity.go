@@ -149,16 +149,10 @@ func outcome(end auditlog.Entry, ok bool) Outcome {
 func grantSpans(latest map[string]auditlog.Entry, usage map[string]string, third map[string]bool, since, now time.Time) []Grant {
 	out := []Grant{}
 	for id, e := range latest {
-		end, running := e.EndedAt, false
-		if end.IsZero() || end.After(now) {
-			end, running = now, true
-			if !e.ExpiresAt.IsZero() && e.ExpiresAt.Before(now) {
-				end, running = e.ExpiresAt, false
-			}
-		}
+		start, end, running := heldWithin(e, since, now)
 		g := Grant{
 			RequestID: id, Role: e.Role, Account: e.Account, Requester: e.Requester, Email: e.RequesterEmail,
-			Start: maxTime(e.GrantedAt, since).UTC(), End: minTime(end, now).UTC(), Running: running,
+			Start: start.UTC(), End: end.UTC(), Running: running,
 			BreakGlass: e.AutoApproved, ThirdParty: third[id], Usage: usage[id],
 		}
 		if g.End.After(g.Start) {

@@ -190,14 +190,8 @@ type holder struct{ role, account, requester string }
 func elevated(latest map[string]auditlog.Entry, since, now time.Time) map[holder]time.Duration {
 	held := map[holder][]interval{}
 	for _, e := range latest {
-		end := e.EndedAt
-		if end.IsZero() {
-			end = now
-			if !e.ExpiresAt.IsZero() && e.ExpiresAt.Before(now) {
-				end = e.ExpiresAt
-			}
-		}
-		iv := interval{maxTime(e.GrantedAt, since), minTime(end, now)}
+		start, end, _ := heldWithin(e, since, now)
+		iv := interval{start, end}
 		if iv.end.After(iv.start) {
 			h := holder{e.Role, e.Account, e.Requester}
 			held[h] = append(held[h], iv)
@@ -208,6 +202,20 @@ func elevated(latest map[string]auditlog.Entry, since, now time.Time) map[holder
 		out[h] = union(ivs)
 	}
 	return out
+}
+
+// heldWithin is the part of a grant (e, its latest entry) within
+// [since, now], and whether it is still held at now: a grant with no end
+// recorded runs until now, or until its expiry if that has passed.
+func heldWithin(e auditlog.Entry, since, now time.Time) (start, end time.Time, running bool) {
+	end = e.EndedAt
+	if end.IsZero() || end.After(now) {
+		end, running = now, true
+		if !e.ExpiresAt.IsZero() && e.ExpiresAt.Before(now) {
+			end, running = e.ExpiresAt, false
+		}
+	}
+	return maxTime(e.GrantedAt, since), minTime(end, now), running
 }
 
 // assemble is the report of the gathered figures: every role with any,

@@ -68,10 +68,11 @@ func (c *AuditChannel) round(ctx context.Context) (more bool, err error) {
 	// tens of thousands of requests waiting (an expiry burst), copying
 	// the whole backlog each round made each round slower than the events
 	// came, and the process spent its CPU on that copy.
-	batch := c.waitingLocked(1)
+	take := 1
 	if limited {
-		batch = c.waitingLocked(digestMax)
+		take = digestMax
 	}
+	batch := c.waitingLocked(take)
 	var stale *grants.Request
 	if len(batch) == 0 && len(c.behind) > 0 {
 		r := c.behind[0]

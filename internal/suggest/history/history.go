@@ -26,22 +26,18 @@ type Caller interface {
 	Calls(ctx context.Context, r *grants.Request) (calls []suggest.Call, skipped int, truncated bool, err error)
 }
 
-// Ended returns the grants of role that ended, oldest first, from the
-// log's revoked entries: each carries the grant's window and the access
-// key or principal CloudTrail knows it by. Dry-run grants touched no AWS
-// account and are left out.
-func Ended(entries []auditlog.Entry, role string) []*grants.Request {
-	var out []*grants.Request
-	for _, e := range entries {
-		if e.Type != string(grants.EventRevoked) || e.Role != role || e.GrantedAt.IsZero() || e.DryRun {
-			continue
-		}
-		out = append(out, &grants.Request{
-			ID: grants.RequestID(e.RequestID), Role: e.Role, Backend: e.Backend, Principal: e.Principal,
-			AccessKeyID: e.AccessKeyID, GrantedAt: e.GrantedAt, ExpiresAt: e.ExpiresAt, RevokedAt: e.EndedAt,
-		})
+// ended returns the grant of role whose end e records, if e is one: a
+// revoked entry carries the grant's window and the access key or
+// principal CloudTrail knows it by. Dry-run grants touched no AWS account
+// and are left out.
+func ended(e auditlog.Entry, role string) (*grants.Request, bool) {
+	if e.Type != string(grants.EventRevoked) || e.Role != role || e.GrantedAt.IsZero() || e.DryRun {
+		return nil, false
 	}
-	return out
+	return &grants.Request{
+		ID: grants.RequestID(e.RequestID), Role: e.Role, Backend: e.Backend, Principal: e.Principal,
+		AccessKeyID: e.AccessKeyID, GrantedAt: e.GrantedAt, ExpiresAt: e.ExpiresAt, RevokedAt: e.EndedAt,
+	}, true
 }
 
 // Scan bounds what Load reads of the log.
@@ -99,7 +95,9 @@ func endedBack(ctx context.Context, l Log, role string, scan Scan) ([]*grants.Re
 			if !scan.Since.IsZero() && !s.Entry.At.IsZero() && s.Entry.At.Before(scan.Since) {
 				return oldestFirst(found), nil
 			}
-			found = append(found, Ended([]auditlog.Entry{s.Entry}, role)...)
+			if r, ok := ended(s.Entry, role); ok {
+				found = append(found, r)
+			}
 			if scan.Last > 0 && len(found) == scan.Last || scan.Max > 0 && read >= scan.Max {
 				return oldestFirst(found), nil
 			}
