@@ -20,6 +20,7 @@ import (
 
 	"github.com/jitbot/jitbot/internal/grants"
 	"github.com/jitbot/jitbot/internal/slackapp/blockkit"
+	"github.com/jitbot/jitbot/internal/slackapp/pace"
 	"github.com/jitbot/jitbot/internal/slackapp/queue"
 )
 
@@ -176,7 +177,11 @@ func (c *AuditChannel) showParent(ctx context.Context, r grants.Request, paced b
 			return "", err
 		}
 	}
-	if _, _, _, err := c.api.UpdateMessageContext(ctx, c.channel, ts, slack.MsgOptionText(text, false), slack.MsgOptionBlocks(blocks...)); err != nil {
+	// chat.update's turns are the workspace's, and once Slack holds it back
+	// the approvers' DM updates queue for them, a thousand in an incident.
+	// The parent does not queue behind them: it is refused at once, stays
+	// behind and catches up later, while the thread replies show the events.
+	if _, _, _, err := c.api.UpdateMessageContext(pace.NoWait(ctx), c.channel, ts, slack.MsgOptionText(text, false), slack.MsgOptionBlocks(blocks...)); err != nil {
 		return ts, fmt.Errorf("update audit parent of %s: %w", cur.ID, err)
 	}
 	return ts, nil

@@ -96,6 +96,13 @@ func (c *AuditChannel) round(ctx context.Context) (more bool, err error) {
 	}
 	if rl := (*slack.RateLimitedError)(nil); errors.As(err, &rl) {
 		c.limitedNow()
+		if stale != nil {
+			// The catch-up stays behind and is tried again after
+			// UpdateGap. Waiting out its Retry-After instead (minutes,
+			// when approval DMs hold chat.update's turns) would keep
+			// every event that comes meanwhile from the channel.
+			stale, err = nil, nil
+		}
 	}
 	if err != nil && !queue.Permanent(err) {
 		return false, err

@@ -3,13 +3,18 @@ package notify_test
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/slack-go/slack"
 
 	"github.com/jitbot/jitbot/internal/grants"
 	"github.com/jitbot/jitbot/internal/slackapp/blockkit"
 	"github.com/jitbot/jitbot/internal/slackapp/notify"
+	"github.com/jitbot/jitbot/internal/slackapp/pace"
 	"github.com/jitbot/jitbot/internal/slackfake"
 )
 
@@ -157,5 +162,81 @@ func TestReplyDoesNotWaitForTheParentsUpdate(t *testing.T) {
 	}
 	if msgs := s.Messages(channel); !strings.Contains(strings.ToUpper(msgs[0].Text+string(msgs[0].Blocks)), "DENIED") {
 		t.Errorf("parent does not show its final state: %s", msgs[0].Text)
+	}
+}
+
+// TestRepliesDoNotQueueBehindDMUpdates: once Slack has refused a
+// chat.update, the bot's calls take turns at its rate (pace), and in an
+// incident the approvers' DM updates queue for them by the hundred. The
+// audit channel does not queue behind them: a request's new events are in
+// its thread at once, and its parent catches up when a turn is free.
+func TestRepliesDoNotQueueBehindDMUpdates(t *testing.T) {
+	p := newNotifierParts(t)
+	s := p.slack
+	api := slack.New(s.BotToken(), slack.OptionAPIURL(s.APIURL()), slack.OptionHTTPClient(&http.Client{Transport: pace.New(nil)}))
+	trail := notify.NewAuditChannel(api, channel, p.store, p.q, nil, p.log)
+	trail.UpdateGap = 50 * time.Millisecond
+	r := breakGlass()
+	r.AutoApproved, r.State = false, grants.Pending
+	trail.Notify(t.Context(), grants.Event{Type: grants.EventRequested, Request: r})
+	p.q.Wait()
+	parent := s.Messages(channel)[0]
+
+	// Slack refuses one update; four more (the approvers' DMs) then
+	// queue for chat.update's turns, 50 a minute, the last about 5 s on.
+	s.RateLimit("chat.update", 1, time.Second)
+	if _, _, _, err := api.UpdateMessageContext(t.Context(), channel, parent.TS, slack.MsgOptionText("x", false)); err == nil {
+		t.Fatal("the refused update succeeded")
+	}
+	var dms sync.WaitGroup
+	for range 4 {
+		dms.Go(func() {
+			if _, _, _, err := api.UpdateMessageContext(context.Background(), channel, parent.TS, slack.MsgOptionText("a DM's update", false)); err != nil {
+				t.Errorf("queued update: %v", err)
+			}
+		})
+	}
+	time.Sleep(50 * time.Millisecond)
+
+	start := time.Now()
+	r.State = grants.Active
+	granted := grants.Event{Type: grants.EventGranted, Request: r}
+	trail.Notify(t.Context(), granted)
+	line := blockkit.AuditEvent(granted)
+	shown := waitFor(t, 10*time.Second, func() bool {
+		for _, m := range s.Messages(channel) {
+			if m.ThreadTS == parent.TS && m.TS != parent.TS && strings.Contains(m.Text, line) {
+				return true
+			}
+		}
+		return false
+	})
+	if took := shown.Sub(start); took > 1500*time.Millisecond {
+		t.Errorf("the grant's reply came %v after the event, behind the DMs' queued updates", took)
+	}
+	// The parent is behind now and its catch-up is refused while the DMs
+	// hold the turns; the writer does not sleep out that refusal's
+	// Retry-After either (seconds, once the DMs have taken their turns,
+	// after Slack's): the next event is shown at once too.
+	time.Sleep(1500 * time.Millisecond)
+	start = time.Now()
+	expiring := grants.Event{Type: grants.EventExpiring, Request: r}
+	trail.Notify(t.Context(), expiring)
+	line = blockkit.AuditEvent(expiring)
+	shown = waitFor(t, 10*time.Second, func() bool {
+		for _, m := range s.Messages(channel) {
+			if m.ThreadTS == parent.TS && strings.Contains(m.Text, line) {
+				return true
+			}
+		}
+		return false
+	})
+	if took := shown.Sub(start); took > 1500*time.Millisecond {
+		t.Errorf("the next event's reply came %v after it, behind a refused catch-up", took)
+	}
+	dms.Wait()
+	p.q.Wait()
+	if got := s.Messages(channel)[0]; got.TS != parent.TS || !strings.Contains(strings.ToUpper(got.Text+string(got.Blocks)), "ACTIVE") {
+		t.Errorf("the parent did not catch up once a turn was free: %q", got.Text)
 	}
 }

@@ -7,7 +7,8 @@
 // The Transport makes the calls of a method (of chat.postMessage, of a
 // channel) wait out a 429's Retry-After together, and then, for a minute,
 // take turns at the method's published rate, first come first served.
-// Until Slack answers 429 it changes nothing: calls go at once.
+// Until Slack answers 429 it changes nothing: calls go at once. A caller
+// with better to do than wait its turn says so with NoWait.
 package pace
 
 import (
@@ -50,12 +51,38 @@ type paced struct {
 // New returns a Transport over base.
 func New(base http.RoundTripper) *Transport { return &Transport{Base: base} }
 
+// noWaitKey marks a context whose calls do not queue for their turn.
+type noWaitKey struct{}
+
+// NoWait returns ctx marked so that a call made with it never queues for
+// its turn: while its method is paced and the call cannot go at once, the
+// Transport answers it 429 itself, with the time until a turn as
+// Retry-After, as Slack would, and Slack is not called. It is for a writer
+// that has more to do than that one call: the audit channel's parent
+// updates share chat.update's turns with every approval DM's update, and
+// waiting behind a thousand of them would hold back the thread replies
+// that show the same events.
+func NoWait(ctx context.Context) context.Context {
+	return context.WithValue(ctx, noWaitKey{}, true)
+}
+
+// held is a call NoWait kept from queueing, and how long until its turn.
+type held struct{ retry time.Duration }
+
+func (h held) Error() string { return "paced: not this call's turn for " + h.retry.String() }
+
 // RoundTrip waits for the call's turn, when its method is being paced, and
 // makes it.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	method := path.Base(req.URL.Path)
 	key := keyOf(req, method)
 	if err := t.wait(req.Context(), key); err != nil {
+		if h, ok := err.(held); ok {
+			if req.Body != nil {
+				req.Body.Close() // a RoundTripper closes the body, even unsent
+			}
+			return tooManyRequests(req, h.retry), nil
+		}
 		return nil, err
 	}
 	base := t.Base
@@ -96,9 +123,13 @@ func (t *Transport) wait(ctx context.Context, key string) error {
 			t.mu.Unlock()
 			return nil
 		}
+		noWait, _ := ctx.Value(noWaitKey{}).(bool)
 		if now.Before(p.gate) {
 			d := p.gate.Sub(now)
 			t.mu.Unlock()
+			if noWait {
+				return held{d}
+			}
 			if err := wait.Sleep(ctx, d); err != nil {
 				return err
 			}
@@ -109,7 +140,29 @@ func (t *Transport) wait(ctx context.Context, key string) error {
 		if turns == nil {
 			return nil
 		}
+		if noWait {
+			// A turn now, or none: the queued calls keep theirs.
+			r := turns.Reserve()
+			if d := r.Delay(); d > 0 {
+				r.Cancel()
+				return held{d}
+			}
+			return nil
+		}
 		return turns.Wait(ctx)
+	}
+}
+
+// tooManyRequests is the answer Slack gives a call over its limit, made
+// by the Transport for a call it held back.
+func tooManyRequests(req *http.Request, retry time.Duration) *http.Response {
+	secs := max(1, int((retry+time.Second-1)/time.Second))
+	return &http.Response{
+		Status: "429 Too Many Requests", StatusCode: http.StatusTooManyRequests,
+		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header:  http.Header{"Retry-After": {strconv.Itoa(secs)}, "Content-Type": {"application/json"}},
+		Body:    io.NopCloser(strings.NewReader(`{"ok":false,"error":"ratelimited"}`)),
+		Request: req,
 	}
 }
 

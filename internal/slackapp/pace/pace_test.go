@@ -1,6 +1,7 @@
 package pace_test
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -139,5 +140,58 @@ func TestHolding(t *testing.T) {
 	if !tr.Holding("users.info") || tr.Holding("users.list") || tr.Holding("users") {
 		t.Errorf("after a 429 on users.info: Holding users.info %v, users.list %v, users %v; want true, false, false",
 			tr.Holding("users.info"), tr.Holding("users.list"), tr.Holding("users"))
+	}
+}
+
+// TestNoWaitIsAnsweredAtOnce: while chat.update is paced, a call marked
+// NoWait does not queue: the Transport answers it 429 at once, with the
+// time to a turn as Retry-After, and Slack is not called; calls queued
+// before it keep their turns, and when nothing is paced it goes as usual.
+func TestNoWaitIsAnsweredAtOnce(t *testing.T) {
+	s, c, base := start(t)
+	noWait := func() (int, string, time.Duration) {
+		t.Helper()
+		req, err := http.NewRequestWithContext(pace.NoWait(context.Background()), http.MethodPost, base+"chat.update", strings.NewReader("channel=CAUDIT&ts=1.1"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		sent := time.Now()
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode, resp.Header.Get("Retry-After"), time.Since(sent)
+	}
+	if code, _, _ := noWait(); code != http.StatusOK {
+		t.Fatalf("NoWait call with nothing paced: %d, want it made", code)
+	}
+	s.refuse["chat.update CAUDIT"] = 1
+	post(t, c, base, "chat.update", url.Values{"channel": {"CAUDIT"}, "ts": {"1.1"}})
+
+	code, retry, took := noWait()
+	if code != http.StatusTooManyRequests || retry != "1" || took > 200*time.Millisecond {
+		t.Errorf("NoWait call inside Retry-After: %d, Retry-After %q, after %v; want 429, 1, at once", code, retry, took)
+	}
+	time.Sleep(time.Second)
+	// Two calls queue for their turns (chat.update: 50 a minute); the
+	// NoWait call that comes after them is told to come back later.
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Go(func() {
+			if code := post(t, c, base, "chat.update", url.Values{"channel": {"CAUDIT"}, "ts": {"1.1"}}); code != http.StatusOK {
+				t.Errorf("queued call: %d", code)
+			}
+		})
+	}
+	time.Sleep(100 * time.Millisecond)
+	code, retry, took = noWait()
+	if code != http.StatusTooManyRequests || retry == "" || retry == "0" || took > 200*time.Millisecond {
+		t.Errorf("NoWait call behind queued ones: %d, Retry-After %q, after %v; want 429 at once", code, retry, took)
+	}
+	wg.Wait()
+	if n := len(s.times("chat.update CAUDIT")); n != 4 {
+		t.Errorf("Slack got %d chat.update calls, want 4: the first NoWait call, the refused one and the two queued", n)
 	}
 }
