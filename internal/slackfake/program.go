@@ -136,11 +136,22 @@ func (e Envelope) SentAt() time.Time {
 
 // Forget drops the messages, calls and acks recorded so far, so that a
 // long-running program keeps the fake's memory and lookups small. Users,
-// user groups, DM channels, views and open connections stay.
+// user groups, DM channels, views and open connections stay. A forgotten
+// message still exists as far as the bot can tell: updating or deleting it
+// succeeds (and is not recorded), as a bot that posted it an hour ago
+// would find in Slack.
 func (s *Server) Forget() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.msgs, s.calls, s.acks = nil, nil, nil
+	if s.forgotten == nil {
+		s.forgotten = map[msgKey]bool{}
+	}
+	for k, m := range s.msgAt {
+		if !m.Ephemeral {
+			s.forgotten[k] = true
+		}
+	}
+	s.msgs, s.msgAt, s.calls, s.acks = nil, nil, nil, nil
 	for id, ds := range s.deliveries {
 		if len(ds) > 0 && !ds[len(ds)-1].at.IsZero() {
 			delete(s.deliveries, id)

@@ -116,6 +116,8 @@ type Server struct {
 	dms          map[string]string // user ID → D… channel
 	dmOwners     map[string]string // D… channel → user ID
 	msgs         []*message
+	msgAt        map[msgKey]*message // the same messages by channel and ts
+	forgotten    map[msgKey]bool     // messages Forget dropped: still in Slack
 	triggers     map[string]*trigger
 	responseURLs map[string]*responseURL
 	views        map[string]*view    // by view ID

@@ -288,17 +288,19 @@ func (s *Server) FailNext(method string, n int, slackError string) {
 }
 
 // findMessage returns the message with this ts in channel, or nil.
+// msgKey finds a message: its channel and ts.
+type msgKey struct{ channel, ts string }
+
+// findMessage looks the message up by its place, not by a scan: the
+// bench's long runs keep hundreds of thousands of messages, and the bot
+// updates one of them for every event. Callers hold s.mu.
 func (s *Server) findMessage(channel, ts string) *message {
-	for _, m := range s.msgs {
-		if m.Channel == channel && m.TS == ts {
-			return m
-		}
-	}
-	return nil
+	return s.msgAt[msgKey{channel, ts}]
 }
 
 func (s *Server) deleteMessage(m *message) {
 	s.msgs = slices.DeleteFunc(s.msgs, func(x *message) bool { return x == m })
+	delete(s.msgAt, msgKey{m.Channel, m.TS})
 }
 
 // post stores a new message. Callers hold s.mu.
@@ -308,6 +310,10 @@ func (s *Server) post(channel, threadTS, text, user string, blocks json.RawMessa
 		Blocks: blocks, Ephemeral: ephemeral,
 	}}
 	s.msgs = append(s.msgs, m)
+	if s.msgAt == nil {
+		s.msgAt = map[msgKey]*message{}
+	}
+	s.msgAt[msgKey{channel, m.TS}] = m
 	return m
 }
 

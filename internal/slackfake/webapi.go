@@ -334,6 +334,13 @@ func (s *Server) postEphemeral(r *request) (map[string]any, *apiError) {
 func (s *Server) updateMessage(r *request) (map[string]any, *apiError) {
 	ch := r.param("channel")
 	m := s.findMessage(ch, r.param("ts"))
+	if m == nil && s.forgotten[msgKey{ch, r.param("ts")}] {
+		text, _, aerr := messageContent(r)
+		if aerr != nil {
+			return nil, aerr
+		}
+		return map[string]any{"channel": ch, "ts": r.param("ts"), "text": text}, nil
+	}
 	switch {
 	case m == nil && ch != "" && (ch[0] == 'U' || ch[0] == 'W'):
 		return nil, &apiError{code: "channel_not_found"}
@@ -351,6 +358,10 @@ func (s *Server) updateMessage(r *request) (map[string]any, *apiError) {
 func (s *Server) deleteMessageCall(r *request) (map[string]any, *apiError) {
 	ch := r.param("channel")
 	m := s.findMessage(ch, r.param("ts"))
+	if k := (msgKey{ch, r.param("ts")}); m == nil && s.forgotten[k] {
+		delete(s.forgotten, k)
+		return map[string]any{"channel": ch, "ts": k.ts}, nil
+	}
 	if m == nil || m.Ephemeral {
 		return nil, &apiError{code: "message_not_found"}
 	}

@@ -209,6 +209,42 @@ func TestMessageErrors(t *testing.T) {
 	if got := slackError(err); got != "message_not_found" {
 		t.Errorf("update of an unknown message = %v, want message_not_found", err)
 	}
+	// A message is found by its channel and ts together, and not once it
+	// is deleted. A forgotten one still exists for the bot: it can be
+	// updated (unrecorded) and deleted, once.
+	_, ts, err := api.PostMessageContext(ctx, "C0AUDIT", slack.MsgOptionText("kept", false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, err := api.UpdateMessageContext(ctx, "C0OTHER", ts, slack.MsgOptionText("x", false)); slackError(err) != "message_not_found" {
+		t.Errorf("update of %s in another channel = %v, want message_not_found", ts, err)
+	}
+	if _, _, _, err := api.UpdateMessageContext(ctx, "C0AUDIT", ts, slack.MsgOptionText("updated", false)); err != nil {
+		t.Errorf("update of %s: %v", ts, err)
+	}
+	if _, _, err := api.DeleteMessageContext(ctx, "C0AUDIT", ts); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, err := api.UpdateMessageContext(ctx, "C0AUDIT", ts, slack.MsgOptionText("x", false)); slackError(err) != "message_not_found" {
+		t.Errorf("update of deleted %s = %v, want message_not_found", ts, err)
+	}
+	_, ts, err = api.PostMessageContext(ctx, "C0AUDIT", slack.MsgOptionText("forgotten", false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Forget()
+	if _, _, _, err := api.UpdateMessageContext(ctx, "C0AUDIT", ts, slack.MsgOptionText("x", false)); err != nil {
+		t.Errorf("update of forgotten %s: %v", ts, err)
+	}
+	if n := len(s.Messages("")); n != 0 {
+		t.Errorf("the update of a forgotten message recorded %d messages", n)
+	}
+	if _, _, err := api.DeleteMessageContext(ctx, "C0AUDIT", ts); err != nil {
+		t.Errorf("delete of forgotten %s: %v", ts, err)
+	}
+	if _, _, _, err := api.UpdateMessageContext(ctx, "C0AUDIT", ts, slack.MsgOptionText("x", false)); slackError(err) != "message_not_found" {
+		t.Errorf("update of forgotten and deleted %s = %v, want message_not_found", ts, err)
+	}
 	if _, err := api.PostEphemeralContext(ctx, "C0AUDIT", "U0NOBODY", slack.MsgOptionText("x", false)); slackError(err) != "user_not_in_channel" {
 		t.Errorf("ephemeral to an unknown user = %v, want user_not_in_channel", err)
 	}
