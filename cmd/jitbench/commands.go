@@ -196,10 +196,7 @@ func (b *bench) fileRequest(ctx context.Context, requester, text string) (string
 // quiet waits until neither Slack nor AWS has seen a call for 150 ms, so
 // that the next measurement window holds only its own calls.
 func (b *bench) quiet(ctx context.Context, timeout time.Duration) error {
-	awsQuiet := func() bool {
-		calls := b.st.aws.Calls("")
-		return len(calls) == 0 || time.Since(calls[len(calls)-1].End) >= 150*time.Millisecond
-	}
+	awsQuiet := func() bool { return time.Since(b.st.aws.LastEnd()) >= 150*time.Millisecond }
 	return waitFor(ctx, "Slack and AWS to go quiet", timeout, func() bool {
 		return b.st.web.quietFor(150*time.Millisecond) && awsQuiet()
 	})

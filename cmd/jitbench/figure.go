@@ -27,6 +27,10 @@ type figure struct {
 	Emulator summary
 	Extra    map[string]float64
 	Note     string
+	// Lost says the run lost something the target also requires whole
+	// (incident_flood: a DM, an audit post, a log entry): the figure is
+	// then missed, however fast the rest was.
+	Lost bool
 }
 
 func (f *figure) addExtra(k string, v float64) {
@@ -44,7 +48,7 @@ func (f figure) bound() float64 {
 	return f.Sum.P99
 }
 
-func (f figure) met() bool { return f.Target > 0 && f.bound() <= f.Target }
+func (f figure) met() bool { return f.Target > 0 && !f.Lost && f.bound() <= f.Target }
 
 // ratio is the p99 over the emulator's median round trip, or 0.
 func (f figure) ratio() float64 {
@@ -111,6 +115,9 @@ func (f figure) verdict() string {
 	}
 	if f.met() {
 		return fmt.Sprintf("met (%s ≤ %g)", which, f.Target)
+	}
+	if f.Lost {
+		return "MISSED (something lost)"
 	}
 	return fmt.Sprintf("MISSED (%s > %g)", which, f.Target)
 }

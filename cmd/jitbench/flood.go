@@ -240,6 +240,7 @@ func (b *bench) addFlood(ctx context.Context, fl *flood, out floodOutcome) error
 		}
 	}
 	if missingDMs > 0 || len(unshown) > 0 || unlogged > 0 || len(problems) > 0 {
+		f.Lost, b.keepWork = true, true
 		f.Note = fmt.Sprintf("lost: %d approval DMs, %d grants not in the audit channel, %d durable log entries; %s", missingDMs, len(unshown), unlogged, strings.Join(problems, "; "))
 		b.findings = append(b.findings, "incident_flood: "+f.Note)
 	}

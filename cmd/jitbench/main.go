@@ -20,6 +20,8 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -52,6 +54,7 @@ type usageError struct{ error }
 // config is the command line.
 type config struct {
 	bot, out, jsonOut, work, profile, overlay string
+	phases                                    *regexp.Regexp
 
 	grants         int
 	window         time.Duration
@@ -87,6 +90,10 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.work, "work", "", "directory for logs and data (kept); empty: a temporary one, removed unless the run fails")
 	fs.StringVar(&c.overlay, "overlay", "", "build the bot with this go build -overlay file (absolute paths), to measure a candidate change without editing the tree")
 	fs.StringVar(&c.profile, "profile", "", "build the bot with a pprof listener and write CPU and heap profiles into this directory")
+	fs.Func("phases", "run only the phases whose name matches this regular expression, besides the emulators' round trips (to iterate on one figure; a full run is what BENCHMARKS.md reports)", func(v string) (err error) {
+		c.phases, err = regexp.Compile(v)
+		return err
+	})
 	fs.IntVar(&c.grants, "grants", 10000, "active grants expiring over -window (revocation lag, memory)")
 	fs.DurationVar(&c.window, "window", time.Minute, "the window over which the -grants grants expire")
 	fs.BoolVar(&c.restart, "restart", true, "SIGKILL and restart the bot once during the revocation window")
@@ -154,6 +161,9 @@ type bench struct {
 	motoRTT, slackRTT summary
 	figs              []figure
 	findings          []string
+	// keepWork keeps a temporary work directory, its logs above all, after
+	// a run that lost something: that is when they are needed.
+	keepWork bool
 }
 
 func (b *bench) add(f figure) {
@@ -171,13 +181,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 		return err
 	}
 	started := time.Now()
+	b := &bench{cfg: cfg, log: stderr}
 	work := cfg.work
 	if work == "" {
 		if work, err = os.MkdirTemp("", "jitbench-"); err != nil {
 			return err
 		}
 		defer func() {
-			if err == nil {
+			if err == nil && !b.keepWork {
 				os.RemoveAll(work)
 			} else {
 				fmt.Fprintf(stderr, "jitbench: logs kept in %s\n", work)
@@ -186,7 +197,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	} else if err := os.MkdirAll(work, 0o755); err != nil {
 		return err
 	}
-	b := &bench{cfg: cfg, log: stderr}
 
 	bin, err := b.botBinary(ctx, work)
 	if err != nil {
@@ -200,8 +210,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 		return err
 	}
 	failed := b.runPhases(ctx)
-	if n, first := st.bot.errorLines(); n > 0 {
-		b.findings = append(b.findings, fmt.Sprintf("jitbot logged %d lines at level ERROR during the run; the first: %s", n, truncate(first, 400)))
+	if n, first, kinds := st.bot.errorLines(); n > 0 {
+		var byKind []string
+		for msg, k := range kinds {
+			byKind = append(byKind, fmt.Sprintf("%d × %q", k, msg))
+		}
+		slices.Sort(byKind)
+		b.findings = append(b.findings, fmt.Sprintf("jitbot logged %d lines at level ERROR during the run (%s); the first: %s", n, strings.Join(byKind, ", "), truncate(first, 400)))
 	}
 	rep := b.report(started, time.Since(started))
 	fmt.Fprint(stdout, rep.table())
@@ -353,10 +368,15 @@ func (b *bench) runPhases(ctx context.Context) error {
 		{"100,000 open records", b.scale},
 	}
 	var failed error
-	for _, p := range phases {
+	for i, p := range phases {
 		if err := ctx.Err(); err != nil {
 			failed = err
 			break
+		}
+		// The emulators' round trips are what other figures are
+		// compared with: they always run.
+		if i > 0 && b.cfg.phases != nil && !b.cfg.phases.MatchString(p.name) {
+			continue
 		}
 		b.logf("phase: %s", p.name)
 		if err := p.run(ctx); err != nil {

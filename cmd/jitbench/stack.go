@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -275,8 +276,10 @@ func (b *bot) pid() int {
 	return b.cmd.Process.Pid
 }
 
-// errorLines counts the log lines at level ERROR over every start.
-func (b *bot) errorLines() (n int, first string) {
+// errorLines counts the log lines at level ERROR over every start, and
+// by message.
+func (b *bot) errorLines() (n int, first string, kinds map[string]int) {
+	kinds = map[string]int{}
 	for _, path := range b.logs {
 		f, err := os.Open(path)
 		if err != nil {
@@ -290,11 +293,15 @@ func (b *bot) errorLines() (n int, first string) {
 					first = sc.Text()
 				}
 				n++
+				var line struct{ Msg string }
+				if json.Unmarshal(sc.Bytes(), &line) == nil {
+					kinds[line.Msg]++
+				}
 			}
 		}
 		f.Close()
 	}
-	return n, first
+	return n, first, kinds
 }
 
 // memory reads the resident set of a process from /proc, in KiB: now

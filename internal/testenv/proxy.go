@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -142,6 +143,28 @@ func (p *Proxy) Calls(action string) []Call {
 		}
 	}
 	return out
+}
+
+// CallsAfter returns the calls recorded after the first n (of every
+// action), in the order they finished. A caller that follows a long run
+// keeps the count it has read, so each look copies only what is new.
+func (p *Proxy) CallsAfter(n int) []Call {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if n >= len(p.calls) {
+		return nil
+	}
+	return slices.Clone(p.calls[n:])
+}
+
+// LastEnd is when the last recorded call ended, or zero.
+func (p *Proxy) LastEnd() time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.calls) == 0 {
+		return time.Time{}
+	}
+	return p.calls[len(p.calls)-1].End
 }
 
 // Reset forgets the recorded calls. Faults stay as set.

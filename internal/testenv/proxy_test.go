@@ -60,9 +60,19 @@ func TestProxyRecordsAndForwards(t *testing.T) {
 		t.Errorf("recorded call = %+v", c)
 	}
 
+	if after := p.CallsAfter(1); len(after) != 1 || after[0].Action != "GetRole" {
+		t.Errorf("CallsAfter(1) = %+v, want the GetRole call alone", after)
+	}
+	if after := p.CallsAfter(2); after != nil {
+		t.Errorf("CallsAfter(2) = %+v, want none", after)
+	}
+	if last := p.LastEnd(); !last.Equal(p.Calls("GetRole")[0].End) {
+		t.Errorf("LastEnd = %v, want the end of the last call, %v", last, p.Calls("GetRole")[0].End)
+	}
+
 	p.Reset()
-	if n := len(p.Calls("")); n != 0 {
-		t.Errorf("%d calls recorded after Reset", n)
+	if n := len(p.Calls("")); n != 0 || !p.LastEnd().IsZero() {
+		t.Errorf("%d calls recorded after Reset, the last ending %v", n, p.LastEnd())
 	}
 }
 
