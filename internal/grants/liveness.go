@@ -36,7 +36,10 @@ type LivenessStore interface {
 	// Leased returns the records whose last write took a lease, with the
 	// process that took it; a lease may have lapsed since.
 	Leased(ctx context.Context) (map[RequestID]string, error)
-	// MakeDue makes the queued records ids due at now.
+	// MakeDue makes the queued records ids due at now, unless they are
+	// due earlier already: every live process makes a dead one's records
+	// due at each look, and moving them later each time would keep them
+	// behind all the work that came due meanwhile.
 	MakeDue(ctx context.Context, ids []RequestID, now time.Time) error
 }
 

@@ -53,7 +53,7 @@ func (l *liveStore) MakeDue(_ context.Context, ids []grants.RequestID, now time.
 	l.memStore.mu.Lock()
 	defer l.memStore.mu.Unlock()
 	for _, id := range ids {
-		if _, ok := l.due[id]; ok {
+		if at, ok := l.due[id]; ok && at.After(now) {
 			l.due[id] = now
 		}
 	}

@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"context"
+	_ "embed"
 	"fmt"
 	"time"
 
@@ -55,16 +56,24 @@ func (s *Store) Leased(ctx context.Context) (map[grants.RequestID]string, error)
 	return out, nil
 }
 
+var (
+	//go:embed makedue.lua
+	makeDueLua    string
+	makeDueScript = redis.NewScript(makeDueLua)
+)
+
 // MakeDue moves the queued records ids to now in whichever queue holds
-// them; records in neither stay out.
+// them, unless they are due earlier already; records in neither stay out.
 func (s *Store) MakeDue(ctx context.Context, ids []grants.RequestID, now time.Time) error {
-	pipe := s.client.Pipeline()
-	for _, id := range ids {
-		for _, q := range []string{s.deadlines, s.expiries} {
-			pipe.ZAddXX(ctx, q, redis.Z{Score: float64(now.UnixMilli()), Member: string(id)})
-		}
+	if len(ids) == 0 {
+		return nil
 	}
-	if _, err := pipe.Exec(ctx); err != nil {
+	args := make([]any, 0, len(ids)+1)
+	args = append(args, now.UnixMilli())
+	for _, id := range ids {
+		args = append(args, string(id))
+	}
+	if err := makeDueScript.Run(ctx, s.client, []string{s.deadlines, s.expiries}, args...).Err(); err != nil {
 		return fmt.Errorf("make %d records of dead processes due: %w", len(ids), err)
 	}
 	return nil
