@@ -97,8 +97,14 @@ func (b *bench) revocationLag100k(ctx context.Context) error {
 	return nil
 }
 
-// forgetSlackEvery makes the Slack fake and its timing proxy forget what
-// they recorded, every d until stop is called.
+// forgetSlack makes the Slack fake and its timing proxy forget what they
+// recorded.
+func (b *bench) forgetSlack() {
+	b.st.slack.Forget()
+	b.st.web.Reset()
+}
+
+// forgetSlackEvery calls forgetSlack every d until stop is called.
 func (b *bench) forgetSlackEvery(d time.Duration) (stop func()) {
 	done := make(chan struct{})
 	var forgetting sync.WaitGroup
@@ -110,8 +116,7 @@ func (b *bench) forgetSlackEvery(d time.Duration) (stop func()) {
 			case <-done:
 				return
 			case <-tick.C:
-				b.st.slack.Forget()
-				b.st.web.Reset()
+				b.forgetSlack()
 			}
 		}
 	})

@@ -52,9 +52,8 @@ func (b *bench) scale(ctx context.Context) error {
 	if err := b.quiet(ctx, 2*time.Minute); err != nil {
 		return err
 	}
-	b.st.slack.Forget()
+	b.forgetSlack()
 	b.st.aws.Reset()
-	b.st.web.Reset()
 	runtime.GC()
 	before, err := b.scrapeTimes(ctx, 20)
 	if err != nil {

@@ -287,13 +287,13 @@ func (s *Server) FailNext(method string, n int, slackError string) {
 	s.failures[method] = failure{n: n, err: slackError}
 }
 
-// findMessage returns the message with this ts in channel, or nil.
 // msgKey finds a message: its channel and ts.
 type msgKey struct{ channel, ts string }
 
-// findMessage looks the message up by its place, not by a scan: the
-// bench's long runs keep hundreds of thousands of messages, and the bot
-// updates one of them for every event. Callers hold s.mu.
+// findMessage returns the message with this ts in channel, or nil. It
+// looks the message up by its place, not by a scan: the bench's long runs
+// keep hundreds of thousands of messages, and the bot updates one of them
+// for every event. Callers hold s.mu.
 func (s *Server) findMessage(channel, ts string) *message {
 	return s.msgAt[msgKey{channel, ts}]
 }
