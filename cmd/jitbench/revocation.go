@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jitbot/jitbot/internal/grants"
+	"github.com/jitbot/jitbot/internal/rules"
 	"github.com/jitbot/jitbot/internal/testenv"
 )
 
@@ -45,7 +46,7 @@ func (b *bench) revocationLag(ctx context.Context) error {
 	b.add(figure{Name: "store_open", Unit: unitMS, Sum: summarize(opens),
 		What: fmt.Sprintf("one redisstore Store.Open with %d open records, from the bench, before the expiries start; the bot runs one per aws_iam_group revocation (Service.overlapping)", n)})
 
-	mem := b.sampleMemory()
+	mem, cpu := b.sampleMemory(), b.sampleCPU()
 	b.profileGoroutines("revocation-mid", time.Until(t0.Add(window/2)))
 	var restart time.Duration
 	var restartErr error
@@ -65,11 +66,13 @@ func (b *bench) revocationLag(ctx context.Context) error {
 	}
 	done := b.waitRevoked(ctx, b.iamGrants(), grantsSeeded)
 	restarted.Wait()
-	rss := mem.stop()
+	rss, shares := mem.stop(), cpu.stop()
+	b.keepTimeline(cpu, "revocation")
 	if restartErr != nil {
 		return fmt.Errorf("restart during the run: %w", restartErr)
 	}
 	b.profileHeap("revocation-end")
+	b.logf("revocation lag: CPU %s", shares)
 
 	lags, missing := lagsOf(grantsSeeded, done)
 	f := figure{Name: "revocation_lag", Unit: unitMS, Sum: summarize(lags), Target: 250, Emulator: b.motoRTT,
@@ -82,6 +85,7 @@ func (b *bench) revocationLag(ctx context.Context) error {
 		f.Note = fmt.Sprintf("%d grants not revoked when the bench gave up waiting; counted as revoked then", missing)
 	}
 	b.addPace(&f, t0, lags, done)
+	shares.addTo(&f)
 	b.add(f)
 	b.add(figure{Name: "rss_10k_grants", Unit: unitMiB, Sum: summarize(rss), Target: 100, TargetOnMax: true,
 		What: fmt.Sprintf("VmRSS of jitbot sampled every 250 ms while %d grants were active and expiring (max = peak seen)", n)})
@@ -216,6 +220,11 @@ func (b *bench) iamGrants() grantKind {
 // grants, pair k expiring at expiry(t0, k), where t0 is the whole second
 // seedLead from now. The AWS proxy's record starts afresh.
 func (b *bench) seedExpiring(ctx context.Context, phase string, kind grantKind, n int, expiry func(t0 time.Time, k int) time.Time) (time.Time, []seeded, error) {
+	return b.seedExpiringFor(ctx, phase, kind, b.requesters, n, expiry)
+}
+
+// seedExpiringFor is seedExpiring with the grants of requesters.
+func (b *bench) seedExpiringFor(ctx context.Context, phase string, kind grantKind, requesters []rules.User, n int, expiry func(t0 time.Time, k int) time.Time) (time.Time, []seeded, error) {
 	b.logf("%s: adding %d %s in moto", phase, n, kind.access)
 	awsIDs, err := kind.add(ctx, n)
 	if err != nil {
@@ -228,7 +237,7 @@ func (b *bench) seedExpiring(ctx context.Context, phase string, kind grantKind, 
 	}
 	b.st.aws.Reset()
 	b.logf("%s: seeding %d grants expiring from %s to %s", phase, n, expires[0].Format(time.TimeOnly), expires[n-1].Format(time.TimeOnly))
-	gs, err := b.st.seed(ctx, kind, b.cat, b.requesters, expires, awsIDs)
+	gs, err := b.st.seed(ctx, kind, b.cat, requesters, expires, awsIDs)
 	return t0, gs, err
 }
 

@@ -34,6 +34,7 @@ const motoStartTimeout = 20 * time.Second
 type Moto struct {
 	port int
 	dir  string
+	pgid int    // moto_server's process group: the pyenv shim and Python
 	stop func() // ends the server and every process it started
 }
 
@@ -63,8 +64,9 @@ func newMoto(dir string, pickPort func() (int, error)) (*Moto, error) {
 		if m.port, err = pickPort(); err != nil {
 			return nil, err
 		}
-		stop, err := m.start(bin, attempt)
+		stop, pgid, err := m.start(bin, attempt)
 		if err == nil {
+			m.pgid = pgid
 			m.stop = sync.OnceFunc(stop)
 			return m, nil
 		}
@@ -75,12 +77,12 @@ func newMoto(dir string, pickPort func() (int, error)) (*Moto, error) {
 }
 
 // start runs moto_server on m.port and waits until it serves. It returns
-// the function that stops it.
-func (m *Moto) start(bin string, attempt int) (stop func(), err error) {
+// the function that stops it and the server's process group.
+func (m *Moto) start(bin string, attempt int) (stop func(), pgid int, err error) {
 	logPath := filepath.Join(m.dir, fmt.Sprintf("moto-%d.log", attempt))
 	logFile, err := os.Create(logPath)
 	if err != nil {
-		return nil, fmt.Errorf("create moto log: %v", err)
+		return nil, 0, fmt.Errorf("create moto log: %v", err)
 	}
 	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(m.port))
 	cmd.Dir = m.dir
@@ -90,7 +92,7 @@ func (m *Moto) start(bin string, attempt int) (stop func(), err error) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		logFile.Close()
-		return nil, fmt.Errorf("start moto_server: %v", err)
+		return nil, 0, fmt.Errorf("start moto_server: %v", err)
 	}
 	done := make(chan struct{})
 	go func() {
@@ -112,7 +114,7 @@ func (m *Moto) start(bin string, attempt int) (stop func(), err error) {
 		err := get(client, m.URL()+"/moto-api/")
 		if err == nil {
 			if log, _ := os.ReadFile(logPath); strings.Contains(string(log), running) {
-				return stop, nil
+				return stop, cmd.Process.Pid, nil
 			}
 			err = errors.New("the port answers, but this moto_server has not said it is running there")
 		}
@@ -120,14 +122,14 @@ func (m *Moto) start(bin string, attempt int) (stop func(), err error) {
 		case <-done:
 			log, _ := os.ReadFile(logPath)
 			if strings.Contains(string(log), "Address already in use") {
-				return nil, fmt.Errorf("moto_server on port %d: %w", m.port, errPortTaken)
+				return nil, 0, fmt.Errorf("moto_server on port %d: %w", m.port, errPortTaken)
 			}
-			return nil, fmt.Errorf("moto_server on port %d exited during start-up%s", m.port, tailFile(logPath, "moto.log"))
+			return nil, 0, fmt.Errorf("moto_server on port %d exited during start-up%s", m.port, tailFile(logPath, "moto.log"))
 		default:
 		}
 		if time.Now().After(deadline) {
 			stop()
-			return nil, fmt.Errorf("moto_server on port %d did not answer within %v: %v%s", m.port, motoStartTimeout, err, tailFile(logPath, "moto.log"))
+			return nil, 0, fmt.Errorf("moto_server on port %d did not answer within %v: %v%s", m.port, motoStartTimeout, err, tailFile(logPath, "moto.log"))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -135,6 +137,11 @@ func (m *Moto) start(bin string, attempt int) (stop func(), err error) {
 
 // URL is the server's base URL, as AWS_ENDPOINT_URL takes it.
 func (m *Moto) URL() string { return "http://127.0.0.1:" + strconv.Itoa(m.port) }
+
+// ProcessGroup is the ID of the process group moto_server runs in (the
+// pyenv shim and the Python process behind it), for a bench that accounts
+// for the CPU each process takes.
+func (m *Moto) ProcessGroup() int { return m.pgid }
 
 // Dir is the server's working directory; it holds moto-N.log, one per
 // start attempt.

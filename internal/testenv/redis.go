@@ -158,6 +158,16 @@ func (r *Redis) start() error {
 	return nil
 }
 
+// Pid is the running server's process ID, or 0 when it is stopped.
+func (r *Redis) Pid() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.cmd == nil {
+		return 0
+	}
+	return r.cmd.Process.Pid
+}
+
 // Stop shuts the server down gracefully (SIGTERM makes redis-server flush
 // the append-only file) and waits for it to exit, killing it if it takes
 // longer than 10 s. Stopping a stopped server does nothing.
