@@ -316,6 +316,7 @@ func (b *bench) setUp(ctx context.Context, work, bin string) (*stack, error) {
 		return nil, err
 	}
 	b.st = st
+	b.prioritizeMoto()
 	b.catalogPath = filepath.Join(work, "roles.yaml")
 	if err := os.WriteFile(b.catalogPath, []byte(catalogYAML(lay)), 0o644); err != nil {
 		return st, err
