@@ -27,15 +27,22 @@ import (
 // scaleEngineers is how many engineers the open records belong to.
 const scaleEngineers = 5000
 
-func (b *bench) scale(ctx context.Context) error {
-	n := b.cfg.openRecords
+// engineers are the scaleEngineers engineers of the scale model, the
+// first inSlack of them also users of the Slack fake.
+func (b *bench) engineers(inSlack int) []rules.User {
 	requesters := make([]rules.User, scaleEngineers)
 	for i := range scaleEngineers {
 		requesters[i] = rules.User{ID: fmt.Sprintf("US%05d", i), Name: fmt.Sprintf("s%05d", i), Email: fmt.Sprintf("s%05d@example.com", i)}
-		if i < b.cfg.rolesRuns {
+		if i < inSlack {
 			b.st.slack.AddUser(slackfake.User{ID: requesters[i].ID, Name: requesters[i].Name, RealName: "Engineer " + requesters[i].Name, Email: requesters[i].Email})
 		}
 	}
+	return requesters
+}
+
+func (b *bench) scale(ctx context.Context) error {
+	n := b.cfg.openRecords
+	requesters := b.engineers(b.cfg.rolesRuns)
 	kind := b.iamGrants()
 	kind.spec = func(k int) grantSpec {
 		g := k % b.st.lay.groups
@@ -69,6 +76,7 @@ func (b *bench) scale(ctx context.Context) error {
 	if err := b.quiet(ctx, 2*time.Minute); err != nil {
 		return err
 	}
+	b.settle(ctx, time.Minute)
 	if err := b.listAtScale(ctx, n, (n+scaleEngineers-1)/scaleEngineers); err != nil {
 		return err
 	}
