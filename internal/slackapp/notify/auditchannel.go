@@ -69,13 +69,18 @@ type AuditChannel struct {
 	// came; order lists the requests by their oldest such event.
 	backlog map[grants.RequestID][]grants.Event
 	order   []grants.RequestID
-	// behind are requests, latest copy, whose parent does not show what a
-	// digest showed, oldest first.
-	behind     []grants.Request
-	isBehind   map[grants.RequestID]bool // the IDs in behind
-	scheduled  bool                      // a turn is queued and has not started
-	lastUpdate time.Time                 // of a catch-up
-	limitedAt  time.Time                 // when Slack last refused a write for its rate
+	// behind lists the requests whose parent does not show what a digest
+	// or a reply showed, oldest first; isBehind is the same set. Only the
+	// IDs are kept, and a catch-up reads the record as it is then: 100,000
+	// grants ending in ten minutes left tens of thousands of parents
+	// behind, and their copies held over 100 MiB of a replica's memory.
+	// An ID that caught up leaves isBehind at once, and behind when it
+	// comes to the front.
+	behind     []grants.RequestID
+	isBehind   map[grants.RequestID]bool
+	scheduled  bool      // a turn is queued and has not started
+	lastUpdate time.Time // of a catch-up
+	limitedAt  time.Time // when Slack last refused a write for its rate
 }
 
 // NewAuditChannel returns the audit trail for channel. get may be nil, in which
@@ -127,7 +132,7 @@ func (c *AuditChannel) post(ctx context.Context, events []grants.Event) (behind 
 		}
 		return false, nil
 	}
-	ts, err := c.showParent(ctx, last.Request, false)
+	ts, err := c.showParent(ctx, last.Request)
 	var rl *slack.RateLimitedError
 	switch {
 	case ts != "" && errors.As(err, &rl):
@@ -146,16 +151,22 @@ func (c *AuditChannel) post(ctx context.Context, events []grants.Event) (behind 
 	return behind, nil
 }
 
-// showParent posts the parent of r, or updates it to r's current state,
-// and returns its ts, which it also returns when the update fails. Paced,
-// an update first waits UpdateGap after the last paced one.
-func (c *AuditChannel) showParent(ctx context.Context, r grants.Request, paced bool) (string, error) {
+// showParent posts the parent of r, or updates it to r's current state
+// (the event's copy when the record cannot be read), and returns its ts,
+// which it also returns when the update fails.
+func (c *AuditChannel) showParent(ctx context.Context, r grants.Request) (string, error) {
 	cur := &r
 	if c.get != nil {
 		if got, err := c.get.Get(ctx, r.ID); err == nil {
 			cur = got
 		}
 	}
+	return c.show(ctx, cur, false)
+}
+
+// show posts the parent of cur or updates it to show cur, as showParent.
+// Paced, an update first waits UpdateGap after the last paced one.
+func (c *AuditChannel) show(ctx context.Context, cur *grants.Request, paced bool) (string, error) {
 	refs, err := c.refs.Refs(ctx, cur.ID)
 	if err != nil {
 		return "", err

@@ -73,10 +73,9 @@ func (c *AuditChannel) round(ctx context.Context) (more bool, err error) {
 		take = digestMax
 	}
 	batch := c.waitingLocked(take)
-	var stale *grants.Request
-	if len(batch) == 0 && len(c.behind) > 0 {
-		r := c.behind[0]
-		stale = &r
+	var stale grants.RequestID
+	if len(batch) == 0 {
+		stale = c.nextBehindLocked()
 	}
 	c.mu.Unlock()
 
@@ -91,18 +90,28 @@ func (c *AuditChannel) round(ctx context.Context) (more bool, err error) {
 		batch = batch[:1]
 		batch[0].events = fit(batch[0].events)
 		behind, err = c.post(ctx, batch[0].events)
-	case stale != nil:
-		_, err = c.showParent(ctx, *stale, true)
+	case stale != "":
+		err = c.catchUp(ctx, stale)
 	}
 	if rl := (*slack.RateLimitedError)(nil); errors.As(err, &rl) {
 		c.limitedNow()
-		if stale != nil {
+		if stale != "" {
 			// The catch-up stays behind and is tried again after
 			// UpdateGap. Waiting out its Retry-After instead (minutes,
 			// when approval DMs hold chat.update's turns) would keep
 			// every event that comes meanwhile from the channel.
-			stale, err = nil, nil
+			stale, err = "", nil
 		}
+	}
+	if err != nil && ctx.Err() != nil {
+		// Shutting down, past the queue's grace: what waits is not shown
+		// in the channel (the durable log has it). Said once; giving up
+		// request by request wrote thousands of errors at every stop.
+		c.mu.Lock()
+		waiting := len(c.order)
+		c.mu.Unlock()
+		c.log.Warn("audit channel stopped with events not shown; the durable log has them", "requests", waiting)
+		return false, err
 	}
 	if err != nil && !queue.Permanent(err) {
 		return false, err
@@ -116,10 +125,10 @@ func (c *AuditChannel) round(ctx context.Context) (more bool, err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.shownLocked(batch, behind)
-	if stale != nil {
-		c.caughtUpLocked(stale.ID)
+	if stale != "" {
+		c.caughtUpLocked(stale)
 	}
-	more = len(c.order) > 0 || len(c.behind) > 0
+	more = len(c.order) > 0 || len(c.isBehind) > 0
 	if !more {
 		c.scheduled = false
 	}
@@ -158,11 +167,8 @@ func (c *AuditChannel) shownLocked(batch []waiting, behind bool) {
 			c.caughtUpLocked(w.id)
 			continue
 		}
-		last := w.events[len(w.events)-1].Request
-		if i := c.behindIndex(w.id); i >= 0 {
-			c.behind[i] = last
-		} else {
-			c.behind = append(c.behind, last)
+		if !c.isBehind[w.id] {
+			c.behind = append(c.behind, w.id)
 			c.isBehind[w.id] = true
 		}
 	}
@@ -174,24 +180,43 @@ func (c *AuditChannel) shownLocked(batch []waiting, behind bool) {
 }
 
 func (c *AuditChannel) caughtUpLocked(id grants.RequestID) {
-	if i := c.behindIndex(id); i >= 0 {
-		c.behind = append(c.behind[:i], c.behind[i+1:]...)
-		delete(c.isBehind, id)
-	}
+	delete(c.isBehind, id)
 }
 
-// behindIndex is where id is in c.behind, or -1; most requests are not
-// behind, and those are answered without a scan.
-func (c *AuditChannel) behindIndex(id grants.RequestID) int {
-	if !c.isBehind[id] {
-		return -1
+// nextBehindLocked returns the oldest request still behind, or "" when
+// none is, dropping from the front of c.behind the IDs that caught up
+// since they were listed. c.mu is held.
+func (c *AuditChannel) nextBehindLocked() grants.RequestID {
+	for len(c.behind) > 0 && !c.isBehind[c.behind[0]] {
+		c.behind = c.behind[1:]
 	}
-	for i := range c.behind {
-		if c.behind[i].ID == id {
-			return i
+	if len(c.behind) == 0 {
+		c.behind = nil // let go of the array the IDs were in
+		return ""
+	}
+	return c.behind[0]
+}
+
+// catchUp brings the parent of a request that is behind up to date with
+// the record as it is now. A record that cannot be read (gone after its
+// retention, or changed outside jitbot) leaves the parent as it was: its
+// events are in the thread or a digest, the record's fate is the
+// reconciler's to report, and an unreadable record must not hold the
+// channel's writer in a retry loop.
+func (c *AuditChannel) catchUp(ctx context.Context, id grants.RequestID) error {
+	if c.get == nil {
+		return nil
+	}
+	r, err := c.get.Get(ctx, id)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
 		}
+		c.log.WarnContext(ctx, "audit parent left as it was: its record cannot be read", "request_id", id, "err", err)
+		return nil
 	}
-	return -1
+	_, err = c.show(ctx, r, true)
+	return err
 }
 
 // digest posts one message naming the waiting requests and their events,

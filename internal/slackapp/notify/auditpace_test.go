@@ -40,7 +40,8 @@ func TestBurstUnderSlacksLimitsShowsEveryEvent(t *testing.T) {
 	s, q := p.slack, p.q
 	s.AddUser(slackfake.User{ID: "U0ANN", Name: "ann"})
 	s.EnforceRateLimits(true)
-	trail := notify.NewAuditChannel(p.api, channel, p.store, q, nil, p.log)
+	var record records
+	trail := notify.NewAuditChannel(p.api, channel, p.store, q, &record, p.log)
 	trail.UpdateGap = 50 * time.Millisecond
 	m := notify.NewMessenger(oneApprover{}, p.api, q, p.store, p.log)
 
@@ -54,6 +55,7 @@ func TestBurstUnderSlacksLimitsShowsEveryEvent(t *testing.T) {
 		for j, typ := range types {
 			e := grants.Event{Type: typ, Request: r}
 			e.Request.State = states[j]
+			record.set(e.Request)
 			trail.Notify(t.Context(), e)
 			want[r.ID] = append(want[r.ID], blockkit.AuditEvent(e))
 		}
@@ -137,14 +139,19 @@ func waitFor(t *testing.T, limit time.Duration, cond func() bool) time.Time {
 // update, the event's reply is posted at once and the parent catches up
 // after.
 func TestReplyDoesNotWaitForTheParentsUpdate(t *testing.T) {
-	trail, s, q := newTrail(t)
-	trail.UpdateGap = 0
+	p := newNotifierParts(t)
+	s, q := p.slack, p.q
 	r := breakGlass()
 	r.AutoApproved, r.State = false, grants.Pending
+	var record records
+	record.set(r)
+	trail := notify.NewAuditChannel(p.api, channel, p.store, q, &record, p.log)
+	trail.UpdateGap = 0
 	trail.Notify(t.Context(), grants.Event{Type: grants.EventRequested, Request: r})
 	q.Wait()
 	s.RateLimit("chat.update", 1, time.Second)
 	r.State = grants.Denied
+	record.set(r)
 	trail.Notify(t.Context(), grants.Event{Type: grants.EventDenied, Request: r})
 	q.Wait()
 
@@ -174,10 +181,12 @@ func TestRepliesDoNotQueueBehindDMUpdates(t *testing.T) {
 	p := newNotifierParts(t)
 	s := p.slack
 	api := slack.New(s.BotToken(), slack.OptionAPIURL(s.APIURL()), slack.OptionHTTPClient(&http.Client{Transport: pace.New(nil)}))
-	trail := notify.NewAuditChannel(api, channel, p.store, p.q, nil, p.log)
-	trail.UpdateGap = 50 * time.Millisecond
 	r := breakGlass()
 	r.AutoApproved, r.State = false, grants.Pending
+	var record records
+	record.set(r)
+	trail := notify.NewAuditChannel(api, channel, p.store, p.q, &record, p.log)
+	trail.UpdateGap = 50 * time.Millisecond
 	trail.Notify(t.Context(), grants.Event{Type: grants.EventRequested, Request: r})
 	p.q.Wait()
 	parent := s.Messages(channel)[0]
@@ -200,6 +209,7 @@ func TestRepliesDoNotQueueBehindDMUpdates(t *testing.T) {
 
 	start := time.Now()
 	r.State = grants.Active
+	record.set(r)
 	granted := grants.Event{Type: grants.EventGranted, Request: r}
 	trail.Notify(t.Context(), granted)
 	line := blockkit.AuditEvent(granted)
@@ -239,4 +249,30 @@ func TestRepliesDoNotQueueBehindDMUpdates(t *testing.T) {
 	if got := s.Messages(channel)[0]; got.TS != parent.TS || !strings.Contains(strings.ToUpper(got.Text+string(got.Blocks)), "ACTIVE") {
 		t.Errorf("the parent did not catch up once a turn was free: %q", got.Text)
 	}
+}
+
+// records stands in for the record store: Get answers with the copy
+// last set, as the store answers with the record as it is now.
+type records struct {
+	mu sync.Mutex
+	m  map[grants.RequestID]grants.Request
+}
+
+func (rs *records) set(r grants.Request) {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if rs.m == nil {
+		rs.m = map[grants.RequestID]grants.Request{}
+	}
+	rs.m[r.ID] = r
+}
+
+func (rs *records) Get(_ context.Context, id grants.RequestID) (*grants.Request, error) {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	r, ok := rs.m[id]
+	if !ok {
+		return nil, grants.ErrNotFound
+	}
+	return &r, nil
 }
