@@ -19,7 +19,9 @@ import (
 	"github.com/jitbot/jitbot/internal/slackapp/blockkit"
 	"github.com/jitbot/jitbot/internal/slackapp/handlers"
 	"github.com/jitbot/jitbot/internal/slackapp/notify"
+	"github.com/jitbot/jitbot/internal/slackapp/pace"
 	"github.com/jitbot/jitbot/internal/suggest/history"
+	"github.com/jitbot/jitbot/internal/turns"
 )
 
 // openAuditLog opens the durable audit log, in the store's Redis, and its
@@ -45,6 +47,11 @@ func (a *App) subscribe() {
 	messenger := notify.NewMessenger(a.svc, a.api, a.queue, a.store, a.log)
 	messenger.Portal = blockkit.Portal{StartURL: a.cfg.SSOStartURL, Region: a.awsCfg.Region}
 	a.trail = notify.NewAuditChannel(a.api, a.cfg.AuditChannel, a.store, a.queue, a.svc, a.log)
+	// Every replica writes the audit channel, within one budget (Slack's
+	// per-channel rate): they take turns on one schedule in Redis.
+	perChannel := pace.PerChannel
+	a.trail.Turns = turns.New(a.store.Client(), redisstore.KeyTag(a.cfg.RedisPrefix)+":turns:audit",
+		time.Duration(float64(time.Minute)/perChannel.PerMinute), int(perChannel.Burst))
 	notifiers := grants.Notifiers{a.evidence}
 	if a.vault != nil {
 		notifiers = append(notifiers, a.vault)

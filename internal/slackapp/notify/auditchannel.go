@@ -64,6 +64,15 @@ type AuditChannel struct {
 	// leaves them most of it. Default 2s.
 	UpdateGap time.Duration
 
+	// Turns, when set, is the channel's schedule shared by every replica
+	// (internal/turns): each post waits for its turn on it, so that a
+	// replica's writer is not refused for as long as another's is busy.
+	// A wait means the channel is at its rate, as a refusal from Slack
+	// does: events are folded into digests.
+	Turns interface {
+		Wait(context.Context) (time.Duration, error)
+	}
+
 	mu sync.Mutex
 	// backlog holds each request's events not shown yet, in the order they
 	// came; order lists the requests by their oldest such event.
@@ -127,7 +136,7 @@ func (c *AuditChannel) post(ctx context.Context, events []grants.Event) (behind 
 	reply := eventLines(events)
 	last := events[len(events)-1]
 	if last.Request.ID == "" {
-		if _, _, err := c.api.PostMessageContext(ctx, c.channel, slack.MsgOptionText(reply, false)); err != nil {
+		if _, err := c.postMessage(ctx, slack.MsgOptionText(reply, false)); err != nil {
 			return false, fmt.Errorf("post audit %s: %w", last.Type, err)
 		}
 		return false, nil
@@ -145,7 +154,7 @@ func (c *AuditChannel) post(ctx context.Context, events []grants.Event) (behind 
 	if slices.ContainsFunc(events, loud) {
 		opts = append(opts, slack.MsgOptionBroadcast())
 	}
-	if _, _, err := c.api.PostMessageContext(ctx, c.channel, opts...); err != nil {
+	if _, err := c.postMessage(ctx, opts...); err != nil {
 		return false, fmt.Errorf("post audit reply %s of %s: %w", last.Type, last.Request.ID, err)
 	}
 	return behind, nil
@@ -174,7 +183,7 @@ func (c *AuditChannel) show(ctx context.Context, cur *grants.Request, paced bool
 	text, blocks := blockkit.AuditParent(cur)
 	ts := refs[parentKey]
 	if ts == "" {
-		_, ts, err = c.api.PostMessageContext(ctx, c.channel, slack.MsgOptionText(text, false), slack.MsgOptionBlocks(blocks...))
+		ts, err = c.postMessage(ctx, slack.MsgOptionText(text, false), slack.MsgOptionBlocks(blocks...))
 		if err != nil {
 			return "", fmt.Errorf("post audit parent of %s: %w", cur.ID, err)
 		}
@@ -211,6 +220,25 @@ func loud(e grants.Event) bool {
 	return false
 }
 
+// postMessage posts to the channel once it is this replica's turn. A schedule
+// that cannot be read (Redis unreachable) does not stop the post: Slack's
+// own answers pace it then.
+func (c *AuditChannel) postMessage(ctx context.Context, opts ...slack.MsgOption) (string, error) {
+	if c.Turns != nil {
+		waited, err := c.Turns.Wait(ctx)
+		switch {
+		case ctx.Err() != nil:
+			return "", ctx.Err()
+		case err != nil:
+			c.log.DebugContext(ctx, "audit channel posts without its shared turn", "err", err)
+		case waited > 0:
+			c.limitedNow()
+		}
+	}
+	_, ts, err := c.api.PostMessageContext(ctx, c.channel, opts...)
+	return ts, err
+}
+
 // Announce posts a message about jitbot itself, not about a request (the
 // catalog was reloaded, or a new one was rejected). text is plain text; it
 // is escaped here.
@@ -220,7 +248,7 @@ func (c *AuditChannel) Announce(text string) {
 	}
 	msg := blockkit.Escape(text)
 	c.q.Do(channelKey, "audit announcement", func(ctx context.Context) error {
-		_, _, err := c.api.PostMessageContext(ctx, c.channel, slack.MsgOptionText(msg, false))
+		_, err := c.postMessage(ctx, slack.MsgOptionText(msg, false))
 		return err
 	})
 }

@@ -233,7 +233,7 @@ func (c *AuditChannel) digest(ctx context.Context, batch []waiting) ([]waiting, 
 		b.WriteString(section)
 		n++
 	}
-	if _, _, err := c.api.PostMessageContext(ctx, c.channel, slack.MsgOptionText(b.String(), false)); err != nil {
+	if _, err := c.postMessage(ctx, slack.MsgOptionText(b.String(), false)); err != nil {
 		return nil, fmt.Errorf("post audit digest of %d requests: %w", n, err)
 	}
 	return batch[:n], nil
