@@ -118,10 +118,13 @@ func (b *bench) profileCPU(name string, d time.Duration) {
 	}()
 }
 
-// profileHeap saves the bot's heap profile now.
+// profileHeap saves the bot's heap profile now, and the same as text
+// with the runtime's memory statistics (stacks, memory not yet returned
+// to the system: what a resident size holds besides the live heap).
 func (b *bench) profileHeap(name string) {
 	if b.prof != nil {
 		b.prof.fetch(name+".heap", "/debug/pprof/heap", 30*time.Second)
+		b.prof.fetch(name+".memstats", "/debug/pprof/heap?debug=1", 30*time.Second)
 	}
 }
 

@@ -85,6 +85,10 @@ func (b *bench) revocationLag100k(ctx context.Context) error {
 	stopForgetting := b.forgetSlackEvery(10 * time.Second)
 	done := b.waitRevoked(ctx, kind, seeded)
 	stopForgetting()
+	// What the replica holds once every grant is revoked is what
+	// rss_100k starts from.
+	b.profileHeap("revocation-100k-end")
+	b.profileGoroutines("revocation-100k-end", 0)
 	restarted.Wait()
 	rss, shares := mem.stop(), cpu.stop()
 	b.keepTimeline(cpu, "revocation-100k")
