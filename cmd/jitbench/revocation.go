@@ -17,6 +17,15 @@ import (
 // the bot does, so the lead must exceed its longest sleep (MaxIdle, 10 s).
 const seedLead = 12 * time.Second
 
+// seedPerSecond is the slowest seeding seen: 100,000 records in about 30 s
+// on a busy machine. Each phase's first expiry is also far enough away
+// for its records to be written by then at this rate: in a 13:24 run the
+// seeding of revocation_lag_100k ended 18 s after the first expiry, the
+// bot revoked while the bench still wrote, and the grants of those
+// seconds were late for the bench's sake (p99 609 ms, where the run
+// before, seeded in time, had 26 ms).
+const seedPerSecond = 2500
+
 // revocationLag is docs/design.md §6's first figure: grants expiring evenly over a
 // window, with the bot killed (SIGKILL) and restarted once during it. The
 // lag of a grant is the end of its RemoveUserFromGroup at the proxy minus
@@ -218,7 +227,8 @@ func (b *bench) iamGrants() grantKind {
 
 // seedExpiring gives n pairs of kind their access in moto and seeds their
 // grants, pair k expiring at expiry(t0, k), where t0 is the whole second
-// seedLead from now. The AWS proxy's record starts afresh.
+// seedLead from now plus the time n records take to seed (seedPerSecond).
+// The AWS proxy's record starts afresh.
 func (b *bench) seedExpiring(ctx context.Context, phase string, kind grantKind, n int, expiry func(t0 time.Time, k int) time.Time) (time.Time, []seeded, error) {
 	return b.seedExpiringFor(ctx, phase, kind, b.requesters, n, expiry)
 }
@@ -230,7 +240,8 @@ func (b *bench) seedExpiringFor(ctx context.Context, phase string, kind grantKin
 	if err != nil {
 		return time.Time{}, nil, err
 	}
-	t0 := time.Now().Add(seedLead).Truncate(time.Second)
+	lead := seedLead + time.Duration(n)*time.Second/seedPerSecond
+	t0 := time.Now().Add(lead).Truncate(time.Second)
 	expires := make([]time.Time, n)
 	for k := range n {
 		expires[k] = expiry(t0, k)

@@ -56,7 +56,7 @@ func (b *bench) revocationLag100k(ctx context.Context) error {
 	}
 	b.st.slack.EnforceRateLimits(true)
 	defer b.st.slack.EnforceRateLimits(false)
-	// Seeding 100,000 records may outlast seedLead: grants written after
+	// Seeding may still outlast its lead on a slow machine: grants written after
 	// their expiry are late before jitbot can see them. Say by how much.
 	seededLate := max(0, time.Since(t0))
 	mem, cpu := b.sampleMemory(), b.sampleCPU(second)
