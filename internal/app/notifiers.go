@@ -48,10 +48,10 @@ func (a *App) subscribe() {
 	messenger.Portal = blockkit.Portal{StartURL: a.cfg.SSOStartURL, Region: a.awsCfg.Region}
 	a.trail = notify.NewAuditChannel(a.api, a.cfg.AuditChannel, a.store, a.queue, a.svc, a.log)
 	// Every replica writes the audit channel, within one budget (Slack's
-	// per-channel rate): they take turns on one schedule in Redis.
-	perChannel := pace.PerChannel
+	// per-channel rate): while Slack holds it back, they take turns on one
+	// schedule in Redis. Slack's burst is spent by then: no burst.
 	a.trail.Turns = turns.New(a.store.Client(), redisstore.KeyTag(a.cfg.RedisPrefix)+":turns:audit",
-		time.Duration(float64(time.Minute)/perChannel.PerMinute), int(perChannel.Burst))
+		time.Duration(float64(time.Minute)/pace.PerChannel.PerMinute), 1)
 	notifiers := grants.Notifiers{a.evidence}
 	if a.vault != nil {
 		notifiers = append(notifiers, a.vault)

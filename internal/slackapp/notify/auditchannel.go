@@ -65,10 +65,11 @@ type AuditChannel struct {
 	UpdateGap time.Duration
 
 	// Turns, when set, is the channel's schedule shared by every replica
-	// (internal/turns): each post waits for its turn on it, so that a
-	// replica's writer is not refused for as long as another's is busy.
-	// A wait means the channel is at its rate, as a refusal from Slack
-	// does: events are folded into digests.
+	// (internal/turns): while Slack holds the channel back, each post
+	// waits for its turn on it, so that a replica's writer is not refused
+	// for as long as another's is busy. Until then posts go at once, as
+	// Slack allows a burst. A wait keeps the channel counted as held back:
+	// events are folded into digests.
 	Turns interface {
 		Wait(context.Context) (time.Duration, error)
 	}
@@ -220,11 +221,12 @@ func loud(e grants.Event) bool {
 	return false
 }
 
-// postMessage posts to the channel once it is this replica's turn. A schedule
-// that cannot be read (Redis unreachable) does not stop the post: Slack's
-// own answers pace it then.
+// postMessage posts to the channel: at once, or, while Slack holds the
+// channel back, once it is this replica's turn on the shared schedule. A
+// schedule that cannot be read (Redis unreachable) does not stop the
+// post: Slack's own answers pace it then.
 func (c *AuditChannel) postMessage(ctx context.Context, opts ...slack.MsgOption) (string, error) {
-	if c.Turns != nil {
+	if c.Turns != nil && c.limited() {
 		waited, err := c.Turns.Wait(ctx)
 		switch {
 		case ctx.Err() != nil:
@@ -236,6 +238,9 @@ func (c *AuditChannel) postMessage(ctx context.Context, opts ...slack.MsgOption)
 		}
 	}
 	_, ts, err := c.api.PostMessageContext(ctx, c.channel, opts...)
+	if rl := (*slack.RateLimitedError)(nil); errors.As(err, &rl) {
+		c.limitedNow() // the next posts book their turns
+	}
 	return ts, err
 }
 

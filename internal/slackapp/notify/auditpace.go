@@ -294,6 +294,13 @@ const limitMemory = time.Minute
 
 // limitedNow records that Slack refused a write of the channel for its
 // rate.
+// limited reports whether Slack holds the channel back (limitedLocked).
+func (c *AuditChannel) limited() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.limitedLocked()
+}
+
 func (c *AuditChannel) limitedNow() {
 	c.mu.Lock()
 	c.limitedAt = time.Now()
