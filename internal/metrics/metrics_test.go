@@ -28,7 +28,7 @@ type series struct {
 // of labels; ok is false when there is none.
 func find(t *testing.T, m *Metrics, name string, labels map[string]string) (series, bool) {
 	t.Helper()
-	families, err := m.reg.Gather()
+	families, err := m.gatherer().Gather()
 	if err != nil {
 		t.Fatalf("gather: %v", err)
 	}
@@ -147,7 +147,7 @@ func TestRequestOutcomesAndLatencies(t *testing.T) {
 		t.Errorf("approval latency: count %d sum %v, want 3 observations summing to 130 s", approval.count, approval.sum)
 	}
 
-	families, err := m.reg.Gather()
+	families, err := m.gatherer().Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
