@@ -7,7 +7,6 @@ import (
 	"sync/atomic"
 	"unicode/utf8"
 
-	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"google.golang.org/protobuf/proto"
 )
@@ -32,9 +31,15 @@ type counterFamily struct {
 }
 
 type counterSeries struct {
-	values []string         // in name order
-	pairs  []*dto.LabelPair // in name order, shared by every scrape: read only
+	values []string // in name order
 	n      atomic.Uint64
+
+	// What a scrape exposes, made once: family sets value and hands out
+	// &metric, so a scrape of thousands of series allocates almost
+	// nothing (they were half of a scrape's garbage).
+	metric  dto.Metric
+	counter dto.Counter
+	value   float64
 }
 
 func newCounterFamily(name, help string, labels ...string) *counterFamily {
@@ -70,15 +75,18 @@ func (f *counterFamily) with(values ...string) *counterSeries {
 	if s := f.byKey[key]; s != nil {
 		return s
 	}
-	s = &counterSeries{values: make([]string, len(values)), pairs: make([]*dto.LabelPair, len(values))}
+	s = &counterSeries{values: make([]string, len(values))}
+	s.metric.Label = make([]*dto.LabelPair, len(values))
 	for i, at := range f.order {
 		v := values[at]
 		if !utf8.ValidString(v) {
 			v = strings.ToValidUTF8(v, "\uFFFD")
 		}
 		s.values[i] = v
-		s.pairs[i] = &dto.LabelPair{Name: proto.String(f.labels[at]), Value: proto.String(v)}
+		s.metric.Label[i] = &dto.LabelPair{Name: proto.String(f.labels[at]), Value: proto.String(v)}
 	}
+	s.counter.Value = &s.value
+	s.metric.Counter = &s.counter
 	at, _ := slices.BinarySearchFunc(f.sorted, s.values, func(e *counterSeries, v []string) int { return slices.Compare(e.values, v) })
 	f.sorted = slices.Insert(f.sorted, at, s)
 	f.byKey[key] = s
@@ -86,36 +94,34 @@ func (f *counterFamily) with(values ...string) *counterSeries {
 }
 
 // family is the family as a scrape exposes it, or nil before its first
-// series. It allocates a handful of slices, not a few objects a series.
+// series. Its series are the family's own, updated in place: what one
+// call returns is valid until the next, so calls must not overlap (the
+// handler serves one scrape at a time).
 func (f *counterFamily) family() *dto.MetricFamily {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
-	n := len(f.sorted)
-	if n == 0 {
+	if len(f.sorted) == 0 {
 		return nil
 	}
-	metrics, counters, values := make([]dto.Metric, n), make([]dto.Counter, n), make([]float64, n)
-	mf := &dto.MetricFamily{Name: proto.String(f.name), Help: proto.String(f.help), Type: dto.MetricType_COUNTER.Enum(), Metric: make([]*dto.Metric, n)}
+	mf := &dto.MetricFamily{Name: proto.String(f.name), Help: proto.String(f.help), Type: dto.MetricType_COUNTER.Enum(), Metric: make([]*dto.Metric, len(f.sorted))}
 	for i, s := range f.sorted {
-		values[i] = float64(s.n.Load())
-		counters[i].Value = &values[i]
-		metrics[i].Label = s.pairs
-		metrics[i].Counter = &counters[i]
-		mf.Metric[i] = &metrics[i]
+		s.value = float64(s.n.Load())
+		mf.Metric[i] = &s.metric
 	}
 	return mf
 }
 
-// gatherer is the registry's families and the counter families kept
-// beside it, in name order as the exposition wants them.
-type gatherer struct {
-	reg *prometheus.Registry
-	own []*counterFamily
-}
+// gatherer is the registry's families and the families kept beside it,
+// in name order as the exposition wants them.
+type gatherer struct{ m *Metrics }
 
 func (g gatherer) Gather() ([]*dto.MetricFamily, error) {
-	mfs, err := g.reg.Gather()
-	for _, f := range g.own {
+	m := g.m
+	mfs, err := m.reg.Gather()
+	if m.store != nil { // gathered before the counters: it starts their series
+		mfs = append(mfs, m.store.families()...)
+	}
+	for _, f := range []*counterFamily{m.events, m.requests, m.revokeFailures} {
 		if mf := f.family(); mf != nil {
 			mfs = append(mfs, mf)
 		}

@@ -5,6 +5,8 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +16,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/jitbot/jitbot/internal/grants"
+	"github.com/jitbot/jitbot/internal/rules"
 )
 
 // exposition is families in the text format a scrape answers with.
@@ -109,13 +112,14 @@ func TestCounterFamilyConcurrentScrapes(t *testing.T) {
 // registry or a counterFamily keeps it.
 func TestGatheredFamiliesAreUniqueAndSorted(t *testing.T) {
 	m := New()
+	m.WatchStore(openRecords{{ID: "JIT-ACTIVE", State: grants.Active, Role: "admin"}}, nil)
 	m.Notify(context.Background(), grants.Event{Type: grants.EventRevokeFailed, Request: grants.Request{ID: "JIT-FAILED", Role: "admin"}})
 	m.startRole("readonly")
 	families, err := m.gatherer().Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
-	own := map[string]bool{"jitbot_events_total": false, "jitbot_requests_total": false, "jitbot_revoke_failures_total": false}
+	own := map[string]bool{"jitbot_events_total": false, "jitbot_requests_total": false, "jitbot_revoke_failures_total": false, "jitbot_store_up": false, "jitbot_active_grants": false}
 	for i, f := range families {
 		if i > 0 && families[i-1].GetName() >= f.GetName() {
 			t.Errorf("%s after %s: not in strict name order", f.GetName(), families[i-1].GetName())
@@ -129,4 +133,63 @@ func TestGatheredFamiliesAreUniqueAndSorted(t *testing.T) {
 			t.Errorf("%s not gathered", name)
 		}
 	}
+}
+
+// openRecords is a store without gauge sets: the collector counts them.
+type openRecords []*grants.Request
+
+func (o openRecords) Open(context.Context) ([]*grants.Request, error) { return o, nil }
+
+// A role read from Redis that is not valid UTF-8, or that the catalog no
+// longer has, is still reported, in order, and the scrape still succeeds.
+func TestActiveGrantsOfRolesOutsideTheCatalog(t *testing.T) {
+	m := New()
+	catalog := &rules.Catalog{Roles: map[string]*rules.Role{"b-admin": {}, "d-readonly": {}}}
+	m.WatchStore(openRecords{
+		{ID: "JIT-ACTIV1", State: grants.Active, Role: "b-admin"},
+		{ID: "JIT-ACTIV2", State: grants.Active, Role: "c-gone"},
+		{ID: "JIT-ACTIV3", State: grants.Active, Role: "a-bad\xff"},
+		{ID: "JIT-ACTIV4", State: grants.Active, Role: "c-gone"},
+	}, func() *rules.Catalog { return catalog })
+	families, err := m.gatherer().Gather()
+	if err != nil {
+		t.Fatalf("gather: %v", err)
+	}
+	text := exposition(t, families)
+	want := `jitbot_active_grants{role="a-bad` + "\uFFFD" + `"} 1
+jitbot_active_grants{role="b-admin"} 1
+jitbot_active_grants{role="c-gone"} 2
+jitbot_active_grants{role="d-readonly"} 0
+`
+	if !strings.Contains(text, want) {
+		t.Errorf("jitbot_active_grants not as wanted:\n%s\nwant:\n%s", text, want)
+	}
+}
+
+// Scrapes that arrive together are served one after the other, while
+// events count (run with -race: the families are updated in place).
+func TestConcurrentScrapes(t *testing.T) {
+	m := New()
+	m.WatchStore(openRecords{{ID: "JIT-ACTIVE", State: grants.Active, Role: "admin"}}, func() *rules.Catalog {
+		return &rules.Catalog{Roles: map[string]*rules.Role{"admin": {}}}
+	})
+	h := m.Handler()
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for i := range 200 {
+			m.Notify(context.Background(), grants.Event{Type: grants.EventRequested, Request: grants.Request{ID: "JIT-CONCUR", Role: fmt.Sprintf("role-%d", i%20)}})
+		}
+	})
+	for range 4 {
+		wg.Go(func() {
+			for range 10 {
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+				if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), `jitbot_active_grants{role="admin"} 1`) {
+					t.Errorf("scrape: %d %.300s", w.Code, w.Body.String())
+				}
+			}
+		})
+	}
+	wg.Wait()
 }

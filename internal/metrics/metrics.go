@@ -49,6 +49,7 @@ type Metrics struct {
 	awsDuration     *prometheus.HistogramVec
 	awsThrottled    *prometheus.CounterVec
 	awsLimitWait    *prometheus.HistogramVec
+	store           *storeCollector // set once by WatchStore, before serving
 
 	seen seenEvents
 }
@@ -118,7 +119,7 @@ func New() *Metrics {
 
 // gatherer is every metric jitbot exposes.
 func (m *Metrics) gatherer() prometheus.Gatherer {
-	return gatherer{reg: m.reg, own: []*counterFamily{m.events, m.requests, m.revokeFailures}}
+	return gatherer{m}
 }
 
 // Notify counts e. An event handed over twice (see grants.Request.Journal)
@@ -201,8 +202,16 @@ func (m *Metrics) SlackWriteFailed(what string, _ error) {
 // gzip uses the default level: with a 1,000-role catalog that was a
 // quarter of a scrape's time, for a body a few percent smaller.
 func (m *Metrics) Handler() http.Handler {
-	h := promhttp.HandlerFor(m.gatherer(), promhttp.HandlerOpts{Registry: m.reg, DisableCompression: true})
-	return fastGzip(h)
+	h := fastGzip(promhttp.HandlerFor(m.gatherer(), promhttp.HandlerOpts{Registry: m.reg, DisableCompression: true}))
+	// One scrape at a time: the per-role families hand out their series
+	// for the encoder to read (see counterFamily.family). Prometheus
+	// scrapes every 15–60 s; a second scraper waits a few milliseconds.
+	var one sync.Mutex
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		one.Lock()
+		defer one.Unlock()
+		h.ServeHTTP(w, r)
+	})
 }
 
 // fastGzip compresses h's answers with gzip's fastest level.

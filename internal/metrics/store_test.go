@@ -41,7 +41,7 @@ func TestStoreGauges(t *testing.T) {
 	}
 	catalog := &rules.Catalog{Roles: map[string]*rules.Role{"admin": {}, "readonly": {}}}
 	m := New()
-	m.reg.MustRegister(newStoreCollector(store, func() *rules.Catalog { return catalog }, func() time.Time { return now }, m.startRole))
+	m.store = newStoreCollector(store, func() *rules.Catalog { return catalog }, func() time.Time { return now }, m.startRole)
 	// The first scrape starts the per-role counters at 0.
 	if _, err := m.gatherer().Gather(); err != nil {
 		t.Fatal(err)
