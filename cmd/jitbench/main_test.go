@@ -129,3 +129,23 @@ func TestTinyRun(t *testing.T) {
 		}
 	}
 }
+
+func TestLagSecondsGroupsByExpiry(t *testing.T) {
+	t0 := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
+	gs := []seeded{
+		{expires: t0.Add(1500 * time.Millisecond)},
+		{expires: t0.Add(100 * time.Millisecond)},
+		{expires: t0.Add(1900 * time.Millisecond)},
+		{expires: t0.Add(1200 * time.Millisecond)},
+	}
+	secs := lagSeconds(gs, []float64{300, 5, 20, 1000}, 250)
+	if len(secs) != 2 {
+		t.Fatalf("%d seconds, want 2: %+v", len(secs), secs)
+	}
+	if s := secs[0]; !s.at.Equal(t0) || s.n != 1 || s.late != 0 || s.maxLag != 5 {
+		t.Errorf("first second %+v, want 1 grant at %v, none late, max 5", s, t0)
+	}
+	if s := secs[1]; !s.at.Equal(t0.Add(time.Second)) || s.n != 3 || s.late != 2 || s.maxLag != 1000 {
+		t.Errorf("second second %+v, want 3 grants, 2 over 250 ms, max 1000", s)
+	}
+}

@@ -97,6 +97,7 @@ func (b *bench) revocationLag100k(ctx context.Context) error {
 	}
 	b.logf("revocation lag at 100,000: CPU %s", shares)
 	lags, missing := lagsOf(seeded, done)
+	b.keepLagTimeline("revocation-100k", seeded, lags, 250)
 	f := figure{Name: "revocation_lag_100k", Unit: unitMS, Sum: summarize(lags), Target: 250, Emulator: b.motoRTT,
 		What: fmt.Sprintf("expiry → RemoveUserFromGroup done at the proxy; %d active grants expiring over %v, two replicas, one SIGKILLed and restarted %v after the first expiry, %d engineers, Slack's limits enforced (memberships left out of moto; see cmd/jitbench)", n, window, time.Duration(b.cfg.restartAt*float64(window)).Round(time.Second), scaleEngineers)}
 	if missing > 0 {
