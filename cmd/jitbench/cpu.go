@@ -319,9 +319,9 @@ func (b *bench) prioritizeMoto() {
 	b.logf("moto_server runs at nice %d (see cmd/jitbench/cpu.go)", motoNice)
 }
 
-// settle waits, up to timeout, until Redis is writing no snapshot or
-// append-only-file rewrite and the machine was less than half busy over
-// the last second: seeding 100,000 records makes Redis rewrite its file
+// settle waits, up to timeout, until Redis has written no snapshot or
+// append-only-file rewrite and the machine was less than half busy for
+// three seconds in a row: seeding 100,000 records makes Redis rewrite its file
 // in a child right after, seconds of a core that a millisecond figure
 // timed then would carry. It says so and carries on when they do not.
 func (b *bench) settle(ctx context.Context, timeout time.Duration) {
@@ -333,13 +333,17 @@ func (b *bench) settle(ctx context.Context, timeout time.Duration) {
 	client := redis.NewClient(opts)
 	defer client.Close()
 	deadline := time.Now().Add(timeout)
+	calm := 0 // seconds in a row: a rewrite Redis starts a moment later is not missed
 	for ctx.Err() == nil && time.Now().Before(deadline) {
 		before := machineTicks()
 		time.Sleep(time.Second)
 		after := machineTicks()
 		busy := float64(after[0]-before[0]) / float64(max(1, after[1]-before[1]))
 		info, err := client.Info(ctx, "persistence").Result()
-		if err == nil && busy < 0.5 && !persisting(info) {
+		if calm++; err != nil || busy >= 0.5 || persisting(info) {
+			calm = 0
+		}
+		if calm == 3 {
 			return
 		}
 	}

@@ -149,3 +149,9 @@ func TestLagSecondsGroupsByExpiry(t *testing.T) {
 		t.Errorf("second second %+v, want 3 grants, 2 over 250 ms, max 1000", s)
 	}
 }
+
+func TestSlowestNamesTheLargestWithTheirPlaces(t *testing.T) {
+	if got, want := slowest([]float64{1, 9, 3, 9.5, 2}, 2), "#3 9.50, #1 9.00"; got != want {
+		t.Errorf("slowest = %q, want %q", got, want)
+	}
+}

@@ -1,8 +1,11 @@
 package main
 
 import (
+	"cmp"
+	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -100,4 +103,19 @@ func minTime(a, b time.Time) time.Time {
 		return a
 	}
 	return b
+}
+
+// slowest names the n largest of xs with their places in xs ("#12 8.1"):
+// whether a tail is one stall, the first runs or spread throughout.
+func slowest(xs []float64, n int) string {
+	order := make([]int, len(xs))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(xs[b], xs[a]) })
+	var said []string
+	for _, i := range order[:min(n, len(order))] {
+		said = append(said, fmt.Sprintf("#%d %.2f", i, xs[i]))
+	}
+	return strings.Join(said, ", ")
 }

@@ -26,12 +26,13 @@ type responseMessage struct {
 func (s *Server) serveResponseURL(w http.ResponseWriter, r *http.Request) {
 	id := strings.TrimPrefix(r.URL.Path, "/response/")
 	body, err := io.ReadAll(io.LimitReader(r.Body, 4<<20))
+	at := time.Now() // received: what the fake does with it next is not the bot's time
 	params, ferr := flattenJSON(body)
 	if params == nil {
 		params = map[string][]string{}
 	}
 	params.Set("response_url", s.URL()+r.URL.Path)
-	call := Call{Method: "response_url", Params: params, At: time.Now()}
+	call := Call{Method: "response_url", Params: params, At: at}
 
 	s.mu.Lock()
 	status, aerr := http.StatusOK, (*apiError)(nil)
