@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // TestMetricsOfAGrantThatExpires runs one request through the binary,
@@ -189,4 +191,35 @@ func sameLabels(a, b string) bool {
 		}
 	}
 	return true
+}
+
+// TestScrapeSurvivesABadRoleInRedis is someone who can write to Redis
+// naming a role that is not valid UTF-8 in the gauge sets a scrape reads.
+// client_golang refuses such a label value: its const metric panicked,
+// the registry recovered and failed the whole scrape with a 500, so every
+// alert on jitbot's metrics went blind for as long as the member stayed.
+// The role is now reported with its bad bytes replaced.
+func TestScrapeSurvivesABadRoleInRedis(t *testing.T) {
+	b := startBot(t)
+	if got := b.scrape(t).value(t, `jitbot_store_up`); got != 1 {
+		t.Fatalf("jitbot_store_up = %v before the attack", got)
+	}
+	c := redis.NewClient(&redis.Options{Addr: b.redis.Addr()})
+	defer c.Close()
+	bad := "ops\xff"
+	if err := c.SAdd(t.Context(), "{jitbot}:gauge:roles", bad).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SAdd(t.Context(), "{jitbot}:gauge:active-role:"+bad, "JIT-FORGED").Err(); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		s := b.scrape(t)
+		if got := s.value(t, `jitbot_active_grants{role="ops`+"\uFFFD"+`"}`); got != 1 {
+			t.Errorf(`jitbot_active_grants{role="ops\uFFFD"} = %v, want the forged member counted`, got)
+		}
+		if got := s.value(t, `jitbot_active_grants{role="ops"}`); got != 0 {
+			t.Errorf(`jitbot_active_grants{role="ops"} = %v, want 0: the forged role is not ops`, got)
+		}
+	}
 }
