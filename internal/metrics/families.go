@@ -55,10 +55,8 @@ func newCounterFamily(name, help string, labels ...string) *counterFamily {
 // family's labels.
 func (f *counterFamily) inc(values ...string) { f.with(values...).n.Add(1) }
 
-// with returns the series of values, making it at 0 if it is new. A value
-// that is not valid UTF-8 (a role read from a record someone wrote in
-// Redis) has its bad bytes replaced: Prometheus would refuse the whole
-// scrape for it.
+// with returns the series of values, making it at 0 if it is new, its
+// values made label values (labelValue).
 func (f *counterFamily) with(values ...string) *counterSeries {
 	if len(values) != len(f.labels) {
 		panic("metrics: " + f.name + " takes " + strings.Join(f.labels, ", "))
@@ -78,10 +76,7 @@ func (f *counterFamily) with(values ...string) *counterSeries {
 	s = &counterSeries{values: make([]string, len(values))}
 	s.metric.Label = make([]*dto.LabelPair, len(values))
 	for i, at := range f.order {
-		v := values[at]
-		if !utf8.ValidString(v) {
-			v = strings.ToValidUTF8(v, "\uFFFD")
-		}
+		v := labelValue(values[at])
 		s.values[i] = v
 		s.metric.Label[i] = &dto.LabelPair{Name: proto.String(f.labels[at]), Value: proto.String(v)}
 	}
@@ -91,6 +86,16 @@ func (f *counterFamily) with(values ...string) *counterSeries {
 	f.sorted = slices.Insert(f.sorted, at, s)
 	f.byKey[key] = s
 	return s
+}
+
+// labelValue is v as a label value: a value that is not valid UTF-8 (a
+// role someone wrote into Redis) has its bad bytes replaced, where
+// Prometheus would refuse the whole scrape for it.
+func labelValue(v string) string {
+	if utf8.ValidString(v) {
+		return v
+	}
+	return strings.ToValidUTF8(v, "\uFFFD")
 }
 
 // family is the family as a scrape exposes it, or nil before its first

@@ -59,7 +59,7 @@ type gaugeSeries struct {
 }
 
 func newGaugeSeries(role string) *gaugeSeries {
-	role = strings.ToValidUTF8(role, "\uFFFD") // a role read from Redis; see counterFamily.with
+	role = labelValue(role) // a role read from Redis
 	s := &gaugeSeries{role: role}
 	s.gauge.Value = &s.value
 	s.metric.Gauge = &s.gauge

@@ -292,8 +292,6 @@ func cutText(s string) string {
 // spacing its catch-ups.
 const limitMemory = time.Minute
 
-// limitedNow records that Slack refused a write of the channel for its
-// rate.
 // limited reports whether Slack holds the channel back (limitedLocked).
 func (c *AuditChannel) limited() bool {
 	c.mu.Lock()
@@ -301,6 +299,8 @@ func (c *AuditChannel) limited() bool {
 	return c.limitedLocked()
 }
 
+// limitedNow records that Slack refused a write of the channel for its
+// rate.
 func (c *AuditChannel) limitedNow() {
 	c.mu.Lock()
 	c.limitedAt = time.Now()
